@@ -1,0 +1,43 @@
+# userhub — run `make` or `make help` for the list of targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Start everything locally: services, database, release build, demo domain + key, server
+	@bash scripts/run-local.sh
+
+.PHONY: services
+services: ## Start (or install) local PostgreSQL and RabbitMQ
+	@bash scripts/services.sh
+
+.PHONY: build
+build: ## Build every crate in release mode
+	$(CARGO) build --release --workspace
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+.PHONY: lint
+lint: ## Check formatting and clippy (warnings are errors)
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: test
+test: services lint ## Lint, then run every test against real PostgreSQL and RabbitMQ
+	@bash scripts/drop-test-databases.sh
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace; \
+	else \
+		$(CARGO) test --workspace; \
+	fi
+
+.PHONY: clean-test-databases
+clean-test-databases: ## Drop databases left behind by interrupted test runs
+	@bash scripts/drop-test-databases.sh

@@ -1,0 +1,187 @@
+//! The supervised connection: a background task connects with backoff, declares the topology,
+//! watches for errors and reconnects. Users get the current connection or `Unavailable`.
+
+use crate::consumer::ChunkConsumer;
+use crate::error::BrokerError;
+use crate::publisher::Publisher;
+use crate::settings::BrokerSettings;
+use crate::topology::Topology;
+use futures_util::StreamExt;
+use lapin::{Connection, ConnectionProperties, Event};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use userhub_domain::TaskAction;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const STATUS_POLL: Duration = Duration::from_millis(500);
+
+/// A handle on the supervised broker connection; cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    settings: Arc<BrokerSettings>,
+    topology: Topology,
+    current: watch::Receiver<Option<Arc<Connection>>>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("prefix", &self.settings.prefix)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Broker {
+    /// Starts the supervisor and returns at once; it runs until `stop` is cancelled.
+    pub fn start(settings: BrokerSettings, stop: CancellationToken) -> Broker {
+        let topology = Topology::new(&settings);
+        let (sender, current) = watch::channel(None);
+        let settings = Arc::new(settings);
+        tokio::spawn(supervise(settings.clone(), topology.clone(), sender, stop));
+        Broker {
+            settings,
+            topology,
+            current,
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn settings(&self) -> &BrokerSettings {
+        &self.settings
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.current
+            .borrow()
+            .as_ref()
+            .is_some_and(|connection| connection.status().connected())
+    }
+
+    /// The live connection, or `Unavailable` while reconnecting.
+    pub fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
+        self.current
+            .borrow()
+            .as_ref()
+            .filter(|connection| connection.status().connected())
+            .cloned()
+            .ok_or(BrokerError::Unavailable)
+    }
+
+    /// Waits until a connection is up (callers race this against their own shutdown).
+    pub async fn connected(&self) -> Arc<Connection> {
+        let mut current = self.current.clone();
+        loop {
+            if let Ok(connection) = self.connection() {
+                return connection;
+            }
+            if current.changed().await.is_err() {
+                // The supervisor stopped: nothing will ever connect again.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// A channel in confirm mode for publishing.
+    pub async fn publisher(&self) -> Result<Publisher, BrokerError> {
+        let connection = self.connection()?;
+        Publisher::open(
+            &connection,
+            self.topology.clone(),
+            Duration::from_millis(self.settings.confirm_timeout_ms),
+        )
+        .await
+    }
+
+    /// A consumer of a task type's work queue with the configured prefetch.
+    pub async fn consume(
+        &self,
+        action: TaskAction,
+        tag: &str,
+    ) -> Result<ChunkConsumer, BrokerError> {
+        let connection = self.connection()?;
+        ChunkConsumer::open(
+            &connection,
+            &self.topology.work_queue(action),
+            tag,
+            self.settings.prefetch,
+        )
+        .await
+    }
+}
+
+async fn connect_and_declare(
+    settings: &BrokerSettings,
+    topology: &Topology,
+) -> Result<Connection, lapin::Error> {
+    let properties = ConnectionProperties::default()
+        .with_connection_name(format!("userhub:{}", settings.prefix).into());
+    let connection = Connection::connect(&settings.url, properties).await?;
+    let channel = connection.create_channel().await?;
+    topology.declare(&channel).await?;
+    channel.close(200, "topology declared".into()).await?;
+    Ok(connection)
+}
+
+async fn supervise(
+    settings: Arc<BrokerSettings>,
+    topology: Topology,
+    sender: watch::Sender<Option<Arc<Connection>>>,
+    stop: CancellationToken,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    while !stop.is_cancelled() {
+        let attempt = tokio::select! {
+            attempt = connect_and_declare(&settings, &topology) => attempt,
+            () = stop.cancelled() => break,
+        };
+        match attempt {
+            Ok(connection) => {
+                backoff = FIRST_BACKOFF;
+                let connection = Arc::new(connection);
+                let mut events = connection.events_listener();
+                sender.send_replace(Some(connection.clone()));
+                tracing::info!(prefix = %settings.prefix, "connected to the message broker");
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => {
+                            sender.send_replace(None);
+                            let _ = connection.close(200, "shutting down".into()).await;
+                            return;
+                        }
+                        event = events.next() => match event {
+                            Some(Event::Error(error)) => {
+                                tracing::warn!(%error, "message broker connection failed; reconnecting");
+                                break;
+                            }
+                            None => break,
+                            Some(_) => {}
+                        },
+                        () = tokio::time::sleep(STATUS_POLL) => {
+                            if !connection.status().connected() {
+                                tracing::warn!("message broker connection lost; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+                sender.send_replace(None);
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot reach the message broker")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => break,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    sender.send_replace(None);
+}

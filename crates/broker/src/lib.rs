@@ -1,0 +1,22 @@
+//! RabbitMQ for userhub: a supervised connection that reconnects by itself and re-declares the
+//! topology, confirmed publishing of persistent messages, and consumers with prefetch.
+
+mod connection;
+mod consumer;
+mod error;
+mod publisher;
+mod settings;
+mod topology;
+
+pub use connection::Broker;
+pub use consumer::{ChunkConsumer, Delivery};
+pub use error::BrokerError;
+pub use lapin::types::{AMQPValue, FieldTable};
+pub use publisher::{OutgoingMessage, Publisher};
+pub use settings::BrokerSettings;
+pub use topology::{Destination, Topology};
+
+/// Message header carrying how many times processing of a message failed permanently.
+pub const ATTEMPT_HEADER: &str = "x-userhub-attempt";
+/// Message header carrying how many times processing of a message failed transiently.
+pub const TRANSIENT_ATTEMPT_HEADER: &str = "x-userhub-transient-attempt";

@@ -1,0 +1,182 @@
+//! Names of exchanges and queues and their declaration: one direct exchange, one durable queue
+//! per task type, retry queues that dead-letter back after a delay, and a dead-letter queue.
+
+use crate::settings::BrokerSettings;
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Channel, ExchangeKind};
+use userhub_domain::TaskAction;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The work queue of a task type, through the tasks exchange.
+    Work(TaskAction),
+    /// A retry queue of a task type (tier index into the retry delays).
+    Retry(TaskAction, usize),
+    /// The dead-letter queue of a task type.
+    Dead(TaskAction),
+}
+
+/// The naming scheme, derived from the prefix.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    prefix: String,
+    retry_delays_ms: Vec<u64>,
+    queue_expires_ms: Option<u64>,
+}
+
+impl Topology {
+    pub fn new(settings: &BrokerSettings) -> Topology {
+        Topology {
+            prefix: settings.prefix.clone(),
+            retry_delays_ms: settings.retry_delays_ms.clone(),
+            queue_expires_ms: settings.queue_expires_ms,
+        }
+    }
+
+    pub fn exchange(&self) -> String {
+        format!("{}.tasks", self.prefix)
+    }
+
+    pub fn work_queue(&self, action: TaskAction) -> String {
+        format!("{}.{}", self.prefix, action.as_str())
+    }
+
+    pub fn retry_queue(&self, action: TaskAction, tier: usize) -> String {
+        format!(
+            "{}.{}.retry.{}ms",
+            self.prefix,
+            action.as_str(),
+            self.retry_delay_ms(tier)
+        )
+    }
+
+    pub fn dead_queue(&self, action: TaskAction) -> String {
+        format!("{}.{}.dead", self.prefix, action.as_str())
+    }
+
+    /// The delay of a retry tier; tiers beyond the last reuse the last.
+    pub fn retry_delay_ms(&self, tier: usize) -> u64 {
+        let last = self.retry_delays_ms.len().saturating_sub(1);
+        self.retry_delays_ms
+            .get(tier.min(last))
+            .copied()
+            .unwrap_or(1_000)
+    }
+
+    pub fn retry_tiers(&self) -> usize {
+        self.retry_delays_ms.len().max(1)
+    }
+
+    /// `(exchange, routing key)` to publish to.
+    pub fn route(&self, destination: &Destination) -> (String, String) {
+        match destination {
+            Destination::Work(action) => (self.exchange(), action.as_str().to_owned()),
+            Destination::Retry(action, tier) => (String::new(), self.retry_queue(*action, *tier)),
+            Destination::Dead(action) => (String::new(), self.dead_queue(*action)),
+        }
+    }
+
+    fn base_arguments(&self) -> FieldTable {
+        let mut arguments = FieldTable::default();
+        if let Some(expires) = self.queue_expires_ms {
+            arguments.insert("x-expires".into(), AMQPValue::LongLongInt(expires as i64));
+        }
+        arguments
+    }
+
+    /// Declares everything (idempotent); called after every (re)connection.
+    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let durable_exchange = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                self.exchange().into(),
+                ExchangeKind::Direct,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        for action in TaskAction::ALL {
+            let work = self.work_queue(action);
+            channel
+                .queue_declare(work.clone().into(), durable, self.base_arguments())
+                .await?;
+            channel
+                .queue_bind(
+                    work.into(),
+                    self.exchange().into(),
+                    action.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            for tier in 0..self.retry_tiers() {
+                let mut arguments = self.base_arguments();
+                arguments.insert(
+                    "x-message-ttl".into(),
+                    AMQPValue::LongLongInt(self.retry_delay_ms(tier) as i64),
+                );
+                arguments.insert(
+                    "x-dead-letter-exchange".into(),
+                    AMQPValue::LongString(self.exchange().into()),
+                );
+                arguments.insert(
+                    "x-dead-letter-routing-key".into(),
+                    AMQPValue::LongString(action.as_str().into()),
+                );
+                channel
+                    .queue_declare(self.retry_queue(action, tier).into(), durable, arguments)
+                    .await?;
+            }
+            channel
+                .queue_declare(
+                    self.dead_queue(action).into(),
+                    durable,
+                    self.base_arguments(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Shorthand for lapin's string type.
+pub(crate) fn short(text: &str) -> ShortString {
+    text.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_carries_the_prefix() {
+        let settings = BrokerSettings {
+            prefix: "t42".into(),
+            ..BrokerSettings::default()
+        };
+        let topology = Topology::new(&settings);
+        assert_eq!(topology.exchange(), "t42.tasks");
+        assert_eq!(
+            topology.work_queue(TaskAction::CreateCoreProfiles),
+            "t42.create_core_profiles"
+        );
+        assert_eq!(
+            topology.retry_queue(TaskAction::GetAppProfiles, 1),
+            "t42.get_app_profiles.retry.5000ms"
+        );
+        assert_eq!(topology.retry_delay_ms(99), 30_000);
+        assert_eq!(
+            topology.route(&Destination::Dead(TaskAction::UpdateCoreProfiles)),
+            (String::new(), "t42.update_core_profiles.dead".to_owned())
+        );
+    }
+}

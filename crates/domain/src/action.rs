@@ -1,0 +1,89 @@
+//! The task types a bulk request can ask for.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// One bulk task type (`action` in the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskAction {
+    CreateCoreProfiles,
+    UpdateCoreProfiles,
+    UpdateAppProfiles,
+    GetCoreProfiles,
+    GetAppProfiles,
+    CreateAppProfiles,
+}
+
+impl TaskAction {
+    /// Every task type, in the order of the contract.
+    pub const ALL: [TaskAction; 6] = [
+        TaskAction::CreateCoreProfiles,
+        TaskAction::UpdateCoreProfiles,
+        TaskAction::UpdateAppProfiles,
+        TaskAction::GetCoreProfiles,
+        TaskAction::GetAppProfiles,
+        TaskAction::CreateAppProfiles,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskAction::CreateCoreProfiles => "create_core_profiles",
+            TaskAction::UpdateCoreProfiles => "update_core_profiles",
+            TaskAction::UpdateAppProfiles => "update_app_profiles",
+            TaskAction::GetCoreProfiles => "get_core_profiles",
+            TaskAction::GetAppProfiles => "get_app_profiles",
+            TaskAction::CreateAppProfiles => "create_app_profiles",
+        }
+    }
+
+    /// Whether the task changes data (read-only keys may not start it).
+    pub fn is_write(self) -> bool {
+        !matches!(
+            self,
+            TaskAction::GetCoreProfiles | TaskAction::GetAppProfiles
+        )
+    }
+}
+
+impl fmt::Display for TaskAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not one of the known task types.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown action `{0}`")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for TaskAction {
+    type Err = UnknownAction;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        TaskAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text.trim())
+            .ok_or_else(|| UnknownAction(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_through_its_name() {
+        for action in TaskAction::ALL {
+            assert_eq!(action.as_str().parse::<TaskAction>(), Ok(action));
+        }
+        assert!("delete_everything".parse::<TaskAction>().is_err());
+    }
+
+    #[test]
+    fn only_get_actions_are_read_only() {
+        assert!(!TaskAction::GetCoreProfiles.is_write());
+        assert!(TaskAction::UpdateAppProfiles.is_write());
+    }
+}

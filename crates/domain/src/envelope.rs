@@ -1,0 +1,126 @@
+//! The broker message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`).
+
+use crate::action::TaskAction;
+use crate::ids::TaskId;
+use crate::limits::MAX_ECHOED_INPUT_BYTES;
+use crate::record_error::{FieldError, truncate_utf8};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The `schema` tag of version 1 of the chunk message.
+pub const CHUNK_SCHEMA_V1: &str = "userhub.chunk.v1";
+
+/// A slice of a task's records, published by the gateway and applied by one worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChunkMessage {
+    pub schema: String,
+    pub task_id: TaskId,
+    pub domain_id: i64,
+    pub domain: String,
+    pub action: TaskAction,
+    pub chunk_no: u32,
+    pub chunks_total: u32,
+    pub records: Vec<ChunkRecord>,
+}
+
+/// One record of a chunk: its position in the request and either its JSON or, for a line that
+/// was not JSON, its raw text. `errors` holds problems the gateway already found.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    /// 0-based position among the request's records.
+    pub index: u32,
+    /// 1-based line in a JSONL upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ChunkRecord {
+    /// The `input` to echo in the errors file: the record's JSON, or its text cut at 4 KiB.
+    pub fn echoed_input(&self) -> serde_json::Value {
+        echo_input(self.input.as_deref(), self.raw.as_deref())
+    }
+}
+
+/// The record as the errors file shows it: JSON when it fits in 4 KiB, else its text cut there.
+pub fn echo_input(input: Option<&RawValue>, raw: Option<&str>) -> serde_json::Value {
+    match (input, raw) {
+        (Some(input), _) if input.get().len() <= MAX_ECHOED_INPUT_BYTES => {
+            serde_json::from_str(input.get()).unwrap_or(serde_json::Value::Null)
+        }
+        (Some(input), _) => truncate_utf8(input.get(), MAX_ECHOED_INPUT_BYTES).into(),
+        (None, Some(raw)) => truncate_utf8(raw, MAX_ECHOED_INPUT_BYTES).into(),
+        (None, None) => serde_json::Value::Null,
+    }
+}
+
+/// One line of an errors file.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ErrorEntry {
+    pub index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub input: serde_json::Value,
+    pub errors: Vec<FieldError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record_error::ErrorCode;
+
+    #[test]
+    fn chunk_messages_round_trip_with_raw_records() {
+        let message = ChunkMessage {
+            schema: CHUNK_SCHEMA_V1.into(),
+            task_id: TaskId::from_parts(1, 2),
+            domain_id: 7,
+            domain: "demo".into(),
+            action: TaskAction::CreateCoreProfiles,
+            chunk_no: 0,
+            chunks_total: 1,
+            records: vec![
+                ChunkRecord {
+                    index: 0,
+                    line: Some(1),
+                    input: Some(
+                        RawValue::from_string(r#"{"identities":[{"uid":"u"}]}"#.into()).unwrap(),
+                    ),
+                    raw: None,
+                    errors: vec![],
+                },
+                ChunkRecord {
+                    index: 1,
+                    line: Some(2),
+                    input: None,
+                    raw: Some("{not json".into()),
+                    errors: vec![FieldError::new("", ErrorCode::InvalidJson, "bad")],
+                },
+            ],
+        };
+        let text = serde_json::to_string(&message).unwrap();
+        let back: ChunkMessage = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.records[0].input.as_ref().unwrap().get(),
+            r#"{"identities":[{"uid":"u"}]}"#
+        );
+        assert_eq!(
+            back.records[1].echoed_input(),
+            serde_json::json!("{not json")
+        );
+        assert_eq!(back.action, TaskAction::CreateCoreProfiles);
+    }
+
+    #[test]
+    fn big_inputs_are_echoed_as_text_cut_at_4_kib() {
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(5000));
+        let raw = RawValue::from_string(big).unwrap();
+        let echoed = echo_input(Some(&raw), None);
+        assert_eq!(echoed.as_str().unwrap().len(), MAX_ECHOED_INPUT_BYTES);
+    }
+}

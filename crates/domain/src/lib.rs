@@ -1,0 +1,24 @@
+//! The userhub domain: task kinds and states, ids, typed profile records with their validation,
+//! per-record error codes and the broker message envelope. No I/O happens here.
+
+pub mod action;
+pub mod api_key;
+pub mod country;
+mod country_table;
+pub mod envelope;
+pub mod field;
+pub mod identity;
+pub mod ids;
+pub mod language;
+pub mod limits;
+pub mod object_parser;
+pub mod profile;
+pub mod record_error;
+pub mod task;
+
+pub use action::TaskAction;
+pub use field::Field;
+pub use identity::{Identity, IdentityKind};
+pub use ids::{CoreProfileId, TaskId};
+pub use record_error::{ErrorCode, FieldError};
+pub use task::{TaskOutcome, TaskState};

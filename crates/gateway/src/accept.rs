@@ -1,0 +1,152 @@
+//! The durable acceptance of a task. The task row is committed as `created`; then, holding the
+//! row's lock (which makes workers wait), every chunk is published with confirms and the task
+//! becomes `queued` in the same transaction. If publishing fails the row is deleted and the
+//! client gets 503; if the gateway dies half-way, workers find the task still `created` without
+//! its lock and report it failed. So `201` is only ever said for a task that will complete.
+
+use crate::error::GatewayError;
+use userhub_broker::FieldTable;
+use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage};
+use userhub_domain::{TaskAction, TaskId, TaskState};
+use userhub_store::tasks::{NewTask, delete_task, insert_task, lock_task, mark_queued};
+use userhub_store::{Pool, StoreError};
+
+/// Attempts at finding an unused task id (ids collide only within one millisecond).
+const ID_ATTEMPTS: usize = 5;
+
+/// What the gateway is about to accept.
+#[derive(Debug, Clone)]
+pub struct TaskToAccept {
+    pub domain_id: i64,
+    pub action: TaskAction,
+    pub input_format: &'static str,
+    pub total: i64,
+    pub chunks_total: i32,
+}
+
+/// A task that is durably accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub task_id: TaskId,
+    pub state: TaskState,
+}
+
+fn store_failure(error: StoreError) -> GatewayError {
+    tracing::warn!(%error, "database failure while accepting a task");
+    if error.is_transient() {
+        GatewayError::Unavailable("database")
+    } else {
+        GatewayError::Internal(error.to_string())
+    }
+}
+
+fn broker_failure(error: BrokerError) -> GatewayError {
+    tracing::warn!(%error, "message broker failure while accepting a task");
+    GatewayError::Unavailable("message broker")
+}
+
+/// Accepts a task whose chunk bodies `build_chunks` renders once the task id is known.
+pub async fn accept_task(
+    pool: &Pool,
+    broker: &Broker,
+    task: &TaskToAccept,
+    build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, GatewayError>,
+) -> Result<Accepted, GatewayError> {
+    // Fail fast while the broker is known to be down: no row, no work, a clear 503.
+    broker.connection().map_err(broker_failure)?;
+    let mut client = pool
+        .get()
+        .await
+        .map_err(StoreError::from)
+        .map_err(store_failure)?;
+    let task_id = insert_with_fresh_id(&client, task).await?;
+    let bodies = match build_chunks(task_id) {
+        Ok(bodies) => bodies,
+        Err(error) => {
+            let _ = delete_task(&client, task_id).await;
+            return Err(error);
+        }
+    };
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(StoreError::from)
+        .map_err(store_failure)?;
+    lock_task(&transaction, task_id)
+        .await
+        .map_err(store_failure)?;
+    match publish(broker, task_id, task.action, bodies).await {
+        Ok(()) => {
+            let state = mark_queued(&transaction, task_id)
+                .await
+                .map_err(store_failure)?;
+            transaction
+                .commit()
+                .await
+                .map_err(StoreError::from)
+                .map_err(store_failure)?;
+            Ok(Accepted {
+                task_id,
+                state: state.unwrap_or(TaskState::Queued),
+            })
+        }
+        Err(error) => {
+            // Workers that already received a chunk wait on our lock and then find no task.
+            let withdrawn = delete_task(&transaction, task_id).await;
+            if withdrawn.is_ok() {
+                let _ = transaction.commit().await;
+            }
+            Err(broker_failure(error))
+        }
+    }
+}
+
+async fn insert_with_fresh_id(
+    client: &userhub_store::PooledClient,
+    task: &TaskToAccept,
+) -> Result<TaskId, GatewayError> {
+    let mut last_error = None;
+    for _ in 0..ID_ATTEMPTS {
+        let id = TaskId::generate();
+        let row = NewTask {
+            id,
+            domain_id: task.domain_id,
+            action: task.action,
+            input_format: task.input_format,
+            total: task.total,
+            chunks_total: task.chunks_total,
+            idempotency_key: None,
+            request_hash: None,
+        };
+        match insert_task(client, &row).await {
+            Ok(()) => return Ok(id),
+            Err(error) if error.is_unique_violation() => last_error = Some(error),
+            Err(error) => return Err(store_failure(error)),
+        }
+    }
+    Err(store_failure(last_error.unwrap_or_else(|| {
+        StoreError::Config("no task id".to_owned())
+    })))
+}
+
+async fn publish(
+    broker: &Broker,
+    task_id: TaskId,
+    action: TaskAction,
+    bodies: Vec<Vec<u8>>,
+) -> Result<(), BrokerError> {
+    let messages: Vec<OutgoingMessage> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(chunk_no, body)| OutgoingMessage {
+            destination: Destination::Work(action),
+            message_id: format!("{task_id}:{chunk_no}"),
+            body,
+            headers: FieldTable::default(),
+        })
+        .collect();
+    let publisher = broker.publisher().await?;
+    let result = publisher.publish_all(&messages).await;
+    publisher.close().await;
+    result
+}

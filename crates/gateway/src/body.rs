@@ -1,0 +1,223 @@
+//! The request body as a stream of decoded bytes: gzip is undone when asked, and the limit
+//! counts decompressed bytes and is enforced while reading, with or without `Content-Length`.
+
+use axum::body::Body;
+use bytes::Bytes;
+use flate2::write::GzDecoder;
+use futures_util::{Stream, StreamExt};
+use std::io::Write;
+
+/// Compressed input is fed to the decoder in slices this small, so that one slice can expand
+/// to at most about a megabyte before the limit is checked again.
+const GZIP_FEED_BYTES: usize = 1024;
+
+/// Why the body could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BodyError {
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the request body is not valid gzip: {0}")]
+    BadGzip(String),
+    #[error("the request body could not be read: {0}")]
+    Read(String),
+}
+
+/// How the body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentEncoding {
+    Identity,
+    Gzip,
+}
+
+impl ContentEncoding {
+    /// `None` for encodings we do not support.
+    pub fn parse(header: Option<&str>) -> Option<ContentEncoding> {
+        match header.map(|value| value.trim().to_ascii_lowercase()) {
+            None => Some(ContentEncoding::Identity),
+            Some(value) if value.is_empty() || value == "identity" => {
+                Some(ContentEncoding::Identity)
+            }
+            Some(value) if value == "gzip" || value == "x-gzip" => Some(ContentEncoding::Gzip),
+            Some(_) => None,
+        }
+    }
+}
+
+struct DecodeState {
+    inner: axum::body::BodyDataStream,
+    decoder: Option<GzDecoder<Vec<u8>>>,
+    total: u64,
+    limit: u64,
+    finished: bool,
+}
+
+impl DecodeState {
+    fn count(&mut self, produced: usize) -> Result<(), BodyError> {
+        self.total += produced as u64;
+        if self.total > self.limit {
+            Err(BodyError::TooLarge { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn decode(&mut self, input: &[u8]) -> Result<Bytes, BodyError> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            self.count(input.len())?;
+            return Ok(Bytes::copy_from_slice(input));
+        };
+        let mut output = Vec::new();
+        for slice in input.chunks(GZIP_FEED_BYTES) {
+            decoder
+                .write_all(slice)
+                .map_err(|error| BodyError::BadGzip(error.to_string()))?;
+            let produced = std::mem::take(decoder.get_mut());
+            self.total += produced.len() as u64;
+            if self.total > self.limit {
+                return Err(BodyError::TooLarge { limit: self.limit });
+            }
+            output.extend_from_slice(&produced);
+        }
+        Ok(Bytes::from(output))
+    }
+
+    fn finish(&mut self) -> Result<Bytes, BodyError> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(Bytes::new());
+        };
+        decoder
+            .try_finish()
+            .map_err(|error| BodyError::BadGzip(error.to_string()))?;
+        let rest = std::mem::take(decoder.get_mut());
+        self.count(rest.len())?;
+        Ok(Bytes::from(rest))
+    }
+}
+
+/// Streams the decoded body, failing once more than `limit` decoded bytes were produced.
+pub fn decoded_stream(
+    body: Body,
+    encoding: ContentEncoding,
+    limit: u64,
+) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static {
+    let state = DecodeState {
+        inner: body.into_data_stream(),
+        decoder: (encoding == ContentEncoding::Gzip).then(|| GzDecoder::new(Vec::new())),
+        total: 0,
+        limit,
+        finished: false,
+    };
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            if state.finished {
+                return None;
+            }
+            loop {
+                match state.inner.next().await {
+                    Some(Ok(chunk)) => match state.decode(&chunk) {
+                        Ok(bytes) if bytes.is_empty() => continue,
+                        Ok(bytes) => return Some((Ok(bytes), state)),
+                        Err(error) => {
+                            state.finished = true;
+                            return Some((Err(error), state));
+                        }
+                    },
+                    Some(Err(error)) => {
+                        state.finished = true;
+                        return Some((Err(BodyError::Read(error.to_string())), state));
+                    }
+                    None => {
+                        state.finished = true;
+                        return match state.finish() {
+                            Ok(bytes) if bytes.is_empty() => None,
+                            result => Some((result, state)),
+                        };
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// Reads the whole decoded body (for the small url-encoded and JSON bodies).
+pub async fn collect(
+    mut stream: impl Stream<Item = Result<Bytes, BodyError>> + Unpin,
+) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[tokio::test]
+    async fn gzip_bodies_are_decoded() {
+        let body = Body::from(gzip(b"hello world"));
+        let decoded = collect(decoded_stream(body, ContentEncoding::Gzip, 100))
+            .await
+            .unwrap();
+        assert_eq!(decoded, b"hello world");
+    }
+
+    #[tokio::test]
+    async fn a_gzip_bomb_stops_at_the_decompressed_limit() {
+        let bomb = gzip(&vec![b'a'; 50 * 1024 * 1024]);
+        assert!(bomb.len() < 100 * 1024, "the bomb is small when compressed");
+        let result = collect(decoded_stream(
+            Body::from(bomb),
+            ContentEncoding::Gzip,
+            1024 * 1024,
+        ))
+        .await;
+        assert!(matches!(
+            result,
+            Err(BodyError::TooLarge { limit: 1_048_576 })
+        ));
+    }
+
+    #[tokio::test]
+    async fn plain_bodies_over_the_limit_fail_without_content_length() {
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            (0..10).map(|_| Ok(Bytes::from(vec![b'x'; 1000]))).collect();
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        let result = collect(decoded_stream(body, ContentEncoding::Identity, 5000)).await;
+        assert!(matches!(result, Err(BodyError::TooLarge { .. })));
+    }
+
+    #[tokio::test]
+    async fn broken_gzip_is_reported() {
+        let result = collect(decoded_stream(
+            Body::from("not gzip at all"),
+            ContentEncoding::Gzip,
+            100,
+        ))
+        .await;
+        assert!(matches!(result, Err(BodyError::BadGzip(_))));
+    }
+
+    #[test]
+    fn only_gzip_and_identity_encodings_are_known() {
+        assert_eq!(
+            ContentEncoding::parse(Some("GZIP")),
+            Some(ContentEncoding::Gzip)
+        );
+        assert_eq!(
+            ContentEncoding::parse(None),
+            Some(ContentEncoding::Identity)
+        );
+        assert_eq!(ContentEncoding::parse(Some("br")), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! The gateway's request-level errors and their HTTP status table.
+
+use crate::body::BodyError;
+use crate::payload::PayloadError;
+use axum::http::StatusCode;
+use userhub_http_common::ApiError;
+
+/// Why a create request was refused (no task was created).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    InvalidAction(String),
+    #[error("{0}")]
+    InvalidPayload(String),
+    #[error("the payload holds more than {limit} records")]
+    TooManyRecords { limit: usize },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("this API key is read-only and cannot start `{0}` tasks")]
+    ReadOnlyKey(String),
+    #[error("the {0} is unavailable")]
+    Unavailable(&'static str),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<PayloadError> for GatewayError {
+    fn from(error: PayloadError) -> Self {
+        match error {
+            PayloadError::TooManyRecords { limit } => GatewayError::TooManyRecords { limit },
+            PayloadError::Invalid(message) => GatewayError::InvalidPayload(message),
+        }
+    }
+}
+
+impl From<BodyError> for GatewayError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge { limit } => GatewayError::PayloadTooLarge { limit },
+            BodyError::BadGzip(_) | BodyError::Read(_) => {
+                GatewayError::InvalidPayload(error.to_string())
+            }
+        }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(error: GatewayError) -> Self {
+        let message = error.to_string();
+        match error {
+            GatewayError::InvalidAction(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_ACTION", message)
+            }
+            GatewayError::InvalidPayload(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD", message)
+            }
+            GatewayError::TooManyRecords { limit } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_MANY_RECORDS", message)
+                    .with_details(serde_json::json!({ "limit": limit }))
+            }
+            GatewayError::PayloadTooLarge { limit } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+                    .with_details(serde_json::json!({ "limit_bytes": limit }))
+            }
+            GatewayError::UnsupportedMediaType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                message,
+            ),
+            GatewayError::ReadOnlyKey(_) => ApiError::forbidden(message),
+            GatewayError::Unavailable(what) => ApiError::unavailable(what),
+            GatewayError::Internal(detail) => ApiError::internal(&detail),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The HTTP ingest service: authenticates and rate-limits bulk requests, reads every body
+//! encoding as a bounded stream, validates records, groups them into chunks and publishes them
+//! with confirms before answering `201`.
+
+mod accept;
+mod body;
+mod chunking;
+mod error;
+mod messages;
+mod payload;
+mod request;
+mod routes;
+mod settings;
+mod validate;
+
+pub use error::GatewayError;
+pub use settings::GatewaySettings;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::post;
+use std::sync::Arc;
+use userhub_broker::Broker;
+use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id};
+
+/// Task types this version processes end to end.
+pub const SUPPORTED_ACTIONS: [userhub_domain::TaskAction; 2] = [
+    userhub_domain::TaskAction::CreateCoreProfiles,
+    userhub_domain::TaskAction::UpdateCoreProfiles,
+];
+
+/// The gateway's shared state.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    pub context: ApiContext,
+    pub broker: Broker,
+    pub settings: Arc<GatewaySettings>,
+}
+
+/// The gateway's routes (without a fallback, so that they can be merged with others).
+pub fn router(gateway: Gateway) -> Router {
+    let context = gateway.context.clone();
+    Router::new()
+        .route(
+            "/v2/{domain}/identity/bulk_actions",
+            post(routes::create_task),
+        )
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(context, admission_layer))
+        .layer(from_fn(cors_and_request_id))
+        .with_state(gateway)
+}

@@ -1,0 +1,116 @@
+//! Serialising chunks into broker messages of schema `userhub.chunk.v1` without copying records.
+
+use crate::payload::{RawRecord, RecordContent};
+use crate::validate::Verdict;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use userhub_domain::envelope::CHUNK_SCHEMA_V1;
+use userhub_domain::{FieldError, TaskAction, TaskId};
+
+/// Borrowing twin of `userhub_domain::envelope::ChunkMessage` (same JSON).
+#[derive(Serialize)]
+struct ChunkMessageRef<'a> {
+    schema: &'static str,
+    task_id: TaskId,
+    domain_id: i64,
+    domain: &'a str,
+    action: TaskAction,
+    chunk_no: u32,
+    chunks_total: u32,
+    records: Vec<ChunkRecordRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct ChunkRecordRef<'a> {
+    index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+/// Whom a task belongs to and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskHeader<'a> {
+    pub task_id: TaskId,
+    pub domain_id: i64,
+    pub domain: &'a str,
+    pub action: TaskAction,
+}
+
+/// One JSON message body per chunk.
+pub fn chunk_messages(
+    header: TaskHeader<'_>,
+    records: &[RawRecord],
+    verdicts: &[Verdict],
+    chunks: &[Vec<usize>],
+) -> Result<Vec<Vec<u8>>, serde_json::Error> {
+    let chunks_total = chunks.len() as u32;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(chunk_no, positions)| {
+            let records = positions
+                .iter()
+                .map(|&position| {
+                    let record = &records[position];
+                    let (input, raw) = match &record.content {
+                        RecordContent::Json(json) => (Some(json.as_ref()), None),
+                        RecordContent::Broken { raw, .. } => (None, Some(raw.as_str())),
+                    };
+                    ChunkRecordRef {
+                        index: record.index,
+                        line: record.line,
+                        input,
+                        raw,
+                        errors: &verdicts[position].errors,
+                    }
+                })
+                .collect();
+            serde_json::to_vec(&ChunkMessageRef {
+                schema: CHUNK_SCHEMA_V1,
+                task_id: header.task_id,
+                domain_id: header.domain_id,
+                domain: header.domain,
+                action: header.action,
+                chunk_no: chunk_no as u32,
+                chunks_total,
+                records,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::PayloadCollector;
+    use userhub_domain::envelope::ChunkMessage;
+
+    #[test]
+    fn messages_parse_as_the_domain_envelope() {
+        let mut collector = PayloadCollector::new(10, 1000, false);
+        collector
+            .push(b"{\"identities\":[{\"uid\":\"a\"}]}\nbroken\n")
+            .unwrap();
+        let (_, records) = collector.finish().unwrap();
+        let verdicts = crate::validate::validate_records(TaskAction::CreateCoreProfiles, &records);
+        let header = TaskHeader {
+            task_id: TaskId::from_parts(5, 5),
+            domain_id: 3,
+            domain: "demo",
+            action: TaskAction::CreateCoreProfiles,
+        };
+        let bodies = chunk_messages(header, &records, &verdicts, &[vec![0, 1]]).unwrap();
+        let message: ChunkMessage = serde_json::from_slice(&bodies[0]).unwrap();
+        assert_eq!(message.schema, CHUNK_SCHEMA_V1);
+        assert_eq!(message.records.len(), 2);
+        assert!(message.records[0].errors.is_empty());
+        assert_eq!(message.records[1].raw.as_deref(), Some("broken"));
+        assert_eq!(message.records[1].line, Some(2));
+    }
+}

@@ -1,0 +1,32 @@
+//! `[gateway]` settings: body limits and chunking.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GatewaySettings {
+    /// Largest url-encoded or JSON body, counted after decompression.
+    pub max_body_bytes: u64,
+    /// Largest multipart body, counted after decompression.
+    pub max_multipart_bytes: u64,
+    /// Longest JSONL line; a longer line becomes a record error.
+    pub max_line_bytes: usize,
+    /// Records per request for domains without their own limit.
+    pub records_per_task: usize,
+    /// Records per chunk.
+    pub chunk_records: usize,
+    /// Approximate bytes of record JSON per chunk.
+    pub chunk_bytes: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_multipart_bytes: 256 * 1024 * 1024,
+            max_line_bytes: 1024 * 1024,
+            records_per_task: userhub_domain::limits::DEFAULT_RECORDS_PER_TASK,
+            chunk_records: 1_000,
+            chunk_bytes: 512 * 1024,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The admission middleware for `/v2/{domain}/...`: authenticates, applies the domain's rate
+//! limit, puts the [`Principal`] into the request and the `X-Rate-Limit-*` headers on the answer.
+
+use crate::auth::{Authenticator, Principal as AuthPrincipal};
+use crate::error::ApiError;
+use crate::rate_limit::{RateDecision, RateLimiter};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use userhub_store::Pool;
+
+pub use crate::auth::Principal;
+
+/// What every API handler needs: storage, authentication and rate limiting.
+#[derive(Clone, Debug)]
+pub struct ApiContext {
+    pub pool: Pool,
+    pub authenticator: Arc<Authenticator>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// The tenant segment of `/v2/{domain}/...`, if the path has one.
+fn domain_of_path(path: &str) -> Option<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    (segments.next() == Some("v2"))
+        .then(|| segments.next())
+        .flatten()
+        .filter(|domain| !domain.is_empty())
+}
+
+fn add_rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-rate-limit-limit", decision.limit.to_string());
+    put("x-rate-limit-remaining", decision.remaining.to_string());
+    put("x-rate-limit-reset", decision.reset_at_ms.to_string());
+}
+
+/// Middleware guarding every tenant route.
+pub async fn admission_layer(
+    State(context): State<ApiContext>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(domain) = domain_of_path(request.uri().path()).map(str::to_owned) else {
+        return next.run(request).await;
+    };
+    let principal: AuthPrincipal = match context
+        .authenticator
+        .authenticate(request.headers().get("authorization"), &domain)
+        .await
+    {
+        Ok(principal) => principal,
+        Err(error) => {
+            let peek = context.limiter.check(&domain, None, false);
+            let mut response = error.into_response();
+            add_rate_headers(response.headers_mut(), &peek);
+            return response;
+        }
+    };
+    let per_minute = principal
+        .domain
+        .rate_limit_per_minute
+        .map(|limit| limit.max(1) as u32);
+    let decision = context.limiter.check(&domain, per_minute, true);
+    if !decision.allowed {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "rate limit of {} requests per minute exceeded",
+                decision.limit
+            ),
+        )
+        .with_header("retry-after", decision.retry_after_secs)
+        .into_response();
+        add_rate_headers(response.headers_mut(), &decision);
+        return response;
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    add_rate_headers(response.headers_mut(), &decision);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_domain_is_the_second_path_segment_under_v2() {
+        assert_eq!(
+            domain_of_path("/v2/demo/identity/bulk_actions"),
+            Some("demo")
+        );
+        assert_eq!(domain_of_path("/v2//identity"), None);
+        assert_eq!(domain_of_path("/healthz"), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! Authentication of API keys (Bearer, or Basic with the key as user name) with a short cache.
+
+use crate::error::ApiError;
+use axum::http::HeaderValue;
+use base64::Engine;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use userhub_domain::api_key::{constant_time_eq, hash_secret, parse_key};
+use userhub_store::api_keys::{StoredKey, find_key};
+use userhub_store::domains::Domain;
+use userhub_store::{Pool, StoreError};
+
+/// Cached lookups are bounded; past this the cache starts afresh.
+const MAX_CACHED_KEYS: usize = 10_000;
+
+/// Who is calling: the domain its key opens and whether the key is read-only.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub domain: Domain,
+    pub read_only: bool,
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone)]
+struct CachedLookup {
+    key: Option<StoredKey>,
+    fetched: Instant,
+}
+
+/// Verifies keys against their stored hashes; caches lookups for `ttl` (revocation delay).
+#[derive(Debug)]
+pub struct Authenticator {
+    pool: Pool,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, CachedLookup>>,
+}
+
+/// Extracts the key from `Authorization: Bearer <key>` or `Basic base64(<key>:)`.
+fn presented_key(authorization: &HeaderValue) -> Option<String> {
+    let text = authorization.to_str().ok()?.trim();
+    let (scheme, credentials) = text.split_once(' ')?;
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(credentials.to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (user, _password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        return Some(user.to_owned());
+    }
+    None
+}
+
+impl Authenticator {
+    pub fn new(pool: Pool, ttl: Duration) -> Authenticator {
+        Authenticator {
+            pool,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn lookup(&self, key_id: &str) -> Result<Option<StoredKey>, StoreError> {
+        if let Some(hit) = self.cached(key_id) {
+            return Ok(hit);
+        }
+        let client = self.pool.get().await?;
+        let key = find_key(&client, key_id).await?;
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= MAX_CACHED_KEYS {
+            cache.clear();
+        }
+        cache.insert(
+            key_id.to_owned(),
+            CachedLookup {
+                key: key.clone(),
+                fetched: Instant::now(),
+            },
+        );
+        Ok(key)
+    }
+
+    fn cached(&self, key_id: &str) -> Option<Option<StoredKey>> {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .get(key_id)
+            .filter(|hit| hit.fetched.elapsed() < self.ttl)
+            .map(|hit| hit.key.clone())
+    }
+
+    /// Checks the request's credentials for `domain_name`.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&HeaderValue>,
+        domain_name: &str,
+    ) -> Result<Principal, ApiError> {
+        let Some(authorization) = authorization else {
+            return Err(ApiError::unauthorized(
+                "an API key is required: Authorization: Bearer <key>",
+            ));
+        };
+        let invalid = || ApiError::unauthorized("the API key is not valid for this domain");
+        let text = presented_key(authorization).ok_or_else(invalid)?;
+        let presented = parse_key(&text).ok_or_else(invalid)?;
+        let stored = self.lookup(presented.key_id).await.map_err(|error| {
+            tracing::warn!(%error, "key lookup failed");
+            ApiError::unavailable("database")
+        })?;
+        let Some(stored) = stored else {
+            return Err(invalid());
+        };
+        let secret_matches = constant_time_eq(&hash_secret(presented.secret), &stored.secret_hash);
+        if !secret_matches || stored.revoked || stored.domain.name != domain_name {
+            return Err(invalid());
+        }
+        Ok(Principal {
+            domain: stored.domain,
+            read_only: stored.read_only,
+            key_id: presented.key_id.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_read_from_bearer_and_basic_credentials() {
+        let bearer = HeaderValue::from_static("Bearer uh_key");
+        assert_eq!(presented_key(&bearer).as_deref(), Some("uh_key"));
+        let encoded = base64::engine::general_purpose::STANDARD.encode("uh_key:");
+        let basic = HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
+        assert_eq!(presented_key(&basic).as_deref(), Some("uh_key"));
+        assert_eq!(presented_key(&HeaderValue::from_static("Token x")), None);
+    }
+}

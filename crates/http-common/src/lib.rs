@@ -1,0 +1,14 @@
+//! HTTP pieces shared by the gateway and the status service: the error body, authentication,
+//! per-domain rate limiting, request ids, CORS and the admission middleware.
+
+mod admission;
+mod auth;
+mod error;
+mod rate_limit;
+mod request_id;
+
+pub use admission::{ApiContext, Principal, admission_layer};
+pub use auth::Authenticator;
+pub use error::{ApiError, json_fallback};
+pub use rate_limit::{RateDecision, RateLimiter};
+pub use request_id::{REQUEST_ID_HEADER, cors_and_request_id};

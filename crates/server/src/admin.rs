@@ -1,0 +1,86 @@
+//! Operator commands: domains, their limits and API keys.
+
+use userhub_domain::api_key::generate_key;
+use userhub_store::{Pool, StoreError, api_keys, domains};
+
+/// An admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("there is no domain `{0}`; create it with `userhub-server admin domain create {0}`")]
+    UnknownDomain(String),
+    #[error("there is no active key `{0}`")]
+    UnknownKey(String),
+    #[error("invalid domain name `{0}`: use 1-64 letters, digits, `-` or `_`")]
+    InvalidDomainName(String),
+}
+
+fn check_domain_name(name: &str) -> Result<(), AdminError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(AdminError::InvalidDomainName(name.to_owned()))
+    }
+}
+
+/// Creates a domain (or finds the existing one); returns its id.
+pub async fn create_domain(pool: &Pool, name: &str) -> Result<i64, AdminError> {
+    check_domain_name(name)?;
+    let client = pool.get().await.map_err(StoreError::from)?;
+    Ok(domains::create_domain(&client, name).await?.id)
+}
+
+/// Creates a key for the domain; returns the clear key (shown once).
+pub async fn create_key(pool: &Pool, domain: &str, read_only: bool) -> Result<String, AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let found = domains::find_domain(&client, domain)
+        .await?
+        .ok_or_else(|| AdminError::UnknownDomain(domain.to_owned()))?;
+    let key = generate_key();
+    api_keys::insert_key(&client, found.id, &key.key_id, &key.secret_hash, read_only).await?;
+    Ok(key.clear_text)
+}
+
+/// Revokes a key by its id (the part after `uh_`, before the second `_`).
+pub async fn revoke_key(pool: &Pool, key_id: &str) -> Result<(), AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    if api_keys::revoke_key(&client, key_id).await? {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownKey(key_id.to_owned()))
+    }
+}
+
+/// Sets (or with `None` resets) a domain's requests per minute.
+pub async fn set_rate_limit(
+    pool: &Pool,
+    domain: &str,
+    per_minute: Option<i32>,
+) -> Result<(), AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    if domains::set_rate_limit(&client, domain, per_minute).await? {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownDomain(domain.to_owned()))
+    }
+}
+
+/// Sets (or with `None` resets) a domain's records per request.
+pub async fn set_record_limit(
+    pool: &Pool,
+    domain: &str,
+    records: Option<i32>,
+) -> Result<(), AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    if domains::set_record_limit(&client, domain, records).await? {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownDomain(domain.to_owned()))
+    }
+}

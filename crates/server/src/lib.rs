@@ -1,0 +1,10 @@
+//! The `userhub-server` binary as a library: settings, the services it can run (all in one
+//! process, or gateway, status and workers separately) and the admin commands.
+
+pub mod admin;
+mod ops;
+pub mod services;
+pub mod settings;
+
+pub use services::{ServerError, run_all, run_gateway, run_status, run_worker};
+pub use settings::Settings;

@@ -1,0 +1,189 @@
+//! `userhub-server`: runs the services and the operator commands.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use userhub_domain::TaskAction;
+use userhub_server::{Settings, admin, services};
+
+#[derive(Parser)]
+#[command(
+    name = "userhub-server",
+    version,
+    about = "userhub: bulk import and export of user profiles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Gateway, status and every worker in one process on one HTTP port.
+    All,
+    /// The HTTP ingest service (POST).
+    Gateway,
+    /// The status service (GET status, results, errors).
+    Status,
+    /// The worker of one task type, e.g. `create_core_profiles`.
+    Worker { task_type: TaskAction },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// Create the database first if it does not exist.
+        #[arg(long)]
+        create_database: bool,
+    },
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Domains (tenants).
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    /// Create a domain (no-op if it exists).
+    Create { name: String },
+    /// Set the domain's requests per minute (`default` for the server default).
+    SetRateLimit { domain: String, per_minute: String },
+    /// Set the domain's records per request (`default` for the server default).
+    SetRecordLimit { domain: String, records: String },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a key; prints only the key, which is never shown again.
+    Create {
+        domain: String,
+        /// The key may only read (GET and `get_*` tasks).
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Revoke a key by its id (the hex after `uh_`).
+    Revoke { key_id: String },
+}
+
+fn optional_limit(text: &str) -> anyhow::Result<Option<i32>> {
+    if text == "default" {
+        return Ok(None);
+    }
+    let value: i32 = text
+        .parse()
+        .with_context(|| format!("`{text}` is not a number or `default`"))?;
+    anyhow::ensure!(value > 0, "the limit must be at least 1");
+    Ok(Some(value))
+}
+
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        tracing::info!("shutdown requested");
+        trigger.cancel();
+    });
+    token
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    let listen = || async {
+        let addr = settings.http_addr()?;
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))
+    };
+    match cli.command {
+        Command::All => {
+            services::run_all(settings.clone(), listen().await?, shutdown_on_signals()).await?
+        }
+        Command::Gateway => {
+            services::run_gateway(settings.clone(), listen().await?, shutdown_on_signals()).await?
+        }
+        Command::Status => {
+            services::run_status(settings.clone(), listen().await?, shutdown_on_signals()).await?
+        }
+        Command::Worker { task_type } => {
+            services::run_worker(
+                settings.clone(),
+                task_type,
+                listen().await?,
+                shutdown_on_signals(),
+            )
+            .await?
+        }
+        Command::Migrate { create_database } => {
+            if create_database {
+                userhub_store::create_database_if_missing(&settings.database.url).await?;
+            }
+            services::connect_database(&settings).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Admin(command) => {
+            let pool = services::connect_database(&settings).await?;
+            match command {
+                AdminCommand::Domain(DomainCommand::Create { name }) => {
+                    let id = admin::create_domain(&pool, &name).await?;
+                    eprintln!("domain `{name}` ready (id {id})");
+                }
+                AdminCommand::Domain(DomainCommand::SetRateLimit { domain, per_minute }) => {
+                    admin::set_rate_limit(&pool, &domain, optional_limit(&per_minute)?).await?;
+                    eprintln!("rate limit of `{domain}` set to {per_minute} requests per minute");
+                }
+                AdminCommand::Domain(DomainCommand::SetRecordLimit { domain, records }) => {
+                    admin::set_record_limit(&pool, &domain, optional_limit(&records)?).await?;
+                    eprintln!("record limit of `{domain}` set to {records} records per request");
+                }
+                AdminCommand::Key(KeyCommand::Create { domain, read_only }) => {
+                    println!("{}", admin::create_key(&pool, &domain, read_only).await?);
+                }
+                AdminCommand::Key(KeyCommand::Revoke { key_id }) => {
+                    admin::revoke_key(&pool, &key_id).await?;
+                    eprintln!("key {key_id} revoked");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("userhub-server: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Err(error) = userhub_telemetry::init_logging(&settings.log) {
+        eprintln!("userhub-server: {error}");
+        return std::process::ExitCode::from(2);
+    }
+    match run(cli, settings).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("userhub-server: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Settings: built-in defaults that work on a developer machine, then the optional file named by
+//! `USERHUB_CONFIG`, then `USERHUB__SECTION__KEY` environment variables. Read once, at start-up,
+//! and passed down explicitly.
+
+use config::{Config, Environment, File};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use userhub_broker::BrokerSettings;
+use userhub_gateway::GatewaySettings;
+use userhub_store::DatabaseSettings;
+use userhub_telemetry::LogSettings;
+use userhub_worker_runtime::WorkerSettings;
+
+/// `[http]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpSettings {
+    /// Address to listen on.
+    pub addr: String,
+    /// How long a verified API key is trusted before it is looked up again (revocation delay).
+    pub auth_cache_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            addr: "127.0.0.1:8080".to_owned(),
+            auth_cache_ms: 10_000,
+        }
+    }
+}
+
+/// `[rate_limit]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitSettings {
+    /// Requests per minute per domain, unless the domain has its own limit.
+    pub per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings { per_minute: 60 }
+    }
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    pub http: HttpSettings,
+    pub rate_limit: RateLimitSettings,
+    pub gateway: GatewaySettings,
+    pub worker: WorkerSettings,
+    pub log: LogSettings,
+}
+
+/// Settings that could not be read or make no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings: {0}")]
+    Read(#[from] config::ConfigError),
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Layers defaults, the `USERHUB_CONFIG` file and the environment, then validates.
+    pub fn load() -> Result<Settings, SettingsError> {
+        let mut builder = Config::builder().add_source(Config::try_from(&Settings::default())?);
+        if let Ok(path) = std::env::var("USERHUB_CONFIG") {
+            builder = builder.add_source(File::with_name(&path).required(true));
+        }
+        let environment = Environment::with_prefix("USERHUB")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("broker.retry_delays_ms");
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.http_addr()?;
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.rate_limit.per_minute == 0 {
+            return invalid("rate_limit.per_minute", "must be at least 1");
+        }
+        if self.broker.prefix.is_empty() || self.broker.prefix.contains(char::is_whitespace) {
+            return invalid("broker.prefix", "must be a non-empty name without spaces");
+        }
+        if self.gateway.records_per_task == 0 || self.gateway.chunk_records == 0 {
+            return invalid(
+                "gateway.records_per_task",
+                "record limits must be at least 1",
+            );
+        }
+        if self.broker.retry_delays_ms.is_empty() {
+            return invalid("broker.retry_delays_ms", "needs at least one delay");
+        }
+        Ok(())
+    }
+
+    pub fn http_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.http
+            .addr
+            .parse()
+            .map_err(|error: std::net::AddrParseError| SettingsError::Invalid {
+                key: "http.addr",
+                reason: format!("`{}`: {error}", self.http.addr),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_local() {
+        let settings = Settings::default();
+        settings.validate().unwrap();
+        assert_eq!(settings.http.addr, "127.0.0.1:8080");
+        assert_eq!(settings.rate_limit.per_minute, 60);
+        assert!(settings.database.url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn nonsense_is_rejected_with_the_key() {
+        let mut settings = Settings::default();
+        settings.http.addr = "nowhere".into();
+        assert!(matches!(
+            settings.validate(),
+            Err(SettingsError::Invalid {
+                key: "http.addr",
+                ..
+            })
+        ));
+    }
+}

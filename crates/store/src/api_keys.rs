@@ -1,0 +1,67 @@
+//! API keys: stored as a public key id plus a hash of the secret, never in clear.
+
+use crate::domains::Domain;
+use crate::error::StoreError;
+use deadpool_postgres::GenericClient;
+
+/// What a key id resolves to: the hash to verify against and the domain it opens.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub secret_hash: Vec<u8>,
+    pub read_only: bool,
+    pub revoked: bool,
+    pub domain: Domain,
+}
+
+pub async fn insert_key(
+    client: &impl GenericClient,
+    domain_id: i64,
+    key_id: &str,
+    secret_hash: &[u8],
+    read_only: bool,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO api_keys (key_id, domain_id, secret_hash, read_only) VALUES ($1, $2, $3, $4)",
+            &[&key_id, &domain_id, &secret_hash, &read_only],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn find_key(
+    client: &impl GenericClient,
+    key_id: &str,
+) -> Result<Option<StoredKey>, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT k.secret_hash, k.read_only, k.revoked_at IS NOT NULL AS revoked,
+                    d.id, d.name, d.rate_limit_per_minute, d.record_limit
+               FROM api_keys k JOIN domains d ON d.id = k.domain_id
+              WHERE k.key_id = $1",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&key_id]).await?;
+    Ok(row.map(|row| StoredKey {
+        secret_hash: row.get("secret_hash"),
+        read_only: row.get("read_only"),
+        revoked: row.get("revoked"),
+        domain: Domain {
+            id: row.get("id"),
+            name: row.get("name"),
+            rate_limit_per_minute: row.get("rate_limit_per_minute"),
+            record_limit: row.get("record_limit"),
+        },
+    }))
+}
+
+/// Revokes a key; returns false if there is no such key.
+pub async fn revoke_key(client: &impl GenericClient, key_id: &str) -> Result<bool, StoreError> {
+    let updated = client
+        .execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
+            &[&key_id],
+        )
+        .await?;
+    Ok(updated == 1)
+}

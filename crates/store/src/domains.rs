@@ -1,0 +1,85 @@
+//! Domains (tenants) and their per-domain settings.
+
+use crate::error::StoreError;
+use deadpool_postgres::GenericClient;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    pub id: i64,
+    pub name: String,
+    /// Requests per minute; `None` means the server default.
+    pub rate_limit_per_minute: Option<i32>,
+    /// Records per request; `None` means the server default.
+    pub record_limit: Option<i32>,
+}
+
+fn domain_of(row: &tokio_postgres::Row) -> Domain {
+    Domain {
+        id: row.get("id"),
+        name: row.get("name"),
+        rate_limit_per_minute: row.get("rate_limit_per_minute"),
+        record_limit: row.get("record_limit"),
+    }
+}
+
+/// Creates a domain, or returns the existing one of that name.
+pub async fn create_domain(client: &impl GenericClient, name: &str) -> Result<Domain, StoreError> {
+    client
+        .execute(
+            "INSERT INTO domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            &[&name],
+        )
+        .await?;
+    let row = client
+        .query_one(
+            "SELECT id, name, rate_limit_per_minute, record_limit FROM domains WHERE name = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(domain_of(&row))
+}
+
+pub async fn find_domain(
+    client: &impl GenericClient,
+    name: &str,
+) -> Result<Option<Domain>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT id, name, rate_limit_per_minute, record_limit FROM domains WHERE name = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(row.as_ref().map(domain_of))
+}
+
+/// Sets the domain's requests per minute; `None` returns it to the server default.
+/// Returns false if there is no such domain.
+pub async fn set_rate_limit(
+    client: &impl GenericClient,
+    name: &str,
+    per_minute: Option<i32>,
+) -> Result<bool, StoreError> {
+    let updated = client
+        .execute(
+            "UPDATE domains SET rate_limit_per_minute = $2 WHERE name = $1",
+            &[&name, &per_minute],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Sets the domain's records per request; `None` returns it to the server default.
+pub async fn set_record_limit(
+    client: &impl GenericClient,
+    name: &str,
+    records: Option<i32>,
+) -> Result<bool, StoreError> {
+    let updated = client
+        .execute(
+            "UPDATE domains SET record_limit = $2 WHERE name = $1",
+            &[&name, &records],
+        )
+        .await?;
+    Ok(updated == 1)
+}

@@ -1,0 +1,116 @@
+//! The chunk ledger (`task_chunks`): one row per applied chunk with its per-record outcomes,
+//! which makes redelivered chunks detectable and feeds the results and errors files.
+
+use crate::error::StoreError;
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::Portal;
+use userhub_domain::TaskId;
+
+/// A chunk's row, written in the chunk's own transaction.
+#[derive(Debug)]
+pub struct ChunkEntry<'a> {
+    pub task_id: TaskId,
+    pub chunk_no: i32,
+    pub first_index: i64,
+    pub records: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+    /// Deflated NDJSON of the results, in index order; `None` if there are none.
+    pub results: Option<&'a [u8]>,
+    pub errors: Option<&'a [u8]>,
+}
+
+/// Whether the chunk was already applied (a redelivery).
+pub async fn chunk_applied(
+    client: &impl GenericClient,
+    task_id: TaskId,
+    chunk_no: i32,
+) -> Result<bool, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT 1 FROM task_chunks WHERE task_id = $1 AND chunk_no = $2")
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&task_id.as_i64(), &chunk_no])
+        .await?
+        .is_some())
+}
+
+/// Records the chunk; returns false if another delivery of it committed first, in which case
+/// the caller must roll back.
+pub async fn insert_chunk(
+    client: &impl GenericClient,
+    entry: &ChunkEntry<'_>,
+) -> Result<bool, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO task_chunks (task_id, chunk_no, first_index, records, succeeded, failed, results, errors)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (task_id, chunk_no) DO NOTHING",
+        )
+        .await?;
+    let inserted = client
+        .execute(
+            &statement,
+            &[
+                &entry.task_id.as_i64(),
+                &entry.chunk_no,
+                &entry.first_index,
+                &entry.records,
+                &entry.succeeded,
+                &entry.failed,
+                &entry.results,
+                &entry.errors,
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Which outcomes to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Results,
+    Errors,
+}
+
+/// One chunk's deflated outcome lines.
+#[derive(Debug)]
+pub struct OutcomeBlob {
+    pub first_index: i64,
+    pub data: Vec<u8>,
+}
+
+/// Opens a cursor over a task's outcome blobs, ordered by their first record index.
+pub async fn open_outcomes(
+    transaction: &Transaction<'_>,
+    task_id: TaskId,
+    kind: OutcomeKind,
+) -> Result<Portal, StoreError> {
+    let sql = match kind {
+        OutcomeKind::Results => {
+            "SELECT first_index, results FROM task_chunks
+              WHERE task_id = $1 AND succeeded > 0 ORDER BY first_index, chunk_no"
+        }
+        OutcomeKind::Errors => {
+            "SELECT first_index, errors FROM task_chunks
+              WHERE task_id = $1 AND failed > 0 ORDER BY first_index, chunk_no"
+        }
+    };
+    Ok(transaction.bind(sql, &[&task_id.as_i64()]).await?)
+}
+
+/// The next `batch` blobs of an open cursor; empty when exhausted.
+pub async fn next_outcomes(
+    transaction: &Transaction<'_>,
+    portal: &Portal,
+    batch: i32,
+) -> Result<Vec<OutcomeBlob>, StoreError> {
+    let rows = transaction.query_portal(portal, batch).await?;
+    Ok(rows
+        .iter()
+        .map(|row| OutcomeBlob {
+            first_index: row.get(0),
+            data: row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default(),
+        })
+        .collect())
+}

@@ -1,0 +1,17 @@
+//! PostgreSQL storage of userhub: the connection pool, embedded migrations, and one module per
+//! table or aggregate with its set-based SQL (never a round trip per record).
+
+pub mod api_keys;
+pub mod core_profiles;
+pub mod domains;
+mod error;
+pub mod identities;
+pub mod ledger;
+mod migrate;
+mod pool;
+pub mod tasks;
+
+pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};
+pub use error::StoreError;
+pub use migrate::run_migrations;
+pub use pool::{DatabaseSettings, connect, create_database_if_missing, drop_database};

@@ -1,0 +1,67 @@
+//! Embedded migrations, applied in order under an advisory lock; running them twice is a no-op.
+
+use crate::error::StoreError;
+use deadpool_postgres::Pool;
+
+/// `(version, name, sql)` of every migration, oldest first.
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// An arbitrary constant naming the advisory lock that serialises concurrent migrators.
+const MIGRATION_LOCK_KEY: i64 = 0x0075_7365_7268_7562;
+
+/// Applies every migration the database does not have yet; returns how many were applied.
+pub async fn run_migrations(pool: &Pool) -> Result<usize, StoreError> {
+    let mut client = pool.get().await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let result = async {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version INTEGER PRIMARY KEY,
+                     name TEXT NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .await?;
+        apply_missing(&mut client).await
+    }
+    .await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    result
+}
+
+async fn apply_missing(client: &mut deadpool_postgres::Object) -> Result<usize, StoreError> {
+    let applied: Vec<i32> = client
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut count = 0;
+    for (version, name, sql) in MIGRATIONS
+        .iter()
+        .filter(|(version, _, _)| !applied.contains(version))
+    {
+        let transaction = client.transaction().await?;
+        let failed = |source| StoreError::Migration {
+            version: *version,
+            name,
+            source,
+        };
+        transaction.batch_execute(sql).await.map_err(failed)?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )
+            .await?;
+        transaction.commit().await?;
+        tracing::info!(version, name, "applied migration");
+        count += 1;
+    }
+    Ok(count)
+}

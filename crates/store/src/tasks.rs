@@ -1,0 +1,240 @@
+//! The task row: creation by the gateway, the state machine, progress counters and reads.
+
+use crate::error::StoreError;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use userhub_domain::{TaskAction, TaskId, TaskOutcome, TaskState};
+
+/// What the gateway knows when it creates a task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: TaskId,
+    pub domain_id: i64,
+    pub action: TaskAction,
+    /// `json` (array) or `jsonl`.
+    pub input_format: &'static str,
+    pub total: i64,
+    pub chunks_total: i32,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<Vec<u8>>,
+}
+
+/// A task as stored.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub id: TaskId,
+    pub domain_id: i64,
+    pub action: TaskAction,
+    pub state: TaskState,
+    pub outcome: Option<TaskOutcome>,
+    pub input_format: String,
+    pub total: i64,
+    pub processed: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub chunks_total: i32,
+    pub chunks_done: i32,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub last_progress_at: DateTime<Utc>,
+}
+
+const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
+     failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at";
+
+fn decode_error(what: &str, value: &str) -> StoreError {
+    StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
+}
+
+fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreError> {
+    let action: String = row.get("action");
+    let state: String = row.get("state");
+    let outcome: Option<String> = row.get("outcome");
+    Ok(TaskRecord {
+        id: TaskId::from(row.get::<_, i64>("id")),
+        domain_id: row.get("domain_id"),
+        action: action
+            .parse()
+            .map_err(|_| decode_error("action", &action))?,
+        state: state.parse().map_err(|_| decode_error("state", &state))?,
+        outcome: match outcome {
+            Some(text) => Some(text.parse().map_err(|_| decode_error("outcome", &text))?),
+            None => None,
+        },
+        input_format: row.get("input_format"),
+        total: row.get("total"),
+        processed: row.get("processed"),
+        succeeded: row.get("succeeded"),
+        failed: row.get("failed"),
+        chunks_total: row.get("chunks_total"),
+        chunks_done: row.get("chunks_done"),
+        failure_reason: row.get("failure_reason"),
+        created_at: row.get("created_at"),
+        started_at: row.get("started_at"),
+        completed_at: row.get("completed_at"),
+        last_progress_at: row.get("last_progress_at"),
+    })
+}
+
+/// Inserts the task in state `created`.
+pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total,
+                                idempotency_key, request_hash)
+             VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8)",
+            &[
+                &task.id.as_i64(),
+                &task.domain_id,
+                &task.action.as_str(),
+                &task.input_format,
+                &task.total,
+                &task.chunks_total,
+                &task.idempotency_key,
+                &task.request_hash,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Takes the row lock that holds workers back until the gateway has published every chunk.
+pub async fn lock_task(client: &impl GenericClient, id: TaskId) -> Result<bool, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE",
+            &[&id.as_i64()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// `created` → `queued` once every chunk is durably published; returns the state afterwards.
+pub async fn mark_queued(
+    client: &impl GenericClient,
+    id: TaskId,
+) -> Result<Option<TaskState>, StoreError> {
+    let row = client
+        .query_opt(
+            "UPDATE tasks SET state = CASE WHEN state = 'created' THEN 'queued' ELSE state END
+              WHERE id = $1 RETURNING state",
+            &[&id.as_i64()],
+        )
+        .await?;
+    row.map(|row| {
+        let state: String = row.get(0);
+        state.parse().map_err(|_| decode_error("state", &state))
+    })
+    .transpose()
+}
+
+pub async fn delete_task(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+    client
+        .execute("DELETE FROM tasks WHERE id = $1", &[&id.as_i64()])
+        .await?;
+    Ok(())
+}
+
+/// A task of `domain_id`; tasks of other domains are invisible.
+pub async fn find_task(
+    client: &impl GenericClient,
+    domain_id: i64,
+    id: TaskId,
+) -> Result<Option<TaskRecord>, StoreError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND domain_id = $2"
+        ))
+        .await?;
+    client
+        .query_opt(&statement, &[&id.as_i64(), &domain_id])
+        .await?
+        .as_ref()
+        .map(task_of)
+        .transpose()
+}
+
+/// `queued` → `processing` when a worker picks up a chunk. Waits while the gateway still holds
+/// the task's lock.
+pub async fn start_processing(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE tasks SET state = 'processing', started_at = coalesce(started_at, now())
+              WHERE id = $1 AND state = 'queued'",
+        )
+        .await?;
+    client.execute(&statement, &[&id.as_i64()]).await?;
+    Ok(())
+}
+
+/// The task's state, read with a share lock that lets other chunks of it proceed in parallel;
+/// `None` if the gateway withdrew the task.
+pub async fn state_for_chunk(
+    client: &impl GenericClient,
+    id: TaskId,
+) -> Result<Option<TaskState>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT state FROM tasks WHERE id = $1 FOR KEY SHARE")
+        .await?;
+    let Some(row) = client.query_opt(&statement, &[&id.as_i64()]).await? else {
+        return Ok(None);
+    };
+    let state: String = row.get(0);
+    state
+        .parse()
+        .map(Some)
+        .map_err(|_| decode_error("state", &state))
+}
+
+/// Counts a committed chunk; the last chunk completes the task in the same transaction.
+pub async fn record_chunk_progress(
+    client: &impl GenericClient,
+    id: TaskId,
+    succeeded: i64,
+    failed: i64,
+) -> Result<TaskState, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE tasks SET
+                 chunks_done = chunks_done + 1,
+                 processed = processed + $2 + $3,
+                 succeeded = succeeded + $2,
+                 failed = failed + $3,
+                 last_progress_at = now(),
+                 started_at = coalesce(started_at, now()),
+                 state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'completed' ELSE 'processing' END,
+                 completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN now() END,
+                 outcome = CASE WHEN chunks_done + 1 < chunks_total THEN NULL
+                                WHEN failed + $3 = 0 THEN 'succeeded'
+                                WHEN succeeded + $2 = 0 THEN 'failed'
+                                ELSE 'completed_with_errors' END
+              WHERE id = $1
+              RETURNING state",
+        )
+        .await?;
+    let row = client
+        .query_one(&statement, &[&id.as_i64(), &succeeded, &failed])
+        .await?;
+    let state: String = row.get(0);
+    state.parse().map_err(|_| decode_error("state", &state))
+}
+
+/// Completes a task that cannot be processed (e.g. its acceptance was interrupted), with a reason.
+/// Only tasks still in `created` are affected; returns whether it was.
+pub async fn fail_unaccepted_task(
+    client: &impl GenericClient,
+    id: TaskId,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let updated = client
+        .execute(
+            "UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $2,
+                    completed_at = now(), last_progress_at = now()
+              WHERE id = $1 AND state = 'created'",
+            &[&id.as_i64(), &reason],
+        )
+        .await?;
+    Ok(updated == 1)
+}

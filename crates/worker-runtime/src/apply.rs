@@ -1,0 +1,228 @@
+//! Applying one chunk exactly once: the task's state is checked under a share lock, the
+//! handler's effects, the per-record outcomes, the ledger row and the task counters are written
+//! in one transaction; a chunk whose ledger row exists is skipped.
+
+use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
+use crate::{ChunkContext, Outcome, TaskHandler, WorkRecord};
+use serde_json::json;
+use userhub_domain::envelope::ChunkMessage;
+use userhub_domain::{ErrorCode, FieldError, TaskState};
+use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
+use userhub_store::tasks::{
+    fail_unaccepted_task, record_chunk_progress, start_processing, state_for_chunk,
+};
+use userhub_store::{Pool, StoreError, Transaction};
+
+/// What happened to a delivered chunk; every variant means "acknowledge it".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkDisposition {
+    /// Applied now; `completed_task` if it was the task's last chunk.
+    Applied { completed_task: bool },
+    /// A redelivery of a chunk already applied.
+    Duplicate,
+    /// Nothing to do, with the reason (e.g. the task was withdrawn).
+    Dropped(&'static str),
+}
+
+/// Why a chunk could not be applied this time.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The handler broke its contract or the outcomes could not be encoded.
+    #[error("chunk processing failed: {0}")]
+    Processing(String),
+}
+
+impl ChunkError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ChunkError::Store(error) if error.is_transient())
+    }
+}
+
+/// How the records of a chunk end: by the handler, or all with one error.
+enum Resolution<'h, H> {
+    Handler(&'h H),
+    FailAll(&'h str),
+}
+
+/// Applies a chunk through `handler`.
+pub async fn apply_chunk<H: TaskHandler>(
+    handler: &H,
+    pool: &Pool,
+    message: ChunkMessage,
+) -> Result<ChunkDisposition, ChunkError> {
+    run_chunk(Resolution::Handler(handler), pool, message).await
+}
+
+/// Completes a chunk that keeps failing: its records get `PROCESSING_FAILED` with `reason`.
+/// (`H` only names the task type; no handler runs.)
+pub async fn fail_chunk<H: TaskHandler>(
+    pool: &Pool,
+    message: ChunkMessage,
+    reason: &str,
+) -> Result<ChunkDisposition, ChunkError> {
+    run_chunk::<H>(Resolution::FailAll(reason), pool, message).await
+}
+
+async fn run_chunk<H: TaskHandler>(
+    resolution: Resolution<'_, H>,
+    pool: &Pool,
+    message: ChunkMessage,
+) -> Result<ChunkDisposition, ChunkError> {
+    let task_id = message.task_id;
+    let chunk_no = message.chunk_no as i32;
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    // Waits while the gateway still publishes this task's chunks (it holds the row lock).
+    start_processing(&client, task_id).await?;
+    if chunk_applied(&client, task_id, chunk_no).await? {
+        return Ok(ChunkDisposition::Duplicate);
+    }
+    let transaction = client.transaction().await.map_err(StoreError::from)?;
+    match state_for_chunk(&transaction, task_id).await? {
+        None => {
+            return Ok(ChunkDisposition::Dropped(
+                "the task was withdrawn before it was accepted",
+            ));
+        }
+        Some(TaskState::Created) => {
+            let reason =
+                "the task's acceptance was interrupted before all of its records were queued";
+            fail_unaccepted_task(&transaction, task_id, reason).await?;
+            transaction.commit().await.map_err(StoreError::from)?;
+            tracing::warn!(%task_id, "task found half-accepted; reported as failed");
+            return Ok(ChunkDisposition::Dropped(
+                "the task's acceptance was interrupted",
+            ));
+        }
+        Some(TaskState::Completed) => {
+            return Ok(ChunkDisposition::Dropped("the task is already completed"));
+        }
+        Some(TaskState::Queued | TaskState::Processing) => {}
+    }
+    let context = ChunkContext {
+        task_id,
+        domain_id: message.domain_id,
+        domain: message.domain.clone(),
+        chunk_no: message.chunk_no,
+    };
+    let first_index = message
+        .records
+        .first()
+        .map_or(0, |record| i64::from(record.index));
+    let record_count = message.records.len() as i32;
+    let outcomes = resolve(resolution, &transaction, &context, message).await?;
+    let entry = ChunkEntry {
+        task_id,
+        chunk_no,
+        first_index,
+        records: record_count,
+        succeeded: outcomes.succeeded,
+        failed: outcomes.failed,
+        results: outcomes.results.as_deref(),
+        errors: outcomes.errors.as_deref(),
+    };
+    if !insert_chunk(&transaction, &entry).await? {
+        // Another delivery of this chunk committed while we worked: ours must not count.
+        transaction.rollback().await.map_err(StoreError::from)?;
+        return Ok(ChunkDisposition::Duplicate);
+    }
+    let state = record_chunk_progress(
+        &transaction,
+        task_id,
+        i64::from(outcomes.succeeded),
+        i64::from(outcomes.failed),
+    )
+    .await?;
+    transaction.commit().await.map_err(StoreError::from)?;
+    Ok(ChunkDisposition::Applied {
+        completed_task: state == TaskState::Completed,
+    })
+}
+
+async fn resolve<H: TaskHandler>(
+    resolution: Resolution<'_, H>,
+    transaction: &Transaction<'_>,
+    context: &ChunkContext,
+    message: ChunkMessage,
+) -> Result<ChunkOutcomes, ChunkError> {
+    let encoding = |error: std::io::Error| ChunkError::Processing(error.to_string());
+    let mut writer = OutcomeWriter::default();
+    let mut pending = Vec::new();
+    let mut work = Vec::new();
+    for record in message.records {
+        match record.input {
+            Some(input) if record.errors.is_empty() => {
+                work.push(WorkRecord {
+                    index: record.index,
+                    line: record.line,
+                    input,
+                });
+            }
+            input => {
+                let echoed =
+                    userhub_domain::envelope::echo_input(input.as_deref(), record.raw.as_deref());
+                pending.push((record.index, record.line, echoed, record.errors));
+            }
+        }
+    }
+    let handled: Vec<Outcome> = match resolution {
+        Resolution::Handler(handler) => {
+            let outcomes = handler.apply(transaction, context, &work).await?;
+            if outcomes.len() != work.len() {
+                return Err(ChunkError::Processing(format!(
+                    "the handler returned {} outcomes for {} records",
+                    outcomes.len(),
+                    work.len()
+                )));
+            }
+            outcomes
+        }
+        Resolution::FailAll(reason) => {
+            let error = FieldError::new(
+                "",
+                ErrorCode::ProcessingFailed,
+                "the record could not be processed after retries",
+            )
+            .with_details(json!({ "reason": reason }));
+            work.iter()
+                .map(|_| Outcome::Failed(vec![error.clone()]))
+                .collect()
+        }
+    };
+    // Merge the gateway's verdicts and the handler's outcomes back into index order.
+    let mut handled = work.into_iter().zip(handled).peekable();
+    let mut pending = pending.into_iter().peekable();
+    loop {
+        let take_handled = match (handled.peek(), pending.peek()) {
+            (Some((record, _)), Some((index, ..))) => record.index < *index,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_handled {
+            let Some((record, outcome)) = handled.next() else {
+                break;
+            };
+            match outcome {
+                Outcome::Succeeded(fields) => writer
+                    .add_result(record.index, record.line, &fields)
+                    .map_err(encoding)?,
+                Outcome::Failed(errors) => {
+                    let echoed = userhub_domain::envelope::echo_input(Some(&record.input), None);
+                    writer
+                        .add_error(record.index, record.line, &echoed, &errors)
+                        .map_err(encoding)?;
+                }
+            }
+        } else {
+            let Some((index, line, echoed, errors)) = pending.next() else {
+                break;
+            };
+            writer
+                .add_error(index, line, &echoed, &errors)
+                .map_err(encoding)?;
+        }
+    }
+    writer.finish().map_err(encoding)
+}

@@ -1,0 +1,243 @@
+//! The consume loop of one task type: (re)opens a consumer whenever the broker connection is
+//! up, applies deliveries concurrently (bounded by the prefetch), acknowledges only after the
+//! chunk's transaction committed, retries failures through delay queues, dead-letters poison,
+//! and on shutdown stops consuming and lets in-flight chunks finish within a grace period.
+
+use crate::TaskHandler;
+use crate::apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
+use crate::settings::WorkerSettings;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use userhub_broker::{
+    AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FieldTable,
+    OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
+};
+use userhub_domain::envelope::ChunkMessage;
+use userhub_store::Pool;
+
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// Header naming why a message was dead-lettered.
+const FAILURE_HEADER: &str = "x-userhub-failure";
+
+/// Everything one delivery's processing needs.
+struct Worker<H> {
+    handler: Arc<H>,
+    pool: Pool,
+    broker: Broker,
+    settings: WorkerSettings,
+}
+
+/// Runs the consume loop until `shutdown` is cancelled.
+pub async fn run_worker<H: TaskHandler>(
+    handler: Arc<H>,
+    pool: Pool,
+    broker: Broker,
+    settings: WorkerSettings,
+    shutdown: CancellationToken,
+) {
+    let action = handler.action();
+    let worker = Arc::new(Worker {
+        handler,
+        pool,
+        broker,
+        settings,
+    });
+    let tag = format!("userhub-{}-{}", action.as_str(), std::process::id());
+    while !shutdown.is_cancelled() {
+        tokio::select! {
+            _ = worker.broker.connected() => {}
+            () = shutdown.cancelled() => break,
+        }
+        let mut consumer = match worker.broker.consume(action, &tag).await {
+            Ok(consumer) => consumer,
+            Err(error) => {
+                tracing::warn!(%error, %action, "cannot start consuming; retrying");
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue;
+            }
+        };
+        tracing::info!(%action, "consuming");
+        let mut in_flight = JoinSet::new();
+        let stopping = loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break true,
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                delivery = consumer.next() => match delivery {
+                    Some(Ok(delivery)) => {
+                        let worker = worker.clone();
+                        in_flight.spawn(async move { worker.process(delivery).await });
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, %action, "consumer failed; reconnecting");
+                        break false;
+                    }
+                    None => {
+                        tracing::warn!(%action, "consumer ended; reconnecting");
+                        break false;
+                    }
+                },
+            }
+        };
+        if stopping {
+            consumer.cancel().await;
+            let grace = Duration::from_millis(worker.settings.shutdown_grace_ms);
+            let drained = tokio::time::timeout(grace, async {
+                while in_flight.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(%action, "shutdown grace period over; unfinished chunks go back to the queue");
+                in_flight.abort_all();
+            }
+            consumer.close().await;
+            break;
+        }
+        // The channel is gone: unacknowledged deliveries return to the queue by themselves.
+        in_flight.abort_all();
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+    tracing::info!(%action, "worker stopped");
+}
+
+impl<H: TaskHandler> Worker<H> {
+    async fn process(&self, delivery: Delivery) {
+        let action = self.handler.action();
+        let message: ChunkMessage = match serde_json::from_slice(delivery.body()) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(%error, %action, "undecodable chunk message; dead-lettering it");
+                let reason = format!("undecodable message: {error}");
+                self.settle(
+                    &delivery,
+                    self.forward(&delivery, Destination::Dead(action), &[], &reason)
+                        .await,
+                )
+                .await;
+                return;
+            }
+        };
+        let task_id = message.task_id;
+        let chunk_no = message.chunk_no;
+        let outcome = apply_chunk(self.handler.as_ref(), &self.pool, message).await;
+        match outcome {
+            Ok(disposition) => {
+                match &disposition {
+                    ChunkDisposition::Applied {
+                        completed_task: true,
+                    } => tracing::info!(%task_id, "task completed"),
+                    ChunkDisposition::Applied { .. } => {
+                        tracing::debug!(%task_id, chunk_no, "chunk applied")
+                    }
+                    ChunkDisposition::Duplicate => {
+                        tracing::info!(%task_id, chunk_no, "redelivered chunk skipped")
+                    }
+                    ChunkDisposition::Dropped(reason) => {
+                        tracing::warn!(%task_id, chunk_no, reason, "chunk dropped")
+                    }
+                }
+                self.settle(&delivery, Ok(())).await;
+            }
+            Err(error) => self.retry_or_give_up(&delivery, error).await,
+        }
+    }
+
+    async fn retry_or_give_up(&self, delivery: &Delivery, error: ChunkError) {
+        let action = self.handler.action();
+        let transient = error.is_transient();
+        let attempts = delivery.counter(ATTEMPT_HEADER) + i64::from(!transient);
+        let transient_attempts = delivery.counter(TRANSIENT_ATTEMPT_HEADER) + i64::from(transient);
+        let counters = [
+            (ATTEMPT_HEADER, attempts),
+            (TRANSIENT_ATTEMPT_HEADER, transient_attempts),
+        ];
+        if transient || attempts < i64::from(self.settings.max_attempts) {
+            let tier = if transient {
+                transient_attempts - 1
+            } else {
+                attempts - 1
+            }
+            .max(0) as usize;
+            tracing::warn!(%error, %action, attempts, transient_attempts, "chunk failed; retrying later");
+            let reason = error.to_string();
+            let result = self
+                .forward(
+                    delivery,
+                    Destination::Retry(action, tier),
+                    &counters,
+                    &reason,
+                )
+                .await;
+            self.settle(delivery, result).await;
+            return;
+        }
+        let reason = error.to_string();
+        tracing::error!(%error, %action, attempts, "chunk keeps failing; dead-lettering it");
+        let Ok(message) = serde_json::from_slice::<ChunkMessage>(delivery.body()) else {
+            let result = self
+                .forward(delivery, Destination::Dead(action), &counters, &reason)
+                .await;
+            self.settle(delivery, result).await;
+            return;
+        };
+        match fail_chunk::<H>(&self.pool, message, &reason).await {
+            Ok(_) => {
+                let result = self
+                    .forward(delivery, Destination::Dead(action), &counters, &reason)
+                    .await;
+                self.settle(delivery, result).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not record the failed chunk; retrying later");
+                let result = self
+                    .forward(delivery, Destination::Retry(action, 0), &counters, &reason)
+                    .await;
+                self.settle(delivery, result).await;
+            }
+        }
+    }
+
+    /// Publishes a copy of the delivery elsewhere (retry or dead-letter queue), confirmed.
+    async fn forward(
+        &self,
+        delivery: &Delivery,
+        destination: Destination,
+        counters: &[(&str, i64)],
+        reason: &str,
+    ) -> Result<(), BrokerError> {
+        let mut headers = delivery
+            .headers()
+            .cloned()
+            .unwrap_or_else(FieldTable::default);
+        for (name, value) in counters {
+            headers.insert((*name).into(), AMQPValue::LongLongInt(*value));
+        }
+        let reason: String = reason.chars().take(500).collect();
+        headers.insert(FAILURE_HEADER.into(), AMQPValue::LongString(reason.into()));
+        let message = OutgoingMessage {
+            destination,
+            message_id: delivery.message_id().unwrap_or_default(),
+            body: delivery.body().to_vec(),
+            headers,
+        };
+        let publisher = self.broker.publisher().await?;
+        let result = publisher.publish_all(std::slice::from_ref(&message)).await;
+        publisher.close().await;
+        result
+    }
+
+    /// Acknowledges after the work is safe; otherwise hands the delivery back to the queue.
+    async fn settle(&self, delivery: &Delivery, forwarded: Result<(), BrokerError>) {
+        let settled = match forwarded {
+            Ok(()) => delivery.ack().await,
+            Err(error) => {
+                tracing::warn!(%error, "could not forward the chunk; returning it to the queue");
+                delivery.requeue().await
+            }
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, "acknowledgement failed; the broker will redeliver the chunk");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! What every worker shares: the consume loop with reconnects and bounded concurrency, the
+//! chunk transaction (effects + outcomes + counters + ledger row, then ack), retries with
+//! backoff, dead-lettering with `PROCESSING_FAILED`, and graceful shutdown. A task type only
+//! implements [`TaskHandler`].
+
+mod apply;
+mod consume;
+mod outcomes;
+mod settings;
+
+pub use apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
+pub use consume::run_worker;
+pub use outcomes::OutcomeWriter;
+pub use settings::WorkerSettings;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::future::Future;
+use userhub_domain::{FieldError, TaskAction, TaskId};
+use userhub_store::{StoreError, Transaction};
+
+/// Which chunk is being applied.
+#[derive(Debug, Clone)]
+pub struct ChunkContext {
+    pub task_id: TaskId,
+    pub domain_id: i64,
+    pub domain: String,
+    pub chunk_no: u32,
+}
+
+/// A record that passed the gateway's checks and awaits processing.
+#[derive(Debug)]
+pub struct WorkRecord {
+    pub index: u32,
+    pub line: Option<u32>,
+    pub input: Box<RawValue>,
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The fields of its results-file entry (besides `index` and `line`).
+    Succeeded(Map<String, Value>),
+    Failed(Vec<FieldError>),
+}
+
+/// One task type's processing of a chunk, inside the chunk's transaction.
+pub trait TaskHandler: Send + Sync + 'static {
+    fn action(&self) -> TaskAction;
+
+    /// Applies `records` with set-based SQL and returns one outcome per record, in order.
+    /// Must not commit: the runtime commits effects, outcomes and progress together.
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a Transaction<'a>,
+        chunk: &'a ChunkContext,
+        records: &'a [WorkRecord],
+    ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send + 'a;
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make run`: brings userhub up on this machine — services, database, release build, a `demo`
+# domain with a fresh API key — and runs `userhub-server all` in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export USERHUB__DATABASE__URL="${USERHUB__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/userhub}"
+export USERHUB__HTTP__ADDR="${USERHUB__HTTP__ADDR:-127.0.0.1:8080}"
+
+bash scripts/services.sh
+
+echo "[run] building userhub (release)" >&2
+cargo build --release --locked -p userhub-server
+server=target/release/userhub-server
+
+"$server" migrate --create-database
+"$server" admin domain create demo
+key=$("$server" admin key create demo)
+base="http://${USERHUB__HTTP__ADDR}"
+
+cat <<MSG
+
+  userhub is starting on $base  (domain: demo)
+
+  API key (shown once):  $key
+
+  Try it:
+    curl -s -X POST $base/v2/demo/identity/bulk_actions \\
+      -H "Authorization: Bearer $key" \\
+      --data-urlencode action=create_core_profiles \\
+      --data-urlencode 'payload=[{"identities":[{"uid":"uid-1"}],"last_country":"India","last_city":"Pune"}]'
+
+    curl -s $base/v2/demo/identity/bulk_actions/<task_id> -H "Authorization: Bearer $key"
+    curl -s $base/v2/demo/identity/bulk_actions/<task_id>/results -H "Authorization: Bearer $key" -o results.zip && unzip -p results.zip
+
+  Stop with Ctrl-C.
+
+MSG
+exec "$server" all

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and RabbitMQ are running on this machine for userhub: starts them when
+# they are installed but stopped, installs them with apt-get on Debian/Ubuntu when missing (as
+# root), and otherwise says exactly what to do. Safe to run again and again.
+set -euo pipefail
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+AMQP_PORT=5672
+
+say() { printf '[services] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name, seconds, command...
+  local name=$1 seconds=$2; shift 2
+  for _ in $(seq 1 "$seconds"); do
+    if "$@"; then return 0; fi
+    sleep 1
+  done
+  say "$name did not become ready within ${seconds}s"
+  return 1
+}
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+apt_install() {
+  say "installing $* with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+postgres_ready() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -h "$PG_HOST" -p "$PG_PORT" -q
+  else
+    port_open "$PG_PORT"
+  fi
+}
+
+postgres_cluster_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+trust_local_connections() {
+  # A fresh Debian cluster asks for passwords on 127.0.0.1; userhub's local default URL has none.
+  local version hba
+  version=$(postgres_cluster_version)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  [ -f "$hba" ] || return 0
+  if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    say "allowing passwordless connections from 127.0.0.1 in $hba (local development only)"
+    sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+  fi
+}
+
+ensure_postgres() {
+  if postgres_ready; then say "PostgreSQL is running"; return; fi
+  local installed_now=no
+  if [ -z "$(postgres_cluster_version)" ]; then
+    if can_install; then
+      apt_install postgresql postgresql-client
+      installed_now=yes
+    else
+      say "PostgreSQL is not installed. Install it (Debian/Ubuntu: sudo apt-get install postgresql),"
+      say "or point USERHUB__DATABASE__URL at a running server, then run this again."
+      exit 1
+    fi
+  fi
+  [ "$installed_now" = yes ] && trust_local_connections
+  local version
+  version=$(postgres_cluster_version)
+  say "starting PostgreSQL $version"
+  if [ "$(id -u)" = 0 ] || [ "$(id -un)" = postgres ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  else
+    say "PostgreSQL is stopped and starting it needs root: sudo pg_ctlcluster $version main start"
+    exit 1
+  fi
+  wait_for PostgreSQL 30 postgres_ready
+  say "PostgreSQL is running"
+}
+
+ensure_rabbitmq() {
+  if port_open "$AMQP_PORT"; then say "RabbitMQ is running"; return; fi
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    if can_install; then
+      apt_install rabbitmq-server
+    else
+      say "RabbitMQ is not installed. Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server),"
+      say "or point USERHUB__BROKER__URL at a running broker, then run this again."
+      exit 1
+    fi
+  fi
+  if port_open "$AMQP_PORT"; then say "RabbitMQ is running"; return; fi
+  say "starting RabbitMQ"
+  if [ "$(id -u)" = 0 ] || [ "$(id -un)" = rabbitmq ]; then
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+  else
+    say "RabbitMQ is stopped and starting it needs root: sudo rabbitmq-server -detached"
+    exit 1
+  fi
+  wait_for RabbitMQ 90 port_open "$AMQP_PORT"
+  say "RabbitMQ is running"
+}
+
+ensure_postgres
+ensure_rabbitmq

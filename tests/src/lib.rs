@@ -1,0 +1,336 @@
+//! Helpers for end-to-end tests: each test gets its own database, its own broker prefix and a
+//! real `userhub-server all` running in-process on an ephemeral port.
+#![allow(clippy::unwrap_used)]
+
+pub mod fixtures;
+
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use std::io::Read;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use userhub_server::Settings;
+use userhub_store::Pool;
+
+/// Which service a test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Gateway, status and workers in one process.
+    All,
+    /// The gateway alone: nothing consumes the chunks.
+    Gateway,
+}
+
+/// A running server with a domain and an API key for it.
+pub struct TestApp {
+    pub base_url: String,
+    pub domain: String,
+    pub api_key: String,
+    pub client: reqwest::Client,
+    pub pool: Pool,
+    pub settings: Settings,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<Result<(), userhub_server::ServerError>>>,
+}
+
+/// A fresh random lowercase hex string.
+pub fn random_hex(bytes: usize) -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..bytes * 2].to_owned()
+}
+
+/// Settings for an isolated test: own database, own broker prefix, fast retries, no rate limit
+/// in the way.
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::default();
+    let base = std::env::var("USERHUB_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    settings.database.url = format!("{}/uh_test_{}", base.trim_end_matches('/'), random_hex(6));
+    settings.database.pool_size = 12;
+    if let Ok(url) = std::env::var("USERHUB_TEST_BROKER_URL") {
+        settings.broker.url = url;
+    }
+    settings.broker.prefix = format!("uht{}", random_hex(5));
+    settings.broker.queue_expires_ms = Some(10 * 60 * 1000);
+    settings.broker.retry_delays_ms = vec![100, 300];
+    settings.worker.shutdown_grace_ms = 5_000;
+    settings.http.addr = "127.0.0.1:0".to_owned();
+    settings.http.auth_cache_ms = 0;
+    settings.rate_limit.per_minute = 100_000;
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts `userhub-server all` with adjusted settings and creates domain `demo-<random>`
+    /// with a key.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_service(Service::All, configure).await
+    }
+
+    /// Starts one service (e.g. only the gateway, so that chunks stay in their queues).
+    pub async fn spawn_service(service: Service, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings();
+        configure(&mut settings);
+        userhub_store::create_database_if_missing(&settings.database.url)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let server = match service {
+            Service::All => tokio::spawn(userhub_server::run_all(
+                settings.clone(),
+                listener,
+                shutdown.clone(),
+            )),
+            Service::Gateway => tokio::spawn(userhub_server::run_gateway(
+                settings.clone(),
+                listener,
+                shutdown.clone(),
+            )),
+        };
+        let pool = userhub_server::services::connect_database(&settings)
+            .await
+            .unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        let mut app = TestApp {
+            base_url,
+            domain: String::new(),
+            api_key: String::new(),
+            client,
+            pool,
+            settings,
+            shutdown,
+            server: Some(server),
+        };
+        app.wait_ready().await;
+        app.domain = format!("demo-{}", random_hex(3));
+        app.api_key = app.create_domain_with_key(&app.domain.clone(), false).await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = self
+                .client
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await
+            {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server not ready within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates a domain (if needed) and a new key for it.
+    pub async fn create_domain_with_key(&self, domain: &str, read_only: bool) -> String {
+        userhub_server::admin::create_domain(&self.pool, domain)
+            .await
+            .unwrap();
+        userhub_server::admin::create_key(&self.pool, domain, read_only)
+            .await
+            .unwrap()
+    }
+
+    pub fn tasks_url(&self) -> String {
+        format!("{}/v2/{}/identity/bulk_actions", self.base_url, self.domain)
+    }
+
+    pub fn task_url(&self, task_id: u64) -> String {
+        format!("{}/{task_id}", self.tasks_url())
+    }
+
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.bearer_auth(&self.api_key)
+    }
+
+    /// POST as `application/x-www-form-urlencoded` with `payload` as JSON array text.
+    pub async fn post_form(&self, action: &str, payload: &str) -> reqwest::Response {
+        let request = self
+            .client
+            .post(self.tasks_url())
+            .form(&[("action", action), ("payload", payload)]);
+        self.authorized(request).send().await.unwrap()
+    }
+
+    /// POST as multipart with a JSONL file part, the way `curl -F payload=@file.jsonl` does.
+    pub async fn post_jsonl(&self, action: &str, jsonl: &str) -> reqwest::Response {
+        let part = Part::bytes(jsonl.as_bytes().to_vec())
+            .file_name("profiles.jsonl")
+            .mime_str("application/octet-stream")
+            .unwrap();
+        let form = Form::new()
+            .text("action", action.to_owned())
+            .part("payload", part);
+        self.authorized(self.client.post(self.tasks_url()).multipart(form))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST as `application/json` `{"action", "payload"}`.
+    pub async fn post_json(&self, action: &str, payload: &Value) -> reqwest::Response {
+        let body = serde_json::json!({"action": action, "payload": payload});
+        self.authorized(self.client.post(self.tasks_url()).json(&body))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a task from JSONL records and returns its id (asserting `201`).
+    pub async fn create_task(&self, action: &str, records: &[Value]) -> u64 {
+        let jsonl: String = records.iter().map(|record| format!("{record}\n")).collect();
+        let response = self.post_jsonl(action, &jsonl).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "task creation failed: {body}");
+        body["task_id"].as_u64().unwrap()
+    }
+
+    /// Creates a task from raw JSONL lines (which may be broken) and returns its id.
+    pub async fn create_task_from_lines(&self, action: &str, lines: &[String]) -> u64 {
+        let response = self.post_jsonl(action, &(lines.join("\n") + "\n")).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "task creation failed: {body}");
+        body["task_id"].as_u64().unwrap()
+    }
+
+    pub async fn status(&self, task_id: u64) -> Value {
+        let response = self
+            .authorized(self.client.get(self.task_url(task_id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Polls until the task is completed (deadline 60 s) and returns its status.
+    pub async fn wait_completed(&self, task_id: u64) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = self.status(task_id).await;
+            if status["state"] == "completed" {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "task {task_id} not completed: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates a task, waits for it, and returns (status, results, errors).
+    pub async fn run_task(
+        &self,
+        action: &str,
+        records: &[Value],
+    ) -> (Value, Vec<Value>, Vec<Value>) {
+        let task_id = self.create_task(action, records).await;
+        let status = self.wait_completed(task_id).await;
+        (
+            status,
+            self.results(task_id).await,
+            self.errors(task_id).await,
+        )
+    }
+
+    /// Downloads `results` or `errors` and returns the JSON array inside the zip.
+    pub async fn download(&self, task_id: u64, kind: &str) -> Vec<Value> {
+        let url = format!("{}/{kind}", self.task_url(task_id));
+        let response = self.authorized(self.client.get(url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/zip");
+        let bytes = response.bytes().await.unwrap();
+        let entries = unzip(&bytes);
+        assert_eq!(entries.len(), 1, "one entry per zip");
+        assert_eq!(entries[0].0, format!("{kind}.json"));
+        serde_json::from_slice::<Vec<Value>>(&entries[0].1).unwrap()
+    }
+
+    pub async fn results(&self, task_id: u64) -> Vec<Value> {
+        self.download(task_id, "results").await
+    }
+
+    pub async fn errors(&self, task_id: u64) -> Vec<Value> {
+        self.download(task_id, "errors").await
+    }
+
+    /// Number of tasks stored for any domain.
+    pub async fn task_count(&self) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one("SELECT count(*) FROM tasks", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Runs a query on the test database and returns the first column of the first row as JSON.
+    pub async fn query_json(&self, sql: &str) -> Value {
+        let client = self.pool.get().await.unwrap();
+        let wrapped = format!("SELECT to_jsonb(t) FROM ({sql}) t");
+        let rows = client.query(&wrapped, &[]).await.unwrap();
+        Value::Array(rows.iter().map(|row| row.get::<_, Value>(0)).collect())
+    }
+
+    /// Stops the server gracefully and drops the database.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+        }
+        self.pool.close();
+        let _ = userhub_store::drop_database(&self.settings.database.url).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if self.server.is_some() {
+            // Not stopped explicitly (e.g. a failed assertion): drop the database from a helper
+            // thread with its own runtime, since Drop cannot await.
+            let url = self.settings.database.url.clone();
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = runtime.block_on(userhub_store::drop_database(&url));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// `(name, content)` of every entry of a zip archive.
+pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    (0..archive.len())
+        .map(|at| {
+            let mut file = archive.by_index(at).unwrap();
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).unwrap();
+            (file.name().to_owned(), content)
+        })
+        .collect()
+}

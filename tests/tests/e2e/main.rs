@@ -1,0 +1,11 @@
+//! End-to-end tests against a real `userhub-server all` with real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod chunk_schema;
+mod create_flow;
+mod rate_limits;
+mod record_errors;
+mod redelivery;
+mod request_errors;
+mod tenancy;
+mod update_semantics;

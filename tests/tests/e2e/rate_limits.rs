@@ -1,0 +1,77 @@
+//! Rate limiting: a bucket of requests per domain and minute with `X-Rate-Limit-*` headers on every response.
+
+use userhub_tests::TestApp;
+
+fn header(response: &reqwest::Response, name: &str) -> i64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_sixty_first_request_in_a_minute_is_rate_limited() {
+    let app = TestApp::spawn_with(|settings| settings.rate_limit.per_minute = 60).await;
+    let mut remaining = Vec::new();
+    for _ in 0..60 {
+        let response = app
+            .authorized(app.client.get(app.task_url(1)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(header(&response, "x-rate-limit-limit"), 60);
+        let reset = header(&response, "x-rate-limit-reset");
+        assert!(
+            reset > 1_700_000_000_000,
+            "reset is epoch milliseconds: {reset}"
+        );
+        remaining.push(header(&response, "x-rate-limit-remaining"));
+    }
+    assert_eq!(
+        remaining,
+        (0..60).rev().collect::<Vec<i64>>(),
+        "remaining counts down"
+    );
+    let limited = app
+        .authorized(app.client.get(app.task_url(1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after = header(&limited, "retry-after");
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(header(&limited, "x-rate-limit-remaining"), 0);
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    let other_key = app.create_domain_with_key("quiet-tenant", false).await;
+    let other = app
+        .client
+        .get(format!(
+            "{}/v2/quiet-tenant/identity/bulk_actions/1",
+            app.base_url
+        ))
+        .bearer_auth(other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "other domains have their own bucket");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_can_raise_one_domains_limit() {
+    let app = TestApp::spawn_with(|settings| settings.rate_limit.per_minute = 60).await;
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(500))
+        .await
+        .unwrap();
+    let response = app
+        .authorized(app.client.get(app.task_url(1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "x-rate-limit-limit"), 500);
+    assert!(
+        userhub_server::admin::set_rate_limit(&app.pool, "no-such-domain", Some(5))
+            .await
+            .is_err()
+    );
+    app.stop().await;
+}
