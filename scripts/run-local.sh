@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 export USERHUB__DATABASE__URL="${USERHUB__DATABASE__URL:-postgres://postgres@127.0.0.1:5432/userhub}"
 export USERHUB__HTTP__ADDR="${USERHUB__HTTP__ADDR:-127.0.0.1:8080}"
+# Local demo mode: tools that cannot send the key (e.g. the original Postman collection run with
+# newman) may call domain `demo` without one. Only allowed on a loopback address; set it empty to
+# require keys.
+export USERHUB__HTTP__UNAUTHENTICATED_DOMAIN="${USERHUB__HTTP__UNAUTHENTICATED_DOMAIN-demo}"
 
 bash scripts/services.sh
 
@@ -33,6 +37,8 @@ cat <<MSG
     curl -s $base/v2/demo/identity/bulk_actions/<task_id> -H "Authorization: Bearer $key"
     curl -s $base/v2/demo/identity/bulk_actions/<task_id>/results -H "Authorization: Bearer $key" -o results.zip && unzip -p results.zip
 
+  Local demo mode: requests to domain demo without an Authorization header are accepted
+  (USERHUB__HTTP__UNAUTHENTICATED_DOMAIN=demo, loopback only); a key that is sent is checked.
   Stop with Ctrl-C.
 
 MSG

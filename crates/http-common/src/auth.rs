@@ -34,6 +34,8 @@ pub struct Authenticator {
     pool: Pool,
     ttl: Duration,
     cache: Mutex<HashMap<String, CachedLookup>>,
+    /// Local demo mode only: requests without credentials to this domain are admitted.
+    unauthenticated_domain: Option<String>,
 }
 
 /// Extracts the key from `Authorization: Bearer <key>` or `Basic base64(<key>:)`.
@@ -61,7 +63,39 @@ impl Authenticator {
             pool,
             ttl,
             cache: Mutex::new(HashMap::new()),
+            unauthenticated_domain: None,
         }
+    }
+
+    /// Admits requests without credentials to `domain` (local demo mode; the server refuses this
+    /// setting unless it listens on a loopback address).
+    pub fn with_unauthenticated_domain(mut self, domain: Option<String>) -> Authenticator {
+        self.unauthenticated_domain = domain.filter(|domain| !domain.is_empty());
+        self
+    }
+
+    async fn anonymous(&self, domain_name: &str) -> Result<Principal, ApiError> {
+        let unavailable = |error: StoreError| {
+            tracing::warn!(%error, "domain lookup failed");
+            ApiError::unavailable("database")
+        };
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(StoreError::from)
+            .map_err(unavailable)?;
+        let domain = userhub_store::domains::find_domain(&client, domain_name)
+            .await
+            .map_err(unavailable)?;
+        let domain = domain.ok_or_else(|| {
+            ApiError::unauthorized("an API key is required: Authorization: Bearer <key>")
+        })?;
+        Ok(Principal {
+            domain,
+            read_only: false,
+            key_id: "unauthenticated".to_owned(),
+        })
     }
 
     async fn lookup(&self, key_id: &str) -> Result<Option<StoredKey>, StoreError> {
@@ -105,6 +139,9 @@ impl Authenticator {
         domain_name: &str,
     ) -> Result<Principal, ApiError> {
         let Some(authorization) = authorization else {
+            if self.unauthenticated_domain.as_deref() == Some(domain_name) {
+                return self.anonymous(domain_name).await;
+            }
             return Err(ApiError::unauthorized(
                 "an API key is required: Authorization: Bearer <key>",
             ));

@@ -57,10 +57,13 @@ pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> 
 fn api_context(settings: &Settings, pool: &Pool) -> ApiContext {
     ApiContext {
         pool: pool.clone(),
-        authenticator: Arc::new(Authenticator::new(
-            pool.clone(),
-            Duration::from_millis(settings.http.auth_cache_ms),
-        )),
+        authenticator: Arc::new(
+            Authenticator::new(
+                pool.clone(),
+                Duration::from_millis(settings.http.auth_cache_ms),
+            )
+            .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone()),
+        ),
         limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
     }
 }

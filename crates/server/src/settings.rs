@@ -18,6 +18,9 @@ pub struct HttpSettings {
     pub addr: String,
     /// How long a verified API key is trusted before it is looked up again (revocation delay).
     pub auth_cache_ms: u64,
+    /// Local demo mode: requests *without* credentials to this domain are admitted (for tools
+    /// that cannot send the key). Only allowed when listening on a loopback address.
+    pub unauthenticated_domain: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -25,6 +28,7 @@ impl Default for HttpSettings {
         HttpSettings {
             addr: "127.0.0.1:8080".to_owned(),
             auth_cache_ms: 10_000,
+            unauthenticated_domain: None,
         }
     }
 }
@@ -82,7 +86,20 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
-        self.http_addr()?;
+        let addr = self.http_addr()?;
+        let open_domain = self
+            .http
+            .unauthenticated_domain
+            .as_deref()
+            .is_some_and(|domain| !domain.is_empty());
+        if open_domain && !addr.ip().is_loopback() {
+            return Err(SettingsError::Invalid {
+                key: "http.unauthenticated_domain",
+                reason: "admitting requests without a key is only allowed on a loopback address \
+                         (local demo mode)"
+                    .to_owned(),
+            });
+        }
         let invalid = |key, reason: &str| {
             Err(SettingsError::Invalid {
                 key,
@@ -129,6 +146,21 @@ mod tests {
         assert_eq!(settings.http.addr, "127.0.0.1:8080");
         assert_eq!(settings.rate_limit.per_minute, 60);
         assert!(settings.database.url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn an_unauthenticated_domain_is_only_allowed_on_loopback() {
+        let mut settings = Settings::default();
+        settings.http.unauthenticated_domain = Some("demo".into());
+        settings.validate().unwrap();
+        settings.http.addr = "0.0.0.0:8080".into();
+        assert!(matches!(
+            settings.validate(),
+            Err(SettingsError::Invalid {
+                key: "http.unauthenticated_domain",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -157,3 +157,48 @@ async fn keys_are_stored_only_as_hashes() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn local_demo_mode_admits_requests_without_a_key_to_one_domain_only() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.http.unauthenticated_domain = Some("open-demo".into())
+    })
+    .await;
+    app.create_domain_with_key("open-demo", false).await;
+    let response = app
+        .client
+        .post(format!(
+            "{}/v2/open-demo/identity/bulk_actions",
+            app.base_url
+        ))
+        .form(&[
+            ("action", "create_core_profiles"),
+            ("payload", &seed_payload()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let forged = app
+        .client
+        .get(format!(
+            "{}/v2/open-demo/identity/bulk_actions/1",
+            app.base_url
+        ))
+        .bearer_auth("uh_000000000000_000000000000000000000000000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(forged).await.0,
+        401,
+        "credentials that are sent are still checked"
+    );
+    let other = app.client.get(app.task_url(1)).send().await.unwrap();
+    assert_eq!(
+        code_of(other).await.0,
+        401,
+        "other domains still need a key"
+    );
+    app.stop().await;
+}
