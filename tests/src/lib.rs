@@ -20,6 +20,8 @@ pub enum Service {
     All,
     /// The gateway alone: nothing consumes the chunks.
     Gateway,
+    /// Gateway and status without workers (tests run workers as separate processes).
+    Api,
 }
 
 /// A running server with a domain and an API key for it.
@@ -83,6 +85,11 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         let server = match service {
             Service::All => tokio::spawn(userhub_server::run_all(
+                settings.clone(),
+                listener,
+                shutdown.clone(),
+            )),
+            Service::Api => tokio::spawn(userhub_server::run_api(
                 settings.clone(),
                 listener,
                 shutdown.clone(),
@@ -320,6 +327,71 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// The environment that makes a `userhub-server` process use the same database and broker names
+/// as `settings` (for tests that run services as separate processes).
+pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "USERHUB__DATABASE__URL".to_owned(),
+            settings.database.url.clone(),
+        ),
+        (
+            "USERHUB__DATABASE__POOL_SIZE".to_owned(),
+            settings.database.pool_size.to_string(),
+        ),
+        (
+            "USERHUB__BROKER__URL".to_owned(),
+            settings.broker.url.clone(),
+        ),
+        (
+            "USERHUB__BROKER__PREFIX".to_owned(),
+            settings.broker.prefix.clone(),
+        ),
+        (
+            "USERHUB__BROKER__PREFETCH".to_owned(),
+            settings.broker.prefetch.to_string(),
+        ),
+        ("USERHUB__HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        (
+            "USERHUB__WORKER__SHUTDOWN_GRACE_MS".to_owned(),
+            settings.worker.shutdown_grace_ms.to_string(),
+        ),
+        (
+            "USERHUB__WORKER__EXPORT_CHUNK_RECORDS".to_owned(),
+            settings.worker.export_chunk_records.to_string(),
+        ),
+        (
+            "USERHUB__WORKER__MAX_ATTEMPTS".to_owned(),
+            settings.worker.max_attempts.to_string(),
+        ),
+        (
+            "USERHUB__BROKER__RETRY_DELAYS_MS".to_owned(),
+            settings
+                .broker
+                .retry_delays_ms
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("USERHUB__LOG__FILTER".to_owned(), "warn".to_owned()),
+    ];
+    if let Some(expires) = settings.broker.queue_expires_ms {
+        env.push((
+            "USERHUB__BROKER__QUEUE_EXPIRES_MS".to_owned(),
+            expires.to_string(),
+        ));
+    }
+    env
+}
+
+/// Peak resident memory of a process in KiB (`VmHWM`), if it is still running.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `(name, content)` of every entry of a zip archive.

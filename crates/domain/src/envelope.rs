@@ -21,6 +21,9 @@ pub struct ChunkMessage {
     pub chunk_no: u32,
     pub chunks_total: u32,
     pub records: Vec<ChunkRecord>,
+    /// An export selector (EXT): the worker turns it into chunks of the selected profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<serde_json::Value>,
 }
 
 /// One record of a chunk: its position in the request and either its JSON or, for a line that
@@ -102,6 +105,7 @@ mod tests {
                     errors: vec![FieldError::new("", ErrorCode::InvalidJson, "bad")],
                 },
             ],
+            selector: None,
         };
         let text = serde_json::to_string(&message).unwrap();
         let back: ChunkMessage = serde_json::from_str(&text).unwrap();

@@ -98,6 +98,13 @@ impl fmt::Display for CoreProfileId {
     }
 }
 
+/// A new app profile id: `{domain}_profile_{40 hex}`.
+pub fn new_app_profile_pid(domain: &str) -> String {
+    use rand::RngExt;
+    let random: [u8; 20] = rand::rng().random();
+    format!("{domain}_profile_{}", crate::api_key::to_hex(&random))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +136,15 @@ mod tests {
         ] {
             assert!(bad.parse::<TaskId>().is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn app_profile_pids_have_the_documented_shape() {
+        let pid = new_app_profile_pid("demo");
+        let hex = pid.strip_prefix("demo_profile_").unwrap();
+        assert_eq!(hex.len(), 40);
+        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(pid, new_app_profile_pid("demo"));
     }
 
     #[test]

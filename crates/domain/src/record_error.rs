@@ -33,7 +33,7 @@ pub struct FieldError {
     pub message: String,
     /// Extra facts, e.g. the owner of a conflicting identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl FieldError {
@@ -47,7 +47,7 @@ impl FieldError {
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 }

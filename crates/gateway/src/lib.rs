@@ -24,12 +24,6 @@ use std::sync::Arc;
 use userhub_broker::Broker;
 use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id};
 
-/// Task types this version processes end to end.
-pub const SUPPORTED_ACTIONS: [userhub_domain::TaskAction; 2] = [
-    userhub_domain::TaskAction::CreateCoreProfiles,
-    userhub_domain::TaskAction::UpdateCoreProfiles,
-];
-
 /// The gateway's shared state.
 #[derive(Clone, Debug)]
 pub struct Gateway {

@@ -18,6 +18,8 @@ struct ChunkMessageRef<'a> {
     chunk_no: u32,
     chunks_total: u32,
     records: Vec<ChunkRecordRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selector: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -80,9 +82,28 @@ pub fn chunk_messages(
                 chunk_no: chunk_no as u32,
                 chunks_total,
                 records,
+                selector: None,
             })
         })
         .collect()
+}
+
+/// The single message of an export by selector; the worker plans the export's chunks.
+pub fn selector_message(
+    header: TaskHeader<'_>,
+    selector: &serde_json::Value,
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&ChunkMessageRef {
+        schema: CHUNK_SCHEMA_V1,
+        task_id: header.task_id,
+        domain_id: header.domain_id,
+        domain: header.domain,
+        action: header.action,
+        chunk_no: 0,
+        chunks_total: 1,
+        records: Vec::new(),
+        selector: Some(selector),
+    })
 }
 
 #[cfg(test)]
@@ -98,7 +119,11 @@ mod tests {
             .push(b"{\"identities\":[{\"uid\":\"a\"}]}\nbroken\n")
             .unwrap();
         let (_, records) = collector.finish().unwrap();
-        let verdicts = crate::validate::validate_records(TaskAction::CreateCoreProfiles, &records);
+        let crate::validate::Plan::Records(verdicts) =
+            crate::validate::validate_records(TaskAction::CreateCoreProfiles, &records).unwrap()
+        else {
+            panic!("records expected")
+        };
         let header = TaskHeader {
             task_id: TaskId::from_parts(5, 5),
             domain_id: 3,

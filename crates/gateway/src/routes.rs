@@ -4,17 +4,38 @@ use crate::Gateway;
 use crate::accept::{TaskToAccept, accept_task};
 use crate::chunking::{ChunkLimits, assign_chunks};
 use crate::error::GatewayError;
-use crate::messages::{TaskHeader, chunk_messages};
+use crate::messages::{TaskHeader, chunk_messages, selector_message};
 use crate::payload::RecordContent;
-use crate::request::read_request;
-use crate::validate::validate_records;
+use crate::request::{ParsedRequest, read_request};
+use crate::validate::{Plan, Verdict, validate_records};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use userhub_domain::TaskId;
 use userhub_http_common::{ApiError, Principal};
+
+/// The chunks of a record-by-record task, as positions into the request's records.
+fn plan_chunks(
+    gateway: &Gateway,
+    request: &ParsedRequest,
+    verdicts: &[Verdict],
+) -> Vec<Vec<usize>> {
+    let sizes = request.records.iter().map(|record| match &record.content {
+        RecordContent::Json(json) => json.get().len(),
+        RecordContent::Broken { raw, .. } => raw.len(),
+    });
+    let limits = ChunkLimits {
+        max_records: gateway.settings.chunk_records.max(1),
+        max_bytes: gateway.settings.chunk_bytes.max(1),
+    };
+    assign_chunks(
+        verdicts.iter().map(|verdict| verdict.key).zip(sizes),
+        limits,
+    )
+}
 
 pub async fn create_task(
     State(gateway): State<Gateway>,
@@ -28,51 +49,44 @@ pub async fn create_task(
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
     let request = read_request(&headers, body, settings, record_limit).await?;
-    if !crate::SUPPORTED_ACTIONS.contains(&request.action) {
-        let message = format!(
-            "`{}` tasks are not supported by this server yet",
-            request.action
-        );
-        return Err(GatewayError::InvalidAction(message).into());
+    let action = request.action;
+    if action.is_write() && principal.read_only {
+        return Err(GatewayError::ReadOnlyKey(action.to_string()).into());
     }
-    if request.action.is_write() && principal.read_only {
-        return Err(GatewayError::ReadOnlyKey(request.action.to_string()).into());
-    }
-    let verdicts = validate_records(request.action, &request.records);
-    let sizes = request.records.iter().map(|record| match &record.content {
-        RecordContent::Json(json) => json.get().len(),
-        RecordContent::Broken { raw, .. } => raw.len(),
-    });
-    let limits = ChunkLimits {
-        max_records: settings.chunk_records.max(1),
-        max_bytes: settings.chunk_bytes.max(1),
+    let plan = validate_records(action, &request.records)?;
+    let (total, chunks) = match &plan {
+        // A selector's size is known once a worker has planned the export.
+        Plan::Selector(_) => (0, Vec::new()),
+        Plan::Records(verdicts) => (
+            request.records.len() as i64,
+            plan_chunks(&gateway, &request, verdicts),
+        ),
     };
-    let chunks = assign_chunks(
-        verdicts.iter().map(|verdict| verdict.key).zip(sizes),
-        limits,
-    );
     let task = TaskToAccept {
         domain_id: principal.domain.id,
-        action: request.action,
+        action,
         input_format: request.format.as_str(),
-        total: request.records.len() as i64,
-        chunks_total: chunks.len() as i32,
+        total,
+        chunks_total: chunks.len().max(1) as i32,
     };
-    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, |task_id| {
+    let render = |task_id: TaskId| {
         let header = TaskHeader {
             task_id,
             domain_id: principal.domain.id,
             domain: &principal.domain.name,
-            action: request.action,
+            action,
         };
-        chunk_messages(header, &request.records, &verdicts, &chunks)
-            .map_err(|error| GatewayError::Internal(error.to_string()))
-    })
-    .await?;
+        let rendered = match &plan {
+            Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),
+            Plan::Records(verdicts) => chunk_messages(header, &request.records, verdicts, &chunks),
+        };
+        rendered.map_err(|error| GatewayError::Internal(error.to_string()))
+    };
+    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, render).await?;
     tracing::info!(
         task_id = %accepted.task_id,
         domain = %principal.domain.name,
-        action = %request.action,
+        %action,
         records = task.total,
         chunks = task.chunks_total,
         "task accepted"
@@ -84,7 +98,7 @@ pub async fn create_task(
     let body = json!({
         "task_id": accepted.task_id,
         "state": accepted.state.as_str(),
-        "action": request.action,
+        "action": action,
         "total": task.total,
     });
     Ok((

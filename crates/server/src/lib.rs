@@ -6,5 +6,5 @@ mod ops;
 pub mod services;
 pub mod settings;
 
-pub use services::{ServerError, run_all, run_gateway, run_status, run_worker};
+pub use services::{ServerError, run_all, run_api, run_gateway, run_status, run_worker};
 pub use settings::Settings;

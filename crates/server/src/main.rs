@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Gateway, status and every worker in one process on one HTTP port.
     All,
+    /// Gateway and status on one port, without workers (run those separately).
+    Api,
     /// The HTTP ingest service (POST).
     Gateway,
     /// The status service (GET status, results, errors).
@@ -114,6 +116,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::All => {
             services::run_all(settings.clone(), listen().await?, shutdown_on_signals()).await?
+        }
+        Command::Api => {
+            services::run_api(settings.clone(), listen().await?, shutdown_on_signals()).await?
         }
         Command::Gateway => {
             services::run_gateway(settings.clone(), listen().await?, shutdown_on_signals()).await?

@@ -14,8 +14,12 @@ use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
 use userhub_http_common::{ApiContext, Authenticator, RateLimiter, json_fallback};
 use userhub_store::{Pool, StoreError};
+use userhub_worker_create_app_profiles::CreateAppProfiles;
 use userhub_worker_create_core_profiles::CreateCoreProfiles;
-use userhub_worker_runtime::run_worker as run_consumer;
+use userhub_worker_get_app_profiles::GetAppProfiles;
+use userhub_worker_get_core_profiles::GetCoreProfiles;
+use userhub_worker_runtime::{TaskHandler, WorkerSettings, run_worker as run_consumer};
+use userhub_worker_update_app_profiles::UpdateAppProfiles;
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
 
 /// How long start-up waits for the database to accept migrations.
@@ -28,15 +32,7 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
-    #[error("task type `{0}` has no worker in this version")]
-    NoWorker(TaskAction),
 }
-
-/// The task types this server can process.
-pub const WORKER_ACTIONS: [TaskAction; 2] = [
-    TaskAction::CreateCoreProfiles,
-    TaskAction::UpdateCoreProfiles,
-];
 
 /// Connects the pool and applies migrations, waiting for a database that is still starting.
 pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> {
@@ -55,15 +51,12 @@ pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> 
 }
 
 fn api_context(settings: &Settings, pool: &Pool) -> ApiContext {
+    let cache = Duration::from_millis(settings.http.auth_cache_ms);
+    let authenticator = Authenticator::new(pool.clone(), cache)
+        .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone());
     ApiContext {
         pool: pool.clone(),
-        authenticator: Arc::new(
-            Authenticator::new(
-                pool.clone(),
-                Duration::from_millis(settings.http.auth_cache_ms),
-            )
-            .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone()),
-        ),
+        authenticator: Arc::new(authenticator),
         limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
     }
 }
@@ -76,38 +69,35 @@ fn gateway(settings: &Settings, context: &ApiContext, broker: &Broker) -> Gatewa
     }
 }
 
-fn spawn_worker(
-    workers: &mut JoinSet<()>,
-    action: TaskAction,
-    settings: &Settings,
-    pool: &Pool,
-    broker: &Broker,
-    shutdown: &CancellationToken,
-) -> Result<(), ServerError> {
-    let (pool, broker, worker, shutdown) = (
-        pool.clone(),
-        broker.clone(),
-        settings.worker.clone(),
-        shutdown.clone(),
-    );
+/// What every consume loop shares.
+struct WorkerDependencies {
+    pool: Pool,
+    broker: Broker,
+    settings: WorkerSettings,
+    shutdown: CancellationToken,
+}
+
+impl WorkerDependencies {
+    fn spawn<H: TaskHandler>(&self, workers: &mut JoinSet<()>, handler: H) {
+        workers.spawn(run_consumer(
+            Arc::new(handler),
+            self.pool.clone(),
+            self.broker.clone(),
+            self.settings.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+}
+
+fn spawn_worker(workers: &mut JoinSet<()>, action: TaskAction, dependencies: &WorkerDependencies) {
     match action {
-        TaskAction::CreateCoreProfiles => workers.spawn(run_consumer(
-            Arc::new(CreateCoreProfiles),
-            pool,
-            broker,
-            worker,
-            shutdown,
-        )),
-        TaskAction::UpdateCoreProfiles => workers.spawn(run_consumer(
-            Arc::new(UpdateCoreProfiles),
-            pool,
-            broker,
-            worker,
-            shutdown,
-        )),
-        other => return Err(ServerError::NoWorker(other)),
-    };
-    Ok(())
+        TaskAction::CreateCoreProfiles => dependencies.spawn(workers, CreateCoreProfiles),
+        TaskAction::UpdateCoreProfiles => dependencies.spawn(workers, UpdateCoreProfiles),
+        TaskAction::UpdateAppProfiles => dependencies.spawn(workers, UpdateAppProfiles),
+        TaskAction::GetCoreProfiles => dependencies.spawn(workers, GetCoreProfiles),
+        TaskAction::GetAppProfiles => dependencies.spawn(workers, GetAppProfiles),
+        TaskAction::CreateAppProfiles => dependencies.spawn(workers, CreateAppProfiles),
+    }
 }
 
 async fn serve(
@@ -122,11 +112,56 @@ async fn serve(
     Ok(())
 }
 
-/// Stops the broker supervisor and the pool after the services stopped.
-async fn wind_down(mut workers: JoinSet<()>, broker_stop: CancellationToken, pool: Pool) {
+/// Which parts one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts<'a> {
+    gateway: bool,
+    status: bool,
+    workers: &'a [TaskAction],
+}
+
+async fn run_parts(
+    settings: Settings,
+    parts: Parts<'_>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let pool = connect_database(&settings).await?;
+    let needs_broker = parts.gateway || !parts.workers.is_empty();
+    let broker_stop = CancellationToken::new();
+    let broker = needs_broker.then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
+    let context = api_context(&settings, &pool);
+    let mut workers = JoinSet::new();
+    let mut router = Router::new();
+    if let Some(broker) = &broker {
+        let dependencies = WorkerDependencies {
+            pool: pool.clone(),
+            broker: broker.clone(),
+            settings: settings.worker.clone(),
+            shutdown: shutdown.clone(),
+        };
+        for action in parts.workers {
+            spawn_worker(&mut workers, *action, &dependencies);
+        }
+        if parts.gateway {
+            router = router.merge(userhub_gateway::router(gateway(
+                &settings, &context, broker,
+            )));
+        }
+    }
+    if parts.status {
+        router = router.merge(userhub_status::router(context));
+    }
+    let router = router.merge(ops::router(Readiness {
+        pool: pool.clone(),
+        broker,
+    }));
+    let served = serve(listener, router, shutdown.clone()).await;
+    shutdown.cancel();
     while workers.join_next().await.is_some() {}
     broker_stop.cancel();
     pool.close();
+    served
 }
 
 /// Gateway, status and every worker in one process behind one HTTP port.
@@ -135,24 +170,26 @@ pub async fn run_all(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let pool = connect_database(&settings).await?;
-    let broker_stop = CancellationToken::new();
-    let broker = Broker::start(settings.broker.clone(), broker_stop.clone());
-    let context = api_context(&settings, &pool);
-    let mut workers = JoinSet::new();
-    for action in WORKER_ACTIONS {
-        spawn_worker(&mut workers, action, &settings, &pool, &broker, &shutdown)?;
-    }
-    let router = userhub_gateway::router(gateway(&settings, &context, &broker))
-        .merge(userhub_status::router(context))
-        .merge(ops::router(Readiness {
-            pool: pool.clone(),
-            broker: Some(broker.clone()),
-        }));
-    let served = serve(listener, router, shutdown.clone()).await;
-    shutdown.cancel();
-    wind_down(workers, broker_stop, pool).await;
-    served
+    let parts = Parts {
+        gateway: true,
+        status: true,
+        workers: &TaskAction::ALL,
+    };
+    run_parts(settings, parts, listener, shutdown).await
+}
+
+/// Gateway and status on one port, without workers (they run as separate processes).
+pub async fn run_api(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let parts = Parts {
+        gateway: true,
+        status: true,
+        workers: &[],
+    };
+    run_parts(settings, parts, listener, shutdown).await
 }
 
 /// The HTTP ingest service alone.
@@ -161,19 +198,12 @@ pub async fn run_gateway(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let pool = connect_database(&settings).await?;
-    let broker_stop = CancellationToken::new();
-    let broker = Broker::start(settings.broker.clone(), broker_stop.clone());
-    let context = api_context(&settings, &pool);
-    let router = userhub_gateway::router(gateway(&settings, &context, &broker)).merge(ops::router(
-        Readiness {
-            pool: pool.clone(),
-            broker: Some(broker),
-        },
-    ));
-    let served = serve(listener, router, shutdown).await;
-    wind_down(JoinSet::new(), broker_stop, pool).await;
-    served
+    let parts = Parts {
+        gateway: true,
+        status: false,
+        workers: &[],
+    };
+    run_parts(settings, parts, listener, shutdown).await
 }
 
 /// The status service alone.
@@ -182,15 +212,12 @@ pub async fn run_status(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let pool = connect_database(&settings).await?;
-    let context = api_context(&settings, &pool);
-    let router = userhub_status::router(context).merge(ops::router(Readiness {
-        pool: pool.clone(),
-        broker: None,
-    }));
-    let served = serve(listener, router, shutdown).await;
-    pool.close();
-    served
+    let parts = Parts {
+        gateway: false,
+        status: true,
+        workers: &[],
+    };
+    run_parts(settings, parts, listener, shutdown).await
 }
 
 /// One task type's worker, with `/healthz` and `/readyz` on `listener`.
@@ -200,17 +227,11 @@ pub async fn run_worker(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let pool = connect_database(&settings).await?;
-    let broker_stop = CancellationToken::new();
-    let broker = Broker::start(settings.broker.clone(), broker_stop.clone());
-    let mut workers = JoinSet::new();
-    spawn_worker(&mut workers, action, &settings, &pool, &broker, &shutdown)?;
-    let router = ops::router(Readiness {
-        pool: pool.clone(),
-        broker: Some(broker.clone()),
-    });
-    let served = serve(listener, router, shutdown.clone()).await;
-    shutdown.cancel();
-    wind_down(workers, broker_stop, pool).await;
-    served
+    let actions = [action];
+    let parts = Parts {
+        gateway: false,
+        status: false,
+        workers: &actions,
+    };
+    run_parts(settings, parts, listener, shutdown).await
 }

@@ -2,6 +2,7 @@
 //! from the chunk ledger as zips (or NDJSON).
 
 mod download;
+mod list;
 mod merge;
 mod routes;
 mod view;
@@ -15,6 +16,7 @@ use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id};
 /// The status routes (without a fallback, so that they can be merged with others).
 pub fn router(context: ApiContext) -> Router {
     Router::new()
+        .route("/v2/{domain}/identity/bulk_actions", get(list::list))
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}",
             get(routes::get_status),

@@ -223,6 +223,19 @@ pub async fn insert_profiles(
     Ok(())
 }
 
+/// Which of `ids` are core profiles of the domain.
+pub async fn existing_ids(
+    client: &impl GenericClient,
+    domain_id: i64,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT id FROM core_profiles WHERE domain_id = $1 AND id = ANY($2)")
+        .await?;
+    let rows = client.query(&statement, &[&domain_id, &ids]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// The mergeable state of a profile that an update chunk has locked.
 #[derive(Debug, Clone)]
 pub struct LockedProfile {
@@ -251,7 +264,7 @@ pub async fn lock_profiles(
         .prepare_cached(
             "SELECT p.id, p.names, p.custom_fields,
                     (SELECT i.normalized FROM identities i
-                      WHERE i.core_profile_id = p.id AND i.kind = 'uid' AND i.domain_id = p.domain_id) AS uid
+                      WHERE i.core_profile_id = p.id AND i.kind = 'uid') AS uid
                FROM core_profiles p
               WHERE p.domain_id = $1 AND p.id = ANY($2)
               ORDER BY p.id

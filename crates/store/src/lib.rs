@@ -2,9 +2,11 @@
 //! table or aggregate with its set-based SQL (never a round trip per record).
 
 pub mod api_keys;
+pub mod app_profiles;
 pub mod core_profiles;
 pub mod domains;
 mod error;
+pub mod exports;
 pub mod identities;
 pub mod ledger;
 mod migrate;
@@ -15,3 +17,4 @@ pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transac
 pub use error::StoreError;
 pub use migrate::run_migrations;
 pub use pool::{DatabaseSettings, connect, create_database_if_missing, drop_database};
+pub use tokio_postgres::IsolationLevel;

@@ -4,8 +4,14 @@ use crate::error::StoreError;
 use deadpool_postgres::Pool;
 
 /// `(version, name, sql)` of every migration, oldest first.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "app_profiles",
+        include_str!("../migrations/0002_app_profiles.sql"),
+    ),
+];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.
 const MIGRATION_LOCK_KEY: i64 = 0x0075_7365_7268_7562;

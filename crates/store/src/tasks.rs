@@ -202,10 +202,10 @@ pub async fn record_chunk_progress(
                  processed = processed + $2 + $3,
                  succeeded = succeeded + $2,
                  failed = failed + $3,
-                 last_progress_at = now(),
+                 last_progress_at = clock_timestamp(),
                  started_at = coalesce(started_at, now()),
                  state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'completed' ELSE 'processing' END,
-                 completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN now() END,
+                 completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,
                  outcome = CASE WHEN chunks_done + 1 < chunks_total THEN NULL
                                 WHEN failed + $3 = 0 THEN 'succeeded'
                                 WHEN succeeded + $2 = 0 THEN 'failed'
@@ -237,4 +237,97 @@ pub async fn fail_unaccepted_task(
         )
         .await?;
     Ok(updated == 1)
+}
+
+/// Locks the task row for planning an export and returns its state (`None`: withdrawn).
+pub async fn lock_task_state(
+    client: &impl GenericClient,
+    id: TaskId,
+) -> Result<Option<TaskState>, StoreError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT state FROM tasks WHERE id = $1 FOR UPDATE",
+            &[&id.as_i64()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let state: String = row.get(0);
+    state
+        .parse()
+        .map(Some)
+        .map_err(|_| decode_error("state", &state))
+}
+
+/// Records an export's plan: how many profiles it has and in how many chunks (plan included).
+pub async fn set_plan(
+    client: &impl GenericClient,
+    id: TaskId,
+    total: i64,
+    chunks_total: i32,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tasks SET total = $2, chunks_total = $3 WHERE id = $1",
+            &[&id.as_i64(), &total, &chunks_total],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Which tasks of a domain to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub state: Option<TaskState>,
+    pub action: Option<TaskAction>,
+    /// Only tasks older than this one (the previous page's last task).
+    pub before: Option<TaskId>,
+    pub limit: i64,
+}
+
+/// A page of the domain's tasks, newest first.
+pub async fn list_tasks(
+    client: &impl GenericClient,
+    domain_id: i64,
+    filter: &TaskFilter,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks
+              WHERE domain_id = $1
+                AND ($2::text IS NULL OR state = $2)
+                AND ($3::text IS NULL OR action = $3)
+                AND ($4::int8 IS NULL OR id < $4)
+              ORDER BY id DESC
+              LIMIT $5"
+        ))
+        .await?;
+    let state = filter.state.map(TaskState::as_str);
+    let action = filter.action.map(TaskAction::as_str);
+    let before = filter.before.map(TaskId::as_i64);
+    let rows = client
+        .query(
+            &statement,
+            &[&domain_id, &state, &action, &before, &filter.limit],
+        )
+        .await?;
+    rows.iter().map(task_of).collect()
+}
+
+/// Completes a task that cannot be processed as `failed` with a reason (no-op once completed).
+pub async fn fail_task(
+    client: &impl GenericClient,
+    id: TaskId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $2,
+                    completed_at = now(), last_progress_at = now()
+              WHERE id = $1 AND state <> 'completed'",
+            &[&id.as_i64(), &reason],
+        )
+        .await?;
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use userhub_domain::profile::MapPatch;
 use userhub_domain::profile::core::{NewCoreProfile, parse_new_core_profile};
 use userhub_domain::record_error::identity_conflict as conflict_error;
-use userhub_domain::{ErrorCode, FieldError, TaskAction};
+use userhub_domain::{FieldError, TaskAction};
 use userhub_store::core_profiles::{CoreProfileRow, allocate_ids, insert_profiles};
 use userhub_store::identities::{IdentityRow, delete_owned, insert_unowned, owners};
 use userhub_store::{StoreError, Transaction};
@@ -17,14 +17,9 @@ use userhub_worker_runtime::{ChunkContext, Outcome, TaskHandler, WorkRecord};
 pub struct CreateCoreProfiles;
 
 fn parse(record: &WorkRecord) -> Result<NewCoreProfile, Vec<FieldError>> {
-    let value: Value = serde_json::from_str(record.input.get()).map_err(|error| {
-        vec![FieldError::new(
-            "",
-            ErrorCode::InvalidJson,
-            error.to_string(),
-        )]
-    })?;
-    parse_new_core_profile(&value)
+    record
+        .value()
+        .and_then(|value| parse_new_core_profile(&value))
 }
 
 fn metadata_json(metadata: &std::collections::BTreeMap<String, String>) -> Option<Value> {

@@ -9,7 +9,7 @@ use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::tasks::{
-    fail_unaccepted_task, record_chunk_progress, start_processing, state_for_chunk,
+    fail_task, fail_unaccepted_task, record_chunk_progress, start_processing, state_for_chunk,
 };
 use userhub_store::{Pool, StoreError, Transaction};
 
@@ -32,11 +32,18 @@ pub enum ChunkError {
     /// The handler broke its contract or the outcomes could not be encoded.
     #[error("chunk processing failed: {0}")]
     Processing(String),
+    /// Publishing an export's chunks failed.
+    #[error(transparent)]
+    Broker(#[from] userhub_broker::BrokerError),
 }
 
 impl ChunkError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, ChunkError::Store(error) if error.is_transient())
+        match self {
+            ChunkError::Store(error) => error.is_transient(),
+            ChunkError::Broker(_) => true,
+            ChunkError::Processing(_) => false,
+        }
     }
 }
 
@@ -62,6 +69,13 @@ pub async fn fail_chunk<H: TaskHandler>(
     message: ChunkMessage,
     reason: &str,
 ) -> Result<ChunkDisposition, ChunkError> {
+    if message.selector.is_some() {
+        // An export that cannot even be planned has no records to fail: the task fails.
+        let client = pool.get().await.map_err(StoreError::from)?;
+        let reason = format!("the export could not be planned: {reason}");
+        fail_task(&client, message.task_id, &reason).await?;
+        return Ok(ChunkDisposition::Dropped("the export could not be planned"));
+    }
     run_chunk::<H>(Resolution::FailAll(reason), pool, message).await
 }
 
@@ -207,6 +221,9 @@ async fn resolve<H: TaskHandler>(
             match outcome {
                 Outcome::Succeeded(fields) => writer
                     .add_result(record.index, record.line, &fields)
+                    .map_err(encoding)?,
+                Outcome::SucceededJson(object) => writer
+                    .add_result_json(record.index, record.line, &object)
                     .map_err(encoding)?,
                 Outcome::Failed(errors) => {
                     let echoed = userhub_domain::envelope::echo_input(Some(&record.input), None);

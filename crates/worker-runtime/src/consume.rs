@@ -5,6 +5,7 @@
 
 use crate::TaskHandler;
 use crate::apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
+use crate::plan::plan_export;
 use crate::settings::WorkerSettings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +121,19 @@ impl<H: TaskHandler> Worker<H> {
         };
         let task_id = message.task_id;
         let chunk_no = message.chunk_no;
-        let outcome = apply_chunk(self.handler.as_ref(), &self.pool, message).await;
+        let outcome = if message.selector.is_some() {
+            match self.handler.export_kind() {
+                Some(kind) => {
+                    let chunk_records = self.settings.export_chunk_records;
+                    plan_export(&self.pool, &self.broker, message, kind, chunk_records).await
+                }
+                None => Err(ChunkError::Processing(format!(
+                    "`{action}` tasks take no selector"
+                ))),
+            }
+        } else {
+            apply_chunk(self.handler.as_ref(), &self.pool, message).await
+        };
         match outcome {
             Ok(disposition) => {
                 match &disposition {

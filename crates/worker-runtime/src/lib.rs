@@ -6,6 +6,7 @@
 mod apply;
 mod consume;
 mod outcomes;
+mod plan;
 mod settings;
 
 pub use apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
@@ -17,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::future::Future;
 use userhub_domain::{FieldError, TaskAction, TaskId};
+use userhub_store::exports::ExportKind;
 use userhub_store::{StoreError, Transaction};
 
 /// Which chunk is being applied.
@@ -36,11 +38,26 @@ pub struct WorkRecord {
     pub input: Box<RawValue>,
 }
 
+impl WorkRecord {
+    /// The record's JSON, or `INVALID_JSON` if it cannot be read as a value (e.g. too deep).
+    pub fn value(&self) -> Result<Value, Vec<FieldError>> {
+        serde_json::from_str(self.input.get()).map_err(|error| {
+            vec![FieldError::new(
+                "",
+                userhub_domain::ErrorCode::InvalidJson,
+                error.to_string(),
+            )]
+        })
+    }
+}
+
 /// The outcome of one record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The fields of its results-file entry (besides `index` and `line`).
     Succeeded(Map<String, Value>),
+    /// The same, already rendered as a JSON object text (exports build it in SQL).
+    SucceededJson(String),
     Failed(Vec<FieldError>),
 }
 
@@ -56,4 +73,10 @@ pub trait TaskHandler: Send + Sync + 'static {
         chunk: &'a ChunkContext,
         records: &'a [WorkRecord],
     ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send + 'a;
+
+    /// For export task types: what an export selector reads. `None`: selectors are not
+    /// supported by this task type.
+    fn export_kind(&self) -> Option<ExportKind> {
+        None
+    }
 }

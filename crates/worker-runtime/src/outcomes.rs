@@ -73,6 +73,30 @@ impl OutcomeWriter {
         Ok(())
     }
 
+    /// Adds a result whose fields are the members of the JSON object `object`.
+    pub fn add_result_json(
+        &mut self,
+        index: u32,
+        line: Option<u32>,
+        object: &str,
+    ) -> std::io::Result<()> {
+        let buffer = &mut self.line_buffer;
+        buffer.clear();
+        write!(buffer, "{{\"index\":{index}")?;
+        if let Some(line) = line {
+            write!(buffer, ",\"line\":{line}")?;
+        }
+        let members = object.trim().strip_prefix('{').unwrap_or("}").trim_start();
+        if !members.starts_with('}') {
+            buffer.push(b',');
+        }
+        buffer.extend_from_slice(members.as_bytes());
+        buffer.push(b'\n');
+        self.results.write_all(buffer)?;
+        self.succeeded += 1;
+        Ok(())
+    }
+
     pub fn add_error(
         &mut self,
         index: u32,
@@ -145,6 +169,20 @@ mod tests {
         );
         let parsed: Value = serde_json::from_str(errors.trim_end()).unwrap();
         assert_eq!(parsed["errors"][0]["code"], "INVALID_VALUE");
+    }
+
+    #[test]
+    fn json_results_are_spliced_after_the_index() {
+        let mut writer = OutcomeWriter::default();
+        writer
+            .add_result_json(4, None, "{\"core-profile-id\": 9, \"tags\": [\"a\"]}")
+            .unwrap();
+        writer.add_result_json(5, Some(6), "{}").unwrap();
+        let results = inflate(&writer.finish().unwrap().results.unwrap());
+        assert_eq!(
+            results,
+            "{\"index\":4,\"core-profile-id\": 9, \"tags\": [\"a\"]}\n{\"index\":5,\"line\":6}\n"
+        );
     }
 
     #[test]

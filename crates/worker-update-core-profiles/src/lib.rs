@@ -20,14 +20,9 @@ use userhub_worker_runtime::{ChunkContext, Outcome, TaskHandler, WorkRecord};
 pub struct UpdateCoreProfiles;
 
 fn parse(record: &WorkRecord) -> Result<CoreProfileUpdate, Vec<FieldError>> {
-    let value: Value = serde_json::from_str(record.input.get()).map_err(|error| {
-        vec![FieldError::new(
-            "",
-            ErrorCode::InvalidJson,
-            error.to_string(),
-        )]
-    })?;
-    parse_core_profile_update(&value)
+    record
+        .value()
+        .and_then(|value| parse_core_profile_update(&value))
 }
 
 /// Checks that need the profile's current state, in input order: the profile exists, it keeps

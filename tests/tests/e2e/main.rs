@@ -1,11 +1,14 @@
 //! End-to-end tests against a real `userhub-server all` with real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod app_profiles;
 mod chunk_schema;
 mod create_flow;
+mod exports;
 mod rate_limits;
 mod record_errors;
 mod redelivery;
 mod request_errors;
+mod task_list;
 mod tenancy;
 mod update_semantics;

@@ -94,7 +94,7 @@ impl CoreProfileFields {
 
 /// Narrows a set string field with `check`; on failure reports `INVALID_VALUE` at `path` with
 /// the check's reason and drops the field.
-fn restrict(
+pub(crate) fn restrict(
     field: Field<String>,
     path: &str,
     sink: &mut ErrorSink,

@@ -1,6 +1,8 @@
 //! Typed profile records and the field groups they share (names, tags, custom fields).
 
+pub mod app;
 pub mod core;
+pub mod selector;
 
 use crate::field::Field;
 use crate::limits::{

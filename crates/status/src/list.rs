@@ -1,0 +1,104 @@
+//! `GET /v2/{domain}/identity/bulk_actions` (EXT): the domain's tasks, newest first, filtered by
+//! state and action, paged with an opaque cursor.
+
+use crate::view::status_body;
+use axum::Json;
+use axum::extract::{Extension, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use userhub_domain::{TaskAction, TaskId, TaskState};
+use userhub_http_common::{ApiContext, ApiError, Principal};
+use userhub_store::tasks::{TaskFilter, list_tasks};
+
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    action: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn invalid(parameter: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
+        .with_details(json!({ "parameter": parameter }))
+}
+
+fn filter_of(query: &ListQuery) -> Result<TaskFilter, ApiError> {
+    let state = match query.state.as_deref().filter(|text| !text.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<TaskState>().map_err(|_| {
+            invalid(
+                "state",
+                format!("`{text}` is not a state: created, queued, processing or completed"),
+            )
+        })?),
+    };
+    let action = match query.action.as_deref().filter(|text| !text.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<TaskAction>()
+                .map_err(|_| invalid("action", format!("`{text}` is not a task type")))?,
+        ),
+    };
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| invalid("limit", format!("`limit` must be between 1 and {MAX_PAGE}")))?,
+    };
+    let before = match query.cursor.as_deref().filter(|text| !text.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<TaskId>()
+                .map_err(|_| invalid("cursor", "`cursor` is not valid".to_owned()))?,
+        ),
+    };
+    Ok(TaskFilter {
+        state,
+        action,
+        before,
+        limit,
+    })
+}
+
+pub async fn list(
+    State(context): State<ApiContext>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = filter_of(&query)?;
+    let page = filter.limit;
+    filter.limit = page + 1;
+    let client = context
+        .pool
+        .get()
+        .await
+        .map_err(|_| ApiError::unavailable("database"))?;
+    let mut tasks = list_tasks(&client, principal.domain.id, &filter)
+        .await
+        .map_err(|error| {
+            if error.is_transient() {
+                ApiError::unavailable("database")
+            } else {
+                ApiError::internal(&error)
+            }
+        })?;
+    let more = tasks.len() as i64 > page;
+    tasks.truncate(page as usize);
+    let next_cursor = if more {
+        tasks.last().map(|task| task.id.to_string())
+    } else {
+        None
+    };
+    let now = chrono::Utc::now();
+    Ok(Json(json!({
+        "tasks": tasks.iter().map(|task| status_body(task, now)).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}

@@ -1,0 +1,146 @@
+//! Planning an export picked by a selector (`{"all": true}`, ...): under the task's row lock and
+//! a repeatable-read snapshot, the selected keys are streamed from PostgreSQL and published as
+//! ordinary chunks of `{"core-profile-id": ..}` / `{"pid": ..}` records, which any number of
+//! workers then export in parallel. Memory holds one chunk of keys at a time. The plan's own
+//! ledger row (chunk 0) and the task's final size are committed only after every chunk is
+//! confirmed; the export's chunks wait for that commit on the task row.
+
+use crate::apply::{ChunkDisposition, ChunkError};
+use serde_json::{Value, json};
+use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage};
+use userhub_domain::TaskState;
+use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
+use userhub_domain::profile::selector::parse_selector;
+use userhub_store::exports::{
+    ExportKey, ExportKind, count_selection, next_selected, open_selection,
+};
+use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
+use userhub_store::tasks::{
+    fail_unaccepted_task, lock_task_state, record_chunk_progress, set_plan, start_processing,
+};
+use userhub_store::{Pool, StoreError};
+
+/// Chunks published per round of confirms.
+const PUBLISH_BATCH: usize = 16;
+
+fn record_input(key: &ExportKey) -> Value {
+    match key {
+        ExportKey::Core(id) => json!({ "core-profile-id": id }),
+        ExportKey::App(pid) => json!({ "pid": pid }),
+    }
+}
+
+/// Turns a selector chunk into chunks of selected profiles.
+pub async fn plan_export(
+    pool: &Pool,
+    broker: &Broker,
+    message: ChunkMessage,
+    kind: ExportKind,
+    chunk_records: usize,
+) -> Result<ChunkDisposition, ChunkError> {
+    let task_id = message.task_id;
+    let selector = message
+        .selector
+        .as_ref()
+        .map(parse_selector)
+        .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?
+        .map_err(|errors| ChunkError::Processing(format!("invalid selector: {errors:?}")))?;
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    start_processing(&client, task_id).await?;
+    if chunk_applied(&client, task_id, 0).await? {
+        return Ok(ChunkDisposition::Duplicate);
+    }
+    let transaction = client
+        .build_transaction()
+        .isolation_level(userhub_store::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .map_err(StoreError::from)?;
+    match lock_task_state(&transaction, task_id).await? {
+        None => {
+            return Ok(ChunkDisposition::Dropped(
+                "the task was withdrawn before it was accepted",
+            ));
+        }
+        Some(TaskState::Created) => {
+            let reason =
+                "the task's acceptance was interrupted before all of its records were queued";
+            fail_unaccepted_task(&transaction, task_id, reason).await?;
+            transaction.commit().await.map_err(StoreError::from)?;
+            return Ok(ChunkDisposition::Dropped(
+                "the task's acceptance was interrupted",
+            ));
+        }
+        Some(TaskState::Completed) => {
+            return Ok(ChunkDisposition::Dropped("the task is already completed"));
+        }
+        Some(TaskState::Queued | TaskState::Processing) => {}
+    }
+    let chunk_records = chunk_records.max(1);
+    let total = count_selection(&transaction, message.domain_id, kind, &selector).await?;
+    let chunks_total = (total as usize).div_ceil(chunk_records) as u32 + 1;
+    let portal = open_selection(&transaction, message.domain_id, kind, &selector).await?;
+    let publisher = broker.publisher().await?;
+    let mut index: u64 = 0;
+    let mut chunk_no: u32 = 1;
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    loop {
+        let keys = next_selected(&transaction, &portal, kind, chunk_records as i32).await?;
+        if keys.is_empty() {
+            break;
+        }
+        let records: Vec<Value> = keys
+            .iter()
+            .map(|key| {
+                let record = json!({ "index": index, "input": record_input(key) });
+                index += 1;
+                record
+            })
+            .collect();
+        let body = json!({
+            "schema": CHUNK_SCHEMA_V1,
+            "task_id": task_id,
+            "domain_id": message.domain_id,
+            "domain": message.domain,
+            "action": message.action,
+            "chunk_no": chunk_no,
+            "chunks_total": chunks_total,
+            "records": records,
+        });
+        batch.push(OutgoingMessage {
+            destination: Destination::Work(message.action),
+            message_id: format!("{task_id}:{chunk_no}"),
+            body: serde_json::to_vec(&body)
+                .map_err(|error| ChunkError::Processing(error.to_string()))?,
+            headers: FieldTable::default(),
+        });
+        chunk_no += 1;
+        if batch.len() == PUBLISH_BATCH {
+            publisher.publish_all(&batch).await?;
+            batch.clear();
+        }
+    }
+    publisher.publish_all(&batch).await?;
+    publisher.close().await;
+    set_plan(&transaction, task_id, index as i64, chunk_no as i32).await?;
+    let plan_entry = ChunkEntry {
+        task_id,
+        chunk_no: 0,
+        first_index: 0,
+        records: 0,
+        succeeded: 0,
+        failed: 0,
+        results: None,
+        errors: None,
+    };
+    if !insert_chunk(&transaction, &plan_entry).await? {
+        transaction.rollback().await.map_err(StoreError::from)?;
+        return Ok(ChunkDisposition::Duplicate);
+    }
+    let state = record_chunk_progress(&transaction, task_id, 0, 0).await?;
+    transaction.commit().await.map_err(StoreError::from)?;
+    tracing::info!(%task_id, profiles = index, chunks = chunk_no - 1, "export planned");
+    Ok(ChunkDisposition::Applied {
+        completed_task: state == TaskState::Completed,
+    })
+}
