@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 use userhub_server::Settings;
 use userhub_store::Pool;
 
+/// A broker URL where nothing listens.
+pub const UNREACHABLE_BROKER: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
+
 /// Which service a test runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -117,18 +120,28 @@ impl TestApp {
             shutdown,
             server: Some(server),
         };
-        app.wait_ready().await;
+        let probe = if app.settings.broker.url == UNREACHABLE_BROKER {
+            "/healthz"
+        } else {
+            "/readyz"
+        };
+        app.wait_for(probe).await;
         app.domain = format!("demo-{}", random_hex(3));
         app.api_key = app.create_domain_with_key(&app.domain.clone(), false).await;
         app
     }
 
-    async fn wait_ready(&self) {
+    /// Starts a server whose broker is unreachable (nothing listens on its port).
+    pub async fn spawn_without_broker() -> TestApp {
+        Self::spawn_with(|settings| settings.broker.url = UNREACHABLE_BROKER.to_owned()).await
+    }
+
+    async fn wait_for(&self, probe: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(response) = self
                 .client
-                .get(format!("{}/readyz", self.base_url))
+                .get(format!("{}{probe}", self.base_url))
                 .send()
                 .await
             {

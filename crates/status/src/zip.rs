@@ -373,6 +373,61 @@ mod tests {
         );
     }
 
+    /// Checks an archive with Python's `zipfile` and Info-ZIP's `unzip -t`, the tools users open
+    /// downloads with; returns what Python read.
+    fn check_with_standard_tools(bytes: &[u8]) -> String {
+        let path = std::env::temp_dir().join(format!("userhub-zip-{}.zip", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        let python = std::process::Command::new("python3")
+            .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; \
+                 print(';'.join(n + '=' + z.read(n).decode() for n in z.namelist()))"])
+            .arg(&path)
+            .output()
+            .expect("python3 is needed to check zips");
+        assert!(
+            python.status.success(),
+            "{}",
+            String::from_utf8_lossy(&python.stderr)
+        );
+        if let Ok(unzip) = std::process::Command::new("unzip")
+            .arg("-tq")
+            .arg(&path)
+            .output()
+        {
+            assert!(
+                unzip.status.success(),
+                "unzip: {}",
+                String::from_utf8_lossy(&unzip.stdout)
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+        String::from_utf8(python.stdout).unwrap().trim().to_owned()
+    }
+
+    #[test]
+    fn python_and_unzip_read_plain_and_zip64_archives() {
+        let plain = archive(
+            Zip64Thresholds::default(),
+            &[("results.json", b"[1,2]".to_vec())],
+        );
+        assert_eq!(check_with_standard_tools(&plain), "results.json=[1,2]");
+        let forced = Zip64Thresholds {
+            size: 4,
+            entries: 1,
+        };
+        let zip64 = archive(
+            forced,
+            &[
+                ("a.json", b"[\"zip64 sized\"]".to_vec()),
+                ("b.json", b"[]".to_vec()),
+            ],
+        );
+        assert_eq!(
+            check_with_standard_tools(&zip64),
+            "a.json=[\"zip64 sized\"];b.json=[]"
+        );
+    }
+
     #[test]
     fn more_than_65535_entries_use_zip64() {
         let mut zip = ZipStream::default();

@@ -4,6 +4,7 @@
 mod app_profiles;
 mod chunk_schema;
 mod create_flow;
+mod dependencies_down;
 mod exports;
 mod rate_limits;
 mod record_errors;

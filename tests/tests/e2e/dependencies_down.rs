@@ -1,0 +1,44 @@
+//! While a dependency is down the gateway answers `503` with `Retry-After` and creates no task;
+//! `/readyz` says which dependency is missing.
+
+use serde_json::Value;
+use userhub_tests::TestApp;
+use userhub_tests::fixtures::seed_payload;
+
+#[tokio::test]
+async fn without_the_broker_creation_is_503_and_nothing_is_stored() {
+    let app = TestApp::spawn_without_broker().await;
+    let response = app.post_form("create_core_profiles", &seed_payload()).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("message broker"),
+        "{body}"
+    );
+    assert_eq!(app.task_count().await, 0);
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        (ready["database"].as_str(), ready["broker"].as_str()),
+        (Some("up"), Some("down"))
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the process itself is alive");
+    app.stop().await;
+}
