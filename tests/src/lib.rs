@@ -3,6 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod oracle;
+mod process;
+
+pub use process::ServerProcess;
 
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -398,6 +402,26 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
         ));
     }
     env
+}
+
+/// Messages ready in a queue of the test's broker prefix (e.g. `create_core_profiles.dead`).
+pub async fn queue_depth(settings: &Settings, queue: &str) -> u32 {
+    let connection =
+        lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let name = format!("{}.{queue}", settings.broker.prefix);
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let declared = channel
+        .queue_declare(name.as_str().into(), passive, Default::default())
+        .await
+        .unwrap();
+    let _ = connection.close(200, "done".into()).await;
+    declared.message_count()
 }
 
 /// Peak resident memory of a process in KiB (`VmHWM`), if it is still running.

@@ -8,7 +8,7 @@ pub enum StoreError {
     /// No connection could be had (pool timeout, connection refused, server restarting).
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Query(#[from] tokio_postgres::Error),
     /// Settings that cannot work (bad URL...).
     #[error("database configuration: {0}")]
@@ -20,6 +20,14 @@ pub enum StoreError {
         name: &'static str,
         source: tokio_postgres::Error,
     },
+}
+
+/// The server's message and SQLSTATE when there is one (tokio-postgres only says "db error").
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

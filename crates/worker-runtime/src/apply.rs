@@ -59,7 +59,17 @@ pub async fn apply_chunk<H: TaskHandler>(
     pool: &Pool,
     message: ChunkMessage,
 ) -> Result<ChunkDisposition, ChunkError> {
-    run_chunk(Resolution::Handler(handler), pool, message).await
+    run_chunk(Resolution::Handler(handler), pool, message, || {}).await
+}
+
+/// [`apply_chunk`] with a hook called right before the chunk's transaction commits.
+pub async fn apply_chunk_with_hook<H: TaskHandler>(
+    handler: &H,
+    pool: &Pool,
+    message: ChunkMessage,
+    before_commit: impl FnOnce(),
+) -> Result<ChunkDisposition, ChunkError> {
+    run_chunk(Resolution::Handler(handler), pool, message, before_commit).await
 }
 
 /// Completes a chunk that keeps failing: its records get `PROCESSING_FAILED` with `reason`.
@@ -76,13 +86,14 @@ pub async fn fail_chunk<H: TaskHandler>(
         fail_task(&client, message.task_id, &reason).await?;
         return Ok(ChunkDisposition::Dropped("the export could not be planned"));
     }
-    run_chunk::<H>(Resolution::FailAll(reason), pool, message).await
+    run_chunk::<H>(Resolution::FailAll(reason), pool, message, || {}).await
 }
 
 async fn run_chunk<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     pool: &Pool,
     message: ChunkMessage,
+    before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
     let chunk_no = message.chunk_no as i32;
@@ -148,6 +159,7 @@ async fn run_chunk<H: TaskHandler>(
         i64::from(outcomes.failed),
     )
     .await?;
+    before_commit();
     transaction.commit().await.map_err(StoreError::from)?;
     Ok(ChunkDisposition::Applied {
         completed_task: state == TaskState::Completed,

@@ -4,10 +4,11 @@
 //! and on shutdown stops consuming and lets in-flight chunks finish within a grace period.
 
 use crate::TaskHandler;
-use crate::apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
+use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
 use crate::plan::plan_export;
-use crate::settings::WorkerSettings;
+use crate::settings::{CrashPoint, WorkerSettings};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,8 @@ struct Worker<H> {
     pool: Pool,
     broker: Broker,
     settings: WorkerSettings,
+    /// Chunks this process has applied, for injected crashes.
+    applied: AtomicU32,
 }
 
 /// Runs the consume loop until `shutdown` is cancelled.
@@ -44,6 +47,7 @@ pub async fn run_worker<H: TaskHandler>(
         pool,
         broker,
         settings,
+        applied: AtomicU32::new(0),
     });
     let tag = format!("userhub-{}-{}", action.as_str(), std::process::id());
     while !shutdown.is_cancelled() {
@@ -132,7 +136,21 @@ impl<H: TaskHandler> Worker<H> {
                 ))),
             }
         } else {
-            apply_chunk(self.handler.as_ref(), &self.pool, message).await
+            let crash = self.crash_due();
+            let before_commit = || {
+                if crash == Some(CrashPoint::BeforeCommit) {
+                    tracing::error!(%task_id, chunk_no, "injected crash before commit");
+                    std::process::abort();
+                }
+            };
+            let outcome =
+                apply_chunk_with_hook(self.handler.as_ref(), &self.pool, message, before_commit)
+                    .await;
+            if crash == Some(CrashPoint::AfterCommit) && outcome.is_ok() {
+                tracing::error!(%task_id, chunk_no, "injected crash after commit, before ack");
+                std::process::abort();
+            }
+            outcome
         };
         match outcome {
             Ok(disposition) => {
@@ -154,6 +172,13 @@ impl<H: TaskHandler> Worker<H> {
             }
             Err(error) => self.retry_or_give_up(&delivery, error).await,
         }
+    }
+
+    /// The injected crash due for the chunk about to be applied, if any (testing aid).
+    fn crash_due(&self) -> Option<CrashPoint> {
+        let point = self.settings.crash_point?;
+        let count = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
+        (count == self.settings.crash_on_chunk.max(1)).then_some(point)
     }
 
     async fn retry_or_give_up(&self, delivery: &Delivery, error: ChunkError) {

@@ -9,10 +9,10 @@ mod outcomes;
 mod plan;
 mod settings;
 
-pub use apply::{ChunkDisposition, ChunkError, apply_chunk, fail_chunk};
+pub use apply::{ChunkDisposition, ChunkError, apply_chunk, apply_chunk_with_hook, fail_chunk};
 pub use consume::run_worker;
 pub use outcomes::OutcomeWriter;
-pub use settings::WorkerSettings;
+pub use settings::{CrashPoint, WorkerSettings};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};

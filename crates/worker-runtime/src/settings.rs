@@ -10,6 +10,20 @@ pub struct WorkerSettings {
     pub shutdown_grace_ms: u64,
     /// Profiles per chunk when an export selector is planned.
     pub export_chunk_records: usize,
+    /// Testing aid for fault-injection tests: abort the process at this point of the
+    /// `crash_on_chunk`-th chunk it applies. Never set in production.
+    pub crash_point: Option<CrashPoint>,
+    pub crash_on_chunk: u32,
+}
+
+/// Where a worker aborts when a crash is injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashPoint {
+    /// After the chunk's work, before its transaction commits.
+    BeforeCommit,
+    /// After the commit, before the message is acknowledged.
+    AfterCommit,
 }
 
 impl Default for WorkerSettings {
@@ -18,6 +32,8 @@ impl Default for WorkerSettings {
             max_attempts: 5,
             shutdown_grace_ms: 20_000,
             export_chunk_records: 5_000,
+            crash_point: None,
+            crash_on_chunk: 1,
         }
     }
 }
