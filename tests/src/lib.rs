@@ -393,6 +393,22 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
                 .collect::<Vec<_>>()
                 .join(","),
         ),
+        (
+            "USERHUB__WORKER__STALL_AFTER_MS".to_owned(),
+            settings.worker.stall_after_ms.to_string(),
+        ),
+        (
+            "USERHUB__WORKER__STALL_FAIL_AFTER_MS".to_owned(),
+            settings.worker.stall_fail_after_ms.to_string(),
+        ),
+        (
+            "USERHUB__WORKER__STALL_CHECK_INTERVAL_MS".to_owned(),
+            settings.worker.stall_check_interval_ms.to_string(),
+        ),
+        (
+            "USERHUB__GATEWAY__CHUNK_RECORDS".to_owned(),
+            settings.gateway.chunk_records.to_string(),
+        ),
         ("USERHUB__LOG__FILTER".to_owned(), "warn".to_owned()),
     ];
     if let Some(expires) = settings.broker.queue_expires_ms {

@@ -99,6 +99,29 @@ impl Broker {
         .await
     }
 
+    /// Messages ready in a task type's work and retry queues (not those being processed).
+    pub async fn ready_messages(&self, action: TaskAction) -> Result<u32, BrokerError> {
+        let connection = self.connection()?;
+        let channel = connection.create_channel().await?;
+        let mut queues = vec![self.topology.work_queue(action)];
+        queues.extend(
+            (0..self.topology.retry_tiers()).map(|tier| self.topology.retry_queue(action, tier)),
+        );
+        let mut ready = 0;
+        for queue in queues {
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let declared = channel
+                .queue_declare(queue.into(), passive, Default::default())
+                .await?;
+            ready += declared.message_count();
+        }
+        let _ = channel.close(200, "counted".into()).await;
+        Ok(ready)
+    }
+
     /// A consumer of a task type's work queue with the configured prefetch.
     pub async fn consume(
         &self,

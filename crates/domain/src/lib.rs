@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod language;
 pub mod limits;
+pub mod manifest;
 pub mod object_parser;
 pub mod profile;
 pub mod record_error;

@@ -7,6 +7,7 @@
 use crate::error::GatewayError;
 use userhub_broker::FieldTable;
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage};
+use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_store::tasks::{NewTask, delete_task, insert_task, lock_task, mark_queued};
 use userhub_store::{Pool, StoreError};
@@ -22,6 +23,8 @@ pub struct TaskToAccept {
     pub input_format: &'static str,
     pub total: i64,
     pub chunks_total: i32,
+    /// Which record indexes each chunk holds.
+    pub manifest: ChunkManifest,
 }
 
 /// A task that is durably accepted.
@@ -117,6 +120,7 @@ async fn insert_with_fresh_id(
             chunks_total: task.chunks_total,
             idempotency_key: None,
             request_hash: None,
+            chunk_manifest: Some(task.manifest.clone()),
         };
         match insert_task(client, &row).await {
             Ok(()) => return Ok(id),

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use userhub_domain::TaskId;
+use userhub_domain::manifest::ChunkManifest;
 use userhub_http_common::{ApiError, Principal};
 
 /// The chunks of a record-by-record task, as positions into the request's records.
@@ -62,12 +63,26 @@ pub async fn create_task(
             plan_chunks(&gateway, &request, verdicts),
         ),
     };
+    let chunk_indexes: Vec<Vec<u32>> = chunks
+        .iter()
+        .map(|positions| {
+            positions
+                .iter()
+                .map(|&at| request.records[at].index)
+                .collect()
+        })
+        .collect();
+    let manifest = match &plan {
+        Plan::Selector(_) => ChunkManifest::from_chunks([&[][..]]),
+        Plan::Records(_) => ChunkManifest::from_chunks(chunk_indexes.iter().map(Vec::as_slice)),
+    };
     let task = TaskToAccept {
         domain_id: principal.domain.id,
         action,
         input_format: request.format.as_str(),
         total,
         chunks_total: chunks.len().max(1) as i32,
+        manifest,
     };
     let render = |task_id: TaskId| {
         let header = TaskHeader {

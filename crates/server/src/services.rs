@@ -18,7 +18,9 @@ use userhub_worker_create_app_profiles::CreateAppProfiles;
 use userhub_worker_create_core_profiles::CreateCoreProfiles;
 use userhub_worker_get_app_profiles::GetAppProfiles;
 use userhub_worker_get_core_profiles::GetCoreProfiles;
-use userhub_worker_runtime::{TaskHandler, WorkerSettings, run_worker as run_consumer};
+use userhub_worker_runtime::{
+    TaskHandler, WorkerSettings, run_stall_detector, run_worker as run_consumer,
+};
 use userhub_worker_update_app_profiles::UpdateAppProfiles;
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
 
@@ -142,6 +144,14 @@ async fn run_parts(
         };
         for action in parts.workers {
             spawn_worker(&mut workers, *action, &dependencies);
+        }
+        if !parts.workers.is_empty() {
+            workers.spawn(run_stall_detector(
+                pool.clone(),
+                broker.clone(),
+                settings.worker.clone(),
+                shutdown.clone(),
+            ));
         }
         if parts.gateway {
             router = router.merge(userhub_gateway::router(gateway(

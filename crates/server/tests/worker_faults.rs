@@ -93,7 +93,7 @@ async fn a_terminated_worker_finishes_its_chunks_and_exits_zero() {
     );
     let in_flight = app
         .query_json(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'idle in transaction'",
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'",
         )
         .await;
     assert_eq!(in_flight[0]["n"], 0, "no transaction left open");

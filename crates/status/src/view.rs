@@ -60,5 +60,10 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> Value {
     if let Some(reason) = &task.failure_reason {
         body["failure_reason"] = json!(reason);
     }
+    if task.state != TaskState::Completed && task.stalled_since.is_some() {
+        body["stalled"] = json!(true);
+        body["stall_reason"] = json!(task.stall_reason);
+        body["stalled_since"] = timestamp(task.stalled_since);
+    }
     body
 }

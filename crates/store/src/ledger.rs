@@ -35,6 +35,20 @@ pub async fn chunk_applied(
         .is_some())
 }
 
+/// The numbers of the task's chunks that are in the ledger.
+pub async fn applied_chunk_numbers(
+    client: &impl GenericClient,
+    task_id: TaskId,
+) -> Result<Vec<i32>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT chunk_no FROM task_chunks WHERE task_id = $1",
+            &[&task_id.as_i64()],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Records the chunk; returns false if another delivery of it committed first, in which case
 /// the caller must roll back.
 pub async fn insert_chunk(

@@ -11,6 +11,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "app_profiles",
         include_str!("../migrations/0002_app_profiles.sql"),
     ),
+    (
+        3,
+        "stall_detection",
+        include_str!("../migrations/0003_stall_detection.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -3,6 +3,7 @@
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskOutcome, TaskState};
 
 /// What the gateway knows when it creates a task.
@@ -17,6 +18,8 @@ pub struct NewTask {
     pub chunks_total: i32,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<Vec<u8>>,
+    /// Which record indexes each chunk holds.
+    pub chunk_manifest: Option<ChunkManifest>,
 }
 
 /// A task as stored.
@@ -39,10 +42,14 @@ pub struct TaskRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub last_progress_at: DateTime<Utc>,
+    /// Set while no chunk has committed for the stall timeout.
+    pub stalled_since: Option<DateTime<Utc>>,
+    pub stall_reason: Option<String>,
 }
 
 const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
-     failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at";
+     failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at, \
+     stalled_since, stall_reason";
 
 fn decode_error(what: &str, value: &str) -> StoreError {
     StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
@@ -75,16 +82,26 @@ fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreError> {
         started_at: row.get("started_at"),
         completed_at: row.get("completed_at"),
         last_progress_at: row.get("last_progress_at"),
+        stalled_since: row.get("stalled_since"),
+        stall_reason: row.get("stall_reason"),
     })
 }
 
 /// Inserts the task in state `created`.
 pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<(), StoreError> {
+    let manifest = task
+        .chunk_manifest
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|error| {
+            StoreError::Config(format!("cannot encode the chunk manifest: {error}"))
+        })?;
     client
         .execute(
             "INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total,
-                                idempotency_key, request_hash)
-             VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8)",
+                                idempotency_key, request_hash, chunk_manifest)
+             VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9)",
             &[
                 &task.id.as_i64(),
                 &task.domain_id,
@@ -94,6 +111,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
                 &task.chunks_total,
                 &task.idempotency_key,
                 &task.request_hash,
+                &manifest,
             ],
         )
         .await?;
@@ -203,6 +221,8 @@ pub async fn record_chunk_progress(
                  succeeded = succeeded + $2,
                  failed = failed + $3,
                  last_progress_at = clock_timestamp(),
+                 stalled_since = NULL,
+                 stall_reason = NULL,
                  started_at = coalesce(started_at, now()),
                  state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'completed' ELSE 'processing' END,
                  completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,
@@ -260,17 +280,22 @@ pub async fn lock_task_state(
         .map_err(|_| decode_error("state", &state))
 }
 
-/// Records an export's plan: how many profiles it has and in how many chunks (plan included).
+/// Records an export's plan: how many profiles it has, in how many chunks (plan included), and
+/// which indexes each chunk holds.
 pub async fn set_plan(
     client: &impl GenericClient,
     id: TaskId,
     total: i64,
     chunks_total: i32,
+    manifest: &ChunkManifest,
 ) -> Result<(), StoreError> {
+    let manifest = serde_json::to_value(manifest).map_err(|error| {
+        StoreError::Config(format!("cannot encode the chunk manifest: {error}"))
+    })?;
     client
         .execute(
-            "UPDATE tasks SET total = $2, chunks_total = $3 WHERE id = $1",
-            &[&id.as_i64(), &total, &chunks_total],
+            "UPDATE tasks SET total = $2, chunks_total = $3, chunk_manifest = $4 WHERE id = $1",
+            &[&id.as_i64(), &total, &chunks_total, &manifest],
         )
         .await?;
     Ok(())
@@ -326,6 +351,93 @@ pub async fn fail_task(
             "UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $2,
                     completed_at = now(), last_progress_at = now()
               WHERE id = $1 AND state <> 'completed'",
+            &[&id.as_i64(), &reason],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A task that made no progress for a while, claimed (row-locked) by one stall detector.
+#[derive(Debug, Clone)]
+pub struct StalledTask {
+    pub id: TaskId,
+    pub action: TaskAction,
+    pub state: TaskState,
+    pub chunks_total: i32,
+    pub chunks_done: i32,
+    /// Seconds since the last committed chunk (or since creation).
+    pub idle_seconds: i64,
+    pub already_marked: bool,
+    pub manifest: Option<ChunkManifest>,
+}
+
+/// Locks unfinished tasks idle for at least `idle_ms`, skipping tasks another process holds
+/// (a gateway still publishing, a worker committing, another detector).
+pub async fn claim_idle_tasks(
+    client: &impl GenericClient,
+    idle_ms: i64,
+    limit: i64,
+) -> Result<Vec<StalledTask>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, action, state, chunks_total, chunks_done, chunk_manifest,
+                    stalled_since IS NOT NULL AS marked,
+                    extract(epoch FROM clock_timestamp() - last_progress_at)::int8 AS idle
+               FROM tasks
+              WHERE state <> 'completed'
+                AND last_progress_at < clock_timestamp() - make_interval(secs => $1::int8 / 1000.0)
+              ORDER BY last_progress_at
+              LIMIT $2
+                FOR UPDATE SKIP LOCKED",
+            &[&idle_ms, &limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let action: String = row.get("action");
+            let state: String = row.get("state");
+            let manifest: Option<serde_json::Value> = row.get("chunk_manifest");
+            Ok(StalledTask {
+                id: TaskId::from(row.get::<_, i64>("id")),
+                action: action
+                    .parse()
+                    .map_err(|_| decode_error("action", &action))?,
+                state: state.parse().map_err(|_| decode_error("state", &state))?,
+                chunks_total: row.get("chunks_total"),
+                chunks_done: row.get("chunks_done"),
+                idle_seconds: row.get("idle"),
+                already_marked: row.get("marked"),
+                manifest: manifest.and_then(|value| serde_json::from_value(value).ok()),
+            })
+        })
+        .collect()
+}
+
+/// Marks a task as stalled with the reason shown in its status.
+pub async fn mark_stalled(
+    client: &impl GenericClient,
+    id: TaskId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tasks SET stalled_since = coalesce(stalled_since, clock_timestamp()), stall_reason = $2
+              WHERE id = $1",
+            &[&id.as_i64(), &reason],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records why a task ended as it did.
+pub async fn set_failure_reason(
+    client: &impl GenericClient,
+    id: TaskId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tasks SET failure_reason = $2 WHERE id = $1",
             &[&id.as_i64(), &reason],
         )
         .await?;

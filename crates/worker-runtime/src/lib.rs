@@ -8,11 +8,13 @@ mod consume;
 mod outcomes;
 mod plan;
 mod settings;
+mod stall;
 
 pub use apply::{ChunkDisposition, ChunkError, apply_chunk, apply_chunk_with_hook, fail_chunk};
 pub use consume::run_worker;
 pub use outcomes::OutcomeWriter;
 pub use settings::{CrashPoint, WorkerSettings};
+pub use stall::{check_stalled_tasks, run_stall_detector};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};

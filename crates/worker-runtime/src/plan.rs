@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage};
 use userhub_domain::TaskState;
 use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
+use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::profile::selector::parse_selector;
 use userhub_store::exports::{
     ExportKey, ExportKind, count_selection, next_selected, open_selection,
@@ -84,11 +85,14 @@ pub async fn plan_export(
     let mut index: u64 = 0;
     let mut chunk_no: u32 = 1;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    // Chunk 0 is the plan itself (no records); chunk k holds a run of consecutive indexes.
+    let mut runs: Vec<Vec<[u32; 2]>> = vec![Vec::new()];
     loop {
         let keys = next_selected(&transaction, &portal, kind, chunk_records as i32).await?;
         if keys.is_empty() {
             break;
         }
+        runs.push(vec![[index as u32, (index + keys.len() as u64 - 1) as u32]]);
         let records: Vec<Value> = keys
             .iter()
             .map(|key| {
@@ -122,7 +126,15 @@ pub async fn plan_export(
     }
     publisher.publish_all(&batch).await?;
     publisher.close().await;
-    set_plan(&transaction, task_id, index as i64, chunk_no as i32).await?;
+    let manifest = ChunkManifest::from_runs(runs);
+    set_plan(
+        &transaction,
+        task_id,
+        index as i64,
+        chunk_no as i32,
+        &manifest,
+    )
+    .await?;
     let plan_entry = ChunkEntry {
         task_id,
         chunk_no: 0,

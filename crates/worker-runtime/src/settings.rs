@@ -14,6 +14,13 @@ pub struct WorkerSettings {
     /// `crash_on_chunk`-th chunk it applies. Never set in production.
     pub crash_point: Option<CrashPoint>,
     pub crash_on_chunk: u32,
+    /// A task with no committed chunk for this long is marked stalled (visible in its status).
+    pub stall_after_ms: u64,
+    /// A stalled task whose chunks are no longer in any queue is completed after this long, its
+    /// unprocessed records failed with `PROCESSING_FAILED`.
+    pub stall_fail_after_ms: u64,
+    /// How often each worker process looks for stalled tasks.
+    pub stall_check_interval_ms: u64,
 }
 
 /// Where a worker aborts when a crash is injected.
@@ -34,6 +41,9 @@ impl Default for WorkerSettings {
             export_chunk_records: 5_000,
             crash_point: None,
             crash_on_chunk: 1,
+            stall_after_ms: 5 * 60 * 1000,
+            stall_fail_after_ms: 30 * 60 * 1000,
+            stall_check_interval_ms: 30 * 1000,
         }
     }
 }

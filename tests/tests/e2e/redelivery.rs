@@ -33,6 +33,7 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
         chunks_total,
         idempotency_key: None,
         request_hash: None,
+        chunk_manifest: None,
     };
     insert_task(&client, &task).await.unwrap();
     mark_queued(&client, id).await.unwrap();
