@@ -315,6 +315,12 @@ impl TestApp {
         Value::Array(rows.iter().map(|row| row.get::<_, Value>(0)).collect())
     }
 
+    /// Runs a statement on the test database; returns the number of rows it touched.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        let client = self.pool.get().await.unwrap();
+        client.execute(sql, &[]).await.unwrap()
+    }
+
     /// Stops the server gracefully and drops the database.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

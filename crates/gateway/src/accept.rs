@@ -5,12 +5,16 @@
 //! its lock and report it failed. So `201` is only ever said for a task that will complete.
 
 use crate::error::GatewayError;
+use crate::idempotency::Idempotency;
 use userhub_broker::FieldTable;
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_store::tasks::{NewTask, delete_task, insert_task, lock_task, mark_queued};
 use userhub_store::{Pool, StoreError};
+
+/// The unique index that makes idempotency keys unique per domain.
+const IDEMPOTENCY_INDEX: &str = "tasks_by_idempotency_key";
 
 /// Attempts at finding an unused task id (ids collide only within one millisecond).
 const ID_ATTEMPTS: usize = 5;
@@ -25,6 +29,7 @@ pub struct TaskToAccept {
     pub chunks_total: i32,
     /// Which record indexes each chunk holds.
     pub manifest: ChunkManifest,
+    pub idempotency: Option<Idempotency>,
 }
 
 /// A task that is durably accepted.
@@ -118,12 +123,21 @@ async fn insert_with_fresh_id(
             input_format: task.input_format,
             total: task.total,
             chunks_total: task.chunks_total,
-            idempotency_key: None,
-            request_hash: None,
+            idempotency_key: task
+                .idempotency
+                .as_ref()
+                .map(|idempotency| idempotency.key.clone()),
+            request_hash: task
+                .idempotency
+                .as_ref()
+                .map(|idempotency| idempotency.request_hash.clone()),
             chunk_manifest: Some(task.manifest.clone()),
         };
         match insert_task(client, &row).await {
             Ok(()) => return Ok(id),
+            Err(error) if error.constraint() == Some(IDEMPOTENCY_INDEX) => {
+                return Err(GatewayError::IdempotencyKeyInUse);
+            }
             Err(error) if error.is_unique_violation() => last_error = Some(error),
             Err(error) => return Err(store_failure(error)),
         }

@@ -22,6 +22,12 @@ pub enum GatewayError {
     ReadOnlyKey(String),
     #[error("the {0} is unavailable")]
     Unavailable(&'static str),
+    #[error("{0}")]
+    InvalidIdempotencyKey(String),
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being accepted; retry shortly")]
+    IdempotencyKeyInUse,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -71,6 +77,18 @@ impl From<GatewayError> for ApiError {
             ),
             GatewayError::ReadOnlyKey(_) => ApiError::forbidden(message),
             GatewayError::Unavailable(what) => ApiError::unavailable(what),
+            GatewayError::InvalidIdempotencyKey(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", message)
+            }
+            GatewayError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                message,
+            ),
+            GatewayError::IdempotencyKeyInUse => {
+                ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", message)
+                    .with_header("retry-after", 1)
+            }
             GatewayError::Internal(detail) => ApiError::internal(&detail),
         }
     }

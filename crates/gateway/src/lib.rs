@@ -6,6 +6,7 @@ mod accept;
 mod body;
 mod chunking;
 mod error;
+mod idempotency;
 mod messages;
 mod payload;
 mod request;

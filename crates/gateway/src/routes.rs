@@ -4,6 +4,7 @@ use crate::Gateway;
 use crate::accept::{TaskToAccept, accept_task};
 use crate::chunking::{ChunkLimits, assign_chunks};
 use crate::error::GatewayError;
+use crate::idempotency::{self, Idempotency, Prior};
 use crate::messages::{TaskHeader, chunk_messages, selector_message};
 use crate::payload::RecordContent;
 use crate::request::{ParsedRequest, read_request};
@@ -14,8 +15,8 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use userhub_domain::TaskId;
 use userhub_domain::manifest::ChunkManifest;
+use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::{ApiError, Principal};
 
 /// The chunks of a record-by-record task, as positions into the request's records.
@@ -45,6 +46,7 @@ pub async fn create_task(
     body: Body,
 ) -> Result<Response, ApiError> {
     let settings = &gateway.settings;
+    let idempotency_key = idempotency::key_of(&headers)?;
     let record_limit = principal
         .domain
         .record_limit
@@ -55,6 +57,23 @@ pub async fn create_task(
         return Err(GatewayError::ReadOnlyKey(action.to_string()).into());
     }
     let plan = validate_records(action, &request.records)?;
+    let idempotency = idempotency_key.map(|key| Idempotency {
+        key,
+        request_hash: idempotency::request_hash(action, &request.records),
+    });
+    if let Some(idempotency) = &idempotency {
+        let prior =
+            idempotency::check(&gateway.context.pool, principal.domain.id, idempotency).await?;
+        if let Prior::Replay(task) = prior {
+            let accepted = Created {
+                task_id: task.id,
+                state: task.state,
+                action,
+                total: task.total,
+            };
+            return Ok(created_response(&principal.domain.name, &accepted, true));
+        }
+    }
     let (total, chunks) = match &plan {
         // A selector's size is known once a worker has planned the export.
         Plan::Selector(_) => (0, Vec::new()),
@@ -83,6 +102,7 @@ pub async fn create_task(
         total,
         chunks_total: chunks.len().max(1) as i32,
         manifest,
+        idempotency,
     };
     let render = |task_id: TaskId| {
         let header = TaskHeader {
@@ -106,20 +126,43 @@ pub async fn create_task(
         chunks = task.chunks_total,
         "task accepted"
     );
-    let location = format!(
-        "/v2/{}/identity/bulk_actions/{}",
-        principal.domain.name, accepted.task_id
-    );
+    let created = Created {
+        task_id: accepted.task_id,
+        state: accepted.state,
+        action,
+        total: task.total,
+    };
+    Ok(created_response(&principal.domain.name, &created, false))
+}
+
+/// What a `201` reports.
+struct Created {
+    task_id: TaskId,
+    state: TaskState,
+    action: TaskAction,
+    total: i64,
+}
+
+/// `201` with the task and its `Location`; `replayed` for an idempotent repeat.
+fn created_response(domain: &str, created: &Created, replayed: bool) -> Response {
+    let location = format!("/v2/{domain}/identity/bulk_actions/{}", created.task_id);
     let body = json!({
-        "task_id": accepted.task_id,
-        "state": accepted.state.as_str(),
-        "action": action,
-        "total": task.total,
+        "task_id": created.task_id,
+        "state": created.state.as_str(),
+        "action": created.action,
+        "total": created.total,
     });
-    Ok((
+    let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(body),
     )
-        .into_response())
+        .into_response();
+    if replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    response
 }

@@ -73,4 +73,12 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Query(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION))
     }
+
+    /// The constraint or index a violation was about, if any.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            StoreError::Query(error) => error.as_db_error().and_then(|db| db.constraint()),
+            _ => None,
+        }
+    }
 }

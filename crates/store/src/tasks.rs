@@ -443,3 +443,39 @@ pub async fn set_failure_reason(
         .await?;
     Ok(())
 }
+
+/// The domain's task created with an idempotency key, with its request hash and whether the
+/// key has expired (older than `ttl_hours`).
+pub async fn find_by_idempotency_key(
+    client: &impl GenericClient,
+    domain_id: i64,
+    key: &str,
+    ttl_hours: i64,
+) -> Result<Option<(TaskRecord, Option<Vec<u8>>, bool)>, StoreError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS}, request_hash,
+                    created_at < now() - make_interval(hours => $3::int4) AS expired
+               FROM tasks WHERE domain_id = $1 AND idempotency_key = $2"
+        ))
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&domain_id, &key, &(ttl_hours as i32)])
+        .await?;
+    row.map(|row| Ok((task_of(&row)?, row.get("request_hash"), row.get("expired"))))
+        .transpose()
+}
+
+/// Frees an expired idempotency key for reuse.
+pub async fn release_idempotency_key(
+    client: &impl GenericClient,
+    id: TaskId,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tasks SET idempotency_key = NULL WHERE id = $1",
+            &[&id.as_i64()],
+        )
+        .await?;
+    Ok(())
+}
