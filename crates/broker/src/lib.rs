@@ -3,6 +3,7 @@
 
 mod connection;
 mod consumer;
+mod dead_letters;
 mod error;
 mod publisher;
 mod settings;
@@ -10,6 +11,7 @@ mod topology;
 
 pub use connection::Broker;
 pub use consumer::{ChunkConsumer, Delivery};
+pub use dead_letters::{DeadLetter, DeadLetterQueue};
 pub use error::BrokerError;
 pub use lapin::types::{AMQPValue, FieldTable};
 pub use publisher::{OutgoingMessage, Publisher};
@@ -20,3 +22,5 @@ pub use topology::{Destination, Topology};
 pub const ATTEMPT_HEADER: &str = "x-userhub-attempt";
 /// Message header carrying how many times processing of a message failed transiently.
 pub const TRANSIENT_ATTEMPT_HEADER: &str = "x-userhub-transient-attempt";
+/// Message header naming why a message was dead-lettered.
+pub const FAILURE_HEADER: &str = "x-userhub-failure";

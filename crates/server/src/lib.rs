@@ -2,6 +2,7 @@
 //! process, or gateway, status and workers separately) and the admin commands.
 
 pub mod admin;
+pub mod dead_letters;
 mod ops;
 pub mod services;
 pub mod settings;

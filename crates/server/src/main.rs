@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use userhub_domain::TaskAction;
-use userhub_server::{Settings, admin, services};
+use userhub_server::{Settings, admin, dead_letters, services};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,28 @@ enum AdminCommand {
     /// API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Dead-lettered chunks.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead-lettered chunks (nothing is removed).
+    List {
+        /// Only this task type's queue.
+        #[arg(long)]
+        action: Option<TaskAction>,
+    },
+    /// Send dead-lettered chunks back to work (after fixing their cause).
+    Replay {
+        /// Only this task type's queue.
+        #[arg(long)]
+        action: Option<TaskAction>,
+        /// Only this task's chunks.
+        #[arg(long)]
+        task: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +182,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 AdminCommand::Key(KeyCommand::Create { domain, read_only }) => {
                     println!("{}", admin::create_key(&pool, &domain, read_only).await?);
                 }
+                AdminCommand::Dlq(command) => run_dlq(&settings, &pool, command).await?,
                 AdminCommand::Key(KeyCommand::Revoke { key_id }) => {
                     admin::revoke_key(&pool, &key_id).await?;
                     eprintln!("key {key_id} revoked");
@@ -168,6 +191,55 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn run_dlq(
+    settings: &Settings,
+    pool: &userhub_store::Pool,
+    command: DlqCommand,
+) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let broker = userhub_broker::Broker::start(settings.broker.clone(), stop.clone());
+    tokio::time::timeout(std::time::Duration::from_secs(10), broker.connected())
+        .await
+        .context("cannot reach the message broker")?;
+    let actions =
+        |only: Option<TaskAction>| only.map_or(TaskAction::ALL.to_vec(), |action| vec![action]);
+    let result = match command {
+        DlqCommand::List { action } => {
+            let letters = dead_letters::list(&broker, &actions(action)).await?;
+            println!(
+                "{:<22} {:>16} {:>6} {:>8} {:>8}  reason",
+                "action", "task", "chunk", "records", "attempts"
+            );
+            for letter in &letters {
+                let task = letter.task_id.map_or("-".to_owned(), |id| id.to_string());
+                let chunk = letter
+                    .chunk_no
+                    .map_or("-".to_owned(), |chunk| chunk.to_string());
+                println!(
+                    "{:<22} {task:>16} {chunk:>6} {:>8} {:>8}  {}",
+                    letter.action.as_str(),
+                    letter.records,
+                    letter.attempts,
+                    letter.reason
+                );
+            }
+            eprintln!("{} dead-lettered chunks", letters.len());
+            Ok(())
+        }
+        DlqCommand::Replay { action, task } => {
+            let task = task
+                .map(|text| text.parse::<userhub_domain::TaskId>())
+                .transpose()
+                .context("--task must be a task id")?;
+            let replayed = dead_letters::replay(pool, &broker, &actions(action), task).await?;
+            eprintln!("{} chunks sent back to work", replayed.len());
+            Ok(())
+        }
+    };
+    stop.cancel();
+    result
 }
 
 #[tokio::main]

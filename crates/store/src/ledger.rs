@@ -49,6 +49,23 @@ pub async fn applied_chunk_numbers(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
+/// Removes a chunk's ledger row (to apply the chunk again); returns its counts
+/// `(records, succeeded, failed)` if it was there.
+pub async fn remove_chunk(
+    client: &impl GenericClient,
+    task_id: TaskId,
+    chunk_no: i32,
+) -> Result<Option<(i64, i64, i64)>, StoreError> {
+    let row = client
+        .query_opt(
+            "DELETE FROM task_chunks WHERE task_id = $1 AND chunk_no = $2
+             RETURNING records::int8, succeeded::int8, failed::int8",
+            &[&task_id.as_i64(), &chunk_no],
+        )
+        .await?;
+    Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
+}
+
 /// Records the chunk; returns false if another delivery of it committed first, in which case
 /// the caller must roll back.
 pub async fn insert_chunk(

@@ -479,3 +479,28 @@ pub async fn release_idempotency_key(
         .await?;
     Ok(())
 }
+
+/// Takes a chunk's counts out of the task and reopens it, so that the chunk can be applied again
+/// (replaying a dead-lettered chunk). The caller holds the row lock.
+pub async fn reopen_for_replay(
+    client: &impl GenericClient,
+    id: TaskId,
+    removed: Option<(i64, i64, i64)>,
+) -> Result<(), StoreError> {
+    let (records, succeeded, failed) = removed.unwrap_or((0, 0, 0));
+    let chunks = i32::from(removed.is_some());
+    client
+        .execute(
+            "UPDATE tasks SET
+                 chunks_done = chunks_done - $2,
+                 processed = processed - $3,
+                 succeeded = succeeded - $4,
+                 failed = failed - $5,
+                 state = 'processing', outcome = NULL, completed_at = NULL, failure_reason = NULL,
+                 last_progress_at = clock_timestamp()
+              WHERE id = $1",
+            &[&id.as_i64(), &chunks, &records, &succeeded, &failed],
+        )
+        .await?;
+    Ok(())
+}

@@ -100,9 +100,6 @@ async fn run_chunk<H: TaskHandler>(
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Waits while the gateway still publishes this task's chunks (it holds the row lock).
     start_processing(&client, task_id).await?;
-    if chunk_applied(&client, task_id, chunk_no).await? {
-        return Ok(ChunkDisposition::Duplicate);
-    }
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     match state_for_chunk(&transaction, task_id).await? {
         None => {
@@ -124,6 +121,11 @@ async fn run_chunk<H: TaskHandler>(
             return Ok(ChunkDisposition::Dropped("the task is already completed"));
         }
         Some(TaskState::Queued | TaskState::Processing) => {}
+    }
+    // Checked under the task's share lock: a chunk being replayed has its ledger row removed
+    // by a transaction that holds the task row until it commits.
+    if chunk_applied(&transaction, task_id, chunk_no).await? {
+        return Ok(ChunkDisposition::Duplicate);
     }
     let context = ChunkContext {
         task_id,

@@ -13,15 +13,13 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use userhub_broker::{
-    AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FieldTable,
-    OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
+    AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
+    FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
 };
 use userhub_domain::envelope::ChunkMessage;
 use userhub_store::Pool;
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
-/// Header naming why a message was dead-lettered.
-const FAILURE_HEADER: &str = "x-userhub-failure";
 
 /// Everything one delivery's processing needs.
 struct Worker<H> {

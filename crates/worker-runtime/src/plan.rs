@@ -48,9 +48,6 @@ pub async fn plan_export(
         .map_err(|errors| ChunkError::Processing(format!("invalid selector: {errors:?}")))?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     start_processing(&client, task_id).await?;
-    if chunk_applied(&client, task_id, 0).await? {
-        return Ok(ChunkDisposition::Duplicate);
-    }
     let transaction = client
         .build_transaction()
         .isolation_level(userhub_store::IsolationLevel::RepeatableRead)
@@ -76,6 +73,9 @@ pub async fn plan_export(
             return Ok(ChunkDisposition::Dropped("the task is already completed"));
         }
         Some(TaskState::Queued | TaskState::Processing) => {}
+    }
+    if chunk_applied(&transaction, task_id, 0).await? {
+        return Ok(ChunkDisposition::Duplicate);
     }
     let chunk_records = chunk_records.max(1);
     let total = count_selection(&transaction, message.domain_id, kind, &selector).await?;
