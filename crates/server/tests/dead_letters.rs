@@ -16,8 +16,15 @@ async fn admin(app: &TestApp, args: &[&str]) -> (String, String) {
         .output()
         .await
         .unwrap();
-    assert!(output.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    (String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+    assert!(
+        output.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,16 +49,27 @@ async fn a_dead_lettered_chunk_is_listed_and_replayed_after_the_fix() {
     let (listing, _) = admin(&app, &["dlq", "list"]).await;
     assert!(listing.contains(&task_id.to_string()), "{listing}");
     assert!(listing.contains("poison record"), "{listing}");
-    assert_eq!(queue_depth(&app.settings, "create_core_profiles.dead").await, 1, "listing removes nothing");
+    assert_eq!(
+        queue_depth(&app.settings, "create_core_profiles.dead").await,
+        1,
+        "listing removes nothing"
+    );
 
     app.execute("DROP TRIGGER poison ON core_profiles").await;
     let (_, summary) = admin(&app, &["dlq", "replay", "--task", &task_id.to_string()]).await;
     assert!(summary.contains("1 chunks sent back"), "{summary}");
     let status = app.wait_completed(task_id).await;
-    assert_eq!((status["succeeded"].as_i64(), status["failed"].as_i64()), (Some(30), Some(0)), "{status}");
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(30), Some(0)),
+        "{status}"
+    );
     assert_eq!(status["outcome"], "succeeded");
     assert_eq!(json!(app.errors(task_id).await), json!([]));
-    assert_eq!(queue_depth(&app.settings, "create_core_profiles.dead").await, 0);
+    assert_eq!(
+        queue_depth(&app.settings, "create_core_profiles.dead").await,
+        0
+    );
     assert_profiles_match(&app, &records).await;
     assert_tasks_consistent(&app).await;
     app.stop().await;

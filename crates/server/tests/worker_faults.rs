@@ -60,8 +60,8 @@ async fn a_worker_killed_after_commit_before_ack_is_skipped_by_the_ledger() {
         .as_i64()
         .unwrap();
     assert!(
-        committed >= 2,
-        "the second chunk committed before the crash"
+        committed >= 1,
+        "the chunk that crashed after its commit is in the ledger: {committed}"
     );
     let _survivor = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
     let status = app.wait_completed(task_id).await;

@@ -68,7 +68,7 @@ fn chunk_json(
 #[tokio::test]
 async fn applying_the_same_chunk_twice_changes_nothing_the_second_time() {
     let app = TestApp::spawn().await;
-    let task_id = queued_task(&app, 3, 1).await;
+    let task_id = queued_task(&app, 3, 2).await;
     let body = chunk_json(
         domain_id(&app).await,
         &app.domain,
@@ -85,7 +85,7 @@ async fn applying_the_same_chunk_twice_changes_nothing_the_second_time() {
     assert_eq!(
         applied,
         ChunkDisposition::Applied {
-            completed_task: true
+            completed_task: false
         }
     );
     let repeated = apply_chunk(&CreateCoreProfiles, &app.pool, again)
