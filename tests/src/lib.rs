@@ -245,11 +245,37 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Polls until the task is completed (deadline 60 s) and returns its status.
+    /// The status, or `None` while the service answers `503` (a dependency is restarting).
+    pub async fn status_when_available(&self, task_id: u64) -> Option<Value> {
+        let response = self
+            .authorized(self.client.get(self.task_url(task_id)))
+            .send()
+            .await
+            .ok()?;
+        if response.status() == 503 {
+            return None;
+        }
+        assert_eq!(response.status(), 200);
+        response.json().await.ok()
+    }
+
+    /// Polls until the task is completed (deadline 60 s, or `USERHUB_TEST_WAIT_SECS`) and
+    /// returns its status; rides out `503`s while a dependency restarts.
     pub async fn wait_completed(&self, task_id: u64) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let wait = std::env::var("USERHUB_TEST_WAIT_SECS")
+            .ok()
+            .and_then(|secs| secs.parse().ok())
+            .unwrap_or(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         loop {
-            let status = self.status(task_id).await;
+            let Some(status) = self.status_when_available(task_id).await else {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "task {task_id}: service unavailable"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
             if status["state"] == "completed" {
                 return status;
             }
@@ -444,6 +470,20 @@ pub async fn queue_depth(settings: &Settings, queue: &str) -> u32 {
         .unwrap();
     let _ = connection.close(200, "done".into()).await;
     declared.message_count()
+}
+
+/// A TCP port that was free a moment ago (for services started as separate processes).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// JSONL text of records.
+pub fn jsonl(records: &[Value]) -> String {
+    records.iter().map(|record| format!("{record}\n")).collect()
 }
 
 /// Peak resident memory of a process in KiB (`VmHWM`), if it is still running.

@@ -58,6 +58,7 @@ pub async fn accept_task(
     pool: &Pool,
     broker: &Broker,
     task: &TaskToAccept,
+    crash_before_queued: bool,
     build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, GatewayError>,
 ) -> Result<Accepted, GatewayError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
@@ -85,6 +86,10 @@ pub async fn accept_task(
         .map_err(store_failure)?;
     match publish(broker, task_id, task.action, bodies).await {
         Ok(()) => {
+            if crash_before_queued {
+                tracing::error!(%task_id, "injected crash after publishing, before queued");
+                std::process::abort();
+            }
             let state = mark_queued(&transaction, task_id)
                 .await
                 .map_err(store_failure)?;

@@ -117,7 +117,9 @@ pub async fn create_task(
         };
         rendered.map_err(|error| GatewayError::Internal(error.to_string()))
     };
-    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, render).await?;
+    let crash = settings.crash_before_queued;
+    let accepted =
+        accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render).await?;
     tracing::info!(
         task_id = %accepted.task_id,
         domain = %principal.domain.name,

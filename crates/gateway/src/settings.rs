@@ -16,6 +16,9 @@ pub struct GatewaySettings {
     pub chunk_records: usize,
     /// Approximate bytes of record JSON per chunk.
     pub chunk_bytes: usize,
+    /// Testing aid for fault-injection tests: abort the process after every chunk of a task is
+    /// published, before the task becomes `queued`. Never set in production.
+    pub crash_before_queued: bool,
 }
 
 impl Default for GatewaySettings {
@@ -27,6 +30,7 @@ impl Default for GatewaySettings {
             records_per_task: userhub_domain::limits::DEFAULT_RECORDS_PER_TASK,
             chunk_records: 1_000,
             chunk_bytes: 512 * 1024,
+            crash_before_queued: false,
         }
     }
 }

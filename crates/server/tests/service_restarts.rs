@@ -1,0 +1,213 @@
+//! RabbitMQ and PostgreSQL restarted under load (reliability.md 4 and 6), with a worker killed
+//! too: the gateway answers 503 (never a false 201) while a dependency is down, every service
+//! recovers by itself, every task completes and the database matches the input exactly.
+//! These tests stop the machine's shared services, so nextest runs each of them alone
+//! (`.config/nextest.toml`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
+use userhub_tests::{ServerProcess, Service, TestApp, jsonl};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    assert!(status.success(), "{program} {args:?} failed: {status}");
+}
+
+/// Stops a shared service; starts it again when dropped, even if the test fails.
+struct Stopped {
+    start: fn(),
+}
+
+impl Stopped {
+    fn rabbitmq() -> Stopped {
+        run("rabbitmqctl", &["-q", "stop_app"]);
+        Stopped {
+            start: || run("rabbitmqctl", &["-q", "start_app"]),
+        }
+    }
+
+    fn postgres() -> Stopped {
+        run(
+            "pg_ctlcluster",
+            &[
+                "--skip-systemctl-redirect",
+                &postgres_version(),
+                "main",
+                "stop",
+                "-m",
+                "fast",
+            ],
+        );
+        Stopped {
+            start: || {
+                run(
+                    "pg_ctlcluster",
+                    &[
+                        "--skip-systemctl-redirect",
+                        &postgres_version(),
+                        "main",
+                        "start",
+                    ],
+                )
+            },
+        }
+    }
+
+    fn start(self) {}
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        (self.start)();
+    }
+}
+
+fn postgres_version() -> String {
+    let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .expect("a Debian PostgreSQL cluster (/etc/postgresql)")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    versions.sort_by_key(|version| version.parse::<u32>().unwrap_or(0));
+    versions.pop().expect("a PostgreSQL version")
+}
+
+/// Posts records until accepted: `503` (with `Retry-After`) is the only other answer allowed.
+async fn post_until_accepted(app: &TestApp, records: &[Value], refusals: &mut usize) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let response = app
+            .post_jsonl("create_core_profiles", &jsonl(records))
+            .await;
+        match response.status().as_u16() {
+            201 => {
+                return response.json::<Value>().await.unwrap()["task_id"]
+                    .as_u64()
+                    .unwrap();
+            }
+            503 => {
+                assert!(response.headers().contains_key("retry-after"));
+                *refusals += 1;
+            }
+            other => panic!(
+                "unexpected answer {other}: {}",
+                response.text().await.unwrap_or_default()
+            ),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never accepted again"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn wait_for_progress(app: &TestApp, task_id: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while app
+        .status_when_available(task_id)
+        .await
+        .is_none_or(|status| status["processed"] == 0)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rabbitmq_restart_and_a_killed_worker_during_a_100k_import_lose_and_repeat_nothing() {
+    let app = TestApp::spawn_service(Service::Api, |settings| {
+        settings.gateway.chunk_records = 500
+    })
+    .await;
+    let records = numbered_profiles(0..100_000);
+    let batches: Vec<&[Value]> = records.chunks(10_000).collect();
+    let mut tasks = Vec::new();
+    let mut refusals = 0;
+    for batch in &batches[..5] {
+        tasks.push(post_until_accepted(&app, batch, &mut refusals).await);
+    }
+    let mut doomed = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+    let _steady = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+    wait_for_progress(&app, tasks[0]).await;
+    doomed.kill();
+    let _replacement = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+
+    let stopped = Stopped::rabbitmq();
+    let during = app
+        .post_jsonl("create_core_profiles", &jsonl(batches[5]))
+        .await;
+    assert_eq!(
+        during.status(),
+        503,
+        "no task is accepted while the broker is down"
+    );
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    stopped.start();
+
+    for batch in &batches[5..] {
+        tasks.push(post_until_accepted(&app, batch, &mut refusals).await);
+    }
+    println!("{refusals} requests were refused with 503 while RabbitMQ was coming back");
+    for task in &tasks {
+        let status = app.wait_completed(*task).await;
+        assert_eq!(status["succeeded"], 10_000, "{status}");
+    }
+    assert_profiles_match(&app, &records).await;
+    assert_tasks_consistent(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_during_an_import_is_ridden_out_by_every_service() {
+    let app = TestApp::spawn_service(Service::Api, |settings| {
+        settings.gateway.chunk_records = 500
+    })
+    .await;
+    let records = numbered_profiles(0..40_000);
+    let batches: Vec<&[Value]> = records.chunks(10_000).collect();
+    let mut refusals = 0;
+    let mut tasks = vec![post_until_accepted(&app, batches[0], &mut refusals).await];
+    tasks.push(post_until_accepted(&app, batches[1], &mut refusals).await);
+    let _workers = [
+        ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]),
+        ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]),
+    ];
+    wait_for_progress(&app, tasks[0]).await;
+
+    let stopped = Stopped::postgres();
+    let during = app
+        .post_jsonl("create_core_profiles", &jsonl(batches[2]))
+        .await;
+    assert_eq!(
+        during.status(),
+        503,
+        "no task is accepted while the database is down"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stopped.start();
+
+    for batch in &batches[2..] {
+        tasks.push(post_until_accepted(&app, batch, &mut refusals).await);
+    }
+    for task in &tasks {
+        let status = app.wait_completed(*task).await;
+        assert_eq!(status["succeeded"], 10_000, "{status}");
+    }
+    assert_profiles_match(&app, &records).await;
+    assert_tasks_consistent(&app).await;
+    app.stop().await;
+}
