@@ -6,6 +6,7 @@ mod chunk_schema;
 mod create_flow;
 mod dependencies_down;
 mod exports;
+mod hostile_input;
 mod idempotency;
 mod rate_limits;
 mod record_errors;
