@@ -92,6 +92,10 @@ impl Delivery {
         self.inner.properties.headers().as_ref()
     }
 
+    pub fn priority(&self) -> u8 {
+        self.inner.properties.priority().unwrap_or(0)
+    }
+
     pub fn message_id(&self) -> Option<String> {
         self.inner
             .properties

@@ -16,7 +16,7 @@ pub use error::BrokerError;
 pub use lapin::types::{AMQPValue, FieldTable};
 pub use publisher::{OutgoingMessage, Publisher};
 pub use settings::BrokerSettings;
-pub use topology::{Destination, Topology};
+pub use topology::{Destination, MAX_PRIORITY, Topology, priority_for_backlog};
 
 /// Message header carrying how many times processing of a message failed permanently.
 pub const ATTEMPT_HEADER: &str = "x-userhub-attempt";

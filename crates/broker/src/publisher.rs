@@ -18,6 +18,8 @@ pub struct OutgoingMessage {
     pub message_id: String,
     pub body: Vec<u8>,
     pub headers: FieldTable,
+    /// 0 (lowest) to `MAX_PRIORITY`.
+    pub priority: u8,
 }
 
 /// A confirm-mode channel.
@@ -53,7 +55,8 @@ impl Publisher {
                 .with_delivery_mode(PERSISTENT)
                 .with_content_type(short("application/json"))
                 .with_message_id(short(&message.message_id))
-                .with_headers(message.headers.clone());
+                .with_headers(message.headers.clone())
+                .with_priority(message.priority);
             let confirm = self
                 .channel
                 .basic_publish(

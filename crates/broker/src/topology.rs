@@ -7,6 +7,21 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, ExchangeKind};
 use userhub_domain::TaskAction;
 
+/// The highest message priority of the work queues.
+pub const MAX_PRIORITY: u8 = 9;
+
+/// The priority of a chunk whose domain has `backlog` records waiting (its own task included):
+/// the smaller the backlog, the sooner it is served, so a domain's million-record import cannot
+/// starve other domains' small tasks.
+pub fn priority_for_backlog(backlog: i64) -> u8 {
+    match backlog {
+        ..=10_000 => 8,
+        10_001..=100_000 => 5,
+        100_001..=1_000_000 => 2,
+        _ => 1,
+    }
+}
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -78,6 +93,16 @@ impl Topology {
         }
     }
 
+    /// Work queues deliver higher-priority chunks first (small backlogs before big imports).
+    fn work_arguments(&self) -> FieldTable {
+        let mut arguments = self.base_arguments();
+        arguments.insert(
+            "x-max-priority".into(),
+            AMQPValue::ShortShortUInt(MAX_PRIORITY),
+        );
+        arguments
+    }
+
     fn base_arguments(&self) -> FieldTable {
         let mut arguments = FieldTable::default();
         if let Some(expires) = self.queue_expires_ms {
@@ -107,7 +132,7 @@ impl Topology {
         for action in TaskAction::ALL {
             let work = self.work_queue(action);
             channel
-                .queue_declare(work.clone().into(), durable, self.base_arguments())
+                .queue_declare(work.clone().into(), durable, self.work_arguments())
                 .await?;
             channel
                 .queue_bind(
@@ -156,6 +181,14 @@ pub(crate) fn short(text: &str) -> ShortString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_backlogs_get_lower_priorities() {
+        assert!(priority_for_backlog(3) > priority_for_backlog(50_000));
+        assert!(priority_for_backlog(50_000) > priority_for_backlog(1_000_000));
+        assert!(priority_for_backlog(i64::MAX) >= 1);
+        assert!(priority_for_backlog(0) <= MAX_PRIORITY);
+    }
 
     #[test]
     fn every_name_carries_the_prefix() {

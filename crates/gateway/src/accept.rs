@@ -7,10 +7,12 @@
 use crate::error::GatewayError;
 use crate::idempotency::Idempotency;
 use userhub_broker::FieldTable;
-use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage};
+use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
-use userhub_store::tasks::{NewTask, delete_task, insert_task, lock_task, mark_queued};
+use userhub_store::tasks::{
+    NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
+};
 use userhub_store::{Pool, StoreError};
 
 /// The unique index that makes idempotency keys unique per domain.
@@ -84,7 +86,11 @@ pub async fn accept_task(
     lock_task(&transaction, task_id)
         .await
         .map_err(store_failure)?;
-    match publish(broker, task_id, task.action, bodies).await {
+    let backlog = domain_backlog(&transaction, task.domain_id)
+        .await
+        .map_err(store_failure)?;
+    let priority = priority_for_backlog(backlog);
+    match publish(broker, task_id, task.action, priority, bodies).await {
         Ok(()) => {
             if crash_before_queued {
                 tracing::error!(%task_id, "injected crash after publishing, before queued");
@@ -156,6 +162,7 @@ async fn publish(
     broker: &Broker,
     task_id: TaskId,
     action: TaskAction,
+    priority: u8,
     bodies: Vec<Vec<u8>>,
 ) -> Result<(), BrokerError> {
     let messages: Vec<OutgoingMessage> = bodies
@@ -166,6 +173,7 @@ async fn publish(
             message_id: format!("{task_id}:{chunk_no}"),
             body,
             headers: FieldTable::default(),
+            priority,
         })
         .collect();
     let publisher = broker.publisher().await?;

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use userhub_broker::{
     ATTEMPT_HEADER, Broker, BrokerError, DeadLetter, DeadLetterQueue, Destination, FAILURE_HEADER,
-    FieldTable, OutgoingMessage,
+    FieldTable, OutgoingMessage, priority_for_backlog,
 };
 use userhub_domain::{TaskAction, TaskId};
 use userhub_store::ledger::remove_chunk;
@@ -106,6 +106,7 @@ async fn replay_one(
         message_id: letter.message_id.clone().unwrap_or_default(),
         body: letter.body.clone(),
         headers: FieldTable::default(),
+        priority: priority_for_backlog(summary.records as i64),
     };
     let publish = || async {
         let publisher = broker.publisher().await?;

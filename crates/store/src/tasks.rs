@@ -504,3 +504,18 @@ pub async fn reopen_for_replay(
         .await?;
     Ok(())
 }
+
+/// Records of the domain's unfinished tasks that are not processed yet (the task being accepted
+/// included), which decides the priority of new chunks.
+pub async fn domain_backlog(
+    client: &impl GenericClient,
+    domain_id: i64,
+) -> Result<i64, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT coalesce(sum(total - processed), 0)::int8 FROM tasks
+              WHERE domain_id = $1 AND state <> 'completed'",
+        )
+        .await?;
+    Ok(client.query_one(&statement, &[&domain_id]).await?.get(0))
+}

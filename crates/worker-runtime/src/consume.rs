@@ -256,6 +256,7 @@ impl<H: TaskHandler> Worker<H> {
             message_id: delivery.message_id().unwrap_or_default(),
             body: delivery.body().to_vec(),
             headers,
+            priority: delivery.priority(),
         };
         let publisher = self.broker.publisher().await?;
         let result = publisher.publish_all(std::slice::from_ref(&message)).await;

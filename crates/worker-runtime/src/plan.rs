@@ -7,7 +7,7 @@
 
 use crate::apply::{ChunkDisposition, ChunkError};
 use serde_json::{Value, json};
-use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage};
+use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
 use userhub_domain::TaskState;
 use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
 use userhub_domain::manifest::ChunkManifest;
@@ -80,6 +80,7 @@ pub async fn plan_export(
     let chunk_records = chunk_records.max(1);
     let total = count_selection(&transaction, message.domain_id, kind, &selector).await?;
     let chunks_total = (total as usize).div_ceil(chunk_records) as u32 + 1;
+    let priority = priority_for_backlog(total);
     let portal = open_selection(&transaction, message.domain_id, kind, &selector).await?;
     let publisher = broker.publisher().await?;
     let mut index: u64 = 0;
@@ -117,6 +118,7 @@ pub async fn plan_export(
             body: serde_json::to_vec(&body)
                 .map_err(|error| ChunkError::Processing(error.to_string()))?,
             headers: FieldTable::default(),
+            priority,
         });
         chunk_no += 1;
         if batch.len() == PUBLISH_BATCH {

@@ -6,7 +6,12 @@ use serde_json::{Value, json};
 use userhub_tests::TestApp;
 
 async fn assert_still_up(app: &TestApp) {
-    let health = app.client.get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 }
 
@@ -14,29 +19,68 @@ async fn assert_still_up(app: &TestApp) {
 async fn records_that_are_not_objects_invalid_utf8_and_lone_surrogates_are_record_errors() {
     let app = TestApp::spawn().await;
     let (status, results, errors) = {
-        let response = app.post_form("create_core_profiles", "[1, \"text\", null, [], {\"identities\":[{\"uid\":\"ok\"}]}]").await;
+        let response = app
+            .post_form(
+                "create_core_profiles",
+                "[1, \"text\", null, [], {\"identities\":[{\"uid\":\"ok\"}]}]",
+            )
+            .await;
         assert_eq!(response.status(), 201);
-        let task_id = response.json::<Value>().await.unwrap()["task_id"].as_u64().unwrap();
-        (app.wait_completed(task_id).await, app.results(task_id).await, app.errors(task_id).await)
+        let task_id = response.json::<Value>().await.unwrap()["task_id"]
+            .as_u64()
+            .unwrap();
+        (
+            app.wait_completed(task_id).await,
+            app.results(task_id).await,
+            app.errors(task_id).await,
+        )
     };
-    assert_eq!((status["succeeded"].as_i64(), status["failed"].as_i64()), (Some(1), Some(4)));
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(1), Some(4))
+    );
     assert_eq!(results[0]["index"], 4);
-    assert!(errors.iter().all(|e| e["errors"][0]["code"] == "INVALID_VALUE_TYPE"), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["errors"][0]["code"] == "INVALID_VALUE_TYPE"),
+        "{errors:?}"
+    );
 
-    let mut body = b"{\"identities\":[{\"uid\":\"fine\"}]}\n{\"identities\":[{\"uid\":\"bad \xff\xfe\"}]}\n".to_vec();
+    let mut body =
+        b"{\"identities\":[{\"uid\":\"fine\"}]}\n{\"identities\":[{\"uid\":\"bad \xff\xfe\"}]}\n"
+            .to_vec();
     body.extend_from_slice(b"{\"identities\":[{\"uid\":\"surrogate \\ud800\"}]}\n");
     let part = reqwest::multipart::Part::bytes(body).file_name("p.jsonl");
-    let form = reqwest::multipart::Form::new().text("action", "create_core_profiles").part("payload", part);
-    let response = app.authorized(app.client.post(app.tasks_url()).multipart(form)).send().await.unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("action", "create_core_profiles")
+        .part("payload", part);
+    let response = app
+        .authorized(app.client.post(app.tasks_url()).multipart(form))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
-    let task_id = response.json::<Value>().await.unwrap()["task_id"].as_u64().unwrap();
+    let task_id = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
     let status = app.wait_completed(task_id).await;
-    assert_eq!((status["succeeded"].as_i64(), status["failed"].as_i64()), (Some(1), Some(2)), "{status}");
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(1), Some(2)),
+        "{status}"
+    );
     let errors = app.errors(task_id).await;
     assert_eq!(errors[0]["line"], 2);
-    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON", "invalid UTF-8");
+    assert_eq!(
+        errors[0]["errors"][0]["code"], "INVALID_JSON",
+        "invalid UTF-8"
+    );
     assert_eq!(errors[1]["line"], 3);
-    assert_eq!(errors[1]["errors"][0]["code"], "INVALID_JSON", "a lone surrogate");
+    assert_eq!(
+        errors[1]["errors"][0]["code"], "INVALID_JSON",
+        "a lone surrogate"
+    );
 
     let invalid_json_body = app
         .authorized(app.client.post(app.tasks_url()))
@@ -53,16 +97,24 @@ async fn records_that_are_not_objects_invalid_utf8_and_lone_surrogates_are_recor
 #[tokio::test]
 async fn a_hundred_thousand_custom_fields_are_one_count_error() {
     let app = TestApp::spawn().await;
-    let fields: serde_json::Map<String, Value> = (0..100_000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let fields: serde_json::Map<String, Value> =
+        (0..100_000).map(|i| (format!("k{i}"), json!(i))).collect();
     let payload = json!([{"identities": [{"uid": "wide"}], "custom_fields": fields}]);
     let response = app.post_json("create_core_profiles", &payload).await;
     assert_eq!(response.status(), 201);
-    let task_id = response.json::<Value>().await.unwrap()["task_id"].as_u64().unwrap();
+    let task_id = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
     app.wait_completed(task_id).await;
     let errors = app.errors(task_id).await;
     assert_eq!(errors[0]["errors"].as_array().unwrap().len(), 1);
     assert_eq!(errors[0]["errors"][0]["code"], "EXCEEDED_COUNT_LIMIT");
-    assert!(errors[0]["input"].as_str().is_some_and(|text| text.len() <= 4096), "the echo is cut at 4 KiB");
+    assert!(
+        errors[0]["input"]
+            .as_str()
+            .is_some_and(|text| text.len() <= 4096),
+        "the echo is cut at 4 KiB"
+    );
     assert_still_up(&app).await;
     app.stop().await;
 }
@@ -82,20 +134,34 @@ async fn a_single_100_mb_jsonl_line_is_a_record_error_read_in_bounded_memory() {
     let response = app
         .authorized(app.client.post(app.tasks_url()))
         .header("content-type", "multipart/form-data; boundary=b")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let task_id = response.json::<Value>().await.unwrap()["task_id"].as_u64().unwrap();
+    let task_id = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
     let status = app.wait_completed(task_id).await;
-    assert_eq!((status["succeeded"].as_i64(), status["failed"].as_i64()), (Some(2), Some(1)), "{status}");
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(2), Some(1)),
+        "{status}"
+    );
     let errors = app.errors(task_id).await;
     assert_eq!(errors[0]["line"], 2);
-    assert_eq!(errors[0]["errors"][0]["code"], "EXCEEDED_VALUE_LENGTH_LIMIT");
+    assert_eq!(
+        errors[0]["errors"][0]["code"],
+        "EXCEEDED_VALUE_LENGTH_LIMIT"
+    );
     let peak_mib = userhub_tests::peak_rss_kib(std::process::id()).unwrap() / 1024;
     println!("peak RSS of the test process (server included): {peak_mib} MiB");
-    assert!(peak_mib < 90, "the 100 MB line was never held in memory: {peak_mib} MiB");
+    assert!(
+        peak_mib < 90,
+        "the 100 MB line was never held in memory: {peak_mib} MiB"
+    );
     assert_still_up(&app).await;
     app.stop().await;
 }
@@ -114,12 +180,19 @@ async fn sql_and_html_looking_strings_are_stored_and_returned_verbatim() {
     let (_, created, errors) = app.run_task("create_core_profiles", &[record]).await;
     assert!(errors.is_empty(), "{errors:?}");
     let id = created[0]["core-profile-id"].as_u64().unwrap();
-    let (_, exported, _) = app.run_task("get_core_profiles", &[json!({"core-profile-id": id})]).await;
+    let (_, exported, _) = app
+        .run_task("get_core_profiles", &[json!({"core-profile-id": id})])
+        .await;
     assert_eq!(exported[0]["last_city"], sql);
     assert_eq!(exported[0]["names"]["first_name"], html);
     assert_eq!(exported[0]["custom_fields"][html], sql);
-    assert_eq!(exported[0]["identities"][0], json!({"uid": sql, "note": html}));
-    let tables = app.query_json("SELECT count(*) AS n FROM core_profiles").await;
+    assert_eq!(
+        exported[0]["identities"][0],
+        json!({"uid": sql, "note": html})
+    );
+    let tables = app
+        .query_json("SELECT count(*) AS n FROM core_profiles")
+        .await;
     assert_eq!(tables[0]["n"], 1, "nothing was executed");
     app.stop().await;
 }

@@ -119,6 +119,7 @@ async fn a_chunk_published_twice_to_the_broker_is_applied_once() {
         message_id: id.to_owned(),
         body: body.clone(),
         headers: FieldTable::default(),
+        priority: 5,
     };
     let publisher = broker.publisher().await.unwrap();
     publisher
