@@ -38,6 +38,10 @@ test: services lint ## Lint, then run every test against real PostgreSQL and Rab
 		$(CARGO) test --workspace; \
 	fi
 
+.PHONY: soak
+soak: services ## 10-minute soak: 10 domains at their rate limit + a heavy import (SOAK_SECONDS=600)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(CARGO) test --release -p userhub-server --test soak -- --nocapture
+
 .PHONY: clean-test-databases
 clean-test-databases: ## Drop databases left behind by interrupted test runs
 	@bash scripts/drop-test-databases.sh

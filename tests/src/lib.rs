@@ -355,7 +355,36 @@ impl TestApp {
         }
         self.pool.close();
         let _ = userhub_store::drop_database(&self.settings.database.url).await;
+        delete_broker_names(&self.settings).await;
     }
+}
+
+/// Deletes the queues and the exchange of a test's broker prefix (best effort; they would expire
+/// by themselves later).
+async fn delete_broker_names(settings: &Settings) {
+    let Ok(connection) =
+        lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
+            .await
+    else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        let topology = userhub_broker::Topology::new(&settings.broker);
+        for action in userhub_domain::TaskAction::ALL {
+            let mut queues = vec![topology.work_queue(action), topology.dead_queue(action)];
+            queues
+                .extend((0..topology.retry_tiers()).map(|tier| topology.retry_queue(action, tier)));
+            for queue in queues {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), Default::default())
+                    .await;
+            }
+        }
+        let _ = channel
+            .exchange_delete(topology.exchange().as_str().into(), Default::default())
+            .await;
+    }
+    let _ = connection.close(200, "done".into()).await;
 }
 
 impl Drop for TestApp {

@@ -24,40 +24,65 @@ async fn a_small_task_overtakes_another_domains_big_import() {
     let small_key = app.create_domain_with_key("small-co", false).await;
     let response = app
         .client
-        .post(format!("{}/v2/small-co/identity/bulk_actions", app.base_url))
+        .post(format!(
+            "{}/v2/small-co/identity/bulk_actions",
+            app.base_url
+        ))
         .bearer_auth(&small_key)
         .multipart(
-            reqwest::multipart::Form::new().text("action", "create_core_profiles").part(
-                "payload",
-                reqwest::multipart::Part::bytes(jsonl(&numbered_profiles(900_000..900_010)).into_bytes())
+            reqwest::multipart::Form::new()
+                .text("action", "create_core_profiles")
+                .part(
+                    "payload",
+                    reqwest::multipart::Part::bytes(
+                        jsonl(&numbered_profiles(900_000..900_010)).into_bytes(),
+                    )
                     .file_name("small.jsonl"),
-            ),
+                ),
         )
         .send()
         .await
         .unwrap();
-    let small: u64 = response.json::<Value>().await.unwrap()["task_id"].as_u64().unwrap();
+    let small: u64 = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
     let _worker = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
     let small_url = format!("{}/v2/small-co/identity/bulk_actions/{small}", app.base_url);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let status: Value = app.client.get(&small_url).bearer_auth(&small_key).send().await.unwrap().json().await.unwrap();
+        let status: Value = app
+            .client
+            .get(&small_url)
+            .bearer_auth(&small_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if status["state"] == "completed" {
             assert_eq!(status["succeeded"], 10);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the small task never completed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the small task never completed"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let big_done = app
-        .query_json(&format!("SELECT coalesce(sum(processed), 0)::int8 AS n FROM tasks WHERE id IN ({})", {
-            big.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
-        }))
+        .query_json(&format!(
+            "SELECT coalesce(sum(processed), 0)::int8 AS n FROM tasks WHERE id IN ({})",
+            { big.iter().map(u64::to_string).collect::<Vec<_>>().join(",") }
+        ))
         .await[0]["n"]
         .as_i64()
         .unwrap();
     println!("the small task completed when the big import had {big_done} of 50000 records done");
-    assert!(big_done < 25_000, "the small task waited for most of the big import: {big_done}");
+    assert!(
+        big_done < 25_000,
+        "the small task waited for most of the big import: {big_done}"
+    );
     for task in big {
         app.wait_completed(task).await;
     }
