@@ -38,6 +38,13 @@ test: services lint ## Lint, then run every test against real PostgreSQL and Rab
 		$(CARGO) test --workspace; \
 	fi
 
+BENCH_RECORDS ?= 100000
+
+.PHONY: bench
+bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=100000; 1000000 for the full run)
+	$(CARGO) build --release --locked -p userhub-server -p userhub-bench
+	target/release/userhub-bench run --records $(BENCH_RECORDS)
+
 .PHONY: soak
 soak: services ## 10-minute soak: 10 domains at their rate limit + a heavy import (SOAK_SECONDS=600)
 	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(CARGO) test --release -p userhub-server --test soak -- --nocapture

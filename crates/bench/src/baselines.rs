@@ -1,0 +1,229 @@
+//! Baselines measured in the same run on the same machine: PostgreSQL's own bulk paths on an
+//! empty copy of our schema, `pgbench`, and a typical hand-written per-record worker.
+
+use crate::columns::{IDENTITY_COLUMNS, PROFILE_COLUMNS};
+use anyhow::Context;
+use bytes::Bytes;
+use futures_util::SinkExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio_postgres::NoTls;
+use userhub_datagen::Generator;
+use userhub_domain::profile::core::parse_new_core_profile;
+
+async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Streams a CSV file into `COPY table (columns) FROM STDIN`.
+pub async fn copy_file(
+    client: &tokio_postgres::Client,
+    table: &str,
+    columns: &str,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let sink = client
+        .copy_in(&format!(
+            "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        ))
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut reader = tokio::fs::File::open(file)
+        .await
+        .with_context(|| file.display().to_string())?;
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = reader.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        sink.send(Bytes::copy_from_slice(&buffer[..read])).await?;
+    }
+    sink.as_mut().finish().await?;
+    Ok(())
+}
+
+/// B1 baseline: `COPY` of the profiles and identities into the empty tables.
+pub async fn copy_import(
+    url: &str,
+    profiles: &Path,
+    identities: &Path,
+) -> anyhow::Result<Duration> {
+    let client = connect(url).await?;
+    let started = Instant::now();
+    copy_file(&client, "core_profiles", PROFILE_COLUMNS, profiles).await?;
+    copy_file(&client, "identities", IDENTITY_COLUMNS, identities).await?;
+    Ok(started.elapsed())
+}
+
+/// B2 baseline: `COPY` into a staging table and one set-based `UPDATE ... FROM`.
+pub async fn copy_update(url: &str, updates: &Path) -> anyhow::Result<Duration> {
+    let client = connect(url).await?;
+    let started = Instant::now();
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE staging (id int8, last_city text, age int2, user_persona text, custom_fields jsonb)",
+        )
+        .await?;
+    copy_file(
+        &client,
+        "staging",
+        "id, last_city, age, user_persona, custom_fields",
+        updates,
+    )
+    .await?;
+    client
+        .batch_execute(
+            "UPDATE core_profiles p SET last_city = s.last_city, age = s.age, user_persona = s.user_persona,
+                    custom_fields = coalesce(p.custom_fields, '{}') || s.custom_fields, updated_at = now()
+               FROM staging s WHERE p.id = s.id",
+        )
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// B3 baseline: `COPY (SELECT row_to_json(...)) TO STDOUT` piped through `gzip -1`.
+pub async fn copy_export(url: &str) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let status = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; psql '{url}' -qAt -c '\\copy (SELECT row_to_json(p) FROM core_profiles p) TO STDOUT' \
+             | gzip -1 > /dev/null"
+        ))
+        .status()
+        .await?;
+    anyhow::ensure!(status.success(), "psql | gzip failed");
+    Ok(started.elapsed())
+}
+
+/// B5 baseline: `pgbench -S -M prepared` with `clients` clients for `seconds`; returns tps.
+pub async fn pgbench(database_url: &str, clients: u32, seconds: u32) -> anyhow::Result<f64> {
+    let init = tokio::process::Command::new("pgbench")
+        .args(["-i", "-s", "1", "-q", database_url])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        init.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let run = tokio::process::Command::new("pgbench")
+        .args([
+            "-S",
+            "-M",
+            "prepared",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            database_url,
+        ])
+        .output()
+        .await?;
+    let report = String::from_utf8_lossy(&run.stdout);
+    anyhow::ensure!(
+        run.status.success(),
+        "pgbench: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    report
+        .lines()
+        .find(|line| line.starts_with("tps = "))
+        .and_then(|line| {
+            line.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .context("no tps in the pgbench report")
+}
+
+/// The typical hand-written worker: one `INSERT ... ON CONFLICT` per row, 1 000 records per
+/// transaction. Returns how long `range` took.
+pub async fn per_record_inserts(
+    url: &str,
+    generator: &Generator,
+    range: std::ops::Range<u64>,
+    domain_id: i64,
+) -> anyhow::Result<Duration> {
+    let mut client = connect(url).await?;
+    let profile = client
+        .prepare(
+            "INSERT INTO core_profiles (id, domain_id, names, tags, custom_fields, last_country, last_city, age,
+                                        lifetime_value, user_persona, preferred_language, last_active_date)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::numeric, $10, $11, $12) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let identity = client
+        .prepare(
+            "INSERT INTO identities (domain_id, kind, normalized, value, core_profile_id)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let records: Vec<_> = range
+        .clone()
+        .map(|n| {
+            parse_new_core_profile(&generator.create_record(n))
+                .map_err(|errors| anyhow::anyhow!("{errors:?}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let started = Instant::now();
+    for (batch_no, batch) in records.chunks(1_000).enumerate() {
+        let transaction = client.transaction().await?;
+        for (offset, record) in batch.iter().enumerate() {
+            let id = 1 + (batch_no * 1_000 + offset) as i64;
+            let f = &record.fields;
+            let names = f
+                .names
+                .as_ref()
+                .map(|patch| serde_json::Value::Object(patch.apply(&Default::default())));
+            let custom = f
+                .custom_fields
+                .as_ref()
+                .map(|patch| serde_json::Value::Object(patch.apply(&Default::default())));
+            let age = f.age.value().map(|age| *age as i16);
+            transaction
+                .execute(
+                    &profile,
+                    &[
+                        &id,
+                        &domain_id,
+                        &names,
+                        &f.tags.value(),
+                        &custom,
+                        &f.last_country.value(),
+                        &f.last_city.value(),
+                        &age,
+                        &f.lifetime_value.value(),
+                        &f.user_persona.value(),
+                        &f.preferred_language.value(),
+                        &f.last_active_date.value(),
+                    ],
+                )
+                .await?;
+            for entry in &record.identities {
+                transaction
+                    .execute(
+                        &identity,
+                        &[
+                            &domain_id,
+                            &entry.kind().as_str(),
+                            &entry.normalized(),
+                            &entry.value(),
+                            &id,
+                        ],
+                    )
+                    .await?;
+            }
+        }
+        transaction.commit().await?;
+    }
+    Ok(started.elapsed())
+}

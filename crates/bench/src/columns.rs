@@ -1,0 +1,113 @@
+//! Generated records converted to the columns of our own tables, as CSV for `COPY` baselines
+//! (the conversion runs before the clock starts, as the protocol says).
+
+use serde_json::{Map, Value};
+use std::io::Write;
+use userhub_datagen::Generator;
+use userhub_domain::Field;
+use userhub_domain::profile::core::parse_new_core_profile;
+
+/// Column lists of the `COPY` statements.
+pub const PROFILE_COLUMNS: &str = "id, domain_id, names, tags, custom_fields, full_privacy_enabled, last_country, \
+    last_city, age, lifetime_value, user_persona, user_vip_segment, user_support_status, accepted_t_and_c, \
+    preferred_language, last_active_date";
+pub const IDENTITY_COLUMNS: &str = "domain_id, kind, normalized, value, metadata, core_profile_id";
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn text(field: &Field<String>) -> String {
+    field
+        .value()
+        .map_or_else(String::new, |value| quoted(value))
+}
+
+fn display<T: ToString>(field: &Field<T>) -> String {
+    field.value().map_or_else(String::new, ToString::to_string)
+}
+
+fn map(patch: &Option<userhub_domain::profile::MapPatch>) -> String {
+    match patch.as_ref().map(|patch| patch.apply(&Map::new())) {
+        Some(map) if !map.is_empty() => quoted(&Value::Object(map).to_string()),
+        _ => String::new(),
+    }
+}
+
+/// Writes records `range` as CSV rows of `core_profiles` and `identities`; profile `n` gets id
+/// `first_id + n`. Returns the number of identity rows.
+pub fn write_create_csv(
+    generator: &Generator,
+    range: std::ops::Range<u64>,
+    first_id: i64,
+    domain_id: i64,
+    profiles: &mut impl Write,
+    identities: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let mut identity_rows = 0;
+    for n in range {
+        let record = generator.create_record(n);
+        let profile =
+            parse_new_core_profile(&record).map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+        let id = first_id + n as i64;
+        let f = &profile.fields;
+        let tags = f.tags.value().map_or_else(String::new, |tags| {
+            quoted(&format!("{{{}}}", tags.join(",")))
+        });
+        writeln!(
+            profiles,
+            "{id},{domain_id},{},{tags},{},{},{},{},{},{},{},{},{},{},{},{}",
+            map(&f.names),
+            map(&f.custom_fields),
+            display(&f.full_privacy_enabled),
+            text(&f.last_country),
+            text(&f.last_city),
+            display(&f.age),
+            display(&f.lifetime_value),
+            text(&f.user_persona),
+            text(&f.user_vip_segment),
+            text(&f.user_support_status),
+            display(&f.accepted_t_and_c),
+            text(&f.preferred_language),
+            display(&f.last_active_date),
+        )?;
+        for identity in &profile.identities {
+            let metadata = if identity.metadata().is_empty() {
+                String::new()
+            } else {
+                quoted(&serde_json::to_string(identity.metadata())?)
+            };
+            writeln!(
+                identities,
+                "{domain_id},{},{},{},{metadata},{id}",
+                identity.kind().as_str(),
+                quoted(identity.normalized()),
+                quoted(identity.value())
+            )?;
+            identity_rows += 1;
+        }
+    }
+    Ok(identity_rows)
+}
+
+/// CSV rows `id, last_city, age, user_persona, custom_fields patch` of update records.
+pub fn write_update_csv(
+    generator: &Generator,
+    range: std::ops::Range<u64>,
+    first_id: i64,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    for n in range {
+        let update = generator.update_record(n, first_id + n as i64);
+        writeln!(
+            out,
+            "{},{},{},{},{}",
+            update["core-profile-id"],
+            quoted(update["last_city"].as_str().unwrap_or_default()),
+            update["age"],
+            quoted(update["user_persona"].as_str().unwrap_or_default()),
+            quoted(&update["custom_fields"].to_string()),
+        )?;
+    }
+    Ok(())
+}

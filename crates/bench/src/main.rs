@@ -1,0 +1,88 @@
+//! `userhub-bench`: the benchmarks B1–B7 of the project against the real stack in release mode,
+//! each with its baseline measured in the same run, verifying correctness as they go. Prints a
+//! Markdown table and writes it into `docs/benchmarks.md`.
+
+mod baselines;
+mod client;
+mod columns;
+mod report;
+mod rss;
+mod scenarios;
+mod stack;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use userhub_datagen::Generator;
+
+#[derive(Parser)]
+#[command(
+    name = "userhub-bench",
+    about = "userhub benchmarks with same-run baselines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the benchmarks.
+    Run {
+        /// Records per scenario (N).
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// The `userhub-server` binary (release build).
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+        /// Where the results table goes (between its markers).
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: PathBuf,
+        /// Seed of the generated records.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print generated `create_core_profiles` records as JSONL.
+    Generate {
+        #[arg(long, default_value_t = 1000)]
+        records: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Generate { records, seed } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            Generator::new(seed).write_create_jsonl(0..records, &mut out)?;
+            out.flush()?;
+        }
+        Command::Run {
+            records,
+            server,
+            out,
+            seed,
+        } => {
+            anyhow::ensure!(
+                records >= 10_000 && records % 10_000 == 0,
+                "--records must be a multiple of 10 000"
+            );
+            let server = std::fs::canonicalize(&server).with_context(|| {
+                format!(
+                    "{} not found: run `cargo build --release` first",
+                    server.display()
+                )
+            })?;
+            let results = scenarios::run_all(records, &server, seed).await?;
+            let table = report::render(&results, records);
+            println!("{table}");
+            report::write_into(&out, &table)?;
+            eprintln!("results written to {}", out.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The results table, printed and written between markers into `docs/benchmarks.md`.
+
+use crate::scenarios::Results;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const BEGIN: &str = "<!-- results:begin -->";
+const END: &str = "<!-- results:end -->";
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+fn ratio_row(
+    table: &mut String,
+    label: &str,
+    scenario: &str,
+    ours: f64,
+    baseline: f64,
+    baseline_name: &str,
+    target: f64,
+) {
+    let ratio = ours / baseline.max(1e-9);
+    let _ = writeln!(
+        table,
+        "| {label} | {scenario} | {ours:.0} rec/s | {baseline:.0} rec/s ({baseline_name}) | {ratio:.3} | ≥ {target} | {} |",
+        verdict(ratio >= target)
+    );
+}
+
+/// The Markdown report of one run.
+pub fn render(results: &Results, records: u64) -> String {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "Run of {} on {} with N = {records} (`make bench BENCH_RECORDS={records}`), release build, everything local.\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| info
+                .lines()
+                .find(|line| line.starts_with("model name"))
+                .map(|line| { line.split(':').nth(1).unwrap_or("").trim().to_owned() }))
+            .map(|cpu| format!(
+                "{} × {cpu}",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ))
+            .unwrap_or_else(|| "this machine".to_owned()),
+    );
+    let _ = writeln!(
+        table,
+        "| # | scenario | userhub | baseline (same run) | ratio | target | |"
+    );
+    let _ = writeln!(table, "|---|---|---|---|---|---|---|");
+    ratio_row(
+        &mut table,
+        "B1",
+        "import (4 clients, tasks of 10 000)",
+        results.import.ours,
+        results.import.baseline,
+        "COPY",
+        0.75,
+    );
+    ratio_row(
+        &mut table,
+        "B2",
+        "update (3 fields + 1 custom field)",
+        results.update.ours,
+        results.update.baseline,
+        "COPY + UPDATE FROM",
+        0.75,
+    );
+    ratio_row(
+        &mut table,
+        "B3",
+        "export by id, zips downloaded",
+        results.export_by_id,
+        results.export_baseline,
+        "COPY TO + gzip -1",
+        0.75,
+    );
+    ratio_row(
+        &mut table,
+        "B3",
+        "export `{\"all\": true}`, zip downloaded",
+        results.export_all,
+        results.export_baseline,
+        "COPY TO + gzip -1",
+        0.75,
+    );
+    let (p50, p99, samples) = results.accept_latency_ms;
+    let _ = writeln!(
+        table,
+        "| B4 | accept latency, 10 000-record POST during B1 | p50 {p50:.0} ms, p99 {p99:.0} ms ({samples} POSTs) | — | — | p99 < 250 ms | {} |",
+        verdict(p99 < 250.0)
+    );
+    let (status_rps, status_p50, status_p99) = results.status;
+    let status_ratio = status_rps / results.pgbench_tps.max(1e-9);
+    let _ = writeln!(
+        table,
+        "| B5 | status reads, 32 connections, 10 s | {status_rps:.0} req/s, p50 {status_p50:.1} ms, p99 {status_p99:.1} ms | {:.0} tps (pgbench -S -M prepared) | {status_ratio:.3} | ≥ 0.5, p99 < 20 ms | {} |",
+        results.pgbench_tps,
+        verdict(status_ratio >= 0.5 && status_p99 < 20.0)
+    );
+    for (process, phase, mib) in &results.memory {
+        let limit = if process == "all" { 400 } else { 150 };
+        let _ = writeln!(
+            table,
+            "| B6 | peak RSS, {process}, {phase} | {mib} MiB | — | — | < {limit} MiB | {} |",
+            verdict(*mib < limit)
+        );
+    }
+    for (workers, rate, failed, stored) in &results.scaling {
+        let _ = writeln!(
+            table,
+            "| B7 | import with {workers} worker process(es) per type | {rate:.0} rec/s | — | — | no errors, no loss | {} ({failed} failed, {stored} stored) |",
+            verdict(*failed == 0 && *stored == records as i64)
+        );
+    }
+    let per_record_ratio = results.import.ours / results.per_record_worker.max(1e-9);
+    let _ = writeln!(
+        table,
+        "| — | a typical per-record worker (one INSERT … ON CONFLICT per row, 1 000 per transaction) | {:.0} rec/s | — | userhub is {per_record_ratio:.1}× faster | — | |",
+        results.per_record_worker
+    );
+    let _ = writeln!(table, "\nChecks made during the run:\n");
+    for check in &results.checks {
+        let _ = writeln!(table, "- {check}");
+    }
+    table
+}
+
+/// Replaces the results section of `path` (between its markers), or appends one.
+pub fn write_into(path: &Path, table: &str) -> anyhow::Result<()> {
+    let existing = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| format!("# Benchmarks\n\n{BEGIN}\n{END}\n"));
+    let section = format!("{BEGIN}\n{table}{END}");
+    let updated = match (existing.find(BEGIN), existing.find(END)) {
+        (Some(begin), Some(end)) if begin < end => {
+            format!(
+                "{}{section}{}",
+                &existing[..begin],
+                &existing[end + END.len()..]
+            )
+        }
+        _ => format!("{existing}\n{section}\n"),
+    };
+    std::fs::write(path, updated)?;
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! B1–B7: each scenario against the real stack, with its same-run baseline and its checks.
+
+use crate::baselines;
+use crate::client::{download_count, upload_all, wait_completed};
+use crate::columns::{write_create_csv, write_update_csv};
+use crate::rss::RssWatch;
+use crate::stack::{Layout, Stack, fresh_database, suffix};
+use anyhow::Context;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use userhub_datagen::Generator;
+
+/// Records per task, as the protocol says.
+pub const TASK_RECORDS: u64 = 10_000;
+/// Concurrent uploading clients.
+const CLIENTS: usize = 4;
+/// Records the per-record baseline inserts (it is slow by design).
+const PER_RECORD_SAMPLE: u64 = 50_000;
+
+/// Throughput of one scenario and its baseline, in records per second.
+#[derive(Debug, Default, Clone)]
+pub struct Throughput {
+    pub ours: f64,
+    pub baseline: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct Results {
+    pub import: Throughput,
+    pub per_record_worker: f64,
+    pub update: Throughput,
+    pub export_by_id: f64,
+    pub export_all: f64,
+    pub export_baseline: f64,
+    pub accept_latency_ms: (f64, f64, usize),
+    pub status: (f64, f64, f64),
+    pub pgbench_tps: f64,
+    /// `(process, phase, peak MiB)`.
+    pub memory: Vec<(String, String, u64)>,
+    /// `(workers per type, records per second, failed records, profiles stored)`.
+    pub scaling: Vec<(usize, f64, i64, i64)>,
+    pub checks: Vec<String>,
+}
+
+fn rate(records: u64, elapsed: Duration) -> f64 {
+    records as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+pub fn percentile(values: &mut [f64], share: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * share).round() as usize]
+}
+
+fn jsonl_batch(generator: &Generator, batch: usize) -> Vec<u8> {
+    let start = batch as u64 * TASK_RECORDS;
+    let mut body = Vec::with_capacity(TASK_RECORDS as usize * 450);
+    let _ = generator.write_create_jsonl(start..start + TASK_RECORDS, &mut body);
+    body
+}
+
+fn records_jsonl(records: impl Iterator<Item = Value>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for record in records {
+        let _ = serde_json::to_writer(&mut body, &record);
+        body.push(b'\n');
+    }
+    body
+}
+
+/// Imports N generated records through the stack; returns the rate and the POST latencies.
+async fn import(
+    stack: &Stack,
+    generator: Generator,
+    records: u64,
+) -> anyhow::Result<(f64, Vec<f64>, Vec<Value>)> {
+    let started = Instant::now();
+    let batches = (records / TASK_RECORDS) as usize;
+    let uploads = upload_all(
+        stack,
+        "create_core_profiles",
+        batches,
+        CLIENTS,
+        move |batch| jsonl_batch(&generator, batch),
+    )
+    .await?;
+    let statuses = wait_completed(stack, &uploads.task_ids).await?;
+    Ok((
+        rate(records, started.elapsed()),
+        uploads.latencies_ms,
+        statuses,
+    ))
+}
+
+async fn count(stack: &Stack, sql: &str) -> anyhow::Result<i64> {
+    let client = stack.pool.get().await?;
+    Ok(client.query_one(sql, &[]).await?.get(0))
+}
+
+/// Checks a sample of stored profiles against the records they came from, field by field.
+async fn check_sample(
+    stack: &Stack,
+    generator: &Generator,
+    records: u64,
+    updated: bool,
+) -> anyhow::Result<String> {
+    let client = stack.pool.get().await?;
+    let step = (records / 97).max(1);
+    let mut checked = 0;
+    for n in (0..records).step_by(step as usize) {
+        let row = client
+            .query_one(
+                "SELECT p.id, p.last_city, p.age::int8, p.user_persona, p.custom_fields, p.last_country, p.tags
+                   FROM core_profiles p JOIN identities i ON i.core_profile_id = p.id
+                  WHERE i.kind = 'uid' AND i.normalized = $1",
+                &[&generator.uid(n)],
+            )
+            .await
+            .with_context(|| format!("record {n} is missing"))?;
+        let created = generator.create_record(n);
+        let expected = if updated {
+            generator.update_record(n, row.get::<_, i64>(0))
+        } else {
+            created.clone()
+        };
+        anyhow::ensure!(
+            row.get::<_, Option<String>>(1).as_deref() == expected["last_city"].as_str(),
+            "last_city of {n}"
+        );
+        anyhow::ensure!(
+            Some(row.get::<_, Option<i64>>(2).unwrap_or(-1)) == expected["age"].as_i64(),
+            "age of {n}"
+        );
+        anyhow::ensure!(
+            row.get::<_, Option<String>>(3).as_deref() == expected["user_persona"].as_str(),
+            "persona of {n}"
+        );
+        let custom: Value = row.get(4);
+        anyhow::ensure!(
+            custom["plan"] == expected["custom_fields"]["plan"],
+            "custom field of {n}"
+        );
+        anyhow::ensure!(
+            custom["seats"] == created["custom_fields"]["seats"],
+            "untouched custom field of {n}"
+        );
+        anyhow::ensure!(
+            row.get::<_, Option<String>>(5).as_deref() == created["last_country"].as_str(),
+            "country of {n}"
+        );
+        checked += 1;
+    }
+    Ok(format!(
+        "{checked} sampled profiles match their records field by field{}",
+        if updated { " after the update" } else { "" }
+    ))
+}
+
+/// The uid → id map of every stored profile.
+async fn ids_by_uid(stack: &Stack) -> anyhow::Result<HashMap<String, i64>> {
+    let client = stack.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT normalized, core_profile_id FROM identities WHERE kind = 'uid'",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+async fn status_reads(
+    stack: &Stack,
+    task_id: u64,
+    seconds: u64,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let http = crate::client::client();
+    let url = format!("{}/{task_id}", stack.tasks_url());
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..32 {
+        let (http, url, key) = (http.clone(), url.clone(), stack.key.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < until {
+                let started = Instant::now();
+                let response = http.get(&url).bearer_auth(&key).send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "status read answered {}",
+                    response.status()
+                );
+                response.bytes().await?;
+                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<Vec<f64>, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await??);
+    }
+    let requests_per_second = latencies.len() as f64 / seconds as f64;
+    Ok((
+        requests_per_second,
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+    ))
+}
+
+fn work_dir() -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Writes the baseline CSV files (before any clock starts).
+fn prepare_csv(
+    generator: &Generator,
+    records: u64,
+    dir: &Path,
+) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
+    let (profiles, identities, updates) = (
+        dir.join("profiles.csv"),
+        dir.join("identities.csv"),
+        dir.join("updates.csv"),
+    );
+    let mut profile_out = BufWriter::new(std::fs::File::create(&profiles)?);
+    let mut identity_out = BufWriter::new(std::fs::File::create(&identities)?);
+    let mut update_out = BufWriter::new(std::fs::File::create(&updates)?);
+    write_create_csv(
+        generator,
+        0..records,
+        1,
+        1,
+        &mut profile_out,
+        &mut identity_out,
+    )?;
+    write_update_csv(generator, 0..records, 1, &mut update_out)?;
+    profile_out.flush()?;
+    identity_out.flush()?;
+    update_out.flush()?;
+    Ok((profiles, identities, updates))
+}
+
+async fn baselines(
+    records: u64,
+    generator: &Generator,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let (profiles, identities, updates) = prepare_csv(generator, records, &work_dir()?)?;
+    let (url, pool) = fresh_database(&format!("userhub_bench_baseline_{}", suffix())).await?;
+    userhub_server::admin::create_domain(&pool, crate::stack::DOMAIN).await?;
+    results.import.baseline = rate(
+        records,
+        baselines::copy_import(&url, &profiles, &identities).await?,
+    );
+    results.update.baseline = rate(records, baselines::copy_update(&url, &updates).await?);
+    results.export_baseline = rate(records, baselines::copy_export(&url).await?);
+    {
+        let client = pool.get().await?;
+        client
+            .batch_execute("TRUNCATE core_profiles, identities")
+            .await?;
+    }
+    let sample = records.min(PER_RECORD_SAMPLE);
+    results.per_record_worker = rate(
+        sample,
+        baselines::per_record_inserts(&url, generator, 0..sample, 1).await?,
+    );
+    pool.close();
+    userhub_store::drop_database(&url).await?;
+    let pgbench_url = format!(
+        "{}/userhub_bench_pgbench_{}",
+        crate::stack::POSTGRES,
+        suffix()
+    );
+    userhub_store::create_database_if_missing(&pgbench_url).await?;
+    results.pgbench_tps = baselines::pgbench(&pgbench_url, 32, 10).await?;
+    userhub_store::drop_database(&pgbench_url).await?;
+    for file in [profiles, identities, updates] {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(())
+}
+
+fn memory_of(stack: &Stack, watch: RssWatch, phase: &str, results: &mut Results) {
+    let peaks = watch.stop();
+    for service in &stack.services {
+        let peak = peaks.get(&service.pid()).copied().unwrap_or(0);
+        results
+            .memory
+            .push((service.role.clone(), phase.to_owned(), peak));
+    }
+}
+
+async fn all_in_one(
+    server: &Path,
+    records: u64,
+    generator: Generator,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let stack = Stack::start(server, Layout::All, &[]).await?;
+    let pids = stack
+        .services
+        .iter()
+        .map(|service| service.pid())
+        .collect::<Vec<_>>();
+
+    let watch = RssWatch::start(pids.clone());
+    let (import_rate, mut latencies, statuses) = import(&stack, generator, records).await?;
+    memory_of(&stack, watch, "B1 import", results);
+    results.import.ours = import_rate;
+    let failed: i64 = statuses
+        .iter()
+        .map(|status| status["failed"].as_i64().unwrap_or(0))
+        .sum();
+    let stored = count(&stack, "SELECT count(*) FROM core_profiles").await?;
+    anyhow::ensure!(
+        failed == 0 && stored == records as i64,
+        "import: {failed} failed, {stored} stored"
+    );
+    results
+        .checks
+        .push(format!("B1: {stored} profiles stored, 0 failed records"));
+    results
+        .checks
+        .push(check_sample(&stack, &generator, records, false).await?);
+    let samples = latencies.len();
+    results.accept_latency_ms = (
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+        samples,
+    );
+
+    let ids = Arc::new(ids_by_uid(&stack).await?);
+    anyhow::ensure!(ids.len() == records as usize, "every profile has its uid");
+    let started = Instant::now();
+    let batches = (records / TASK_RECORDS) as usize;
+    let (update_ids, update_generator) = (ids.clone(), generator);
+    let uploads = upload_all(
+        &stack,
+        "update_core_profiles",
+        batches,
+        CLIENTS,
+        move |batch| {
+            let start = batch as u64 * TASK_RECORDS;
+            records_jsonl((start..start + TASK_RECORDS).map(|n| {
+                let id = update_ids
+                    .get(&update_generator.uid(n))
+                    .copied()
+                    .unwrap_or(0);
+                update_generator.update_record(n, id)
+            }))
+        },
+    )
+    .await?;
+    let statuses = wait_completed(&stack, &uploads.task_ids).await?;
+    results.update.ours = rate(records, started.elapsed());
+    let failed: i64 = statuses
+        .iter()
+        .map(|status| status["failed"].as_i64().unwrap_or(0))
+        .sum();
+    anyhow::ensure!(failed == 0, "update: {failed} failed records");
+    results
+        .checks
+        .push(check_sample(&stack, &generator, records, true).await?);
+
+    let watch = RssWatch::start(pids);
+    let http = crate::client::client();
+    let started = Instant::now();
+    let mut sorted_ids: Vec<i64> = ids.values().copied().collect();
+    sorted_ids.sort_unstable();
+    let sorted_ids = Arc::new(sorted_ids);
+    let export_ids = sorted_ids.clone();
+    let uploads = upload_all(
+        &stack,
+        "get_core_profiles",
+        batches,
+        CLIENTS,
+        move |batch| {
+            let ids =
+                &export_ids[batch * TASK_RECORDS as usize..(batch + 1) * TASK_RECORDS as usize];
+            records_jsonl(ids.iter().map(|id| json!({"core-profile-id": id})))
+        },
+    )
+    .await?;
+    wait_completed(&stack, &uploads.task_ids).await?;
+    let mut exported = 0;
+    for task_id in &uploads.task_ids {
+        exported += download_count(&http, &stack, *task_id, "results").await?;
+    }
+    results.export_by_id = rate(records, started.elapsed());
+    anyhow::ensure!(exported == records, "export by id: {exported} entries");
+    let started = Instant::now();
+    let body = records_jsonl(std::iter::once(json!({"all": true})));
+    let (task_id, _) = crate::client::post_jsonl(&http, &stack, "get_core_profiles", body).await?;
+    wait_completed(&stack, &[task_id]).await?;
+    let everything = download_count(&http, &stack, task_id, "results").await?;
+    results.export_all = rate(records, started.elapsed());
+    anyhow::ensure!(everything == records, "export of all: {everything} entries");
+    memory_of(&stack, watch, "B3 export", results);
+    results.checks.push(format!(
+        "B3: {exported} entries by id and {everything} by `all` in the downloaded zips"
+    ));
+
+    results.status = status_reads(&stack, task_id, 10).await?;
+    stack.stop().await
+}
+
+async fn scaling(
+    server: &Path,
+    records: u64,
+    generator: Generator,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    for workers in [1, 2, 4] {
+        let stack =
+            Stack::start(server, Layout::Split { workers }, &["create_core_profiles"]).await?;
+        let watch = RssWatch::start(stack.services.iter().map(|service| service.pid()).collect());
+        let (import_rate, _, statuses) = import(&stack, generator, records).await?;
+        memory_of(
+            &stack,
+            watch,
+            &format!("B7 import, {workers} workers"),
+            results,
+        );
+        let failed: i64 = statuses
+            .iter()
+            .map(|status| status["failed"].as_i64().unwrap_or(0))
+            .sum();
+        let stored = count(&stack, "SELECT count(*) FROM core_profiles").await?;
+        results.scaling.push((workers, import_rate, failed, stored));
+        anyhow::ensure!(
+            failed == 0 && stored == records as i64,
+            "{workers} workers: {failed} failed, {stored} stored"
+        );
+        stack.stop().await?;
+    }
+    Ok(())
+}
+
+/// Runs every scenario.
+pub async fn run_all(records: u64, server: &Path, seed: u64) -> anyhow::Result<Results> {
+    let generator = Generator::new(seed);
+    let mut results = Results::default();
+    eprintln!("baselines...");
+    baselines(records, &generator, &mut results).await?;
+    eprintln!("B1-B6 with userhub-server all...");
+    all_in_one(server, records, generator, &mut results).await?;
+    eprintln!("B7 scaling...");
+    scaling(server, records, generator, &mut results).await?;
+    Ok(results)
+}
