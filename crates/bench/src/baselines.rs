@@ -189,6 +189,10 @@ pub async fn per_record_inserts(
                 .as_ref()
                 .map(|patch| serde_json::Value::Object(patch.apply(&Default::default())));
             let age = f.age.value().map(|age| *age as i16);
+            let tags = f
+                .tags
+                .value()
+                .map(|tags| serde_json::Value::from(tags.clone()));
             transaction
                 .execute(
                     &profile,
@@ -196,7 +200,7 @@ pub async fn per_record_inserts(
                         &id,
                         &domain_id,
                         &names,
-                        &f.tags.value(),
+                        &tags,
                         &custom,
                         &f.last_country.value(),
                         &f.last_city.value(),

@@ -52,7 +52,7 @@ pub fn write_create_csv(
         let id = first_id + n as i64;
         let f = &profile.fields;
         let tags = f.tags.value().map_or_else(String::new, |tags| {
-            quoted(&format!("{{{}}}", tags.join(",")))
+            quoted(&Value::from(tags.clone()).to_string())
         });
         writeln!(
             profiles,

@@ -43,6 +43,13 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Only B1 through `userhub-server all`, without baselines (for profiling).
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+    },
     /// Print generated `create_core_profiles` records as JSONL.
     Generate {
         #[arg(long, default_value_t = 1000)]
@@ -60,6 +67,10 @@ async fn main() -> anyhow::Result<()> {
             let mut out = std::io::BufWriter::new(stdout.lock());
             Generator::new(seed).write_create_jsonl(0..records, &mut out)?;
             out.flush()?;
+        }
+        Command::Import { records, server } => {
+            let rate = scenarios::import_only(records, &std::fs::canonicalize(&server)?).await?;
+            println!("import: {rate:.0} records/s");
         }
         Command::Run {
             records,

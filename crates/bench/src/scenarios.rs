@@ -90,7 +90,13 @@ async fn import(
         move |batch| jsonl_batch(&generator, batch),
     )
     .await?;
+    let uploaded = started.elapsed();
     let statuses = wait_completed(stack, &uploads.task_ids).await?;
+    eprintln!(
+        "  import: uploads done after {:.2} s, completed after {:.2} s",
+        uploaded.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     Ok((
         rate(records, started.elapsed()),
         uploads.latencies_ms,
@@ -443,6 +449,14 @@ async fn scaling(
         stack.stop().await?;
     }
     Ok(())
+}
+
+/// B1 alone, for profiling.
+pub async fn import_only(records: u64, server: &Path) -> anyhow::Result<f64> {
+    let stack = Stack::start(server, Layout::All, &[]).await?;
+    let (rate, _, _) = import(&stack, Generator::new(1), records).await?;
+    stack.stop().await?;
+    Ok(rate)
 }
 
 /// Runs every scenario.

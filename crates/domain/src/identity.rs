@@ -124,6 +124,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Records the identity's position in its record's `identities` array.
+    pub fn set_position(&mut self, position: usize) {
+        self.position = position;
+    }
+
     /// The path of this identity's value in its record, e.g. `identities[2].email`.
     pub fn path(&self) -> String {
         format!("identities[{}].{}", self.position, self.kind.as_str())

@@ -419,8 +419,23 @@ pub fn find_nul_character(value: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// Whether any key or string of `value` holds a NUL character (no allocation).
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(object) => object
+            .iter()
+            .any(|(key, item)| key.contains('\0') || contains_nul(item)),
+        _ => false,
+    }
+}
+
 /// A record-level error if any string of the record holds a NUL character.
 pub fn reject_nul_characters(record: &Value) -> Result<(), Vec<FieldError>> {
+    if !contains_nul(record) {
+        return Ok(());
+    }
     match find_nul_character(record, "") {
         None => Ok(()),
         Some(path) => Err(vec![FieldError::new(

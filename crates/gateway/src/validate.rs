@@ -1,18 +1,17 @@
-//! Record validation at the gateway: every record is parsed into its typed form so that the
-//! errors file can report bad records, duplicates inside the payload are found, and each record
-//! gets the key that decides its chunk. A lone selector record turns a `get_*` task into an
-//! export of whole sets of profiles.
+//! Record checks at the gateway, kept light: lines that are not JSON, identities (or ids) claimed
+//! twice inside one payload, and the key that decides each record's chunk. Full validation
+//! happens once, in the worker, which reports bad records in the errors file. A lone selector
+//! record turns a `get_*` task into an export of whole sets of profiles.
 
 use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
-use userhub_domain::profile::app::{parse_app_profile_update, parse_new_app_profile};
-use userhub_domain::profile::core::{parse_core_profile_update, parse_new_core_profile};
-use userhub_domain::profile::selector::{
-    is_selector, parse_app_export_record, parse_core_export_record, parse_selector,
-};
-use userhub_domain::{ErrorCode, FieldError, Identity, TaskAction};
+use userhub_domain::object_parser::{ErrorSink, integer_of};
+use userhub_domain::profile::selector::parse_selector;
+use userhub_domain::{CoreProfileId, ErrorCode, FieldError, Identity, TaskAction};
 
 /// What the gateway learnt about one record.
 #[derive(Debug, Default)]
@@ -99,48 +98,122 @@ fn text_key(text: &str) -> i64 {
     hash as i64
 }
 
-fn verdict(result: Result<(Vec<FieldError>, Option<i64>), Vec<FieldError>>) -> Verdict {
-    match result {
-        Ok((errors, key)) => Verdict { errors, key },
-        Err(errors) => Verdict { errors, key: None },
+/// The fields of a record the gateway looks at; every other field is skipped without being
+/// read into memory. Full validation is the worker's: it parses every record anyway, and doing
+/// it twice would double the CPU an import costs.
+#[derive(Default, Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    identities: Option<&'a RawValue>,
+    #[serde(rename = "core-profile-id", borrow, default)]
+    core_profile_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    app_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    all: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    updated_since: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    identity: Option<&'a RawValue>,
+}
+
+impl Peek<'_> {
+    fn has_selector_key(&self) -> bool {
+        self.all.is_some() || self.updated_since.is_some() || self.identity.is_some()
+    }
+
+    /// The valid identities of the record (invalid ones are the worker's to report).
+    fn identities(&self) -> Vec<Identity> {
+        let Some(items) = self
+            .identities
+            .and_then(|raw| serde_json::from_str::<Vec<Value>>(raw.get()).ok())
+        else {
+            return Vec::new();
+        };
+        let mut sink = ErrorSink::default();
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(position, item)| {
+                let mut identity =
+                    Identity::parse(item, &format!("identities[{position}]"), &mut sink)?;
+                identity.set_position(position);
+                Some(identity)
+            })
+            .collect()
+    }
+
+    fn core_profile_id(&self) -> Option<i64> {
+        let value: Value = serde_json::from_str(self.core_profile_id?.get()).ok()?;
+        integer_of(&value)
+            .and_then(CoreProfileId::new)
+            .map(CoreProfileId::get)
+    }
+
+    fn text(raw: Option<&RawValue>) -> Option<String> {
+        let text: String = serde_json::from_str(raw?.get()).ok()?;
+        Some(text.trim().to_owned()).filter(|text| !text.is_empty())
     }
 }
 
-fn validate_one(action: TaskAction, index: u32, value: &Value, claims: &mut Claims) -> Verdict {
-    verdict(match action {
-        TaskAction::CreateCoreProfiles => parse_new_core_profile(value).map(|profile| {
-            (
-                claims.claim(index, None, identity_claims(&profile.identities)),
-                None,
-            )
-        }),
-        TaskAction::UpdateCoreProfiles => parse_core_profile_update(value).map(|update| {
-            let id = update.id.get();
-            (
-                claims.claim(index, Some(id), identity_claims(&update.identities)),
-                Some(id),
-            )
-        }),
-        TaskAction::CreateAppProfiles => parse_new_app_profile(value).map(|profile| {
-            let core = profile.core_profile_id.get();
-            let claim = (
-                Claim::App(core, profile.app_id.clone()),
-                "app_id".to_owned(),
-            );
-            (claims.claim(index, None, vec![claim]), Some(core))
-        }),
-        TaskAction::UpdateAppProfiles => {
-            parse_app_profile_update(value).map(|update| (Vec::new(), Some(text_key(&update.pid))))
+fn peek(json: &RawValue) -> Option<Peek<'_>> {
+    serde_json::from_str(json.get()).ok()
+}
+
+/// The chunk key and the claims of one record.
+fn check_one(action: TaskAction, index: u32, peek: &Peek<'_>, claims: &mut Claims) -> Verdict {
+    let (errors, key) = match action {
+        TaskAction::CreateCoreProfiles => (
+            claims.claim(index, None, identity_claims(&peek.identities())),
+            None,
+        ),
+        TaskAction::UpdateCoreProfiles => {
+            let id = peek.core_profile_id();
+            let errors = match id {
+                Some(id) => claims.claim(index, Some(id), identity_claims(&peek.identities())),
+                None => Vec::new(),
+            };
+            (errors, id)
         }
-        TaskAction::GetCoreProfiles => parse_core_export_record(value).map(|id| {
-            let claim = (Claim::Export(id.to_string()), "core-profile-id".to_owned());
-            (claims.claim(index, None, vec![claim]), None)
-        }),
-        TaskAction::GetAppProfiles => parse_app_export_record(value).map(|pid| {
-            let claim = (Claim::Export(pid), "pid".to_owned());
-            (claims.claim(index, None, vec![claim]), None)
-        }),
-    })
+        TaskAction::CreateAppProfiles => {
+            let id = peek.core_profile_id();
+            let errors = match (id, Peek::text(peek.app_id)) {
+                (Some(id), Some(app)) => claims.claim(
+                    index,
+                    None,
+                    vec![(Claim::App(id, app), "app_id".to_owned())],
+                ),
+                _ => Vec::new(),
+            };
+            (errors, id)
+        }
+        TaskAction::UpdateAppProfiles => {
+            (Vec::new(), Peek::text(peek.pid).map(|pid| text_key(&pid)))
+        }
+        TaskAction::GetCoreProfiles => {
+            let errors = match peek.core_profile_id() {
+                Some(id) => claims.claim(
+                    index,
+                    None,
+                    vec![(Claim::Export(id.to_string()), "core-profile-id".to_owned())],
+                ),
+                None => Vec::new(),
+            };
+            (errors, None)
+        }
+        TaskAction::GetAppProfiles => {
+            let errors = match Peek::text(peek.pid) {
+                Some(pid) => {
+                    claims.claim(index, None, vec![(Claim::Export(pid), "pid".to_owned())])
+                }
+                None => Vec::new(),
+            };
+            (errors, None)
+        }
+    };
+    Verdict { errors, key }
 }
 
 fn is_export(action: TaskAction) -> bool {
@@ -150,36 +223,32 @@ fn is_export(action: TaskAction) -> bool {
     )
 }
 
-/// Validates every record of a payload for `action`, in input order.
+/// Checks the records of a payload for `action`, in input order: lines that are not JSON,
+/// identities (or ids) claimed twice, chunk keys, and whether it is an export by selector.
 pub fn validate_records(action: TaskAction, records: &[RawRecord]) -> Result<Plan, GatewayError> {
-    let values: Vec<Result<Value, FieldError>> = records
+    let peeks: Vec<Option<Peek<'_>>> = records
         .iter()
         .map(|record| match &record.content {
-            RecordContent::Broken { error, .. } => Err(error.clone()),
-            RecordContent::Json(json) => serde_json::from_str(json.get()).map_err(|error| {
-                FieldError::new(
-                    "",
-                    ErrorCode::InvalidJson,
-                    format!("the record is not valid JSON: {error}"),
-                )
-            }),
+            RecordContent::Broken { .. } => None,
+            RecordContent::Json(json) => peek(json),
         })
         .collect();
-    let selectors = values
+    let selector_records = peeks
         .iter()
         .flatten()
-        .filter(|value| is_selector(value))
+        .filter(|peek| peek.has_selector_key())
         .count();
-    if selectors > 0 && is_export(action) {
-        if values.len() > 1 {
+    if selector_records > 0 && is_export(action) {
+        if records.len() > 1 {
             return Err(GatewayError::InvalidPayload(
                 "an export selector (`all`, `updated_since`, `identity`) must be the only record"
                     .to_owned(),
             ));
         }
-        if let Some(Ok(value)) = values.first() {
-            match parse_selector(value) {
-                Ok(_) => return Ok(Plan::Selector(value.clone())),
+        if let RecordContent::Json(json) = &records[0].content {
+            let value: Value = serde_json::from_str(json.get()).unwrap_or(Value::Null);
+            match parse_selector(&value) {
+                Ok(_) => return Ok(Plan::Selector(value)),
                 Err(errors) => return Ok(Plan::Records(vec![Verdict { errors, key: None }])),
             }
         }
@@ -188,13 +257,16 @@ pub fn validate_records(action: TaskAction, records: &[RawRecord]) -> Result<Pla
     Ok(Plan::Records(
         records
             .iter()
-            .zip(values)
-            .map(|(record, value)| match value {
-                Err(error) => Verdict {
-                    errors: vec![error],
+            .zip(&peeks)
+            .map(|(record, peek)| match (&record.content, peek) {
+                (RecordContent::Broken { error, .. }, _) => Verdict {
+                    errors: vec![error.clone()],
                     key: None,
                 },
-                Ok(value) => validate_one(action, record.index, &value, &mut claims),
+                (RecordContent::Json(_), None) => Verdict::default(),
+                (RecordContent::Json(_), Some(peek)) => {
+                    check_one(action, record.index, peek, &mut claims)
+                }
             })
             .collect(),
     ))
@@ -281,12 +353,15 @@ mod tests {
     }
 
     #[test]
-    fn invalid_records_keep_their_errors() {
+    fn broken_lines_are_errors_and_full_validation_is_left_to_the_worker() {
         let verdicts = verdicts(
             TaskAction::CreateCoreProfiles,
             "{\"identities\":[]}\nnot json\n",
         );
-        assert_eq!(verdicts[0].errors[0].code, ErrorCode::EmptyData);
+        assert!(
+            verdicts[0].errors.is_empty(),
+            "the worker reports EMPTY_DATA"
+        );
         assert_eq!(verdicts[1].errors[0].code, ErrorCode::InvalidJson);
     }
 }

@@ -1,6 +1,11 @@
 //! `userhub-server`: runs the services and the operator commands.
 
 use anyhow::Context;
+
+/// mimalloc: the services allocate many small, short-lived values per record; glibc's malloc
+/// spent a fifth of the import's CPU and kept freed memory resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use userhub_domain::TaskAction;

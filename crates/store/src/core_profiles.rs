@@ -186,9 +186,7 @@ pub async fn insert_profiles(
             "INSERT INTO core_profiles (id, domain_id, names, tags, custom_fields, full_privacy_enabled,
                  last_country, last_city, age, lifetime_value, user_persona, user_vip_segment,
                  user_support_status, accepted_t_and_c, preferred_language, last_active_date)
-             SELECT u.id, $1, u.names,
-                    CASE WHEN u.tags IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
-                    u.custom_fields, u.privacy, u.country, u.city, u.age, u.ltv::numeric, u.persona, u.vip,
+             SELECT u.id, $1, u.names, u.tags, u.custom_fields, u.privacy, u.country, u.city, u.age, u.ltv::numeric, u.persona, u.vip,
                     u.support, u.tandc, u.lang, u.last_active
                FROM unnest($2::int8[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::bool[], $7::text[],
                            $8::text[], $9::int2[], $10::text[], $11::text[], $12::text[], $13::text[],
@@ -298,9 +296,7 @@ pub async fn update_profiles(
         .prepare_cached(
             "UPDATE core_profiles p SET
                  names = CASE WHEN u.mask & 1 <> 0 THEN u.names ELSE p.names END,
-                 tags = CASE WHEN u.mask & 2 = 0 THEN p.tags
-                             WHEN u.tags IS NULL THEN NULL
-                             ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
+                 tags = CASE WHEN u.mask & 2 <> 0 THEN u.tags ELSE p.tags END,
                  custom_fields = CASE WHEN u.mask & 4 <> 0 THEN u.custom_fields ELSE p.custom_fields END,
                  full_privacy_enabled = CASE WHEN u.mask & 8 <> 0 THEN u.privacy ELSE p.full_privacy_enabled END,
                  last_country = CASE WHEN u.mask & 16 <> 0 THEN u.country ELSE p.last_country END,

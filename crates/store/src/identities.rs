@@ -35,6 +35,37 @@ pub async fn insert_unowned(
     let values: Vec<&str> = sorted.iter().map(|row| row.value).collect();
     let metadata: Vec<Option<&Value>> = sorted.iter().map(|row| row.metadata.as_ref()).collect();
     let owners: Vec<i64> = sorted.iter().map(|row| row.core_profile_id).collect();
+    // Conflicts are rare: a plain insert (no speculative insertion per row) is tried first
+    // inside a savepoint, and only a unique violation takes the slower path below.
+    let plain = client
+        .prepare_cached(
+            "INSERT INTO identities (domain_id, kind, normalized, value, metadata, core_profile_id)
+             SELECT $1, u.kind, u.normalized, u.value, u.metadata, u.owner
+               FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int8[]) WITH ORDINALITY
+                    AS u(kind, normalized, value, metadata, owner, position)
+              ORDER BY u.position",
+        )
+        .await?;
+    client.batch_execute("SAVEPOINT identities_plain").await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&domain_id, &kinds, &normalized, &values, &metadata, &owners];
+    match client.execute(&plain, &params).await {
+        Ok(_) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT identities_plain")
+                .await?;
+            return Ok(sorted
+                .iter()
+                .map(|row| (row.kind.to_owned(), row.normalized.to_owned()))
+                .collect());
+        }
+        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT identities_plain")
+                .await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
     let statement = client
         .prepare_cached(
             "INSERT INTO identities (domain_id, kind, normalized, value, metadata, core_profile_id)

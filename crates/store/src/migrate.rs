@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "stall_detection",
         include_str!("../migrations/0003_stall_detection.sql"),
     ),
+    (
+        4,
+        "tags_as_jsonb",
+        include_str!("../migrations/0004_tags_as_jsonb.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -122,6 +122,7 @@ impl<H: TaskHandler> Worker<H> {
             }
         };
         let task_id = message.task_id;
+        let started = std::time::Instant::now();
         let chunk_no = message.chunk_no;
         let outcome = if message.selector.is_some() {
             match self.handler.export_kind() {
@@ -157,7 +158,8 @@ impl<H: TaskHandler> Worker<H> {
                         completed_task: true,
                     } => tracing::info!(%task_id, "task completed"),
                     ChunkDisposition::Applied { .. } => {
-                        tracing::debug!(%task_id, chunk_no, "chunk applied")
+                        let elapsed_ms = started.elapsed().as_millis() as u64;
+                        tracing::debug!(%task_id, chunk_no, elapsed_ms, "chunk applied")
                     }
                     ChunkDisposition::Duplicate => {
                         tracing::info!(%task_id, chunk_no, "redelivered chunk skipped")
