@@ -99,6 +99,9 @@ async fn run_chunk<H: TaskHandler>(
     let chunk_no = message.chunk_no as i32;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Waits while the gateway still publishes this task's chunks (it holds the row lock).
+    // Wait (on the task row) until the gateway has finished accepting the task, so that the
+    // transaction below starts from its committed state.
+    state_for_chunk(&client, task_id).await?;
     start_processing(&client, task_id).await?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     match state_for_chunk(&transaction, task_id).await? {

@@ -18,6 +18,7 @@ use userhub_store::exports::{
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::tasks::{
     fail_unaccepted_task, lock_task_state, record_chunk_progress, set_plan, start_processing,
+    state_for_chunk,
 };
 use userhub_store::{Pool, StoreError};
 
@@ -47,6 +48,9 @@ pub async fn plan_export(
         .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?
         .map_err(|errors| ChunkError::Processing(format!("invalid selector: {errors:?}")))?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
+    // Wait (on the task row) until the gateway has finished accepting the task, so that the
+    // transaction below starts from its committed state.
+    state_for_chunk(&client, task_id).await?;
     start_processing(&client, task_id).await?;
     let transaction = client
         .build_transaction()
