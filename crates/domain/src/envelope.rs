@@ -35,12 +35,23 @@ pub struct ChunkRecord {
     /// 1-based line in a JSONL upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_raw"
+    )]
     pub input: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+}
+
+/// A present `input` is kept even when it is JSON `null` (a record that is `null`).
+fn present_raw<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 impl ChunkRecord {
@@ -118,6 +129,14 @@ mod tests {
             serde_json::json!("{not json")
         );
         assert_eq!(back.action, TaskAction::CreateCoreProfiles);
+    }
+
+    #[test]
+    fn a_null_record_stays_a_record() {
+        let record: ChunkRecord = serde_json::from_str(r#"{"index": 2, "input": null}"#).unwrap();
+        assert_eq!(record.input.unwrap().get(), "null");
+        let missing: ChunkRecord = serde_json::from_str(r#"{"index": 2, "raw": "x"}"#).unwrap();
+        assert!(missing.input.is_none());
     }
 
     #[test]

@@ -25,7 +25,7 @@ async fn seed_profiles(app: &TestApp) {
                                         lifetime_value, accepted_t_and_c, preferred_language, last_active_date)
              SELECT nextval('core_profile_ids'), $1,
                     jsonb_build_object('first_name', 'Ada', 'last_name', 'Lovelace ' || g),
-                    ARRAY['vip', 'beta'], jsonb_build_object('plan', 'gold', 'seats', g % 10),
+                    jsonb_build_array('vip', 'beta'), jsonb_build_object('plan', 'gold', 'seats', g % 10),
                     'DE', 'Berlin', 20 + g % 60, 100.25, true, 'en', 1742792448000 + g
                FROM generate_series(1, $2::int8) AS g",
             &[&domain, &PROFILES],
