@@ -18,6 +18,14 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STATUS_POLL: Duration = Duration::from_millis(500);
 
+/// Ready messages of one task type's queues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    pub work: u32,
+    pub retry: u32,
+    pub dead: u32,
+}
+
 /// A handle on the supervised broker connection; cheap to clone.
 #[derive(Clone)]
 pub struct Broker {
@@ -101,25 +109,37 @@ impl Broker {
 
     /// Messages ready in a task type's work and retry queues (not those being processed).
     pub async fn ready_messages(&self, action: TaskAction) -> Result<u32, BrokerError> {
+        let depths = self.queue_depths(action).await?;
+        Ok(depths.work + depths.retry)
+    }
+
+    /// Messages ready in each of a task type's queues.
+    pub async fn queue_depths(&self, action: TaskAction) -> Result<QueueDepths, BrokerError> {
         let connection = self.connection()?;
         let channel = connection.create_channel().await?;
-        let mut queues = vec![self.topology.work_queue(action)];
-        queues.extend(
-            (0..self.topology.retry_tiers()).map(|tier| self.topology.retry_queue(action, tier)),
-        );
-        let mut ready = 0;
-        for queue in queues {
-            let passive = lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            let declared = channel
-                .queue_declare(queue.into(), passive, Default::default())
-                .await?;
-            ready += declared.message_count();
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let depth = |queue: String| {
+            let channel = channel.clone();
+            async move {
+                let declared = channel
+                    .queue_declare(queue.into(), passive, Default::default())
+                    .await?;
+                Ok::<u32, lapin::Error>(declared.message_count())
+            }
+        };
+        let mut depths = QueueDepths {
+            work: depth(self.topology.work_queue(action)).await?,
+            ..QueueDepths::default()
+        };
+        for tier in 0..self.topology.retry_tiers() {
+            depths.retry += depth(self.topology.retry_queue(action, tier)).await?;
         }
+        depths.dead = depth(self.topology.dead_queue(action)).await?;
         let _ = channel.close(200, "counted".into()).await;
-        Ok(ready)
+        Ok(depths)
     }
 
     /// A consumer of a task type's work queue with the configured prefetch.

@@ -9,7 +9,7 @@ mod publisher;
 mod settings;
 mod topology;
 
-pub use connection::Broker;
+pub use connection::{Broker, QueueDepths};
 pub use consumer::{ChunkConsumer, Delivery};
 pub use dead_letters::{DeadLetter, DeadLetterQueue};
 pub use error::BrokerError;

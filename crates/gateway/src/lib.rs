@@ -23,7 +23,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::post;
 use std::sync::Arc;
 use userhub_broker::Broker;
-use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id};
+use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id, record_request};
 
 /// The gateway's shared state.
 #[derive(Clone, Debug)]
@@ -42,7 +42,8 @@ pub fn router(gateway: Gateway) -> Router {
             post(routes::create_task),
         )
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(context, admission_layer))
+        .layer(from_fn_with_state(context.clone(), admission_layer))
+        .layer(from_fn_with_state(context.metrics.clone(), record_request))
         .layer(from_fn(cors_and_request_id))
         .with_state(gateway)
 }

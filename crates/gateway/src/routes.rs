@@ -120,6 +120,15 @@ pub async fn create_task(
     let crash = settings.crash_before_queued;
     let accepted =
         accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render).await?;
+    let labels = userhub_telemetry::ActionLabels {
+        action: action.as_str().to_owned(),
+    };
+    gateway
+        .context
+        .metrics
+        .tasks_accepted
+        .get_or_create(&labels)
+        .inc();
     tracing::info!(
         task_id = %accepted.task_id,
         domain = %principal.domain.name,

@@ -19,6 +19,7 @@ pub struct ApiContext {
     pub pool: Pool,
     pub authenticator: Arc<Authenticator>,
     pub limiter: Arc<RateLimiter>,
+    pub metrics: userhub_telemetry::Metrics,
 }
 
 /// The tenant segment of `/v2/{domain}/...`, if the path has one.

@@ -1,7 +1,7 @@
 //! Starting services: each takes settings, a bound listener and a shutdown token, and returns
 //! once it has shut down gracefully.
 
-use crate::ops::{self, Readiness};
+use crate::ops::{self, Ops};
 use crate::settings::Settings;
 use axum::Router;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
 use userhub_http_common::{ApiContext, Authenticator, RateLimiter, json_fallback};
 use userhub_store::{Pool, StoreError};
+use userhub_telemetry::Metrics;
 use userhub_worker_create_app_profiles::CreateAppProfiles;
 use userhub_worker_create_core_profiles::CreateCoreProfiles;
 use userhub_worker_get_app_profiles::GetAppProfiles;
@@ -52,7 +53,7 @@ pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> 
     }
 }
 
-fn api_context(settings: &Settings, pool: &Pool) -> ApiContext {
+fn api_context(settings: &Settings, pool: &Pool, metrics: &Metrics) -> ApiContext {
     let cache = Duration::from_millis(settings.http.auth_cache_ms);
     let authenticator = Authenticator::new(pool.clone(), cache)
         .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone());
@@ -60,6 +61,7 @@ fn api_context(settings: &Settings, pool: &Pool) -> ApiContext {
         pool: pool.clone(),
         authenticator: Arc::new(authenticator),
         limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
+        metrics: metrics.clone(),
     }
 }
 
@@ -76,6 +78,7 @@ struct WorkerDependencies {
     pool: Pool,
     broker: Broker,
     settings: WorkerSettings,
+    metrics: Metrics,
     shutdown: CancellationToken,
 }
 
@@ -86,6 +89,7 @@ impl WorkerDependencies {
             self.pool.clone(),
             self.broker.clone(),
             self.settings.clone(),
+            self.metrics.clone(),
             self.shutdown.clone(),
         ));
     }
@@ -132,7 +136,8 @@ async fn run_parts(
     let needs_broker = parts.gateway || !parts.workers.is_empty();
     let broker_stop = CancellationToken::new();
     let broker = needs_broker.then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
-    let context = api_context(&settings, &pool);
+    let metrics = Metrics::new();
+    let context = api_context(&settings, &pool, &metrics);
     let mut workers = JoinSet::new();
     let mut router = Router::new();
     if let Some(broker) = &broker {
@@ -140,6 +145,7 @@ async fn run_parts(
             pool: pool.clone(),
             broker: broker.clone(),
             settings: settings.worker.clone(),
+            metrics: metrics.clone(),
             shutdown: shutdown.clone(),
         };
         for action in parts.workers {
@@ -162,9 +168,10 @@ async fn run_parts(
     if parts.status {
         router = router.merge(userhub_status::router(context));
     }
-    let router = router.merge(ops::router(Readiness {
+    let router = router.merge(ops::router(Ops {
         pool: pool.clone(),
         broker,
+        metrics,
     }));
     let served = serve(listener, router, shutdown.clone()).await;
     shutdown.cancel();

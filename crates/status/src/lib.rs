@@ -11,7 +11,7 @@ pub mod zip;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
-use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id};
+use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id, record_request};
 
 /// The status routes (without a fallback, so that they can be merged with others).
 pub fn router(context: ApiContext) -> Router {
@@ -30,6 +30,7 @@ pub fn router(context: ApiContext) -> Router {
             get(routes::get_errors),
         )
         .layer(from_fn_with_state(context.clone(), admission_layer))
+        .layer(from_fn_with_state(context.metrics.clone(), record_request))
         .layer(from_fn(cors_and_request_id))
         .with_state(context)
 }

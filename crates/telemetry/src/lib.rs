@@ -1,5 +1,12 @@
-//! Logging setup: structured JSON or human-readable logs filtered by `RUST_LOG`-style directives.
+//! Observability: logging (structured JSON or text, filtered by `RUST_LOG`-style directives) and
+//! Prometheus metrics.
 
+mod metrics;
+
+pub use metrics::{
+    ActionLabels, ChunkLabels, HttpLabels, Metrics, OutcomeLabels, QueueLabels, RouteLabels,
+    StateLabels,
+};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 

@@ -17,7 +17,11 @@ use userhub_store::{Pool, StoreError, Transaction};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChunkDisposition {
     /// Applied now; `completed_task` if it was the task's last chunk.
-    Applied { completed_task: bool },
+    Applied {
+        completed_task: bool,
+        succeeded: u32,
+        failed: u32,
+    },
     /// A redelivery of a chunk already applied.
     Duplicate,
     /// Nothing to do, with the reason (e.g. the task was withdrawn).
@@ -168,6 +172,8 @@ async fn run_chunk<H: TaskHandler>(
     transaction.commit().await.map_err(StoreError::from)?;
     Ok(ChunkDisposition::Applied {
         completed_task: state == TaskState::Completed,
+        succeeded: outcomes.succeeded as u32,
+        failed: outcomes.failed as u32,
     })
 }
 

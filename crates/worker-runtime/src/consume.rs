@@ -18,6 +18,7 @@ use userhub_broker::{
 };
 use userhub_domain::envelope::ChunkMessage;
 use userhub_store::Pool;
+use userhub_telemetry::{ActionLabels, Metrics};
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
@@ -29,6 +30,7 @@ struct Worker<H> {
     settings: WorkerSettings,
     /// Chunks this process has applied, for injected crashes.
     applied: AtomicU32,
+    metrics: Metrics,
 }
 
 /// Runs the consume loop until `shutdown` is cancelled.
@@ -37,6 +39,7 @@ pub async fn run_worker<H: TaskHandler>(
     pool: Pool,
     broker: Broker,
     settings: WorkerSettings,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) {
     let action = handler.action();
@@ -46,6 +49,7 @@ pub async fn run_worker<H: TaskHandler>(
         broker,
         settings,
         applied: AtomicU32::new(0),
+        metrics,
     });
     let tag = format!("userhub-{}-{}", action.as_str(), std::process::id());
     while !shutdown.is_cancelled() {
@@ -153,19 +157,38 @@ impl<H: TaskHandler> Worker<H> {
         };
         match outcome {
             Ok(disposition) => {
+                let action = action.as_str();
                 match &disposition {
                     ChunkDisposition::Applied {
-                        completed_task: true,
-                    } => tracing::info!(%task_id, "task completed"),
-                    ChunkDisposition::Applied { .. } => {
-                        let elapsed_ms = started.elapsed().as_millis() as u64;
-                        tracing::debug!(%task_id, chunk_no, elapsed_ms, "chunk applied")
+                        completed_task,
+                        succeeded,
+                        failed,
+                    } => {
+                        let elapsed = started.elapsed();
+                        let elapsed_ms = elapsed.as_millis() as u64;
+                        tracing::debug!(%task_id, chunk_no, elapsed_ms, "chunk applied");
+                        self.metrics.chunk(action, "applied");
+                        self.metrics
+                            .records(action, u64::from(*succeeded), u64::from(*failed));
+                        let labels = ActionLabels {
+                            action: action.to_owned(),
+                        };
+                        self.metrics
+                            .chunk_duration
+                            .get_or_create(&labels)
+                            .observe(elapsed.as_secs_f64());
+                        if *completed_task {
+                            tracing::info!(%task_id, "task completed");
+                            self.metrics.tasks_completed.get_or_create(&labels).inc();
+                        }
                     }
                     ChunkDisposition::Duplicate => {
-                        tracing::info!(%task_id, chunk_no, "redelivered chunk skipped")
+                        tracing::info!(%task_id, chunk_no, "redelivered chunk skipped");
+                        self.metrics.chunk(action, "duplicate");
                     }
                     ChunkDisposition::Dropped(reason) => {
-                        tracing::warn!(%task_id, chunk_no, reason, "chunk dropped")
+                        tracing::warn!(%task_id, chunk_no, reason, "chunk dropped");
+                        self.metrics.chunk(action, "dropped");
                     }
                 }
                 self.settle(&delivery, Ok(())).await;
@@ -198,6 +221,7 @@ impl<H: TaskHandler> Worker<H> {
             }
             .max(0) as usize;
             tracing::warn!(%error, %action, attempts, transient_attempts, "chunk failed; retrying later");
+            self.metrics.chunk(action.as_str(), "retried");
             let reason = error.to_string();
             let result = self
                 .forward(
@@ -212,6 +236,7 @@ impl<H: TaskHandler> Worker<H> {
         }
         let reason = error.to_string();
         tracing::error!(%error, %action, attempts, "chunk keeps failing; dead-lettering it");
+        self.metrics.chunk(action.as_str(), "dead_lettered");
         let Ok(message) = serde_json::from_slice::<ChunkMessage>(delivery.body()) else {
             let result = self
                 .forward(delivery, Destination::Dead(action), &counters, &reason)

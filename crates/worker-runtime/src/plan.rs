@@ -160,5 +160,7 @@ pub async fn plan_export(
     tracing::info!(%task_id, profiles = index, chunks = chunk_no - 1, "export planned");
     Ok(ChunkDisposition::Applied {
         completed_task: state == TaskState::Completed,
+        succeeded: 0,
+        failed: 0,
     })
 }

@@ -8,6 +8,7 @@ mod dependencies_down;
 mod exports;
 mod hostile_input;
 mod idempotency;
+mod operations;
 mod rate_limits;
 mod record_errors;
 mod redelivery;

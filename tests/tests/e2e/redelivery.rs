@@ -85,7 +85,9 @@ async fn applying_the_same_chunk_twice_changes_nothing_the_second_time() {
     assert_eq!(
         applied,
         ChunkDisposition::Applied {
-            completed_task: false
+            completed_task: false,
+            succeeded: 3,
+            failed: 0
         }
     );
     let repeated = apply_chunk(&CreateCoreProfiles, &app.pool, again)
