@@ -88,6 +88,25 @@ impl Delivery {
             .unwrap_or(0)
     }
 
+    /// The string-valued headers (e.g. the W3C `traceparent`).
+    pub fn text_headers(&self) -> std::collections::HashMap<String, String> {
+        self.headers()
+            .map(|headers| {
+                headers
+                    .inner()
+                    .iter()
+                    .filter_map(|(key, value)| match value {
+                        AMQPValue::LongString(text) => Some((
+                            key.as_str().to_owned(),
+                            String::from_utf8_lossy(text.as_bytes()).into_owned(),
+                        )),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn headers(&self) -> Option<&FieldTable> {
         self.inner.properties.headers().as_ref()
     }

@@ -6,7 +6,7 @@
 
 use crate::error::GatewayError;
 use crate::idempotency::Idempotency;
-use userhub_broker::FieldTable;
+use userhub_broker::{AMQPValue, FieldTable};
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
@@ -158,6 +158,15 @@ async fn insert_with_fresh_id(
     })))
 }
 
+/// The current span's trace context as message headers, so the worker continues the trace.
+fn trace_headers() -> FieldTable {
+    let mut headers = FieldTable::default();
+    for (key, value) in userhub_telemetry::trace_context_of(&tracing::Span::current()) {
+        headers.insert(key.into(), AMQPValue::LongString(value.into()));
+    }
+    headers
+}
+
 async fn publish(
     broker: &Broker,
     task_id: TaskId,
@@ -172,7 +181,7 @@ async fn publish(
             destination: Destination::Work(action),
             message_id: format!("{task_id}:{chunk_no}"),
             body,
-            headers: FieldTable::default(),
+            headers: trace_headers(),
             priority,
         })
         .collect();

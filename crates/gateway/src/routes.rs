@@ -15,6 +15,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::{ApiError, Principal};
@@ -118,8 +119,17 @@ pub async fn create_task(
         rendered.map_err(|error| GatewayError::Internal(error.to_string()))
     };
     let crash = settings.crash_before_queued;
-    let accepted =
-        accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render).await?;
+    let span = tracing::info_span!(
+        "accept_task",
+        domain = %principal.domain.name,
+        %action,
+        records = task.total,
+        task_id = tracing::field::Empty,
+    );
+    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render)
+        .instrument(span.clone())
+        .await?;
+    span.record("task_id", tracing::field::display(accepted.task_id));
     let labels = userhub_telemetry::ActionLabels {
         action: action.as_str().to_owned(),
     };

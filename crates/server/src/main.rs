@@ -257,11 +257,28 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    if let Err(error) = userhub_telemetry::init_logging(&settings.log) {
-        eprintln!("userhub-server: {error}");
-        return std::process::ExitCode::from(2);
-    }
-    match run(cli, settings).await {
+    let service = match &cli.command {
+        Command::Worker { task_type } => format!("userhub-worker-{task_type}"),
+        Command::All => "userhub-all".to_owned(),
+        Command::Api => "userhub-api".to_owned(),
+        Command::Gateway => "userhub-gateway".to_owned(),
+        Command::Status => "userhub-status".to_owned(),
+        Command::Migrate { .. } | Command::Admin(_) => "userhub-admin".to_owned(),
+    };
+    let telemetry = match userhub_telemetry::init(
+        &settings.log,
+        &service,
+        settings.telemetry.otlp_endpoint.as_deref(),
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("userhub-server: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = run(cli, settings).await;
+    telemetry.flush();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("userhub-server: {error:#}");

@@ -46,6 +46,14 @@ impl Default for RateLimitSettings {
     }
 }
 
+/// `[telemetry]` settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TelemetrySettings {
+    /// OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`); traces are exported when
+    /// set. Defaults to the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+}
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -56,6 +64,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub worker: WorkerSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 /// Settings that could not be read or make no sense.
@@ -80,7 +89,10 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("broker.retry_delays_ms");
-        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        if settings.telemetry.otlp_endpoint.is_none() {
+            settings.telemetry.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -2,13 +2,14 @@
 //! Prometheus metrics.
 
 mod metrics;
+mod tracing_setup;
 
 pub use metrics::{
     ActionLabels, ChunkLabels, HttpLabels, Metrics, OutcomeLabels, QueueLabels, RouteLabels,
     StateLabels,
 };
 use serde::{Deserialize, Serialize};
-use tracing_subscriber::EnvFilter;
+pub use tracing_setup::{Telemetry, continue_trace, init, init_with_exporter, trace_context_of};
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,28 +39,7 @@ impl Default for LogSettings {
     }
 }
 
-/// The filter directives were not valid.
+/// The filter directives or the exporter settings were not valid.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid log filter: {0}")]
+#[error("invalid telemetry settings: {0}")]
 pub struct TelemetryError(String);
-
-/// Installs the global subscriber; call once at process start (before any service starts).
-pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives),
-        _ => EnvFilter::try_new(&settings.filter),
-    }
-    .map_err(|error| TelemetryError(error.to_string()))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let installed = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-    installed.map_err(|error| TelemetryError(error.to_string()))
-}

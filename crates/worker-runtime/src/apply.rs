@@ -5,6 +5,7 @@
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
 use crate::{ChunkContext, Outcome, TaskHandler, WorkRecord};
 use serde_json::json;
+use tracing::Instrument;
 use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
@@ -145,7 +146,12 @@ async fn run_chunk<H: TaskHandler>(
         .first()
         .map_or(0, |record| i64::from(record.index));
     let record_count = message.records.len() as i32;
-    let outcomes = resolve(resolution, &transaction, &context, message).await?;
+    let outcomes = resolve(resolution, &transaction, &context, message)
+        .instrument(tracing::info_span!(
+            "sql.apply_records",
+            records = record_count
+        ))
+        .await?;
     let entry = ChunkEntry {
         task_id,
         chunk_no,
@@ -169,7 +175,11 @@ async fn run_chunk<H: TaskHandler>(
     )
     .await?;
     before_commit();
-    transaction.commit().await.map_err(StoreError::from)?;
+    transaction
+        .commit()
+        .instrument(tracing::info_span!("sql.commit"))
+        .await
+        .map_err(StoreError::from)?;
     Ok(ChunkDisposition::Applied {
         completed_task: state == TaskState::Completed,
         succeeded: outcomes.succeeded as u32,

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use userhub_broker::{
     AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
@@ -125,6 +126,21 @@ impl<H: TaskHandler> Worker<H> {
                 return;
             }
         };
+        let span = tracing::info_span!(
+            "apply_chunk",
+            task_id = %message.task_id,
+            chunk_no = message.chunk_no,
+            domain = %message.domain,
+            %action,
+        );
+        userhub_telemetry::continue_trace(&span, &delivery.text_headers());
+        self.apply_message(&delivery, message)
+            .instrument(span)
+            .await;
+    }
+
+    async fn apply_message(&self, delivery: &Delivery, message: ChunkMessage) {
+        let action = self.handler.action();
         let task_id = message.task_id;
         let started = std::time::Instant::now();
         let chunk_no = message.chunk_no;
@@ -191,9 +207,9 @@ impl<H: TaskHandler> Worker<H> {
                         self.metrics.chunk(action, "dropped");
                     }
                 }
-                self.settle(&delivery, Ok(())).await;
+                self.settle(delivery, Ok(())).await;
             }
-            Err(error) => self.retry_or_give_up(&delivery, error).await,
+            Err(error) => self.retry_or_give_up(delivery, error).await,
         }
     }
 

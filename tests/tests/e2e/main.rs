@@ -15,4 +15,5 @@ mod redelivery;
 mod request_errors;
 mod task_list;
 mod tenancy;
+mod tracing_spans;
 mod update_semantics;
