@@ -14,6 +14,14 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in the order a task goes through them.
+    pub const ALL: [TaskState; 4] = [
+        TaskState::Created,
+        TaskState::Queued,
+        TaskState::Processing,
+        TaskState::Completed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Created => "created",
@@ -56,6 +64,13 @@ pub enum TaskOutcome {
 }
 
 impl TaskOutcome {
+    /// Every outcome of a completed task.
+    pub const ALL: [TaskOutcome; 3] = [
+        TaskOutcome::Succeeded,
+        TaskOutcome::CompletedWithErrors,
+        TaskOutcome::Failed,
+    ];
+
     /// The outcome implied by the final counters.
     pub fn from_counts(succeeded: i64, failed: i64) -> TaskOutcome {
         match (succeeded, failed) {

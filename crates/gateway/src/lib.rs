@@ -10,7 +10,7 @@ mod idempotency;
 mod messages;
 mod payload;
 mod request;
-mod routes;
+pub mod routes;
 mod settings;
 mod validate;
 

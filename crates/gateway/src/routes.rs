@@ -14,11 +14,13 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
-use userhub_http_common::{ApiError, Principal};
+use userhub_http_common::schema::{ActionName, StateName};
+use userhub_http_common::{ApiError, ErrorBody, Principal};
+use utoipa::ToSchema;
 
 /// The chunks of a record-by-record task, as positions into the request's records.
 fn plan_chunks(
@@ -40,6 +42,82 @@ fn plan_chunks(
     )
 }
 
+/// A created task, as the `201` answer shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedTask {
+    /// The task's id, a JSON integer below 2^53.
+    #[schema(example = 2537897885211136_u64, maximum = 9007199254740991_u64)]
+    pub task_id: u64,
+    /// `created` or `queued`: the task's real state at that moment.
+    #[schema(value_type = StateName, example = "queued")]
+    pub state: String,
+    /// EXT: the task type.
+    #[schema(value_type = ActionName, example = "create_core_profiles")]
+    pub action: String,
+    /// EXT: records in the request (0 for an export by selector until it is planned).
+    pub total: i64,
+}
+
+/// The url-encoded form of the original API.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaskForm {
+    /// The task type.
+    #[schema(value_type = ActionName, example = "create_core_profiles")]
+    pub action: String,
+    /// The records as a JSON array (text).
+    #[schema(
+        example = "[{\"identities\":[{\"uid\":\"uid-1\"}],\"last_country\":\"India\",\"last_city\":\"Pune\"}]"
+    )]
+    pub payload: String,
+}
+
+/// A multipart upload: `payload` is a JSONL file (or a JSON array).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaskUpload {
+    #[schema(value_type = ActionName)]
+    pub action: String,
+    #[schema(format = Binary, value_type = String)]
+    pub payload: Vec<u8>,
+}
+
+/// EXT: the JSON body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaskJson {
+    #[schema(value_type = ActionName)]
+    pub action: String,
+    #[schema(value_type = Vec<Object>, min_items = 1)]
+    pub payload: Vec<serde_json::Value>,
+}
+
+/// Creates a bulk task: validates the request, queues its records, answers once they are durable.
+#[utoipa::path(
+    post,
+    path = "/v2/{domain}/identity/bulk_actions",
+    tag = "tasks",
+    params(
+        ("domain" = String, Path, description = "The tenant"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
+            description = "EXT: 1 to 255 visible ASCII characters; a retry with the same key and body returns the original task"),
+    ),
+    request_body(content(
+        (CreateTaskForm = "application/x-www-form-urlencoded"),
+        (CreateTaskUpload = "multipart/form-data"),
+        (CreateTaskJson = "application/json"),
+    )),
+    responses(
+        (status = 201, description = "The task is accepted; `Location` names its status", body = CreatedTask),
+        (status = 400, description = "`INVALID_ACTION`, `INVALID_PAYLOAD` or `INVALID_IDEMPOTENCY_KEY`", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "A read-only key and a write task", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_IN_USE`", body = ErrorBody),
+        (status = 413, description = "`TOO_MANY_RECORDS` or `PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorBody),
+        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 503, description = "The database or the broker is unavailable; nothing was stored", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
 pub async fn create_task(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
@@ -167,12 +245,12 @@ struct Created {
 /// `201` with the task and its `Location`; `replayed` for an idempotent repeat.
 fn created_response(domain: &str, created: &Created, replayed: bool) -> Response {
     let location = format!("/v2/{domain}/identity/bulk_actions/{}", created.task_id);
-    let body = json!({
-        "task_id": created.task_id,
-        "state": created.state.as_str(),
-        "action": created.action,
-        "total": created.total,
-    });
+    let body = CreatedTask {
+        task_id: created.task_id.get(),
+        state: created.state.as_str().to_owned(),
+        action: created.action.as_str().to_owned(),
+        total: created.total,
+    };
     let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],

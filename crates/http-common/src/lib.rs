@@ -5,12 +5,15 @@ mod admission;
 mod auth;
 mod error;
 mod observe;
+mod query;
 mod rate_limit;
 mod request_id;
+pub mod schema;
 
 pub use admission::{ApiContext, Principal, admission_layer};
 pub use auth::Authenticator;
-pub use error::{ApiError, json_fallback};
+pub use error::{ApiError, ErrorBody, ErrorDetail, json_fallback};
 pub use observe::record_request;
+pub use query::QueryParams;
 pub use rate_limit::{RateDecision, RateLimiter};
 pub use request_id::{REQUEST_ID_HEADER, cors_and_request_id};

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod dead_letters;
+pub mod openapi;
 mod ops;
 pub mod services;
 pub mod settings;

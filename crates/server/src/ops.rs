@@ -108,10 +108,15 @@ async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
     )
 }
 
+async fn openapi() -> axum::Json<Value> {
+    axum::Json(crate::openapi::document())
+}
+
 pub fn router(ops: Ops) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .with_state(ops)
 }

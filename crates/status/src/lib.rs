@@ -2,10 +2,10 @@
 //! from the chunk ledger as zips (or NDJSON).
 
 mod download;
-mod list;
+pub mod list;
 mod merge;
-mod routes;
-mod view;
+pub mod routes;
+pub mod view;
 pub mod zip;
 
 use axum::Router;

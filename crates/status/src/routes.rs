@@ -1,16 +1,17 @@
 //! Status, results and errors of one task; other domains' tasks are answered `404`.
 
 use crate::download::{DownloadFormat, stream_outcomes};
-use crate::view::status_body;
+use crate::view::{TaskStatus, status_body};
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub_domain::{TaskId, TaskState};
-use userhub_http_common::{ApiContext, ApiError, Principal};
+use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, QueryParams};
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
+use utoipa::ToSchema;
 
 fn parse_task_id(text: &str) -> Result<TaskId, ApiError> {
     text.parse()
@@ -50,11 +51,30 @@ async fn load_task(
     })
 }
 
+/// The status of a task.
+#[utoipa::path(
+    get,
+    path = "/v2/{domain}/identity/bulk_actions/{task_id}",
+    tag = "tasks",
+    params(
+        ("domain" = String, Path, description = "The tenant"),
+        ("task_id" = u64, Path, minimum = 0, maximum = 9007199254740991_u64, description = "The task id"),
+    ),
+    responses(
+        (status = 200, description = "The task's status", body = TaskStatus),
+        (status = 400, description = "`INVALID_TASK_ID`", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` (also for other domains' tasks)", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
 pub async fn get_status(
     State(context): State<ApiContext>,
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TaskStatus>, ApiError> {
     let task = load_task(&context, &principal, &task_id).await?;
     Ok(Json(status_body(&task, chrono::Utc::now())))
 }
@@ -64,25 +84,44 @@ pub struct DownloadQuery {
     format: Option<String>,
 }
 
-fn download_format(headers: &HeaderMap, query: &DownloadQuery) -> DownloadFormat {
+/// The `format` query parameter of a download.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum DownloadFormatName {
+    Zip,
+    Ndjson,
+}
+
+fn download_format(headers: &HeaderMap, query: &DownloadQuery) -> Result<DownloadFormat, ApiError> {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let wants_ndjson =
-        query.format.as_deref() == Some("ndjson") || accept.contains("application/x-ndjson");
+    let wants_ndjson = match query.format.as_deref() {
+        Some("ndjson") => true,
+        Some("zip") => false,
+        None => accept.contains("application/x-ndjson"),
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                format!("`{other}` is not a download format: zip or ndjson"),
+            )
+            .with_details(serde_json::json!({ "parameter": "format" })));
+        }
+    };
     if !wants_ndjson {
-        return DownloadFormat::Zip;
+        return Ok(DownloadFormat::Zip);
     }
     let encodings = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    DownloadFormat::Ndjson {
+    Ok(DownloadFormat::Ndjson {
         gzip: encodings
             .split(',')
             .any(|coding| coding.trim().starts_with("gzip")),
-    }
+    })
 }
 
 async fn download(
@@ -105,7 +144,7 @@ async fn download(
             ),
         ));
     }
-    let format = download_format(&headers, &query);
+    let format = download_format(&headers, &query)?;
     let name = if kind == OutcomeKind::Results {
         "results"
     } else {
@@ -137,11 +176,35 @@ async fn download(
     Ok(response)
 }
 
+/// The task's results: a zip holding `results.json` (a JSON array in input order), or NDJSON.
+#[utoipa::path(
+    get,
+    path = "/v2/{domain}/identity/bulk_actions/{task_id}/results",
+    tag = "tasks",
+    params(
+        ("domain" = String, Path, description = "The tenant"),
+        ("task_id" = u64, Path, minimum = 0, maximum = 9007199254740991_u64, description = "The task id"),
+        ("format" = Option<DownloadFormatName>, Query, description = "`ndjson` for NDJSON instead of the zip (also chosen by `Accept: application/x-ndjson`)"),
+    ),
+    responses(
+        (status = 200, description = "The results", content(
+            (Vec<u8> = "application/zip"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 400, description = "`INVALID_TASK_ID`", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`TASK_NOT_COMPLETED`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
 pub async fn get_results(
     State(context): State<ApiContext>,
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
-    Query(query): Query<DownloadQuery>,
+    QueryParams(query): QueryParams<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     download(
@@ -155,11 +218,35 @@ pub async fn get_results(
     .await
 }
 
+/// The task's errors: a zip holding `errors.json` (a JSON array in input order), or NDJSON.
+#[utoipa::path(
+    get,
+    path = "/v2/{domain}/identity/bulk_actions/{task_id}/errors",
+    tag = "tasks",
+    params(
+        ("domain" = String, Path, description = "The tenant"),
+        ("task_id" = u64, Path, minimum = 0, maximum = 9007199254740991_u64, description = "The task id"),
+        ("format" = Option<DownloadFormatName>, Query, description = "`ndjson` for NDJSON instead of the zip (also chosen by `Accept: application/x-ndjson`)"),
+    ),
+    responses(
+        (status = 200, description = "The errors", content(
+            (Vec<u8> = "application/zip"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 400, description = "`INVALID_TASK_ID`", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`TASK_NOT_COMPLETED`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
 pub async fn get_errors(
     State(context): State<ApiContext>,
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
-    Query(query): Query<DownloadQuery>,
+    QueryParams(query): QueryParams<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     download(

@@ -1,14 +1,68 @@
 //! The status body: the compatible fields plus our extensions.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use userhub_domain::TaskState;
+use userhub_http_common::schema::{ActionName, OutcomeName, StateName};
 use userhub_store::tasks::TaskRecord;
+use utoipa::ToSchema;
 
-fn timestamp(at: Option<DateTime<Utc>>) -> Value {
-    at.map_or(Value::Null, |at| {
-        Value::String(at.to_rfc3339_opts(SecondsFormat::Millis, true))
-    })
+/// The status of a task.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskStatus {
+    /// `created` → `queued` → `processing` → `completed`.
+    #[schema(value_type = StateName, example = "completed")]
+    pub state: String,
+    /// 0..100, monotonic; 100 only once completed.
+    #[schema(minimum = 0, maximum = 100)]
+    pub progress_percentage: i64,
+    /// At least one record failed.
+    pub errors: bool,
+    /// Results and errors can be downloaded (once completed).
+    pub results: bool,
+    /// EXT: the task's id (below 2^53).
+    #[schema(example = 1838652809333901_u64, maximum = 9007199254740991_u64)]
+    pub task_id: u64,
+    /// EXT: the task type.
+    #[schema(value_type = ActionName, example = "create_core_profiles")]
+    pub action: String,
+    /// EXT: records in the task (for an export by selector, once planned).
+    pub total: i64,
+    pub processed: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub records_per_second: Option<f64>,
+    pub eta_seconds: Option<i64>,
+    /// EXT, once completed: `succeeded`, `completed_with_errors` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<OutcomeName>)]
+    pub outcome: Option<String>,
+    /// EXT: why a task could not be (fully) processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// EXT: set while the task makes no progress for the stall timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled_since: Option<String>,
+}
+
+/// A page of tasks, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<TaskStatus>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `progress_percentage`: processed share, 100 only when completed.
@@ -22,8 +76,8 @@ pub fn progress_percentage(task: &TaskRecord) -> i64 {
     (task.processed * 100 / task.total).min(99)
 }
 
-/// The JSON body of `GET .../bulk_actions/{task_id}` at time `now`.
-pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> Value {
+/// The status of `task` at time `now`.
+pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
     let end = task.completed_at.unwrap_or(now);
     let elapsed = task
         .started_at
@@ -37,33 +91,35 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> Value {
         }
         _ => None,
     };
-    let mut body = json!({
-        "state": task.state.as_str(),
-        "progress_percentage": progress_percentage(task),
-        "errors": task.failed > 0,
-        "results": task.state == TaskState::Completed,
-        "task_id": task.id,
-        "action": task.action,
-        "total": task.total,
-        "processed": task.processed,
-        "succeeded": task.succeeded,
-        "failed": task.failed,
-        "created_at": timestamp(Some(task.created_at)),
-        "started_at": timestamp(task.started_at),
-        "completed_at": timestamp(task.completed_at),
-        "records_per_second": records_per_second,
-        "eta_seconds": eta_seconds,
-    });
-    if let Some(outcome) = task.outcome {
-        body["outcome"] = json!(outcome.as_str());
+    let stalled = task.state != TaskState::Completed && task.stalled_since.is_some();
+    TaskStatus {
+        state: task.state.as_str().to_owned(),
+        progress_percentage: progress_percentage(task),
+        errors: task.failed > 0,
+        results: task.state == TaskState::Completed,
+        task_id: task.id.get(),
+        action: task.action.as_str().to_owned(),
+        total: task.total,
+        processed: task.processed,
+        succeeded: task.succeeded,
+        failed: task.failed,
+        created_at: timestamp(task.created_at),
+        started_at: task.started_at.map(timestamp),
+        completed_at: task.completed_at.map(timestamp),
+        records_per_second,
+        eta_seconds,
+        outcome: task.outcome.map(|outcome| outcome.as_str().to_owned()),
+        failure_reason: task.failure_reason.clone(),
+        stalled: stalled.then_some(true),
+        stall_reason: if stalled {
+            task.stall_reason.clone()
+        } else {
+            None
+        },
+        stalled_since: if stalled {
+            task.stalled_since.map(timestamp)
+        } else {
+            None
+        },
     }
-    if let Some(reason) = &task.failure_reason {
-        body["failure_reason"] = json!(reason);
-    }
-    if task.state != TaskState::Completed && task.stalled_since.is_some() {
-        body["stalled"] = json!(true);
-        body["stall_reason"] = json!(task.stall_reason);
-        body["stalled_since"] = timestamp(task.stalled_since);
-    }
-    body
 }
