@@ -16,6 +16,10 @@ run: ## Start everything locally: services, database, release build, demo domain
 services: ## Start (or install) local PostgreSQL and RabbitMQ
 	@bash scripts/services.sh
 
+.PHONY: tools
+tools: ## Install the test tools (schemathesis, validators, playwright-core, chromium) once
+	@bash scripts/test-tools.sh
+
 .PHONY: build
 build: ## Build every crate in release mode
 	$(CARGO) build --release --workspace
@@ -30,7 +34,7 @@ lint: ## Check formatting and clippy (warnings are errors)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 .PHONY: test
-test: services lint ## Lint, then run every test against real PostgreSQL and RabbitMQ
+test: services tools lint ## Lint, then run every test against real PostgreSQL and RabbitMQ
 	@bash scripts/drop-test-databases.sh
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace; \

@@ -10,6 +10,8 @@ export USERHUB__HTTP__ADDR="${USERHUB__HTTP__ADDR:-127.0.0.1:8080}"
 # newman) may call domain `demo` without one. Only allowed on a loopback address; set it empty to
 # require keys.
 export USERHUB__HTTP__UNAUTHENTICATED_DOMAIN="${USERHUB__HTTP__UNAUTHENTICATED_DOMAIN-demo}"
+# The operator dashboard's token: a fresh random one per run unless you set your own.
+export USERHUB__OPS__OPERATOR_TOKEN="${USERHUB__OPS__OPERATOR_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 
 bash scripts/services.sh
 
@@ -36,6 +38,9 @@ cat <<MSG
 
     curl -s $base/v2/demo/identity/bulk_actions/<task_id> -H "Authorization: Bearer $key"
     curl -s $base/v2/demo/identity/bulk_actions/<task_id>/results -H "Authorization: Bearer $key" -o results.zip && unzip -p results.zip
+
+  Operator dashboard:  $base/ops/#token=$USERHUB__OPS__OPERATOR_TOKEN
+  OpenAPI document:    $base/openapi.json     Prometheus metrics: $base/metrics
 
   Local demo mode: requests to domain demo without an Authorization header are accepted
   (USERHUB__HTTP__UNAUTHENTICATED_DOMAIN=demo, loopback only); a key that is sent is checked.

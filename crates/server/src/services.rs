@@ -13,6 +13,7 @@ use userhub_broker::Broker;
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
 use userhub_http_common::{ApiContext, Authenticator, RateLimiter, json_fallback};
+use userhub_status::dashboard::Dashboard;
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
 use userhub_worker_create_app_profiles::CreateAppProfiles;
@@ -135,12 +136,15 @@ async fn run_parts(
     let pool = connect_database(&settings).await?;
     let needs_broker = parts.gateway || !parts.workers.is_empty();
     let broker_stop = CancellationToken::new();
-    let broker = needs_broker.then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
+    // The status service connects too, for the dashboard's queue depths, but does not need the
+    // broker to be ready.
+    let broker = (needs_broker || parts.status)
+        .then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
     let metrics = Metrics::new();
     let context = api_context(&settings, &pool, &metrics);
     let mut workers = JoinSet::new();
     let mut router = Router::new();
-    if let Some(broker) = &broker {
+    if let Some(broker) = broker.as_ref().filter(|_| needs_broker) {
         let dependencies = WorkerDependencies {
             pool: pool.clone(),
             broker: broker.clone(),
@@ -166,11 +170,25 @@ async fn run_parts(
         }
     }
     if parts.status {
-        router = router.merge(userhub_status::router(context));
+        router =
+            router
+                .merge(userhub_status::router(context))
+                .merge(userhub_status::dashboard::router(Dashboard {
+                    pool: pool.clone(),
+                    broker: broker.clone(),
+                    operator_token: settings
+                        .ops
+                        .operator_token
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|token| !token.is_empty())
+                        .map(Arc::from),
+                    metrics: metrics.clone(),
+                }));
     }
     let router = router.merge(ops::router(Ops {
         pool: pool.clone(),
-        broker,
+        broker: broker.filter(|_| needs_broker),
         metrics,
     }));
     let served = serve(listener, router, shutdown.clone()).await;

@@ -54,6 +54,14 @@ pub struct TelemetrySettings {
     pub otlp_endpoint: Option<String>,
 }
 
+/// `[ops]` settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OpsSettings {
+    /// The token that opens the operator dashboard at `/ops/` (at least 16 characters); the
+    /// dashboard's data endpoint is disabled while it is unset.
+    pub operator_token: Option<String>,
+}
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -65,6 +73,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
+    pub ops: OpsSettings,
 }
 
 /// Settings that could not be read or make no sense.
@@ -132,6 +141,12 @@ impl Settings {
         }
         if self.broker.retry_delays_ms.is_empty() {
             return invalid("broker.retry_delays_ms", "needs at least one delay");
+        }
+        if let Some(token) = self.ops.operator_token.as_deref()
+            && !token.is_empty()
+            && token.trim().len() < 16
+        {
+            return invalid("ops.operator_token", "must be at least 16 characters");
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The status service: task status with progress, and the results and errors files streamed
 //! from the chunk ledger as zips (or NDJSON).
 
+pub mod dashboard;
 mod download;
 pub mod list;
 mod merge;

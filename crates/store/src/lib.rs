@@ -10,6 +10,7 @@ pub mod exports;
 pub mod identities;
 pub mod ledger;
 mod migrate;
+pub mod overview;
 mod pool;
 pub mod tasks;
 

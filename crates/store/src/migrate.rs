@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tags_as_jsonb",
         include_str!("../migrations/0004_tags_as_jsonb.sql"),
     ),
+    (
+        5,
+        "dashboard",
+        include_str!("../migrations/0005_dashboard.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -47,7 +47,7 @@ pub struct TaskRecord {
     pub stall_reason: Option<String>,
 }
 
-const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
+pub(crate) const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
      failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at, \
      stalled_since, stall_reason";
 
@@ -55,7 +55,7 @@ fn decode_error(what: &str, value: &str) -> StoreError {
     StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
 }
 
-fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreError> {
+pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreError> {
     let action: String = row.get("action");
     let state: String = row.get("state");
     let outcome: Option<String> = row.get("outcome");

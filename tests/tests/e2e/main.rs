@@ -4,6 +4,8 @@
 mod app_profiles;
 mod chunk_schema;
 mod create_flow;
+mod dashboard;
+mod dashboard_browser;
 mod dependencies_down;
 mod exports;
 mod fuzzing;

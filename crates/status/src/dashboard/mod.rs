@@ -1,0 +1,129 @@
+//! The operator dashboard at `/ops`: a static page (HTML, JS, CSS; no inline script, a strict
+//! content security policy) that polls `/ops/api/overview` with the operator token.
+
+mod overview;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use userhub_broker::Broker;
+use userhub_domain::api_key::{constant_time_eq, hash_secret};
+use userhub_http_common::{ApiError, cors_and_request_id, record_request};
+use userhub_store::Pool;
+use userhub_telemetry::Metrics;
+
+pub use overview::{DashboardTask, Overview, QueueRow, ThroughputSeries};
+
+const PAGE: &str = include_str!("assets/index.html");
+const SCRIPT: &str = include_str!("assets/dashboard.js");
+const STYLE: &str = include_str!("assets/dashboard.css");
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// What the dashboard reads, and the token that opens it.
+#[derive(Clone)]
+pub struct Dashboard {
+    pub pool: Pool,
+    /// For queue depths; `None` where the process has no broker connection.
+    pub broker: Option<Broker>,
+    /// `None` disables the data endpoint.
+    pub operator_token: Option<Arc<str>>,
+    pub metrics: Metrics,
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn page() -> Response {
+    asset("text/html; charset=utf-8", PAGE)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// Admits requests that present the operator token as `Authorization: Bearer <token>`.
+async fn require_operator(
+    State(dashboard): State<Dashboard>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(expected) = &dashboard.operator_token else {
+        return Err(ApiError::not_found(
+            "DASHBOARD_DISABLED",
+            "the operator dashboard is disabled: set ops.operator_token \
+             (USERHUB__OPS__OPERATOR_TOKEN) to enable it",
+        ));
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(token) if constant_time_eq(&hash_secret(token), &hash_secret(expected)) => {
+            Ok(next.run(request).await)
+        }
+        Some(_) => Err(ApiError::unauthorized("the operator token is not valid")),
+        None => Err(ApiError::unauthorized(
+            "the dashboard needs the operator token: `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
+async fn overview(State(dashboard): State<Dashboard>) -> Result<Response, ApiError> {
+    let overview = overview::collect(&dashboard).await?;
+    let mut response = axum::Json(overview).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn redirect_to_page() -> impl IntoResponse {
+    (
+        StatusCode::PERMANENT_REDIRECT,
+        [(header::LOCATION, "/ops/")],
+    )
+}
+
+/// The dashboard routes: `/ops/`, its assets, and `/ops/api/overview`.
+pub fn router(dashboard: Dashboard) -> Router {
+    let api = Router::new()
+        .route("/ops/api/overview", get(overview))
+        .layer(from_fn_with_state(dashboard.clone(), require_operator));
+    Router::new()
+        .route("/ops", get(redirect_to_page))
+        .route("/ops/", get(page))
+        .route("/ops/dashboard.js", get(script))
+        .route("/ops/dashboard.css", get(style))
+        .merge(api)
+        .layer(from_fn_with_state(
+            dashboard.metrics.clone(),
+            record_request,
+        ))
+        .layer(from_fn(cors_and_request_id))
+        .with_state(dashboard)
+}

@@ -1,0 +1,111 @@
+//! Cross-domain reads for the operator dashboard: the open and recently completed tasks with
+//! their domain, and records committed per time bucket.
+
+use crate::error::StoreError;
+use crate::tasks::{TASK_COLUMNS, TaskRecord, task_of};
+use deadpool_postgres::GenericClient;
+
+/// A task with the name of its domain.
+#[derive(Debug, Clone)]
+pub struct DomainTask {
+    pub domain: String,
+    pub task: TaskRecord,
+}
+
+fn prefixed_task_columns() -> String {
+    TASK_COLUMNS
+        .split(',')
+        .map(|column| format!("t.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every open task and the tasks completed in the last `recent_seconds`, open ones first, newest
+/// first within each group; at most `limit`.
+pub async fn open_and_recent_tasks(
+    client: &impl GenericClient,
+    recent_seconds: f64,
+    limit: i64,
+) -> Result<Vec<DomainTask>, StoreError> {
+    let columns = prefixed_task_columns();
+    let statement = client
+        .prepare_cached(&format!(
+            "(SELECT d.name AS domain_name, {columns}
+                FROM tasks t JOIN domains d ON d.id = t.domain_id
+               WHERE t.state <> 'completed'
+               ORDER BY t.id DESC LIMIT $2)
+             UNION ALL
+             (SELECT d.name AS domain_name, {columns}
+                FROM tasks t JOIN domains d ON d.id = t.domain_id
+               WHERE t.completed_at > now() - make_interval(secs => $1)
+               ORDER BY t.completed_at DESC LIMIT $2)
+             LIMIT $2"
+        ))
+        .await?;
+    let rows = client.query(&statement, &[&recent_seconds, &limit]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DomainTask {
+                domain: row.get("domain_name"),
+                task: task_of(row)?,
+            })
+        })
+        .collect()
+}
+
+/// Records committed in one time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThroughputPoint {
+    /// Start of the bucket, seconds since the epoch.
+    pub bucket_start: i64,
+    pub records: i64,
+}
+
+/// Records committed per `bucket_seconds` over the last `window_seconds`, every bucket present
+/// (zero where nothing committed), oldest first.
+pub async fn throughput(
+    client: &impl GenericClient,
+    bucket_seconds: i64,
+    window_seconds: i64,
+) -> Result<Vec<ThroughputPoint>, StoreError> {
+    let bucket = bucket_seconds.max(1);
+    let statement = client
+        .prepare_cached(
+            "SELECT floor(extract(epoch FROM now()))::int8 AS now_seconds,
+                    (floor(extract(epoch FROM c.committed_at))::int8 / $1::int8) * $1::int8 AS bucket_start,
+                    sum(c.records)::int8 AS records
+               FROM task_chunks c
+              WHERE c.committed_at > now() - make_interval(secs => $2::float8)
+              GROUP BY 2",
+        )
+        .await?;
+    let rows = client
+        .query(&statement, &[&bucket, &(window_seconds as f64)])
+        .await?;
+    let now: i64 = match rows.first() {
+        Some(row) => row.get("now_seconds"),
+        None => {
+            let row = client
+                .query_one("SELECT floor(extract(epoch FROM now()))::int8", &[])
+                .await?;
+            row.get(0)
+        }
+    };
+    let last = now.div_euclid(bucket) * bucket;
+    let count = (window_seconds / bucket).max(1);
+    let first = last - (count - 1) * bucket;
+    let mut points: Vec<ThroughputPoint> = (0..count)
+        .map(|step| ThroughputPoint {
+            bucket_start: first + step * bucket,
+            records: 0,
+        })
+        .collect();
+    for row in &rows {
+        let start: i64 = row.get("bucket_start");
+        if start >= first && start <= last {
+            let slot = ((start - first) / bucket) as usize;
+            points[slot].records += row.get::<_, i64>("records");
+        }
+    }
+    Ok(points)
+}

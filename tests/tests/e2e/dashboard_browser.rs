@@ -1,0 +1,137 @@
+//! The operator dashboard in a real browser (Debian's chromium driven by playwright-core): login
+//! with the operator token, a queued task and its queue depth, hostile text shown as text, then
+//! the task moving to 100 % once workers start, the throughput chart, and a screenshot saved to
+//! `test-artifacts/dashboard.png`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
+use userhub_domain::TaskAction;
+use userhub_tests::oracle::numbered_profiles;
+use userhub_tests::{Service, TestApp};
+
+const TOKEN: &str = "operator-token-for-browser-tests";
+const HOSTILE: &str = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A domain and a stalled task whose texts are markup, as if written by an older release.
+async fn insert_hostile_stalled_task(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    let domain: i64 = client
+        .query_one(
+            "INSERT INTO domains (name) VALUES ($1) RETURNING id",
+            &[&HOSTILE],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let task_id: i64 = 1_000_000_000_000_001;
+    client
+        .execute(
+            "INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total,
+                                started_at, stalled_since, stall_reason)
+             VALUES ($1, $2, 'create_core_profiles', 'processing', 'json', 10, 1,
+                     now(), now(), $3)",
+            &[&task_id, &domain, &HOSTILE],
+        )
+        .await
+        .unwrap();
+    task_id
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_a_task_moving_in_chromium() {
+    let script = workspace().join("tests/browser/dashboard.mjs");
+    assert!(
+        workspace()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists(),
+        "playwright-core is missing: run `bash scripts/test-tools.sh` (make test does)"
+    );
+    let app = TestApp::spawn_service(Service::Api, |settings| {
+        settings.ops.operator_token = Some(TOKEN.to_owned());
+    })
+    .await;
+    let hostile_task = insert_hostile_stalled_task(&app).await;
+    let task_id = app
+        .create_task("create_core_profiles", &numbered_profiles(0..3000))
+        .await;
+
+    let artifacts = workspace().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut browser = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("BASE_URL", &app.base_url)
+        .env("OPERATOR_TOKEN", TOKEN)
+        .env("TASK_ID", task_id.to_string())
+        .env("HOSTILE_TEXT", HOSTILE)
+        .env("SCREENSHOT", &screenshot)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(90), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line == "READY" {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if !ready {
+        let output = browser.wait_with_output().await.unwrap();
+        panic!(
+            "the page did not show the queued task:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // Retire the hand-made task (no worker should see it), then start the workers.
+    app.execute(&format!(
+        "UPDATE tasks SET state = 'completed', outcome = 'failed', completed_at = now(),
+                stalled_since = NULL WHERE id = {hostile_task}"
+    ))
+    .await;
+    let worker_stop = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let worker = tokio::spawn(userhub_server::run_worker(
+        app.settings.clone(),
+        TaskAction::CreateCoreProfiles,
+        listener,
+        worker_stop.clone(),
+    ));
+
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), browser.wait_with_output())
+        .await
+        .expect("the browser script ends")
+        .unwrap();
+    assert!(
+        output.status.success() && rest.contains("PASSED"),
+        "the dashboard test failed:\n{rest}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let png = std::fs::read(&screenshot).expect("a screenshot was saved");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(png.len() > 10_000, "the screenshot holds a rendered page");
+
+    worker_stop.cancel();
+    worker.await.unwrap().unwrap();
+    app.stop().await;
+}
