@@ -13,13 +13,22 @@ use userhub_store::Pool;
 
 pub use crate::auth::Principal;
 
-/// What every API handler needs: storage, authentication and rate limiting.
+/// What every API handler needs: storage, authentication, rate limiting and request limits.
 #[derive(Clone, Debug)]
 pub struct ApiContext {
     pub pool: Pool,
     pub authenticator: Arc<Authenticator>,
     pub limiter: Arc<RateLimiter>,
     pub metrics: userhub_telemetry::Metrics,
+    pub request_limits: RequestLimits,
+}
+
+/// The server-wide limits of a create request (a domain may have its own record limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub records_per_task: usize,
+    pub max_body_bytes: u64,
+    pub max_multipart_bytes: u64,
 }
 
 /// The tenant segment of `/v2/{domain}/...`, if the path has one.

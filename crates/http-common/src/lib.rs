@@ -10,7 +10,7 @@ mod rate_limit;
 mod request_id;
 pub mod schema;
 
-pub use admission::{ApiContext, Principal, admission_layer};
+pub use admission::{ApiContext, Principal, RequestLimits, admission_layer};
 pub use auth::Authenticator;
 pub use error::{ApiError, ErrorBody, ErrorDetail, json_fallback};
 pub use observe::record_request;

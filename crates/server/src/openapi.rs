@@ -41,6 +41,7 @@ impl Modify for Security {
     paths(
         userhub_gateway::routes::create_task,
         userhub_status::list::list,
+        userhub_status::limits::get_limits,
         userhub_status::routes::get_status,
         userhub_status::routes::get_results,
         userhub_status::routes::get_errors,
@@ -52,6 +53,7 @@ impl Modify for Security {
         userhub_gateway::routes::CreateTaskJson,
         userhub_status::view::TaskStatus,
         userhub_status::view::TaskList,
+        userhub_status::limits::DomainLimits,
         userhub_http_common::ErrorBody,
         userhub_http_common::ErrorDetail,
         userhub_http_common::schema::ActionName,
@@ -83,6 +85,7 @@ mod tests {
             "/v2/{domain}/identity/bulk_actions/{task_id}",
             "/v2/{domain}/identity/bulk_actions/{task_id}/results",
             "/v2/{domain}/identity/bulk_actions/{task_id}/errors",
+            "/v2/{domain}/identity/bulk_actions/limits",
         ] {
             assert!(paths.contains_key(path), "{path}");
         }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::Broker;
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
-use userhub_http_common::{ApiContext, Authenticator, RateLimiter, json_fallback};
+use userhub_http_common::{ApiContext, Authenticator, RateLimiter, RequestLimits, json_fallback};
 use userhub_status::dashboard::Dashboard;
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
@@ -63,6 +63,11 @@ fn api_context(settings: &Settings, pool: &Pool, metrics: &Metrics) -> ApiContex
         authenticator: Arc::new(authenticator),
         limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
         metrics: metrics.clone(),
+        request_limits: RequestLimits {
+            records_per_task: settings.gateway.records_per_task,
+            max_body_bytes: settings.gateway.max_body_bytes,
+            max_multipart_bytes: settings.gateway.max_multipart_bytes,
+        },
     }
 }
 

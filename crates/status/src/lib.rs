@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 mod download;
+pub mod limits;
 pub mod list;
 mod merge;
 pub mod routes;
@@ -18,6 +19,10 @@ use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id, reco
 pub fn router(context: ApiContext) -> Router {
     Router::new()
         .route("/v2/{domain}/identity/bulk_actions", get(list::list))
+        .route(
+            "/v2/{domain}/identity/bulk_actions/limits",
+            get(limits::get_limits),
+        )
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}",
             get(routes::get_status),

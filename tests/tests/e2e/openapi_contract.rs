@@ -221,6 +221,16 @@ async fn real_responses_match_the_openapi_document() {
     let missing = contract.check("get", TASK, missing).await;
     assert_eq!(missing["error"]["code"], "TASK_NOT_FOUND");
 
+    let limits = app
+        .authorized(app.client.get(format!("{}/limits", app.tasks_url())))
+        .send()
+        .await
+        .unwrap();
+    let limits = contract
+        .check("get", &format!("{TASKS}/limits"), limits)
+        .await;
+    assert_eq!(limits["records_per_task"], 10_000);
+
     // Downloads in both formats, and their errors.
     for format in ["", "?format=ndjson"] {
         let url = format!("{}/results{format}", app.task_url(task_id));

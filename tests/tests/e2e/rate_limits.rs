@@ -75,3 +75,36 @@ async fn an_operator_can_raise_one_domains_limit() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_limits_endpoint_shows_the_domains_own_limits() {
+    let app = TestApp::spawn_with(|settings| settings.rate_limit.per_minute = 90).await;
+    let limits_url = format!("{}/limits", app.tasks_url());
+    let get = || async {
+        let response = app
+            .authorized(app.client.get(&limits_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let defaults = get().await;
+    assert_eq!(defaults["records_per_task"], 10_000);
+    assert_eq!(defaults["requests_per_minute"], 90);
+    assert_eq!(defaults["max_body_bytes"], 16 * 1024 * 1024);
+    assert_eq!(defaults["max_multipart_bytes"], 256 * 1024 * 1024);
+
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(250))
+        .await
+        .unwrap();
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(500))
+        .await
+        .unwrap();
+    let own = get().await;
+    assert_eq!(own["records_per_task"], 250);
+    assert_eq!(own["requests_per_minute"], 500);
+    let anonymous = app.client.get(&limits_url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    app.stop().await;
+}
