@@ -182,7 +182,7 @@ impl PayloadCollector {
                 content: RecordContent::Json(json),
             },
             Err(error) => {
-                let message = format!("line {} is not valid JSON: {error}", self.line_no);
+                let message = format!("the line is not valid JSON: {error}");
                 broken(index, self.line_no, line, ErrorCode::InvalidJson, message)
             }
         };

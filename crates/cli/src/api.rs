@@ -1,0 +1,316 @@
+//! The bulk API over HTTP: every request paced by the rate gate and retried when the server is
+//! busy or unreachable (`429`, `503`, `409 IDEMPOTENCY_KEY_IN_USE`, connection errors); other
+//! errors come back typed with the server's code and message.
+
+use crate::config::Connection;
+use crate::rate_gate::RateGate;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a request is retried after a failure that is not the client's.
+const MAX_ATTEMPTS: u32 = 10;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A request failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{status} {code}: {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+        details: Option<Box<serde_json::Value>>,
+    },
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("unexpected answer from {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+    details: Option<serde_json::Value>,
+}
+
+/// `201` of a create request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedTask {
+    pub task_id: u64,
+    pub state: String,
+    /// The server returned the task an earlier request with the same idempotency key created.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+/// A task's status (the fields the client uses).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TaskStatus {
+    pub task_id: u64,
+    pub state: String,
+    pub action: String,
+    pub progress_percentage: u64,
+    pub total: u64,
+    pub processed: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub created_at: String,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub stalled: Option<bool>,
+    #[serde(default)]
+    pub stall_reason: Option<String>,
+}
+
+impl TaskStatus {
+    pub fn is_completed(&self) -> bool {
+        self.state == "completed"
+    }
+}
+
+/// A page of the task list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskStatus>,
+    pub next_cursor: Option<String>,
+}
+
+/// The domain's limits.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Limits {
+    pub records_per_task: u64,
+    pub requests_per_minute: u32,
+    pub max_multipart_bytes: u64,
+}
+
+/// A client of one domain of one server; cheap to clone.
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    tasks_url: String,
+    api_key: Option<String>,
+    gate: Arc<RateGate>,
+}
+
+/// How a create request's body is sent.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// A multipart upload of a JSONL file part or a JSON array.
+    File { bytes: Bytes, jsonl: bool },
+    /// A JSON body with the given records.
+    Json(serde_json::Value),
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+impl ApiClient {
+    pub fn new(connection: &Connection) -> Result<ApiClient, ApiError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("userhub-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|error| ApiError::Unreachable {
+                url: connection.url.clone(),
+                reason: error.to_string(),
+            })?;
+        Ok(ApiClient {
+            http,
+            tasks_url: format!(
+                "{}/v2/{}/identity/bulk_actions",
+                connection.url, connection.domain
+            ),
+            api_key: connection.api_key.clone(),
+            gate: Arc::new(RateGate::default()),
+        })
+    }
+
+    pub fn task_url(&self, task_id: u64) -> String {
+        format!("{}/{task_id}", self.tasks_url)
+    }
+
+    /// Sends the request `build` makes (again for every attempt) until it gets an answer that is
+    /// final: a success, or a client error.
+    async fn send(
+        &self,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut failures = 0;
+        loop {
+            self.gate.wait().await;
+            let mut request = build();
+            if let Some(key) = &self.api_key {
+                request = request.bearer_auth(key);
+            }
+            let pause = match request.send().await {
+                Ok(response) => {
+                    self.gate.observe(response.headers());
+                    let status = response.status().as_u16();
+                    match status {
+                        429 => {
+                            let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+                            self.gate.exhausted_for(wait);
+                            continue;
+                        }
+                        409 | 502 | 503 | 504 if retryable(status, &response) => {
+                            retry_after(&response).unwrap_or(backoff)
+                        }
+                        _ if response.status().is_success() => return Ok(response),
+                        _ => return Err(error_of(url, response).await),
+                    }
+                }
+                Err(error) if failures + 1 < MAX_ATTEMPTS => {
+                    eprintln!("userhub: {url}: {error}; retrying");
+                    backoff
+                }
+                Err(error) => {
+                    return Err(ApiError::Unreachable {
+                        url: url.to_owned(),
+                        reason: error.to_string(),
+                    });
+                }
+            };
+            failures += 1;
+            if failures >= MAX_ATTEMPTS {
+                return Err(ApiError::Unreachable {
+                    url: url.to_owned(),
+                    reason: format!("the server stayed unavailable for {MAX_ATTEMPTS} attempts"),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
+        let response = self.send(url, || self.http.get(url)).await?;
+        response.json().await.map_err(|error| ApiError::Protocol {
+            url: url.to_owned(),
+            reason: error.to_string(),
+        })
+    }
+
+    pub async fn limits(&self) -> Result<Limits, ApiError> {
+        self.get_json(&format!("{}/limits", self.tasks_url)).await
+    }
+
+    pub async fn status(&self, task_id: u64) -> Result<TaskStatus, ApiError> {
+        self.get_json(&self.task_url(task_id)).await
+    }
+
+    /// One page of the task list; `query` holds `state`, `action`, `limit`, `cursor`.
+    pub async fn list(&self, query: &[(&str, String)]) -> Result<TaskPage, ApiError> {
+        let mut url = reqwest::Url::parse(&self.tasks_url).map_err(|error| ApiError::Protocol {
+            url: self.tasks_url.clone(),
+            reason: error.to_string(),
+        })?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(key, value)| (*key, value.as_str())));
+        self.get_json(url.as_str()).await
+    }
+
+    /// Creates a task; with an idempotency key a retry (or a re-run) returns the same task.
+    pub async fn create_task(
+        &self,
+        action: &str,
+        payload: &Payload,
+        idempotency_key: Option<&str>,
+    ) -> Result<CreatedTask, ApiError> {
+        let url = self.tasks_url.as_str();
+        let build = || {
+            let mut request = self.http.post(url);
+            if let Some(key) = idempotency_key {
+                request = request.header("idempotency-key", key);
+            }
+            match payload {
+                Payload::File { bytes, jsonl } => {
+                    let (name, mime) = if *jsonl {
+                        ("part.jsonl", "application/x-ndjson")
+                    } else {
+                        ("part.json", "application/json")
+                    };
+                    let file = reqwest::multipart::Part::stream_with_length(
+                        reqwest::Body::from(bytes.clone()),
+                        bytes.len() as u64,
+                    )
+                    .file_name(name)
+                    .mime_str(mime)
+                    .unwrap_or_else(|_| reqwest::multipart::Part::bytes(bytes.to_vec()));
+                    let form = reqwest::multipart::Form::new()
+                        .text("action", action.to_owned())
+                        .part("payload", file);
+                    request.multipart(form)
+                }
+                Payload::Json(records) => request.json(&serde_json::json!({
+                    "action": action,
+                    "payload": records,
+                })),
+            }
+        };
+        let response = self.send(url, build).await?;
+        let replayed = response
+            .headers()
+            .get("idempotent-replayed")
+            .is_some_and(|value| value == "true");
+        let mut created: CreatedTask =
+            response.json().await.map_err(|error| ApiError::Protocol {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            })?;
+        created.replayed = replayed;
+        Ok(created)
+    }
+
+    /// The task's results or errors as NDJSON (`kind` is `results` or `errors`).
+    pub async fn download(&self, task_id: u64, kind: &str) -> Result<reqwest::Response, ApiError> {
+        let url = format!("{}/{kind}?format=ndjson", self.task_url(task_id));
+        self.send(&url, || self.http.get(&url)).await
+    }
+}
+
+/// `409` is retried only for an idempotency key still being accepted; `5xx` gateways always.
+fn retryable(status: u16, response: &reqwest::Response) -> bool {
+    status != 409 || response.headers().contains_key("retry-after")
+}
+
+async fn error_of(url: &str, response: reqwest::Response) -> ApiError {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ApiError::Server {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+            details: body.error.details.map(Box::new),
+        },
+        Err(_) => ApiError::Protocol {
+            url: url.to_owned(),
+            reason: format!(
+                "HTTP {status}: {}",
+                text.chars().take(200).collect::<String>()
+            ),
+        },
+    }
+}

@@ -1,0 +1,421 @@
+//! The `userhub` binary against a real server (PostgreSQL, RabbitMQ, HTTP): import with
+//! splitting, merged results and errors, resuming without duplicates, rate-limit pacing, export,
+//! status, wait, tasks, and its configuration sources.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use userhub_tests::{TestApp, random_hex};
+
+/// `userhub` configured through the environment for the app's domain; the user's own config
+/// file is never read.
+fn userhub(app: &TestApp, work: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_userhub"));
+    command
+        .current_dir(work)
+        .env("USERHUB_URL", &app.base_url)
+        .env("USERHUB_DOMAIN", &app.domain)
+        .env("USERHUB_API_KEY", &app.api_key)
+        .env("USERHUB_CLI_CONFIG", work.join("no-config.toml"))
+        .env_remove("USERHUB_PROFILE")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(mut command: tokio::process::Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .expect("userhub finishes")
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn work_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("userhub-cli-test-{}", random_hex(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read_ndjson(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// 2 500 records over 2 503 lines: a blank line after record 6, record 1 200 is not JSON and
+/// record 2 100 has no identities.
+fn write_input(path: &Path, prefix: &str) {
+    let mut lines = String::new();
+    for index in 0..2500 {
+        if index == 7 {
+            lines.push('\n');
+        }
+        let line = match index {
+            1200 => "{not json".to_owned(),
+            2100 => json!({"identities": [], "last_city": "Pune"}).to_string(),
+            _ => {
+                json!({"identities": [{"uid": format!("{prefix}-{index}")}], "age": 30}).to_string()
+            }
+        };
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    std::fs::write(path, lines).unwrap();
+}
+
+async fn profile_count(app: &TestApp) -> i64 {
+    app.query_json("SELECT count(*) AS n FROM core_profiles")
+        .await[0]["n"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn import_splits_by_the_domain_limit_and_merges_results_and_errors() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(1000))
+        .await
+        .unwrap();
+    let work = work_dir();
+    write_input(&work.join("profiles.jsonl"), "imp");
+    let mut command = userhub(&app, &work);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "profiles.jsonl",
+    ]);
+    let output = run(command).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "record errors give exit code 3\n{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("records: 2500: 2498 succeeded, 2 failed"),
+        "{stdout}"
+    );
+
+    let out = work.join("profiles.jsonl.userhub");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("import.json")).unwrap()).unwrap();
+    let parts = manifest["parts"].as_array().unwrap();
+    let sizes: Vec<u64> = parts
+        .iter()
+        .map(|p| p["records"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, vec![1000, 1000, 500]);
+    assert_eq!(app.task_count().await, 3);
+
+    let results = read_ndjson(&out.join("results.ndjson"));
+    assert_eq!(results.len(), 2498);
+    let indexes: Vec<u64> = results
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (0..2500).filter(|i| *i != 1200 && *i != 2100).collect();
+    assert_eq!(
+        indexes, expected,
+        "results in input order with the file's indexes"
+    );
+    // Line numbers are the file's: record 1 999 is on line 2 001 (one blank line before it).
+    let late = results.iter().find(|r| r["index"] == 1999).unwrap();
+    assert_eq!(late["line"], 2001);
+    assert_eq!(late["identities"][0]["uid"], "imp-1999");
+    assert_eq!(late["task_id"], parts[1]["task_id"]);
+
+    let errors = read_ndjson(&out.join("errors.ndjson"));
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["index"], 1200);
+    assert_eq!(errors[0]["line"], 1202);
+    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON");
+    assert_eq!(errors[1]["index"], 2100);
+    assert_eq!(errors[1]["errors"][0]["code"], "EMPTY_DATA");
+    assert_eq!(errors[1]["task_id"], parts[2]["task_id"]);
+    assert_eq!(profile_count(&app).await, 2498);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rerunning_an_interrupted_import_creates_no_task_twice() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(500))
+        .await
+        .unwrap();
+    let work = work_dir();
+    write_input(&work.join("big.jsonl"), "resume");
+
+    // Interrupt the first run once a part is uploaded.
+    let mut first = userhub(&app, &work);
+    first
+        .args([
+            "import",
+            "--action",
+            "create_core_profiles",
+            "--concurrency",
+            "1",
+        ])
+        .arg("big.jsonl")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    let mut child = first.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let uploaded = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("part ") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(uploaded, "the first run uploaded a part");
+    child.kill().await.unwrap();
+    let after_interruption = app.task_count().await;
+    assert!(
+        (1..=5).contains(&after_interruption),
+        "{after_interruption}"
+    );
+
+    let mut second = userhub(&app, &work);
+    second.args(["import", "--action", "create_core_profiles", "big.jsonl"]);
+    let output = run(second).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("already uploaded by an earlier run"),
+        "{stdout}"
+    );
+    assert_eq!(app.task_count().await, 5, "5 parts, each a task once");
+    assert!(
+        stdout.contains("records: 2500: 2498 succeeded, 2 failed"),
+        "{stdout}"
+    );
+
+    // A third run changes nothing: every part is found again.
+    let mut third = userhub(&app, &work);
+    third.args(["import", "--action", "create_core_profiles", "big.jsonl"]);
+    let output = run(third).await;
+    assert!(text(&output.stdout).contains("tasks: 5 (5 already uploaded"));
+    assert_eq!(app.task_count().await, 5);
+    assert_eq!(profile_count(&app).await, 2498);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(1000))
+        .await
+        .unwrap();
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(6))
+        .await
+        .unwrap();
+    let work = work_dir();
+    write_input(&work.join("paced.jsonl"), "paced");
+    let mut command = userhub(&app, &work);
+    command.args(["import", "--action", "create_core_profiles", "paced.jsonl"]);
+    let output = run(command).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("2498 succeeded, 2 failed"), "{stdout}");
+    assert_eq!(app.task_count().await, 3);
+    // More requests than one window allows were needed, yet none was refused: the client waited
+    // for the window to reset instead.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answered: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("userhub_http_requests_total{") && line.contains("/v2/"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(answered > 6.0, "{metrics}");
+    assert!(
+        !metrics
+            .lines()
+            .any(|line| line.starts_with("userhub_http_requests_total{")
+                && line.contains("status=\"429\"")),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn export_status_wait_and_tasks() {
+    let app = TestApp::spawn().await;
+    let records: Vec<Value> = (0..5)
+        .map(|n| json!({"identities": [{"email": format!("export{n}@example.com")}]}))
+        .collect();
+    let (status, _, _) = app.run_task("create_core_profiles", &records).await;
+    assert_eq!(status["succeeded"], 5);
+    let work = work_dir();
+
+    let mut export = userhub(&app, &work);
+    export.args(["export", "--all", "--out", "everything"]);
+    let output = run(export).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let exported = read_ndjson(&work.join("everything/results.ndjson"));
+    assert_eq!(exported.len(), 5);
+    assert!(exported.iter().all(|profile| {
+        profile["identities"][0]["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("export")
+    }));
+
+    let mut one = userhub(&app, &work);
+    one.args([
+        "export",
+        "--identity",
+        "email=EXPORT3@example.com",
+        "--out",
+        "one",
+    ]);
+    let output = run(one).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let found = read_ndjson(&work.join("one/results.ndjson"));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["identities"][0]["email"], "export3@example.com");
+
+    let task_id = app
+        .create_task("create_core_profiles", &[json!({"identities": []})])
+        .await;
+    let mut wait = userhub(&app, &work);
+    wait.args(["wait", &task_id.to_string()]);
+    let output = run(wait).await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a failed record: exit code 3"
+    );
+    assert!(text(&output.stdout).contains("0 succeeded, 1 failed"));
+
+    let mut status = userhub(&app, &work);
+    status.args(["status", &task_id.to_string()]);
+    let output = run(status).await;
+    assert_eq!(output.status.code(), Some(0));
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["task_id"], task_id);
+    assert_eq!(shown["state"], "completed");
+    assert_eq!(shown["outcome"], "failed");
+
+    let mut tasks = userhub(&app, &work);
+    tasks.args(["tasks", "--limit", "10"]);
+    let output = run(tasks).await;
+    let listing = text(&output.stdout);
+    assert!(listing.contains(&task_id.to_string()), "{listing}");
+    assert_eq!(
+        listing.lines().count(),
+        1 + 4,
+        "header and four tasks: {listing}"
+    );
+
+    let mut missing = userhub(&app, &work);
+    missing.args(["status", "7"]);
+    let output = run(missing).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("TASK_NOT_FOUND"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn configuration_comes_from_flags_environment_or_a_profile() {
+    let app = TestApp::spawn().await;
+    let work = work_dir();
+    let config = work.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.ci]\nurl = \"{}\"\ndomain = \"{}\"\napi_key = \"{}\"\n",
+            app.base_url, app.domain, app.api_key
+        ),
+    )
+    .unwrap();
+    // Only the profile file: works.
+    let mut from_profile = tokio::process::Command::new(env!("CARGO_BIN_EXE_userhub"));
+    from_profile.current_dir(&work).env_clear().args([
+        "--config",
+        "config.toml",
+        "--profile",
+        "ci",
+        "tasks",
+    ]);
+    let output = run(from_profile).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    // A flag wins over the environment: a wrong key in the environment is overridden.
+    let mut flag_wins = userhub(&app, &work);
+    flag_wins
+        .env("USERHUB_API_KEY", "uh_wrong_key")
+        .args(["--api-key", &app.api_key, "tasks"]);
+    assert_eq!(run(flag_wins).await.status.code(), Some(0));
+
+    // The environment wins over the profile.
+    let mut env_wins = userhub(&app, &work);
+    env_wins.env("USERHUB_API_KEY", "uh_wrong_key").args([
+        "--config",
+        "config.toml",
+        "--profile",
+        "ci",
+        "tasks",
+    ]);
+    let output = run(env_wins).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("401 UNAUTHORIZED"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Bad input files are clear errors and create nothing.
+    std::fs::write(
+        work.join("broken.json"),
+        "[{\"identities\": [{\"uid\": \"a\"}]}, {",
+    )
+    .unwrap();
+    for (file, message) in [
+        ("missing.jsonl", "cannot read missing.jsonl"),
+        ("broken.json", "is not a JSON array of records"),
+    ] {
+        let mut import = userhub(&app, &work);
+        import.args(["import", "--action", "create_core_profiles", file]);
+        let output = run(import).await;
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            text(&output.stderr).contains(message),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(app.task_count().await, 0);
+    app.stop().await;
+}
