@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives besides cargo, once: schemathesis, check-jsonschema and
-# kubernetes-validate (Python, into .tools/venv), playwright-core (npm, into tests/browser) and
-# Debian's chromium for the dashboard test. Re-running it is quick when everything is there.
+# kubernetes-validate (Python, into .tools/venv), playwright-core, yaml and the kubernetes-models
+# schemas (npm, into tests/js) and Debian's chromium for the dashboard test. Re-running it is
+# quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +19,11 @@ if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
     cp "$requirements" "$stamp"
 fi
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-    echo "installing playwright-core into tests/browser"
-    (cd tests/browser && npm ci --silent --no-audit --no-fund)
+if [ ! -f tests/js/node_modules/.package-lock.json ] \
+    || ! cmp -s tests/js/package-lock.json tests/js/node_modules/.installed-lock.json; then
+    echo "installing the Node test tools into tests/js"
+    (cd tests/js && npm ci --silent --no-audit --no-fund \
+        && cp package-lock.json node_modules/.installed-lock.json)
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

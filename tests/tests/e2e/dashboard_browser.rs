@@ -46,10 +46,10 @@ async fn insert_hostile_stalled_task(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn the_dashboard_shows_a_task_moving_in_chromium() {
-    let script = workspace().join("tests/browser/dashboard.mjs");
+    let script = workspace().join("tests/js/dashboard.mjs");
     assert!(
         workspace()
-            .join("tests/browser/node_modules/playwright-core")
+            .join("tests/js/node_modules/playwright-core")
             .exists(),
         "playwright-core is missing: run `bash scripts/test-tools.sh` (make test does)"
     );
