@@ -54,9 +54,12 @@ impl Ui {
     /// A bar counting `unit`s up to `total`.
     pub fn bar(&self, label: &'static str, total: u64, unit: &str) -> Bar<'_> {
         let bar = self.bars.add(ProgressBar::new(total));
-        let template = format!(
-            "{label:>10} [{{bar:40.cyan/blue}}] {{pos}}/{{len}} {unit} ({{percent}}%) {{per_sec}} eta {{eta}} {{msg}}"
-        );
+        let counts = if unit == "bytes" {
+            "{bytes}/{total_bytes} ({percent}%) {binary_bytes_per_sec}".to_owned()
+        } else {
+            format!("{{human_pos}}/{{human_len}} {unit} ({{percent}}%)")
+        };
+        let template = format!("{label:>10} [{{bar:40.cyan/blue}}] {counts} eta {{eta}} {{msg}}");
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -26,6 +26,15 @@ pub async fn cors_and_request_id(request: Request, next: Next) -> Response {
         path = %request.uri().path(),
         request_id = request_id.to_str().unwrap_or("-"),
     );
+    // A caller that sends W3C trace context gets our spans in its trace.
+    let trace_context: std::collections::HashMap<String, String> = ["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = request.headers().get(name)?.to_str().ok()?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    userhub_telemetry::continue_trace(&span, &trace_context);
     let mut response = if request.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
     } else {

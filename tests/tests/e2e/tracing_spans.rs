@@ -64,3 +64,39 @@ async fn the_worker_span_is_a_child_of_the_gateway_span() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_with_trace_context_joins_the_callers_trace() {
+    let exporter = InMemorySpanExporter::default();
+    let settings = LogSettings {
+        filter: "info,lapin=warn,tokio_postgres=warn".into(),
+        ..LogSettings::default()
+    };
+    let telemetry =
+        userhub_telemetry::init_with_exporter(&settings, "userhub-test", exporter.clone()).unwrap();
+    let app = TestApp::spawn().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_id = "00f067aa0ba902b7";
+    let response = app
+        .authorized(app.client.get(app.task_url(1)))
+        .header("traceparent", format!("00-{trace_id}-{parent_id}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    telemetry.flush();
+    let spans = exporter.get_finished_spans().unwrap();
+    let request = spans
+        .iter()
+        .find(|span| {
+            span.name == "request"
+                && span
+                    .attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "method" && kv.value.as_str() == "GET")
+        })
+        .expect("the request span");
+    assert_eq!(request.span_context.trace_id().to_string(), trace_id);
+    assert_eq!(request.parent_span_id.to_string(), parent_id);
+    app.stop().await;
+}
