@@ -74,13 +74,18 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
     }
 }
 
-/// Reads and splits the request; `record_limit` is the domain's records per request.
-pub async fn read_request(
+/// What the headers say about the body, checked before any of it is read.
+pub struct BodySpec {
+    kind: BodyKind,
+    encoding: ContentEncoding,
+    limit: u64,
+}
+
+/// Checks content type, encoding and declared length.
+pub fn inspect_headers(
     headers: &HeaderMap,
-    body: Body,
     settings: &GatewaySettings,
-    record_limit: usize,
-) -> Result<ParsedRequest, GatewayError> {
+) -> Result<BodySpec, GatewayError> {
     let kind = body_kind(headers)?;
     let encoding_header = headers
         .get(header::CONTENT_ENCODING)
@@ -102,6 +107,25 @@ pub async fn read_request(
     {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
+    Ok(BodySpec {
+        kind,
+        encoding,
+        limit,
+    })
+}
+
+/// Reads and splits the body; `record_limit` is the domain's records per request.
+pub async fn read_request(
+    spec: BodySpec,
+    body: Body,
+    settings: &GatewaySettings,
+    record_limit: usize,
+) -> Result<ParsedRequest, GatewayError> {
+    let BodySpec {
+        kind,
+        encoding,
+        limit,
+    } = spec;
     let stream = decoded_stream(body, encoding, limit);
     match kind {
         BodyKind::Form => read_form(&collect(stream).await?, settings, record_limit),

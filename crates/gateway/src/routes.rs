@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::idempotency::{self, Idempotency, Prior};
 use crate::messages::{TaskHeader, chunk_messages, selector_message};
 use crate::payload::RecordContent;
-use crate::request::{ParsedRequest, read_request};
+use crate::request::{ParsedRequest, inspect_headers, read_request};
 use crate::validate::{Plan, Verdict, validate_records};
 use axum::Json;
 use axum::body::Body;
@@ -19,7 +19,7 @@ use tracing::Instrument;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
-use userhub_http_common::{ApiError, ErrorBody, Principal};
+use userhub_http_common::{ApiError, ErrorBody, Principal, after_draining};
 use utoipa::ToSchema;
 
 /// The chunks of a record-by-record task, as positions into the request's records.
@@ -125,12 +125,22 @@ pub async fn create_task(
     body: Body,
 ) -> Result<Response, ApiError> {
     let settings = &gateway.settings;
-    let idempotency_key = idempotency::key_of(&headers)?;
+    // Errors the headers show are answered after reading the body, so that the client, still
+    // sending it, gets the answer rather than a broken pipe.
+    let checked = idempotency::key_of(&headers)
+        .and_then(|key| Ok((key, inspect_headers(&headers, settings)?)));
+    let (idempotency_key, spec) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            let response = ApiError::from(error).into_response();
+            return Ok(after_draining(body, response).await);
+        }
+    };
     let record_limit = principal
         .domain
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
-    let request = read_request(&headers, body, settings, record_limit).await?;
+    let request = read_request(spec, body, settings, record_limit).await?;
     let action = request.action;
     if action.is_write() && principal.read_only {
         return Err(GatewayError::ReadOnlyKey(action.to_string()).into());

@@ -2,6 +2,7 @@
 //! limit, puts the [`Principal`] into the request and the `X-Rate-Limit-*` headers on the answer.
 
 use crate::auth::{Authenticator, Principal as AuthPrincipal};
+use crate::drain::after_draining;
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
 use axum::extract::{Request, State};
@@ -70,7 +71,7 @@ pub async fn admission_layer(
             let peek = context.limiter.check(&domain, None, false);
             let mut response = error.into_response();
             add_rate_headers(response.headers_mut(), &peek);
-            return response;
+            return after_draining(request.into_body(), response).await;
         }
     };
     let per_minute = principal
@@ -90,7 +91,7 @@ pub async fn admission_layer(
         .with_header("retry-after", decision.retry_after_secs)
         .into_response();
         add_rate_headers(response.headers_mut(), &decision);
-        return response;
+        return after_draining(request.into_body(), response).await;
     }
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;

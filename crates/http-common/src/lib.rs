@@ -3,6 +3,7 @@
 
 mod admission;
 mod auth;
+mod drain;
 mod error;
 mod observe;
 mod query;
@@ -12,6 +13,7 @@ pub mod schema;
 
 pub use admission::{ApiContext, Principal, RequestLimits, admission_layer};
 pub use auth::Authenticator;
+pub use drain::after_draining;
 pub use error::{ApiError, ErrorBody, ErrorDetail, json_fallback};
 pub use observe::record_request;
 pub use query::QueryParams;

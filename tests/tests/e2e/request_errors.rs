@@ -246,3 +246,53 @@ async fn deeply_nested_json_is_a_record_error_and_the_server_stays_up() {
     assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn early_errors_reach_a_client_still_sending_a_large_upload() {
+    let app = TestApp::spawn().await;
+    // 8 MiB sent in slices with pauses: the client is still sending when the server decides.
+    let big = || {
+        let slices = futures_util::stream::unfold(0, |sent| async move {
+            if sent == 64 {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            Some((
+                Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; 128 * 1024])),
+                sent + 1,
+            ))
+        });
+        reqwest::Body::wrap_stream(slices)
+    };
+    // Refused by authentication, by the content type and by the idempotency key: each before the
+    // body is looked at, each answered only after it was read, so the client sees the answer.
+    let wrong_key = app
+        .client
+        .post(app.tasks_url())
+        .bearer_auth("uh_000000000000_00000000000000000000000000000000")
+        .header("content-type", "application/json")
+        .body(big())
+        .send()
+        .await
+        .expect("an answer, not a broken pipe");
+    assert_error(wrong_key, 401, "UNAUTHORIZED").await;
+    let text = app
+        .authorized(app.client.post(app.tasks_url()))
+        .header("content-type", "text/plain")
+        .body(big())
+        .send()
+        .await
+        .expect("an answer, not a broken pipe");
+    assert_error(text, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    let bad_key = app
+        .authorized(app.client.post(app.tasks_url()))
+        .header("content-type", "application/json")
+        .header("idempotency-key", "")
+        .body(big())
+        .send()
+        .await
+        .expect("an answer, not a broken pipe");
+    assert_error(bad_key, 400, "INVALID_IDEMPOTENCY_KEY").await;
+    assert_eq!(app.task_count().await, 0);
+    app.stop().await;
+}
