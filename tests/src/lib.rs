@@ -216,6 +216,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates a task from a JSON body with options (e.g. `{"match_by": "email"}`) merged into
+    /// the envelope; returns its id (asserting `201`).
+    pub async fn create_task_with(&self, action: &str, options: Value, records: &[Value]) -> u64 {
+        let mut body = serde_json::json!({"action": action, "payload": records});
+        if let (Some(body), Some(options)) = (body.as_object_mut(), options.as_object()) {
+            body.extend(options.clone());
+        }
+        let response = self
+            .authorized(self.client.post(self.tasks_url()).json(&body))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "task creation failed: {body}");
+        body["task_id"].as_u64().unwrap()
+    }
+
     /// Creates a task from JSONL records and returns its id (asserting `201`).
     pub async fn create_task(&self, action: &str, records: &[Value]) -> u64 {
         let jsonl: String = records.iter().map(|record| format!("{record}\n")).collect();

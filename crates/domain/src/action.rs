@@ -14,17 +14,20 @@ pub enum TaskAction {
     GetCoreProfiles,
     GetAppProfiles,
     CreateAppProfiles,
+    /// EXT: create or update, matching existing profiles by the task's `match_by`.
+    UpsertCoreProfiles,
 }
 
 impl TaskAction {
     /// Every task type, in the order of the contract.
-    pub const ALL: [TaskAction; 6] = [
+    pub const ALL: [TaskAction; 7] = [
         TaskAction::CreateCoreProfiles,
         TaskAction::UpdateCoreProfiles,
         TaskAction::UpdateAppProfiles,
         TaskAction::GetCoreProfiles,
         TaskAction::GetAppProfiles,
         TaskAction::CreateAppProfiles,
+        TaskAction::UpsertCoreProfiles,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl TaskAction {
             TaskAction::GetCoreProfiles => "get_core_profiles",
             TaskAction::GetAppProfiles => "get_app_profiles",
             TaskAction::CreateAppProfiles => "create_app_profiles",
+            TaskAction::UpsertCoreProfiles => "upsert_core_profiles",
         }
     }
 

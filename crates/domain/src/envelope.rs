@@ -3,6 +3,7 @@
 use crate::action::TaskAction;
 use crate::ids::TaskId;
 use crate::limits::MAX_ECHOED_INPUT_BYTES;
+use crate::options::TaskOptions;
 use crate::record_error::{FieldError, truncate_utf8};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -24,6 +25,9 @@ pub struct ChunkMessage {
     /// An export selector (EXT): the worker turns it into chunks of the selected profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<serde_json::Value>,
+    /// The task's options (EXT), e.g. an upsert's `match_by`.
+    #[serde(default, skip_serializing_if = "TaskOptions::is_default")]
+    pub options: TaskOptions,
 }
 
 /// One record of a chunk: its position in the request and either its JSON or, for a line that
@@ -96,6 +100,7 @@ mod tests {
             domain_id: 7,
             domain: "demo".into(),
             action: TaskAction::CreateCoreProfiles,
+            options: Default::default(),
             chunk_no: 0,
             chunks_total: 1,
             records: vec![

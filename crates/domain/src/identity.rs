@@ -25,10 +25,12 @@ pub enum IdentityKind {
     PsnId,
     XboxLiveId,
     SteamId,
+    /// EXT: an anonymous device (a profile without a user id).
+    DeviceId,
 }
 
 impl IdentityKind {
-    pub const ALL: [IdentityKind; 12] = [
+    pub const ALL: [IdentityKind; 13] = [
         IdentityKind::Uid,
         IdentityKind::Email,
         IdentityKind::PhoneNumber,
@@ -41,6 +43,7 @@ impl IdentityKind {
         IdentityKind::PsnId,
         IdentityKind::XboxLiveId,
         IdentityKind::SteamId,
+        IdentityKind::DeviceId,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl IdentityKind {
             IdentityKind::PsnId => "psn_id",
             IdentityKind::XboxLiveId => "xbox_live_id",
             IdentityKind::SteamId => "steam_id",
+            IdentityKind::DeviceId => "device_id",
         }
     }
 

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     NotFound,
     AlreadyExists,
     ProcessingFailed,
+    /// EXT: an upsert's match key finds more than one profile.
+    AmbiguousMatch,
 }
 
 /// One problem with one field of a record.

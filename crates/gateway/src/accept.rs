@@ -9,7 +9,7 @@ use crate::idempotency::Idempotency;
 use userhub_broker::{AMQPValue, FieldTable};
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskState};
+use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
@@ -32,6 +32,7 @@ pub struct TaskToAccept {
     /// Which record indexes each chunk holds.
     pub manifest: ChunkManifest,
     pub idempotency: Option<Idempotency>,
+    pub options: TaskOptions,
 }
 
 /// A task that is durably accepted.
@@ -143,6 +144,7 @@ async fn insert_with_fresh_id(
                 .as_ref()
                 .map(|idempotency| idempotency.request_hash.clone()),
             chunk_manifest: Some(task.manifest.clone()),
+            options: task.options.clone(),
         };
         match insert_task(client, &row).await {
             Ok(()) => return Ok(id),

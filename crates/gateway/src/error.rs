@@ -12,6 +12,8 @@ pub enum GatewayError {
     InvalidAction(String),
     #[error("{0}")]
     InvalidPayload(String),
+    #[error("{0}")]
+    InvalidOption(String),
     #[error("the payload holds more than {limit} records")]
     TooManyRecords { limit: usize },
     #[error("the request body is larger than {limit} bytes")]
@@ -61,6 +63,9 @@ impl From<GatewayError> for ApiError {
             }
             GatewayError::InvalidPayload(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD", message)
+            }
+            GatewayError::InvalidOption(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_OPTION", message)
             }
             GatewayError::TooManyRecords { limit } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_MANY_RECORDS", message)

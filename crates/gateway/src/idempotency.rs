@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
-use userhub_domain::TaskAction;
+use userhub_domain::{TaskAction, TaskOptions};
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
 use userhub_store::{Pool, StoreError};
 
@@ -49,9 +49,17 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
 }
 
 /// The hash of what the request asks for: its action and every record's text, in order.
-pub fn request_hash(action: TaskAction, records: &[RawRecord]) -> Vec<u8> {
+pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRecord]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     hasher.update(action.as_str().as_bytes());
+    if !options.is_default() {
+        // Old tasks (without options) keep their hash.
+        hasher.update(
+            serde_json::to_string(options)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
     for record in records {
         hasher.update(b"\n");
         match &record.content {
@@ -118,21 +126,28 @@ mod tests {
     fn the_same_records_in_another_encoding_hash_alike() {
         let as_array = request_hash(
             TaskAction::CreateCoreProfiles,
+            &TaskOptions::default(),
             &records("[{\"a\":1}, {\"b\":2}]"),
         );
         let as_lines = request_hash(
             TaskAction::CreateCoreProfiles,
+            &TaskOptions::default(),
             &records("{\"a\":1}\r\n{\"b\":2}\n"),
         );
         assert_eq!(as_array, as_lines);
         let other_action = request_hash(
             TaskAction::UpdateCoreProfiles,
+            &TaskOptions::default(),
             &records("{\"a\":1}\n{\"b\":2}\n"),
         );
         assert_ne!(as_array, other_action);
         assert_ne!(
             as_array,
-            request_hash(TaskAction::CreateCoreProfiles, &records("{\"a\":1}\n"))
+            request_hash(
+                TaskAction::CreateCoreProfiles,
+                &TaskOptions::default(),
+                &records("{\"a\":1}\n")
+            )
         );
     }
 

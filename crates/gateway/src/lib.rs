@@ -8,6 +8,7 @@ mod chunking;
 mod error;
 mod idempotency;
 mod messages;
+mod options;
 mod payload;
 mod request;
 pub mod routes;

@@ -5,7 +5,7 @@ use crate::validate::Verdict;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use userhub_domain::envelope::CHUNK_SCHEMA_V1;
-use userhub_domain::{FieldError, TaskAction, TaskId};
+use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 
 /// Borrowing twin of `userhub_domain::envelope::ChunkMessage` (same JSON).
 #[derive(Serialize)]
@@ -20,6 +20,8 @@ struct ChunkMessageRef<'a> {
     records: Vec<ChunkRecordRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     selector: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "TaskOptions::is_default")]
+    options: &'a TaskOptions,
 }
 
 #[derive(Serialize)]
@@ -42,6 +44,7 @@ pub struct TaskHeader<'a> {
     pub domain_id: i64,
     pub domain: &'a str,
     pub action: TaskAction,
+    pub options: &'a TaskOptions,
 }
 
 /// One JSON message body per chunk.
@@ -83,6 +86,7 @@ pub fn chunk_messages(
                 chunks_total,
                 records,
                 selector: None,
+                options: header.options,
             })
         })
         .collect()
@@ -103,6 +107,7 @@ pub fn selector_message(
         chunks_total: 1,
         records: Vec::new(),
         selector: Some(selector),
+        options: header.options,
     })
 }
 
@@ -120,7 +125,8 @@ mod tests {
             .unwrap();
         let (_, records) = collector.finish().unwrap();
         let crate::validate::Plan::Records(verdicts) =
-            crate::validate::validate_records(TaskAction::CreateCoreProfiles, &records).unwrap()
+            crate::validate::validate_records(TaskAction::CreateCoreProfiles, None, &records)
+                .unwrap()
         else {
             panic!("records expected")
         };
@@ -129,6 +135,7 @@ mod tests {
             domain_id: 3,
             domain: "demo",
             action: TaskAction::CreateCoreProfiles,
+            options: &userhub_domain::TaskOptions::default(),
         };
         let bodies = chunk_messages(header, &records, &verdicts, &[vec![0, 1]]).unwrap();
         let message: ChunkMessage = serde_json::from_slice(&bodies[0]).unwrap();

@@ -3,13 +3,14 @@
 
 use crate::body::{ContentEncoding, collect, decoded_stream};
 use crate::error::GatewayError;
+use crate::options::OptionFields;
 use crate::payload::{PayloadCollector, PayloadFormat, RawRecord};
 use crate::settings::GatewaySettings;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use userhub_domain::TaskAction;
+use userhub_domain::{TaskAction, TaskOptions};
 
 /// Longest `action` text part we read.
 const MAX_ACTION_BYTES: usize = 256;
@@ -18,6 +19,7 @@ const MAX_ACTION_BYTES: usize = 256;
 #[derive(Debug)]
 pub struct ParsedRequest {
     pub action: TaskAction,
+    pub options: TaskOptions,
     pub format: PayloadFormat,
     pub records: Vec<RawRecord>,
 }
@@ -153,19 +155,24 @@ fn read_form(
 ) -> Result<ParsedRequest, GatewayError> {
     let mut action = None;
     let mut payload = None;
+    let mut options = OptionFields::default();
     for (key, value) in form_urlencoded::parse(body) {
         match key.as_ref() {
             "action" if action.is_none() => action = Some(value.into_owned()),
             "payload" if payload.is_none() => payload = Some(value.into_owned()),
-            _ => {}
+            name => {
+                options.take(name, value.into_owned());
+            }
         }
     }
     let action = parse_action(action.as_deref())?;
+    let options = options.finish(action)?;
     let payload =
         payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
     let (format, records) = split_array(&payload, settings, record_limit)?;
     Ok(ParsedRequest {
         action,
+        options,
         format,
         records,
     })
@@ -176,6 +183,12 @@ struct JsonEnvelope<'a> {
     action: Option<String>,
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
+    #[serde(default)]
+    match_by: serde_json::Value,
+    #[serde(default)]
+    skip_triggers: serde_json::Value,
+    #[serde(default)]
+    workflow_id: serde_json::Value,
 }
 
 fn read_json(
@@ -189,12 +202,18 @@ fn read_json(
         ))
     })?;
     let action = parse_action(envelope.action.as_deref())?;
+    let mut options = OptionFields::default();
+    options.take_json("match_by", &envelope.match_by);
+    options.take_json("skip_triggers", &envelope.skip_triggers);
+    options.take_json("workflow_id", &envelope.workflow_id);
+    let options = options.finish(action)?;
     let payload = envelope
         .payload
         .ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
     let (format, records) = split_array(payload.get(), settings, record_limit)?;
     Ok(ParsedRequest {
         action,
+        options,
         format,
         records,
     })
@@ -221,19 +240,23 @@ async fn read_multipart(
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut action: Option<String> = None;
     let mut payload: Option<(PayloadFormat, Vec<RawRecord>)> = None;
+    let mut options = OptionFields::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        match field.name() {
-            Some("action") => {
+        match field.name().map(str::to_owned).as_deref() {
+            Some(name @ ("action" | "match_by" | "skip_triggers" | "workflow_id")) => {
                 let mut text = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     if text.len() + chunk.len() > MAX_ACTION_BYTES {
-                        return Err(GatewayError::InvalidAction(
-                            "`action` is too long".to_owned(),
-                        ));
+                        return Err(GatewayError::InvalidAction(format!("`{name}` is too long")));
                     }
                     text.extend_from_slice(&chunk);
                 }
-                action = Some(String::from_utf8_lossy(&text).into_owned());
+                let text = String::from_utf8_lossy(&text).into_owned();
+                if name == "action" {
+                    action = Some(text);
+                } else {
+                    options.take(name, text);
+                }
             }
             Some("payload") => {
                 if payload.is_some() {
@@ -252,10 +275,12 @@ async fn read_multipart(
         }
     }
     let action = parse_action(action.as_deref())?;
+    let options = options.finish(action)?;
     let (format, records) =
         payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
     Ok(ParsedRequest {
         action,
+        options,
         format,
         records,
     })

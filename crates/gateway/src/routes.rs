@@ -145,10 +145,10 @@ pub async fn create_task(
     if action.is_write() && principal.read_only {
         return Err(GatewayError::ReadOnlyKey(action.to_string()).into());
     }
-    let plan = validate_records(action, &request.records)?;
+    let plan = validate_records(action, request.options.match_by.as_ref(), &request.records)?;
     let idempotency = idempotency_key.map(|key| Idempotency {
         key,
-        request_hash: idempotency::request_hash(action, &request.records),
+        request_hash: idempotency::request_hash(action, &request.options, &request.records),
     });
     if let Some(idempotency) = &idempotency {
         let prior =
@@ -192,6 +192,7 @@ pub async fn create_task(
         chunks_total: chunks.len().max(1) as i32,
         manifest,
         idempotency,
+        options: request.options.clone(),
     };
     let render = |task_id: TaskId| {
         let header = TaskHeader {
@@ -199,6 +200,7 @@ pub async fn create_task(
             domain_id: principal.domain.id,
             domain: &principal.domain.name,
             action,
+            options: &request.options,
         };
         let rendered = match &plan {
             Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),

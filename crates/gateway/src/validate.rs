@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use userhub_domain::object_parser::{ErrorSink, integer_of};
 use userhub_domain::profile::selector::parse_selector;
-use userhub_domain::{CoreProfileId, ErrorCode, FieldError, Identity, TaskAction};
+use userhub_domain::{CoreProfileId, ErrorCode, FieldError, Identity, MatchBy, TaskAction};
 
 /// What the gateway learnt about one record.
 #[derive(Debug, Default)]
@@ -117,6 +117,8 @@ struct Peek<'a> {
     updated_since: Option<&'a RawValue>,
     #[serde(borrow, default)]
     identity: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    custom_fields: Option<&'a RawValue>,
 }
 
 impl Peek<'_> {
@@ -155,6 +157,29 @@ impl Peek<'_> {
     fn text(raw: Option<&RawValue>) -> Option<String> {
         let text: String = serde_json::from_str(raw?.get()).ok()?;
         Some(text.trim().to_owned()).filter(|text| !text.is_empty())
+    }
+}
+
+/// An upsert's chunk key: records with the same match key value touch the same profile. A record
+/// without one is the worker's to report.
+fn upsert_key(match_by: &MatchBy, peek: &Peek<'_>) -> Option<i64> {
+    match match_by {
+        MatchBy::Identity(kind) => peek
+            .identities()
+            .into_iter()
+            .find(|identity| identity.kind() == *kind)
+            .map(|identity| text_key(&format!("{}:{}", kind.as_str(), identity.normalized()))),
+        MatchBy::CoreProfileId => peek.core_profile_id(),
+        MatchBy::CustomField(name) => {
+            let fields: serde_json::Map<String, Value> =
+                serde_json::from_str(peek.custom_fields?.get()).ok()?;
+            let text = match fields.get(name)? {
+                Value::String(text) => text.trim().to_owned(),
+                Value::Null => return None,
+                other => other.to_string(),
+            };
+            Some(text_key(&format!("custom_field:{name}:{text}")))
+        }
     }
 }
 
@@ -203,6 +228,7 @@ fn check_one(action: TaskAction, index: u32, peek: &Peek<'_>, claims: &mut Claim
             };
             (errors, None)
         }
+        TaskAction::UpsertCoreProfiles => (Vec::new(), None),
         TaskAction::GetAppProfiles => {
             let errors = match Peek::text(peek.pid) {
                 Some(pid) => {
@@ -225,7 +251,11 @@ fn is_export(action: TaskAction) -> bool {
 
 /// Checks the records of a payload for `action`, in input order: lines that are not JSON,
 /// identities (or ids) claimed twice, chunk keys, and whether it is an export by selector.
-pub fn validate_records(action: TaskAction, records: &[RawRecord]) -> Result<Plan, GatewayError> {
+pub fn validate_records(
+    action: TaskAction,
+    match_by: Option<&MatchBy>,
+    records: &[RawRecord],
+) -> Result<Plan, GatewayError> {
     let peeks: Vec<Option<Peek<'_>>> = records
         .iter()
         .map(|record| match &record.content {
@@ -264,9 +294,13 @@ pub fn validate_records(action: TaskAction, records: &[RawRecord]) -> Result<Pla
                     key: None,
                 },
                 (RecordContent::Json(_), None) => Verdict::default(),
-                (RecordContent::Json(_), Some(peek)) => {
-                    check_one(action, record.index, peek, &mut claims)
-                }
+                (RecordContent::Json(_), Some(peek)) => match match_by {
+                    Some(match_by) => Verdict {
+                        errors: Vec::new(),
+                        key: upsert_key(match_by, peek),
+                    },
+                    None => check_one(action, record.index, peek, &mut claims),
+                },
             })
             .collect(),
     ))
@@ -284,7 +318,7 @@ mod tests {
     }
 
     fn verdicts(action: TaskAction, text: &str) -> Vec<Verdict> {
-        match validate_records(action, &records(text)).unwrap() {
+        match validate_records(action, None, &records(text)).unwrap() {
             Plan::Records(verdicts) => verdicts,
             Plan::Selector(_) => panic!("not a selector"),
         }
@@ -337,16 +371,25 @@ mod tests {
 
     #[test]
     fn a_lone_selector_makes_an_export_plan_and_mixing_is_refused() {
-        let plan =
-            validate_records(TaskAction::GetCoreProfiles, &records("{\"all\":true}\n")).unwrap();
+        let plan = validate_records(
+            TaskAction::GetCoreProfiles,
+            None,
+            &records("{\"all\":true}\n"),
+        )
+        .unwrap();
         assert!(matches!(plan, Plan::Selector(_)));
         let mixed = validate_records(
             TaskAction::GetCoreProfiles,
+            None,
             &records("{\"all\":true}\n{\"core-profile-id\":1}\n"),
         );
         assert!(matches!(mixed, Err(GatewayError::InvalidPayload(_))));
-        let bad =
-            validate_records(TaskAction::GetAppProfiles, &records("{\"all\":false}\n")).unwrap();
+        let bad = validate_records(
+            TaskAction::GetAppProfiles,
+            None,
+            &records("{\"all\":false}\n"),
+        )
+        .unwrap();
         assert!(
             matches!(bad, Plan::Records(ref verdicts) if verdicts[0].errors[0].code == ErrorCode::InvalidValue)
         );

@@ -25,6 +25,7 @@ use userhub_worker_runtime::{
 };
 use userhub_worker_update_app_profiles::UpdateAppProfiles;
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
+use userhub_worker_upsert_core_profiles::UpsertCoreProfiles;
 
 /// How long start-up waits for the database to accept migrations.
 const DATABASE_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -109,6 +110,7 @@ fn spawn_worker(workers: &mut JoinSet<()>, action: TaskAction, dependencies: &Wo
         TaskAction::GetCoreProfiles => dependencies.spawn(workers, GetCoreProfiles),
         TaskAction::GetAppProfiles => dependencies.spawn(workers, GetAppProfiles),
         TaskAction::CreateAppProfiles => dependencies.spawn(workers, CreateAppProfiles),
+        TaskAction::UpsertCoreProfiles => dependencies.spawn(workers, UpsertCoreProfiles),
     }
 }
 

@@ -114,6 +114,7 @@ async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
         idempotency_key: None,
         request_hash: None,
         chunk_manifest: None,
+        options: Default::default(),
     };
     insert_task(&app.pool.get().await.unwrap(), &task)
         .await

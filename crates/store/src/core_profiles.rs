@@ -345,6 +345,47 @@ pub async fn update_profiles(
     Ok(())
 }
 
+/// Profiles whose custom field `name` holds one of `values` (compared as text, so `77` and
+/// `"77"` match alike): `(value, id)` pairs, lowest id first. It reads every profile of the
+/// domain that has custom fields; identity matching is the indexed way.
+pub async fn ids_by_custom_field(
+    client: &impl GenericClient,
+    domain_id: i64,
+    name: &str,
+    values: &[String],
+) -> Result<Vec<(String, i64)>, StoreError> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = client
+        .prepare_cached(
+            "SELECT custom_fields ->> $2, id FROM core_profiles
+              WHERE domain_id = $1 AND custom_fields ->> $2 = ANY($3::text[])
+              ORDER BY id",
+        )
+        .await?;
+    let rows = client
+        .query(&statement, &[&domain_id, &name, &values])
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Serialises upserts matching by one custom field in one domain until the transaction ends:
+/// nothing unique guards a custom field, so two chunks must not both create the same profile.
+pub async fn lock_custom_field_matching(
+    client: &impl GenericClient,
+    domain_id: i64,
+    name: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 0))",
+            &[&domain_id.to_string(), &name],
+        )
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

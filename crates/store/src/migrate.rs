@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "dashboard",
         include_str!("../migrations/0005_dashboard.sql"),
     ),
+    (
+        6,
+        "task_options",
+        include_str!("../migrations/0006_task_options.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

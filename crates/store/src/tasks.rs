@@ -4,7 +4,7 @@ use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskOutcome, TaskState};
+use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskOutcome, TaskState};
 
 /// What the gateway knows when it creates a task.
 #[derive(Debug, Clone)]
@@ -20,6 +20,7 @@ pub struct NewTask {
     pub request_hash: Option<Vec<u8>>,
     /// Which record indexes each chunk holds.
     pub chunk_manifest: Option<ChunkManifest>,
+    pub options: TaskOptions,
 }
 
 /// A task as stored.
@@ -45,11 +46,12 @@ pub struct TaskRecord {
     /// Set while no chunk has committed for the stall timeout.
     pub stalled_since: Option<DateTime<Utc>>,
     pub stall_reason: Option<String>,
+    pub options: TaskOptions,
 }
 
 pub(crate) const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
      failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at, \
-     stalled_since, stall_reason";
+     stalled_since, stall_reason, options";
 
 fn decode_error(what: &str, value: &str) -> StoreError {
     StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
@@ -84,6 +86,7 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
         last_progress_at: row.get("last_progress_at"),
         stalled_since: row.get("stalled_since"),
         stall_reason: row.get("stall_reason"),
+        options: serde_json::from_value(row.get("options")).unwrap_or_default(),
     })
 }
 
@@ -97,11 +100,13 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
         .map_err(|error| {
             StoreError::Config(format!("cannot encode the chunk manifest: {error}"))
         })?;
+    let options = serde_json::to_value(&task.options)
+        .map_err(|error| StoreError::Config(format!("cannot encode the options: {error}")))?;
     client
         .execute(
             "INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total,
-                                idempotency_key, request_hash, chunk_manifest)
-             VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9)",
+                                idempotency_key, request_hash, chunk_manifest, options)
+             VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &task.id.as_i64(),
                 &task.domain_id,
@@ -112,6 +117,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
                 &task.idempotency_key,
                 &task.request_hash,
                 &manifest,
+                &options,
             ],
         )
         .await?;

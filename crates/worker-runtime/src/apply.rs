@@ -140,6 +140,7 @@ async fn run_chunk<H: TaskHandler>(
         domain_id: message.domain_id,
         domain: message.domain.clone(),
         chunk_no: message.chunk_no,
+        options: message.options.clone(),
     };
     let first_index = message
         .records

@@ -19,7 +19,7 @@ pub use stall::{check_stalled_tasks, run_stall_detector};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::future::Future;
-use userhub_domain::{FieldError, TaskAction, TaskId};
+use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
 use userhub_store::{StoreError, Transaction};
 
@@ -30,6 +30,8 @@ pub struct ChunkContext {
     pub domain_id: i64,
     pub domain: String,
     pub chunk_no: u32,
+    /// The task's options (EXT), e.g. an upsert's `match_by`.
+    pub options: TaskOptions,
 }
 
 /// A record that passed the gateway's checks and awaits processing.

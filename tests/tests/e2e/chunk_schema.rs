@@ -1,7 +1,6 @@
 //! The broker contract: messages the gateway really publishes validate against
 //! `proto-schemas/chunk.v1.json`.
 
-use futures_util::StreamExt;
 use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};
 use userhub_tests::{Service, TestApp};
@@ -24,24 +23,8 @@ async fn gateway_messages_match_the_published_schema() {
     let task_id = app
         .create_task_from_lines("create_core_profiles", &lines)
         .await;
-    let schema: Value = serde_json::from_str(CHUNK_SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let connection = lapin::Connection::connect(
-        &app.settings.broker.url,
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let queue = format!("{}.create_core_profiles", app.settings.broker.prefix);
-    let mut messages = Vec::new();
-    while let Some(message) = channel
-        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
-        .await
-        .unwrap()
-    {
-        messages.push(serde_json::from_slice::<Value>(&message.delivery.data).unwrap());
-    }
+    let validator = chunk_validator();
+    let messages = published(&app, "create_core_profiles").await;
     assert_eq!(messages.len(), 3, "five records in chunks of two");
     for message in &messages {
         let problems: Vec<String> = validator
@@ -64,7 +47,56 @@ async fn gateway_messages_match_the_published_schema() {
     let mut invalid = messages[0].clone();
     invalid["records"][0]["index"] = json!(-1);
     assert!(!validator.is_valid(&invalid), "the schema can fail");
-    let _ = futures_util::stream::empty::<()>().next().await;
-    connection.close(200, "done".into()).await.unwrap();
     app.stop().await;
+}
+
+#[tokio::test]
+async fn upsert_messages_carry_their_options_and_match_the_schema() {
+    let app = TestApp::spawn_service(Service::Gateway, |_| {}).await;
+    let options =
+        json!({"match_by": "custom_field:crm_id", "skip_triggers": true, "workflow_id": 42});
+    let records = [json!({"custom_fields": {"crm_id": "c-1"}, "names": {"first_name": "A"}})];
+    let task_id = app
+        .create_task_with("upsert_core_profiles", options.clone(), &records)
+        .await;
+    let validator = chunk_validator();
+    let messages = published(&app, "upsert_core_profiles").await;
+    assert_eq!(messages.len(), 1);
+    assert!(validator.is_valid(&messages[0]), "{}", messages[0]);
+    assert_eq!(messages[0]["task_id"], task_id);
+    assert_eq!(messages[0]["options"], options);
+    let mut invalid = messages[0].clone();
+    invalid["options"]["match_by"] = json!("shoe_size");
+    assert!(
+        !validator.is_valid(&invalid),
+        "unknown match keys are outside the schema"
+    );
+    app.stop().await;
+}
+
+fn chunk_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(CHUNK_SCHEMA).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+/// Takes every message waiting in the work queue of `action`.
+async fn published(app: &TestApp, action: &str) -> Vec<Value> {
+    let connection = lapin::Connection::connect(
+        &app.settings.broker.url,
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let queue = format!("{}.{action}", app.settings.broker.prefix);
+    let mut messages = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        messages.push(serde_json::from_slice::<Value>(&message.delivery.data).unwrap());
+    }
+    connection.close(200, "done".into()).await.unwrap();
+    messages
 }

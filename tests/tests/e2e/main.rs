@@ -21,3 +21,4 @@ mod task_list;
 mod tenancy;
 mod tracing_spans;
 mod update_semantics;
+mod upserts;

@@ -34,6 +34,7 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
         idempotency_key: None,
         request_hash: None,
         chunk_manifest: None,
+        options: Default::default(),
     };
     insert_task(&client, &task).await.unwrap();
     mark_queued(&client, id).await.unwrap();

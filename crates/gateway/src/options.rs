@@ -1,0 +1,137 @@
+//! The request-level options of a create request (EXT): `match_by`, `skip_triggers` and
+//! `workflow_id`, given as form fields, multipart fields or JSON envelope members, checked
+//! against the task type.
+
+use crate::error::GatewayError;
+use serde_json::Value;
+use userhub_domain::{MatchBy, TaskAction, TaskOptions};
+
+/// Option texts as they arrive, before they are checked.
+#[derive(Debug, Default, Clone)]
+pub struct OptionFields {
+    match_by: Option<String>,
+    skip_triggers: Option<String>,
+    workflow_id: Option<String>,
+}
+
+fn invalid(message: String) -> GatewayError {
+    GatewayError::InvalidOption(message)
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl OptionFields {
+    /// Takes a form or multipart field; `false` if `name` is not an option.
+    pub fn take(&mut self, name: &str, value: String) -> bool {
+        let slot = match name {
+            "match_by" => &mut self.match_by,
+            "skip_triggers" => &mut self.skip_triggers,
+            "workflow_id" => &mut self.workflow_id,
+            _ => return false,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+        true
+    }
+
+    /// Takes the options of a JSON envelope (strings, booleans or numbers).
+    pub fn take_json(&mut self, name: &str, value: &Value) {
+        if !value.is_null() {
+            self.take(name, text_of(value));
+        }
+    }
+
+    /// Checks the options for `action`.
+    pub fn finish(self, action: TaskAction) -> Result<TaskOptions, GatewayError> {
+        let match_by = match self.match_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                text.parse::<MatchBy>()
+                    .map_err(|error| invalid(format!("`match_by`: {error}")))?,
+            ),
+        };
+        match (action, &match_by) {
+            (TaskAction::UpsertCoreProfiles, None) => {
+                return Err(invalid(
+                    "`match_by` is required for upsert_core_profiles: an identity kind, \
+                     `core-profile-id` or `custom_field:<name>`"
+                        .to_owned(),
+                ));
+            }
+            (TaskAction::UpsertCoreProfiles, Some(_)) | (_, None) => {}
+            (other, Some(_)) => {
+                return Err(invalid(format!(
+                    "`match_by` applies to upsert_core_profiles only, not to {other}"
+                )));
+            }
+        }
+        let skip_triggers = match self.skip_triggers.as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "`skip_triggers` must be true or false, not `{other}`"
+                )));
+            }
+        };
+        let workflow_id = match self.workflow_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(
+                || {
+                    invalid(format!(
+                        "`workflow_id` must be a whole number, not `{text}`"
+                    ))
+                },
+            )?),
+        };
+        Ok(TaskOptions {
+            match_by,
+            skip_triggers,
+            workflow_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(pairs: &[(&str, &str)], action: TaskAction) -> Result<TaskOptions, GatewayError> {
+        let mut fields = OptionFields::default();
+        for (name, value) in pairs {
+            assert!(fields.take(name, (*value).to_owned()));
+        }
+        fields.finish(action)
+    }
+
+    #[test]
+    fn upserts_need_a_match_key_and_only_upserts_take_one() {
+        let upsert = TaskAction::UpsertCoreProfiles;
+        assert!(options(&[], upsert).is_err());
+        assert!(options(&[("match_by", "mail")], upsert).is_err());
+        let parsed = options(&[("match_by", "email"), ("skip_triggers", "true")], upsert).unwrap();
+        assert_eq!(parsed.match_by.unwrap().to_string(), "email");
+        assert!(parsed.skip_triggers);
+        assert!(options(&[("match_by", "email")], TaskAction::CreateCoreProfiles).is_err());
+    }
+
+    #[test]
+    fn flags_and_numbers_are_checked() {
+        let create = TaskAction::CreateCoreProfiles;
+        assert!(options(&[("skip_triggers", "maybe")], create).is_err());
+        assert!(options(&[("workflow_id", "x")], create).is_err());
+        assert_eq!(
+            options(&[("workflow_id", " 42 ")], create)
+                .unwrap()
+                .workflow_id,
+            Some(42)
+        );
+        assert!(!options(&[], create).unwrap().skip_triggers);
+    }
+}
