@@ -63,7 +63,7 @@ impl Publisher {
                     short(&exchange),
                     short(&routing_key),
                     BasicPublishOptions {
-                        mandatory: true,
+                        mandatory: message.destination.must_be_routed(),
                         ..BasicPublishOptions::default()
                     },
                     &message.body,

@@ -1,5 +1,6 @@
 //! Names of exchanges and queues and their declaration: one direct exchange, one durable queue
-//! per task type, retry queues that dead-letter back after a delay, and a dead-letter queue.
+//! per task type, retry queues that dead-letter back after a delay, a dead-letter queue, and the
+//! topic exchange of profile events.
 
 use crate::settings::BrokerSettings;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
@@ -31,6 +32,15 @@ pub enum Destination {
     Retry(TaskAction, usize),
     /// The dead-letter queue of a task type.
     Dead(TaskAction),
+    /// The profile-events topic exchange, with this routing key.
+    ProfileEvent(String),
+}
+
+impl Destination {
+    /// Whether a message must reach a queue: chunks must, events need no subscriber.
+    pub fn must_be_routed(&self) -> bool {
+        !matches!(self, Destination::ProfileEvent(_))
+    }
 }
 
 /// The naming scheme, derived from the prefix.
@@ -52,6 +62,11 @@ impl Topology {
 
     pub fn exchange(&self) -> String {
         format!("{}.tasks", self.prefix)
+    }
+
+    /// The topic exchange of profile events (EXT); bind a queue to `{domain}.{created|updated}`.
+    pub fn profile_events_exchange(&self) -> String {
+        format!("{}.profile-events", self.prefix)
     }
 
     pub fn work_queue(&self, action: TaskAction) -> String {
@@ -90,6 +105,7 @@ impl Topology {
             Destination::Work(action) => (self.exchange(), action.as_str().to_owned()),
             Destination::Retry(action, tier) => (String::new(), self.retry_queue(*action, *tier)),
             Destination::Dead(action) => (String::new(), self.dead_queue(*action)),
+            Destination::ProfileEvent(key) => (self.profile_events_exchange(), key.clone()),
         }
     }
 
@@ -121,6 +137,14 @@ impl Topology {
             .exchange_declare(
                 self.exchange().into(),
                 ExchangeKind::Direct,
+                durable_exchange,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .exchange_declare(
+                self.profile_events_exchange().into(),
+                ExchangeKind::Topic,
                 durable_exchange,
                 FieldTable::default(),
             )
@@ -198,6 +222,10 @@ mod tests {
         };
         let topology = Topology::new(&settings);
         assert_eq!(topology.exchange(), "t42.tasks");
+        assert_eq!(
+            topology.route(&Destination::ProfileEvent("demo.created".into())),
+            ("t42.profile-events".to_owned(), "demo.created".to_owned())
+        );
         assert_eq!(
             topology.work_queue(TaskAction::CreateCoreProfiles),
             "t42.create_core_profiles"

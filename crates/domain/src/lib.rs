@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod country;
 mod country_table;
 pub mod envelope;
+pub mod events;
 pub mod field;
 pub mod identity;
 pub mod ids;

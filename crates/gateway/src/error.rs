@@ -4,6 +4,7 @@ use crate::body::BodyError;
 use crate::payload::PayloadError;
 use axum::http::StatusCode;
 use userhub_http_common::ApiError;
+use userhub_store::StoreError;
 
 /// Why a create request was refused (no task was created).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,16 @@ impl From<BodyError> for GatewayError {
             BodyError::BadGzip(_) | BodyError::Read(_) => {
                 GatewayError::InvalidPayload(error.to_string())
             }
+        }
+    }
+}
+
+impl From<StoreError> for GatewayError {
+    fn from(error: StoreError) -> Self {
+        if error.is_transient() {
+            GatewayError::Unavailable("database")
+        } else {
+            GatewayError::Internal(error.to_string())
         }
     }
 }

@@ -13,6 +13,8 @@ mod payload;
 mod request;
 pub mod routes;
 mod settings;
+mod submit;
+mod sync;
 mod validate;
 
 pub use error::GatewayError;

@@ -1,46 +1,22 @@
 //! `POST /v2/{domain}/identity/bulk_actions`: read, validate, chunk, accept, answer `201`.
 
 use crate::Gateway;
-use crate::accept::{TaskToAccept, accept_task};
-use crate::chunking::{ChunkLimits, assign_chunks};
 use crate::error::GatewayError;
-use crate::idempotency::{self, Idempotency, Prior};
-use crate::messages::{TaskHeader, chunk_messages, selector_message};
-use crate::payload::RecordContent;
-use crate::request::{ParsedRequest, inspect_headers, read_request};
-use crate::validate::{Plan, Verdict, validate_records};
+use crate::idempotency;
+use crate::request::{inspect_headers, read_request};
+use crate::submit::{Created, submit};
+use crate::sync::{Finished, RecordOutcome, await_task};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
+use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
-use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskState};
+use std::time::Duration;
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal, after_draining};
 use utoipa::ToSchema;
-
-/// The chunks of a record-by-record task, as positions into the request's records.
-fn plan_chunks(
-    gateway: &Gateway,
-    request: &ParsedRequest,
-    verdicts: &[Verdict],
-) -> Vec<Vec<usize>> {
-    let sizes = request.records.iter().map(|record| match &record.content {
-        RecordContent::Json(json) => json.get().len(),
-        RecordContent::Broken { raw, .. } => raw.len(),
-    });
-    let limits = ChunkLimits {
-        max_records: gateway.settings.chunk_records.max(1),
-        max_bytes: gateway.settings.chunk_bytes.max(1),
-    };
-    assign_chunks(
-        verdicts.iter().map(|verdict| verdict.key).zip(sizes),
-        limits,
-    )
-}
 
 /// A created task, as the `201` answer shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -56,6 +32,35 @@ pub struct CreatedTask {
     pub action: String,
     /// EXT: records in the request (0 for an export by selector until it is planned).
     pub total: i64,
+}
+
+/// EXT: a task answered synchronously (`?wait=true`): its counts and every record's outcome.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CompletedTask {
+    #[schema(maximum = 9007199254740991_u64)]
+    pub task_id: u64,
+    /// Always `completed`.
+    #[schema(value_type = StateName, example = "completed")]
+    pub state: String,
+    #[schema(value_type = ActionName)]
+    pub action: String,
+    pub total: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    /// One entry per record in input order: its results-file entry with `"outcome":
+    /// "succeeded"`, or its errors-file entry with `"outcome": "failed"`.
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<serde_json::Value>,
+}
+
+/// EXT query of the create request.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateTaskQuery {
+    /// `true`: wait for the task (at most the server's sync record limit, default 1000
+    /// records) and answer `200` with every record's outcome; `202` with the task if it takes
+    /// longer than the sync timeout.
+    pub wait: Option<bool>,
 }
 
 /// The url-encoded form of the original API.
@@ -98,6 +103,7 @@ pub struct CreateTaskJson {
         ("domain" = String, Path, description = "The tenant"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
             description = "EXT: 1 to 255 visible ASCII characters; a retry with the same key and body returns the original task"),
+        CreateTaskQuery,
     ),
     request_body(content(
         (CreateTaskForm = "application/x-www-form-urlencoded"),
@@ -105,7 +111,9 @@ pub struct CreateTaskJson {
         (CreateTaskJson = "application/json"),
     )),
     responses(
+        (status = 200, description = "EXT `?wait=true`: the task completed; every record's outcome inline", body = CompletedTask),
         (status = 201, description = "The task is accepted; `Location` names its status", body = CreatedTask),
+        (status = 202, description = "EXT `?wait=true`: the task did not complete within the sync timeout; poll `Location`", body = CreatedTask),
         (status = 400, description = "`INVALID_ACTION`, `INVALID_PAYLOAD` or `INVALID_IDEMPOTENCY_KEY`", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key and a write task", body = ErrorBody),
@@ -121,10 +129,18 @@ pub struct CreateTaskJson {
 pub async fn create_task(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let settings = &gateway.settings;
+    let wait = match wait_requested(&uri) {
+        Ok(wait) => wait,
+        Err(error) => {
+            let response = ApiError::from(error).into_response();
+            return Ok(after_draining(body, response).await);
+        }
+    };
     // Errors the headers show are answered after reading the body, so that the client, still
     // sending it, gets the answer rather than a broken pipe.
     let checked = idempotency::key_of(&headers)
@@ -141,117 +157,83 @@ pub async fn create_task(
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
     let request = read_request(spec, body, settings, record_limit).await?;
-    let action = request.action;
-    if action.is_write() && principal.read_only {
-        return Err(GatewayError::ReadOnlyKey(action.to_string()).into());
+    if wait && request.records.len() > settings.sync_max_records {
+        return Err(GatewayError::InvalidOption(format!(
+            "`wait=true` takes at most {} records; this request has {}",
+            settings.sync_max_records,
+            request.records.len()
+        ))
+        .into());
     }
-    let plan = validate_records(action, request.options.match_by.as_ref(), &request.records)?;
-    let idempotency = idempotency_key.map(|key| Idempotency {
-        key,
-        request_hash: idempotency::request_hash(action, &request.options, &request.records),
-    });
-    if let Some(idempotency) = &idempotency {
-        let prior =
-            idempotency::check(&gateway.context.pool, principal.domain.id, idempotency).await?;
-        if let Prior::Replay(task) = prior {
-            let accepted = Created {
-                task_id: task.id,
-                state: task.state,
-                action,
-                total: task.total,
-            };
-            return Ok(created_response(&principal.domain.name, &accepted, true));
+    let submitted = submit(&gateway, &principal, request, idempotency_key).await?;
+    let created = &submitted.created;
+    if wait {
+        let timeout = Duration::from_millis(settings.sync_timeout_ms);
+        let pool = &gateway.context.pool;
+        if let Some(finished) =
+            await_task(pool, principal.domain.id, created.task_id, timeout).await?
+        {
+            return Ok(completed_response(&principal.domain.name, &finished));
         }
+        let mut response = created_response(&principal.domain.name, created, submitted.replayed);
+        *response.status_mut() = StatusCode::ACCEPTED;
+        return Ok(response);
     }
-    let (total, chunks) = match &plan {
-        // A selector's size is known once a worker has planned the export.
-        Plan::Selector(_) => (0, Vec::new()),
-        Plan::Records(verdicts) => (
-            request.records.len() as i64,
-            plan_chunks(&gateway, &request, verdicts),
-        ),
-    };
-    let chunk_indexes: Vec<Vec<u32>> = chunks
-        .iter()
-        .map(|positions| {
-            positions
-                .iter()
-                .map(|&at| request.records[at].index)
-                .collect()
-        })
-        .collect();
-    let manifest = match &plan {
-        Plan::Selector(_) => ChunkManifest::from_chunks([&[][..]]),
-        Plan::Records(_) => ChunkManifest::from_chunks(chunk_indexes.iter().map(Vec::as_slice)),
-    };
-    let task = TaskToAccept {
-        domain_id: principal.domain.id,
-        action,
-        input_format: request.format.as_str(),
-        total,
-        chunks_total: chunks.len().max(1) as i32,
-        manifest,
-        idempotency,
-        options: request.options.clone(),
-    };
-    let render = |task_id: TaskId| {
-        let header = TaskHeader {
-            task_id,
-            domain_id: principal.domain.id,
-            domain: &principal.domain.name,
-            action,
-            options: &request.options,
-        };
-        let rendered = match &plan {
-            Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),
-            Plan::Records(verdicts) => chunk_messages(header, &request.records, verdicts, &chunks),
-        };
-        rendered.map_err(|error| GatewayError::Internal(error.to_string()))
-    };
-    let crash = settings.crash_before_queued;
-    let span = tracing::info_span!(
-        "accept_task",
-        domain = %principal.domain.name,
-        %action,
-        records = task.total,
-        task_id = tracing::field::Empty,
-    );
-    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render)
-        .instrument(span.clone())
-        .await?;
-    span.record("task_id", tracing::field::display(accepted.task_id));
-    let labels = userhub_telemetry::ActionLabels {
-        action: action.as_str().to_owned(),
-    };
-    gateway
-        .context
-        .metrics
-        .tasks_accepted
-        .get_or_create(&labels)
-        .inc();
-    tracing::info!(
-        task_id = %accepted.task_id,
-        domain = %principal.domain.name,
-        %action,
-        records = task.total,
-        chunks = task.chunks_total,
-        "task accepted"
-    );
-    let created = Created {
-        task_id: accepted.task_id,
-        state: accepted.state,
-        action,
-        total: task.total,
-    };
-    Ok(created_response(&principal.domain.name, &created, false))
+    Ok(created_response(
+        &principal.domain.name,
+        created,
+        submitted.replayed,
+    ))
 }
 
-/// What a `201` reports.
-struct Created {
-    task_id: TaskId,
-    state: TaskState,
-    action: TaskAction,
-    total: i64,
+/// Whether the query asks for a synchronous answer (`wait=true`).
+fn wait_requested(uri: &Uri) -> Result<bool, GatewayError> {
+    let query = uri.query().unwrap_or_default();
+    let mut wait = false;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name == "wait" {
+            wait = match value.trim() {
+                "true" | "1" => true,
+                "false" | "0" | "" => false,
+                other => {
+                    return Err(GatewayError::InvalidOption(format!(
+                        "`wait` must be true or false, not `{other}`"
+                    )));
+                }
+            };
+        }
+    }
+    Ok(wait)
+}
+
+/// `200` with a completed task's outcomes in input order.
+fn completed_response(domain: &str, finished: &Finished) -> Response {
+    let task = &finished.task;
+    let records = finished
+        .outcomes
+        .iter()
+        .filter_map(|outcome| {
+            let (mut entry, label) = match outcome.as_ref()? {
+                RecordOutcome::Succeeded(entry) => (entry.clone(), "succeeded"),
+                RecordOutcome::Failed(entry) => (entry.clone(), "failed"),
+            };
+            if let Some(object) = entry.as_object_mut() {
+                object.insert("outcome".to_owned(), label.into());
+            }
+            Some(entry)
+        })
+        .collect();
+    let body = CompletedTask {
+        task_id: task.id.get(),
+        state: task.state.as_str().to_owned(),
+        action: task.action.as_str().to_owned(),
+        total: task.total,
+        succeeded: task.succeeded,
+        failed: task.failed,
+        records,
+    };
+    let location = format!("/v2/{domain}/identity/bulk_actions/{}", task.id);
+    (StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response()
 }
 
 /// `201` with the task and its `Location`; `replayed` for an idempotent repeat.

@@ -1,4 +1,4 @@
-//! `[gateway]` settings: body limits and chunking.
+//! `[gateway]` settings: body limits, chunking and synchronous requests.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,10 @@ pub struct GatewaySettings {
     /// Testing aid for fault-injection tests: abort the process after every chunk of a task is
     /// published, before the task becomes `queued`. Never set in production.
     pub crash_before_queued: bool,
+    /// Most records a synchronous request (`?wait=true`, or a dialect's small batch) may hold.
+    pub sync_max_records: usize,
+    /// How long a synchronous request waits for its task before answering `202` with the task.
+    pub sync_timeout_ms: u64,
 }
 
 impl Default for GatewaySettings {
@@ -31,6 +35,8 @@ impl Default for GatewaySettings {
             chunk_records: 1_000,
             chunk_bytes: 512 * 1024,
             crash_before_queued: false,
+            sync_max_records: 1_000,
+            sync_timeout_ms: 30_000,
         }
     }
 }

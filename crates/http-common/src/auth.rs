@@ -148,23 +148,47 @@ impl Authenticator {
         };
         let invalid = || ApiError::unauthorized("the API key is not valid for this domain");
         let text = presented_key(authorization).ok_or_else(invalid)?;
-        let presented = parse_key(&text).ok_or_else(invalid)?;
+        let principal = self.verify(&text).await?.ok_or_else(invalid)?;
+        if principal.domain.name != domain_name {
+            return Err(invalid());
+        }
+        Ok(principal)
+    }
+
+    /// The principal of a key given without a domain (compatible endpoints whose key travels in
+    /// the body or a header and alone names the tenant): `401` unless it is a valid key.
+    pub async fn authenticate_key(&self, key: &str) -> Result<Principal, ApiError> {
+        self.verify(key.trim())
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))
+    }
+
+    /// The key of an `Authorization` header (Bearer or Basic), if it has one.
+    pub fn key_of_header(authorization: &HeaderValue) -> Option<String> {
+        presented_key(authorization)
+    }
+
+    /// Checks a presented key against its stored hash; `None` for any invalid key.
+    async fn verify(&self, text: &str) -> Result<Option<Principal>, ApiError> {
+        let Some(presented) = parse_key(text) else {
+            return Ok(None);
+        };
         let stored = self.lookup(presented.key_id).await.map_err(|error| {
             tracing::warn!(%error, "key lookup failed");
             ApiError::unavailable("database")
         })?;
         let Some(stored) = stored else {
-            return Err(invalid());
+            return Ok(None);
         };
         let secret_matches = constant_time_eq(&hash_secret(presented.secret), &stored.secret_hash);
-        if !secret_matches || stored.revoked || stored.domain.name != domain_name {
-            return Err(invalid());
+        if !secret_matches || stored.revoked {
+            return Ok(None);
         }
-        Ok(Principal {
+        Ok(Some(Principal {
             domain: stored.domain,
             read_only: stored.read_only,
             key_id: presented.key_id.to_owned(),
-        })
+        }))
     }
 }
 

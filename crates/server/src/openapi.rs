@@ -48,6 +48,7 @@ impl Modify for Security {
     ),
     components(schemas(
         userhub_gateway::routes::CreatedTask,
+        userhub_gateway::routes::CompletedTask,
         userhub_gateway::routes::CreateTaskForm,
         userhub_gateway::routes::CreateTaskUpload,
         userhub_gateway::routes::CreateTaskJson,

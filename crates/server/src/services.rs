@@ -21,7 +21,7 @@ use userhub_worker_create_core_profiles::CreateCoreProfiles;
 use userhub_worker_get_app_profiles::GetAppProfiles;
 use userhub_worker_get_core_profiles::GetCoreProfiles;
 use userhub_worker_runtime::{
-    TaskHandler, WorkerSettings, run_stall_detector, run_worker as run_consumer,
+    TaskHandler, WorkerSettings, run_event_relay, run_stall_detector, run_worker as run_consumer,
 };
 use userhub_worker_update_app_profiles::UpdateAppProfiles;
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
@@ -167,6 +167,13 @@ async fn run_parts(
                 pool.clone(),
                 broker.clone(),
                 settings.worker.clone(),
+                shutdown.clone(),
+            ));
+            workers.spawn(run_event_relay(
+                pool.clone(),
+                broker.clone(),
+                settings.worker.clone(),
+                metrics.clone(),
                 shutdown.clone(),
             ));
         }

@@ -12,6 +12,7 @@ pub mod ledger;
 mod migrate;
 pub mod overview;
 mod pool;
+pub mod profile_events;
 pub mod tasks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};

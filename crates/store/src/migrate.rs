@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "task_options",
         include_str!("../migrations/0006_task_options.sql"),
     ),
+    (
+        7,
+        "profile_events",
+        include_str!("../migrations/0007_profile_events.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -70,6 +70,7 @@ pub struct Metrics {
     pub open_tasks: Family<StateLabels, Gauge>,
     pub queue_messages: Family<QueueLabels, Gauge>,
     pub pool_connections: Family<StateLabels, Gauge>,
+    pub profile_events_published: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,6 +150,12 @@ impl Metrics {
             "Database pool connections (size, available, waiting) at scrape time",
             pool_connections.clone(),
         );
+        let profile_events_published = Counter::default();
+        registry.register(
+            "profile_events_published",
+            "Profile events confirmed by the broker on the profile-events exchange",
+            profile_events_published.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             http_requests,
@@ -161,6 +168,7 @@ impl Metrics {
             open_tasks,
             queue_messages,
             pool_connections,
+            profile_events_published,
         }
     }
 

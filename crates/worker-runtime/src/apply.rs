@@ -1,7 +1,9 @@
 //! Applying one chunk exactly once: the task's state is checked under a share lock, the
 //! handler's effects, the per-record outcomes, the ledger row and the task counters are written
-//! in one transaction; a chunk whose ledger row exists is skipped.
+//! in one transaction, with the chunk's profile events in the outbox; a chunk whose ledger row
+//! exists is skipped.
 
+use crate::events::chunk_events;
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
 use crate::{ChunkContext, Outcome, TaskHandler, WorkRecord};
 use serde_json::json;
@@ -9,6 +11,7 @@ use tracing::Instrument;
 use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
+use userhub_store::profile_events::{NewEvent, insert_events};
 use userhub_store::tasks::{
     fail_task, fail_unaccepted_task, record_chunk_progress, start_processing, state_for_chunk,
 };
@@ -147,7 +150,7 @@ async fn run_chunk<H: TaskHandler>(
         .first()
         .map_or(0, |record| i64::from(record.index));
     let record_count = message.records.len() as i32;
-    let outcomes = resolve(resolution, &transaction, &context, message)
+    let (outcomes, events) = resolve(resolution, &transaction, &context, message)
         .instrument(tracing::info_span!(
             "sql.apply_records",
             records = record_count
@@ -168,6 +171,7 @@ async fn run_chunk<H: TaskHandler>(
         transaction.rollback().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Duplicate);
     }
+    insert_events(&transaction, &events).await?;
     let state = record_chunk_progress(
         &transaction,
         task_id,
@@ -193,7 +197,7 @@ async fn resolve<H: TaskHandler>(
     transaction: &Transaction<'_>,
     context: &ChunkContext,
     message: ChunkMessage,
-) -> Result<ChunkOutcomes, ChunkError> {
+) -> Result<(ChunkOutcomes, Vec<NewEvent>), ChunkError> {
     let encoding = |error: std::io::Error| ChunkError::Processing(error.to_string());
     let mut writer = OutcomeWriter::default();
     let mut pending = Vec::new();
@@ -214,6 +218,7 @@ async fn resolve<H: TaskHandler>(
             }
         }
     }
+    let mut events = Vec::new();
     let handled: Vec<Outcome> = match resolution {
         Resolution::Handler(handler) => {
             let outcomes = handler.apply(transaction, context, &work).await?;
@@ -224,6 +229,7 @@ async fn resolve<H: TaskHandler>(
                     work.len()
                 )));
             }
+            events = chunk_events(handler.action(), context, work.iter().zip(outcomes.iter()));
             outcomes
         }
         Resolution::FailAll(reason) => {
@@ -275,5 +281,5 @@ async fn resolve<H: TaskHandler>(
                 .map_err(encoding)?;
         }
     }
-    writer.finish().map_err(encoding)
+    Ok((writer.finish().map_err(encoding)?, events))
 }

@@ -139,7 +139,10 @@ impl<H: TaskHandler> Worker<H> {
             .await;
     }
 
-    async fn apply_message(&self, delivery: &Delivery, message: ChunkMessage) {
+    async fn apply_message(&self, delivery: &Delivery, mut message: ChunkMessage) {
+        if !self.settings.profile_events {
+            message.options.skip_triggers = true;
+        }
         let action = self.handler.action();
         let task_id = message.task_id;
         let started = std::time::Instant::now();

@@ -5,14 +5,17 @@
 
 mod apply;
 mod consume;
+mod events;
 mod outcomes;
 mod plan;
+mod relay;
 mod settings;
 mod stall;
 
 pub use apply::{ChunkDisposition, ChunkError, apply_chunk, apply_chunk_with_hook, fail_chunk};
 pub use consume::run_worker;
 pub use outcomes::OutcomeWriter;
+pub use relay::{relay_round, run_event_relay};
 pub use settings::{CrashPoint, WorkerSettings};
 pub use stall::{check_stalled_tasks, run_stall_detector};
 

@@ -21,6 +21,11 @@ pub struct WorkerSettings {
     pub stall_fail_after_ms: u64,
     /// How often each worker process looks for stalled tasks.
     pub stall_check_interval_ms: u64,
+    /// Publish profile events after creates and updates (EXT); `false` turns them off for every
+    /// task (requests can turn them off per task with `skip_triggers`).
+    pub profile_events: bool,
+    /// How often the event relay looks for unpublished events when it found none.
+    pub event_poll_interval_ms: u64,
 }
 
 /// Where a worker aborts when a crash is injected.
@@ -44,6 +49,8 @@ impl Default for WorkerSettings {
             stall_after_ms: 5 * 60 * 1000,
             stall_fail_after_ms: 30 * 60 * 1000,
             stall_check_interval_ms: 30 * 1000,
+            profile_events: true,
+            event_poll_interval_ms: 250,
         }
     }
 }

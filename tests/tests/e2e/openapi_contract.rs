@@ -102,6 +102,13 @@ async fn real_responses_match_the_openapi_document() {
         )
         .await;
     let task_id = created["task_id"].as_u64().unwrap();
+    let waited = app
+        .authorized(app.client.post(format!("{}?wait=true", app.tasks_url())))
+        .json(&json!({"action": "create_core_profiles", "payload": [{"identities": [{"uid": "w"}]}, {"identities": []}]}));
+    let completed = contract
+        .check("post", TASKS, waited.send().await.unwrap())
+        .await;
+    assert_eq!(completed["records"][1]["outcome"], "failed");
     let failing = app
         .create_task(
             "create_core_profiles",

@@ -1,0 +1,263 @@
+//! Profile events (EXT): after creates, updates and upserts commit, one event per changed
+//! profile reaches the `profile-events` exchange, with the task's `workflow_id`; none with
+//! `skip_triggers`, none for failed records or read-only tasks.
+
+use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde_json::{Value, json};
+use std::time::Duration;
+use userhub_tests::TestApp;
+
+/// A private queue bound to every event of the app's exchange.
+struct EventTap {
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    queue: String,
+    /// Every event taken, validated against the published schema on close.
+    seen: Vec<Value>,
+}
+
+impl EventTap {
+    async fn bind(app: &TestApp, pattern: &str) -> EventTap {
+        let connection = lapin::Connection::connect(
+            &app.settings.broker.url,
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap()
+            .name()
+            .to_string();
+        let exchange = format!("{}.profile-events", app.settings.broker.prefix);
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.as_str().into(),
+                pattern.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        EventTap {
+            connection,
+            channel,
+            queue,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Every event published so far: waits until the outbox is empty, then drains the queue.
+    async fn events(&mut self, app: &TestApp) -> Vec<Value> {
+        for _ in 0..200 {
+            let pending = app
+                .query_json("SELECT count(*) AS n FROM profile_event_outbox")
+                .await[0]["n"]
+                .as_i64()
+                .unwrap();
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut events = Vec::new();
+        while let Some(message) = self
+            .channel
+            .basic_get(self.queue.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            events.push(serde_json::from_slice(&message.delivery.data).unwrap());
+        }
+        self.seen.extend(events.iter().cloned());
+        events
+    }
+
+    async fn close(self) {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../../proto-schemas/profile-event.v1.json"))
+                .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(!validator.is_valid(&json!({"schema": "userhub.profile_event.v1"})));
+        for event in &self.seen {
+            let problems: Vec<String> = validator
+                .iter_errors(event)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(problems.is_empty(), "{problems:?} in {event}");
+        }
+        self.connection.close(200, "done".into()).await.unwrap();
+    }
+}
+
+fn ids_of(events: &[Value]) -> Vec<i64> {
+    let mut ids: Vec<i64> = events
+        .iter()
+        .map(|event| event["core-profile-id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn changes_publish_one_event_per_changed_profile() {
+    let app = TestApp::spawn().await;
+    let mut tap = EventTap::bind(&app, "#").await;
+    let created = app
+        .create_task(
+            "create_core_profiles",
+            &[
+                json!({"identities": [{"uid": "a"}], "last_city": "Pune"}),
+                json!({"identities": [{"uid": "b"}], "names": {"first_name": "B"}}),
+                json!({"identities": [{"email": "not-an-email"}]}),
+            ],
+        )
+        .await;
+    app.wait_completed(created).await;
+    let results = app.results(created).await;
+    let (a, b) = (
+        results[0]["core-profile-id"].as_i64().unwrap(),
+        results[1]["core-profile-id"].as_i64().unwrap(),
+    );
+    let events = tap.events(&app).await;
+    assert_eq!(ids_of(&events), [a, b], "{events:?}");
+    let first = events
+        .iter()
+        .find(|event| event["core-profile-id"] == a)
+        .unwrap();
+    assert_eq!(first["action"], "created");
+    assert_eq!(first["domain"], app.domain.as_str());
+    assert_eq!(first["task_id"], created);
+    assert_eq!(first["changed_fields"], json!(["identities", "last_city"]));
+    assert_eq!(first["schema"], "userhub.profile_event.v1");
+    assert!(first.get("workflow_id").is_none());
+
+    // Two records of one profile in one task: one event with both fields.
+    let updated = app
+        .create_task_with(
+            "update_core_profiles",
+            json!({"workflow_id": 31}),
+            &[
+                json!({"core-profile-id": a, "age": 40}),
+                json!({"core-profile-id": a, "tags": ["vip"]}),
+                json!({"core-profile-id": 999_999_999_999_i64, "age": 3}),
+            ],
+        )
+        .await;
+    app.wait_completed(updated).await;
+    let events = tap.events(&app).await;
+    assert_eq!(ids_of(&events), [a], "{events:?}");
+    assert_eq!(events[0]["action"], "updated");
+    assert_eq!(events[0]["workflow_id"], 31);
+    assert_eq!(events[0]["changed_fields"], json!(["age", "tags"]));
+
+    // An upsert that creates one and updates another.
+    let upserted = app
+        .create_task_with(
+            "upsert_core_profiles",
+            json!({"match_by": "uid"}),
+            &[
+                json!({"identities": [{"uid": "b"}], "last_city": "Goa"}),
+                json!({"identities": [{"uid": "c"}]}),
+            ],
+        )
+        .await;
+    app.wait_completed(upserted).await;
+    let events = tap.events(&app).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let actions: Vec<(&Value, &Value)> = events
+        .iter()
+        .map(|event| (&event["core-profile-id"], &event["action"]))
+        .collect();
+    assert!(
+        actions.contains(&(&json!(b), &json!("updated"))),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|(id, action)| **id != json!(b) && **action == "created"),
+        "{actions:?}"
+    );
+
+    // Reads publish nothing.
+    let exported = app
+        .create_task("get_core_profiles", &[json!({"core-profile-id": a})])
+        .await;
+    app.wait_completed(exported).await;
+    assert!(tap.events(&app).await.is_empty());
+    tap.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn skip_triggers_publishes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut tap = EventTap::bind(&app, "#").await;
+    let quiet = app
+        .create_task_with(
+            "create_core_profiles",
+            json!({"skip_triggers": true}),
+            &[json!({"identities": [{"uid": "q"}]})],
+        )
+        .await;
+    app.wait_completed(quiet).await;
+    let id = app.results(quiet).await[0]["core-profile-id"].clone();
+    let quiet_update = app
+        .create_task_with(
+            "update_core_profiles",
+            json!({"skip_triggers": "true"}),
+            &[json!({"core-profile-id": id, "age": 5})],
+        )
+        .await;
+    app.wait_completed(quiet_update).await;
+    assert!(tap.events(&app).await.is_empty());
+    // The same change without the option is published: the tap works.
+    let loud = app
+        .create_task(
+            "update_core_profiles",
+            &[json!({"core-profile-id": id, "age": 6})],
+        )
+        .await;
+    app.wait_completed(loud).await;
+    assert_eq!(tap.events(&app).await.len(), 1);
+    tap.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn routing_keys_name_the_domain_and_the_change() {
+    let app = TestApp::spawn().await;
+    let mut created_only = EventTap::bind(&app, "*.created").await;
+    let task = app
+        .create_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "r"}]})],
+        )
+        .await;
+    app.wait_completed(task).await;
+    let id = app.results(task).await[0]["core-profile-id"].clone();
+    let update = app
+        .create_task(
+            "update_core_profiles",
+            &[json!({"core-profile-id": id, "age": 9})],
+        )
+        .await;
+    app.wait_completed(update).await;
+    let events = created_only.events(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["action"], "created");
+    created_only.close().await;
+    app.stop().await;
+}
