@@ -22,6 +22,8 @@ pub const MAX_CUSTOM_FIELDS: usize = 30;
 pub const MAX_CUSTOM_FIELD_KEY_CHARS: usize = 255;
 /// Characters of a custom field string value.
 pub const MAX_CUSTOM_FIELD_VALUE_CHARS: usize = 255;
+/// EXT: the largest array or object custom field value, as JSON text.
+pub const MAX_CUSTOM_FIELD_JSON_BYTES: usize = 4096;
 /// Characters of any other string field (names, city, persona...).
 pub const MAX_STRING_CHARS: usize = 255;
 /// Characters of an `app_id`.

@@ -5,6 +5,7 @@
 mod accept;
 mod body;
 mod chunking;
+mod dialects;
 mod error;
 mod idempotency;
 mod messages;
@@ -15,6 +16,7 @@ pub mod routes;
 mod settings;
 mod submit;
 mod sync;
+mod tabular;
 mod validate;
 
 pub use error::GatewayError;
@@ -44,6 +46,7 @@ pub fn router(gateway: Gateway) -> Router {
             "/v2/{domain}/identity/bulk_actions",
             post(routes::create_task),
         )
+        .merge(dialects::router())
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(context.clone(), admission_layer))
         .layer(from_fn_with_state(context.metrics.clone(), record_request))

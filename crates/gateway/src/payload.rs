@@ -15,6 +15,12 @@ pub enum PayloadFormat {
     JsonArray,
     /// One JSON object per line.
     JsonLines,
+    /// EXT `columns` + `rows`.
+    Table,
+    /// EXT CSV with a header row.
+    Csv,
+    /// A compatible endpoint's own body.
+    Dialect(&'static str),
 }
 
 impl PayloadFormat {
@@ -22,6 +28,9 @@ impl PayloadFormat {
         match self {
             PayloadFormat::JsonArray => "json",
             PayloadFormat::JsonLines => "jsonl",
+            PayloadFormat::Table => "table",
+            PayloadFormat::Csv => "csv",
+            PayloadFormat::Dialect(name) => name,
         }
     }
 }
@@ -234,6 +243,8 @@ impl PayloadCollector {
                     })
                     .collect();
             }
+            // The collector only ever detects the two JSON layouts.
+            Some(PayloadFormat::Table | PayloadFormat::Csv | PayloadFormat::Dialect(_)) => {}
         }
         if self.records.is_empty() {
             return Err(PayloadError::Invalid(

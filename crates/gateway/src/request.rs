@@ -6,6 +6,7 @@ use crate::error::GatewayError;
 use crate::options::OptionFields;
 use crate::payload::{PayloadCollector, PayloadFormat, RawRecord};
 use crate::settings::GatewaySettings;
+use crate::tabular::{csv_records, table_records};
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
@@ -46,6 +47,8 @@ enum BodyKind {
     Form,
     Json,
     Multipart(String),
+    /// EXT: a CSV body; `action` and options come from the query string.
+    Csv,
 }
 
 fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
@@ -62,16 +65,17 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
     match essence.as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         "application/json" => Ok(BodyKind::Json),
+        "text/csv" => Ok(BodyKind::Csv),
         "multipart/form-data" => multer::parse_boundary(content_type)
             .map(BodyKind::Multipart)
             .map_err(|_| GatewayError::InvalidPayload("the multipart body has no boundary".to_owned())),
         "" => Err(GatewayError::UnsupportedMediaType(
-            "a Content-Type is required: application/x-www-form-urlencoded, multipart/form-data or application/json"
+            "a Content-Type is required: application/x-www-form-urlencoded, multipart/form-data, application/json or text/csv"
                 .to_owned(),
         )),
         other => Err(GatewayError::UnsupportedMediaType(format!(
-            "unsupported content type `{other}`; use application/x-www-form-urlencoded, multipart/form-data or \
-             application/json"
+            "unsupported content type `{other}`; use application/x-www-form-urlencoded, multipart/form-data, \
+             application/json or text/csv"
         ))),
     }
 }
@@ -100,7 +104,7 @@ pub fn inspect_headers(
     })?;
     let limit = match kind {
         BodyKind::Multipart(_) => settings.max_multipart_bytes,
-        BodyKind::Form | BodyKind::Json => settings.max_body_bytes,
+        BodyKind::Form | BodyKind::Json | BodyKind::Csv => settings.max_body_bytes,
     };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
@@ -120,6 +124,7 @@ pub fn inspect_headers(
 pub async fn read_request(
     spec: BodySpec,
     body: Body,
+    query: &str,
     settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
@@ -135,7 +140,30 @@ pub async fn read_request(
         BodyKind::Multipart(boundary) => {
             read_multipart(stream, boundary, settings, record_limit).await
         }
+        BodyKind::Csv => read_csv(&collect(stream).await?, query, record_limit),
     }
+}
+
+/// A CSV body: `action` and the options are query parameters.
+fn read_csv(body: &[u8], query: &str, record_limit: usize) -> Result<ParsedRequest, GatewayError> {
+    let mut action = None;
+    let mut options = OptionFields::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "action" if action.is_none() => action = Some(value.into_owned()),
+            name => {
+                options.take(name, value.into_owned());
+            }
+        }
+    }
+    let action = parse_action(action.as_deref())?;
+    let options = options.finish(action)?;
+    Ok(ParsedRequest {
+        action,
+        options,
+        format: PayloadFormat::Csv,
+        records: csv_records(body, record_limit)?,
+    })
 }
 
 fn split_array(
@@ -183,6 +211,10 @@ struct JsonEnvelope<'a> {
     action: Option<String>,
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
+    /// EXT tabular form: column names, and `rows` of cells in column order.
+    columns: Option<Vec<String>>,
+    #[serde(borrow)]
+    rows: Option<&'a RawValue>,
     #[serde(default)]
     match_by: serde_json::Value,
     #[serde(default)]
@@ -207,16 +239,40 @@ fn read_json(
     options.take_json("skip_triggers", &envelope.skip_triggers);
     options.take_json("workflow_id", &envelope.workflow_id);
     let options = options.finish(action)?;
-    let payload = envelope
-        .payload
-        .ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
-    let (format, records) = split_array(payload.get(), settings, record_limit)?;
+    let (format, records) = match (envelope.payload, envelope.columns, envelope.rows) {
+        (Some(payload), None, None) => split_array(payload.get(), settings, record_limit)?,
+        (None, Some(columns), Some(rows)) => (
+            PayloadFormat::Table,
+            table_records(&columns, rows, record_limit)?,
+        ),
+        (None, None, None) => {
+            return Err(GatewayError::InvalidPayload(
+                "`payload` (or `columns` with `rows`) is required".to_owned(),
+            ));
+        }
+        _ => {
+            return Err(GatewayError::InvalidPayload(
+                "give either `payload` or `columns` with `rows`".to_owned(),
+            ));
+        }
+    };
     Ok(ParsedRequest {
         action,
         options,
         format,
         records,
     })
+}
+
+/// A `payload` part sent as `text/csv` or named `*.csv`.
+fn is_csv_part(field: &multer::Field<'_>) -> bool {
+    let typed = field
+        .content_type()
+        .is_some_and(|mime| mime.essence_str().eq_ignore_ascii_case("text/csv"));
+    let named = field
+        .file_name()
+        .is_some_and(|name| name.to_ascii_lowercase().ends_with(".csv"));
+    typed || named
 }
 
 fn multipart_error(error: multer::Error) -> GatewayError {
@@ -263,6 +319,14 @@ async fn read_multipart(
                     return Err(GatewayError::InvalidPayload(
                         "`payload` appears more than once".to_owned(),
                     ));
+                }
+                if is_csv_part(&field) {
+                    let mut text = Vec::new();
+                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                        text.extend_from_slice(&chunk);
+                    }
+                    payload = Some((PayloadFormat::Csv, csv_records(&text, record_limit)?));
+                    continue;
                 }
                 let mut collector =
                     PayloadCollector::new(record_limit, settings.max_line_bytes, false);

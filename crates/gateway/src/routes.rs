@@ -90,8 +90,14 @@ pub struct CreateTaskUpload {
 pub struct CreateTaskJson {
     #[schema(value_type = ActionName)]
     pub action: String,
-    #[schema(value_type = Vec<Object>, min_items = 1)]
-    pub payload: Vec<serde_json::Value>,
+    /// The records (or give `columns` and `rows` instead).
+    #[schema(value_type = Option<Vec<Object>>, min_items = 1)]
+    pub payload: Option<Vec<serde_json::Value>>,
+    /// EXT tabular form: column names (identity kinds, field names, `names.first_name`, ...).
+    pub columns: Option<Vec<String>>,
+    /// EXT tabular form: one array of cells per record, in column order.
+    #[schema(value_type = Option<Vec<Vec<Object>>>)]
+    pub rows: Option<Vec<Vec<serde_json::Value>>>,
 }
 
 /// Creates a bulk task: validates the request, queues its records, answers once they are durable.
@@ -109,6 +115,7 @@ pub struct CreateTaskJson {
         (CreateTaskForm = "application/x-www-form-urlencoded"),
         (CreateTaskUpload = "multipart/form-data"),
         (CreateTaskJson = "application/json"),
+        (String = "text/csv", example = "uid,last_city\nuid-1,Pune\n"),
     )),
     responses(
         (status = 200, description = "EXT `?wait=true`: the task completed; every record's outcome inline", body = CompletedTask),
@@ -156,7 +163,8 @@ pub async fn create_task(
         .domain
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
-    let request = read_request(spec, body, settings, record_limit).await?;
+    let query = uri.query().unwrap_or_default();
+    let request = read_request(spec, body, query, settings, record_limit).await?;
     if wait && request.records.len() > settings.sync_max_records {
         return Err(GatewayError::InvalidOption(format!(
             "`wait=true` takes at most {} records; this request has {}",

@@ -17,6 +17,8 @@ pub struct IdentityRow<'a> {
 
 /// `(kind, normalised value)`.
 pub type IdentityKey = (String, String);
+/// An identity key with the profile that owns it.
+pub type OwnedIdentityKey = (String, String, i64);
 
 /// Inserts identities that nobody owns yet, in key order (concurrent chunks lock keys in the
 /// same order and cannot deadlock); returns the keys actually inserted.
@@ -24,7 +26,7 @@ pub async fn insert_unowned(
     client: &impl GenericClient,
     domain_id: i64,
     rows: &[IdentityRow<'_>],
-) -> Result<HashSet<IdentityKey>, StoreError> {
+) -> Result<HashSet<OwnedIdentityKey>, StoreError> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -56,7 +58,13 @@ pub async fn insert_unowned(
                 .await?;
             return Ok(sorted
                 .iter()
-                .map(|row| (row.kind.to_owned(), row.normalized.to_owned()))
+                .map(|row| {
+                    (
+                        row.kind.to_owned(),
+                        row.normalized.to_owned(),
+                        row.core_profile_id,
+                    )
+                })
                 .collect());
         }
         Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
@@ -74,7 +82,7 @@ pub async fn insert_unowned(
                     AS u(kind, normalized, value, metadata, owner, position)
               ORDER BY u.position
              ON CONFLICT DO NOTHING
-             RETURNING kind, normalized",
+             RETURNING kind, normalized, core_profile_id",
         )
         .await?;
     let inserted = client
@@ -85,7 +93,7 @@ pub async fn insert_unowned(
         .await?;
     Ok(inserted
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect())
 }
 

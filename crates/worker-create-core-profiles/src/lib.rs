@@ -67,14 +67,15 @@ impl TaskHandler for CreateCoreProfiles {
             })
             .collect();
         let inserted = insert_unowned(transaction, chunk.domain_id, &rows).await?;
-        let is_inserted = |kind: &str, normalized: &str| {
-            inserted.contains(&(kind.to_owned(), normalized.to_owned()))
+        // Keyed by owner too: two records of the chunk may claim one identity; the first wins.
+        let is_inserted = |kind: &str, normalized: &str, owner: i64| {
+            inserted.contains(&(kind.to_owned(), normalized.to_owned(), owner))
         };
         let mut failed: HashSet<usize> = HashSet::new();
         let mut missing: Vec<(&str, &str)> = Vec::new();
         for &(at, profile) in &profiles {
             for identity in &profile.identities {
-                if !is_inserted(identity.kind().as_str(), identity.normalized()) {
+                if !is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at]) {
                     failed.insert(at);
                     missing.push((identity.kind().as_str(), identity.normalized()));
                 }
@@ -88,7 +89,9 @@ impl TaskHandler for CreateCoreProfiles {
                 profile
                     .identities
                     .iter()
-                    .filter(|identity| is_inserted(identity.kind().as_str(), identity.normalized()))
+                    .filter(move |identity| {
+                        is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at])
+                    })
                     .map(move |identity| {
                         (identity.kind().as_str(), identity.normalized(), id_of[at])
                     })
@@ -116,7 +119,7 @@ impl TaskHandler for CreateCoreProfiles {
                         .identities
                         .iter()
                         .filter(|identity| {
-                            !is_inserted(identity.kind().as_str(), identity.normalized())
+                            !is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at])
                         })
                         .map(|identity| {
                             let key = (

@@ -69,10 +69,14 @@ pub async fn add_identities(
     }
     let new_rows: Vec<IdentityRow<'_>> = new_rows.into_values().collect();
     let inserted = insert_unowned(transaction, domain_id, &new_rows).await?;
-    for (at, identity, _) in &additions {
+    let inserted_for = |key: &(String, String), profile: i64| {
+        inserted.contains(&(key.0.clone(), key.1.clone(), profile))
+    };
+    for (at, identity, profile) in &additions {
         let key = key_of(identity);
-        if !existing.contains_key(&key) && !inserted.contains(&key) {
-            // Claimed concurrently by another task between our read and our insert.
+        if !existing.contains_key(&key) && !inserted_for(&key, *profile) {
+            // Claimed concurrently by another task between our read and our insert, or by
+            // another profile of this chunk.
             failures.entry(*at).or_default().push(conflict_error(
                 identity.path(),
                 identity.kind().as_str(),
@@ -87,10 +91,10 @@ pub async fn add_identities(
         .collect();
     let undo: Vec<(&str, &str, i64)> = additions
         .iter()
-        .filter(|(at, identity, _)| {
+        .filter(|(at, identity, profile)| {
             let key = key_of(identity);
             failures.contains_key(at)
-                && inserted.contains(&key)
+                && inserted_for(&key, *profile)
                 && !needed_by_survivors.contains(&key)
         })
         .map(|(_, identity, profile)| (identity.kind().as_str(), identity.normalized(), *profile))

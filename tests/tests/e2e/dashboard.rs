@@ -125,7 +125,7 @@ async fn the_overview_shows_tasks_of_every_domain_throughput_and_queues() {
     assert!(starts.windows(2).all(|pair| pair[1] - pair[0] == 10));
 
     let queues = body["queues"].as_array().unwrap();
-    assert_eq!(queues.len(), 6);
+    assert_eq!(queues.len(), userhub_domain::TaskAction::ALL.len());
     assert!(
         queues
             .iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use userhub_tests::TestApp;
 
 /// A private queue bound to every event of the app's exchange.
-struct EventTap {
+pub(crate) struct EventTap {
     connection: lapin::Connection,
     channel: lapin::Channel,
     queue: String,
@@ -18,7 +18,7 @@ struct EventTap {
 }
 
 impl EventTap {
-    async fn bind(app: &TestApp, pattern: &str) -> EventTap {
+    pub(crate) async fn bind(app: &TestApp, pattern: &str) -> EventTap {
         let connection = lapin::Connection::connect(
             &app.settings.broker.url,
             lapin::ConnectionProperties::default(),
@@ -59,7 +59,7 @@ impl EventTap {
     }
 
     /// Every event published so far: waits until the outbox is empty, then drains the queue.
-    async fn events(&mut self, app: &TestApp) -> Vec<Value> {
+    pub(crate) async fn events(&mut self, app: &TestApp) -> Vec<Value> {
         for _ in 0..200 {
             let pending = app
                 .query_json("SELECT count(*) AS n FROM profile_event_outbox")
@@ -84,7 +84,7 @@ impl EventTap {
         events
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let schema: Value =
             serde_json::from_str(include_str!("../../../proto-schemas/profile-event.v1.json"))
                 .unwrap();

@@ -260,3 +260,31 @@ async fn two_tasks_upserting_the_same_new_emails_at_once_create_each_profile_onc
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn new_keys_sharing_another_identity_in_one_chunk_create_one_owner() {
+    let app = TestApp::spawn().await;
+    let records = vec![
+        json!({"identities": [{"email": "one@example.com"}, {"phone_number": "+79000000000"}]}),
+        json!({"identities": [{"email": "two@example.com"}, {"phone_number": "+7 900 000 00 00"}]}),
+    ];
+    let (status, results, errors) = upsert(&app, "email", &records).await;
+    assert_eq!(status["succeeded"], 1, "{status}");
+    assert_eq!(results[0]["result"], "created");
+    assert_eq!(errors[0]["index"], 1);
+    assert_eq!(errors[0]["errors"][0]["code"], "IDENTITY_CONFLICT");
+    assert_eq!(
+        errors[0]["errors"][0]["details"]["core-profile-id"],
+        results[0]["core-profile-id"]
+    );
+    assert_eq!(
+        profile_count(&app).await,
+        1,
+        "the failed record left nothing behind"
+    );
+    let owners = app
+        .query_json("SELECT count(*) AS n FROM identities WHERE kind = 'phone_number'")
+        .await;
+    assert_eq!(owners[0]["n"], 1);
+    app.stop().await;
+}

@@ -138,7 +138,8 @@ pub fn parse_tags(parser: &mut ObjectParser<'_>, sink: &mut ErrorSink) -> Field<
     if ok { Field::Set(tags) } else { Field::Absent }
 }
 
-/// `custom_fields`: up to 30 keys; values are strings (≤ 255), numbers, booleans or `null`.
+/// `custom_fields`: up to 30 keys; values are strings (≤ 255), numbers, booleans, `null`, or
+/// (EXT) arrays and objects of at most `MAX_CUSTOM_FIELD_JSON_BYTES` of JSON.
 pub fn parse_custom_fields(
     parser: &mut ObjectParser<'_>,
     sink: &mut ErrorSink,
@@ -206,8 +207,21 @@ pub fn parse_custom_fields(
                 ok = false;
                 continue;
             }
+            // EXT: structured values (e.g. imported array attributes), bounded by their JSON size.
+            Value::Array(_) | Value::Object(_)
+                if value.to_string().len() <= crate::limits::MAX_CUSTOM_FIELD_JSON_BYTES =>
+            {
+                Some(value.clone())
+            }
             _ => {
-                sink.push(wrong_type(&entry_path, "a string, number, boolean or null"));
+                sink.push(FieldError::new(
+                    &entry_path,
+                    ErrorCode::ExceededValueLengthLimit,
+                    format!(
+                        "structured custom field values may have at most {} bytes of JSON",
+                        crate::limits::MAX_CUSTOM_FIELD_JSON_BYTES
+                    ),
+                ));
                 ok = false;
                 continue;
             }

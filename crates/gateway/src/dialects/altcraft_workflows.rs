@@ -1,0 +1,153 @@
+//! Altcraft (seed 003): `POST /api/v1.1/workflows/import_and_start_batch_task` upserts
+//! `data[].data` asynchronously and starts the workflow — its profile events carry
+//! `workflow_id` — answering `{error: 0, error_text, task_id}`; `POST /api/v1.1/tasks/status`
+//! reports `{data: {status, progress, result: {result: [{profile_id}]}}}`. Bodies over 10 MB are
+//! answered in Altcraft's error shape.
+
+use super::altcraft_import::{
+    Encoding, failure, flag, match_by, read_document, records_of, result_entry,
+};
+use super::{CanonicalTask, DialectError, Ran, admit, record_limit, run};
+use crate::Gateway;
+use crate::error::GatewayError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
+use userhub_store::StoreError;
+use userhub_store::tasks::find_task;
+
+/// `POST /api/v1.1/workflows/import_and_start_batch_task`.
+pub async fn import_and_start(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match start(&gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => failure(Encoding::Json, error),
+    }
+}
+
+async fn start(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, DialectError> {
+    let document = read_document(gateway, headers, body, Encoding::Json).await?;
+    let principal =
+        super::principal_of_key(gateway, document.get("token").and_then(Value::as_str)).await?;
+    admit(gateway, &principal, None)?;
+    match document.get("format") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(format)) if format == "json" => {}
+        Some(other) => {
+            return Err(DialectError::BadRequest(format!(
+                "unsupported format {other}: userhub takes \"json\""
+            )));
+        }
+    }
+    let workflow_id = match document.get("workflow_id") {
+        Some(Value::Number(number)) => number.as_i64(),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|id| *id >= 0)
+    .ok_or_else(|| DialectError::BadRequest("`workflow_id` (an integer) is required".to_owned()))?;
+    let options = TaskOptions {
+        match_by: Some(match_by(&document)?),
+        skip_triggers: flag(&document, "skip_triggers")?,
+        workflow_id: Some(workflow_id),
+    };
+    // Each item holds its profile under `data`.
+    let records = records_of(
+        document.get("data"),
+        record_limit(gateway, &principal),
+        |item| item.get("data").and_then(Value::as_object),
+    )?;
+    let task = CanonicalTask {
+        action: TaskAction::UpsertCoreProfiles,
+        options,
+        product: "altcraft-workflow",
+        records,
+    };
+    let created = match run(gateway, &principal, task, false).await? {
+        Ran::Accepted(created) => created,
+        Ran::Finished(finished) => {
+            return Err(DialectError::Internal(format!(
+                "task {} was awaited unexpectedly",
+                finished.task.id
+            )));
+        }
+    };
+    let answer = json!({
+        "error": 0,
+        "error_text": "Successful operation",
+        "task_id": created.task_id.to_string(),
+    });
+    Ok(Encoding::Json.render(StatusCode::OK, &answer))
+}
+
+/// `POST /api/v1.1/tasks/status`.
+pub async fn task_status(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match status(&gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => failure(Encoding::Json, error),
+    }
+}
+
+async fn status(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, DialectError> {
+    let document = read_document(gateway, headers, body, Encoding::Json).await?;
+    let principal =
+        super::principal_of_key(gateway, document.get("token").and_then(Value::as_str)).await?;
+    admit(gateway, &principal, None)?;
+    let task_id = match document.get("task_id") {
+        Some(Value::String(text)) => text.trim().parse::<TaskId>().ok(),
+        Some(Value::Number(number)) => number.to_string().parse::<TaskId>().ok(),
+        _ => None,
+    };
+    let not_found = || DialectError::NotFound("Task not found".to_owned());
+    let task_id = task_id.ok_or_else(not_found)?;
+    let task = {
+        let client = gateway
+            .context
+            .pool
+            .get()
+            .await
+            .map_err(StoreError::from)
+            .map_err(GatewayError::from)?;
+        find_task(&client, principal.domain.id, task_id)
+            .await
+            .map_err(GatewayError::from)?
+    };
+    let task = task.ok_or_else(not_found)?;
+    let progress = if task.state == TaskState::Completed {
+        100
+    } else if task.total > 0 {
+        (task.processed * 100 / task.total).min(99)
+    } else {
+        0
+    };
+    let mut data = json!({"status": task.state.as_str(), "progress": progress});
+    if task.state == TaskState::Completed {
+        let total = usize::try_from(task.total).unwrap_or_default();
+        let outcomes = crate::sync::outcomes(&gateway.context.pool, task.id, total).await?;
+        let result: Vec<Value> = outcomes
+            .iter()
+            .map(|outcome| result_entry(outcome.as_ref()))
+            .collect();
+        data["result"] = json!({"error": 0, "error_text": "", "result": result});
+    }
+    let answer = json!({"data": data, "error": 0, "error_text": "Successful operation"});
+    Ok(Encoding::Json.render(StatusCode::OK, &answer))
+}

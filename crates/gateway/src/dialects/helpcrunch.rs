@@ -1,0 +1,365 @@
+//! HelpCrunch (seed 002): `PUT /v1/customers/batch` with a bearer key updates 1 to 10 customers
+//! by `customer` (= `core-profile-id`): omitted fields stay, `null` clears; `tags` are
+//! `[{name, color}]`, `customData` `[{property, value}]` (custom fields). Synchronous: `200` with
+//! the updated customers. Errors in HelpCrunch's `{"errors": [{code, message}]}` shape; its own
+//! limit of 120 requests per minute per domain. A request is checked whole before anything is
+//! written: an invalid field or an unknown customer changes nothing.
+
+use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, run};
+use crate::Gateway;
+use crate::error::GatewayError;
+use crate::payload::{RawRecord, RecordContent};
+use crate::sync::RecordOutcome;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use userhub_domain::profile::core::parse_core_profile_update;
+use userhub_domain::{TaskAction, TaskOptions};
+use userhub_http_common::Authenticator;
+use userhub_store::StoreError;
+use userhub_store::core_profiles::existing_ids;
+use userhub_store::exports::core_profiles_json;
+
+const MAX_CUSTOMERS: usize = 10;
+const REQUESTS_PER_MINUTE: u32 = 120;
+/// HelpCrunch's color of tags given without one.
+const DEFAULT_TAG_COLOR: &str = "#c377e0";
+/// Customer fields kept as custom fields of the same name and shown at the top level.
+const PLAIN_FIELDS: [&str; 11] = [
+    "company",
+    "firstSeen",
+    "lastSeen",
+    "unsubscribed",
+    "blocked",
+    "source",
+    "referer",
+    "lastPage",
+    "createdFrom",
+    "integrationId",
+    "notes",
+];
+
+fn failure(error: DialectError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let (code, message) = match &error {
+        DialectError::Unauthorized(_) => ("unauthorized", "Unauthorized".to_owned()),
+        DialectError::NotFound(message) => ("not_found", message.clone()),
+        DialectError::RateLimited(_) => ("too_many_requests", "Too many requests".to_owned()),
+        DialectError::Forbidden(message) => ("forbidden", message.clone()),
+        DialectError::TooLarge(message) => ("payload_too_large", message.clone()),
+        DialectError::Unavailable(message) => ("service_unavailable", message.clone()),
+        DialectError::BadRequest(message) => ("invalid_value", message.clone()),
+        DialectError::Internal(message) => ("internal_error", message.clone()),
+    };
+    let body = json!({"errors": [
+        {"code": "invalid_request", "message": "Invalid request"},
+        {"code": code, "message": message},
+    ]});
+    (status, error.headers(), Json(body)).into_response()
+}
+
+/// `PUT /v1/customers/batch`.
+pub async fn update_customers(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match update(&gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => failure(error),
+    }
+}
+
+fn bad(message: String) -> DialectError {
+    DialectError::BadRequest(message)
+}
+
+/// The canonical update record of one customer and its id.
+fn customer_record(at: usize, customer: &Map<String, Value>) -> Result<(i64, Value), DialectError> {
+    let id = match customer.get("customer") {
+        Some(Value::Number(number)) => number.as_i64(),
+        Some(Value::String(text)) => text.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|id| *id > 0)
+    .ok_or_else(|| {
+        bad(format!(
+            "customer {at}: `customer` (the customer id) is required"
+        ))
+    })?;
+    let mut record = Map::new();
+    record.insert("core-profile-id".to_owned(), json!(id));
+    let mut identities = Vec::new();
+    let mut custom = Map::new();
+    for (key, value) in customer {
+        match key.as_str() {
+            "customer" => {}
+            "name" => {
+                record.insert("names".to_owned(), json!({ "full_name": value }));
+            }
+            "email" | "userId" | "phone" => {
+                let kind = match key.as_str() {
+                    "email" => "email",
+                    "userId" => "uid",
+                    _ => "phone_number",
+                };
+                match super::identity_text(value) {
+                    Some(text) => identities.push(json!({ kind: text })),
+                    None => {
+                        return Err(bad(format!(
+                            "customer {id}: `{key}` cannot be cleared or empty"
+                        )));
+                    }
+                }
+            }
+            "locale" => {
+                record.insert("preferred_language".to_owned(), value.clone());
+            }
+            "tags" => {
+                record.insert("tags".to_owned(), tag_names(id, value)?);
+            }
+            "customData" => match value {
+                Value::Null => {
+                    record.insert("custom_fields".to_owned(), Value::Null);
+                }
+                Value::Array(items) => {
+                    for item in items {
+                        let property = item["property"].as_str().ok_or_else(|| {
+                            bad(format!(
+                                "customer {id}: every customData item needs a `property`"
+                            ))
+                        })?;
+                        custom.insert(property.to_owned(), item["value"].clone());
+                    }
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "customer {id}: `customData` must be an array of {{property, value}}"
+                    )));
+                }
+            },
+            plain if PLAIN_FIELDS.contains(&plain) => {
+                custom.insert(plain.to_owned(), value.clone());
+            }
+            other => {
+                return Err(bad(format!("customer {id}: unknown field `{other}`")));
+            }
+        }
+    }
+    if !identities.is_empty() {
+        record.insert("identities".to_owned(), Value::Array(identities));
+    }
+    if !custom.is_empty() {
+        if record.get("custom_fields") == Some(&Value::Null) {
+            return Err(bad(format!(
+                "customer {id}: `customData: null` cannot be combined with other custom fields"
+            )));
+        }
+        record.insert("custom_fields".to_owned(), Value::Object(custom));
+    }
+    Ok((id, Value::Object(record)))
+}
+
+fn tag_names(id: i64, tags: &Value) -> Result<Value, DialectError> {
+    match tags {
+        Value::Null => Ok(Value::Null),
+        Value::Array(items) => items
+            .iter()
+            .map(|tag| match tag {
+                Value::String(name) => Ok(json!(name)),
+                Value::Object(fields) => fields
+                    .get("name")
+                    .filter(|name| name.is_string())
+                    .cloned()
+                    .ok_or_else(|| bad(format!("customer {id}: every tag needs a `name`"))),
+                _ => Err(bad(format!(
+                    "customer {id}: tags are {{name, color}} objects"
+                ))),
+            })
+            .collect::<Result<Vec<Value>, _>>()
+            .map(Value::Array),
+        _ => Err(bad(format!("customer {id}: `tags` must be an array"))),
+    }
+}
+
+async fn update(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, DialectError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(Authenticator::key_of_header);
+    let principal = super::principal_of_key(gateway, key.as_deref()).await?;
+    admit(
+        gateway,
+        &principal,
+        Some(("helpcrunch", REQUESTS_PER_MINUTE)),
+    )?;
+    let body = read_body(headers, body, gateway.settings.max_body_bytes).await?;
+    let customers: Vec<Map<String, Value>> = serde_json::from_slice(&body).map_err(|error| {
+        bad(format!(
+            "the body must be a JSON array of customers: {error}"
+        ))
+    })?;
+    if customers.is_empty() {
+        return Err(bad("specify at least one customer".to_owned()));
+    }
+    if customers.len() > MAX_CUSTOMERS {
+        return Err(bad(format!(
+            "at most {MAX_CUSTOMERS} customers per request; send the rest in separate requests"
+        )));
+    }
+    let mut ids = Vec::with_capacity(customers.len());
+    let mut records = Vec::with_capacity(customers.len());
+    let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
+    for (at, customer) in customers.iter().enumerate() {
+        let (id, record) = customer_record(at, customer)?;
+        let mut colors = Map::new();
+        if let Some(Value::Array(tags)) = customer.get("tags") {
+            for tag in tags {
+                if let (Some(name), Some(color)) = (tag["name"].as_str(), tag["color"].as_str()) {
+                    colors.insert(name.to_owned(), json!(color));
+                }
+            }
+        }
+        tag_colors.push(colors);
+        ids.push(id);
+        let text = serde_json::to_string(&record)
+            .map_err(|error| DialectError::Internal(error.to_string()))?;
+        let raw = RawValue::from_string(text)
+            .map_err(|error| DialectError::Internal(error.to_string()))?;
+        records.push(RawRecord {
+            index: at as u32,
+            line: None,
+            content: RecordContent::Json(raw),
+        });
+    }
+    let client = gateway
+        .context
+        .pool
+        .get()
+        .await
+        .map_err(StoreError::from)
+        .map_err(GatewayError::from)?;
+    let known = existing_ids(&client, principal.domain.id, &ids)
+        .await
+        .map_err(GatewayError::from)?;
+    if let Some(missing) = ids.iter().find(|id| !known.contains(id)) {
+        return Err(DialectError::NotFound(format!(
+            "Customer {missing} not found"
+        )));
+    }
+    drop(client);
+    // Every customer is checked before anything is written.
+    for (record, id) in records.iter().zip(&ids) {
+        let RecordContent::Json(raw) = &record.content else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(raw.get())
+            .map_err(|error| DialectError::Internal(error.to_string()))?;
+        if let Err(errors) = parse_core_profile_update(&value) {
+            let details: Vec<&str> = errors.iter().map(|error| error.message.as_str()).collect();
+            return Err(bad(format!("customer {id}: {}", details.join("; "))));
+        }
+    }
+    let task = CanonicalTask {
+        action: TaskAction::UpdateCoreProfiles,
+        options: TaskOptions::default(),
+        product: "helpcrunch",
+        records,
+    };
+    let finished = match run(gateway, &principal, task, true).await? {
+        Ran::Finished(finished) => finished,
+        Ran::Accepted(created) => {
+            return Err(DialectError::Unavailable(format!(
+                "the update (task {}) is still running; check the customers shortly",
+                created.task_id
+            )));
+        }
+    };
+    let failures: Vec<String> = finished
+        .outcomes
+        .iter()
+        .zip(&ids)
+        .filter_map(|(outcome, id)| match outcome {
+            Some(RecordOutcome::Failed(entry)) => {
+                Some(format!("customer {id}: {}", error_text(entry)))
+            }
+            _ => None,
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(bad(failures.join("; ")));
+    }
+    let client = gateway
+        .context
+        .pool
+        .get()
+        .await
+        .map_err(StoreError::from)
+        .map_err(GatewayError::from)?;
+    let profiles = core_profiles_json(&client, principal.domain.id, &ids)
+        .await
+        .map_err(GatewayError::from)?;
+    let answer: Vec<Value> = ids
+        .iter()
+        .zip(&tag_colors)
+        .filter_map(|(id, colors)| {
+            let (_, text) = profiles.iter().find(|(found, _)| found == id)?;
+            let profile: Value = serde_json::from_str(text).ok()?;
+            Some(customer_of(&profile, colors))
+        })
+        .collect();
+    Ok(Json(answer).into_response())
+}
+
+/// A stored profile in HelpCrunch's customer shape.
+fn customer_of(profile: &Value, colors: &Map<String, Value>) -> Value {
+    let identity = |kind: &str| {
+        profile["identities"]
+            .as_array()
+            .and_then(|identities| identities.iter().find_map(|identity| identity.get(kind)))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let mut customer = Map::new();
+    customer.insert("id".to_owned(), profile["core-profile-id"].clone());
+    customer.insert("name".to_owned(), profile["names"]["full_name"].clone());
+    customer.insert("email".to_owned(), identity("email"));
+    customer.insert("userId".to_owned(), identity("uid"));
+    customer.insert("phone".to_owned(), identity("phone_number"));
+    customer.insert("locale".to_owned(), profile["preferred_language"].clone());
+    let mut custom_data = Map::new();
+    if let Some(fields) = profile["custom_fields"].as_object() {
+        for (key, value) in fields {
+            if PLAIN_FIELDS.contains(&key.as_str()) {
+                customer.insert(key.clone(), value.clone());
+            } else {
+                custom_data.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let tags: Vec<Value> = profile["tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(Value::as_str)
+                .map(|name| {
+                    let color = colors
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| json!(DEFAULT_TAG_COLOR));
+                    json!({"name": name, "color": color})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    customer.insert("tags".to_owned(), Value::Array(tags));
+    customer.insert("customData".to_owned(), Value::Object(custom_data));
+    Value::Object(customer)
+}

@@ -1,0 +1,267 @@
+//! Compatible endpoints of other products (seeds 001–004): each module reads its product's
+//! request, translates it into a canonical task (same validation, workers, storage and status as
+//! the native API) and renders answers and errors in that product's shape.
+
+mod altcraft_import;
+mod altcraft_workflows;
+mod helpcrunch;
+mod xml;
+mod xtremepush;
+
+use crate::Gateway;
+use crate::body::{ContentEncoding, collect, decoded_stream};
+use crate::error::GatewayError;
+use crate::payload::{PayloadFormat, RawRecord};
+use crate::request::ParsedRequest;
+use crate::submit::{Created, submit};
+use crate::sync::{Finished, await_task};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use axum::routing::{post, put};
+use serde_json::Value;
+use std::time::Duration;
+use userhub_domain::{TaskAction, TaskOptions};
+use userhub_http_common::{ApiError, Principal};
+
+/// The dialects' routes.
+pub fn router() -> Router<Gateway> {
+    Router::new()
+        .route(
+            "/api/external/import/profile",
+            post(xtremepush::import_profiles),
+        )
+        .route("/api/external/info/task", post(xtremepush::task_info))
+        .route("/v1/customers/batch", put(helpcrunch::update_customers))
+        .route(
+            "/api/v1.1/profiles/import_batch",
+            post(altcraft_import::import_batch),
+        )
+        .route(
+            "/api/v1.1/workflows/import_and_start_batch_task",
+            post(altcraft_workflows::import_and_start),
+        )
+        .route(
+            "/api/v1.1/tasks/status",
+            post(altcraft_workflows::task_status),
+        )
+}
+
+/// Why a dialect request failed, before its product's rendering.
+#[derive(Debug)]
+pub(crate) enum DialectError {
+    /// Missing or invalid credentials.
+    Unauthorized(String),
+    /// The product's rate limit; seconds until a request is admitted.
+    RateLimited(u64),
+    /// A malformed or invalid request (nothing was stored).
+    BadRequest(String),
+    /// The body is over the product's limit.
+    TooLarge(String),
+    /// The request names something that does not exist.
+    NotFound(String),
+    /// The key is read-only.
+    Forbidden(String),
+    /// PostgreSQL or RabbitMQ is down (nothing was stored).
+    Unavailable(String),
+    Internal(String),
+}
+
+impl From<GatewayError> for DialectError {
+    fn from(error: GatewayError) -> Self {
+        let message = error.to_string();
+        match error {
+            GatewayError::TooManyRecords { .. } | GatewayError::PayloadTooLarge { .. } => {
+                DialectError::TooLarge(message)
+            }
+            GatewayError::ReadOnlyKey(_) => DialectError::Forbidden(message),
+            GatewayError::Unavailable(_) => DialectError::Unavailable(message),
+            GatewayError::Internal(_) => DialectError::Internal(message),
+            _ => DialectError::BadRequest(message),
+        }
+    }
+}
+
+impl From<ApiError> for DialectError {
+    fn from(error: ApiError) -> Self {
+        match error.status.as_u16() {
+            401 => DialectError::Unauthorized(error.message),
+            503 => DialectError::Unavailable(error.message),
+            _ => DialectError::Internal(error.message),
+        }
+    }
+}
+
+impl DialectError {
+    /// The HTTP status of this error in products that use plain HTTP statuses.
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            DialectError::Unauthorized(_) => 401,
+            DialectError::RateLimited(_) => 429,
+            DialectError::BadRequest(_) => 400,
+            DialectError::TooLarge(_) => 413,
+            DialectError::NotFound(_) => 404,
+            DialectError::Forbidden(_) => 403,
+            DialectError::Unavailable(_) => 503,
+            DialectError::Internal(_) => 500,
+        }
+    }
+
+    pub(crate) fn message(&self) -> String {
+        match self {
+            DialectError::RateLimited(seconds) => {
+                format!("too many requests; retry in {seconds} s")
+            }
+            DialectError::Unauthorized(message)
+            | DialectError::BadRequest(message)
+            | DialectError::TooLarge(message)
+            | DialectError::NotFound(message)
+            | DialectError::Forbidden(message)
+            | DialectError::Unavailable(message)
+            | DialectError::Internal(message) => message.clone(),
+        }
+    }
+
+    /// Headers the answer carries (`Retry-After`).
+    pub(crate) fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let retry_after = match self {
+            DialectError::RateLimited(seconds) => Some(*seconds),
+            DialectError::Unavailable(_) => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            if let Ok(value) = seconds.to_string().parse() {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        headers
+    }
+}
+
+/// Reads the whole body, decompressing gzip, failing past `limit` bytes.
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> Result<Vec<u8>, DialectError> {
+    let encoding_header = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok());
+    let encoding = ContentEncoding::parse(encoding_header).ok_or_else(|| {
+        DialectError::BadRequest("unsupported content encoding; use gzip or none".to_owned())
+    })?;
+    collect(decoded_stream(body, encoding, limit))
+        .await
+        .map_err(|error| DialectError::from(GatewayError::from(error)))
+}
+
+/// The principal of a key that travels in the body or a header: `401` unless it is valid.
+pub(crate) async fn principal_of_key(
+    gateway: &Gateway,
+    key: Option<&str>,
+) -> Result<Principal, DialectError> {
+    let key = key
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| DialectError::Unauthorized("an API token is required".to_owned()))?;
+    Ok(gateway.context.authenticator.authenticate_key(key).await?)
+}
+
+/// Applies the domain's rate limit (or the product's own `per_minute`, counted separately).
+pub(crate) fn admit(
+    gateway: &Gateway,
+    principal: &Principal,
+    product: Option<(&str, u32)>,
+) -> Result<(), DialectError> {
+    let domain = &principal.domain.name;
+    let decision = match product {
+        Some((name, per_minute)) => {
+            gateway
+                .context
+                .limiter
+                .check(&format!("{domain}@{name}"), Some(per_minute), true)
+        }
+        None => {
+            let per_minute = principal
+                .domain
+                .rate_limit_per_minute
+                .map(|limit| limit.max(1) as u32);
+            gateway.context.limiter.check(domain, per_minute, true)
+        }
+    };
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(DialectError::RateLimited(decision.retry_after_secs.max(1)))
+    }
+}
+
+/// The records a dialect built, with the task it asks for.
+pub(crate) struct CanonicalTask {
+    pub action: TaskAction,
+    pub options: TaskOptions,
+    pub product: &'static str,
+    pub records: Vec<RawRecord>,
+}
+
+/// A submitted task: finished (with outcomes) when the request waited for it, else accepted.
+pub(crate) enum Ran {
+    Finished(Finished),
+    Accepted(Created),
+}
+
+/// The domain's record limit.
+pub(crate) fn record_limit(gateway: &Gateway, principal: &Principal) -> usize {
+    principal
+        .domain
+        .record_limit
+        .map_or(gateway.settings.records_per_task, |limit| {
+            limit.max(1) as usize
+        })
+}
+
+/// Submits the task and, if `wait`, waits for it (up to the sync timeout).
+pub(crate) async fn run(
+    gateway: &Gateway,
+    principal: &Principal,
+    task: CanonicalTask,
+    wait: bool,
+) -> Result<Ran, DialectError> {
+    let request = ParsedRequest {
+        action: task.action,
+        options: task.options,
+        format: PayloadFormat::Dialect(task.product),
+        records: task.records,
+    };
+    let submitted = submit(gateway, principal, request, None).await?;
+    let created = submitted.created;
+    if !wait {
+        return Ok(Ran::Accepted(created));
+    }
+    let timeout = Duration::from_millis(gateway.settings.sync_timeout_ms);
+    let pool = &gateway.context.pool;
+    match await_task(pool, principal.domain.id, created.task_id, timeout).await? {
+        Some(finished) => Ok(Ran::Finished(finished)),
+        None => Ok(Ran::Accepted(created)),
+    }
+}
+
+/// A JSON scalar as identity text: strings trimmed, numbers in their JSON form.
+pub(crate) fn identity_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// The first message of a failed record's errors-file entry, with its field.
+pub(crate) fn error_text(entry: &Value) -> String {
+    let error = &entry["errors"][0];
+    let message = error["message"].as_str().unwrap_or("the record failed");
+    match error["field"].as_str().filter(|field| !field.is_empty()) {
+        Some(field) => format!("{field}: {message}"),
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,345 @@
+//! Xtremepush (seed 001): `POST /api/external/import/profile` with `{apptoken, columns, rows}`
+//! upserts profiles by `user_id` (→ `uid`) or `device_id`; `email` needs `email_subscription`
+//! and `mobile_number` needs `sms_subscription` in the same row; other columns are custom
+//! fields. At most 10 000 rows; fewer than 100 are answered synchronously, else `202` with a
+//! task id for `POST /api/external/info/task`.
+
+use super::{
+    CanonicalTask, DialectError, Ran, admit, error_text, identity_text, principal_of_key,
+    read_body, record_limit, run,
+};
+use crate::Gateway;
+use crate::payload::{RawRecord, RecordContent};
+use crate::sync::RecordOutcome;
+use crate::tabular::{broken_record, check_columns, json_record, json_rows};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use userhub_domain::{
+    ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskId, TaskOptions,
+};
+use userhub_store::StoreError;
+
+/// Xtremepush's record limit per request.
+const MAX_ROWS: usize = 10_000;
+/// Requests with fewer rows are processed synchronously.
+const SYNC_BELOW_ROWS: usize = 100;
+
+#[derive(Deserialize)]
+struct ImportRequest<'a> {
+    apptoken: Option<String>,
+    columns: Option<Vec<String>>,
+    #[serde(borrow)]
+    rows: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct TaskInfoRequest {
+    apptoken: Option<String>,
+    id: Option<Value>,
+}
+
+/// Xtremepush's error answer.
+fn failure(error: DialectError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({"success": false, "code": error.status(), "message": error.message()});
+    (status, error.headers(), Json(body)).into_response()
+}
+
+/// Where a column's cells go.
+enum Target {
+    Identity(IdentityKind),
+    Name(&'static str),
+    Field(&'static str),
+    CustomField(String),
+}
+
+fn target_of(column: &str) -> Target {
+    match column {
+        "user_id" => Target::Identity(IdentityKind::Uid),
+        "device_id" => Target::Identity(IdentityKind::DeviceId),
+        "email" => Target::Identity(IdentityKind::Email),
+        "mobile_number" => Target::Identity(IdentityKind::PhoneNumber),
+        "first_name" => Target::Name("first_name"),
+        "last_name" => Target::Name("last_name"),
+        "language" => Target::Field("preferred_language"),
+        other => Target::CustomField(other.to_owned()),
+    }
+}
+
+/// A subscription column that must accompany an identity column in the same row.
+const REQUIRED_WITH: [(&str, &str); 2] = [
+    ("email", "email_subscription"),
+    ("mobile_number", "sms_subscription"),
+];
+
+fn is_given(cell: Option<&Value>) -> bool {
+    match cell {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => !text.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The canonical record of one row, or the row's error.
+fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value>, FieldError> {
+    let cell_of = |name: &str| {
+        columns
+            .iter()
+            .position(|column| column == name)
+            .and_then(|at| cells.get(at))
+    };
+    for (identity, subscription) in REQUIRED_WITH {
+        if is_given(cell_of(identity)) && !is_given(cell_of(subscription)) {
+            return Err(FieldError::new(
+                subscription,
+                ErrorCode::MissingRequiredField,
+                format!("`{subscription}` must be set when `{identity}` is set"),
+            ));
+        }
+    }
+    let mut record = Map::new();
+    let mut identities = Vec::new();
+    let mut names = Map::new();
+    let mut custom = Map::new();
+    for (column, cell) in columns.iter().zip(cells) {
+        if cell.is_null() {
+            continue;
+        }
+        match target_of(column) {
+            Target::Identity(kind) => {
+                if let Some(text) = identity_text(&cell) {
+                    identities.push(json!({ kind.as_str(): text }));
+                }
+            }
+            Target::Name(name) => {
+                names.insert(name.to_owned(), cell);
+            }
+            Target::Field(field) => {
+                record.insert(field.to_owned(), cell);
+            }
+            Target::CustomField(name) => {
+                custom.insert(name, cell);
+            }
+        }
+    }
+    if !identities.is_empty() {
+        record.insert("identities".to_owned(), Value::Array(identities));
+    }
+    if !names.is_empty() {
+        record.insert("names".to_owned(), Value::Object(names));
+    }
+    if !custom.is_empty() {
+        record.insert("custom_fields".to_owned(), Value::Object(custom));
+    }
+    Ok(record)
+}
+
+fn records_of(
+    columns: &[String],
+    rows: &RawValue,
+    limit: usize,
+) -> Result<Vec<RawRecord>, DialectError> {
+    let rows = json_rows(rows, columns.len(), limit)?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let index = index as u32;
+            let cells = match row {
+                Ok(cells) => cells.into_iter().map(Option::unwrap_or_default).collect(),
+                Err((raw, message)) => return broken_record(index, None, raw, message),
+            };
+            match row_record(columns, cells) {
+                Ok(object) => json_record(index, None, &object),
+                Err(error) => RawRecord {
+                    index,
+                    line: None,
+                    content: RecordContent::Broken {
+                        raw: String::new(),
+                        error,
+                    },
+                },
+            }
+        })
+        .collect())
+}
+
+/// `POST /api/external/import/profile`.
+pub async fn import_profiles(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match import(&gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => failure(error),
+    }
+}
+
+async fn import(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, DialectError> {
+    let body = read_body(headers, body, gateway.settings.max_body_bytes).await?;
+    let request: ImportRequest<'_> = serde_json::from_slice(&body).map_err(|error| {
+        DialectError::BadRequest(format!(
+            "the body must be a JSON object with apptoken, columns and rows: {error}"
+        ))
+    })?;
+    let principal = principal_of_key(gateway, request.apptoken.as_deref()).await?;
+    admit(gateway, &principal, None)?;
+    let columns: Vec<String> = request
+        .columns
+        .ok_or_else(|| DialectError::BadRequest("`columns` is required".to_owned()))?
+        .iter()
+        .map(|column| column.trim().to_owned())
+        .collect();
+    check_columns(&columns)?;
+    let rows = request
+        .rows
+        .ok_or_else(|| DialectError::BadRequest("`rows` is required".to_owned()))?;
+    let match_key = if columns.iter().any(|column| column == "user_id") {
+        IdentityKind::Uid
+    } else if columns.iter().any(|column| column == "device_id") {
+        IdentityKind::DeviceId
+    } else {
+        return Err(DialectError::BadRequest(
+            "You must set a user_id (or, for anonymous profiles, a device_id) column".to_owned(),
+        ));
+    };
+    let limit = MAX_ROWS.min(record_limit(gateway, &principal));
+    let records = records_of(&columns, rows, limit).map_err(|error| match error {
+        DialectError::TooLarge(_) => DialectError::BadRequest(format!(
+            "at most {limit} rows per request; send the rest in further requests"
+        )),
+        other => other,
+    })?;
+    let synchronous = records.len() < SYNC_BELOW_ROWS;
+    let task = CanonicalTask {
+        action: TaskAction::UpsertCoreProfiles,
+        options: TaskOptions {
+            match_by: Some(MatchBy::Identity(match_key)),
+            ..TaskOptions::default()
+        },
+        product: "xtremepush",
+        records,
+    };
+    Ok(match run(gateway, &principal, task, synchronous).await? {
+        Ran::Accepted(created) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"success": true, "code": 202, "task_id": created.task_id.get()})),
+        )
+            .into_response(),
+        Ran::Finished(finished) => {
+            let data: Vec<Value> = finished
+                .outcomes
+                .iter()
+                .enumerate()
+                .map(|(row, outcome)| row_result(row, outcome.as_ref()))
+                .collect();
+            Json(json!({
+                "success": true,
+                "code": 200,
+                "task_id": finished.task.id.get(),
+                "data": data,
+            }))
+            .into_response()
+        }
+    })
+}
+
+/// One row's outcome in the synchronous answer.
+fn row_result(row: usize, outcome: Option<&RecordOutcome>) -> Value {
+    match outcome {
+        Some(RecordOutcome::Succeeded(entry)) => json!({
+            "row": row,
+            "success": true,
+            "profile_id": entry["core-profile-id"],
+            "action": entry["result"],
+        }),
+        Some(RecordOutcome::Failed(entry)) => json!({
+            "row": row,
+            "success": false,
+            "message": error_text(entry),
+            "errors": entry["errors"],
+        }),
+        None => json!({"row": row, "success": false, "message": "no outcome"}),
+    }
+}
+
+/// `POST /api/external/info/task`: `{apptoken, id}` → the import's progress and, once it is
+/// complete, every row's outcome.
+pub async fn task_info(State(gateway): State<Gateway>, headers: HeaderMap, body: Body) -> Response {
+    match info(&gateway, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => failure(error),
+    }
+}
+
+async fn info(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, DialectError> {
+    let body = read_body(headers, body, 64 * 1024).await?;
+    let request: TaskInfoRequest = serde_json::from_slice(&body).map_err(|error| {
+        DialectError::BadRequest(format!(
+            "the body must be a JSON object with apptoken and id: {error}"
+        ))
+    })?;
+    let principal = principal_of_key(gateway, request.apptoken.as_deref()).await?;
+    admit(gateway, &principal, None)?;
+    let task_id = request
+        .id
+        .as_ref()
+        .and_then(|id| match id {
+            Value::String(text) => text.trim().parse::<TaskId>().ok(),
+            Value::Number(number) => number.to_string().parse::<TaskId>().ok(),
+            _ => None,
+        })
+        .ok_or_else(|| DialectError::BadRequest("`id` must be a task id".to_owned()))?;
+    let task = {
+        let client = gateway
+            .context
+            .pool
+            .get()
+            .await
+            .map_err(StoreError::from)
+            .map_err(crate::GatewayError::from)?;
+        userhub_store::tasks::find_task(&client, principal.domain.id, task_id)
+            .await
+            .map_err(crate::GatewayError::from)?
+    };
+    let task = task.ok_or_else(|| DialectError::NotFound(format!("task {task_id} not found")))?;
+    let progress = if task.total > 0 {
+        task.processed * 100 / task.total
+    } else {
+        0
+    };
+    let mut data = json!({
+        "id": task.id.get(),
+        "status": task.state.as_str(),
+        "progress": progress,
+        "total": task.total,
+        "processed": task.processed,
+        "succeeded": task.succeeded,
+        "failed": task.failed,
+    });
+    if task.state == userhub_domain::TaskState::Completed {
+        let total = usize::try_from(task.total).unwrap_or_default();
+        let outcomes = crate::sync::outcomes(&gateway.context.pool, task.id, total).await?;
+        data["results"] = outcomes
+            .iter()
+            .enumerate()
+            .map(|(row, outcome)| row_result(row, outcome.as_ref()))
+            .collect();
+    }
+    Ok(Json(json!({"success": true, "code": 200, "data": data})).into_response())
+}
