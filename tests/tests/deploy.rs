@@ -86,7 +86,10 @@ fn compose_validates_and_runs_every_part_of_the_system() {
     // The edge routes by method; Prometheus finds every worker type.
     let edge = std::fs::read_to_string(root().join("deploy/edge/nginx.conf")).unwrap();
     assert!(edge.contains("POST    gateway;") && edge.contains("default status;"));
-    assert!(edge.contains("PUT     gateway;"), "the HelpCrunch endpoint is a PUT");
+    assert!(
+        edge.contains("PUT     gateway;"),
+        "the HelpCrunch endpoint is a PUT"
+    );
     assert!(edge.contains("proxy_request_buffering off;"));
     let prometheus = yaml("deploy/prometheus/prometheus.yml").remove(0);
     let names: BTreeSet<String> = prometheus["scrape_configs"]
@@ -206,10 +209,18 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["method"].as_str().unwrap(), m["path"]["value"].as_str().unwrap()))
+        .map(|m| {
+            (
+                m["method"].as_str().unwrap(),
+                m["path"]["value"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert!(writes.contains(&("POST", "/api/")), "{writes:?}");
-    assert!(writes.contains(&("PUT", "/v1/customers/batch")), "{writes:?}");
+    assert!(
+        writes.contains(&("PUT", "/v1/customers/batch")),
+        "{writes:?}"
+    );
     assert_eq!(rules[0]["backendRefs"][0]["name"], "gateway");
     assert_eq!(rules[1]["backendRefs"][0]["name"], "status");
 }

@@ -1,5 +1,5 @@
-//! The profile-event outbox: events are inserted in the transaction of the change they describe
-//! and removed by the relay once the broker confirmed them.
+//! The profile-event outbox: a chunk's events are inserted as one row in the transaction of the
+//! change they describe and removed by the relay once the broker confirmed them.
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
@@ -7,7 +7,6 @@ use deadpool_postgres::GenericClient;
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEvent {
-    pub id: i64,
     pub event_id: String,
     pub routing_key: String,
     pub body: String,
@@ -16,7 +15,14 @@ pub struct PendingEvent {
 /// An event to add: `(event_id, routing_key, body)`.
 pub type NewEvent = (String, String, String);
 
-/// Adds events with one statement.
+/// A locked outbox row: one chunk's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingBatch {
+    pub id: i64,
+    pub events: Vec<PendingEvent>,
+}
+
+/// Adds a chunk's events as one row (nothing if there are none).
 pub async fn insert_events(
     client: &impl GenericClient,
     events: &[NewEvent],
@@ -29,8 +35,7 @@ pub async fn insert_events(
     let bodies: Vec<&str> = events.iter().map(|event| event.2.as_str()).collect();
     let statement = client
         .prepare_cached(
-            "INSERT INTO profile_event_outbox (event_id, routing_key, body) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])",
+            "INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies) VALUES ($1, $2, $3)",
         )
         .await?;
     client
@@ -39,43 +44,48 @@ pub async fn insert_events(
     Ok(())
 }
 
-/// Locks and returns up to `limit` of the oldest events no other relay holds; call inside a
-/// transaction and [`delete_events`] once they are published.
+/// Locks and returns up to `limit` of the oldest rows no other relay holds; call inside a
+/// transaction and [`delete_batches`] once their events are published.
 pub async fn lock_pending(
     client: &impl GenericClient,
     limit: i64,
-) -> Result<Vec<PendingEvent>, StoreError> {
+) -> Result<Vec<PendingBatch>, StoreError> {
     let statement = client
         .prepare_cached(
-            "SELECT id, event_id, routing_key, body FROM profile_event_outbox \
+            "SELECT id, event_ids, routing_keys, bodies FROM profile_event_outbox \
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .await?;
     let rows = client.query(&statement, &[&limit]).await?;
     Ok(rows
         .iter()
-        .map(|row| PendingEvent {
-            id: row.get(0),
-            event_id: row.get(1),
-            routing_key: row.get(2),
-            body: row.get(3),
+        .map(|row| {
+            let event_ids: Vec<String> = row.get(1);
+            let routing_keys: Vec<String> = row.get(2);
+            let bodies: Vec<String> = row.get(3);
+            let events = event_ids
+                .into_iter()
+                .zip(routing_keys)
+                .zip(bodies)
+                .map(|((event_id, routing_key), body)| PendingEvent {
+                    event_id,
+                    routing_key,
+                    body,
+                })
+                .collect();
+            PendingBatch {
+                id: row.get(0),
+                events,
+            }
         })
         .collect())
 }
 
-/// Removes published events.
-pub async fn delete_events(client: &impl GenericClient, ids: &[i64]) -> Result<(), StoreError> {
+/// Removes published rows.
+pub async fn delete_batches(client: &impl GenericClient, ids: &[i64]) -> Result<(), StoreError> {
     let statement = client
         .prepare_cached("DELETE FROM profile_event_outbox WHERE id = ANY($1)")
         .await?;
     client.execute(&statement, &[&ids]).await?;
     Ok(())
-}
-
-/// How many events wait to be published.
-pub async fn pending_count(client: &impl GenericClient) -> Result<i64, StoreError> {
-    let row = client
-        .query_one("SELECT count(*) FROM profile_event_outbox", &[])
-        .await?;
-    Ok(row.get(0))
 }

@@ -8,12 +8,12 @@ use crate::settings::WorkerSettings;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, Publisher};
-use userhub_store::profile_events::{delete_events, lock_pending};
+use userhub_store::profile_events::{delete_batches, lock_pending};
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
 
-/// Events published per round of confirms.
-const EVENTS_PER_ROUND: i64 = 500;
+/// Outbox rows (one chunk's events each) published per round of confirms.
+const ROWS_PER_ROUND: i64 = 8;
 /// The longest pause after a failure.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -63,12 +63,13 @@ pub async fn relay_round(
 ) -> Result<usize, ChunkError> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
-    let events = lock_pending(&transaction, EVENTS_PER_ROUND).await?;
-    if events.is_empty() {
+    let batches = lock_pending(&transaction, ROWS_PER_ROUND).await?;
+    if batches.is_empty() {
         return Ok(0);
     }
-    let messages: Vec<OutgoingMessage> = events
+    let messages: Vec<OutgoingMessage> = batches
         .iter()
+        .flat_map(|batch| batch.events.iter())
         .map(|event| OutgoingMessage {
             destination: Destination::ProfileEvent(event.routing_key.clone()),
             message_id: event.event_id.clone(),
@@ -83,8 +84,8 @@ pub async fn relay_round(
     if let Some(publisher) = publisher.as_ref() {
         publisher.publish_all(&messages).await?;
     }
-    let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
-    delete_events(&transaction, &ids).await?;
+    let ids: Vec<i64> = batches.iter().map(|batch| batch.id).collect();
+    delete_batches(&transaction, &ids).await?;
     transaction.commit().await.map_err(StoreError::from)?;
-    Ok(events.len())
+    Ok(messages.len())
 }
