@@ -235,6 +235,7 @@ impl ApiClient {
     pub async fn create_task(
         &self,
         action: &str,
+        options: &[(String, String)],
         payload: &Payload,
         idempotency_key: Option<&str>,
     ) -> Result<CreatedTask, ApiError> {
@@ -258,15 +259,20 @@ impl ApiClient {
                     .file_name(name)
                     .mime_str(mime)
                     .unwrap_or_else(|_| reqwest::multipart::Part::bytes(bytes.to_vec()));
-                    let form = reqwest::multipart::Form::new()
-                        .text("action", action.to_owned())
-                        .part("payload", file);
-                    request.multipart(form)
+                    let mut form =
+                        reqwest::multipart::Form::new().text("action", action.to_owned());
+                    for (name, value) in options {
+                        form = form.text(name.clone(), value.clone());
+                    }
+                    request.multipart(form.part("payload", file))
                 }
-                Payload::Json(records) => request.json(&serde_json::json!({
-                    "action": action,
-                    "payload": records,
-                })),
+                Payload::Json(records) => {
+                    let mut body = serde_json::json!({"action": action, "payload": records});
+                    for (name, value) in options {
+                        body[name.as_str()] = serde_json::Value::String(value.clone());
+                    }
+                    request.json(&body)
+                }
             }
         };
         let response = self.send(url, build).await?;

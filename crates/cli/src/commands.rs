@@ -212,6 +212,7 @@ pub async fn export(
         ExportSelection::File(file) => {
             let options = ImportOptions {
                 action: action.to_owned(),
+                task_options: Vec::new(),
                 out_dir: out_dir.unwrap_or_else(|| default_out_dir(&file)),
                 file,
                 concurrency,
@@ -222,7 +223,12 @@ pub async fn export(
         }
         ExportSelection::Selector(selector) => {
             let created = client
-                .create_task(action, &Payload::Json(serde_json::json!([selector])), None)
+                .create_task(
+                    action,
+                    &[],
+                    &Payload::Json(serde_json::json!([selector])),
+                    None,
+                )
                 .await?;
             ui.line(format!(
                 "export task {} ({})",

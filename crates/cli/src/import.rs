@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub action: String,
+    /// Request options sent with every part (`match_by`, `skip_triggers`, `workflow_id`).
+    pub task_options: Vec<(String, String)>,
     pub file: PathBuf,
     pub out_dir: PathBuf,
     pub concurrency: usize,
@@ -74,6 +76,7 @@ fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(),
     let manifest = serde_json::json!({
         "file": options.file.display().to_string(),
         "action": options.action,
+        "options": options.task_options.iter().cloned().collect::<BTreeMap<String, String>>(),
         "parts": parts,
     });
     let text =
@@ -81,17 +84,30 @@ fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(),
     std::fs::write(&path, text).map_err(|error| CliError::write(&path, error))
 }
 
+/// What the idempotency key covers besides the bytes: the action and any options (an import
+/// without options keeps the keys of earlier versions).
+fn request_descriptor(options: &ImportOptions) -> String {
+    let mut descriptor = options.action.clone();
+    for (name, value) in &options.task_options {
+        descriptor.push_str(&format!("\n{name}={value}"));
+    }
+    descriptor
+}
+
 async fn upload(
     client: &ApiClient,
-    action: &str,
+    options: &ImportOptions,
     part: Part,
 ) -> Result<(UploadedPart, u64), ApiError> {
-    let key = part.idempotency_key(action);
+    let action = options.action.as_str();
+    let key = part.idempotency_key(&request_descriptor(options));
     let payload = Payload::File {
         bytes: part.bytes.clone(),
         jsonl: part.jsonl,
     };
-    let created = client.create_task(action, &payload, Some(&key)).await?;
+    let created = client
+        .create_task(action, &options.task_options, &payload, Some(&key))
+        .await?;
     Ok((
         UploadedPart {
             part: part.number,
@@ -144,7 +160,7 @@ async fn upload_all(
     });
     let parts = futures_util::stream::poll_fn(|context| receiver.poll_recv(context));
     let mut uploads = parts
-        .map(|part| upload(client, &options.action, part))
+        .map(|part| upload(client, options, part))
         .buffer_unordered(concurrency);
     let mut uploaded = Vec::new();
     let mut failure = None;

@@ -76,6 +76,16 @@ enum Command {
         /// Upload only: do not wait for the tasks.
         #[arg(long)]
         no_wait: bool,
+        /// For upsert_core_profiles: what to match by (an identity kind such as email,
+        /// core-profile-id, or custom_field:<name>).
+        #[arg(long)]
+        match_by: Option<String>,
+        /// Publish no profile events for these changes.
+        #[arg(long)]
+        skip_triggers: bool,
+        /// Carried by the profile events of these changes.
+        #[arg(long)]
+        workflow_id: Option<i64>,
     },
     /// Export profiles: by a selector (--all, --updated-since, --identity) or a file of ids.
     Export {
@@ -176,9 +186,23 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             part_records,
             no_wait,
             file,
+            match_by,
+            skip_triggers,
+            workflow_id,
         } => {
+            let mut task_options = Vec::new();
+            if let Some(match_by) = match_by {
+                task_options.push(("match_by".to_owned(), match_by));
+            }
+            if skip_triggers {
+                task_options.push(("skip_triggers".to_owned(), "true".to_owned()));
+            }
+            if let Some(workflow_id) = workflow_id {
+                task_options.push(("workflow_id".to_owned(), workflow_id.to_string()));
+            }
             let options = ImportOptions {
                 action,
+                task_options,
                 out_dir: out.unwrap_or_else(|| commands::default_out_dir(&file)),
                 file,
                 concurrency,

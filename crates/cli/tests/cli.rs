@@ -419,3 +419,67 @@ async fn configuration_comes_from_flags_environment_or_a_profile() {
     assert_eq!(app.task_count().await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_upsert_import_passes_its_options_and_keys_them_apart() {
+    let app = TestApp::spawn().await;
+    let work = work_dir();
+    let first: String = (0..3)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({"identities": [{"email": format!("p{n}@example.com")}], "age": 20})
+            )
+        })
+        .collect();
+    std::fs::write(work.join("people.jsonl"), &first).unwrap();
+    let upsert = |extra: &[&str]| {
+        let mut command = userhub(&app, &work);
+        command.args(["import", "--action", "upsert_core_profiles", "people.jsonl"]);
+        command.args(extra);
+        command
+    };
+    let output = run(upsert(&["--match-by", "email"])).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let results = read_ndjson(&work.join("people.jsonl.userhub/results.ndjson"));
+    assert!(
+        results.iter().all(|r| r["result"] == "created"),
+        "{results:?}"
+    );
+
+    // The same file with other options is another request: a new task, matched as updates.
+    let output = run(upsert(&[
+        "--match-by",
+        "email",
+        "--skip-triggers",
+        "--workflow-id",
+        "7",
+    ]))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let results = read_ndjson(&work.join("people.jsonl.userhub/results.ndjson"));
+    assert!(
+        results.iter().all(|r| r["result"] == "updated"),
+        "{results:?}"
+    );
+    assert_eq!(app.task_count().await, 2);
+    let options = app
+        .query_json("SELECT options FROM tasks ORDER BY created_at")
+        .await;
+    assert_eq!(options[0]["options"], json!({"match_by": "email"}));
+    assert_eq!(
+        options[1]["options"],
+        json!({"match_by": "email", "skip_triggers": true, "workflow_id": 7})
+    );
+
+    // Without --match-by the server's clear error reaches the user.
+    let output = run(upsert(&[])).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stderr).contains("INVALID_OPTION"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(profile_count(&app).await, 3);
+    app.stop().await;
+}
