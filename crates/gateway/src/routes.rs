@@ -165,6 +165,7 @@ pub async fn create_task(
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
     let query = uri.query().unwrap_or_default();
     let request = read_request(spec, body, query, settings, record_limit).await?;
+    let wait = wait || request.records.len() < settings.sync_below_records;
     if wait && request.records.len() > settings.sync_max_records {
         return Err(GatewayError::InvalidOption(format!(
             "`wait=true` takes at most {} records; this request has {}",

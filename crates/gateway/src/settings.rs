@@ -23,6 +23,9 @@ pub struct GatewaySettings {
     pub sync_max_records: usize,
     /// How long a synchronous request waits for its task before answering `202` with the task.
     pub sync_timeout_ms: u64,
+    /// Native requests with fewer records than this are answered synchronously as if they
+    /// said `?wait=true`. 0 (the default) keeps the original API's `201` for every size.
+    pub sync_below_records: usize,
 }
 
 impl Default for GatewaySettings {
@@ -37,6 +40,7 @@ impl Default for GatewaySettings {
             crash_before_queued: false,
             sync_max_records: 1_000,
             sync_timeout_ms: 30_000,
+            sync_below_records: 0,
         }
     }
 }

@@ -112,3 +112,27 @@ async fn batches_over_the_sync_limit_and_bad_wait_values_are_refused() {
     assert_eq!(app.task_count().await, 0, "nothing was created");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_threshold_makes_small_batches_synchronous() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.sync_below_records = 3).await;
+    let small = app
+        .post_json(
+            "create_core_profiles",
+            &json!([{"identities": [{"uid": "s1"}]}, {"identities": [{"uid": "s2"}]}]),
+        )
+        .await;
+    assert_eq!(small.status(), 200);
+    let body: Value = small.json().await.unwrap();
+    assert_eq!(body["records"].as_array().unwrap().len(), 2);
+    let large: Vec<Value> = (0..3)
+        .map(|n| json!({"identities": [{"uid": format!("l{n}")}]}))
+        .collect();
+    let response = app.post_json("create_core_profiles", &json!(large)).await;
+    assert_eq!(
+        response.status(),
+        201,
+        "at the threshold the answer stays 201"
+    );
+    app.stop().await;
+}
