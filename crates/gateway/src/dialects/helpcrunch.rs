@@ -191,6 +191,9 @@ async fn update(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, DialectError> {
+    // The (bounded) body is read first, so that a refused client gets the answer rather than a
+    // broken pipe.
+    let body = read_body(headers, body, gateway.settings.max_body_bytes).await;
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(Authenticator::key_of_header);
@@ -200,7 +203,7 @@ async fn update(
         &principal,
         Some(("helpcrunch", REQUESTS_PER_MINUTE)),
     )?;
-    let body = read_body(headers, body, gateway.settings.max_body_bytes).await?;
+    let body = body?;
     let customers: Vec<Map<String, Value>> = serde_json::from_slice(&body).map_err(|error| {
         bad(format!(
             "the body must be a JSON array of customers: {error}"
