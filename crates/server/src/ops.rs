@@ -77,6 +77,9 @@ async fn metrics(State(ops): State<Ops>) -> impl IntoResponse {
                 })
                 .set(count);
         }
+        if let Ok(pending) = userhub_store::profile_events::pending_events(&client).await {
+            ops.metrics.profile_events_pending.set(pending);
+        }
     }
     if let Some(broker) = &ops.broker {
         for action in TaskAction::ALL {

@@ -89,3 +89,14 @@ pub async fn delete_batches(client: &impl GenericClient, ids: &[i64]) -> Result<
     client.execute(&statement, &[&ids]).await?;
     Ok(())
 }
+
+/// How many events wait in the outbox.
+pub async fn pending_events(client: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(cardinality(event_ids)), 0)::int8 FROM profile_event_outbox",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -71,6 +71,7 @@ pub struct Metrics {
     pub queue_messages: Family<QueueLabels, Gauge>,
     pub pool_connections: Family<StateLabels, Gauge>,
     pub profile_events_published: Counter,
+    pub profile_events_pending: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -156,6 +157,12 @@ impl Metrics {
             "Profile events confirmed by the broker on the profile-events exchange",
             profile_events_published.clone(),
         );
+        let profile_events_pending = Gauge::default();
+        registry.register(
+            "profile_events_pending",
+            "Profile events in the outbox, not yet confirmed by the broker (at scrape time)",
+            profile_events_pending.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             http_requests,
@@ -169,6 +176,7 @@ impl Metrics {
             queue_messages,
             pool_connections,
             profile_events_published,
+            profile_events_pending,
         }
     }
 

@@ -80,5 +80,27 @@ async fn metrics_count_requests_records_chunks_and_show_queues_and_pool() {
         value_of(&metrics, "userhub_db_pool_connections{state=\"size\"}")
             .is_some_and(|size| size >= 1.0)
     );
+    // The three created profiles' events reach the broker; the outbox empties.
+    let mut events = (None, None);
+    for _ in 0..100 {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.base_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        events = (
+            value_of(&metrics, "userhub_profile_events_published_total"),
+            value_of(&metrics, "userhub_profile_events_pending"),
+        );
+        if events == (Some(3.0), Some(0.0)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(events, (Some(3.0), Some(0.0)));
     app.stop().await;
 }
