@@ -2,6 +2,7 @@
 //! real `userhub-server all` running in-process on an ephemeral port.
 #![allow(clippy::unwrap_used)]
 
+pub mod event_tap;
 pub mod fixtures;
 pub mod oracle;
 mod process;

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::time::Duration;
+use userhub_tests::event_tap::EventTap;
 use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
 use userhub_tests::{ServerProcess, Service, TestApp};
 
@@ -33,6 +35,7 @@ async fn a_worker_killed_before_commit_has_its_chunks_redelivered_and_applied_on
     let app = api_with_chunks(250).await;
     let records = numbered_profiles(0..5_000);
     let task_id = app.create_task("create_core_profiles", &records).await;
+    let mut tap = EventTap::bind(&app, "#").await;
     crash_worker(&app, "before_commit", "3").await;
     let applied_before = app.status(task_id).await["processed"].as_i64().unwrap();
     assert!(applied_before < 5_000, "the crash left work undone");
@@ -45,7 +48,31 @@ async fn a_worker_killed_before_commit_has_its_chunks_redelivered_and_applied_on
     );
     assert_profiles_match(&app, &records).await;
     assert_tasks_consistent(&app).await;
+    assert_one_event_per_profile(&app, &mut tap, 5_000).await;
+    tap.close().await;
     app.stop().await;
+}
+
+/// Every created profile has its `created` event, under one event id each; a relay killed between
+/// the broker's confirm and its commit may repeat an event (at least once), never lose one.
+async fn assert_one_event_per_profile(app: &TestApp, tap: &mut EventTap, profiles: usize) {
+    let events = tap.events(app).await;
+    let ids: HashSet<i64> = events
+        .iter()
+        .map(|event| event["core-profile-id"].as_i64().unwrap())
+        .collect();
+    let event_ids: HashSet<&str> = events
+        .iter()
+        .map(|event| event["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), profiles, "every profile's event arrived");
+    assert_eq!(event_ids.len(), profiles, "one event id per profile");
+    let stored = app
+        .query_json("SELECT count(*) AS n FROM core_profiles")
+        .await[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(stored as usize, profiles);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,6 +80,7 @@ async fn a_worker_killed_after_commit_before_ack_is_skipped_by_the_ledger() {
     let app = api_with_chunks(250).await;
     let records = numbered_profiles(0..5_000);
     let task_id = app.create_task("create_core_profiles", &records).await;
+    let mut tap = EventTap::bind(&app, "#").await;
     crash_worker(&app, "after_commit", "2").await;
     let committed = app
         .query_json("SELECT count(*) AS n FROM task_chunks")
@@ -68,6 +96,8 @@ async fn a_worker_killed_after_commit_before_ack_is_skipped_by_the_ledger() {
     assert_eq!(status["succeeded"], 5_000, "{status}");
     assert_profiles_match(&app, &records).await;
     assert_tasks_consistent(&app).await;
+    assert_one_event_per_profile(&app, &mut tap, 5_000).await;
+    tap.close().await;
     app.stop().await;
 }
 

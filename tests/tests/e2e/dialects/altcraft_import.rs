@@ -1,9 +1,9 @@
 //! Altcraft (seed 004): `POST /api/v1.1/profiles/import_batch`, JSON and XML.
 
 use super::{post_text, profiles};
-use crate::profile_events::EventTap;
 use serde_json::{Value, json};
 use userhub_tests::TestApp;
+use userhub_tests::event_tap::EventTap;
 
 const PATH: &str = "/api/v1.1/profiles/import_batch";
 

@@ -1,10 +1,10 @@
 //! Altcraft (seed 003): `import_and_start_batch_task` and `tasks/status`.
 
 use super::{post_text, profiles};
-use crate::profile_events::EventTap;
 use serde_json::{Value, json};
 use std::time::Duration;
 use userhub_tests::TestApp;
+use userhub_tests::event_tap::EventTap;
 
 const START: &str = "/api/v1.1/workflows/import_and_start_batch_task";
 const STATUS: &str = "/api/v1.1/tasks/status";
