@@ -16,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use userhub_domain::{IdentityKind, MatchBy, TaskAction, TaskOptions};
 
+/// The input format of `import_batch` tasks.
+pub(super) const IMPORT_PRODUCT: &str = "altcraft";
 /// Altcraft's default request body limit.
 pub(super) const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 const SUCCESS: &str = "Successful operation";
@@ -126,23 +128,21 @@ pub(super) fn flag(document: &Map<String, Value>, name: &str) -> Result<bool, Di
 /// The matching mode as a match key.
 pub(super) fn match_by(document: &Map<String, Value>) -> Result<MatchBy, DialectError> {
     let matching = match document.get("matching") {
-        None | Some(Value::Null) => "email",
-        Some(Value::String(mode)) => mode.trim(),
+        None | Some(Value::Null) => "email".to_owned(),
+        Some(Value::String(mode)) => mode.trim().to_owned(),
         Some(other) => {
             return Err(DialectError::BadRequest(format!(
                 "`matching` must be a string, not {other}"
             )));
         }
     };
-    match matching {
-        "email" => Ok(MatchBy::Identity(IdentityKind::Email)),
+    match matching.as_str() {
+        // userhub's e-mail identities are the profile's own, as `email_profile` asks.
+        "email" | "email_profile" => Ok(MatchBy::Identity(IdentityKind::Email)),
         "phone" => Ok(MatchBy::Identity(IdentityKind::PhoneNumber)),
         "profile_id" => Ok(MatchBy::CoreProfileId),
         "custom" => {
-            let name = document
-                .get("field_name")
-                .and_then(Value::as_str)
-                .map(str::trim)
+            let name = super::text_param(document, "field_name")
                 .filter(|name| !name.is_empty())
                 .ok_or_else(|| {
                     DialectError::BadRequest(
@@ -160,32 +160,47 @@ pub(super) fn match_by(document: &Map<String, Value>) -> Result<MatchBy, Dialect
 
 /// One profile's data as a canonical upsert record: `email`, `phone`/`phones` → identities,
 /// `_fname`/`_lname` → names, `profile_id` → `core-profile-id`, anything else → custom fields.
-pub(super) fn profile_record(data: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn profile_record(
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, userhub_domain::FieldError> {
     let mut record = Map::new();
     let mut identities = Vec::new();
     let mut names = Map::new();
     let mut custom = Map::new();
     for (key, value) in data {
         match key.as_str() {
-            "email" => {
-                identities.extend(super::identity_text(value).map(|email| json!({"email": email})))
+            "email" if super::is_given(Some(value)) => {
+                let email =
+                    super::identity_text(value).ok_or_else(|| super::unusable_identity(key))?;
+                identities.push(json!({"email": email}));
             }
-            "phone" | "phones" => {
-                let phones = match value {
-                    Value::Array(items) => items.iter().filter_map(super::identity_text).collect(),
-                    single => super::identity_text(single).into_iter().collect::<Vec<_>>(),
+            "phone" | "phones" if super::is_given(Some(value)) => {
+                let given: Vec<&Value> = match value {
+                    Value::Array(items) => items
+                        .iter()
+                        .filter(|item| super::is_given(Some(item)))
+                        .collect(),
+                    single => vec![single],
                 };
-                identities.extend(
-                    phones
-                        .into_iter()
-                        .map(|phone| json!({"phone_number": phone})),
-                );
+                for phone in given {
+                    let phone =
+                        super::identity_text(phone).ok_or_else(|| super::unusable_identity(key))?;
+                    identities.push(json!({"phone_number": phone}));
+                }
             }
-            "_fname" => {
-                names.insert("first_name".to_owned(), value.clone());
-            }
-            "_lname" => {
-                names.insert("last_name".to_owned(), value.clone());
+            "email" | "phone" | "phones" => {}
+            "_fname" | "_lname" => {
+                let name = if key == "_fname" {
+                    "first_name"
+                } else {
+                    "last_name"
+                };
+                // Names are text even where XML reads a leaf as a number or a boolean.
+                let text = match value {
+                    Value::Number(_) | Value::Bool(_) => Value::String(value.to_string()),
+                    other => other.clone(),
+                };
+                names.insert(name.to_owned(), text);
             }
             "profile_id" => {
                 record.insert("core-profile-id".to_owned(), value.clone());
@@ -204,7 +219,7 @@ pub(super) fn profile_record(data: &Map<String, Value>) -> Map<String, Value> {
     if !custom.is_empty() {
         record.insert("custom_fields".to_owned(), Value::Object(custom));
     }
-    record
+    Ok(record)
 }
 
 /// The records of `data` (an array, or one object as XML gives for a single element), each
@@ -229,15 +244,23 @@ pub(super) fn records_of(
         ));
     }
     if items.len() > limit {
-        return Err(DialectError::TooLarge(format!(
+        return Err(DialectError::BadRequest(format!(
             "at most {limit} profiles per request"
         )));
     }
     Ok(items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| match profile_of(item) {
-            Some(data) => json_record(index as u32, None, &profile_record(data)),
+        .map(|(index, item)| match profile_of(item).map(profile_record) {
+            Some(Ok(record)) => json_record(index as u32, None, &record),
+            Some(Err(error)) => RawRecord {
+                index: index as u32,
+                line: None,
+                content: crate::payload::RecordContent::Broken {
+                    raw: item.to_string(),
+                    error,
+                },
+            },
             None => crate::tabular::broken_record(
                 index as u32,
                 None,
@@ -290,7 +313,7 @@ async fn import(
 ) -> Result<Response, DialectError> {
     let document = read_document(gateway, headers, body, encoding).await?;
     let principal =
-        super::principal_of_key(gateway, document.get("token").and_then(Value::as_str)).await?;
+        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
     admit(gateway, &principal, None)?;
     if !document.get("db_id").is_some_and(|id| {
         id.is_i64() || id.as_str().is_some_and(|text| text.parse::<i64>().is_ok())
@@ -312,23 +335,27 @@ async fn import(
     let task = CanonicalTask {
         action: TaskAction::UpsertCoreProfiles,
         options,
-        product: "altcraft",
+        product: IMPORT_PRODUCT,
         records,
     };
-    let answer = match run(gateway, &principal, task, true).await? {
+    Ok(match run(gateway, &principal, task, true).await? {
         Ran::Finished(finished) => {
             let result: Vec<Value> = finished
                 .outcomes
                 .iter()
                 .map(|outcome| result_entry(outcome.as_ref()))
                 .collect();
-            json!({"error": 0, "error_text": SUCCESS, "result": result})
+            let answer = json!({"error": 0, "error_text": SUCCESS, "result": result});
+            encoding.render(StatusCode::OK, &answer)
         }
-        Ran::Accepted(created) => json!({
-            "error": 0,
-            "error_text": "The import is still running; check it with /api/v1.1/tasks/status",
-            "task_id": created.task_id.to_string(),
-        }),
-    };
-    Ok(encoding.render(StatusCode::OK, &answer))
+        // Slower than the sync timeout: the import goes on; its results come from tasks/status.
+        Ran::Accepted(created) => {
+            let answer = json!({
+                "error": 202,
+                "error_text": "The import is still running; check it with /api/v1.1/tasks/status",
+                "task_id": created.task_id.to_string(),
+            });
+            encoding.render(StatusCode::ACCEPTED, &answer)
+        }
+    })
 }

@@ -5,7 +5,7 @@
 //! answered in Altcraft's error shape.
 
 use super::altcraft_import::{
-    Encoding, failure, flag, match_by, read_document, records_of, result_entry,
+    Encoding, IMPORT_PRODUCT, failure, flag, match_by, read_document, records_of, result_entry,
 };
 use super::{CanonicalTask, DialectError, Ran, admit, record_limit, run};
 use crate::Gateway;
@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
 use userhub_store::StoreError;
 use userhub_store::tasks::find_task;
+
+/// The input format of workflow import tasks.
+const WORKFLOW_PRODUCT: &str = "altcraft-workflow";
 
 /// `POST /api/v1.1/workflows/import_and_start_batch_task`.
 pub async fn import_and_start(
@@ -38,7 +41,7 @@ async fn start(
 ) -> Result<Response, DialectError> {
     let document = read_document(gateway, headers, body, Encoding::Json).await?;
     let principal =
-        super::principal_of_key(gateway, document.get("token").and_then(Value::as_str)).await?;
+        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
     admit(gateway, &principal, None)?;
     match document.get("format") {
         None | Some(Value::Null) => {}
@@ -70,7 +73,7 @@ async fn start(
     let task = CanonicalTask {
         action: TaskAction::UpsertCoreProfiles,
         options,
-        product: "altcraft-workflow",
+        product: WORKFLOW_PRODUCT,
         records,
     };
     let created = match run(gateway, &principal, task, false).await? {
@@ -109,7 +112,7 @@ async fn status(
 ) -> Result<Response, DialectError> {
     let document = read_document(gateway, headers, body, Encoding::Json).await?;
     let principal =
-        super::principal_of_key(gateway, document.get("token").and_then(Value::as_str)).await?;
+        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
     admit(gateway, &principal, None)?;
     let task_id = match document.get("task_id") {
         Some(Value::String(text)) => text.trim().parse::<TaskId>().ok(),
@@ -130,7 +133,10 @@ async fn status(
             .await
             .map_err(GatewayError::from)?
     };
-    let task = task.ok_or_else(not_found)?;
+    // Only Altcraft's own imports (bounded by the domain's record limit) are shown.
+    let task = task
+        .filter(|task| [WORKFLOW_PRODUCT, IMPORT_PRODUCT].contains(&task.input_format.as_str()))
+        .ok_or_else(not_found)?;
     let progress = if task.state == TaskState::Completed {
         100
     } else if task.total > 0 {

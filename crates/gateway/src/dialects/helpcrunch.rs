@@ -17,12 +17,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use userhub_domain::IdentityKind;
+use userhub_domain::profile::core::CoreProfileUpdate;
 use userhub_domain::profile::core::parse_core_profile_update;
 use userhub_domain::{TaskAction, TaskOptions};
 use userhub_http_common::Authenticator;
 use userhub_store::StoreError;
-use userhub_store::core_profiles::existing_ids;
 use userhub_store::exports::core_profiles_json;
+use userhub_store::identities::owners;
 
 const MAX_CUSTOMERS: usize = 10;
 const REQUESTS_PER_MINUTE: u32 = 120;
@@ -78,9 +81,9 @@ fn bad(message: String) -> DialectError {
     DialectError::BadRequest(message)
 }
 
-/// The canonical update record of one customer and its id.
-fn customer_record(at: usize, customer: &Map<String, Value>) -> Result<(i64, Value), DialectError> {
-    let id = match customer.get("customer") {
+/// The id a customer entry names.
+fn customer_id(at: usize, customer: &Map<String, Value>) -> Result<i64, DialectError> {
+    match customer.get("customer") {
         Some(Value::Number(number)) => number.as_i64(),
         Some(Value::String(text)) => text.trim().parse().ok(),
         _ => None,
@@ -90,7 +93,17 @@ fn customer_record(at: usize, customer: &Map<String, Value>) -> Result<(i64, Val
         bad(format!(
             "customer {at}: `customer` (the customer id) is required"
         ))
-    })?;
+    })
+}
+
+/// The canonical update record of one customer; `current` is the stored profile (its custom
+/// fields tell what `customData: null` clears).
+fn customer_record(
+    at: usize,
+    customer: &Map<String, Value>,
+    current: &Value,
+) -> Result<(i64, Value), DialectError> {
+    let id = customer_id(at, customer)?;
     let mut record = Map::new();
     record.insert("core-profile-id".to_owned(), json!(id));
     let mut identities = Vec::new();
@@ -123,8 +136,16 @@ fn customer_record(at: usize, customer: &Map<String, Value>) -> Result<(i64, Val
                 record.insert("tags".to_owned(), tag_names(id, value)?);
             }
             "customData" => match value {
+                // Clears the customer's custom data, not the other customer fields kept as
+                // custom fields.
                 Value::Null => {
-                    record.insert("custom_fields".to_owned(), Value::Null);
+                    if let Some(fields) = current["custom_fields"].as_object() {
+                        for key in fields.keys() {
+                            if !PLAIN_FIELDS.contains(&key.as_str()) {
+                                custom.entry(key.clone()).or_insert(Value::Null);
+                            }
+                        }
+                    }
                 }
                 Value::Array(items) => {
                     for item in items {
@@ -154,11 +175,6 @@ fn customer_record(at: usize, customer: &Map<String, Value>) -> Result<(i64, Val
         record.insert("identities".to_owned(), Value::Array(identities));
     }
     if !custom.is_empty() {
-        if record.get("custom_fields") == Some(&Value::Null) {
-            return Err(bad(format!(
-                "customer {id}: `customData: null` cannot be combined with other custom fields"
-            )));
-        }
         record.insert("custom_fields".to_owned(), Value::Object(custom));
     }
     Ok((id, Value::Object(record)))
@@ -201,7 +217,14 @@ async fn update(
     admit(
         gateway,
         &principal,
-        Some(("helpcrunch", REQUESTS_PER_MINUTE)),
+        // HelpCrunch's own limit, unless an operator set one for the domain.
+        Some((
+            "helpcrunch",
+            principal
+                .domain
+                .rate_limit_per_minute
+                .map_or(REQUESTS_PER_MINUTE, |limit| limit.max(1) as u32),
+        )),
     )?;
     let body = body?;
     let customers: Vec<Map<String, Value>> = serde_json::from_slice(&body).map_err(|error| {
@@ -218,10 +241,26 @@ async fn update(
         )));
     }
     let mut ids = Vec::with_capacity(customers.len());
-    let mut records = Vec::with_capacity(customers.len());
-    let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
     for (at, customer) in customers.iter().enumerate() {
-        let (id, record) = customer_record(at, customer)?;
+        ids.push(customer_id(at, customer)?);
+    }
+    let current = stored_customers(gateway, principal.domain.id, &ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !current.contains_key(id)) {
+        return Err(DialectError::NotFound(format!(
+            "Customer {missing} not found"
+        )));
+    }
+    let mut records = Vec::with_capacity(customers.len());
+    let mut updates = Vec::with_capacity(customers.len());
+    let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
+    for (at, (customer, id)) in customers.iter().zip(&ids).enumerate() {
+        let (_, record) = customer_record(at, customer, &current[id])?;
+        // Every customer is checked before anything is written.
+        let update = parse_core_profile_update(&record).map_err(|errors| {
+            let details: Vec<&str> = errors.iter().map(|error| error.message.as_str()).collect();
+            bad(format!("customer {id}: {}", details.join("; ")))
+        })?;
+        updates.push(update);
         let mut colors = Map::new();
         if let Some(Value::Array(tags)) = customer.get("tags") {
             for tag in tags {
@@ -231,7 +270,6 @@ async fn update(
             }
         }
         tag_colors.push(colors);
-        ids.push(id);
         let text = serde_json::to_string(&record)
             .map_err(|error| DialectError::Internal(error.to_string()))?;
         let raw = RawValue::from_string(text)
@@ -242,34 +280,7 @@ async fn update(
             content: RecordContent::Json(raw),
         });
     }
-    let client = gateway
-        .context
-        .pool
-        .get()
-        .await
-        .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
-    let known = existing_ids(&client, principal.domain.id, &ids)
-        .await
-        .map_err(GatewayError::from)?;
-    if let Some(missing) = ids.iter().find(|id| !known.contains(id)) {
-        return Err(DialectError::NotFound(format!(
-            "Customer {missing} not found"
-        )));
-    }
-    drop(client);
-    // Every customer is checked before anything is written.
-    for (record, id) in records.iter().zip(&ids) {
-        let RecordContent::Json(raw) = &record.content else {
-            continue;
-        };
-        let value: Value = serde_json::from_str(raw.get())
-            .map_err(|error| DialectError::Internal(error.to_string()))?;
-        if let Err(errors) = parse_core_profile_update(&value) {
-            let details: Vec<&str> = errors.iter().map(|error| error.message.as_str()).collect();
-            return Err(bad(format!("customer {id}: {}", details.join("; "))));
-        }
-    }
+    check_identities(gateway, principal.domain.id, &updates, &current).await?;
     let task = CanonicalTask {
         action: TaskAction::UpdateCoreProfiles,
         options: TaskOptions::default(),
@@ -297,8 +308,28 @@ async fn update(
         })
         .collect();
     if !failures.is_empty() {
-        return Err(bad(failures.join("; ")));
+        // Only a change that raced this request can fail here (all else was checked first).
+        return Err(bad(format!(
+            "not every customer was updated: {}",
+            failures.join("; ")
+        )));
     }
+    let profiles = stored_customers(gateway, principal.domain.id, &ids).await?;
+    let answer: Vec<Value> = ids
+        .iter()
+        .zip(&tag_colors)
+        .zip(&customers)
+        .filter_map(|((id, colors), given)| Some(customer_of(profiles.get(id)?, colors, given)))
+        .collect();
+    Ok(Json(answer).into_response())
+}
+
+/// The stored profiles of `ids` in the domain, by id.
+async fn stored_customers(
+    gateway: &Gateway,
+    domain_id: i64,
+    ids: &[i64],
+) -> Result<HashMap<i64, Value>, DialectError> {
     let client = gateway
         .context
         .pool
@@ -306,24 +337,91 @@ async fn update(
         .await
         .map_err(StoreError::from)
         .map_err(GatewayError::from)?;
-    let profiles = core_profiles_json(&client, principal.domain.id, &ids)
+    let profiles = core_profiles_json(&client, domain_id, ids)
         .await
         .map_err(GatewayError::from)?;
-    let answer: Vec<Value> = ids
-        .iter()
-        .zip(&tag_colors)
-        .filter_map(|(id, colors)| {
-            let (_, text) = profiles.iter().find(|(found, _)| found == id)?;
-            let profile: Value = serde_json::from_str(text).ok()?;
-            Some(customer_of(&profile, colors))
+    profiles
+        .into_iter()
+        .map(|(id, text)| {
+            serde_json::from_str(&text)
+                .map(|profile| (id, profile))
+                .map_err(|error| DialectError::Internal(error.to_string()))
         })
-        .collect();
-    Ok(Json(answer).into_response())
+        .collect()
+}
+
+/// Refuses the batch if an identity it adds belongs to another profile, is claimed by two of its
+/// customers, or would give a customer a second `userId` — so that nothing is half-written.
+async fn check_identities(
+    gateway: &Gateway,
+    domain_id: i64,
+    updates: &[CoreProfileUpdate],
+    current: &HashMap<i64, Value>,
+) -> Result<(), DialectError> {
+    let mut claims: HashMap<(&str, &str), i64> = HashMap::new();
+    for update in updates {
+        let id = update.id.get();
+        for identity in &update.identities {
+            let key = (identity.kind().as_str(), identity.normalized());
+            match claims.insert(key, id) {
+                Some(other) if other != id => {
+                    return Err(bad(format!(
+                        "customers {other} and {id} cannot share the {} `{}`",
+                        key.0,
+                        identity.value()
+                    )));
+                }
+                _ => {}
+            }
+            if identity.kind() == IdentityKind::Uid {
+                let existing = current[&id]["identities"]
+                    .as_array()
+                    .and_then(|identities| {
+                        identities.iter().find_map(|stored| stored["uid"].as_str())
+                    });
+                if existing.is_some_and(|uid| uid != identity.value()) {
+                    return Err(bad(format!(
+                        "customer {id}: `userId` is already set and cannot be changed"
+                    )));
+                }
+            }
+        }
+    }
+    let keys: Vec<(&str, &str)> = claims.keys().copied().collect();
+    let client = gateway
+        .context
+        .pool
+        .get()
+        .await
+        .map_err(StoreError::from)
+        .map_err(GatewayError::from)?;
+    let owners = owners(&client, domain_id, &keys)
+        .await
+        .map_err(GatewayError::from)?;
+    for ((kind, normalized), owner) in &owners {
+        let claimant = claims[&(kind.as_str(), normalized.as_str())];
+        if *owner != claimant {
+            return Err(bad(format!(
+                "customer {claimant}: this {kind} already belongs to customer {owner}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A stored profile in HelpCrunch's customer shape.
-fn customer_of(profile: &Value, colors: &Map<String, Value>) -> Value {
+fn customer_of(profile: &Value, colors: &Map<String, Value>, given: &Map<String, Value>) -> Value {
+    // A profile may hold several e-mails or phones (identities are added, never replaced): the
+    // answer shows the one this request sent, else the first.
     let identity = |kind: &str| {
+        let field = match kind {
+            "email" => "email",
+            "uid" => "userId",
+            _ => "phone",
+        };
+        if let Some(sent) = given.get(field).filter(|value| value.is_string()) {
+            return sent.clone();
+        }
         profile["identities"]
             .as_array()
             .and_then(|identities| identities.iter().find_map(|identity| identity.get(kind)))

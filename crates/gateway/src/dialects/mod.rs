@@ -247,11 +247,54 @@ pub(crate) async fn run(
     }
 }
 
-/// A JSON scalar as identity text: strings trimmed, numbers in their JSON form.
+/// A JSON scalar as identity text: strings trimmed, whole numbers as integers (`353850123456`
+/// and `353850123456.0` alike); anything else (fractions, huge numbers, booleans, arrays,
+/// objects, blank text) is `None`.
 pub(crate) fn identity_text(value: &Value) -> Option<String> {
+    /// Whole floats beyond this lose digits.
+    const EXACT_FLOAT: f64 = 1e15;
     match value {
         Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Value::Number(number) => {
+            if let Some(whole) = number.as_i64() {
+                return Some(whole.to_string());
+            }
+            if let Some(whole) = number.as_u64() {
+                return Some(whole.to_string());
+            }
+            number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && float.abs() < EXACT_FLOAT)
+                .map(|float| format!("{}", float as i64))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a cell holds something (not `null`, not blank text).
+pub(crate) fn is_given(cell: Option<&Value>) -> bool {
+    match cell {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => !text.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The error of an identity cell that is neither text nor a whole number.
+pub(crate) fn unusable_identity(field: &str) -> userhub_domain::FieldError {
+    userhub_domain::FieldError::new(
+        field,
+        userhub_domain::ErrorCode::InvalidValue,
+        format!("`{field}` must be text or a whole number"),
+    )
+}
+
+/// A text parameter given as text, a number or a boolean (XML leaves may read as either).
+pub(crate) fn text_param(document: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    match document.get(name)? {
+        Value::String(text) => Some(text.trim().to_owned()),
         Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
         _ => None,
     }
 }

@@ -5,8 +5,8 @@
 //! task id for `POST /api/external/info/task`.
 
 use super::{
-    CanonicalTask, DialectError, Ran, admit, error_text, identity_text, principal_of_key,
-    read_body, record_limit, run,
+    CanonicalTask, DialectError, Ran, admit, error_text, identity_text, is_given, principal_of_key,
+    read_body, record_limit, run, unusable_identity,
 };
 use crate::Gateway;
 use crate::payload::{RawRecord, RecordContent};
@@ -25,6 +25,8 @@ use userhub_domain::{
 };
 use userhub_store::StoreError;
 
+/// The tasks' input format, which tells this endpoint's tasks apart.
+const PRODUCT: &str = "xtremepush";
 /// Xtremepush's record limit per request.
 const MAX_ROWS: usize = 10_000;
 /// Requests with fewer rows are processed synchronously.
@@ -78,14 +80,6 @@ const REQUIRED_WITH: [(&str, &str); 2] = [
     ("mobile_number", "sms_subscription"),
 ];
 
-fn is_given(cell: Option<&Value>) -> bool {
-    match cell {
-        None | Some(Value::Null) => false,
-        Some(Value::String(text)) => !text.trim().is_empty(),
-        Some(_) => true,
-    }
-}
-
 /// The canonical record of one row, or the row's error.
 fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value>, FieldError> {
     let cell_of = |name: &str| {
@@ -113,9 +107,11 @@ fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value
         }
         match target_of(column) {
             Target::Identity(kind) => {
-                if let Some(text) = identity_text(&cell) {
-                    identities.push(json!({ kind.as_str(): text }));
+                if !is_given(Some(&cell)) {
+                    continue;
                 }
+                let text = identity_text(&cell).ok_or_else(|| unusable_identity(column))?;
+                identities.push(json!({ kind.as_str(): text }));
             }
             Target::Name(name) => {
                 names.insert(name.to_owned(), cell);
@@ -228,7 +224,7 @@ async fn import(
             match_by: Some(MatchBy::Identity(match_key)),
             ..TaskOptions::default()
         },
-        product: "xtremepush",
+        product: PRODUCT,
         records,
     };
     Ok(match run(gateway, &principal, task, synchronous).await? {
@@ -317,7 +313,10 @@ async fn info(
             .await
             .map_err(crate::GatewayError::from)?
     };
-    let task = task.ok_or_else(|| DialectError::NotFound(format!("task {task_id} not found")))?;
+    // Only this endpoint's imports (whose results are at most MAX_ROWS entries) are shown.
+    let task = task
+        .filter(|task| task.input_format == PRODUCT)
+        .ok_or_else(|| DialectError::NotFound(format!("task {task_id} not found")))?;
     let progress = if task.total > 0 {
         task.processed * 100 / task.total
     } else {

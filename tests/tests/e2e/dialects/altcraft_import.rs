@@ -269,3 +269,43 @@ async fn every_supported_matching_mode_and_a_clear_error_for_the_others() {
     assert_eq!(profiles(&app).await.len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn email_profile_matching_xml_text_parameters_and_the_size_limit() {
+    let app = TestApp::spawn().await;
+    let first =
+        json!({"token": app.api_key, "db_id": 1, "data": [{"email": "e@example.com", "123": "k"}]});
+    let (_, created) = post_text(&app, PATH, "application/json", first.to_string()).await;
+    let id = created["result"][0]["profile_id"].clone();
+    let again = json!({"token": app.api_key, "db_id": 1, "matching": "email_profile",
+                       "data": [{"email": "E@example.com", "_fname": "E"}]});
+    let (_, answer) = post_text(&app, PATH, "application/json", again.to_string()).await;
+    assert_eq!(answer["result"][0]["profile_id"], id, "{answer}");
+    // In XML a first name that reads as a number stays a name (text).
+    let xml = format!(
+        "<xml><token>{}</token><db_id>1</db_id><matching>custom</matching><field_name>Code</field_name>\
+         <data><email>x42@example.com</email><Code>00042</Code><_fname>42</_fname></data></xml>",
+        app.api_key
+    );
+    let (status, answer) = post_text(&app, PATH, "application/xml", xml).await;
+    assert_eq!(status, 200, "{answer}");
+    let text = answer.as_str().unwrap();
+    assert!(
+        text.contains(
+            "<error>0</error><error_text>Successful operation</error_text><result><error>0</error>"
+        ),
+        "{text}"
+    );
+    let stored = profiles(&app).await;
+    assert_eq!(stored[1]["names"], json!({"first_name": "42"}));
+    assert_eq!(stored[1]["custom_fields"], json!({"Code": "00042"}));
+    let huge = json!({"token": app.api_key, "db_id": 1,
+                      "data": [{"email": "a@b.io", "notes": "x".repeat(11 * 1024 * 1024)}]});
+    let (status, answer) = post_text(&app, PATH, "application/json", huge.to_string()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer,
+        json!({"error": 400, "error_debug": "http: request body too large", "error_text": "Invalid request"})
+    );
+    app.stop().await;
+}

@@ -240,3 +240,58 @@ async fn the_121st_request_in_a_minute_is_429() {
     assert_eq!(statuses[120], 429);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_that_would_conflict_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let ann = customer(&app, "ann").await;
+    let bob = customer(&app, "bob").await;
+    let (status, _) = put(
+        &app,
+        &app.api_key,
+        json!([{"customer": bob, "email": "bob@example.com"}]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let before = super::profiles(&app).await;
+    let refused = [
+        // Ann's change is fine, but Bob's e-mail is not hers to take.
+        json!([{"customer": ann, "notes": "changed"}, {"customer": ann, "email": "bob@example.com"}]),
+        // Two customers claiming one new address.
+        json!([{"customer": ann, "email": "new@example.com"}, {"customer": bob, "email": "NEW@example.com"}]),
+        // A second userId.
+        json!([{"customer": ann, "notes": "changed", "userId": "someone-else"}]),
+    ];
+    for body in refused {
+        let (status, answer) = put(&app, &app.api_key, body.to_string()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["errors"][1]["code"], "invalid_value");
+        assert_eq!(
+            super::profiles(&app).await,
+            before,
+            "{body} changed nothing"
+        );
+    }
+    assert_eq!(app.task_count().await, 3, "no task for a refused batch");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn custom_data_null_clears_only_custom_data() {
+    let app = TestApp::spawn().await;
+    let id = customer(&app, "u-cd").await;
+    let first = json!([{"customer": id, "notes": "keep",
+                        "customData": [{"property": "plan", "value": "pro"}]}]);
+    assert_eq!(put(&app, &app.api_key, first.to_string()).await.0, 200);
+    let (status, body) = put(
+        &app,
+        &app.api_key,
+        json!([{"customer": id, "company": "New Inc.", "customData": null}]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["customData"], json!({}));
+    assert_eq!(body[0]["company"], "New Inc.");
+    assert_eq!(body[0]["notes"], "keep");
+    app.stop().await;
+}

@@ -101,7 +101,15 @@ async fn hostile_bodies_never_get_a_server_error() {
         ),
     ];
     for (path, bodies) in endpoints {
-        for body in generic.iter().cloned().chain(bodies) {
+        for body in generic.iter().cloned() {
+            let (status, answer) = post_text(&app, path, "application/json", body.clone()).await;
+            assert!(
+                (400..500).contains(&status),
+                "{path} {status} {answer} for {body:.200}"
+            );
+        }
+        // Well-formed requests with bad records may be answered 200 with per-record errors.
+        for body in bodies {
             let (status, answer) = post_text(&app, path, "application/json", body.clone()).await;
             assert!(
                 (200..500).contains(&status),

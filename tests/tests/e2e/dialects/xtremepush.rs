@@ -230,3 +230,43 @@ async fn bad_requests_get_xtremepush_errors_and_store_nothing() {
     assert_eq!(app.task_count().await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn numeric_identities_are_whole_numbers_or_row_errors() {
+    let app = TestApp::spawn().await;
+    let body = format!(
+        r#"{{"apptoken": "{}", "columns": ["user_id", "mobile_number", "sms_subscription"],
+            "rows": [["n1", 353850123456.0, 1], [true, null, null], ["n3", 3.5, 1], [77, null, null]]}}"#,
+        app.api_key
+    );
+    let (status, answer) = post_text(&app, PATH, "application/json", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data[0]["success"], true, "{answer}");
+    assert_eq!(data[1]["errors"][0]["field"], "user_id");
+    assert_eq!(data[2]["errors"][0]["field"], "mobile_number");
+    assert_eq!(data[3]["success"], true);
+    let stored = profiles(&app).await;
+    assert_eq!(
+        stored[0]["identities"],
+        json!([{"phone_number": "353850123456"}, {"uid": "n1"}])
+    );
+    assert_eq!(stored[1]["identities"], json!([{"uid": "77"}]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn task_info_shows_only_this_endpoints_imports() {
+    let app = TestApp::spawn().await;
+    let native = app
+        .create_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "native"}]})],
+        )
+        .await;
+    app.wait_completed(native).await;
+    let info = json!({"apptoken": app.api_key, "id": native}).to_string();
+    let (status, body) = post_text(&app, "/api/external/info/task", "application/json", info).await;
+    assert_eq!(status, 404, "{body}");
+    app.stop().await;
+}
