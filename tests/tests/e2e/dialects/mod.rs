@@ -101,7 +101,7 @@ async fn hostile_bodies_never_get_a_server_error() {
         ),
     ];
     for (path, bodies) in endpoints {
-        for body in generic.iter().cloned() {
+        for body in &generic {
             let (status, answer) = post_text(&app, path, "application/json", body.clone()).await;
             assert!(
                 (400..500).contains(&status),
