@@ -1,6 +1,7 @@
 //! Profile events (EXT): what one task changed in one profile, for downstream workflows. Workers
 //! write them to an outbox in the chunk's transaction; a relay publishes them to the
-//! `{prefix}.profile-events` topic exchange with routing key `{domain}.{change}`.
+//! `{prefix}.profile-events` topic exchange with routing key `{domain}.{change}` for core
+//! profiles and `{domain}.app.{change}` for app profiles.
 
 use crate::TaskId;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,12 @@ pub struct ProfileEvent {
     pub action: ProfileChange,
     /// The top-level fields the task set, sorted (e.g. `names`, `tags`, `identities`).
     pub changed_fields: Vec<String>,
+    /// For an app profile's event: its pid (the core profile is its owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
+    /// For an app profile's event: its app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<i64>,
     pub task_id: TaskId,
@@ -46,10 +53,14 @@ pub struct ProfileEvent {
 }
 
 impl ProfileEvent {
-    /// The topic routing key: `{domain}.{created|updated}`, so consumers can bind to
-    /// `demo.*` or `*.created`.
+    /// The topic routing key: `{domain}.{created|updated}` for core profiles and
+    /// `{domain}.app.{created|updated}` for app profiles, so consumers can bind to `demo.*`,
+    /// `*.app.*` or `demo.#`.
     pub fn routing_key(&self) -> String {
-        format!("{}.{}", self.domain, self.action.as_str())
+        match self.pid {
+            Some(_) => format!("{}.app.{}", self.domain, self.action.as_str()),
+            None => format!("{}.{}", self.domain, self.action.as_str()),
+        }
     }
 }
 
@@ -66,6 +77,8 @@ mod tests {
             core_profile_id: 1_000_000_001,
             action: ProfileChange::Updated,
             changed_fields: vec!["names".into()],
+            pid: None,
+            app_id: None,
             workflow_id: None,
             task_id: TaskId::from_parts(1, 1),
             occurred_at: 5,
@@ -77,5 +90,11 @@ mod tests {
         assert_eq!(event.routing_key(), "demo.updated");
         let back: ProfileEvent = serde_json::from_value(value).unwrap();
         assert_eq!(back, event);
+        let app = ProfileEvent {
+            pid: Some("demo_profile_1".into()),
+            app_id: Some("game".into()),
+            ..event
+        };
+        assert_eq!(app.routing_key(), "demo.app.updated");
     }
 }

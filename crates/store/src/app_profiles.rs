@@ -282,6 +282,27 @@ pub async fn update_profiles(
     Ok(())
 }
 
+/// The core profile and app of each of the domain's app profiles among `pids`.
+pub async fn owners_of(
+    client: &impl GenericClient,
+    domain_id: i64,
+    pids: &[&str],
+) -> Result<HashMap<String, (i64, String)>, StoreError> {
+    if pids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let statement = client
+        .prepare_cached(
+            "SELECT pid, core_profile_id, app_id FROM app_profiles WHERE domain_id = $1 AND pid = ANY($2)",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&domain_id, &pids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

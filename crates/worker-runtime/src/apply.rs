@@ -3,13 +3,14 @@
 //! in one transaction, with the chunk's profile events in the outbox; a chunk whose ledger row
 //! exists is skipped.
 
-use crate::events::chunk_events;
+use crate::events::{chunk_events, updated_pids};
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
 use crate::{ChunkContext, Outcome, TaskHandler, WorkRecord};
 use serde_json::json;
 use tracing::Instrument;
 use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
+use userhub_store::app_profiles::owners_of;
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::profile_events::{NewEvent, insert_events};
 use userhub_store::tasks::{
@@ -229,7 +230,10 @@ async fn resolve<H: TaskHandler>(
                     work.len()
                 )));
             }
-            events = chunk_events(handler.action(), context, work.iter().zip(outcomes.iter()));
+            let action = handler.action();
+            let pids = updated_pids(action, context, &outcomes);
+            let owners = owners_of(transaction, context.domain_id, &pids).await?;
+            events = chunk_events(action, context, work.iter().zip(outcomes.iter()), &owners);
             outcomes
         }
         Resolution::FailAll(reason) => {

@@ -1,5 +1,6 @@
-//! Profile events of a chunk (EXT): one per profile the chunk created or changed, derived from
-//! the handler's successful outcomes and written to the outbox in the chunk's transaction.
+//! Profile events of a chunk (EXT): one per core or app profile the chunk created or changed,
+//! derived from the handler's successful outcomes and written to the outbox in the chunk's
+//! transaction.
 
 use crate::{ChunkContext, Outcome, WorkRecord};
 use serde::de::IgnoredAny;
@@ -10,6 +11,9 @@ use userhub_domain::TaskAction;
 use userhub_domain::events::{PROFILE_EVENT_SCHEMA_V1, ProfileChange, ProfileEvent};
 use userhub_store::profile_events::NewEvent;
 
+/// The core profile and app of app profiles, by pid (app updates' results name only the pid).
+pub(crate) type AppOwners = HashMap<String, (i64, String)>;
+
 /// Whether tasks of this type change profiles and so publish events.
 pub(crate) fn publishes_events(action: TaskAction) -> bool {
     matches!(
@@ -17,7 +21,34 @@ pub(crate) fn publishes_events(action: TaskAction) -> bool {
         TaskAction::CreateCoreProfiles
             | TaskAction::UpdateCoreProfiles
             | TaskAction::UpsertCoreProfiles
+            | TaskAction::CreateAppProfiles
+            | TaskAction::UpdateAppProfiles
     )
+}
+
+/// The pids whose owners the events of an app-profile update need.
+pub(crate) fn updated_pids<'a>(
+    action: TaskAction,
+    chunk: &ChunkContext,
+    outcomes: &'a [Outcome],
+) -> Vec<&'a str> {
+    if action != TaskAction::UpdateAppProfiles || chunk.options.skip_triggers {
+        return Vec::new();
+    }
+    outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Succeeded(fields) => fields.get("pid").and_then(Value::as_str),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Which profile a record changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Subject {
+    core_profile_id: i64,
+    app: Option<(String, String)>,
 }
 
 /// What one record did to its profile, if anything.
@@ -25,10 +56,28 @@ fn change_of(
     action: TaskAction,
     record: &WorkRecord,
     fields: &Map<String, Value>,
-) -> Option<(i64, ProfileChange, Vec<String>)> {
-    let id = fields.get("core-profile-id")?.as_i64()?;
+    owners: &AppOwners,
+) -> Option<(Subject, ProfileChange, Vec<String>)> {
+    let pid = fields.get("pid").and_then(Value::as_str);
+    let subject = match (action, pid) {
+        (TaskAction::CreateAppProfiles, Some(pid)) => Subject {
+            core_profile_id: fields.get("core-profile-id")?.as_i64()?,
+            app: Some((pid.to_owned(), fields.get("app_id")?.as_str()?.to_owned())),
+        },
+        (TaskAction::UpdateAppProfiles, Some(pid)) => {
+            let (core_profile_id, app_id) = owners.get(pid)?;
+            Subject {
+                core_profile_id: *core_profile_id,
+                app: Some((pid.to_owned(), app_id.clone())),
+            }
+        }
+        _ => Subject {
+            core_profile_id: fields.get("core-profile-id")?.as_i64()?,
+            app: None,
+        },
+    };
     let created = match action {
-        TaskAction::CreateCoreProfiles => true,
+        TaskAction::CreateCoreProfiles | TaskAction::CreateAppProfiles => true,
         TaskAction::UpsertCoreProfiles => {
             fields.get("result").and_then(Value::as_str) == Some("created")
         }
@@ -37,7 +86,7 @@ fn change_of(
     if created {
         let input: BTreeMap<String, IgnoredAny> =
             serde_json::from_str(record.input.get()).unwrap_or_default();
-        return Some((id, ProfileChange::Created, input.into_keys().collect()));
+        return Some((subject, ProfileChange::Created, input.into_keys().collect()));
     }
     let changed: Vec<String> = fields
         .get("updated_fields")?
@@ -45,7 +94,7 @@ fn change_of(
         .iter()
         .filter_map(|field| field.as_str().map(str::to_owned))
         .collect();
-    (!changed.is_empty()).then_some((id, ProfileChange::Updated, changed))
+    (!changed.is_empty()).then_some((subject, ProfileChange::Updated, changed))
 }
 
 /// The chunk's events, one per changed profile in the order of first change: several records of
@@ -54,21 +103,22 @@ pub(crate) fn chunk_events<'a>(
     action: TaskAction,
     chunk: &ChunkContext,
     handled: impl Iterator<Item = (&'a WorkRecord, &'a Outcome)>,
+    owners: &AppOwners,
 ) -> Vec<NewEvent> {
     if !publishes_events(action) || chunk.options.skip_triggers {
         return Vec::new();
     }
-    let mut order: Vec<i64> = Vec::new();
-    let mut changes: HashMap<i64, (ProfileChange, BTreeSet<String>)> = HashMap::new();
+    let mut order: Vec<Subject> = Vec::new();
+    let mut changes: HashMap<Subject, (ProfileChange, BTreeSet<String>)> = HashMap::new();
     for (record, outcome) in handled {
         let Outcome::Succeeded(fields) = outcome else {
             continue;
         };
-        let Some((id, change, fields)) = change_of(action, record, fields) else {
+        let Some((subject, change, fields)) = change_of(action, record, fields, owners) else {
             continue;
         };
-        let entry = changes.entry(id).or_insert_with(|| {
-            order.push(id);
+        let entry = changes.entry(subject.clone()).or_insert_with(|| {
+            order.push(subject);
             (change, BTreeSet::new())
         });
         if change == ProfileChange::Created {
@@ -82,15 +132,20 @@ pub(crate) fn chunk_events<'a>(
     order
         .into_iter()
         .enumerate()
-        .filter_map(|(n, id)| {
-            let (change, fields) = changes.remove(&id)?;
+        .filter_map(|(n, subject)| {
+            let (change, fields) = changes.remove(&subject)?;
+            let (pid, app_id) = subject
+                .app
+                .map_or((None, None), |(pid, app)| (Some(pid), Some(app)));
             let event = ProfileEvent {
                 schema: PROFILE_EVENT_SCHEMA_V1.to_owned(),
                 event_id: format!("{}.{}.{n}", chunk.task_id, chunk.chunk_no),
                 domain: chunk.domain.clone(),
-                core_profile_id: id,
+                core_profile_id: subject.core_profile_id,
                 action: change,
                 changed_fields: fields.into_iter().collect(),
+                pid,
+                app_id,
                 workflow_id: chunk.options.workflow_id,
                 task_id: chunk.task_id,
                 occurred_at,
@@ -154,6 +209,7 @@ mod tests {
             TaskAction::UpsertCoreProfiles,
             &chunk(options),
             records.iter().zip(outcomes.iter()),
+            &AppOwners::new(),
         );
         let bodies: Vec<ProfileEvent> = events
             .iter()
@@ -170,6 +226,48 @@ mod tests {
     }
 
     #[test]
+    fn app_profile_events_name_the_pid_its_app_and_owner() {
+        let records = [
+            record(r#"{"core-profile-id":7,"app_id":"game","user_level":3}"#),
+            record(r#"{"pid":"demo_profile_a","user_level":4}"#),
+        ];
+        let created = [fields(
+            json!({"pid": "demo_profile_a", "core-profile-id": 7, "app_id": "game"}),
+        )];
+        let updated = [fields(
+            json!({"pid": "demo_profile_a", "updated_fields": ["user_level"]}),
+        )];
+        let created = chunk_events(
+            TaskAction::CreateAppProfiles,
+            &chunk(TaskOptions::default()),
+            records[..1].iter().zip(created.iter()),
+            &AppOwners::new(),
+        );
+        assert_eq!(created[0].1, "demo.app.created");
+        let owners = AppOwners::from([("demo_profile_a".to_owned(), (7, "game".to_owned()))]);
+        assert_eq!(
+            updated_pids(
+                TaskAction::UpdateAppProfiles,
+                &chunk(TaskOptions::default()),
+                &updated
+            ),
+            ["demo_profile_a"]
+        );
+        let events = chunk_events(
+            TaskAction::UpdateAppProfiles,
+            &chunk(TaskOptions::default()),
+            records[1..].iter().zip(updated.iter()),
+            &owners,
+        );
+        let event: ProfileEvent = serde_json::from_str(&events[0].2).unwrap();
+        assert_eq!(event.core_profile_id, 7);
+        assert_eq!(event.pid.as_deref(), Some("demo_profile_a"));
+        assert_eq!(event.app_id.as_deref(), Some("game"));
+        assert_eq!(event.changed_fields, ["user_level"]);
+        assert_eq!(events[0].1, "demo.app.updated");
+    }
+
+    #[test]
     fn skip_triggers_and_read_only_task_types_publish_nothing() {
         let records = [record(r#"{"core-profile-id":7,"age":3}"#)];
         let outcomes = [fields(
@@ -183,7 +281,8 @@ mod tests {
             chunk_events(
                 TaskAction::UpdateCoreProfiles,
                 &chunk(skip),
-                records.iter().zip(outcomes.iter())
+                records.iter().zip(outcomes.iter()),
+                &AppOwners::new()
             )
             .is_empty()
         );
@@ -191,7 +290,8 @@ mod tests {
             chunk_events(
                 TaskAction::GetCoreProfiles,
                 &chunk(TaskOptions::default()),
-                records.iter().zip(outcomes.iter())
+                records.iter().zip(outcomes.iter()),
+                &AppOwners::new()
             )
             .is_empty()
         );
@@ -199,7 +299,8 @@ mod tests {
             chunk_events(
                 TaskAction::UpdateCoreProfiles,
                 &chunk(TaskOptions::default()),
-                records.iter().zip(outcomes.iter())
+                records.iter().zip(outcomes.iter()),
+                &AppOwners::new()
             )
             .len(),
             1

@@ -96,7 +96,7 @@ async fn changes_publish_one_event_per_changed_profile() {
         "{actions:?}"
     );
 
-    // Reads publish nothing.
+    // Reads publish nothing; core-profile events are not app events.
     let exported = app
         .create_task("get_core_profiles", &[json!({"core-profile-id": a})])
         .await;
@@ -164,5 +164,48 @@ async fn routing_keys_name_the_domain_and_the_change() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["action"], "created");
     created_only.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn app_profile_changes_publish_app_events() {
+    let app = TestApp::spawn().await;
+    let mut apps = EventTap::bind(&app, "*.app.*").await;
+    let task = app
+        .create_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "owner"}]})],
+        )
+        .await;
+    app.wait_completed(task).await;
+    let owner = app.results(task).await[0]["core-profile-id"].clone();
+    let created = app
+        .create_task(
+            "create_app_profiles",
+            &[json!({"core-profile-id": owner, "app_id": "game", "user_level": 1})],
+        )
+        .await;
+    app.wait_completed(created).await;
+    let pid = app.results(created).await[0]["pid"].clone();
+    let updated = app
+        .create_task_with(
+            "update_app_profiles",
+            json!({"workflow_id": 5}),
+            &[json!({"pid": pid, "user_level": 2})],
+        )
+        .await;
+    app.wait_completed(updated).await;
+    let events = apps.events(&app).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["action"], "created");
+    assert_eq!(events[1]["action"], "updated");
+    for event in &events {
+        assert_eq!(event["pid"], pid);
+        assert_eq!(event["app_id"], "game");
+        assert_eq!(event["core-profile-id"], owner);
+    }
+    assert_eq!(events[1]["workflow_id"], 5);
+    assert_eq!(events[1]["changed_fields"], json!(["user_level"]));
+    apps.close().await;
     app.stop().await;
 }
