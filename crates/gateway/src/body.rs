@@ -94,6 +94,19 @@ impl DecodeState {
     }
 }
 
+/// The request's media type (`Content-Type` without parameters, lowercase; empty if absent).
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// Streams the decoded body, failing once more than `limit` decoded bytes were produced.
 pub fn decoded_stream(
     body: Body,

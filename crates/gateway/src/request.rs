@@ -56,13 +56,7 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+    match crate::body::media_type(headers).as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         "application/json" => Ok(BodyKind::Json),
         "text/csv" => Ok(BodyKind::Csv),

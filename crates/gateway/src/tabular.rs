@@ -122,6 +122,15 @@ pub fn broken_record(index: u32, line: Option<u32>, raw: String, message: String
     }
 }
 
+/// A row that failed with its own error (e.g. a required companion column left empty).
+pub fn failed_record(index: u32, raw: String, error: FieldError) -> RawRecord {
+    RawRecord {
+        index,
+        line: None,
+        content: RecordContent::Broken { raw, error },
+    }
+}
+
 /// The cells of every row of a JSON `rows` array (each row an array of values), or why a row is
 /// not one; a request-level error if `rows` is not an array or holds too many rows.
 pub fn json_rows(

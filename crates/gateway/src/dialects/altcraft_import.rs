@@ -8,7 +8,7 @@ use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, reco
 use crate::Gateway;
 use crate::payload::RawRecord;
 use crate::sync::RecordOutcome;
-use crate::tabular::json_record;
+use crate::tabular::{failed_record, json_record};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -31,17 +31,7 @@ pub(super) enum Encoding {
 
 impl Encoding {
     pub(super) fn of(headers: &HeaderMap) -> Option<Encoding> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("application/json");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
+        match crate::body::media_type(headers).as_str() {
             "application/json" | "" => Some(Encoding::Json),
             "application/xml" | "text/xml" => Some(Encoding::Xml),
             _ => None,
@@ -108,6 +98,20 @@ pub(super) async fn read_document(
             "the body must be an object".to_owned(),
         )),
     }
+}
+
+/// Reads the body, then authenticates its `token` and applies the domain's rate limit.
+pub(super) async fn authorized_document(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Body,
+    encoding: Encoding,
+) -> Result<(Map<String, Value>, userhub_http_common::Principal), DialectError> {
+    let document = read_document(gateway, headers, body, encoding).await?;
+    let token = super::text_param(&document, "token");
+    let principal = super::principal_of_key(gateway, token.as_deref()).await?;
+    admit(gateway, &principal, None)?;
+    Ok((document, principal))
 }
 
 /// A boolean parameter given as a boolean or its text.
@@ -253,14 +257,7 @@ pub(super) fn records_of(
         .enumerate()
         .map(|(index, item)| match profile_of(item).map(profile_record) {
             Some(Ok(record)) => json_record(index as u32, None, &record),
-            Some(Err(error)) => RawRecord {
-                index: index as u32,
-                line: None,
-                content: crate::payload::RecordContent::Broken {
-                    raw: item.to_string(),
-                    error,
-                },
-            },
+            Some(Err(error)) => failed_record(index as u32, item.to_string(), error),
             None => crate::tabular::broken_record(
                 index as u32,
                 None,
@@ -311,10 +308,7 @@ async fn import(
     body: Body,
     encoding: Encoding,
 ) -> Result<Response, DialectError> {
-    let document = read_document(gateway, headers, body, encoding).await?;
-    let principal =
-        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
-    admit(gateway, &principal, None)?;
+    let (document, principal) = authorized_document(gateway, headers, body, encoding).await?;
     if !document.get("db_id").is_some_and(|id| {
         id.is_i64() || id.as_str().is_some_and(|text| text.parse::<i64>().is_ok())
     }) {

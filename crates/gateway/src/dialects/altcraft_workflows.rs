@@ -5,19 +5,19 @@
 //! answered in Altcraft's error shape.
 
 use super::altcraft_import::{
-    Encoding, IMPORT_PRODUCT, failure, flag, match_by, read_document, records_of, result_entry,
+    Encoding, IMPORT_PRODUCT, authorized_document, failure, flag, match_by, records_of,
+    result_entry,
 };
-use super::{CanonicalTask, DialectError, Ran, admit, record_limit, run};
+use super::{
+    CanonicalTask, DialectError, Ran, dialect_task, record_limit, run, task_id_of, task_outcomes,
+};
 use crate::Gateway;
-use crate::error::GatewayError;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
-use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
-use userhub_store::StoreError;
-use userhub_store::tasks::find_task;
+use userhub_domain::{TaskAction, TaskOptions, TaskState};
 
 /// The input format of workflow import tasks.
 const WORKFLOW_PRODUCT: &str = "altcraft-workflow";
@@ -39,10 +39,7 @@ async fn start(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, DialectError> {
-    let document = read_document(gateway, headers, body, Encoding::Json).await?;
-    let principal =
-        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
-    admit(gateway, &principal, None)?;
+    let (document, principal) = authorized_document(gateway, headers, body, Encoding::Json).await?;
     match document.get("format") {
         None | Some(Value::Null) => {}
         Some(Value::String(format)) if format == "json" => {}
@@ -110,33 +107,18 @@ async fn status(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, DialectError> {
-    let document = read_document(gateway, headers, body, Encoding::Json).await?;
-    let principal =
-        super::principal_of_key(gateway, super::text_param(&document, "token").as_deref()).await?;
-    admit(gateway, &principal, None)?;
-    let task_id = match document.get("task_id") {
-        Some(Value::String(text)) => text.trim().parse::<TaskId>().ok(),
-        Some(Value::Number(number)) => number.to_string().parse::<TaskId>().ok(),
-        _ => None,
-    };
+    let (document, principal) = authorized_document(gateway, headers, body, Encoding::Json).await?;
     let not_found = || DialectError::NotFound("Task not found".to_owned());
-    let task_id = task_id.ok_or_else(not_found)?;
-    let task = {
-        let client = gateway
-            .context
-            .pool
-            .get()
-            .await
-            .map_err(StoreError::from)
-            .map_err(GatewayError::from)?;
-        find_task(&client, principal.domain.id, task_id)
-            .await
-            .map_err(GatewayError::from)?
-    };
+    let task_id = task_id_of(document.get("task_id")).ok_or_else(not_found)?;
     // Only Altcraft's own imports (bounded by the domain's record limit) are shown.
-    let task = task
-        .filter(|task| [WORKFLOW_PRODUCT, IMPORT_PRODUCT].contains(&task.input_format.as_str()))
-        .ok_or_else(not_found)?;
+    let task = dialect_task(
+        gateway,
+        &principal,
+        task_id,
+        &[WORKFLOW_PRODUCT, IMPORT_PRODUCT],
+    )
+    .await?
+    .ok_or_else(not_found)?;
     let progress = if task.state == TaskState::Completed {
         100
     } else if task.total > 0 {
@@ -146,8 +128,7 @@ async fn status(
     };
     let mut data = json!({"status": task.state.as_str(), "progress": progress});
     if task.state == TaskState::Completed {
-        let total = usize::try_from(task.total).unwrap_or_default();
-        let outcomes = crate::sync::outcomes(&gateway.context.pool, task.id, total).await?;
+        let outcomes = task_outcomes(gateway, &task).await?;
         let result: Vec<Value> = outcomes
             .iter()
             .map(|outcome| result_entry(outcome.as_ref()))

@@ -23,7 +23,6 @@ use userhub_domain::profile::core::CoreProfileUpdate;
 use userhub_domain::profile::core::parse_core_profile_update;
 use userhub_domain::{TaskAction, TaskOptions};
 use userhub_http_common::Authenticator;
-use userhub_store::StoreError;
 use userhub_store::exports::core_profiles_json;
 use userhub_store::identities::owners;
 
@@ -330,13 +329,7 @@ async fn stored_customers(
     domain_id: i64,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
-    let client = gateway
-        .context
-        .pool
-        .get()
-        .await
-        .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
+    let client = super::client(gateway).await?;
     let profiles = core_profiles_json(&client, domain_id, ids)
         .await
         .map_err(GatewayError::from)?;
@@ -388,13 +381,7 @@ async fn check_identities(
         }
     }
     let keys: Vec<(&str, &str)> = claims.keys().copied().collect();
-    let client = gateway
-        .context
-        .pool
-        .get()
-        .await
-        .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
+    let client = super::client(gateway).await?;
     let owners = owners(&client, domain_id, &keys)
         .await
         .map_err(GatewayError::from)?;

@@ -308,3 +308,48 @@ pub(crate) fn error_text(entry: &Value) -> String {
         None => message.to_owned(),
     }
 }
+
+/// A pooled database connection.
+pub(crate) async fn client(gateway: &Gateway) -> Result<userhub_store::PooledClient, DialectError> {
+    let client = gateway
+        .context
+        .pool
+        .get()
+        .await
+        .map_err(userhub_store::StoreError::from)
+        .map_err(GatewayError::from)?;
+    Ok(client)
+}
+
+/// A task id given as text or a number.
+pub(crate) fn task_id_of(value: Option<&Value>) -> Option<userhub_domain::TaskId> {
+    match value? {
+        Value::String(text) => text.trim().parse().ok(),
+        Value::Number(number) => number.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The domain's task `task_id` if one of `products` created it (a dialect shows only its own
+/// tasks, whose size it bounds); `None` otherwise.
+pub(crate) async fn dialect_task(
+    gateway: &Gateway,
+    principal: &Principal,
+    task_id: userhub_domain::TaskId,
+    products: &[&str],
+) -> Result<Option<userhub_store::tasks::TaskRecord>, DialectError> {
+    let client = client(gateway).await?;
+    let task = userhub_store::tasks::find_task(&client, principal.domain.id, task_id)
+        .await
+        .map_err(GatewayError::from)?;
+    Ok(task.filter(|task| products.contains(&task.input_format.as_str())))
+}
+
+/// Every record's outcome of a completed task, in input order.
+pub(crate) async fn task_outcomes(
+    gateway: &Gateway,
+    task: &userhub_store::tasks::TaskRecord,
+) -> Result<Vec<Option<crate::sync::RecordOutcome>>, DialectError> {
+    let total = usize::try_from(task.total).unwrap_or_default();
+    Ok(crate::sync::outcomes(&gateway.context.pool, task.id, total).await?)
+}

@@ -5,13 +5,13 @@
 //! task id for `POST /api/external/info/task`.
 
 use super::{
-    CanonicalTask, DialectError, Ran, admit, error_text, identity_text, is_given, principal_of_key,
-    read_body, record_limit, run, unusable_identity,
+    CanonicalTask, DialectError, Ran, admit, dialect_task, error_text, identity_text, is_given,
+    principal_of_key, read_body, record_limit, run, task_id_of, task_outcomes, unusable_identity,
 };
 use crate::Gateway;
-use crate::payload::{RawRecord, RecordContent};
+use crate::payload::RawRecord;
 use crate::sync::RecordOutcome;
-use crate::tabular::{broken_record, check_columns, json_record, json_rows};
+use crate::tabular::{broken_record, check_columns, failed_record, json_record, json_rows};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -20,10 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use userhub_domain::{
-    ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskId, TaskOptions,
-};
-use userhub_store::StoreError;
+use userhub_domain::{ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskOptions};
 
 /// The tasks' input format, which tells this endpoint's tasks apart.
 const PRODUCT: &str = "xtremepush";
@@ -153,14 +150,7 @@ fn records_of(
             };
             match row_record(columns, cells) {
                 Ok(object) => json_record(index, None, &object),
-                Err(error) => RawRecord {
-                    index,
-                    line: None,
-                    content: RecordContent::Broken {
-                        raw: String::new(),
-                        error,
-                    },
-                },
+                Err(error) => failed_record(index, String::new(), error),
             }
         })
         .collect())
@@ -292,30 +282,11 @@ async fn info(
     })?;
     let principal = principal_of_key(gateway, request.apptoken.as_deref()).await?;
     admit(gateway, &principal, None)?;
-    let task_id = request
-        .id
-        .as_ref()
-        .and_then(|id| match id {
-            Value::String(text) => text.trim().parse::<TaskId>().ok(),
-            Value::Number(number) => number.to_string().parse::<TaskId>().ok(),
-            _ => None,
-        })
+    let task_id = task_id_of(request.id.as_ref())
         .ok_or_else(|| DialectError::BadRequest("`id` must be a task id".to_owned()))?;
-    let task = {
-        let client = gateway
-            .context
-            .pool
-            .get()
-            .await
-            .map_err(StoreError::from)
-            .map_err(crate::GatewayError::from)?;
-        userhub_store::tasks::find_task(&client, principal.domain.id, task_id)
-            .await
-            .map_err(crate::GatewayError::from)?
-    };
     // Only this endpoint's imports (whose results are at most MAX_ROWS entries) are shown.
-    let task = task
-        .filter(|task| task.input_format == PRODUCT)
+    let task = dialect_task(gateway, &principal, task_id, &[PRODUCT])
+        .await?
         .ok_or_else(|| DialectError::NotFound(format!("task {task_id} not found")))?;
     let progress = if task.total > 0 {
         task.processed * 100 / task.total
@@ -332,8 +303,7 @@ async fn info(
         "failed": task.failed,
     });
     if task.state == userhub_domain::TaskState::Completed {
-        let total = usize::try_from(task.total).unwrap_or_default();
-        let outcomes = crate::sync::outcomes(&gateway.context.pool, task.id, total).await?;
+        let outcomes = task_outcomes(gateway, &task).await?;
         data["results"] = outcomes
             .iter()
             .enumerate()
