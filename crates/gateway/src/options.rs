@@ -18,6 +18,17 @@ fn invalid(message: String) -> GatewayError {
     GatewayError::InvalidOption(message)
 }
 
+/// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
+pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
+    match text.map(str::trim).unwrap_or_default() {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        other => Err(invalid(format!(
+            "`{name}` must be true or false, not `{other}`"
+        ))),
+    }
+}
+
 fn text_of(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
@@ -71,15 +82,7 @@ impl OptionFields {
                 )));
             }
         }
-        let skip_triggers = match self.skip_triggers.as_deref().map(str::trim) {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "`skip_triggers` must be true or false, not `{other}`"
-                )));
-            }
-        };
+        let skip_triggers = flag("skip_triggers", self.skip_triggers.as_deref())?;
         let workflow_id = match self.workflow_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(

@@ -198,21 +198,10 @@ pub async fn create_task(
 /// Whether the query asks for a synchronous answer (`wait=true`).
 fn wait_requested(uri: &Uri) -> Result<bool, GatewayError> {
     let query = uri.query().unwrap_or_default();
-    let mut wait = false;
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if name == "wait" {
-            wait = match value.trim() {
-                "true" | "1" => true,
-                "false" | "0" | "" => false,
-                other => {
-                    return Err(GatewayError::InvalidOption(format!(
-                        "`wait` must be true or false, not `{other}`"
-                    )));
-                }
-            };
-        }
-    }
-    Ok(wait)
+    let wait = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "wait")
+        .map(|(_, value)| value.into_owned());
+    crate::options::flag("wait", wait.as_deref())
 }
 
 /// `200` with a completed task's outcomes in input order.

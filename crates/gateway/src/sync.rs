@@ -2,12 +2,10 @@
 //! and answers with every record's outcome inline, in input order.
 
 use crate::error::GatewayError;
-use flate2::read::DeflateDecoder;
 use serde_json::Value;
-use std::io::Read;
 use std::time::Duration;
 use userhub_domain::{TaskId, TaskState};
-use userhub_store::ledger::{OutcomeKind, next_outcomes, open_outcomes};
+use userhub_store::ledger::{OutcomeKind, inflate_outcomes, next_outcomes, open_outcomes};
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{Pool, StoreError};
 
@@ -92,9 +90,7 @@ pub async fn outcomes(
                 break;
             }
             for blob in blobs {
-                let mut text = String::new();
-                DeflateDecoder::new(blob.data.as_slice())
-                    .read_to_string(&mut text)
+                let text = inflate_outcomes(&blob.data)
                     .map_err(|error| GatewayError::Internal(error.to_string()))?;
                 for line in text.lines().filter(|line| !line.is_empty()) {
                     let entry: Value = serde_json::from_str(line)

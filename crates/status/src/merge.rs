@@ -2,10 +2,8 @@
 //! first index; a chunk joins the merge only once the merge reaches its first index, so chunks
 //! with disjoint ranges (exports, most imports) are simply read one after another.
 
-use flate2::read::DeflateDecoder;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::Read;
 
 /// The index at the start of an outcome line (`{"index":N,...`).
 pub fn index_of_line(line: &str) -> Option<u64> {
@@ -24,8 +22,7 @@ struct ChunkLines {
 
 impl ChunkLines {
     fn inflate(data: &[u8]) -> std::io::Result<ChunkLines> {
-        let mut text = String::new();
-        DeflateDecoder::new(data).read_to_string(&mut text)?;
+        let text = userhub_store::ledger::inflate_outcomes(data)?;
         Ok(ChunkLines { text, position: 0 })
     }
 

@@ -111,6 +111,14 @@ pub struct OutcomeBlob {
     pub data: Vec<u8>,
 }
 
+/// The NDJSON text of a chunk's deflated outcomes (one entry per line, in index order).
+pub fn inflate_outcomes(data: &[u8]) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(data).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Opens a cursor over a task's outcome blobs, ordered by their first record index.
 pub async fn open_outcomes(
     transaction: &Transaction<'_>,

@@ -4,6 +4,7 @@
 //! matching modes are answered with a clear "unsupported" error. `skip_triggers` suppresses the
 //! profile events. Also the profile mapping that seed 003's workflow import shares.
 
+use super::ProfileDraft;
 use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, record_limit, run};
 use crate::Gateway;
 use crate::payload::RawRecord;
@@ -114,15 +115,13 @@ pub(super) async fn authorized_document(
     Ok((document, principal))
 }
 
-/// A boolean parameter given as a boolean or its text.
+/// A boolean parameter given as a boolean, `0`/`1` or its text.
 pub(super) fn flag(document: &Map<String, Value>, name: &str) -> Result<bool, DialectError> {
     match document.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(value)) => Ok(*value),
-        Some(Value::String(text)) if text == "true" || text == "false" => Ok(text == "true"),
-        Some(Value::Number(number)) if number.to_string() == "0" || number.to_string() == "1" => {
-            Ok(number.to_string() == "1")
-        }
+        Some(Value::String(text)) => Ok(crate::options::flag(name, Some(text))?),
+        Some(Value::Number(number)) => Ok(crate::options::flag(name, Some(&number.to_string()))?),
         Some(other) => Err(DialectError::BadRequest(format!(
             "`{name}` must be true or false, not {other}"
         ))),
@@ -167,16 +166,13 @@ pub(super) fn match_by(document: &Map<String, Value>) -> Result<MatchBy, Dialect
 pub(super) fn profile_record(
     data: &Map<String, Value>,
 ) -> Result<Map<String, Value>, userhub_domain::FieldError> {
-    let mut record = Map::new();
-    let mut identities = Vec::new();
-    let mut names = Map::new();
-    let mut custom = Map::new();
+    let mut draft = ProfileDraft::default();
     for (key, value) in data {
         match key.as_str() {
             "email" if super::is_given(Some(value)) => {
                 let email =
                     super::identity_text(value).ok_or_else(|| super::unusable_identity(key))?;
-                identities.push(json!({"email": email}));
+                draft.identities.push(json!({"email": email}));
             }
             "phone" | "phones" if super::is_given(Some(value)) => {
                 let given: Vec<&Value> = match value {
@@ -189,7 +185,7 @@ pub(super) fn profile_record(
                 for phone in given {
                     let phone =
                         super::identity_text(phone).ok_or_else(|| super::unusable_identity(key))?;
-                    identities.push(json!({"phone_number": phone}));
+                    draft.identities.push(json!({"phone_number": phone}));
                 }
             }
             "email" | "phone" | "phones" => {}
@@ -204,26 +200,19 @@ pub(super) fn profile_record(
                     Value::Number(_) | Value::Bool(_) => Value::String(value.to_string()),
                     other => other.clone(),
                 };
-                names.insert(name.to_owned(), text);
+                draft.names.insert(name.to_owned(), text);
             }
             "profile_id" => {
-                record.insert("core-profile-id".to_owned(), value.clone());
+                draft
+                    .fields
+                    .insert("core-profile-id".to_owned(), value.clone());
             }
             _ => {
-                custom.insert(key.clone(), value.clone());
+                draft.custom.insert(key.clone(), value.clone());
             }
         }
     }
-    if !identities.is_empty() {
-        record.insert("identities".to_owned(), Value::Array(identities));
-    }
-    if !names.is_empty() {
-        record.insert("names".to_owned(), Value::Object(names));
-    }
-    if !custom.is_empty() {
-        record.insert("custom_fields".to_owned(), Value::Object(custom));
-    }
-    Ok(record)
+    Ok(draft.finish())
 }
 
 /// The records of `data` (an array, or one object as XML gives for a single element), each

@@ -5,6 +5,7 @@
 //! limit of 120 requests per minute per domain. A request is checked whole before anything is
 //! written: an invalid field or an unknown customer changes nothing.
 
+use super::ProfileDraft;
 use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, run};
 use crate::Gateway;
 use crate::error::GatewayError;
@@ -103,15 +104,13 @@ fn customer_record(
     current: &Value,
 ) -> Result<(i64, Value), DialectError> {
     let id = customer_id(at, customer)?;
-    let mut record = Map::new();
-    record.insert("core-profile-id".to_owned(), json!(id));
-    let mut identities = Vec::new();
-    let mut custom = Map::new();
+    let mut draft = ProfileDraft::default();
+    draft.fields.insert("core-profile-id".to_owned(), json!(id));
     for (key, value) in customer {
         match key.as_str() {
             "customer" => {}
             "name" => {
-                record.insert("names".to_owned(), json!({ "full_name": value }));
+                draft.names.insert("full_name".to_owned(), value.clone());
             }
             "email" | "userId" | "phone" => {
                 let kind = match key.as_str() {
@@ -120,7 +119,7 @@ fn customer_record(
                     _ => "phone_number",
                 };
                 match super::identity_text(value) {
-                    Some(text) => identities.push(json!({ kind: text })),
+                    Some(text) => draft.identities.push(json!({ kind: text })),
                     None => {
                         return Err(bad(format!(
                             "customer {id}: `{key}` cannot be cleared or empty"
@@ -129,10 +128,14 @@ fn customer_record(
                 }
             }
             "locale" => {
-                record.insert("preferred_language".to_owned(), value.clone());
+                draft
+                    .fields
+                    .insert("preferred_language".to_owned(), value.clone());
             }
             "tags" => {
-                record.insert("tags".to_owned(), tag_names(id, value)?);
+                draft
+                    .fields
+                    .insert("tags".to_owned(), tag_names(id, value)?);
             }
             "customData" => match value {
                 // Clears the customer's custom data, not the other customer fields kept as
@@ -141,7 +144,7 @@ fn customer_record(
                     if let Some(fields) = current["custom_fields"].as_object() {
                         for key in fields.keys() {
                             if !PLAIN_FIELDS.contains(&key.as_str()) {
-                                custom.entry(key.clone()).or_insert(Value::Null);
+                                draft.custom.entry(key.clone()).or_insert(Value::Null);
                             }
                         }
                     }
@@ -153,7 +156,9 @@ fn customer_record(
                                 "customer {id}: every customData item needs a `property`"
                             ))
                         })?;
-                        custom.insert(property.to_owned(), item["value"].clone());
+                        draft
+                            .custom
+                            .insert(property.to_owned(), item["value"].clone());
                     }
                 }
                 _ => {
@@ -163,20 +168,14 @@ fn customer_record(
                 }
             },
             plain if PLAIN_FIELDS.contains(&plain) => {
-                custom.insert(plain.to_owned(), value.clone());
+                draft.custom.insert(plain.to_owned(), value.clone());
             }
             other => {
                 return Err(bad(format!("customer {id}: unknown field `{other}`")));
             }
         }
     }
-    if !identities.is_empty() {
-        record.insert("identities".to_owned(), Value::Array(identities));
-    }
-    if !custom.is_empty() {
-        record.insert("custom_fields".to_owned(), Value::Object(custom));
-    }
-    Ok((id, Value::Object(record)))
+    Ok((id, Value::Object(draft.finish())))
 }
 
 fn tag_names(id: i64, tags: &Value) -> Result<Value, DialectError> {

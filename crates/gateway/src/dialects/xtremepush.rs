@@ -4,6 +4,7 @@
 //! fields. At most 10 000 rows; fewer than 100 are answered synchronously, else `202` with a
 //! task id for `POST /api/external/info/task`.
 
+use super::ProfileDraft;
 use super::{
     CanonicalTask, DialectError, Ran, admit, dialect_task, error_text, identity_text, is_given,
     principal_of_key, read_body, record_limit, run, task_id_of, task_outcomes, unusable_identity,
@@ -94,10 +95,7 @@ fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value
             ));
         }
     }
-    let mut record = Map::new();
-    let mut identities = Vec::new();
-    let mut names = Map::new();
-    let mut custom = Map::new();
+    let mut draft = ProfileDraft::default();
     for (column, cell) in columns.iter().zip(cells) {
         if cell.is_null() {
             continue;
@@ -108,29 +106,20 @@ fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value
                     continue;
                 }
                 let text = identity_text(&cell).ok_or_else(|| unusable_identity(column))?;
-                identities.push(json!({ kind.as_str(): text }));
+                draft.identities.push(json!({ kind.as_str(): text }));
             }
             Target::Name(name) => {
-                names.insert(name.to_owned(), cell);
+                draft.names.insert(name.to_owned(), cell);
             }
             Target::Field(field) => {
-                record.insert(field.to_owned(), cell);
+                draft.fields.insert(field.to_owned(), cell);
             }
             Target::CustomField(name) => {
-                custom.insert(name, cell);
+                draft.custom.insert(name, cell);
             }
         }
     }
-    if !identities.is_empty() {
-        record.insert("identities".to_owned(), Value::Array(identities));
-    }
-    if !names.is_empty() {
-        record.insert("names".to_owned(), Value::Object(names));
-    }
-    if !custom.is_empty() {
-        record.insert("custom_fields".to_owned(), Value::Object(custom));
-    }
-    Ok(record)
+    Ok(draft.finish())
 }
 
 fn records_of(
