@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio_postgres::NoTls;
 use userhub_datagen::Generator;
-use userhub_domain::profile::core::parse_new_core_profile;
+use userhub_domain::profile::core::CoreProfileState;
+use userhub_domain::record::parse_new_core_profile;
 
 async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
@@ -170,7 +171,7 @@ pub async fn per_record_inserts(
     let records: Vec<_> = range
         .clone()
         .map(|n| {
-            parse_new_core_profile(&generator.create_record(n))
+            parse_new_core_profile(&generator.create_record(n).to_string())
                 .map_err(|errors| anyhow::anyhow!("{errors:?}"))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -180,14 +181,14 @@ pub async fn per_record_inserts(
         for (offset, record) in batch.iter().enumerate() {
             let id = 1 + (batch_no * 1_000 + offset) as i64;
             let f = &record.fields;
-            let names = f
-                .names
-                .as_ref()
-                .map(|patch| serde_json::Value::Object(patch.apply(&Default::default())));
-            let custom = f
-                .custom_fields
-                .as_ref()
-                .map(|patch| serde_json::Value::Object(patch.apply(&Default::default())));
+            let mut state = CoreProfileState::default();
+            state
+                .apply(f)
+                .map_err(|error| anyhow::anyhow!("{error:?}"))?;
+            let names =
+                (!state.names.is_empty()).then(|| tokio_postgres::types::Json(state.names.clone()));
+            let custom = (!state.custom_fields.is_empty())
+                .then(|| tokio_postgres::types::Json(state.custom_fields.clone()));
             let age = f.age.value().map(|age| *age as i16);
             let tags = f
                 .tags
@@ -205,7 +206,7 @@ pub async fn per_record_inserts(
                         &f.last_country.value(),
                         &f.last_city.value(),
                         &age,
-                        &f.lifetime_value.value(),
+                        &f.lifetime_value.value().map(|ltv| ltv.as_str()),
                         &f.user_persona.value(),
                         &f.preferred_language.value(),
                         &f.last_active_date.value(),

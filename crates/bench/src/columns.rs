@@ -1,11 +1,12 @@
 //! Generated records converted to the columns of our own tables, as CSV for `COPY` baselines
 //! (the conversion runs before the clock starts, as the protocol says).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::Write;
 use userhub_datagen::Generator;
 use userhub_domain::Field;
-use userhub_domain::profile::core::parse_new_core_profile;
+use userhub_domain::profile::core::CoreProfileState;
+use userhub_domain::record::parse_new_core_profile;
 
 /// Column lists of the `COPY` statements.
 pub const PROFILE_COLUMNS: &str = "id, domain_id, names, tags, custom_fields, full_privacy_enabled, last_country, \
@@ -27,11 +28,12 @@ fn display<T: ToString>(field: &Field<T>) -> String {
     field.value().map_or_else(String::new, ToString::to_string)
 }
 
-fn map(patch: &Option<userhub_domain::profile::MapPatch>) -> String {
-    match patch.as_ref().map(|patch| patch.apply(&Map::new())) {
-        Some(map) if !map.is_empty() => quoted(&Value::Object(map).to_string()),
-        _ => String::new(),
-    }
+fn json_or_empty(value: &impl serde::Serialize, empty: bool) -> anyhow::Result<String> {
+    Ok(if empty {
+        String::new()
+    } else {
+        quoted(&serde_json::to_string(value)?)
+    })
 }
 
 /// Writes records `range` as CSV rows of `core_profiles` and `identities`; profile `n` gets id
@@ -46,19 +48,23 @@ pub fn write_create_csv(
 ) -> anyhow::Result<u64> {
     let mut identity_rows = 0;
     for n in range {
-        let record = generator.create_record(n);
+        let record = generator.create_record(n).to_string();
         let profile =
             parse_new_core_profile(&record).map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
         let id = first_id + n as i64;
         let f = &profile.fields;
+        let mut state = CoreProfileState::default();
+        state
+            .apply(f)
+            .map_err(|error| anyhow::anyhow!("{error:?}"))?;
         let tags = f.tags.value().map_or_else(String::new, |tags| {
             quoted(&Value::from(tags.clone()).to_string())
         });
         writeln!(
             profiles,
             "{id},{domain_id},{},{tags},{},{},{},{},{},{},{},{},{},{},{},{}",
-            map(&f.names),
-            map(&f.custom_fields),
+            json_or_empty(&state.names, state.names.is_empty())?,
+            json_or_empty(&state.custom_fields, state.custom_fields.is_empty())?,
             display(&f.full_privacy_enabled),
             text(&f.last_country),
             text(&f.last_city),

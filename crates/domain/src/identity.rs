@@ -1,17 +1,17 @@
-//! Identities (uid, email, phone number, platform ids): parsing, validation and normalisation.
+//! Identities (uid, email, phone number, platform ids): their kinds, validation and the
+//! normalised form under which they are unique.
 
-use crate::limits::{
-    MAX_IDENTITIES, MAX_IDENTITY_METADATA, MAX_IDENTITY_VALUE_CHARS, MAX_METADATA_CHARS,
-    MAX_UID_CHARS,
-};
-use crate::object_parser::{ErrorSink, wrong_type};
-use crate::record_error::{ErrorCode, FieldError};
+use crate::limits::{MAX_IDENTITY_VALUE_CHARS, MAX_UID_CHARS};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use unicode_normalization::UnicodeNormalization;
 
 /// The kinds of identity a profile can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
     Uid,
     Email,
@@ -64,7 +64,7 @@ impl IdentityKind {
         }
     }
 
-    fn max_chars(self) -> usize {
+    pub fn max_chars(self) -> usize {
         if self == IdentityKind::Uid {
             MAX_UID_CHARS
         } else {
@@ -72,19 +72,22 @@ impl IdentityKind {
         }
     }
 
-    /// The form under which values of this kind are compared for uniqueness.
+    /// The form under which values of this kind are compared for uniqueness: Unicode NFC (so
+    /// that precomposed and decomposed accents are one value), emails in lower case, phone
+    /// numbers without spaces, dashes, dots and parentheses.
     pub fn normalize(self, value: &str) -> String {
+        let composed: String = value.nfc().collect();
         match self {
-            IdentityKind::Email => value.to_lowercase(),
-            IdentityKind::PhoneNumber => value
+            IdentityKind::Email => composed.to_lowercase().nfc().collect(),
+            IdentityKind::PhoneNumber => composed
                 .chars()
                 .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
                 .collect(),
-            _ => value.to_owned(),
+            _ => composed,
         }
     }
 
-    fn check_value(self, value: &str) -> Result<(), &'static str> {
+    pub fn check_value(self, value: &str) -> Result<(), &'static str> {
         match self {
             IdentityKind::Email => {
                 let (local, host) = value.split_once('@').ok_or("an email address needs an @")?;
@@ -128,14 +131,40 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Records the identity's position in its record's `identities` array.
-    pub fn set_position(&mut self, position: usize) {
-        self.position = position;
+    /// An identity of `kind` with `value` (trimmed, checked) and `metadata`, found at
+    /// `position` of its record's `identities`.
+    pub fn new(
+        kind: IdentityKind,
+        value: String,
+        metadata: BTreeMap<String, String>,
+        position: usize,
+    ) -> Identity {
+        Identity {
+            kind,
+            normalized: kind.normalize(&value),
+            value,
+            metadata,
+            position,
+        }
+    }
+
+    /// The identity as stored: its normalised form is recomputed from the value.
+    pub fn stored(
+        kind: IdentityKind,
+        value: String,
+        metadata: BTreeMap<String, String>,
+    ) -> Identity {
+        Identity::new(kind, value, metadata, 0)
     }
 
     /// The path of this identity's value in its record, e.g. `identities[2].email`.
     pub fn path(&self) -> String {
         format!("identities[{}].{}", self.position, self.kind.as_str())
+    }
+
+    /// Position in the record's `identities` array.
+    pub fn position(&self) -> usize {
+        self.position
     }
 
     pub fn kind(&self) -> IdentityKind {
@@ -168,269 +197,61 @@ impl Identity {
         );
         Value::Object(object)
     }
-
-    /// Parses one identity map; errors are reported under `path` (e.g. `identities[0]`).
-    pub fn parse(value: &Value, path: &str, sink: &mut ErrorSink) -> Option<Identity> {
-        let Some(object) = value.as_object() else {
-            sink.push(wrong_type(path, "an object with one identity key"));
-            return None;
-        };
-        let identity_keys: Vec<(&String, IdentityKind)> = object
-            .keys()
-            .filter_map(|key| key.parse().ok().map(|kind| (key, kind)))
-            .collect();
-        let [(key, kind)] = identity_keys.as_slice() else {
-            let found = identity_keys
-                .iter()
-                .map(|(key, _)| key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            sink.push(FieldError::new(
-                path,
-                ErrorCode::InvalidIdentity,
-                format!("an identity map needs exactly one identity key, found [{found}]"),
-            ));
-            return None;
-        };
-        let value_path = format!("{path}.{key}");
-        let value = Self::parse_value(*kind, &object[key.as_str()], &value_path, sink)?;
-        let metadata = Self::parse_metadata(object, key, path, sink)?;
-        Some(Identity {
-            kind: *kind,
-            normalized: kind.normalize(&value),
-            value,
-            metadata,
-            position: 0,
-        })
-    }
-
-    fn parse_value(
-        kind: IdentityKind,
-        raw: &Value,
-        path: &str,
-        sink: &mut ErrorSink,
-    ) -> Option<String> {
-        let text = match raw {
-            Value::String(text) => text.trim().to_owned(),
-            Value::Number(number) => number.to_string(),
-            _ => {
-                sink.push(wrong_type(path, "a non-empty string"));
-                return None;
-            }
-        };
-        if text.is_empty() {
-            sink.push(FieldError::new(
-                path,
-                ErrorCode::InvalidIdentity,
-                format!("`{path}` is empty"),
-            ));
-            return None;
-        }
-        if text.chars().count() > kind.max_chars() {
-            sink.push(FieldError::new(
-                path,
-                ErrorCode::ExceededValueLengthLimit,
-                format!("`{path}` is longer than {} characters", kind.max_chars()),
-            ));
-            return None;
-        }
-        if let Err(reason) = kind.check_value(&text) {
-            sink.push(FieldError::new(
-                path,
-                ErrorCode::InvalidValue,
-                format!("`{path}`: {reason}"),
-            ));
-            return None;
-        }
-        Some(text)
-    }
-
-    fn parse_metadata(
-        object: &Map<String, Value>,
-        identity_key: &str,
-        path: &str,
-        sink: &mut ErrorSink,
-    ) -> Option<BTreeMap<String, String>> {
-        if object.len() - 1 > MAX_IDENTITY_METADATA {
-            sink.push(FieldError::new(
-                path,
-                ErrorCode::ExceededCountLimit,
-                format!("an identity may carry at most {MAX_IDENTITY_METADATA} metadata entries"),
-            ));
-            return None;
-        }
-        let mut metadata = BTreeMap::new();
-        let mut ok = true;
-        for (key, value) in object
-            .iter()
-            .filter(|(key, _)| key.as_str() != identity_key)
-        {
-            let entry_path = format!("{path}.{key}");
-            if key.chars().count() > MAX_METADATA_CHARS {
-                sink.push(FieldError::new(
-                    &entry_path,
-                    ErrorCode::ExceededKeyLengthLimit,
-                    format!("metadata keys may have at most {MAX_METADATA_CHARS} characters"),
-                ));
-                ok = false;
-                continue;
-            }
-            let text = match value {
-                Value::String(text) => text.clone(),
-                Value::Number(_) | Value::Bool(_) => value.to_string(),
-                _ => {
-                    sink.push(wrong_type(&entry_path, "a string"));
-                    ok = false;
-                    continue;
-                }
-            };
-            if text.chars().count() > MAX_METADATA_CHARS {
-                sink.push(FieldError::new(
-                    &entry_path,
-                    ErrorCode::ExceededValueLengthLimit,
-                    format!("metadata values may have at most {MAX_METADATA_CHARS} characters"),
-                ));
-                ok = false;
-                continue;
-            }
-            metadata.insert(key.clone(), text);
-        }
-        ok.then_some(metadata)
-    }
 }
 
-/// Parses the `identities` array of a record: 1..=30 maps, at most one `uid`, duplicates dropped.
-pub fn parse_identities(value: &Value, path: &str, sink: &mut ErrorSink) -> Option<Vec<Identity>> {
-    let Some(items) = value.as_array() else {
-        sink.push(wrong_type(path, "an array of identity maps"));
-        return None;
-    };
-    if items.is_empty() {
-        sink.push(FieldError::new(
-            path,
-            ErrorCode::EmptyData,
-            format!("`{path}` needs at least one identity"),
-        ));
-        return None;
-    }
-    if items.len() > MAX_IDENTITIES {
-        sink.push(FieldError::new(
-            path,
-            ErrorCode::ExceededCountLimit,
-            format!("at most {MAX_IDENTITIES} identities per record"),
-        ));
-        return None;
-    }
-    let mut identities: Vec<Identity> = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for (position, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{position}]");
-        let Some(mut identity) = Identity::parse(item, &item_path, sink) else {
-            ok = false;
-            continue;
-        };
-        identity.position = position;
-        let duplicate = identities
-            .iter()
-            .any(|seen| seen.kind == identity.kind && seen.normalized == identity.normalized);
-        if duplicate {
-            continue;
+impl serde::Serialize for Identity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.metadata.len() + 1))?;
+        for (key, value) in &self.metadata {
+            if key != self.kind.as_str() {
+                map.serialize_entry(key, value)?;
+            }
         }
-        if identity.kind == IdentityKind::Uid
-            && identities.iter().any(|seen| seen.kind == IdentityKind::Uid)
-        {
-            sink.push(FieldError::new(
-                format!("{item_path}.uid"),
-                ErrorCode::InvalidIdentity,
-                "a profile has at most one uid",
-            ));
-            ok = false;
-            continue;
-        }
-        identities.push(identity);
+        map.serialize_entry(self.kind.as_str(), &self.value)?;
+        map.end()
     }
-    ok.then_some(identities)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn parse(value: Value) -> (Option<Vec<Identity>>, Vec<FieldError>) {
-        let mut sink = ErrorSink::default();
-        let parsed = parse_identities(&value, "identities", &mut sink);
-        (parsed, sink.into_errors())
-    }
 
     #[test]
     fn emails_match_case_insensitively_and_phones_ignore_punctuation() {
-        let (parsed, errors) = parse(json!([
-            {"email": "  Ada@Example.COM ", "source": "crm"},
-            {"phone_number": "+1 (555) 010-99.88"}
-        ]));
-        assert!(errors.is_empty(), "{errors:?}");
-        let parsed = parsed.unwrap();
-        assert_eq!(parsed[0].value(), "Ada@Example.COM");
-        assert_eq!(parsed[0].normalized(), "ada@example.com");
-        assert_eq!(parsed[0].metadata()["source"], "crm");
-        assert_eq!(parsed[1].normalized(), "+15550109988");
         assert_eq!(
-            parsed[0].to_json(),
-            json!({"email": "Ada@Example.COM", "source": "crm"})
+            IdentityKind::Email.normalize("Ada@Example.COM"),
+            "ada@example.com"
+        );
+        assert_eq!(
+            IdentityKind::PhoneNumber.normalize("+1 (555) 010-99.88"),
+            "+15550109988"
         );
     }
 
     #[test]
-    fn each_identity_map_needs_exactly_one_identity_key() {
-        let (parsed, errors) = parse(json!([{"email": "a@b.c", "uid": "u1"}, {"label": "x"}]));
-        assert!(parsed.is_none());
-        assert_eq!(errors.len(), 2);
-        assert!(errors.iter().all(|e| e.code == ErrorCode::InvalidIdentity));
-        assert_eq!(errors[1].field, "identities[1]");
+    fn precomposed_and_decomposed_accents_are_one_identity() {
+        let precomposed = "caf\u{e9}";
+        let decomposed = "cafe\u{301}";
+        assert_ne!(precomposed, decomposed);
+        for kind in [
+            IdentityKind::Uid,
+            IdentityKind::Email,
+            IdentityKind::SteamId,
+        ] {
+            assert_eq!(kind.normalize(precomposed), kind.normalize(decomposed));
+        }
     }
 
     #[test]
-    fn bad_values_are_reported_with_the_value_path() {
-        let (_, errors) = parse(json!([
-            {"email": "not-an-email"},
-            {"uid": ""},
-            {"steam_id": "x".repeat(301)},
-            {"uid": "u".repeat(750)},
-            {"phone_number": "call me"}
-        ]));
-        let found: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    fn identities_show_their_metadata_beside_their_value() {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("source".to_owned(), "crm".to_owned());
+        let identity = Identity::new(IdentityKind::Email, "Ada@x.io".into(), metadata, 0);
         assert_eq!(
-            found,
-            vec![
-                ("identities[0].email", ErrorCode::InvalidValue),
-                ("identities[1].uid", ErrorCode::InvalidIdentity),
-                (
-                    "identities[2].steam_id",
-                    ErrorCode::ExceededValueLengthLimit
-                ),
-                ("identities[4].phone_number", ErrorCode::InvalidValue),
-            ]
+            serde_json::to_string(&identity).unwrap(),
+            r#"{"source":"crm","email":"Ada@x.io"}"#
         );
-    }
-
-    #[test]
-    fn counts_are_limited_and_a_profile_has_one_uid() {
-        let (_, errors) = parse(json!([]));
-        assert_eq!(errors[0].code, ErrorCode::EmptyData);
-        let many: Vec<Value> = (0..31)
-            .map(|i| json!({"steam_id": format!("s{i}")}))
-            .collect();
-        let (_, errors) = parse(Value::Array(many));
-        assert_eq!(errors[0].code, ErrorCode::ExceededCountLimit);
-        let (_, errors) = parse(json!([{"uid": "a"}, {"uid": "b"}]));
-        assert_eq!(errors[0].code, ErrorCode::InvalidIdentity);
-        let (parsed, errors) = parse(json!([{"uid": "a"}, {"uid": " a "}]));
-        assert!(errors.is_empty());
-        assert_eq!(
-            parsed.unwrap().len(),
-            1,
-            "the same identity twice is kept once"
-        );
+        assert_eq!(identity.normalized(), "ada@x.io");
     }
 }

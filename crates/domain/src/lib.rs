@@ -13,11 +13,12 @@ pub mod ids;
 pub mod language;
 pub mod limits;
 pub mod manifest;
-pub mod object_parser;
 pub mod options;
 pub mod profile;
+pub mod record;
 pub mod record_error;
 pub mod task;
+pub mod values;
 
 pub use action::TaskAction;
 pub use field::Field;

@@ -28,9 +28,9 @@ pub const MAX_CUSTOM_FIELD_JSON_BYTES: usize = 4096;
 pub const MAX_STRING_CHARS: usize = 255;
 /// Characters of an `app_id`.
 pub const MAX_APP_ID_CHARS: usize = 64;
-/// Characters of the decimal text of `lifetime_value`.
-pub const MAX_DECIMAL_CHARS: usize = 40;
 /// Bytes of a record echoed back as `input` in the errors file.
 pub const MAX_ECHOED_INPUT_BYTES: usize = 4096;
 /// Smallest and largest `age`.
 pub const AGE_RANGE: std::ops::RangeInclusive<i64> = 1..=149;
+/// Epoch milliseconds a date may have: from 0001-01-01 to 9999-12-31 (UTC).
+pub const EPOCH_MS_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800_000..=253_402_300_799_999;

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     InvalidIdentity,
     IdentityConflict,
     DuplicateInPayload,
+    /// A key appears twice in one object of a record.
+    DuplicateKey,
     NotFound,
     AlreadyExists,
     ProcessingFailed,

@@ -16,7 +16,10 @@ const GZIP_FEED_BYTES: usize = 1024;
 pub enum BodyError {
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: u64 },
-    #[error("the request body is not valid gzip: {0}")]
+    #[error(
+        "the body is labelled `Content-Encoding: gzip` but is not gzip data ({0}); send it \
+         compressed or drop the header"
+    )]
     BadGzip(String),
     #[error("the request body could not be read: {0}")]
     Read(String),

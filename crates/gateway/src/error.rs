@@ -15,6 +15,19 @@ pub enum GatewayError {
     InvalidPayload(String),
     #[error("{0}")]
     InvalidOption(String),
+    /// A request field (`action`, `payload`, an option) given more than once.
+    #[error("`{0}` is given more than once; give each field once")]
+    RepeatedField(String),
+    /// A request field that is neither `action`, the records nor an option.
+    #[error(
+        "`{0}` is not a field of a task request: the fields are `action`, `payload` (or \
+         `columns` with `rows`), `options` and the options `match_by`, `skip_triggers`, \
+         `workflow_id`"
+    )]
+    UnknownField(String),
+    /// A query parameter the endpoint does not take.
+    #[error("unknown query parameter `{0}`; this endpoint takes `wait` and the task options")]
+    UnknownParameter(String),
     #[error("the payload holds more than {limit} records")]
     TooManyRecords { limit: usize },
     #[error("the request body is larger than {limit} bytes")]
@@ -77,6 +90,23 @@ impl From<GatewayError> for ApiError {
             }
             GatewayError::InvalidOption(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_OPTION", message)
+            }
+            GatewayError::RepeatedField(field) => {
+                let code = match field.as_str() {
+                    "action" => "INVALID_ACTION",
+                    "payload" | "columns" | "rows" => "INVALID_PAYLOAD",
+                    _ => "INVALID_OPTION",
+                };
+                ApiError::new(StatusCode::BAD_REQUEST, code, message)
+                    .with_details(serde_json::json!({ "field": field }))
+            }
+            GatewayError::UnknownField(field) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_OPTION", message)
+                    .with_details(serde_json::json!({ "field": field }))
+            }
+            GatewayError::UnknownParameter(parameter) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
+                    .with_details(serde_json::json!({ "parameter": parameter }))
             }
             GatewayError::TooManyRecords { limit } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_MANY_RECORDS", message)

@@ -3,7 +3,6 @@
 //! against the task type.
 
 use crate::error::GatewayError;
-use serde_json::Value;
 use userhub_domain::{MatchBy, TaskAction, TaskOptions};
 
 /// Option texts as they arrive, before they are checked.
@@ -29,33 +28,29 @@ pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
     }
 }
 
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
+/// The names of the request options.
+pub const OPTION_NAMES: [&str; 3] = ["match_by", "skip_triggers", "workflow_id"];
+
+/// Whether `name` is a request option.
+pub fn is_option(name: &str) -> bool {
+    OPTION_NAMES.contains(&name)
 }
 
 impl OptionFields {
-    /// Takes a form or multipart field; `false` if `name` is not an option.
-    pub fn take(&mut self, name: &str, value: String) -> bool {
+    /// Takes an option's text; `false` if `name` is not an option. An option given twice is
+    /// refused.
+    pub fn take(&mut self, name: &str, value: String) -> Result<bool, GatewayError> {
         let slot = match name {
             "match_by" => &mut self.match_by,
             "skip_triggers" => &mut self.skip_triggers,
             "workflow_id" => &mut self.workflow_id,
-            _ => return false,
+            _ => return Ok(false),
         };
-        if slot.is_none() {
-            *slot = Some(value);
+        if slot.is_some() {
+            return Err(GatewayError::RepeatedField(name.to_owned()));
         }
-        true
-    }
-
-    /// Takes the options of a JSON envelope (strings, booleans or numbers).
-    pub fn take_json(&mut self, name: &str, value: &Value) {
-        if !value.is_null() {
-            self.take(name, text_of(value));
-        }
+        *slot = Some(value);
+        Ok(true)
     }
 
     /// Checks the options for `action`.
@@ -108,7 +103,7 @@ mod tests {
     fn options(pairs: &[(&str, &str)], action: TaskAction) -> Result<TaskOptions, GatewayError> {
         let mut fields = OptionFields::default();
         for (name, value) in pairs {
-            assert!(fields.take(name, (*value).to_owned()));
+            assert!(fields.take(name, (*value).to_owned()).unwrap());
         }
         fields.finish(action)
     }
@@ -122,6 +117,17 @@ mod tests {
         assert_eq!(parsed.match_by.unwrap().to_string(), "email");
         assert!(parsed.skip_triggers);
         assert!(options(&[("match_by", "email")], TaskAction::CreateCoreProfiles).is_err());
+    }
+
+    #[test]
+    fn an_option_given_twice_is_refused() {
+        let mut fields = OptionFields::default();
+        assert!(fields.take("match_by", "email".to_owned()).unwrap());
+        assert!(matches!(
+            fields.take("match_by", "uid".to_owned()),
+            Err(GatewayError::RepeatedField(name)) if name == "match_by"
+        ));
+        assert!(!fields.take("skip_trigger", "true".to_owned()).unwrap());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use userhub_domain::record::read::RawMembers;
 use userhub_domain::{TaskAction, TaskOptions};
 
 /// Longest `action` text part we read.
@@ -41,6 +42,51 @@ fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
             known.join(", ")
         ))
     })
+}
+
+/// The fields of a create request besides its records — `action` and the options — as they
+/// arrive in any encoding. A name given twice, or one that is neither, is refused: a typo must
+/// not pass silently.
+#[derive(Debug, Default)]
+struct RequestFields {
+    action: Option<String>,
+    options: OptionFields,
+}
+
+impl RequestFields {
+    fn take(&mut self, name: &str, value: String) -> Result<(), GatewayError> {
+        if name == "action" {
+            if self.action.is_some() {
+                return Err(GatewayError::RepeatedField(name.to_owned()));
+            }
+            self.action = Some(value);
+            return Ok(());
+        }
+        if self.options.take(name, value)? {
+            Ok(())
+        } else {
+            Err(GatewayError::UnknownField(name.to_owned()))
+        }
+    }
+
+    fn finish(self) -> Result<(TaskAction, TaskOptions), GatewayError> {
+        let action = parse_action(self.action.as_deref())?;
+        let options = self.options.finish(action)?;
+        Ok((action, options))
+    }
+}
+
+/// The options (and, for a CSV body, `action`) of the query string; `wait` is read elsewhere.
+fn query_fields(query: &str, fields: &mut RequestFields, csv: bool) -> Result<(), GatewayError> {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "wait" => {}
+            "action" if csv => fields.take(&name, value.into_owned())?,
+            other if crate::options::is_option(other) => fields.take(other, value.into_owned())?,
+            other => return Err(GatewayError::UnknownParameter(other.to_owned())),
+        }
+    }
+    Ok(())
 }
 
 enum BodyKind {
@@ -127,37 +173,25 @@ pub async fn read_request(
         encoding,
         limit,
     } = spec;
+    let mut fields = RequestFields::default();
+    query_fields(query, &mut fields, matches!(kind, BodyKind::Csv))?;
     let stream = decoded_stream(body, encoding, limit);
     match kind {
-        BodyKind::Form => read_form(&collect(stream).await?, settings, record_limit),
-        BodyKind::Json => read_json(&collect(stream).await?, settings, record_limit),
+        BodyKind::Form => read_form(&collect(stream).await?, fields, settings, record_limit),
+        BodyKind::Json => read_json(&collect(stream).await?, fields, settings, record_limit),
         BodyKind::Multipart(boundary) => {
-            read_multipart(stream, boundary, settings, record_limit).await
+            read_multipart(stream, boundary, fields, settings, record_limit).await
         }
-        BodyKind::Csv => read_csv(&collect(stream).await?, query, record_limit),
-    }
-}
-
-/// A CSV body: `action` and the options are query parameters.
-fn read_csv(body: &[u8], query: &str, record_limit: usize) -> Result<ParsedRequest, GatewayError> {
-    let mut action = None;
-    let mut options = OptionFields::default();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        match key.as_ref() {
-            "action" if action.is_none() => action = Some(value.into_owned()),
-            name => {
-                options.take(name, value.into_owned());
-            }
+        BodyKind::Csv => {
+            let (action, options) = fields.finish()?;
+            Ok(ParsedRequest {
+                action,
+                options,
+                format: PayloadFormat::Csv,
+                records: csv_records(&collect(stream).await?, record_limit)?,
+            })
         }
     }
-    let action = parse_action(action.as_deref())?;
-    let options = options.finish(action)?;
-    Ok(ParsedRequest {
-        action,
-        options,
-        format: PayloadFormat::Csv,
-        records: csv_records(body, record_limit)?,
-    })
 }
 
 fn split_array(
@@ -172,23 +206,22 @@ fn split_array(
 
 fn read_form(
     body: &[u8],
+    mut fields: RequestFields,
     settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
-    let mut action = None;
     let mut payload = None;
-    let mut options = OptionFields::default();
     for (key, value) in form_urlencoded::parse(body) {
-        match key.as_ref() {
-            "action" if action.is_none() => action = Some(value.into_owned()),
-            "payload" if payload.is_none() => payload = Some(value.into_owned()),
-            name => {
-                options.take(name, value.into_owned());
+        if key == "payload" {
+            if payload.is_some() {
+                return Err(GatewayError::RepeatedField("payload".to_owned()));
             }
+            payload = Some(value.into_owned());
+        } else {
+            fields.take(&key, value.into_owned())?;
         }
     }
-    let action = parse_action(action.as_deref())?;
-    let options = options.finish(action)?;
+    let (action, options) = fields.finish()?;
     let payload =
         payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
     let (format, records) = split_array(&payload, settings, record_limit)?;
@@ -200,45 +233,105 @@ fn read_form(
     })
 }
 
-#[derive(Deserialize)]
-struct JsonEnvelope<'a> {
-    action: Option<String>,
-    #[serde(borrow)]
-    payload: Option<&'a RawValue>,
-    /// EXT tabular form: column names, and `rows` of cells in column order.
-    columns: Option<Vec<String>>,
-    #[serde(borrow)]
-    rows: Option<&'a RawValue>,
-    #[serde(default)]
-    match_by: serde_json::Value,
-    #[serde(default)]
-    skip_triggers: serde_json::Value,
-    #[serde(default)]
-    workflow_id: serde_json::Value,
+/// The text of a JSON member that is an option: a string's content, else the JSON as written.
+fn option_text(raw: &RawValue) -> String {
+    serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned())
+}
+
+/// What a JSON value is, for messages.
+fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'{') => "an object",
+        _ => "a number",
+    }
+}
+
+/// The members of a JSON object as raw values, or a request-level error naming what it was.
+fn object_members<'a>(
+    text: &'a str,
+    what: &str,
+) -> Result<Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>, GatewayError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let members = RawMembers::deserialize(&mut deserializer)
+        .and_then(|members| deserializer.end().map(|()| members))
+        .map_err(|error| {
+            GatewayError::InvalidPayload(format!("{what} is not valid JSON: {error}"))
+        })?;
+    members.0.ok_or_else(|| {
+        GatewayError::InvalidPayload(format!(
+            "{what} must be a JSON object, not {}",
+            json_kind(text)
+        ))
+    })
 }
 
 fn read_json(
     body: &[u8],
+    mut fields: RequestFields,
     settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
-    let envelope: JsonEnvelope<'_> = serde_json::from_slice(body).map_err(|error| {
-        GatewayError::InvalidPayload(format!(
-            "the body is not a JSON object with `action` and `payload`: {error}"
-        ))
-    })?;
-    let action = parse_action(envelope.action.as_deref())?;
-    let mut options = OptionFields::default();
-    options.take_json("match_by", &envelope.match_by);
-    options.take_json("skip_triggers", &envelope.skip_triggers);
-    options.take_json("workflow_id", &envelope.workflow_id);
-    let options = options.finish(action)?;
-    let (format, records) = match (envelope.payload, envelope.columns, envelope.rows) {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let text = std::str::from_utf8(body)
+        .map_err(|_| GatewayError::InvalidPayload("the body is not UTF-8 text".to_owned()))?;
+    let what = "the body (`{\"action\": ..., \"payload\": [...]}`)";
+    let mut payload: Option<&RawValue> = None;
+    let mut columns: Option<&RawValue> = None;
+    let mut rows: Option<&RawValue> = None;
+    let mut seen: Vec<String> = Vec::new();
+    for (name, raw) in object_members(text, what)? {
+        if seen.iter().any(|seen| *seen == name) {
+            return Err(GatewayError::RepeatedField(name.into_owned()));
+        }
+        seen.push(name.clone().into_owned());
+        match name.as_ref() {
+            "payload" => payload = Some(raw),
+            "columns" => columns = Some(raw),
+            "rows" => rows = Some(raw),
+            "action" => {
+                let action = serde_json::from_str::<String>(raw.get()).map_err(|_| {
+                    GatewayError::InvalidAction(format!(
+                        "`action` must be a string, not {}",
+                        json_kind(raw.get())
+                    ))
+                })?;
+                fields.take("action", action)?;
+            }
+            "options" => {
+                for (option, value) in object_members(raw.get(), "`options`")? {
+                    if !crate::options::is_option(&option) {
+                        return Err(GatewayError::UnknownField(format!("options.{option}")));
+                    }
+                    if raw_is_null(value) {
+                        continue;
+                    }
+                    fields.take(&option, option_text(value))?;
+                }
+            }
+            other if crate::options::is_option(other) => {
+                if !raw_is_null(raw) {
+                    fields.take(other, option_text(raw))?;
+                }
+            }
+            other => return Err(GatewayError::UnknownField(other.to_owned())),
+        }
+    }
+    let (action, options) = fields.finish()?;
+    let (format, records) = match (payload, columns, rows) {
         (Some(payload), None, None) => split_array(payload.get(), settings, record_limit)?,
-        (None, Some(columns), Some(rows)) => (
-            PayloadFormat::Table,
-            table_records(&columns, rows, record_limit)?,
-        ),
+        (None, Some(columns), Some(rows)) => {
+            let columns: Vec<String> = serde_json::from_str(columns.get()).map_err(|_| {
+                GatewayError::InvalidPayload("`columns` must be an array of strings".to_owned())
+            })?;
+            (
+                PayloadFormat::Table,
+                table_records(&columns, rows, record_limit)?,
+            )
+        }
         (None, None, None) => {
             return Err(GatewayError::InvalidPayload(
                 "`payload` (or `columns` with `rows`) is required".to_owned(),
@@ -256,6 +349,10 @@ fn read_json(
         format,
         records,
     })
+}
+
+fn raw_is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
 }
 
 /// A `payload` part sent as `text/csv` or named `*.csv`.
@@ -284,56 +381,50 @@ async fn read_multipart(
     + Unpin
     + 'static,
     boundary: String,
+    mut fields: RequestFields,
     settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
     let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut action: Option<String> = None;
     let mut payload: Option<(PayloadFormat, Vec<RawRecord>)> = None;
-    let mut options = OptionFields::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        match field.name().map(str::to_owned).as_deref() {
-            Some(name @ ("action" | "match_by" | "skip_triggers" | "workflow_id")) => {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "payload" {
+            if payload.is_some() {
+                return Err(GatewayError::RepeatedField(name));
+            }
+            if is_csv_part(&field) {
                 let mut text = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    if text.len() + chunk.len() > MAX_ACTION_BYTES {
-                        return Err(GatewayError::InvalidAction(format!("`{name}` is too long")));
-                    }
                     text.extend_from_slice(&chunk);
                 }
-                let text = String::from_utf8_lossy(&text).into_owned();
-                if name == "action" {
-                    action = Some(text);
-                } else {
-                    options.take(name, text);
-                }
+                payload = Some((PayloadFormat::Csv, csv_records(&text, record_limit)?));
+                continue;
             }
-            Some("payload") => {
-                if payload.is_some() {
-                    return Err(GatewayError::InvalidPayload(
-                        "`payload` appears more than once".to_owned(),
-                    ));
-                }
-                if is_csv_part(&field) {
-                    let mut text = Vec::new();
-                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                        text.extend_from_slice(&chunk);
-                    }
-                    payload = Some((PayloadFormat::Csv, csv_records(&text, record_limit)?));
-                    continue;
-                }
-                let mut collector =
-                    PayloadCollector::new(record_limit, settings.max_line_bytes, false);
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    collector.push(&chunk)?;
-                }
-                payload = Some(collector.finish()?);
+            let mut collector = PayloadCollector::new(record_limit, settings.max_line_bytes, false);
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                collector.push(&chunk)?;
             }
-            _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
+            payload = Some(collector.finish()?);
+            continue;
         }
+        if name != "action" && !crate::options::is_option(&name) {
+            return Err(GatewayError::UnknownField(if name.is_empty() {
+                "(a part without a name)".to_owned()
+            } else {
+                name
+            }));
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if text.len() + chunk.len() > MAX_ACTION_BYTES {
+                return Err(GatewayError::InvalidOption(format!("`{name}` is too long")));
+            }
+            text.extend_from_slice(&chunk);
+        }
+        fields.take(&name, String::from_utf8_lossy(&text).into_owned())?;
     }
-    let action = parse_action(action.as_deref())?;
-    let options = options.finish(action)?;
+    let (action, options) = fields.finish()?;
     let (format, records) =
         payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
     Ok(ParsedRequest {

@@ -5,7 +5,7 @@ use crate::error::GatewayError;
 use crate::idempotency;
 use crate::request::{inspect_headers, read_request};
 use crate::submit::{Created, submit};
-use crate::sync::{Finished, RecordOutcome, await_task};
+use crate::sync::{Awaited, Finished, RecordOutcome, await_task, selection_size};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal, after_draining};
 use utoipa::ToSchema;
@@ -174,25 +175,79 @@ pub async fn create_task(
         ))
         .into());
     }
+    // An export's size is known only once its selector is counted: a large one is not awaited.
+    let wait = wait && !selection_exceeds(&gateway, &principal, &request).await?;
     let submitted = submit(&gateway, &principal, request, idempotency_key).await?;
     let created = &submitted.created;
-    if wait {
-        let timeout = Duration::from_millis(settings.sync_timeout_ms);
-        let pool = &gateway.context.pool;
-        if let Some(finished) =
-            await_task(pool, principal.domain.id, created.task_id, timeout).await?
-        {
-            return Ok(completed_response(&principal.domain.name, &finished));
-        }
-        let mut response = created_response(&principal.domain.name, created, submitted.replayed);
-        *response.status_mut() = StatusCode::ACCEPTED;
-        return Ok(response);
+    let domain = &principal.domain.name;
+    if !wait {
+        return Ok(created_response(domain, created, submitted.replayed));
     }
-    Ok(created_response(
-        &principal.domain.name,
-        created,
-        submitted.replayed,
-    ))
+    let timeout = Duration::from_millis(settings.sync_timeout_ms);
+    let pool = &gateway.context.pool;
+    let awaited = await_task(
+        pool,
+        principal.domain.id,
+        created.task_id,
+        timeout,
+        settings.sync_max_records,
+    )
+    .await?;
+    let mut response = match awaited {
+        Awaited::Finished(finished) => completed_response(domain, &finished),
+        Awaited::Running(state) => {
+            let now = Created { state, ..*created };
+            let mut response = created_response(domain, &now, false);
+            *response.status_mut() = StatusCode::ACCEPTED;
+            response
+        }
+        Awaited::TooLarge => {
+            let now = Created {
+                state: userhub_domain::TaskState::Completed,
+                ..*created
+            };
+            let mut response = created_response(domain, &now, false);
+            *response.status_mut() = StatusCode::ACCEPTED;
+            response
+        }
+    };
+    if submitted.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// Whether the request is an export by selector picking more profiles than an answer may hold.
+async fn selection_exceeds(
+    gateway: &Gateway,
+    principal: &Principal,
+    request: &crate::request::ParsedRequest,
+) -> Result<bool, GatewayError> {
+    let target = match request.action {
+        userhub_domain::TaskAction::GetCoreProfiles => ExportTarget::CoreProfiles,
+        userhub_domain::TaskAction::GetAppProfiles => ExportTarget::AppProfiles,
+        _ => return Ok(false),
+    };
+    let [record] = request.records.as_slice() else {
+        return Ok(false);
+    };
+    let crate::payload::RecordContent::Json(json) = &record.content else {
+        return Ok(false);
+    };
+    let Ok(ExportRequest::Selector(selector)) = parse_export_record(json.get(), target) else {
+        return Ok(false);
+    };
+    let size = selection_size(
+        &gateway.context.pool,
+        principal.domain.id,
+        request.action,
+        &selector,
+    )
+    .await?;
+    Ok(size > gateway.settings.sync_max_records as i64)
 }
 
 /// Whether the query asks for a synchronous answer (`wait=true`).

@@ -26,28 +26,62 @@ pub struct Finished {
     pub outcomes: Vec<Option<RecordOutcome>>,
 }
 
-/// Waits (up to `timeout`) for an accepted task and reads its outcomes; `None` on timeout.
+/// How waiting for a task ended.
+#[derive(Debug)]
+pub enum Awaited {
+    Finished(Finished),
+    /// Still running when the time was up; its state now.
+    Running(TaskState),
+    /// Completed, but with more records than an answer may hold inline (an export whose
+    /// selector picked more than the limit).
+    TooLarge,
+}
+
+/// Waits (up to `timeout`) for an accepted task and reads its outcomes, if the task has at most
+/// `max_records` records.
 pub async fn await_task(
     pool: &Pool,
     domain_id: i64,
     task_id: TaskId,
     timeout: Duration,
-) -> Result<Option<Finished>, GatewayError> {
-    let Some(task) = wait_completed(pool, domain_id, task_id, timeout).await? else {
-        return Ok(None);
+    max_records: usize,
+) -> Result<Awaited, GatewayError> {
+    let task = match wait_completed(pool, domain_id, task_id, timeout).await? {
+        Ok(task) => task,
+        Err(state) => return Ok(Awaited::Running(state)),
     };
     let total = usize::try_from(task.total).unwrap_or_default();
+    if total > max_records {
+        return Ok(Awaited::TooLarge);
+    }
     let outcomes = outcomes(pool, task_id, total).await?;
-    Ok(Some(Finished { task, outcomes }))
+    Ok(Awaited::Finished(Finished { task, outcomes }))
 }
 
-/// Polls the task until it is completed; `None` if `timeout` passed first.
+/// How many profiles an export selector picks (to refuse waiting for a large export early).
+pub async fn selection_size(
+    pool: &Pool,
+    domain_id: i64,
+    action: userhub_domain::TaskAction,
+    selector: &userhub_domain::profile::selector::ExportSelector,
+) -> Result<i64, GatewayError> {
+    use userhub_store::exports::{ExportKind, count_selection};
+    let kind = if action == userhub_domain::TaskAction::GetAppProfiles {
+        ExportKind::AppProfiles
+    } else {
+        ExportKind::CoreProfiles
+    };
+    let client = pool.get().await.map_err(StoreError::from)?;
+    Ok(count_selection(&client, domain_id, kind, selector).await?)
+}
+
+/// Polls the task until it is completed; its last state if `timeout` passed first.
 pub async fn wait_completed(
     pool: &Pool,
     domain_id: i64,
     task_id: TaskId,
     timeout: Duration,
-) -> Result<Option<TaskRecord>, GatewayError> {
+) -> Result<Result<TaskRecord, TaskState>, GatewayError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut pause = Duration::from_millis(10);
     loop {
@@ -55,17 +89,17 @@ pub async fn wait_completed(
             let client = pool.get().await.map_err(StoreError::from)?;
             find_task(&client, domain_id, task_id).await?
         };
-        match task {
-            Some(task) if task.state == TaskState::Completed => return Ok(Some(task)),
-            Some(_) => {}
+        let state = match task {
+            Some(task) if task.state == TaskState::Completed => return Ok(Ok(task)),
+            Some(task) => task.state,
             None => {
                 return Err(GatewayError::Internal(format!(
                     "task {task_id} vanished while awaited"
                 )));
             }
-        }
+        };
         if tokio::time::Instant::now() >= deadline {
-            return Ok(None);
+            return Ok(Err(state));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));

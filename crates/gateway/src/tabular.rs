@@ -2,7 +2,8 @@
 //! records by column name. A column named after an identity kind (`uid`, `email`, ...) adds that
 //! identity; `names.first_name` or `custom_fields.tier` sets a nested field; any other column
 //! sets the field of its name. A string cell holding a JSON array or object decodes to it. An
-//! empty CSV cell leaves its field out; a JSON `null` cell is `null` (it clears on update).
+//! empty CSV cell leaves its field out; a JSON `null` cell, or a CSV cell `\N`, is `null` (it
+//! clears on update).
 
 use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
@@ -13,6 +14,10 @@ use userhub_domain::{ErrorCode, FieldError, IdentityKind};
 
 /// The cells of a row, or its text and why it is not a row.
 pub type RowCells = Result<Vec<Option<Value>>, (String, String)>;
+
+/// A CSV cell holding exactly this is `null` (it clears the field on update), as in
+/// PostgreSQL's `COPY`; an empty cell leaves the field out.
+pub const CSV_NULL: &str = "\\N";
 
 /// Longest accepted column name.
 const MAX_COLUMN_CHARS: usize = 255;
@@ -238,7 +243,14 @@ pub fn csv_records(text: &[u8], record_limit: usize) -> Result<Vec<RawRecord>, G
         let line = row
             .position()
             .map(|position| lines.line_at(position.byte()));
-        let raw = String::from_utf8_lossy(row.as_slice()).into_owned();
+        // The row as written (cells and their separators), for the errors file.
+        let start = row
+            .position()
+            .map_or(0, |position| position.byte() as usize);
+        let end = (reader.position().byte() as usize).clamp(start, text.len());
+        let raw = String::from_utf8_lossy(&text[start..end])
+            .trim_matches(['\r', '\n'])
+            .to_owned();
         if row.len() != columns.len() {
             let message = format!(
                 "the row has {} cells; the header names {}",
@@ -252,7 +264,11 @@ pub fn csv_records(text: &[u8], record_limit: usize) -> Result<Vec<RawRecord>, G
             .iter()
             .map(|cell| {
                 let text = std::str::from_utf8(cell).ok()?;
-                Some((!text.is_empty()).then(|| decode_cell(Value::String(text.to_owned()))))
+                Some(match text {
+                    "" => None,
+                    CSV_NULL => Some(Value::Null),
+                    text => Some(decode_cell(Value::String(text.to_owned()))),
+                })
             })
             .collect();
         match cells {
@@ -360,7 +376,8 @@ mod tests {
 
     #[test]
     fn csv_rows_become_records_with_their_lines() {
-        let text = "\u{feff}uid,last_city,tags\r\nu1,Pune,\"[\"\"vip\"\"]\"\r\nu2,,\r\nu3\r\n";
+        let text =
+            "\u{feff}uid,last_city,tags\r\nu1,Pune,\"[\"\"vip\"\"]\"\r\nu2,,\\N\r\nu3,b,c,d\r\n";
         let records = csv_records(text.as_bytes(), 10).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(
@@ -368,8 +385,15 @@ mod tests {
             json!({"last_city": "Pune", "tags": ["vip"], "identities": [{"uid": "u1"}]})
         );
         assert_eq!(records[0].line, Some(2));
-        assert_eq!(json_of(&records[1]), json!({"identities": [{"uid": "u2"}]}));
-        assert!(matches!(records[2].content, RecordContent::Broken { .. }));
+        assert_eq!(
+            json_of(&records[1]),
+            json!({"tags": null, "identities": [{"uid": "u2"}]}),
+            "an empty cell leaves its field out, \\N is null"
+        );
+        let RecordContent::Broken { raw, .. } = &records[2].content else {
+            panic!("a row of the wrong width is a record error")
+        };
+        assert_eq!(raw, "u3,b,c,d", "echoed as written");
         assert_eq!(records[2].line, Some(4));
         assert!(matches!(
             csv_records(b"uid\na\nb\nc\n", 2),

@@ -1,24 +1,24 @@
-//! Record checks at the gateway, kept light: lines that are not JSON, identities (or ids) claimed
-//! twice inside one payload, and the key that decides each record's chunk. Full validation
-//! happens once, in the worker, which reports bad records in the errors file. A lone selector
-//! record turns a `get_*` task into an export of whole sets of profiles.
+//! What the gateway learns from records before publishing them, kept light: lines that are not
+//! JSON, and which records must share a chunk. Records that name the same profile or claim the
+//! same identity (or the same app of a profile) are grouped, so that one worker applies them
+//! in input order and decides which of them wins; full validation happens once, in the worker.
+//! A lone selector record turns a `get_*` task into an export of whole sets of profiles.
 
 use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::collections::HashMap;
-use userhub_domain::object_parser::{ErrorSink, integer_of};
-use userhub_domain::profile::selector::parse_selector;
-use userhub_domain::{CoreProfileId, ErrorCode, FieldError, Identity, MatchBy, TaskAction};
+use userhub_domain::record::{
+    ExportRequest, ExportTarget, RecordKeys, is_selector, parse_export_record, record_keys,
+};
+use userhub_domain::{FieldError, MatchBy, TaskAction};
 
 /// What the gateway learnt about one record.
 #[derive(Debug, Default)]
 pub struct Verdict {
     /// Problems found; empty when the record goes to a worker for processing.
     pub errors: Vec<FieldError>,
-    /// Records with the same key touch the same profile and must share a chunk.
+    /// Records with the same key must share a chunk.
     pub key: Option<i64>,
 }
 
@@ -31,215 +31,85 @@ pub enum Plan {
     Selector(Value),
 }
 
-/// Something a record claims that no later record of the payload may claim again.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Claim {
-    /// An identity, for a new profile (`None`) or an existing one.
-    Identity(&'static str, String),
-    /// An app of a core profile.
-    App(i64, String),
-    /// A profile to export.
-    Export(String),
-}
-
-#[derive(Default)]
-struct Claims {
-    /// Who claimed it first: record index, and the owner (only identities have one).
-    seen: HashMap<Claim, (u32, Option<i64>)>,
-}
-
-impl Claims {
-    /// Records every claim of a record unless one was made before; returns the duplicates.
-    fn claim(
-        &mut self,
-        index: u32,
-        owner: Option<i64>,
-        claims: Vec<(Claim, String)>,
-    ) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        for (claim, path) in &claims {
-            match self.seen.get(claim) {
-                Some((_, earlier)) if owner.is_some() && *earlier == owner => {}
-                Some((earlier_index, _)) => errors.push(
-                    FieldError::new(
-                        path,
-                        ErrorCode::DuplicateInPayload,
-                        format!("record {earlier_index} of this payload already has this"),
-                    )
-                    .with_details(serde_json::json!({ "index": earlier_index })),
-                ),
-                None => {}
-            }
-        }
-        if errors.is_empty() {
-            for (claim, _) in claims {
-                self.seen.insert(claim, (index, owner));
-            }
-        }
-        errors
-    }
-}
-
-fn identity_claims(identities: &[Identity]) -> Vec<(Claim, String)> {
-    identities
-        .iter()
-        .map(|identity| {
-            let claim = Claim::Identity(identity.kind().as_str(), identity.normalized().to_owned());
-            (claim, identity.path())
-        })
-        .collect()
-}
-
-/// A stable 64-bit key for a text key (FNV-1a); collisions only put records in one chunk.
-fn text_key(text: &str) -> i64 {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    hash as i64
-}
-
-/// The fields of a record the gateway looks at; every other field is skipped without being
-/// read into memory. Full validation is the worker's: it parses every record anyway, and doing
-/// it twice would double the CPU an import costs.
-#[derive(Default, Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow, default)]
-    identities: Option<&'a RawValue>,
-    #[serde(rename = "core-profile-id", borrow, default)]
-    core_profile_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    app_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pid: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    all: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    updated_since: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    identity: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    custom_fields: Option<&'a RawValue>,
-}
-
-impl Peek<'_> {
-    fn has_selector_key(&self) -> bool {
-        self.all.is_some() || self.updated_since.is_some() || self.identity.is_some()
-    }
-
-    /// The valid identities of the record (invalid ones are the worker's to report).
-    fn identities(&self) -> Vec<Identity> {
-        let Some(items) = self
-            .identities
-            .and_then(|raw| serde_json::from_str::<Vec<Value>>(raw.get()).ok())
-        else {
-            return Vec::new();
-        };
-        let mut sink = ErrorSink::default();
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(position, item)| {
-                let mut identity =
-                    Identity::parse(item, &format!("identities[{position}]"), &mut sink)?;
-                identity.set_position(position);
-                Some(identity)
-            })
-            .collect()
-    }
-
-    fn core_profile_id(&self) -> Option<i64> {
-        let value: Value = serde_json::from_str(self.core_profile_id?.get()).ok()?;
-        integer_of(&value)
-            .and_then(CoreProfileId::new)
-            .map(CoreProfileId::get)
-    }
-
-    fn text(raw: Option<&RawValue>) -> Option<String> {
-        let text: String = serde_json::from_str(raw?.get()).ok()?;
-        Some(text.trim().to_owned()).filter(|text| !text.is_empty())
-    }
-}
-
-/// An upsert's chunk key: records with the same match key value touch the same profile. A record
-/// without one is the worker's to report.
-fn upsert_key(match_by: &MatchBy, peek: &Peek<'_>) -> Option<i64> {
-    match match_by {
-        MatchBy::Identity(kind) => peek
-            .identities()
-            .into_iter()
-            .find(|identity| identity.kind() == *kind)
-            .map(|identity| text_key(&format!("{}:{}", kind.as_str(), identity.normalized()))),
-        MatchBy::CoreProfileId => peek.core_profile_id(),
-        MatchBy::CustomField(name) => {
-            let fields: serde_json::Map<String, Value> =
-                serde_json::from_str(peek.custom_fields?.get()).ok()?;
-            let text = match fields.get(name)? {
-                Value::String(text) => text.trim().to_owned(),
-                Value::Null => return None,
-                other => other.to_string(),
-            };
-            Some(text_key(&format!("custom_field:{name}:{text}")))
-        }
-    }
-}
-
-fn peek(json: &RawValue) -> Option<Peek<'_>> {
-    serde_json::from_str(json.get()).ok()
-}
-
-/// The chunk key and the claims of one record.
-fn check_one(action: TaskAction, index: u32, peek: &Peek<'_>, claims: &mut Claims) -> Verdict {
-    let (errors, key) = match action {
-        TaskAction::CreateCoreProfiles => (
-            claims.claim(index, None, identity_claims(&peek.identities())),
-            None,
-        ),
-        TaskAction::UpdateCoreProfiles => {
-            let id = peek.core_profile_id();
-            let errors = match id {
-                Some(id) => claims.claim(index, Some(id), identity_claims(&peek.identities())),
-                None => Vec::new(),
-            };
-            (errors, id)
-        }
-        TaskAction::CreateAppProfiles => {
-            let id = peek.core_profile_id();
-            let errors = match (id, Peek::text(peek.app_id)) {
-                (Some(id), Some(app)) => claims.claim(
-                    index,
-                    None,
-                    vec![(Claim::App(id, app), "app_id".to_owned())],
-                ),
-                _ => Vec::new(),
-            };
-            (errors, id)
-        }
-        TaskAction::UpdateAppProfiles => {
-            (Vec::new(), Peek::text(peek.pid).map(|pid| text_key(&pid)))
-        }
-        TaskAction::GetCoreProfiles => {
-            let errors = match peek.core_profile_id() {
-                Some(id) => claims.claim(
-                    index,
-                    None,
-                    vec![(Claim::Export(id.to_string()), "core-profile-id".to_owned())],
-                ),
-                None => Vec::new(),
-            };
-            (errors, None)
-        }
-        TaskAction::UpsertCoreProfiles => (Vec::new(), None),
-        TaskAction::GetAppProfiles => {
-            let errors = match Peek::text(peek.pid) {
-                Some(pid) => {
-                    claims.claim(index, None, vec![(Claim::Export(pid), "pid".to_owned())])
-                }
-                None => Vec::new(),
-            };
-            (errors, None)
+/// The keys that tie a record to others of its task: the profile it names and the identities
+/// (or app) it claims.
+fn grouping_keys(action: TaskAction, match_by: Option<&MatchBy>, keys: &RecordKeys) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let identities = |out: &mut Vec<String>| {
+        out.extend(
+            keys.identities
+                .iter()
+                .map(|(kind, normalized)| format!("{}:{normalized}", kind.as_str())),
+        );
+    };
+    let core_id = |out: &mut Vec<String>| {
+        if let Some(id) = keys.core_profile_id {
+            out.push(format!("id:{id}"));
         }
     };
-    Verdict { errors, key }
+    match action {
+        TaskAction::CreateCoreProfiles => identities(&mut out),
+        TaskAction::UpdateCoreProfiles => {
+            core_id(&mut out);
+            identities(&mut out);
+        }
+        TaskAction::UpsertCoreProfiles => {
+            identities(&mut out);
+            match match_by {
+                Some(MatchBy::CoreProfileId) => core_id(&mut out),
+                Some(MatchBy::CustomField(name)) => {
+                    if let Some(key) = &keys.custom_match {
+                        out.push(format!("custom:{name}:{key}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        TaskAction::CreateAppProfiles | TaskAction::GetCoreProfiles => core_id(&mut out),
+        TaskAction::UpdateAppProfiles | TaskAction::GetAppProfiles => {
+            if let Some(pid) = &keys.pid {
+                out.push(format!("pid:{pid}"));
+            }
+        }
+    }
+    out
+}
+
+/// Disjoint sets of record positions (union by size, path halving).
+struct Groups {
+    parent: Vec<usize>,
+    size: Vec<usize>,
+}
+
+impl Groups {
+    fn new(count: usize) -> Groups {
+        Groups {
+            parent: (0..count).collect(),
+            size: vec![1; count],
+        }
+    }
+
+    fn find(&mut self, mut at: usize) -> usize {
+        while self.parent[at] != at {
+            self.parent[at] = self.parent[self.parent[at]];
+            at = self.parent[at];
+        }
+        at
+    }
+
+    fn join(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a == b {
+            return;
+        }
+        let (big, small) = if self.size[a] >= self.size[b] {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        self.parent[small] = big;
+        self.size[big] += self.size[small];
+    }
 }
 
 fn is_export(action: TaskAction) -> bool {
@@ -249,57 +119,85 @@ fn is_export(action: TaskAction) -> bool {
     )
 }
 
+/// A lone selector record's plan, if the task is an export by selector.
+fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Plan>, GatewayError> {
+    if !is_export(action) {
+        return Ok(None);
+    }
+    let selectors = records
+        .iter()
+        .filter(|record| matches!(&record.content, RecordContent::Json(json) if is_selector(json.get())))
+        .count();
+    if selectors == 0 {
+        return Ok(None);
+    }
+    if records.len() > 1 {
+        return Err(GatewayError::InvalidPayload(
+            "an export selector (`all`, `updated_since`, `identity`) must be the only record"
+                .to_owned(),
+        ));
+    }
+    let RecordContent::Json(json) = &records[0].content else {
+        return Ok(None);
+    };
+    let target = if action == TaskAction::GetAppProfiles {
+        ExportTarget::AppProfiles
+    } else {
+        ExportTarget::CoreProfiles
+    };
+    Ok(Some(match parse_export_record(json.get(), target) {
+        Ok(ExportRequest::Selector(_)) => {
+            Plan::Selector(serde_json::from_str(json.get()).unwrap_or(Value::Null))
+        }
+        Ok(_) => return Ok(None),
+        Err(errors) => Plan::Records(vec![Verdict { errors, key: None }]),
+    }))
+}
+
 /// Checks the records of a payload for `action`, in input order: lines that are not JSON,
-/// identities (or ids) claimed twice, chunk keys, and whether it is an export by selector.
+/// which records share a chunk, and whether it is an export by selector.
 pub fn validate_records(
     action: TaskAction,
     match_by: Option<&MatchBy>,
     records: &[RawRecord],
 ) -> Result<Plan, GatewayError> {
-    let peeks: Vec<Option<Peek<'_>>> = records
-        .iter()
-        .map(|record| match &record.content {
-            RecordContent::Broken { .. } => None,
-            RecordContent::Json(json) => peek(json),
-        })
-        .collect();
-    let selector_records = peeks
-        .iter()
-        .flatten()
-        .filter(|peek| peek.has_selector_key())
-        .count();
-    if selector_records > 0 && is_export(action) {
-        if records.len() > 1 {
-            return Err(GatewayError::InvalidPayload(
-                "an export selector (`all`, `updated_since`, `identity`) must be the only record"
-                    .to_owned(),
-            ));
-        }
-        if let RecordContent::Json(json) = &records[0].content {
-            let value: Value = serde_json::from_str(json.get()).unwrap_or(Value::Null);
-            match parse_selector(&value) {
-                Ok(_) => return Ok(Plan::Selector(value)),
-                Err(errors) => return Ok(Plan::Records(vec![Verdict { errors, key: None }])),
+    if let Some(plan) = selector_plan(action, records)? {
+        return Ok(plan);
+    }
+    let custom_field = match match_by {
+        Some(MatchBy::CustomField(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let mut groups = Groups::new(records.len());
+    let mut first_with: HashMap<String, usize> = HashMap::new();
+    let mut keyed = vec![false; records.len()];
+    for (at, record) in records.iter().enumerate() {
+        let RecordContent::Json(json) = &record.content else {
+            continue;
+        };
+        let keys = record_keys(json.get(), custom_field);
+        for key in grouping_keys(action, match_by, &keys) {
+            keyed[at] = true;
+            match first_with.get(&key) {
+                Some(&first) => groups.join(first, at),
+                None => {
+                    first_with.insert(key, at);
+                }
             }
         }
     }
-    let mut claims = Claims::default();
     Ok(Plan::Records(
         records
             .iter()
-            .zip(&peeks)
-            .map(|(record, peek)| match (&record.content, peek) {
-                (RecordContent::Broken { error, .. }, _) => Verdict {
+            .enumerate()
+            .map(|(at, record)| match &record.content {
+                RecordContent::Broken { error, .. } => Verdict {
                     errors: vec![error.clone()],
                     key: None,
                 },
-                (RecordContent::Json(_), None) => Verdict::default(),
-                (RecordContent::Json(_), Some(peek)) => match match_by {
-                    Some(match_by) => Verdict {
-                        errors: Vec::new(),
-                        key: upsert_key(match_by, peek),
-                    },
-                    None => check_one(action, record.index, peek, &mut claims),
+                RecordContent::Json(_) => Verdict {
+                    errors: Vec::new(),
+                    key: keyed[at].then(|| groups.find(at) as i64),
                 },
             })
             .collect(),
@@ -310,6 +208,7 @@ pub fn validate_records(
 mod tests {
     use super::*;
     use crate::payload::PayloadCollector;
+    use userhub_domain::{ErrorCode, IdentityKind};
 
     fn records(text: &str) -> Vec<RawRecord> {
         let mut collector = PayloadCollector::new(100, 10_000, false);
@@ -317,56 +216,47 @@ mod tests {
         collector.finish().unwrap().1
     }
 
-    fn verdicts(action: TaskAction, text: &str) -> Vec<Verdict> {
-        match validate_records(action, None, &records(text)).unwrap() {
-            Plan::Records(verdicts) => verdicts,
+    fn keys(action: TaskAction, match_by: Option<&MatchBy>, text: &str) -> Vec<Option<i64>> {
+        match validate_records(action, match_by, &records(text)).unwrap() {
+            Plan::Records(verdicts) => verdicts.into_iter().map(|v| v.key).collect(),
             Plan::Selector(_) => panic!("not a selector"),
         }
     }
 
     #[test]
-    fn the_later_of_two_creates_claiming_one_identity_is_a_duplicate() {
-        let input = "{\"identities\":[{\"email\":\"A@x.io\"}]}\n{\"identities\":[{\"uid\":\"u\"},{\"email\":\"a@X.io\"}]}\n";
-        let verdicts = verdicts(TaskAction::CreateCoreProfiles, input);
-        assert!(verdicts[0].errors.is_empty());
-        assert_eq!(verdicts[1].errors[0].code, ErrorCode::DuplicateInPayload);
-        assert_eq!(verdicts[1].errors[0].field, "identities[1].email");
+    fn creates_claiming_one_identity_share_a_chunk() {
+        let input = "{\"identities\":[{\"email\":\"A@x.io\"}]}\n{\"identities\":[{\"uid\":\"u\"}]}\n{\"identities\":[{\"uid\":\"v\"},{\"email\":\"a@X.io\"}]}\n";
+        let keys = keys(TaskAction::CreateCoreProfiles, None, input);
+        assert_eq!(keys[0], keys[2]);
+        assert_ne!(keys[0], keys[1]);
     }
 
     #[test]
-    fn updates_are_keyed_by_profile_and_may_repeat_an_identity_for_the_same_profile() {
-        let input = "{\"core-profile-id\":5,\"identities\":[{\"uid\":\"u\"}]}\n\
+    fn updates_group_by_profile_and_by_the_identities_they_add() {
+        let input = "{\"core-profile-id\":5,\"age\":3}\n\
+                     {\"core-profile-id\":6,\"identities\":[{\"uid\":\"u\"}]}\n\
                      {\"core-profile-id\":\"5\",\"identities\":[{\"uid\":\"u\"}]}\n\
-                     {\"core-profile-id\":6,\"identities\":[{\"uid\":\"u\"}]}\n";
-        let verdicts = verdicts(TaskAction::UpdateCoreProfiles, input);
-        assert_eq!(verdicts[0].key, Some(5));
-        assert!(verdicts[1].errors.is_empty());
-        assert_eq!(verdicts[2].errors[0].code, ErrorCode::DuplicateInPayload);
+                     {\"core-profile-id\":7}\n";
+        let keys = keys(TaskAction::UpdateCoreProfiles, None, input);
+        assert_eq!(keys[0], keys[1], "5 and 6 are tied by uid u");
+        assert_eq!(keys[0], keys[2]);
+        assert_ne!(keys[0], keys[3]);
     }
 
     #[test]
-    fn app_profile_records_are_keyed_and_checked_for_duplicates() {
-        let input =
-            "{\"core-profile-id\":5,\"app_id\":\"a\"}\n{\"core-profile-id\":5,\"app_id\":\"a\"}\n";
-        let creates = verdicts(TaskAction::CreateAppProfiles, input);
-        assert_eq!(creates[0].key, Some(5));
-        assert_eq!(creates[1].errors[0].field, "app_id");
-        let updates = verdicts(
-            TaskAction::UpdateAppProfiles,
-            "{\"pid\":\"p\",\"city\":\"x\"}\n{\"pid\":\"p\",\"city\":\"y\"}\n",
+    fn upserts_group_by_match_key_and_identities() {
+        let by_email = MatchBy::Identity(IdentityKind::Email);
+        let input = "{\"identities\":[{\"email\":\"a@x\"}]}\n{\"identities\":[{\"email\":\"b@x\"}]}\n{\"identities\":[{\"email\":\"A@x\"},{\"uid\":\"z\"}]}\n";
+        let keys = keys(TaskAction::UpsertCoreProfiles, Some(&by_email), input);
+        assert_eq!(keys[0], keys[2]);
+        assert_ne!(keys[0], keys[1]);
+        let by_crm = MatchBy::CustomField("crm".into());
+        let input = "{\"custom_fields\":{\"crm\":1E2}}\n{\"custom_fields\":{\"crm\":\"100\"}}\n";
+        let keys = super::tests::keys(TaskAction::UpsertCoreProfiles, Some(&by_crm), input);
+        assert_eq!(
+            keys[0], keys[1],
+            "numbers and strings of one value are one key"
         );
-        assert_eq!(updates[0].key, updates[1].key);
-        assert!(updates[1].errors.is_empty());
-    }
-
-    #[test]
-    fn exports_report_repeated_ids_once() {
-        let verdicts = verdicts(
-            TaskAction::GetCoreProfiles,
-            "{\"core-profile-id\":1}\n{\"core-profile-id\":\"1\"}\n",
-        );
-        assert!(verdicts[0].errors.is_empty());
-        assert_eq!(verdicts[1].errors[0].code, ErrorCode::DuplicateInPayload);
     }
 
     #[test]
@@ -397,10 +287,15 @@ mod tests {
 
     #[test]
     fn broken_lines_are_errors_and_full_validation_is_left_to_the_worker() {
-        let verdicts = verdicts(
+        let plan = validate_records(
             TaskAction::CreateCoreProfiles,
-            "{\"identities\":[]}\nnot json\n",
-        );
+            None,
+            &records("{\"identities\":[]}\nnot json\n"),
+        )
+        .unwrap();
+        let Plan::Records(verdicts) = plan else {
+            panic!()
+        };
         assert!(
             verdicts[0].errors.is_empty(),
             "the worker reports EMPTY_DATA"

@@ -115,3 +115,37 @@ impl IntoResponse for ApiError {
 pub async fn json_fallback() -> ApiError {
     ApiError::not_found("NOT_FOUND", "no such endpoint")
 }
+
+/// The answer for a known path with a method it does not take.
+pub async fn json_method_not_allowed(method: axum::http::Method) -> ApiError {
+    let shown: String = method.as_str().chars().take(32).collect();
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("this endpoint does not take `{shown}`"),
+    )
+}
+
+/// Longest request target (path and query) answered: longer ones get `414 URI_TOO_LONG`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Refuses request targets longer than [`MAX_URI_BYTES`] with a JSON `414`.
+pub async fn limit_uri_length(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if length > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the request target has {length} bytes; at most {MAX_URI_BYTES} are accepted"),
+        )
+        .with_details(serde_json::json!({ "limit_bytes": MAX_URI_BYTES }))
+        .into_response();
+    }
+    next.run(request).await
+}

@@ -14,7 +14,10 @@ pub mod schema;
 pub use admission::{ApiContext, Principal, RequestLimits, admission_layer};
 pub use auth::Authenticator;
 pub use drain::after_draining;
-pub use error::{ApiError, ErrorBody, ErrorDetail, json_fallback};
+pub use error::{
+    ApiError, ErrorBody, ErrorDetail, MAX_URI_BYTES, json_fallback, json_method_not_allowed,
+    limit_uri_length,
+};
 pub use observe::record_request;
 pub use query::QueryParams;
 pub use rate_limit::{RateDecision, RateLimiter};

@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::Broker;
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
-use userhub_http_common::{ApiContext, Authenticator, RateLimiter, RequestLimits, json_fallback};
+use userhub_http_common::{
+    ApiContext, Authenticator, RateLimiter, RequestLimits, json_fallback, json_method_not_allowed,
+    limit_uri_length,
+};
 use userhub_status::dashboard::Dashboard;
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
@@ -120,7 +123,11 @@ async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, router.fallback(json_fallback))
+    let router = router
+        .fallback(json_fallback)
+        .method_not_allowed_fallback(json_method_not_allowed)
+        .layer(axum::middleware::from_fn(limit_uri_length));
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())

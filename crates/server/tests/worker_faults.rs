@@ -232,7 +232,7 @@ async fn concurrent_tasks_updating_the_same_profiles_lose_no_update() {
     let merged = app
         .query_json(
             "SELECT count(*) AS n FROM core_profiles
-              WHERE custom_fields ? 'a' AND custom_fields ? 'b' AND custom_fields ? 'n'
+              WHERE custom_fields::jsonb ? 'a' AND custom_fields::jsonb ? 'b' AND custom_fields::jsonb ? 'n'
                 AND names->>'first_name' = 'A' AND last_country = 'FR'",
         )
         .await;

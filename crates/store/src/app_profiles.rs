@@ -1,139 +1,123 @@
-//! App profiles: set-based insert (one per core profile and app), lock and masked update.
+//! App profiles: set-based insert (one per core profile and app), locking and loading a chunk's
+//! profiles, and an update of only the columns a change touched.
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
-use serde_json::{Map, Value};
 use std::collections::HashMap;
-use userhub_domain::Field;
-use userhub_domain::profile::app::AppProfileFields;
+use tokio_postgres::Row;
+use tokio_postgres::types::Json;
+use userhub_domain::profile::FieldSet;
+use userhub_domain::profile::app::{AppField, AppProfileState};
+use userhub_domain::values::{CustomFields, Decimal};
 
-/// One app profile to write: its fields and its whole custom fields map after the change.
-#[derive(Debug)]
-pub struct AppProfileRow<'a> {
-    pub pid: &'a str,
-    pub fields: &'a AppProfileFields,
-    pub custom_fields: Option<Map<String, Value>>,
+const INSERT: &str = include_str!("../queries/app_profiles/insert.sql");
+const UPDATE_CHANGED: &str = include_str!("../queries/app_profiles/update_changed.sql");
+const LOCK_AND_LOAD: &str = include_str!("../queries/app_profiles/lock_and_load.sql");
+const EXISTING_PIDS: &str = include_str!("../queries/app_profiles/existing_pids.sql");
+const OWNERS: &str = include_str!("../queries/app_profiles/owners.sql");
+
+/// A stored app profile.
+#[derive(Debug, Clone)]
+pub struct StoredAppProfile {
+    pub pid: String,
+    pub core_profile_id: i64,
+    pub app_id: String,
+    pub state: AppProfileState,
 }
 
-/// A new app profile's identity.
-#[derive(Debug)]
-pub struct AppProfileKey<'a> {
+/// A new app profile to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAppProfileRow<'a> {
     pub pid: &'a str,
     pub core_profile_id: i64,
     pub app_id: &'a str,
+    pub state: &'a AppProfileState,
 }
 
 #[derive(Default)]
-struct Columns {
-    pids: Vec<String>,
+struct Columns<'a> {
+    pids: Vec<&'a str>,
     masks: Vec<i32>,
-    custom_fields: Vec<Option<Value>>,
-    texts: [Vec<Option<String>>; 8],
-    user_level: Vec<Option<i32>>,
-    accepted_t_and_c: Vec<Option<bool>>,
-    decimals: [Vec<Option<String>>; 2],
+    custom_fields: Vec<Option<Json<&'a CustomFields>>>,
+    persona: Vec<Option<&'a str>>,
+    paying: Vec<Option<&'a str>>,
+    vip: Vec<Option<&'a str>>,
+    level: Vec<Option<i32>>,
+    tandc: Vec<Option<bool>>,
+    status: Vec<Option<&'a str>>,
+    support: Vec<Option<&'a str>>,
+    country: Vec<Option<&'a str>>,
+    city: Vec<Option<&'a str>>,
+    language: Vec<Option<&'a str>>,
+    rating: Vec<Option<&'a str>>,
+    ltv: Vec<Option<&'a str>>,
 }
 
-/// Pushes a field's value (NULL when absent or cleared), setting its mask bit when present.
-fn push<T: Clone>(column: &mut Vec<Option<T>>, field: &Field<T>, bit: u32, mask: &mut i32) {
-    if !field.is_absent() {
-        *mask |= 1 << bit;
+impl<'a> Columns<'a> {
+    fn push(&mut self, pid: &'a str, state: &'a AppProfileState, mask: FieldSet<AppField>) {
+        self.pids.push(pid);
+        self.masks.push(mask.bits() as i32);
+        self.custom_fields
+            .push((!state.custom_fields.is_empty()).then_some(Json(&state.custom_fields)));
+        self.persona.push(state.user_persona.as_deref());
+        self.paying.push(state.user_paying_segment.as_deref());
+        self.vip.push(state.user_vip_segment.as_deref());
+        self.level.push(state.user_level.map(|level| level as i32));
+        self.tandc.push(state.accepted_t_and_c);
+        self.status.push(state.app_status.as_deref());
+        self.support.push(state.user_support_status.as_deref());
+        self.country.push(state.country.as_deref());
+        self.city.push(state.city.as_deref());
+        self.language.push(state.language.as_deref());
+        self.rating
+            .push(state.app_rating.as_ref().map(Decimal::as_str));
+        self.ltv
+            .push(state.lifetime_value.as_ref().map(Decimal::as_str));
     }
-    column.push(field.value().cloned());
 }
 
-impl Columns {
-    /// Mask bits: 0 custom_fields, 1..=8 the text columns in `TEXT_COLUMNS` order, 9 user_level,
-    /// 10 accepted_t_and_c, 11 app_rating, 12 lifetime_value.
-    fn from_rows(rows: &[AppProfileRow<'_>]) -> Columns {
-        let mut columns = Columns::default();
-        for row in rows {
-            let f = row.fields;
-            let mut mask = i32::from(f.custom_fields.is_some());
-            columns.pids.push(row.pid.to_owned());
-            columns.custom_fields.push(
-                row.custom_fields
-                    .clone()
-                    .filter(|map| !map.is_empty())
-                    .map(Value::Object),
-            );
-            let texts = [
-                &f.user_persona,
-                &f.user_paying_segment,
-                &f.user_vip_segment,
-                &f.app_status,
-                &f.user_support_status,
-                &f.country,
-                &f.city,
-                &f.language,
-            ];
-            for (position, field) in texts.into_iter().enumerate() {
-                push(
-                    &mut columns.texts[position],
-                    field,
-                    position as u32 + 1,
-                    &mut mask,
-                );
-            }
-            let level = f.user_level.clone().map(|level| level as i32);
-            push(&mut columns.user_level, &level, 9, &mut mask);
-            push(
-                &mut columns.accepted_t_and_c,
-                &f.accepted_t_and_c,
-                10,
-                &mut mask,
-            );
-            push(&mut columns.decimals[0], &f.app_rating, 11, &mut mask);
-            push(&mut columns.decimals[1], &f.lifetime_value, 12, &mut mask);
-            columns.masks.push(mask);
-        }
-        columns
+pub(crate) fn state_of(row: &Row) -> AppProfileState {
+    AppProfileState {
+        custom_fields: row
+            .get::<_, Option<Json<CustomFields>>>("custom_fields")
+            .map(|Json(fields)| fields)
+            .unwrap_or_default(),
+        user_persona: row.get("user_persona"),
+        user_paying_segment: row.get("user_paying_segment"),
+        user_vip_segment: row.get("user_vip_segment"),
+        user_level: row.get::<_, Option<i32>>("user_level").map(i64::from),
+        accepted_t_and_c: row.get("accepted_t_and_c"),
+        app_status: row.get("app_status"),
+        user_support_status: row.get("user_support_status"),
+        country: row.get("country"),
+        city: row.get("city"),
+        language: row.get("language"),
+        app_rating: row
+            .get::<_, Option<String>>("app_rating")
+            .map(Decimal::from_stored),
+        lifetime_value: row
+            .get::<_, Option<String>>("lifetime_value")
+            .map(Decimal::from_stored),
     }
 }
 
 /// Inserts app profiles whose (core profile, app) pair is free; returns the pids inserted.
-/// Rows are inserted in the order given, so the first of two rows for one pair wins.
 pub async fn insert_new(
     client: &impl GenericClient,
     domain_id: i64,
-    keys: &[AppProfileKey<'_>],
-    rows: &[AppProfileRow<'_>],
+    rows: &[NewAppProfileRow<'_>],
 ) -> Result<Vec<String>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let c = Columns::from_rows(rows);
-    let cores: Vec<i64> = keys.iter().map(|key| key.core_profile_id).collect();
-    let apps: Vec<&str> = keys.iter().map(|key| key.app_id).collect();
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO app_profiles (pid, domain_id, core_profile_id, app_id, custom_fields, user_persona,
-                 user_paying_segment, user_vip_segment, app_status, user_support_status, country, city,
-                 language, user_level, accepted_t_and_c, app_rating, lifetime_value)
-             SELECT u.pid, $1, u.core, u.app, u.custom_fields, u.persona, u.paying, u.vip, u.status,
-                    u.support, u.country, u.city, u.language, u.level, u.tandc, u.rating::numeric,
-                    u.ltv::numeric
-               FROM unnest($2::text[], $3::int8[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
-                           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                           $14::int4[], $15::bool[], $16::text[], $17::text[]) WITH ORDINALITY
-                    AS u(pid, core, app, custom_fields, persona, paying, vip, status, support, country,
-                         city, language, level, tandc, rating, ltv, position)
-              ORDER BY u.position
-             ON CONFLICT (domain_id, core_profile_id, app_id) DO NOTHING
-             RETURNING pid",
-        )
-        .await?;
-    let [
-        persona,
-        paying,
-        vip,
-        status,
-        support,
-        country,
-        city,
-        language,
-    ] = &c.texts;
-    let rows = client
+    let mut c = Columns::default();
+    for row in rows {
+        c.push(row.pid, row.state, FieldSet::default());
+    }
+    let cores: Vec<i64> = rows.iter().map(|row| row.core_profile_id).collect();
+    let apps: Vec<&str> = rows.iter().map(|row| row.app_id).collect();
+    let statement = client.prepare_cached(INSERT).await?;
+    let inserted = client
         .query(
             &statement,
             &[
@@ -142,22 +126,22 @@ pub async fn insert_new(
                 &cores,
                 &apps,
                 &c.custom_fields,
-                persona,
-                paying,
-                vip,
-                status,
-                support,
-                country,
-                city,
-                language,
-                &c.user_level,
-                &c.accepted_t_and_c,
-                &c.decimals[0],
-                &c.decimals[1],
+                &c.persona,
+                &c.paying,
+                &c.vip,
+                &c.level,
+                &c.tandc,
+                &c.status,
+                &c.support,
+                &c.country,
+                &c.city,
+                &c.language,
+                &c.rating,
+                &c.ltv,
             ],
         )
         .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    Ok(inserted.iter().map(|row| row.get(0)).collect())
 }
 
 /// The pids of existing app profiles for `(core profile, app)` pairs.
@@ -171,14 +155,9 @@ pub async fn existing_pids(
     }
     let cores: Vec<i64> = pairs.iter().map(|(core, _)| *core).collect();
     let apps: Vec<&str> = pairs.iter().map(|(_, app)| *app).collect();
+    let statement = client.prepare_cached(EXISTING_PIDS).await?;
     let rows = client
-        .query(
-            "SELECT a.core_profile_id, a.app_id, a.pid
-               FROM app_profiles a JOIN unnest($2::int8[], $3::text[]) AS k(core, app)
-                 ON a.core_profile_id = k.core AND a.app_id = k.app
-              WHERE a.domain_id = $1",
-            &[&domain_id, &cores, &apps],
-        )
+        .query(&statement, &[&domain_id, &cores, &apps])
         .await?;
     Ok(rows
         .iter()
@@ -186,76 +165,44 @@ pub async fn existing_pids(
         .collect())
 }
 
-/// Locks the domain's app profiles among `pids` (in pid order) and returns their custom fields.
-pub async fn lock_profiles(
+/// Locks the domain's app profiles among `pids` (in pid order) and reads them.
+pub async fn lock_and_load(
     client: &impl GenericClient,
     domain_id: i64,
     pids: &[&str],
-) -> Result<HashMap<String, Map<String, Value>>, StoreError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT pid, custom_fields FROM app_profiles
-              WHERE domain_id = $1 AND pid = ANY($2) ORDER BY pid FOR UPDATE",
-        )
-        .await?;
+) -> Result<Vec<StoredAppProfile>, StoreError> {
+    if pids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = client.prepare_cached(LOCK_AND_LOAD).await?;
     let rows = client.query(&statement, &[&domain_id, &pids]).await?;
     Ok(rows
         .iter()
-        .map(|row| {
-            let custom_fields = match row.get::<_, Option<Value>>(1) {
-                Some(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            (row.get(0), custom_fields)
+        .map(|row| StoredAppProfile {
+            pid: row.get("pid"),
+            core_profile_id: row.get("core_profile_id"),
+            app_id: row.get("app_id"),
+            state: state_of(row),
         })
         .collect())
 }
 
-/// Applies one folded update per app profile with one statement.
-pub async fn update_profiles(
+/// Writes each app profile's changed columns with one statement and moves their `updated_at`.
+pub async fn update_changed(
     client: &impl GenericClient,
     domain_id: i64,
-    rows: &[AppProfileRow<'_>],
+    profiles: &[(&str, &AppProfileState, FieldSet<AppField>)],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
+    let mut c = Columns::default();
+    for (pid, state, changed) in profiles {
+        if !changed.is_empty() {
+            c.push(pid, state, *changed);
+        }
+    }
+    if c.pids.is_empty() {
         return Ok(());
     }
-    let c = Columns::from_rows(rows);
-    let statement = client
-        .prepare_cached(
-            "UPDATE app_profiles a SET
-                 custom_fields = CASE WHEN u.mask & 1 <> 0 THEN u.custom_fields ELSE a.custom_fields END,
-                 user_persona = CASE WHEN u.mask & 2 <> 0 THEN u.persona ELSE a.user_persona END,
-                 user_paying_segment = CASE WHEN u.mask & 4 <> 0 THEN u.paying ELSE a.user_paying_segment END,
-                 user_vip_segment = CASE WHEN u.mask & 8 <> 0 THEN u.vip ELSE a.user_vip_segment END,
-                 app_status = CASE WHEN u.mask & 16 <> 0 THEN u.status ELSE a.app_status END,
-                 user_support_status = CASE WHEN u.mask & 32 <> 0 THEN u.support ELSE a.user_support_status END,
-                 country = CASE WHEN u.mask & 64 <> 0 THEN u.country ELSE a.country END,
-                 city = CASE WHEN u.mask & 128 <> 0 THEN u.city ELSE a.city END,
-                 language = CASE WHEN u.mask & 256 <> 0 THEN u.language ELSE a.language END,
-                 user_level = CASE WHEN u.mask & 512 <> 0 THEN u.level ELSE a.user_level END,
-                 accepted_t_and_c = CASE WHEN u.mask & 1024 <> 0 THEN u.tandc ELSE a.accepted_t_and_c END,
-                 app_rating = CASE WHEN u.mask & 2048 <> 0 THEN u.rating::numeric ELSE a.app_rating END,
-                 lifetime_value = CASE WHEN u.mask & 4096 <> 0 THEN u.ltv::numeric ELSE a.lifetime_value END,
-                 updated_at = now()
-               FROM unnest($2::text[], $3::int4[], $4::jsonb[], $5::text[], $6::text[], $7::text[],
-                           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int4[],
-                           $14::bool[], $15::text[], $16::text[])
-                    AS u(pid, mask, custom_fields, persona, paying, vip, status, support, country, city,
-                         language, level, tandc, rating, ltv)
-              WHERE a.domain_id = $1 AND a.pid = u.pid",
-        )
-        .await?;
-    let [
-        persona,
-        paying,
-        vip,
-        status,
-        support,
-        country,
-        city,
-        language,
-    ] = &c.texts;
+    let statement = client.prepare_cached(UPDATE_CHANGED).await?;
     client
         .execute(
             &statement,
@@ -264,18 +211,18 @@ pub async fn update_profiles(
                 &c.pids,
                 &c.masks,
                 &c.custom_fields,
-                persona,
-                paying,
-                vip,
-                status,
-                support,
-                country,
-                city,
-                language,
-                &c.user_level,
-                &c.accepted_t_and_c,
-                &c.decimals[0],
-                &c.decimals[1],
+                &c.persona,
+                &c.paying,
+                &c.vip,
+                &c.level,
+                &c.tandc,
+                &c.status,
+                &c.support,
+                &c.country,
+                &c.city,
+                &c.language,
+                &c.rating,
+                &c.ltv,
             ],
         )
         .await?;
@@ -291,37 +238,10 @@ pub async fn owners_of(
     if pids.is_empty() {
         return Ok(HashMap::new());
     }
-    let statement = client
-        .prepare_cached(
-            "SELECT pid, core_profile_id, app_id FROM app_profiles WHERE domain_id = $1 AND pid = ANY($2)",
-        )
-        .await?;
+    let statement = client.prepare_cached(OWNERS).await?;
     let rows = client.query(&statement, &[&domain_id, &pids]).await?;
     Ok(rows
         .iter()
         .map(|row| (row.get(0), (row.get(1), row.get(2))))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mask_follows_the_documented_bits() {
-        let fields = AppProfileFields {
-            user_persona: Field::Set("p".into()),
-            city: Field::Clear,
-            lifetime_value: Field::Set("1".into()),
-            ..AppProfileFields::default()
-        };
-        let rows = [AppProfileRow {
-            pid: "x",
-            fields: &fields,
-            custom_fields: None,
-        }];
-        let columns = Columns::from_rows(&rows);
-        assert_eq!(columns.masks[0], (1 << 1) | (1 << 7) | (1 << 12));
-        assert_eq!(columns.texts[6], vec![None]);
-    }
 }

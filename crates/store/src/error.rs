@@ -13,6 +13,9 @@ pub enum StoreError {
     /// Settings that cannot work (bad URL...).
     #[error("database configuration: {0}")]
     Config(String),
+    /// The work kept meeting concurrent changes; retrying later will succeed.
+    #[error("contention: {0}")]
+    Contention(String),
     /// A migration failed.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {
@@ -44,7 +47,7 @@ impl StoreError {
     /// failure, deadlock, server shutting down) as opposed to a fault in the work itself.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Unavailable(_) => true,
+            StoreError::Unavailable(_) | StoreError::Contention(_) => true,
             StoreError::Config(_) | StoreError::Migration { .. } => false,
             StoreError::Query(error) => {
                 if error.is_closed() {

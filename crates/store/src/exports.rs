@@ -2,10 +2,15 @@
 //! export selector picks, so that a million-profile export streams in bounded memory.
 
 use crate::error::StoreError;
+use crate::identities::identities_of;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
+use std::collections::HashMap;
 use tokio_postgres::Portal;
 use tokio_postgres::types::ToSql;
+use userhub_domain::Identity;
 use userhub_domain::profile::selector::ExportSelector;
+use userhub_domain::profile::view::{AppProfileView, CoreProfileView};
 
 /// What an export reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,83 +26,80 @@ pub enum ExportKey {
     App(String),
 }
 
-/// The JSON object (as text) of each of the domain's core profiles among `ids`. Identities and
-/// app profiles are found by profile id alone: ids are unique across domains, and filtering
-/// them by domain too would make PostgreSQL scan the whole domain for every profile.
-pub async fn core_profiles_json(
+const CORE_PROFILES: &str = include_str!("../queries/exports/core_profiles.sql");
+const APP_PIDS: &str = include_str!("../queries/exports/app_pids.sql");
+const APP_PROFILES: &str = include_str!("../queries/exports/app_profiles.sql");
+
+fn epoch_ms(row: &tokio_postgres::Row, column: &str) -> i64 {
+    row.get::<_, DateTime<Utc>>(column).timestamp_millis()
+}
+
+/// The domain's core profiles among `ids`, whole (identities and app profile pids included).
+pub async fn core_profiles(
     client: &impl GenericClient,
     domain_id: i64,
     ids: &[i64],
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT p.id, json_strip_nulls(json_build_object(
-                 'core-profile-id', p.id,
-                 'identities', (SELECT json_agg(coalesce(i.metadata, '{}'::jsonb) || jsonb_build_object(i.kind, i.value)
-                                                ORDER BY i.kind, i.normalized)
-                                  FROM identities i
-                                 WHERE i.core_profile_id = p.id),
-                 'names', p.names,
-                 'tags', p.tags,
-                 'custom_fields', p.custom_fields,
-                 'full_privacy_enabled', p.full_privacy_enabled,
-                 'last_country', p.last_country,
-                 'last_city', p.last_city,
-                 'age', p.age,
-                 'lifetime_value', p.lifetime_value,
-                 'user_persona', p.user_persona,
-                 'user_vip_segment', p.user_vip_segment,
-                 'user_support_status', p.user_support_status,
-                 'accepted_t_and_c', p.accepted_t_and_c,
-                 'preferred_language', p.preferred_language,
-                 'last_active_date', p.last_active_date,
-                 'app_profiles', (SELECT json_agg(a.pid ORDER BY a.app_id, a.pid) FROM app_profiles a
-                                   WHERE a.core_profile_id = p.id),
-                 'created_at', (extract(epoch FROM p.created_at) * 1000)::bigint,
-                 'updated_at', (extract(epoch FROM p.updated_at) * 1000)::bigint
-             ))::text
-               FROM core_profiles p
-              WHERE p.domain_id = $1 AND p.id = ANY($2)",
-        )
-        .await?;
+) -> Result<Vec<CoreProfileView>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = client.prepare_cached(CORE_PROFILES).await?;
     let rows = client.query(&statement, &[&domain_id, &ids]).await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let found: Vec<i64> = rows.iter().map(|row| row.get("id")).collect();
+    let mut identities: HashMap<i64, Vec<Identity>> = HashMap::new();
+    for (owner, identity) in identities_of(client, domain_id, &found).await? {
+        identities.entry(owner).or_default().push(identity);
+    }
+    let statement = client.prepare_cached(APP_PIDS).await?;
+    let mut pids: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in client.query(&statement, &[&domain_id, &found]).await? {
+        pids.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let id: i64 = row.get("id");
+            CoreProfileView::new(
+                id,
+                crate::core_profiles::state_of(row),
+                identities.remove(&id).unwrap_or_default(),
+                pids.remove(&id).unwrap_or_default(),
+                epoch_ms(row, "created_at"),
+                epoch_ms(row, "updated_at"),
+            )
+        })
+        .collect())
 }
 
-/// The JSON object (as text) of each of the domain's app profiles among `pids`.
-pub async fn app_profiles_json(
+/// The domain's app profiles among `pids`.
+pub async fn app_profiles(
     client: &impl GenericClient,
     domain_id: i64,
     pids: &[&str],
-) -> Result<Vec<(String, String)>, StoreError> {
-    let statement = client
-        .prepare_cached(
-            "SELECT a.pid, json_strip_nulls(json_build_object(
-                 'pid', a.pid,
-                 'app_id', a.app_id,
-                 'core-profile-id', a.core_profile_id,
-                 'custom_fields', a.custom_fields,
-                 'user_persona', a.user_persona,
-                 'user_paying_segment', a.user_paying_segment,
-                 'user_vip_segment', a.user_vip_segment,
-                 'user_level', a.user_level,
-                 'accepted_t_and_c', a.accepted_t_and_c,
-                 'app_status', a.app_status,
-                 'user_support_status', a.user_support_status,
-                 'country', a.country,
-                 'city', a.city,
-                 'language', a.language,
-                 'app_rating', a.app_rating,
-                 'lifetime_value', a.lifetime_value,
-                 'created_at', (extract(epoch FROM a.created_at) * 1000)::bigint,
-                 'updated_at', (extract(epoch FROM a.updated_at) * 1000)::bigint
-             ))::text
-               FROM app_profiles a
-              WHERE a.domain_id = $1 AND a.pid = ANY($2)",
-        )
-        .await?;
+) -> Result<Vec<AppProfileView>, StoreError> {
+    if pids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = client.prepare_cached(APP_PROFILES).await?;
     let rows = client.query(&statement, &[&domain_id, &pids]).await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|row| {
+            AppProfileView::new(
+                row.get("pid"),
+                row.get("app_id"),
+                row.get("core_profile_id"),
+                crate::app_profiles::state_of(row),
+                epoch_ms(row, "created_at"),
+                epoch_ms(row, "updated_at"),
+            )
+        })
+        .collect())
+}
+
+/// The first instant of millisecond `ms`: `updated_since` includes its whole millisecond.
+fn since(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The query selecting keys (in key order) and its parameters besides the domain (`$1`).
@@ -111,8 +113,8 @@ fn selection_sql(
         }
         (ExportKind::CoreProfiles, ExportSelector::UpdatedSince(ms)) => (
             "SELECT id FROM core_profiles
-              WHERE domain_id = $1 AND updated_at >= to_timestamp($2::int8 / 1000.0) ORDER BY id",
-            vec![Box::new(*ms)],
+              WHERE domain_id = $1 AND updated_at >= $2 ORDER BY id",
+            vec![Box::new(since(*ms))],
         ),
         (ExportKind::CoreProfiles, ExportSelector::Identity { kind, normalized }) => (
             "SELECT core_profile_id FROM identities
@@ -124,8 +126,8 @@ fn selection_sql(
         }
         (ExportKind::AppProfiles, ExportSelector::UpdatedSince(ms)) => (
             "SELECT pid FROM app_profiles
-              WHERE domain_id = $1 AND updated_at >= to_timestamp($2::int8 / 1000.0) ORDER BY pid",
-            vec![Box::new(*ms)],
+              WHERE domain_id = $1 AND updated_at >= $2 ORDER BY pid",
+            vec![Box::new(since(*ms))],
         ),
         (ExportKind::AppProfiles, ExportSelector::Identity { kind, normalized }) => (
             "SELECT a.pid FROM app_profiles a

@@ -2,98 +2,81 @@
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use tokio_postgres::types::Json;
+use userhub_domain::{Identity, IdentityKind};
 
-/// One identity to store for a profile.
-#[derive(Debug, Clone)]
-pub struct IdentityRow<'a> {
-    pub kind: &'a str,
-    pub normalized: &'a str,
-    pub value: &'a str,
-    pub metadata: Option<Value>,
-    pub core_profile_id: i64,
-}
+const OF_PROFILES: &str = include_str!("../queries/identities/of_profiles.sql");
+const OWNERS: &str = include_str!("../queries/identities/owners.sql");
+const INSERT: &str = include_str!("../queries/identities/insert.sql");
+const REFRESH: &str = include_str!("../queries/identities/refresh.sql");
 
 /// `(kind, normalised value)`.
 pub type IdentityKey = (String, String);
-/// An identity key with the profile that owns it.
-pub type OwnedIdentityKey = (String, String, i64);
 
-/// Inserts identities that nobody owns yet, in key order (concurrent chunks lock keys in the
-/// same order and cannot deadlock); returns the keys actually inserted.
-pub async fn insert_unowned(
+/// An identity to store for (or refresh on) its owner.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedIdentity<'a> {
+    pub identity: &'a Identity,
+    pub owner: i64,
+}
+
+/// Column arrays for `unnest`, sorted by key so that concurrent chunks lock keys in one order.
+struct Columns<'a> {
+    kinds: Vec<&'a str>,
+    normalized: Vec<&'a str>,
+    values: Vec<&'a str>,
+    metadata: Vec<Option<Json<&'a BTreeMap<String, String>>>>,
+    owners: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(rows: &[OwnedIdentity<'a>]) -> Columns<'a> {
+        let mut sorted: Vec<&OwnedIdentity<'a>> = rows.iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.identity.kind().as_str(), a.identity.normalized())
+                .cmp(&(b.identity.kind().as_str(), b.identity.normalized()))
+        });
+        Columns {
+            kinds: sorted.iter().map(|r| r.identity.kind().as_str()).collect(),
+            normalized: sorted.iter().map(|r| r.identity.normalized()).collect(),
+            values: sorted.iter().map(|r| r.identity.value()).collect(),
+            metadata: sorted
+                .iter()
+                .map(|r| {
+                    let metadata = r.identity.metadata();
+                    (!metadata.is_empty()).then_some(Json(metadata))
+                })
+                .collect(),
+            owners: sorted.iter().map(|r| r.owner).collect(),
+        }
+    }
+}
+
+/// Every identity of the given profiles, with its owner.
+pub async fn identities_of(
     client: &impl GenericClient,
     domain_id: i64,
-    rows: &[IdentityRow<'_>],
-) -> Result<HashSet<OwnedIdentityKey>, StoreError> {
-    if rows.is_empty() {
-        return Ok(HashSet::new());
+    profile_ids: &[i64],
+) -> Result<Vec<(i64, Identity)>, StoreError> {
+    if profile_ids.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut sorted: Vec<&IdentityRow<'_>> = rows.iter().collect();
-    sorted.sort_by(|a, b| (a.kind, a.normalized).cmp(&(b.kind, b.normalized)));
-    let kinds: Vec<&str> = sorted.iter().map(|row| row.kind).collect();
-    let normalized: Vec<&str> = sorted.iter().map(|row| row.normalized).collect();
-    let values: Vec<&str> = sorted.iter().map(|row| row.value).collect();
-    let metadata: Vec<Option<&Value>> = sorted.iter().map(|row| row.metadata.as_ref()).collect();
-    let owners: Vec<i64> = sorted.iter().map(|row| row.core_profile_id).collect();
-    // Conflicts are rare: a plain insert (no speculative insertion per row) is tried first
-    // inside a savepoint, and only a unique violation takes the slower path below.
-    let plain = client
-        .prepare_cached(
-            "INSERT INTO identities (domain_id, kind, normalized, value, metadata, core_profile_id)
-             SELECT $1, u.kind, u.normalized, u.value, u.metadata, u.owner
-               FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int8[]) WITH ORDINALITY
-                    AS u(kind, normalized, value, metadata, owner, position)
-              ORDER BY u.position",
-        )
+    let statement = client.prepare_cached(OF_PROFILES).await?;
+    let rows = client
+        .query(&statement, &[&domain_id, &profile_ids])
         .await?;
-    client.batch_execute("SAVEPOINT identities_plain").await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-        [&domain_id, &kinds, &normalized, &values, &metadata, &owners];
-    match client.execute(&plain, &params).await {
-        Ok(_) => {
-            client
-                .batch_execute("RELEASE SAVEPOINT identities_plain")
-                .await?;
-            return Ok(sorted
-                .iter()
-                .map(|row| {
-                    (
-                        row.kind.to_owned(),
-                        row.normalized.to_owned(),
-                        row.core_profile_id,
-                    )
-                })
-                .collect());
-        }
-        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-            client
-                .batch_execute("ROLLBACK TO SAVEPOINT identities_plain")
-                .await?;
-        }
-        Err(error) => return Err(error.into()),
-    }
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO identities (domain_id, kind, normalized, value, metadata, core_profile_id)
-             SELECT $1, u.kind, u.normalized, u.value, u.metadata, u.owner
-               FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int8[]) WITH ORDINALITY
-                    AS u(kind, normalized, value, metadata, owner, position)
-              ORDER BY u.position
-             ON CONFLICT DO NOTHING
-             RETURNING kind, normalized, core_profile_id",
-        )
-        .await?;
-    let inserted = client
-        .query(
-            &statement,
-            &[&domain_id, &kinds, &normalized, &values, &metadata, &owners],
-        )
-        .await?;
-    Ok(inserted
+    Ok(rows
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .filter_map(|row| {
+            let kind: IdentityKind = row.get::<_, &str>("kind").parse().ok()?;
+            let metadata = row
+                .get::<_, Option<Json<BTreeMap<String, String>>>>("metadata")
+                .map(|Json(metadata)| metadata)
+                .unwrap_or_default();
+            let identity = Identity::stored(kind, row.get("value"), metadata);
+            Some((row.get("core_profile_id"), identity))
+        })
         .collect())
 }
 
@@ -108,15 +91,7 @@ pub async fn owners(
     }
     let kinds: Vec<&str> = keys.iter().map(|(kind, _)| *kind).collect();
     let normalized: Vec<&str> = keys.iter().map(|(_, normalized)| *normalized).collect();
-    let statement = client
-        .prepare_cached(
-            "SELECT i.kind, i.normalized, i.core_profile_id
-               FROM identities i
-               JOIN unnest($2::text[], $3::text[]) AS k(kind, normalized)
-                 ON i.kind = k.kind AND i.normalized = k.normalized
-              WHERE i.domain_id = $1",
-        )
-        .await?;
+    let statement = client.prepare_cached(OWNERS).await?;
     let rows = client
         .query(&statement, &[&domain_id, &kinds, &normalized])
         .await?;
@@ -126,57 +101,73 @@ pub async fn owners(
         .collect())
 }
 
-/// Rewrites value and metadata of identities a profile already owns (re-adding one is allowed).
-pub async fn refresh_owned(
+/// Inserts identities nobody owns yet. A key someone else took meanwhile (or a second uid for
+/// one profile) makes the whole statement roll back to its savepoint and answers `false`: the
+/// caller looks the owners up and decides again.
+pub async fn insert_new(
     client: &impl GenericClient,
     domain_id: i64,
-    rows: &[IdentityRow<'_>],
+    rows: &[OwnedIdentity<'_>],
+) -> Result<bool, StoreError> {
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    let c = Columns::of(rows);
+    let statement = client.prepare_cached(INSERT).await?;
+    client.batch_execute("SAVEPOINT new_identities").await?;
+    let inserted = client
+        .execute(
+            &statement,
+            &[
+                &domain_id,
+                &c.kinds,
+                &c.normalized,
+                &c.values,
+                &c.metadata,
+                &c.owners,
+            ],
+        )
+        .await;
+    match inserted.map_err(StoreError::from) {
+        Ok(_) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT new_identities")
+                .await?;
+            Ok(true)
+        }
+        Err(error) if error.is_unique_violation() => {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT new_identities")
+                .await?;
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Rewrites value and metadata of identities their owner already has (a record re-added one
+/// with other metadata or another spelling).
+pub async fn refresh(
+    client: &impl GenericClient,
+    domain_id: i64,
+    rows: &[OwnedIdentity<'_>],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let kinds: Vec<&str> = rows.iter().map(|row| row.kind).collect();
-    let normalized: Vec<&str> = rows.iter().map(|row| row.normalized).collect();
-    let values: Vec<&str> = rows.iter().map(|row| row.value).collect();
-    let metadata: Vec<Option<&Value>> = rows.iter().map(|row| row.metadata.as_ref()).collect();
-    let owners: Vec<i64> = rows.iter().map(|row| row.core_profile_id).collect();
-    let statement = client
-        .prepare_cached(
-            "UPDATE identities i SET value = u.value, metadata = u.metadata
-               FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int8[])
-                    AS u(kind, normalized, value, metadata, owner)
-              WHERE i.domain_id = $1 AND i.kind = u.kind AND i.normalized = u.normalized
-                AND i.core_profile_id = u.owner",
-        )
-        .await?;
+    let c = Columns::of(rows);
+    let statement = client.prepare_cached(REFRESH).await?;
     client
         .execute(
             &statement,
-            &[&domain_id, &kinds, &normalized, &values, &metadata, &owners],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Removes the given keys where `owner` owns them (undoing inserts of records that failed).
-pub async fn delete_owned(
-    client: &impl GenericClient,
-    domain_id: i64,
-    keys: &[(&str, &str, i64)],
-) -> Result<(), StoreError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let kinds: Vec<&str> = keys.iter().map(|(kind, _, _)| *kind).collect();
-    let normalized: Vec<&str> = keys.iter().map(|(_, normalized, _)| *normalized).collect();
-    let owners: Vec<i64> = keys.iter().map(|(_, _, owner)| *owner).collect();
-    client
-        .execute(
-            "DELETE FROM identities i
-              USING unnest($2::text[], $3::text[], $4::int8[]) AS k(kind, normalized, owner)
-              WHERE i.domain_id = $1 AND i.kind = k.kind AND i.normalized = k.normalized
-                AND i.core_profile_id = k.owner",
-            &[&domain_id, &kinds, &normalized, &owners],
+            &[
+                &domain_id,
+                &c.kinds,
+                &c.normalized,
+                &c.values,
+                &c.metadata,
+                &c.owners,
+            ],
         )
         .await?;
     Ok(())

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod app_profiles;
 pub mod core_profiles;
+pub mod deferred;
 pub mod domains;
 mod error;
 pub mod exports;

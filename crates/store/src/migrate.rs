@@ -36,6 +36,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "profile_events",
         include_str!("../migrations/0007_profile_events.sql"),
     ),
+    (
+        8,
+        "exact_values",
+        include_str!("../migrations/0008_exact_values.sql"),
+    ),
+    (
+        9,
+        "deferred_chunks",
+        include_str!("../migrations/0009_deferred_chunks.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -1,151 +1,77 @@
-//! `create_core_profiles`: new profiles with their identities, a chunk at a time with set-based
-//! SQL. An identity that another profile owns fails its record with `IDENTITY_CONFLICT`.
+//! `create_core_profiles`: new profiles with their identities, a chunk at a time through the
+//! profile service. An identity that another profile owns fails its record with
+//! `IDENTITY_CONFLICT`; one that an earlier record of the task adds, with
+//! `DUPLICATE_IN_PAYLOAD`.
 
-use serde_json::{Map, Value, json};
-use std::collections::HashSet;
-use userhub_domain::profile::MapPatch;
-use userhub_domain::profile::core::{NewCoreProfile, parse_new_core_profile};
-use userhub_domain::record_error::identity_conflict as conflict_error;
-use userhub_domain::{FieldError, TaskAction};
-use userhub_store::core_profiles::{CoreProfileRow, allocate_ids, insert_profiles};
-use userhub_store::identities::{IdentityRow, delete_owned, insert_unowned, owners};
+use serde::Serialize;
+use userhub_domain::profile::core::NewCoreProfile;
+use userhub_domain::record::parse_new_core_profile;
+use userhub_domain::{FieldError, Identity, TaskAction};
+use userhub_profiles::{CoreOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Outcome, TaskHandler, WorkRecord};
+use userhub_worker_runtime::{
+    ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+};
 
 /// The handler of `create_core_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CreateCoreProfiles;
 
-fn parse(record: &WorkRecord) -> Result<NewCoreProfile, Vec<FieldError>> {
-    record
-        .value()
-        .and_then(|value| parse_new_core_profile(&value))
-}
-
-fn metadata_json(metadata: &std::collections::BTreeMap<String, String>) -> Option<Value> {
-    (!metadata.is_empty()).then(|| json!(metadata))
-}
-
-fn final_map(patch: &Option<MapPatch>) -> Option<Map<String, Value>> {
-    patch.as_ref().map(|patch| patch.apply(&Map::new()))
+/// A created profile's results entry.
+#[derive(Debug, Serialize)]
+pub struct CreatedProfile {
+    #[serde(rename = "core-profile-id")]
+    pub id: i64,
+    pub identities: Vec<Identity>,
 }
 
 impl TaskHandler for CreateCoreProfiles {
+    type Input = NewCoreProfile;
+    type Output = CreatedProfile;
+
     fn action(&self) -> TaskAction {
         TaskAction::CreateCoreProfiles
+    }
+
+    fn parse(&self, _: &ChunkContext, record: &str) -> Result<NewCoreProfile, Vec<FieldError>> {
+        parse_new_core_profile(record)
     }
 
     async fn apply<'a>(
         &'a self,
         transaction: &'a Transaction<'a>,
         chunk: &'a ChunkContext,
-        records: &'a [WorkRecord],
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let parsed: Vec<Result<NewCoreProfile, Vec<FieldError>>> =
-            records.iter().map(parse).collect();
-        let valid: Vec<usize> = (0..parsed.len()).filter(|&at| parsed[at].is_ok()).collect();
-        let ids = allocate_ids(transaction, valid.len()).await?;
-        let mut id_of = vec![0i64; parsed.len()];
-        for (&at, &id) in valid.iter().zip(&ids) {
-            id_of[at] = id;
-        }
-        let id_of = &id_of;
-        let profiles: Vec<(usize, &NewCoreProfile)> = valid
+        records: &'a [Work<NewCoreProfile>],
+    ) -> Result<Handled<CreatedProfile>, StoreError> {
+        let batch: Vec<Indexed<'_, NewCoreProfile>> = records
             .iter()
-            .filter_map(|&at| parsed[at].as_ref().ok().map(|profile| (at, profile)))
-            .collect();
-        let rows: Vec<IdentityRow<'_>> = profiles
-            .iter()
-            .flat_map(|&(at, profile)| {
-                profile.identities.iter().map(move |identity| IdentityRow {
-                    kind: identity.kind().as_str(),
-                    normalized: identity.normalized(),
-                    value: identity.value(),
-                    metadata: metadata_json(identity.metadata()),
-                    core_profile_id: id_of[at],
-                })
+            .map(|work| Indexed {
+                index: work.index,
+                record: &work.input,
             })
             .collect();
-        let inserted = insert_unowned(transaction, chunk.domain_id, &rows).await?;
-        // Keyed by owner too: two records of the chunk may claim one identity; the first wins.
-        let is_inserted = |kind: &str, normalized: &str, owner: i64| {
-            inserted.contains(&(kind.to_owned(), normalized.to_owned(), owner))
-        };
-        let mut failed: HashSet<usize> = HashSet::new();
-        let mut missing: Vec<(&str, &str)> = Vec::new();
-        for &(at, profile) in &profiles {
-            for identity in &profile.identities {
-                if !is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at]) {
-                    failed.insert(at);
-                    missing.push((identity.kind().as_str(), identity.normalized()));
-                }
-            }
-        }
-        let owner_of = owners(transaction, chunk.domain_id, &missing).await?;
-        let undo: Vec<(&str, &str, i64)> = profiles
-            .iter()
-            .filter(|(at, _)| failed.contains(at))
-            .flat_map(|&(at, profile)| {
-                profile
-                    .identities
-                    .iter()
-                    .filter(move |identity| {
-                        is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at])
+        let applied = userhub_profiles::core::create(transaction, chunk.domain_id, &batch).await?;
+        let outcomes = applied
+            .outcomes
+            .into_iter()
+            .zip(records)
+            .map(|(outcome, work)| match outcome {
+                CoreOutcome::Created { id } | CoreOutcome::Updated { id, .. } => {
+                    Outcome::Succeeded(CreatedProfile {
+                        id,
+                        identities: work.input.identities.clone(),
                     })
-                    .map(move |identity| {
-                        (identity.kind().as_str(), identity.normalized(), id_of[at])
-                    })
-            })
-            .collect();
-        delete_owned(transaction, chunk.domain_id, &undo).await?;
-        let created: Vec<CoreProfileRow<'_>> = profiles
-            .iter()
-            .filter(|(at, _)| !failed.contains(at))
-            .map(|&(at, profile)| CoreProfileRow {
-                id: id_of[at],
-                fields: &profile.fields,
-                names: final_map(&profile.fields.names),
-                custom_fields: final_map(&profile.fields.custom_fields),
-            })
-            .collect();
-        insert_profiles(transaction, chunk.domain_id, &created).await?;
-        Ok(parsed
-            .iter()
-            .enumerate()
-            .map(|(at, result)| match result {
-                Err(errors) => Outcome::Failed(errors.clone()),
-                Ok(profile) if failed.contains(&at) => Outcome::Failed(
-                    profile
-                        .identities
-                        .iter()
-                        .filter(|identity| {
-                            !is_inserted(identity.kind().as_str(), identity.normalized(), id_of[at])
-                        })
-                        .map(|identity| {
-                            let key = (
-                                identity.kind().as_str().to_owned(),
-                                identity.normalized().to_owned(),
-                            );
-                            conflict_error(
-                                identity.path(),
-                                identity.kind().as_str(),
-                                owner_of.get(&key).copied(),
-                            )
-                        })
-                        .collect(),
-                ),
-                Ok(profile) => {
-                    let mut fields = Map::new();
-                    fields.insert("core-profile-id".to_owned(), json!(id_of[at]));
-                    let identities = profile
-                        .identities
-                        .iter()
-                        .map(|identity| identity.to_json())
-                        .collect();
-                    fields.insert("identities".to_owned(), Value::Array(identities));
-                    Outcome::Succeeded(fields)
                 }
+                CoreOutcome::Failed(errors) => Outcome::Failed(errors),
             })
-            .collect())
+            .collect();
+        let changes = applied
+            .changes
+            .iter()
+            .map(|change| {
+                ProfileChangeNote::core(change.id, change.created, change.changed.names())
+            })
+            .collect();
+        Ok(Handled { outcomes, changes })
     }
 }

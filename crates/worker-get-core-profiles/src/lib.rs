@@ -1,25 +1,35 @@
 //! `get_core_profiles`: whole core profiles (identities with metadata, app profile pids,
-//! timestamps) rendered as JSON by PostgreSQL, one query per chunk; selectors are planned by the
-//! runtime into chunks of ids.
+//! timestamps) read with three queries per chunk and serialised by serde; selectors are planned
+//! by the runtime into chunks of ids.
 
-use std::collections::HashMap;
-use userhub_domain::profile::selector::parse_core_export_record;
-use userhub_domain::{CoreProfileId, ErrorCode, FieldError, TaskAction};
-use userhub_store::exports::{ExportKind, core_profiles_json};
+use std::collections::{HashMap, HashSet};
+use userhub_domain::profile::view::CoreProfileView;
+use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
+use userhub_domain::{ErrorCode, FieldError, TaskAction};
+use userhub_store::exports::{ExportKind, core_profiles};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Outcome, TaskHandler, WorkRecord};
+use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work};
 
 /// The handler of `get_core_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GetCoreProfiles;
 
-fn parse(record: &WorkRecord) -> Result<CoreProfileId, Vec<FieldError>> {
-    record
-        .value()
-        .and_then(|value| parse_core_export_record(&value))
+/// An export record turned into the id it asks for.
+fn requested_id(request: ExportRequest) -> Result<i64, Vec<FieldError>> {
+    match request {
+        ExportRequest::CoreProfile(id) => Ok(id.get()),
+        _ => Err(vec![FieldError::new(
+            "",
+            ErrorCode::InvalidValue,
+            "an export selector must be the only record of its task",
+        )]),
+    }
 }
 
 impl TaskHandler for GetCoreProfiles {
+    type Input = i64;
+    type Output = CoreProfileView;
+
     fn action(&self) -> TaskAction {
         TaskAction::GetCoreProfiles
     }
@@ -28,33 +38,56 @@ impl TaskHandler for GetCoreProfiles {
         Some(ExportKind::CoreProfiles)
     }
 
+    fn parse(&self, _: &ChunkContext, record: &str) -> Result<i64, Vec<FieldError>> {
+        parse_export_record(record, ExportTarget::CoreProfiles).and_then(requested_id)
+    }
+
     async fn apply<'a>(
         &'a self,
         transaction: &'a Transaction<'a>,
         chunk: &'a ChunkContext,
-        records: &'a [WorkRecord],
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let wanted: Vec<Result<CoreProfileId, Vec<FieldError>>> =
-            records.iter().map(parse).collect();
-        let ids: Vec<i64> = wanted.iter().flatten().map(|id| id.get()).collect();
-        let mut found: HashMap<i64, String> =
-            core_profiles_json(transaction, chunk.domain_id, &ids)
+        records: &'a [Work<i64>],
+    ) -> Result<Handled<CoreProfileView>, StoreError> {
+        let ids: Vec<i64> = records.iter().map(|work| work.input).collect();
+        let mut found: HashMap<i64, CoreProfileView> =
+            core_profiles(transaction, chunk.domain_id, &ids)
                 .await?
                 .into_iter()
+                .map(|view| (view.id, view))
                 .collect();
-        Ok(wanted
-            .into_iter()
-            .map(|id| match id {
-                Err(errors) => Outcome::Failed(errors),
-                Ok(id) => match found.remove(&id.get()) {
-                    Some(json) => Outcome::SucceededJson(json),
+        let mut first_of: HashMap<i64, u32> = HashMap::new();
+        let mut exported: HashSet<i64> = HashSet::new();
+        let outcomes = records
+            .iter()
+            .map(|work| {
+                let id = work.input;
+                if let Some(first) = first_of.get(&id).filter(|_| exported.contains(&id)) {
+                    return Outcome::Failed(vec![
+                        FieldError::new(
+                            "core-profile-id",
+                            ErrorCode::DuplicateInPayload,
+                            format!("record {first} of this payload already exports this profile"),
+                        )
+                        .with_details(serde_json::json!({ "index": first })),
+                    ]);
+                }
+                first_of.insert(id, work.index);
+                match found.remove(&id) {
+                    Some(view) => {
+                        exported.insert(id);
+                        Outcome::Succeeded(view)
+                    }
                     None => Outcome::Failed(vec![FieldError::new(
                         "core-profile-id",
                         ErrorCode::NotFound,
                         format!("core profile {id} does not exist"),
                     )]),
-                },
+                }
             })
-            .collect())
+            .collect();
+        Ok(Handled {
+            outcomes,
+            changes: Vec::new(),
+        })
     }
 }

@@ -3,18 +3,19 @@
 //! in one transaction, with the chunk's profile events in the outbox; a chunk whose ledger row
 //! exists is skipped.
 
-use crate::events::{chunk_events, updated_pids};
+use crate::events::chunk_events;
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
-use crate::{ChunkContext, Outcome, TaskHandler, WorkRecord};
+use crate::{ChunkContext, Outcome, TaskHandler, Work};
 use serde_json::json;
 use tracing::Instrument;
-use userhub_domain::envelope::ChunkMessage;
+use userhub_domain::envelope::{ChunkMessage, echo_input};
 use userhub_domain::{ErrorCode, FieldError, TaskState};
-use userhub_store::app_profiles::owners_of;
+use userhub_store::deferred::{defer_chunk, predecessors_applied};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::profile_events::{NewEvent, insert_events};
 use userhub_store::tasks::{
-    fail_task, fail_unaccepted_task, record_chunk_progress, start_processing, state_for_chunk,
+    fail_task, fail_unaccepted_task, lock_task_state, record_chunk_progress, start_processing,
+    state_for_chunk,
 };
 use userhub_store::{Pool, StoreError, Transaction};
 
@@ -29,6 +30,8 @@ pub enum ChunkDisposition {
     },
     /// A redelivery of a chunk already applied.
     Duplicate,
+    /// A chunk of an in-order task that came before its predecessor: kept until then.
+    Deferred,
     /// Nothing to do, with the reason (e.g. the task was withdrawn).
     Dropped(&'static str),
 }
@@ -106,6 +109,10 @@ async fn run_chunk<H: TaskHandler>(
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
     let chunk_no = message.chunk_no as i32;
+    let ordered = match &resolution {
+        Resolution::Handler(handler) => handler.applies_in_order(),
+        Resolution::FailAll(_) => false,
+    };
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Waits while the gateway still publishes this task's chunks (it holds the row lock).
     // Wait (on the task row) until the gateway has finished accepting the task, so that the
@@ -113,7 +120,14 @@ async fn run_chunk<H: TaskHandler>(
     state_for_chunk(&client, task_id).await?;
     start_processing(&client, task_id).await?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
-    match state_for_chunk(&transaction, task_id).await? {
+    // Chunks of an in-order task take the row exclusively: one applies at a time, and the check
+    // for the predecessor below cannot miss a commit.
+    let state = if ordered {
+        lock_task_state(&transaction, task_id).await?
+    } else {
+        state_for_chunk(&transaction, task_id).await?
+    };
+    match state {
         None => {
             return Ok(ChunkDisposition::Dropped(
                 "the task was withdrawn before it was accepted",
@@ -138,6 +152,13 @@ async fn run_chunk<H: TaskHandler>(
     // by a transaction that holds the task row until it commits.
     if chunk_applied(&transaction, task_id, chunk_no).await? {
         return Ok(ChunkDisposition::Duplicate);
+    }
+    if ordered && !predecessors_applied(&transaction, task_id, chunk_no).await? {
+        let body = serde_json::to_vec(&message)
+            .map_err(|error| ChunkError::Processing(error.to_string()))?;
+        defer_chunk(&transaction, task_id, chunk_no, &body).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
+        return Ok(ChunkDisposition::Deferred);
     }
     let context = ChunkContext {
         task_id,
@@ -193,6 +214,14 @@ async fn run_chunk<H: TaskHandler>(
     })
 }
 
+/// A record the chunk reports without applying it: the gateway's verdict or a parse failure.
+struct Refused {
+    index: u32,
+    line: Option<u32>,
+    input: serde_json::Value,
+    errors: Vec<FieldError>,
+}
+
 async fn resolve<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     transaction: &Transaction<'_>,
@@ -201,40 +230,51 @@ async fn resolve<H: TaskHandler>(
 ) -> Result<(ChunkOutcomes, Vec<NewEvent>), ChunkError> {
     let encoding = |error: std::io::Error| ChunkError::Processing(error.to_string());
     let mut writer = OutcomeWriter::default();
-    let mut pending = Vec::new();
-    let mut work = Vec::new();
+    let mut refused: Vec<Refused> = Vec::new();
+    let mut work: Vec<Work<H::Input>> = Vec::new();
+    let mut texts: Vec<Box<serde_json::value::RawValue>> = Vec::new();
     for record in message.records {
-        match record.input {
-            Some(input) if record.errors.is_empty() => {
-                work.push(WorkRecord {
+        let parsed = match (&resolution, record.input) {
+            (Resolution::Handler(handler), Some(input)) if record.errors.is_empty() => {
+                match handler.parse(context, input.get()) {
+                    Ok(parsed) => Ok((parsed, input)),
+                    Err(errors) => Err((Some(input), errors)),
+                }
+            }
+            (Resolution::FailAll(_), Some(input)) if record.errors.is_empty() => {
+                Err((Some(input), Vec::new()))
+            }
+            (_, input) => Err((input, record.errors)),
+        };
+        match parsed {
+            Ok((input, text)) => {
+                work.push(Work {
                     index: record.index,
                     line: record.line,
                     input,
                 });
+                texts.push(text);
             }
-            input => {
-                let echoed =
-                    userhub_domain::envelope::echo_input(input.as_deref(), record.raw.as_deref());
-                pending.push((record.index, record.line, echoed, record.errors));
-            }
+            Err((input, errors)) => refused.push(Refused {
+                index: record.index,
+                line: record.line,
+                input: echo_input(input.as_deref(), record.raw.as_deref()),
+                errors,
+            }),
         }
     }
-    let mut events = Vec::new();
-    let handled: Vec<Outcome> = match resolution {
+    let (handled, events) = match resolution {
         Resolution::Handler(handler) => {
-            let outcomes = handler.apply(transaction, context, &work).await?;
-            if outcomes.len() != work.len() {
+            let handled = handler.apply(transaction, context, &work).await?;
+            if handled.outcomes.len() != work.len() {
                 return Err(ChunkError::Processing(format!(
                     "the handler returned {} outcomes for {} records",
-                    outcomes.len(),
+                    handled.outcomes.len(),
                     work.len()
                 )));
             }
-            let action = handler.action();
-            let pids = updated_pids(action, context, &outcomes);
-            let owners = owners_of(transaction, context.domain_id, &pids).await?;
-            events = chunk_events(action, context, work.iter().zip(outcomes.iter()), &owners);
-            outcomes
+            let events = chunk_events(context, &handled.changes);
+            (handled.outcomes, events)
         }
         Resolution::FailAll(reason) => {
             let error = FieldError::new(
@@ -243,45 +283,45 @@ async fn resolve<H: TaskHandler>(
                 "the record could not be processed after retries",
             )
             .with_details(json!({ "reason": reason }));
-            work.iter()
-                .map(|_| Outcome::Failed(vec![error.clone()]))
-                .collect()
+            for record in &mut refused {
+                if record.errors.is_empty() {
+                    record.errors.push(error.clone());
+                }
+            }
+            (Vec::new(), Vec::new())
         }
     };
-    // Merge the gateway's verdicts and the handler's outcomes back into index order.
-    let mut handled = work.into_iter().zip(handled).peekable();
-    let mut pending = pending.into_iter().peekable();
+    // Merge the refused records and the handler's outcomes back into index order.
+    let mut handled = work.iter().zip(texts.iter()).zip(handled).peekable();
+    let mut refused = refused.into_iter().peekable();
     loop {
-        let take_handled = match (handled.peek(), pending.peek()) {
-            (Some((record, _)), Some((index, ..))) => record.index < *index,
+        let take_handled = match (handled.peek(), refused.peek()) {
+            (Some(((record, _), _)), Some(other)) => record.index < other.index,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
         };
         if take_handled {
-            let Some((record, outcome)) = handled.next() else {
+            let Some(((record, text), outcome)) = handled.next() else {
                 break;
             };
             match outcome {
                 Outcome::Succeeded(fields) => writer
                     .add_result(record.index, record.line, &fields)
                     .map_err(encoding)?,
-                Outcome::SucceededJson(object) => writer
-                    .add_result_json(record.index, record.line, &object)
-                    .map_err(encoding)?,
                 Outcome::Failed(errors) => {
-                    let echoed = userhub_domain::envelope::echo_input(Some(&record.input), None);
+                    let echoed = echo_input(Some(text), None);
                     writer
                         .add_error(record.index, record.line, &echoed, &errors)
                         .map_err(encoding)?;
                 }
             }
         } else {
-            let Some((index, line, echoed, errors)) = pending.next() else {
+            let Some(record) = refused.next() else {
                 break;
             };
             writer
-                .add_error(index, line, &echoed, &errors)
+                .add_error(record.index, record.line, &record.input, &record.errors)
                 .map_err(encoding)?;
         }
     }

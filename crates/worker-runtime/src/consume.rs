@@ -5,6 +5,7 @@
 
 use crate::TaskHandler;
 use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
+use crate::ordered::release_next;
 use crate::plan::plan_export;
 use crate::settings::{CrashPoint, WorkerSettings};
 use std::sync::Arc;
@@ -174,6 +175,17 @@ impl<H: TaskHandler> Worker<H> {
             }
             outcome
         };
+        if matches!(
+            outcome,
+            Ok(ChunkDisposition::Applied { .. } | ChunkDisposition::Duplicate)
+        ) && self.handler.applies_in_order()
+        {
+            let next = chunk_no as i32 + 1;
+            if let Err(error) = release_next(&self.pool, &self.broker, action, task_id, next).await
+            {
+                tracing::warn!(%error, %task_id, next, "could not release the next chunk; the sweep will");
+            }
+        }
         match outcome {
             Ok(disposition) => {
                 let action = action.as_str();
@@ -204,6 +216,10 @@ impl<H: TaskHandler> Worker<H> {
                     ChunkDisposition::Duplicate => {
                         tracing::info!(%task_id, chunk_no, "redelivered chunk skipped");
                         self.metrics.chunk(action, "duplicate");
+                    }
+                    ChunkDisposition::Deferred => {
+                        tracing::debug!(%task_id, chunk_no, "chunk deferred until its predecessor is applied");
+                        self.metrics.chunk(action, "deferred");
                     }
                     ChunkDisposition::Dropped(reason) => {
                         tracing::warn!(%task_id, chunk_no, reason, "chunk dropped");
@@ -263,8 +279,16 @@ impl<H: TaskHandler> Worker<H> {
             self.settle(delivery, result).await;
             return;
         };
+        let (task_id, chunk_no) = (message.task_id, message.chunk_no as i32);
         match fail_chunk::<H>(&self.pool, message, &reason).await {
             Ok(_) => {
+                if self.handler.applies_in_order() {
+                    if let Err(error) =
+                        release_next(&self.pool, &self.broker, action, task_id, chunk_no + 1).await
+                    {
+                        tracing::warn!(%error, %task_id, "could not release the next chunk; the sweep will");
+                    }
+                }
                 let result = self
                     .forward(delivery, Destination::Dead(action), &counters, &reason)
                     .await;

@@ -6,6 +6,7 @@
 mod apply;
 mod consume;
 mod events;
+mod ordered;
 mod outcomes;
 mod plan;
 mod relay;
@@ -19,8 +20,7 @@ pub use relay::{relay_round, run_event_relay};
 pub use settings::{CrashPoint, WorkerSettings};
 pub use stall::{check_stalled_tasks, run_stall_detector};
 
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde::Serialize;
 use std::future::Future;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
@@ -37,40 +37,92 @@ pub struct ChunkContext {
     pub options: TaskOptions,
 }
 
-/// A record that passed the gateway's checks and awaits processing.
+/// A record that passed the gateway's checks and parsed into its task type's input.
 #[derive(Debug)]
-pub struct WorkRecord {
+pub struct Work<I> {
+    /// 0-based position in the task.
     pub index: u32,
+    /// 1-based line of a JSONL upload.
     pub line: Option<u32>,
-    pub input: Box<RawValue>,
+    pub input: I,
 }
 
-impl WorkRecord {
-    /// The record's JSON, or `INVALID_JSON` if it cannot be read as a value (e.g. too deep).
-    pub fn value(&self) -> Result<Value, Vec<FieldError>> {
-        serde_json::from_str(self.input.get()).map_err(|error| {
-            vec![FieldError::new(
-                "",
-                userhub_domain::ErrorCode::InvalidJson,
-                error.to_string(),
-            )]
-        })
+/// The outcome of one record: its results-file entry (besides `index` and `line`, which the
+/// runtime writes), or its errors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T> {
+    Succeeded(T),
+    Failed(Vec<FieldError>),
+}
+
+/// An app profile named by a profile change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppProfileRef {
+    pub pid: String,
+    pub app_id: String,
+}
+
+/// A profile that a chunk created or changed, as the handler reports it; the runtime turns it
+/// into a profile event unless the task skips triggers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChangeNote {
+    /// The core profile (the owner, for an app profile).
+    pub core_profile_id: i64,
+    /// Set for an app profile's change.
+    pub app: Option<AppProfileRef>,
+    pub created: bool,
+    /// The top-level fields that changed, sorted.
+    pub changed_fields: Vec<&'static str>,
+}
+
+impl ProfileChangeNote {
+    /// A core profile created or changed.
+    pub fn core(core_profile_id: i64, created: bool, changed_fields: Vec<&'static str>) -> Self {
+        ProfileChangeNote {
+            core_profile_id,
+            app: None,
+            created,
+            changed_fields,
+        }
+    }
+
+    /// An app profile (of core profile `core_profile_id`) created or changed.
+    pub fn app(
+        core_profile_id: i64,
+        app: AppProfileRef,
+        created: bool,
+        changed_fields: Vec<&'static str>,
+    ) -> Self {
+        ProfileChangeNote {
+            core_profile_id,
+            app: Some(app),
+            created,
+            changed_fields,
+        }
     }
 }
 
-/// The outcome of one record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The fields of its results-file entry (besides `index` and `line`).
-    Succeeded(Map<String, Value>),
-    /// The same, already rendered as a JSON object text (exports build it in SQL).
-    SucceededJson(String),
-    Failed(Vec<FieldError>),
+/// What a handler did with a chunk's records.
+#[derive(Debug)]
+pub struct Handled<T> {
+    /// One outcome per record, in the order given.
+    pub outcomes: Vec<Outcome<T>>,
+    /// One note per profile created or changed.
+    pub changes: Vec<ProfileChangeNote>,
 }
 
 /// One task type's processing of a chunk, inside the chunk's transaction.
 pub trait TaskHandler: Send + Sync + 'static {
+    /// A record as the task type reads it, parsed once from the record's text.
+    type Input: Send + Sync + 'static;
+    /// A succeeded record's results-file entry: serialised as a JSON object whose members
+    /// follow `index` and `line`.
+    type Output: Serialize + Send + 'static;
+
     fn action(&self) -> TaskAction;
+
+    /// Parses one record's JSON text; errors go to the errors file.
+    fn parse(&self, chunk: &ChunkContext, record: &str) -> Result<Self::Input, Vec<FieldError>>;
 
     /// Applies `records` with set-based SQL and returns one outcome per record, in order.
     /// Must not commit: the runtime commits effects, outcomes and progress together.
@@ -78,8 +130,14 @@ pub trait TaskHandler: Send + Sync + 'static {
         &'a self,
         transaction: &'a Transaction<'a>,
         chunk: &'a ChunkContext,
-        records: &'a [WorkRecord],
-    ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send + 'a;
+        records: &'a [Work<Self::Input>],
+    ) -> impl Future<Output = Result<Handled<Self::Output>, StoreError>> + Send + 'a;
+
+    /// Whether the task's chunks must be applied one after another, in chunk order (records of
+    /// one profile may sit in different chunks, e.g. upserts reaching a profile by two keys).
+    fn applies_in_order(&self) -> bool {
+        false
+    }
 
     /// For export task types: what an export selector reads. `None`: selectors are not
     /// supported by this task type.

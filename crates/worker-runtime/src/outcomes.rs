@@ -3,7 +3,8 @@
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::io::Write;
 use userhub_domain::FieldError;
 
@@ -37,62 +38,49 @@ impl Default for OutcomeWriter {
     }
 }
 
-/// Writes `{"index":N[,"line":L]` followed by the members of `rest` and a newline.
+/// Writes `{"index":N[,"line":L]` followed by the members of the JSON object `rest` and a
+/// newline.
 fn write_line(
     buffer: &mut Vec<u8>,
     index: u32,
     line: Option<u32>,
-    rest: &Map<String, Value>,
+    rest: &impl Serialize,
 ) -> std::io::Result<()> {
     buffer.clear();
     write!(buffer, "{{\"index\":{index}")?;
     if let Some(line) = line {
         write!(buffer, ",\"line\":{line}")?;
     }
-    let members = serde_json::to_vec(rest)?;
-    if members.len() > 2 {
-        buffer.push(b',');
-        buffer.extend_from_slice(&members[1..]);
-    } else {
+    let start = buffer.len();
+    serde_json::to_writer(&mut *buffer, rest)?;
+    // `rest` is an object: its opening brace becomes the separator (or vanishes when empty).
+    let members = buffer.get(start + 1..).unwrap_or_default();
+    let members_empty = members
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || *b == b'}');
+    if buffer.get(start) != Some(&b'{') {
+        return Err(std::io::Error::other("a result must be a JSON object"));
+    }
+    if members_empty {
+        buffer.truncate(start);
         buffer.push(b'}');
+    } else {
+        buffer[start] = b',';
     }
     buffer.push(b'\n');
     Ok(())
 }
 
 impl OutcomeWriter {
+    /// Adds a succeeded record: `fields` must serialise as a JSON object.
     pub fn add_result(
         &mut self,
         index: u32,
         line: Option<u32>,
-        fields: &Map<String, Value>,
+        fields: &impl Serialize,
     ) -> std::io::Result<()> {
         write_line(&mut self.line_buffer, index, line, fields)?;
         self.results.write_all(&self.line_buffer)?;
-        self.succeeded += 1;
-        Ok(())
-    }
-
-    /// Adds a result whose fields are the members of the JSON object `object`.
-    pub fn add_result_json(
-        &mut self,
-        index: u32,
-        line: Option<u32>,
-        object: &str,
-    ) -> std::io::Result<()> {
-        let buffer = &mut self.line_buffer;
-        buffer.clear();
-        write!(buffer, "{{\"index\":{index}")?;
-        if let Some(line) = line {
-            write!(buffer, ",\"line\":{line}")?;
-        }
-        let members = object.trim().strip_prefix('{').unwrap_or("}").trim_start();
-        if !members.starts_with('}') {
-            buffer.push(b',');
-        }
-        buffer.extend_from_slice(members.as_bytes());
-        buffer.push(b'\n');
-        self.results.write_all(buffer)?;
         self.succeeded += 1;
         Ok(())
     }
@@ -149,9 +137,10 @@ mod tests {
     #[test]
     fn lines_start_with_the_index_and_parse_as_json() {
         let mut writer = OutcomeWriter::default();
-        let fields = json!({"core-profile-id": 7}).as_object().unwrap().clone();
-        writer.add_result(0, Some(1), &fields).unwrap();
-        writer.add_result(2, None, &Map::new()).unwrap();
+        writer
+            .add_result(0, Some(1), &json!({"core-profile-id": 7}))
+            .unwrap();
+        writer.add_result(2, None, &json!({})).unwrap();
         let errors = [FieldError::new("age", ErrorCode::InvalidValue, "bad")];
         writer
             .add_error(1, Some(2), &json!({"age": 500}), &errors)
@@ -172,16 +161,22 @@ mod tests {
     }
 
     #[test]
-    fn json_results_are_spliced_after_the_index() {
+    fn raw_json_results_are_spliced_after_the_index() {
         let mut writer = OutcomeWriter::default();
-        writer
-            .add_result_json(4, None, "{\"core-profile-id\": 9, \"tags\": [\"a\"]}")
-            .unwrap();
-        writer.add_result_json(5, Some(6), "{}").unwrap();
+        let raw = serde_json::value::RawValue::from_string(
+            "{\"core-profile-id\": 9, \"tags\": [\"a\"]}".to_owned(),
+        )
+        .unwrap();
+        writer.add_result(4, None, &raw).unwrap();
         let results = inflate(&writer.finish().unwrap().results.unwrap());
         assert_eq!(
             results,
-            "{\"index\":4,\"core-profile-id\": 9, \"tags\": [\"a\"]}\n{\"index\":5,\"line\":6}\n"
+            "{\"index\":4,\"core-profile-id\": 9, \"tags\": [\"a\"]}\n"
+        );
+        assert!(
+            OutcomeWriter::default()
+                .add_result(0, None, &json!([1]))
+                .is_err()
         );
     }
 

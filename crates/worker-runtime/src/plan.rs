@@ -11,7 +11,7 @@ use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_
 use userhub_domain::TaskState;
 use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::profile::selector::parse_selector;
+use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_store::exports::{
     ExportKey, ExportKind, count_selection, next_selected, open_selection,
 };
@@ -41,12 +41,28 @@ pub async fn plan_export(
     chunk_records: usize,
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
-    let selector = message
+    let target = match kind {
+        ExportKind::CoreProfiles => ExportTarget::CoreProfiles,
+        ExportKind::AppProfiles => ExportTarget::AppProfiles,
+    };
+    let text = message
         .selector
         .as_ref()
-        .map(parse_selector)
-        .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?
-        .map_err(|errors| ChunkError::Processing(format!("invalid selector: {errors:?}")))?;
+        .map(serde_json::Value::to_string)
+        .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?;
+    let selector = match parse_export_record(&text, target) {
+        Ok(ExportRequest::Selector(selector)) => selector,
+        Ok(_) => {
+            return Err(ChunkError::Processing(
+                "the chunk's selector selects nothing".to_owned(),
+            ));
+        }
+        Err(errors) => {
+            return Err(ChunkError::Processing(format!(
+                "invalid selector: {errors:?}"
+            )));
+        }
+    };
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Wait (on the task row) until the gateway has finished accepting the task, so that the
     // transaction below starts from its committed state.

@@ -40,6 +40,9 @@ pub async fn run_stall_detector(
         if let Err(error) = check_stalled_tasks(&pool, &broker, &settings).await {
             tracing::warn!(%error, "stall check failed; trying again later");
         }
+        if let Err(error) = crate::ordered::release_forgotten(&pool, &broker).await {
+            tracing::warn!(%error, "releasing deferred chunks failed; trying again later");
+        }
     }
 }
 

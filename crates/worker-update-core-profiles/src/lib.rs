@@ -1,178 +1,79 @@
 //! `update_core_profiles`: present fields replace, absent stay, `null` clears, `names` and
-//! `custom_fields` merge per key, `tags` replace, identities are added. Records of one profile
-//! are folded in input order and each profile is written once, by one set-based statement.
+//! `custom_fields` merge per key, `tags` replace, identities are added — through the profile
+//! service, which applies the records of one profile in input order, writes each profile once
+//! and reports only the fields that really changed.
 
-mod identities;
-
-use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
-use userhub_domain::limits::MAX_CUSTOM_FIELDS;
-use userhub_domain::profile::core::{
-    CoreProfileFields, CoreProfileUpdate, parse_core_profile_update,
-};
-use userhub_domain::{ErrorCode, FieldError, IdentityKind, TaskAction};
-use userhub_store::core_profiles::{CoreProfileRow, LockedProfile, lock_profiles, update_profiles};
+use serde::Serialize;
+use userhub_domain::profile::core::CoreProfilePatch;
+use userhub_domain::record::parse_core_profile_patch;
+use userhub_domain::{FieldError, TaskAction};
+use userhub_profiles::{CoreOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Outcome, TaskHandler, WorkRecord};
+use userhub_worker_runtime::{
+    ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+};
 
 /// The handler of `update_core_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct UpdateCoreProfiles;
 
-fn parse(record: &WorkRecord) -> Result<CoreProfileUpdate, Vec<FieldError>> {
-    record
-        .value()
-        .and_then(|value| parse_core_profile_update(&value))
-}
-
-/// Checks that need the profile's current state, in input order: the profile exists, it keeps
-/// at most one uid, and its custom fields stay within the limit.
-fn check_against_profiles(
-    updates: &[Result<CoreProfileUpdate, Vec<FieldError>>],
-    locked: &HashMap<i64, LockedProfile>,
-) -> Vec<Option<Vec<FieldError>>> {
-    let mut running: HashMap<i64, (Option<String>, Map<String, Value>)> = HashMap::new();
-    updates
-        .iter()
-        .map(|update| {
-            let update = match update {
-                Err(errors) => return Some(errors.clone()),
-                Ok(update) => update,
-            };
-            let id = update.id.get();
-            let Some(profile) = locked.get(&id) else {
-                let message = format!("core profile {id} does not exist");
-                return Some(vec![FieldError::new(
-                    "core-profile-id",
-                    ErrorCode::NotFound,
-                    message,
-                )]);
-            };
-            let (uid, custom_fields) = running
-                .entry(id)
-                .or_insert_with(|| (profile.uid.clone(), profile.custom_fields.clone()));
-            let new_uid = update
-                .identities
-                .iter()
-                .find(|identity| identity.kind() == IdentityKind::Uid);
-            if let (Some(identity), Some(existing)) = (new_uid, uid.as_ref()) {
-                if identity.normalized() != existing {
-                    let message = format!(
-                        "core profile {id} already has a different uid; a profile has at most one"
-                    );
-                    return Some(vec![FieldError::new(
-                        identity.path(),
-                        ErrorCode::InvalidIdentity,
-                        message,
-                    )]);
-                }
-            }
-            let merged = update
-                .fields
-                .custom_fields
-                .as_ref()
-                .map(|patch| patch.apply(custom_fields));
-            if merged
-                .as_ref()
-                .is_some_and(|merged| merged.len() > MAX_CUSTOM_FIELDS)
-            {
-                let message =
-                    format!("a profile may have at most {MAX_CUSTOM_FIELDS} custom fields");
-                return Some(vec![FieldError::new(
-                    "custom_fields",
-                    ErrorCode::ExceededCountLimit,
-                    message,
-                )]);
-            }
-            if let Some(merged) = merged {
-                *custom_fields = merged;
-            }
-            if let Some(identity) = new_uid {
-                *uid = Some(identity.normalized().to_owned());
-            }
-            None
-        })
-        .collect()
+/// An applied update's results entry.
+#[derive(Debug, Serialize)]
+pub struct UpdatedProfile {
+    #[serde(rename = "core-profile-id")]
+    pub id: i64,
+    /// The fields whose value changed, sorted (empty when the record changed nothing).
+    pub updated_fields: Vec<&'static str>,
 }
 
 impl TaskHandler for UpdateCoreProfiles {
+    type Input = CoreProfilePatch;
+    type Output = UpdatedProfile;
+
     fn action(&self) -> TaskAction {
         TaskAction::UpdateCoreProfiles
+    }
+
+    fn parse(&self, _: &ChunkContext, record: &str) -> Result<CoreProfilePatch, Vec<FieldError>> {
+        parse_core_profile_patch(record)
     }
 
     async fn apply<'a>(
         &'a self,
         transaction: &'a Transaction<'a>,
         chunk: &'a ChunkContext,
-        records: &'a [WorkRecord],
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let updates: Vec<Result<CoreProfileUpdate, Vec<FieldError>>> =
-            records.iter().map(parse).collect();
-        let mut ids: Vec<i64> = updates
+        records: &'a [Work<CoreProfilePatch>],
+    ) -> Result<Handled<UpdatedProfile>, StoreError> {
+        let batch: Vec<Indexed<'_, CoreProfilePatch>> = records
             .iter()
-            .filter_map(|update| update.as_ref().ok())
-            .map(|u| u.id.get())
+            .map(|work| Indexed {
+                index: work.index,
+                record: &work.input,
+            })
             .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let locked: HashMap<i64, LockedProfile> = lock_profiles(transaction, chunk.domain_id, &ids)
-            .await?
+        let applied = userhub_profiles::core::update(transaction, chunk.domain_id, &batch).await?;
+        let outcomes = applied
+            .outcomes
             .into_iter()
-            .map(|profile| (profile.id, profile))
-            .collect();
-        let mut failures = check_against_profiles(&updates, &locked);
-        let survivors: Vec<(usize, &CoreProfileUpdate)> = updates
-            .iter()
-            .enumerate()
-            .filter(|(at, _)| failures[*at].is_none())
-            .filter_map(|(at, update)| update.as_ref().ok().map(|update| (at, update)))
-            .collect();
-        let identity_failures =
-            identities::add_identities(transaction, chunk.domain_id, &survivors).await?;
-        for (at, errors) in identity_failures {
-            failures[at] = Some(errors);
-        }
-        // Fold the surviving records of each profile in input order.
-        let mut folded: BTreeMap<i64, CoreProfileFields> = BTreeMap::new();
-        for (at, update) in &survivors {
-            if failures[*at].is_some() {
-                continue;
-            }
-            let fields = folded.remove(&update.id.get()).unwrap_or_default();
-            folded.insert(update.id.get(), fields.overlay(update.fields.clone()));
-        }
-        let rows: Vec<CoreProfileRow<'_>> = folded
-            .iter()
-            .map(|(id, fields)| {
-                let profile = &locked[id];
-                CoreProfileRow {
-                    id: *id,
-                    fields,
-                    names: fields
-                        .names
-                        .as_ref()
-                        .map(|patch| patch.apply(&profile.names)),
-                    custom_fields: fields
-                        .custom_fields
-                        .as_ref()
-                        .map(|patch| patch.apply(&profile.custom_fields)),
-                }
+            .map(|outcome| match outcome {
+                CoreOutcome::Updated { id, changed } => Outcome::Succeeded(UpdatedProfile {
+                    id,
+                    updated_fields: changed.names(),
+                }),
+                CoreOutcome::Created { id } => Outcome::Succeeded(UpdatedProfile {
+                    id,
+                    updated_fields: Vec::new(),
+                }),
+                CoreOutcome::Failed(errors) => Outcome::Failed(errors),
             })
             .collect();
-        update_profiles(transaction, chunk.domain_id, &rows).await?;
-        Ok(updates
+        let changes = applied
+            .changes
             .iter()
-            .zip(failures)
-            .map(|(update, failure)| match (update, failure) {
-                (_, Some(errors)) => Outcome::Failed(errors),
-                (Err(errors), None) => Outcome::Failed(errors.clone()),
-                (Ok(update), None) => {
-                    let mut fields = Map::new();
-                    fields.insert("core-profile-id".to_owned(), json!(update.id.get()));
-                    fields.insert("updated_fields".to_owned(), json!(update.updated_fields));
-                    Outcome::Succeeded(fields)
-                }
+            .map(|change| {
+                ProfileChangeNote::core(change.id, change.created, change.changed.names())
             })
-            .collect())
+            .collect();
+        Ok(Handled { outcomes, changes })
     }
 }

@@ -91,7 +91,8 @@ async fn app_profile_updates_follow_the_core_profile_semantics() {
     );
     assert_eq!(
         results[0]["updated_fields"],
-        json!(["city", "user_level", "custom_fields"])
+        json!(["city", "custom_fields", "user_level"]),
+        "the fields that changed, in alphabetical order"
     );
     assert_eq!(results[1]["pid"], pid.as_str());
     assert_eq!(errors[0]["errors"][0]["code"], "NOT_FOUND");

@@ -223,7 +223,8 @@ async fn deeply_nested_json_is_a_record_error_and_the_server_stays_up() {
     let status = app.wait_completed(task_id).await;
     assert_eq!(status["outcome"], "failed");
     let errors = app.errors(task_id).await;
-    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON");
+    // However deep, an array is not a record: reported without being read into memory.
+    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_VALUE_TYPE");
     // In JSONL the deep line must not come first: a leading `[` means a JSON array payload.
     let lines = [
         "{\"identities\":[{\"uid\":\"fine\"}]}".to_owned(),
@@ -243,7 +244,7 @@ async fn deeply_nested_json_is_a_record_error_and_the_server_stays_up() {
         (status["succeeded"].as_i64(), status["failed"].as_i64()),
         (Some(1), Some(1))
     );
-    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON");
+    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_VALUE_TYPE");
     app.stop().await;
 }
 

@@ -54,13 +54,14 @@ async fn absent_fields_stay_null_clears_and_maps_merge_per_key() {
     assert_eq!(
         results[0]["updated_fields"],
         json!([
-            "last_city",
             "age",
-            "names",
             "custom_fields",
-            "tags",
-            "identities"
-        ])
+            "identities",
+            "last_city",
+            "names",
+            "tags"
+        ]),
+        "every field that changed, in alphabetical order"
     );
     let after = profile(&app, id).await;
     let mut expected = before.clone();

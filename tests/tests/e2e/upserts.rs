@@ -272,11 +272,13 @@ async fn new_keys_sharing_another_identity_in_one_chunk_create_one_owner() {
     assert_eq!(status["succeeded"], 1, "{status}");
     assert_eq!(results[0]["result"], "created");
     assert_eq!(errors[0]["index"], 1);
-    assert_eq!(errors[0]["errors"][0]["code"], "IDENTITY_CONFLICT");
+    // The first record of the payload gets the phone; the second is told which record has it.
+    assert_eq!(errors[0]["errors"][0]["code"], "DUPLICATE_IN_PAYLOAD");
     assert_eq!(
-        errors[0]["errors"][0]["details"]["core-profile-id"],
-        results[0]["core-profile-id"]
+        errors[0]["errors"][0]["field"],
+        "identities[1].phone_number"
     );
+    assert_eq!(errors[0]["errors"][0]["details"]["index"], 0);
     assert_eq!(
         profile_count(&app).await,
         1,
@@ -286,5 +288,144 @@ async fn new_keys_sharing_another_identity_in_one_chunk_create_one_owner() {
         .query_json("SELECT count(*) AS n FROM identities WHERE kind = 'phone_number'")
         .await;
     assert_eq!(owners[0]["n"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn custom_field_matching_is_idempotent_whatever_the_spelling_of_the_value() {
+    let app = TestApp::spawn().await;
+    let lines = [
+        r#"{"identities":[{"uid":"spaced"}],"custom_fields":{"crm":" K-1 "}}"#,
+        r#"{"identities":[{"uid":"exponent"}],"custom_fields":{"crm":1E2}}"#,
+        r#"{"identities":[{"uid":"zero"}],"custom_fields":{"crm":-0}}"#,
+    ]
+    .map(str::to_owned);
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    for round in 0..2 {
+        let (_, results, errors) = upsert(&app, "custom_field:crm", &records).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        let expected = if round == 0 { "created" } else { "updated" };
+        assert!(
+            results.iter().all(|r| r["result"] == expected),
+            "round {round}: {results:?}"
+        );
+        assert_eq!(profile_count(&app).await, 3, "round {round}");
+    }
+    // Numbers match by value, whatever their notation: 100, 1e2 and 100.0 are one key.
+    let (_, results, _) = upsert(
+        &app,
+        "custom_field:crm",
+        &[
+            json!({"custom_fields": {"crm": 100.0}, "last_city": "Rome"}),
+            json!({"custom_fields": {"crm": "100"}, "age": 3}),
+        ],
+    )
+    .await;
+    assert!(
+        results.iter().all(|r| r["result"] == "updated"),
+        "{results:?}"
+    );
+    assert_eq!(profile_count(&app).await, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ambiguous_matches_list_a_bounded_number_of_profiles() {
+    let app = TestApp::spawn().await;
+    let seed: Vec<Value> = (0..25)
+        .map(|n| json!({"identities": [{"uid": format!("same-{n}")}], "custom_fields": {"crm": "shared"}}))
+        .collect();
+    app.run_task("create_core_profiles", &seed).await;
+    let (_, _, errors) = upsert(
+        &app,
+        "custom_field:crm",
+        &[json!({"custom_fields": {"crm": "shared"}, "age": 3})],
+    )
+    .await;
+    let error = &errors[0]["errors"][0];
+    assert_eq!(error["code"], "AMBIGUOUS_MATCH");
+    assert_eq!(
+        error["details"]["core-profile-ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(error["details"]["total"], 25);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn records_reaching_one_profile_by_different_keys_apply_in_input_order_across_chunks() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.chunk_records = 1).await;
+    let profiles = 20;
+    let seed: Vec<Value> = (0..profiles)
+        .map(|n| json!({"identities": [{"email": format!("a{n}@x.io")}, {"email": format!("b{n}@x.io")}]}))
+        .collect();
+    let (_, created, _) = app.run_task("create_core_profiles", &seed).await;
+    // Per profile: a, b, a, b, ... alternating keys, each record a new city; the last one wins.
+    let mut records = Vec::new();
+    for round in 0..6 {
+        for n in 0..profiles {
+            let key = if round % 2 == 0 { "a" } else { "b" };
+            records.push(json!({"identities": [{"email": format!("{key}{n}@x.io")}], "last_city": format!("city-{round}")}));
+        }
+    }
+    let (status, _, errors) = upsert(&app, "email", &records).await;
+    assert_eq!(status["succeeded"], records.len(), "{errors:?}");
+    for profile in &created {
+        let city = app
+            .query_json(&format!(
+                "SELECT last_city FROM core_profiles WHERE id = {}",
+                profile["core-profile-id"]
+            ))
+            .await;
+        assert_eq!(city[0]["last_city"], "city-5", "{profile}");
+    }
+    let deferred = app
+        .query_json("SELECT count(*) AS n FROM deferred_chunks")
+        .await;
+    assert_eq!(deferred[0]["n"], 0, "every deferred chunk was applied");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_chunk_of_an_upsert_task_is_dead_lettered_and_later_chunks_still_apply() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.gateway.chunk_records = 10;
+        settings.worker.max_attempts = 2;
+    })
+    .await;
+    app.execute(
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.last_city = 'poison' THEN RAISE EXCEPTION 'poison record'; END IF; RETURN NEW; END $$",
+    )
+    .await;
+    app.execute("CREATE TRIGGER poison BEFORE INSERT ON core_profiles FOR EACH ROW EXECUTE FUNCTION poison()").await;
+    let records: Vec<Value> = (0..30)
+        .map(|n| {
+            let city = if n == 14 {
+                "poison".to_owned()
+            } else {
+                format!("c{n}")
+            };
+            json!({"identities": [{"uid": format!("u{n}")}], "last_city": city})
+        })
+        .collect();
+    let (status, _, errors) = upsert(&app, "uid", &records).await;
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(20), Some(10)),
+        "{status}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["errors"][0]["code"] == "PROCESSING_FAILED")
+    );
+    assert_eq!(profile_count(&app).await, 20);
     app.stop().await;
 }

@@ -1,29 +1,45 @@
-//! App profiles: `create_app_profiles` (EXT) and `update_app_profiles` payloads.
+//! App profiles (one per core profile and app): the fields a record sets, the validated records
+//! of `create_app_profiles` (EXT) and `update_app_profiles`, and the stored state they change.
 
-use super::core::{CORE_PROFILE_ID_KEY, parse_core_profile_id, restrict};
-use super::{MapPatch, overlay_maps, parse_custom_fields};
-use crate::country::country_alpha2;
+use super::field_set::{FieldSet, assign, field_enum};
+use super::{MapPatch, merge_custom_fields};
 use crate::field::Field;
 use crate::ids::CoreProfileId;
-use crate::language::language_code;
-use crate::limits::{MAX_APP_ID_CHARS, MAX_STRING_CHARS};
-use crate::object_parser::{ErrorSink, ObjectParser, reject_nul_characters, wrong_type};
-use crate::record_error::{ErrorCode, FieldError};
-use serde_json::Value;
+use crate::record_error::FieldError;
+use crate::values::{CustomFields, CustomValue, Decimal};
 
 /// The key of an app profile id in records.
 pub const PID_KEY: &str = "pid";
 /// The key of the app in `create_app_profiles` records.
 pub const APP_ID_KEY: &str = "app_id";
 /// Longest `pid` accepted in a record.
-const MAX_PID_CHARS: usize = 255;
+pub const MAX_PID_CHARS: usize = 255;
 /// Highest `app_rating`.
-const MAX_APP_RATING: f64 = 5.0;
+pub const MAX_APP_RATING: u64 = 5;
+
+field_enum!(
+    /// The top-level fields of an app profile.
+    AppField {
+        CustomFields => "custom_fields",
+        UserPersona => "user_persona",
+        UserPayingSegment => "user_paying_segment",
+        UserVipSegment => "user_vip_segment",
+        UserLevel => "user_level",
+        AcceptedTAndC => "accepted_t_and_c",
+        AppStatus => "app_status",
+        UserSupportStatus => "user_support_status",
+        Country => "country",
+        City => "city",
+        Language => "language",
+        AppRating => "app_rating",
+        LifetimeValue => "lifetime_value",
+    }
+);
 
 /// The fields of an app profile, each possibly absent or cleared.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppProfileFields {
-    pub custom_fields: Option<MapPatch>,
+    pub custom_fields: Option<MapPatch<CustomValue>>,
     pub user_persona: Field<String>,
     pub user_paying_segment: Field<String>,
     pub user_vip_segment: Field<String>,
@@ -36,62 +52,42 @@ pub struct AppProfileFields {
     pub city: Field<String>,
     /// ISO 639-1.
     pub language: Field<String>,
-    /// Exact decimal text, 0..5.
-    pub app_rating: Field<String>,
-    /// Exact decimal text.
-    pub lifetime_value: Field<String>,
+    /// 0..=5.
+    pub app_rating: Field<Decimal>,
+    pub lifetime_value: Field<Decimal>,
 }
 
 impl AppProfileFields {
-    /// The fields after applying `later` on top of `self`.
-    pub fn overlay(self, later: AppProfileFields) -> AppProfileFields {
-        AppProfileFields {
-            custom_fields: overlay_maps(self.custom_fields, later.custom_fields),
-            user_persona: self.user_persona.overlay(later.user_persona),
-            user_paying_segment: self.user_paying_segment.overlay(later.user_paying_segment),
-            user_vip_segment: self.user_vip_segment.overlay(later.user_vip_segment),
-            user_level: self.user_level.overlay(later.user_level),
-            accepted_t_and_c: self.accepted_t_and_c.overlay(later.accepted_t_and_c),
-            app_status: self.app_status.overlay(later.app_status),
-            user_support_status: self.user_support_status.overlay(later.user_support_status),
-            country: self.country.overlay(later.country),
-            city: self.city.overlay(later.city),
-            language: self.language.overlay(later.language),
-            app_rating: self.app_rating.overlay(later.app_rating),
-            lifetime_value: self.lifetime_value.overlay(later.lifetime_value),
-        }
-    }
-
-    fn parse(parser: &mut ObjectParser<'_>, sink: &mut ErrorSink) -> AppProfileFields {
-        let country_path = parser.path("country");
-        let language_path = parser.path("language");
-        let country = parser.string("country", MAX_STRING_CHARS, sink);
-        let language = parser.string("language", MAX_STRING_CHARS, sink);
-        AppProfileFields {
-            custom_fields: parse_custom_fields(parser, sink),
-            user_persona: parser.string("user_persona", MAX_STRING_CHARS, sink),
-            user_paying_segment: parser.string("user_paying_segment", MAX_STRING_CHARS, sink),
-            user_vip_segment: parser.string("user_vip_segment", MAX_STRING_CHARS, sink),
-            user_level: parser.integer(
-                "user_level",
-                i64::from(i32::MIN)..=i64::from(i32::MAX),
-                sink,
+    /// The fields the record names.
+    pub fn named(&self) -> FieldSet<AppField> {
+        let mut set = FieldSet::default();
+        let flags = [
+            (self.custom_fields.is_some(), AppField::CustomFields),
+            (!self.user_persona.is_absent(), AppField::UserPersona),
+            (
+                !self.user_paying_segment.is_absent(),
+                AppField::UserPayingSegment,
             ),
-            accepted_t_and_c: parser.boolean("accepted_t_and_c", sink),
-            app_status: parser.string("app_status", MAX_STRING_CHARS, sink),
-            user_support_status: parser.string("user_support_status", MAX_STRING_CHARS, sink),
-            country: restrict(country, &country_path, sink, |text| {
-                country_alpha2(text)
-                    .map(str::to_owned)
-                    .ok_or("is not an ISO 3166 country code or English country name")
-            }),
-            city: parser.string("city", MAX_STRING_CHARS, sink),
-            language: restrict(language, &language_path, sink, |text| {
-                language_code(text).ok_or("is not an ISO 639-1 language code")
-            }),
-            app_rating: parser.decimal("app_rating", Some(MAX_APP_RATING), sink),
-            lifetime_value: parser.decimal("lifetime_value", None, sink),
+            (!self.user_vip_segment.is_absent(), AppField::UserVipSegment),
+            (!self.user_level.is_absent(), AppField::UserLevel),
+            (!self.accepted_t_and_c.is_absent(), AppField::AcceptedTAndC),
+            (!self.app_status.is_absent(), AppField::AppStatus),
+            (
+                !self.user_support_status.is_absent(),
+                AppField::UserSupportStatus,
+            ),
+            (!self.country.is_absent(), AppField::Country),
+            (!self.city.is_absent(), AppField::City),
+            (!self.language.is_absent(), AppField::Language),
+            (!self.app_rating.is_absent(), AppField::AppRating),
+            (!self.lifetime_value.is_absent(), AppField::LifetimeValue),
+        ];
+        for (present, field) in flags {
+            if present {
+                set.insert(field);
+            }
         }
+        set
     }
 }
 
@@ -105,162 +101,121 @@ pub struct NewAppProfile {
 
 /// A validated `update_app_profiles` record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AppProfileUpdate {
+pub struct AppProfilePatch {
     pub pid: String,
     pub fields: AppProfileFields,
-    /// Top-level keys the record set, for the results file.
-    pub updated_fields: Vec<String>,
 }
 
-/// Reads a required, non-empty string field of at most `max_chars` characters (trimmed).
-fn parse_required_text(
-    key: &'static str,
-    value: Option<&Value>,
-    max_chars: usize,
-    sink: &mut ErrorSink,
-) -> Option<String> {
-    let Some(value) = value.filter(|value| !value.is_null()) else {
-        let message = format!("`{key}` is required");
-        sink.push(FieldError::new(
-            key,
-            ErrorCode::MissingRequiredField,
-            message,
-        ));
-        return None;
-    };
-    let Some(text) = value
-        .as_str()
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-    else {
-        sink.push(wrong_type(key, "a non-empty string"));
-        return None;
-    };
-    if text.chars().count() > max_chars {
-        let message = format!("`{key}` may have at most {max_chars} characters");
-        sink.push(FieldError::new(
-            key,
-            ErrorCode::ExceededValueLengthLimit,
-            message,
-        ));
-        return None;
-    }
-    Some(text.to_owned())
+/// A stored app profile's fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppProfileState {
+    pub custom_fields: CustomFields,
+    pub user_persona: Option<String>,
+    pub user_paying_segment: Option<String>,
+    pub user_vip_segment: Option<String>,
+    pub user_level: Option<i64>,
+    pub accepted_t_and_c: Option<bool>,
+    pub app_status: Option<String>,
+    pub user_support_status: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub language: Option<String>,
+    pub app_rating: Option<Decimal>,
+    pub lifetime_value: Option<Decimal>,
 }
 
-fn parse_app_id(value: Option<&Value>, sink: &mut ErrorSink) -> Option<String> {
-    parse_required_text(APP_ID_KEY, value, MAX_APP_ID_CHARS, sink)
-}
-
-/// Reads a `pid` (a non-empty string).
-pub fn parse_pid(value: Option<&Value>, sink: &mut ErrorSink) -> Option<String> {
-    parse_required_text(PID_KEY, value, MAX_PID_CHARS, sink)
-}
-
-/// Parses a `create_app_profiles` record.
-pub fn parse_new_app_profile(record: &Value) -> Result<NewAppProfile, Vec<FieldError>> {
-    let Some(object) = record.as_object() else {
-        return Err(vec![wrong_type("", "a JSON object")]);
-    };
-    reject_nul_characters(record)?;
-    let mut sink = ErrorSink::default();
-    let mut parser = ObjectParser::new(object, "");
-    let core_profile_id = parse_core_profile_id(parser.raw(CORE_PROFILE_ID_KEY), &mut sink);
-    let app_id = parse_app_id(parser.raw(APP_ID_KEY), &mut sink);
-    let fields = AppProfileFields::parse(&mut parser, &mut sink);
-    parser.finish(&mut sink);
-    match (core_profile_id, app_id) {
-        (Some(core_profile_id), Some(app_id)) if sink.is_empty() => Ok(NewAppProfile {
-            core_profile_id,
-            app_id,
-            fields,
-        }),
-        _ => Err(sink.into_errors()),
-    }
-}
-
-/// Parses an `update_app_profiles` record.
-pub fn parse_app_profile_update(record: &Value) -> Result<AppProfileUpdate, Vec<FieldError>> {
-    let Some(object) = record.as_object() else {
-        return Err(vec![wrong_type("", "a JSON object")]);
-    };
-    reject_nul_characters(record)?;
-    let mut sink = ErrorSink::default();
-    let mut parser = ObjectParser::new(object, "");
-    let pid = parse_pid(parser.raw(PID_KEY), &mut sink);
-    let fields = AppProfileFields::parse(&mut parser, &mut sink);
-    parser.finish(&mut sink);
-    let updated_fields: Vec<String> = object
-        .keys()
-        .filter(|key| key.as_str() != PID_KEY)
-        .cloned()
-        .collect();
-    if sink.is_empty() && updated_fields.is_empty() {
-        sink.push(FieldError::new(
-            "",
-            ErrorCode::EmptyData,
-            "the record changes no field",
-        ));
-    }
-    match pid {
-        Some(pid) if sink.is_empty() => Ok(AppProfileUpdate {
-            pid,
-            fields,
-            updated_fields,
-        }),
-        _ => Err(sink.into_errors()),
+impl AppProfileState {
+    /// Applies `fields` with the update semantics and returns the fields that really changed.
+    pub fn apply(&mut self, fields: &AppProfileFields) -> Result<FieldSet<AppField>, FieldError> {
+        let mut changed = FieldSet::default();
+        if let Some(patch) = &fields.custom_fields {
+            let merged = merge_custom_fields(patch, &self.custom_fields)?;
+            if merged != self.custom_fields {
+                self.custom_fields = merged;
+                changed.insert(AppField::CustomFields);
+            }
+        }
+        let c = &mut changed;
+        assign(
+            &mut self.user_persona,
+            &fields.user_persona,
+            AppField::UserPersona,
+            c,
+        );
+        assign(
+            &mut self.user_paying_segment,
+            &fields.user_paying_segment,
+            AppField::UserPayingSegment,
+            c,
+        );
+        assign(
+            &mut self.user_vip_segment,
+            &fields.user_vip_segment,
+            AppField::UserVipSegment,
+            c,
+        );
+        assign(
+            &mut self.user_level,
+            &fields.user_level,
+            AppField::UserLevel,
+            c,
+        );
+        assign(
+            &mut self.accepted_t_and_c,
+            &fields.accepted_t_and_c,
+            AppField::AcceptedTAndC,
+            c,
+        );
+        assign(
+            &mut self.app_status,
+            &fields.app_status,
+            AppField::AppStatus,
+            c,
+        );
+        assign(
+            &mut self.user_support_status,
+            &fields.user_support_status,
+            AppField::UserSupportStatus,
+            c,
+        );
+        assign(&mut self.country, &fields.country, AppField::Country, c);
+        assign(&mut self.city, &fields.city, AppField::City, c);
+        assign(&mut self.language, &fields.language, AppField::Language, c);
+        assign(
+            &mut self.app_rating,
+            &fields.app_rating,
+            AppField::AppRating,
+            c,
+        );
+        assign(
+            &mut self.lifetime_value,
+            &fields.lifetime_value,
+            AppField::LifetimeValue,
+            c,
+        );
+        Ok(changed)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn a_full_app_profile_parses_and_normalises() {
-        let record = json!({
-            "core-profile-id": "12", "app_id": " game-1 ",
-            "custom_fields": {"level_name": "cave"}, "user_level": "7", "app_rating": "4.5",
-            "country": "France", "language": "FR", "accepted_t_and_c": "false", "lifetime_value": 3
-        });
-        let profile = parse_new_app_profile(&record).unwrap();
-        assert_eq!(profile.core_profile_id.get(), 12);
-        assert_eq!(profile.app_id, "game-1");
-        assert_eq!(profile.fields.user_level, Field::Set(7));
-        assert_eq!(profile.fields.app_rating, Field::Set("4.5".into()));
-        assert_eq!(profile.fields.country, Field::Set("FR".into()));
-        assert_eq!(profile.fields.language, Field::Set("fr".into()));
-    }
-
-    #[test]
-    fn app_profile_records_report_their_problems() {
-        let errors =
-            parse_new_app_profile(&json!({"app_rating": 6, "last_city": "x"})).unwrap_err();
-        let found: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
-        assert_eq!(
-            found,
-            vec![
-                ("core-profile-id", ErrorCode::MissingRequiredField),
-                ("app_id", ErrorCode::MissingRequiredField),
-                ("app_rating", ErrorCode::InvalidValue),
-                ("last_city", ErrorCode::UnsupportedKey),
-            ]
-        );
-        let errors = parse_app_profile_update(&json!({"pid": "p"})).unwrap_err();
-        assert_eq!(errors[0].code, ErrorCode::EmptyData);
-        let errors = parse_app_profile_update(&json!({"pid": 5, "city": "x"})).unwrap_err();
-        assert_eq!(errors[0].code, ErrorCode::InvalidValueType);
-    }
-
-    #[test]
-    fn updates_list_their_fields_and_allow_clearing() {
-        let update =
-            parse_app_profile_update(&json!({"pid": "p1", "city": null, "user_level": 3})).unwrap();
-        assert_eq!(update.fields.city, Field::Clear);
-        assert_eq!(
-            update.updated_fields,
-            vec!["city".to_owned(), "user_level".to_owned()]
-        );
+    fn an_update_to_the_same_value_changes_nothing() {
+        let mut state = AppProfileState {
+            lifetime_value: Decimal::parse("10.50").ok(),
+            ..AppProfileState::default()
+        };
+        let same = AppProfileFields {
+            lifetime_value: Field::Set(Decimal::parse("10.50").unwrap()),
+            ..AppProfileFields::default()
+        };
+        assert!(state.apply(&same).unwrap().is_empty());
+        let level = AppProfileFields {
+            user_level: Field::Set(3),
+            ..AppProfileFields::default()
+        };
+        assert_eq!(state.apply(&level).unwrap().names(), vec!["user_level"]);
     }
 }

@@ -257,8 +257,30 @@ pub(super) fn records_of(
         .collect())
 }
 
+/// The Altcraft field of one of our field paths for a profile sent as `item` (which tells
+/// whether its phones came as `phone` or `phones`).
+pub(super) fn altcraft_name(path: &str, item: Option<&Map<String, Value>>) -> String {
+    let (head, rest) = super::path_parts(path);
+    let identity_kind = rest.split('.').next().unwrap_or_default();
+    match (head, identity_kind) {
+        ("identities", "phone_number") => {
+            let sent_phones = item.is_some_and(|item| item.contains_key("phones"));
+            if sent_phones { "phones" } else { "phone" }.to_owned()
+        }
+        ("identities", kind) if !kind.is_empty() => kind.to_owned(),
+        ("names", "first_name") => "_fname".to_owned(),
+        ("names", "last_name") => "_lname".to_owned(),
+        ("custom_fields", _) if !rest.is_empty() => rest.to_owned(),
+        ("core-profile-id", _) => "profile_id".to_owned(),
+        _ => path.to_owned(),
+    }
+}
+
 /// One record's entry in Altcraft's `result` array.
-pub(super) fn result_entry(outcome: Option<&RecordOutcome>) -> Value {
+pub(super) fn result_entry(
+    outcome: Option<&RecordOutcome>,
+    item: Option<&Map<String, Value>>,
+) -> Value {
     match outcome {
         Some(RecordOutcome::Succeeded(entry)) => json!({
             "error": 0,
@@ -267,7 +289,7 @@ pub(super) fn result_entry(outcome: Option<&RecordOutcome>) -> Value {
         }),
         Some(RecordOutcome::Failed(entry)) => json!({
             "error": 400,
-            "error_text": error_text(entry),
+            "error_text": error_text(entry, &|path| altcraft_name(path, item)),
         }),
         None => json!({"error": 500, "error_text": "no outcome"}),
     }
@@ -323,10 +345,19 @@ async fn import(
     };
     Ok(match run(gateway, &principal, task, true).await? {
         Ran::Finished(finished) => {
+            let items: Vec<&Value> = match document.get("data") {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(item) => vec![item],
+                None => Vec::new(),
+            };
             let result: Vec<Value> = finished
                 .outcomes
                 .iter()
-                .map(|outcome| result_entry(outcome.as_ref()))
+                .enumerate()
+                .map(|(at, outcome)| {
+                    let item = items.get(at).and_then(|item| item.as_object());
+                    result_entry(outcome.as_ref(), item)
+                })
                 .collect();
             let answer = json!({"error": 0, "error_text": SUCCESS, "result": result});
             encoding.render(StatusCode::OK, &answer)
@@ -341,4 +372,27 @@ async fn import(
             encoding.render(StatusCode::ACCEPTED, &answer)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field_the_caller_sent() {
+        let phones = json!({"phones": ["x"]});
+        let phone = json!({"phone": "x"});
+        let entry = json!({"errors": [{"field": "identities[1].phone_number", "code": "INVALID_VALUE",
+            "message": "`identities[1].phone_number`: a phone number may hold only digits"}]});
+        assert_eq!(
+            error_text(&entry, &|path| altcraft_name(path, phones.as_object())),
+            "`phones`: a phone number may hold only digits"
+        );
+        assert_eq!(
+            error_text(&entry, &|path| altcraft_name(path, phone.as_object())),
+            "`phone`: a phone number may hold only digits"
+        );
+        assert_eq!(altcraft_name("custom_fields.city", None), "city");
+        assert_eq!(altcraft_name("core-profile-id", None), "profile_id");
+    }
 }

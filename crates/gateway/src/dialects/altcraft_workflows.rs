@@ -131,7 +131,7 @@ async fn status(
         let outcomes = task_outcomes(gateway, &task).await?;
         let result: Vec<Value> = outcomes
             .iter()
-            .map(|outcome| result_entry(outcome.as_ref()))
+            .map(|outcome| result_entry(outcome.as_ref(), None))
             .collect();
         data["result"] = json!({"error": 0, "error_text": "", "result": result});
     }

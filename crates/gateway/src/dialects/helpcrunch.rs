@@ -20,11 +20,11 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use userhub_domain::IdentityKind;
-use userhub_domain::profile::core::CoreProfileUpdate;
-use userhub_domain::profile::core::parse_core_profile_update;
+use userhub_domain::profile::core::CoreProfilePatch;
+use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{TaskAction, TaskOptions};
 use userhub_http_common::Authenticator;
-use userhub_store::exports::core_profiles_json;
+use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
 
 const MAX_CUSTOMERS: usize = 10;
@@ -94,6 +94,23 @@ fn customer_id(at: usize, customer: &Map<String, Value>) -> Result<i64, DialectE
             "customer {at}: `customer` (the customer id) is required"
         ))
     })
+}
+
+/// The HelpCrunch field of one of our field paths.
+fn customer_field(path: &str) -> String {
+    let (head, rest) = super::path_parts(path);
+    let identity_kind = rest.split('.').next().unwrap_or_default();
+    match (head, identity_kind) {
+        ("identities", "uid") => "userId".to_owned(),
+        ("identities", "phone_number") => "phone".to_owned(),
+        ("identities", kind) if !kind.is_empty() => kind.to_owned(),
+        ("names", _) => "name".to_owned(),
+        ("preferred_language", _) => "locale".to_owned(),
+        ("custom_fields", _) if PLAIN_FIELDS.contains(&rest) => rest.to_owned(),
+        ("custom_fields", _) if !rest.is_empty() => format!("customData.{rest}"),
+        ("core-profile-id", _) => "customer".to_owned(),
+        _ => path.to_owned(),
+    }
 }
 
 /// The canonical update record of one customer; `current` is the stored profile (its custom
@@ -253,9 +270,14 @@ async fn update(
     let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
     for (at, (customer, id)) in customers.iter().zip(&ids).enumerate() {
         let (_, record) = customer_record(at, customer, &current[id])?;
+        let text = serde_json::to_string(&record)
+            .map_err(|error| DialectError::Internal(error.to_string()))?;
         // Every customer is checked before anything is written.
-        let update = parse_core_profile_update(&record).map_err(|errors| {
-            let details: Vec<&str> = errors.iter().map(|error| error.message.as_str()).collect();
+        let update = parse_core_profile_patch(&text).map_err(|errors| {
+            let details: Vec<String> = errors
+                .iter()
+                .map(|error| super::described(&error.field, &error.message, &customer_field))
+                .collect();
             bad(format!("customer {id}: {}", details.join("; ")))
         })?;
         updates.push(update);
@@ -268,8 +290,6 @@ async fn update(
             }
         }
         tag_colors.push(colors);
-        let text = serde_json::to_string(&record)
-            .map_err(|error| DialectError::Internal(error.to_string()))?;
         let raw = RawValue::from_string(text)
             .map_err(|error| DialectError::Internal(error.to_string()))?;
         records.push(RawRecord {
@@ -299,9 +319,10 @@ async fn update(
         .iter()
         .zip(&ids)
         .filter_map(|(outcome, id)| match outcome {
-            Some(RecordOutcome::Failed(entry)) => {
-                Some(format!("customer {id}: {}", error_text(entry)))
-            }
+            Some(RecordOutcome::Failed(entry)) => Some(format!(
+                "customer {id}: {}",
+                error_text(entry, &customer_field)
+            )),
             _ => None,
         })
         .collect();
@@ -329,14 +350,14 @@ async fn stored_customers(
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
     let client = super::client(gateway).await?;
-    let profiles = core_profiles_json(&client, domain_id, ids)
+    let profiles = core_profiles(&client, domain_id, ids)
         .await
         .map_err(GatewayError::from)?;
     profiles
         .into_iter()
-        .map(|(id, text)| {
-            serde_json::from_str(&text)
-                .map(|profile| (id, profile))
+        .map(|view| {
+            serde_json::to_value(&view)
+                .map(|profile| (view.id, profile))
                 .map_err(|error| DialectError::Internal(error.to_string()))
         })
         .collect()
@@ -347,7 +368,7 @@ async fn stored_customers(
 async fn check_identities(
     gateway: &Gateway,
     domain_id: i64,
-    updates: &[CoreProfileUpdate],
+    updates: &[CoreProfilePatch],
     current: &HashMap<i64, Value>,
 ) -> Result<(), DialectError> {
     let mut claims: HashMap<(&str, &str), i64> = HashMap::new();
@@ -449,4 +470,24 @@ fn customer_of(profile: &Value, colors: &Map<String, Value>, given: &Map<String,
     customer.insert("tags".to_owned(), Value::Array(tags));
     customer.insert("customData".to_owned(), Value::Object(custom_data));
     Value::Object(customer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_customer_field() {
+        assert_eq!(customer_field("identities[0].uid"), "userId");
+        assert_eq!(customer_field("identities[2].phone_number"), "phone");
+        assert_eq!(customer_field("preferred_language"), "locale");
+        assert_eq!(
+            super::super::described(
+                "identities[1].email",
+                "`identities[1].email`: not a valid email address",
+                &customer_field
+            ),
+            "`email`: not a valid email address"
+        );
+    }
 }

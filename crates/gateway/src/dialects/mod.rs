@@ -14,7 +14,7 @@ use crate::error::GatewayError;
 use crate::payload::{PayloadFormat, RawRecord};
 use crate::request::ParsedRequest;
 use crate::submit::{Created, submit};
-use crate::sync::{Finished, await_task};
+use crate::sync::{Awaited, Finished, await_task};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
@@ -241,9 +241,18 @@ pub(crate) async fn run(
     }
     let timeout = Duration::from_millis(gateway.settings.sync_timeout_ms);
     let pool = &gateway.context.pool;
-    match await_task(pool, principal.domain.id, created.task_id, timeout).await? {
-        Some(finished) => Ok(Ran::Finished(finished)),
-        None => Ok(Ran::Accepted(created)),
+    let max_records = gateway.settings.sync_max_records;
+    match await_task(
+        pool,
+        principal.domain.id,
+        created.task_id,
+        timeout,
+        max_records,
+    )
+    .await?
+    {
+        Awaited::Finished(finished) => Ok(Ran::Finished(finished)),
+        Awaited::Running(_) | Awaited::TooLarge => Ok(Ran::Accepted(created)),
     }
 }
 
@@ -300,13 +309,37 @@ pub(crate) fn text_param(document: &serde_json::Map<String, Value>, name: &str) 
 }
 
 /// The first message of a failed record's errors-file entry, with its field.
-pub(crate) fn error_text(entry: &Value) -> String {
+pub(crate) fn error_text(entry: &Value, caller_name: &dyn Fn(&str) -> String) -> String {
     let error = &entry["errors"][0];
     let message = error["message"].as_str().unwrap_or("the record failed");
-    match error["field"].as_str().filter(|field| !field.is_empty()) {
-        Some(field) => format!("{field}: {message}"),
-        None => message.to_owned(),
+    described(
+        error["field"].as_str().unwrap_or_default(),
+        message,
+        caller_name,
+    )
+}
+
+/// An error about our field `path` told with the caller's name for it, once: our path inside
+/// the message becomes the caller's name, and the message is prefixed with it unless it already
+/// starts with it.
+pub(crate) fn described(path: &str, message: &str, caller_name: &dyn Fn(&str) -> String) -> String {
+    if path.is_empty() {
+        return message.to_owned();
     }
+    let name = caller_name(path);
+    let message = message.replace(&format!("`{path}`"), &format!("`{name}`"));
+    if message.starts_with(&format!("`{name}`")) {
+        message
+    } else {
+        format!("{name}: {message}")
+    }
+}
+
+/// The parts of a canonical field path: `identities[2].email` → (`identities`, `email`).
+pub(crate) fn path_parts(path: &str) -> (&str, &str) {
+    let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+    let head = head.split_once('[').map_or(head, |(head, _)| head);
+    (head, rest)
 }
 
 /// A pooled database connection.

@@ -72,6 +72,20 @@ fn target_of(column: &str) -> Target {
     }
 }
 
+/// The Xtremepush column of one of our field paths (the inverse of `target_of`).
+fn column_of(path: &str) -> String {
+    let (head, rest) = super::path_parts(path);
+    let identity_kind = rest.split('.').next().unwrap_or_default();
+    match (head, identity_kind) {
+        ("identities", "uid") => "user_id".to_owned(),
+        ("identities", "phone_number") => "mobile_number".to_owned(),
+        ("identities", kind) if !kind.is_empty() => kind.to_owned(),
+        ("names" | "custom_fields", _) if !rest.is_empty() => rest.to_owned(),
+        ("preferred_language", _) => "language".to_owned(),
+        _ => path.to_owned(),
+    }
+}
+
 /// A subscription column that must accompany an identity column in the same row.
 const REQUIRED_WITH: [(&str, &str); 2] = [
     ("email", "email_subscription"),
@@ -242,7 +256,7 @@ fn row_result(row: usize, outcome: Option<&RecordOutcome>) -> Value {
         Some(RecordOutcome::Failed(entry)) => json!({
             "row": row,
             "success": false,
-            "message": error_text(entry),
+            "message": error_text(entry, &column_of),
             "errors": entry["errors"],
         }),
         None => json!({"row": row, "success": false, "message": "no outcome"}),
@@ -300,4 +314,24 @@ async fn info(
             .collect();
     }
     Ok(Json(json!({"success": true, "code": 200, "data": data})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_column_the_caller_sent_once() {
+        let entry = json!({"errors": [{"field": "identities[1].email", "code": "INVALID_VALUE",
+            "message": "`identities[1].email`: not a valid email address"}]});
+        assert_eq!(
+            error_text(&entry, &column_of),
+            "`email`: not a valid email address"
+        );
+        assert_eq!(column_of("identities[0].uid"), "user_id");
+        assert_eq!(column_of("identities[3].phone_number"), "mobile_number");
+        assert_eq!(column_of("custom_fields.plan"), "plan");
+        assert_eq!(column_of("names.first_name"), "first_name");
+        assert_eq!(column_of("preferred_language"), "language");
+    }
 }
