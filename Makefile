@@ -47,7 +47,9 @@ BENCH_RECORDS ?= 100000
 .PHONY: bench
 bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=100000; 1000000 for the full run)
 	$(CARGO) build --release --locked -p userhub-server -p userhub-bench
-	target/release/userhub-bench run --records $(BENCH_RECORDS)
+	target_dir=$$(bash scripts/target-dir.sh) && \
+		"$$target_dir/release/userhub-bench" run --records $(BENCH_RECORDS) \
+		--server "$$target_dir/release/userhub-server"
 
 .PHONY: soak
 soak: services ## 10-minute soak: 10 domains at their rate limit + a heavy import (SOAK_SECONDS=600)

@@ -17,7 +17,7 @@ bash scripts/services.sh
 
 echo "[run] building userhub (release)" >&2
 cargo build --release --locked -p userhub-server
-server=target/release/userhub-server
+server="$(bash scripts/target-dir.sh)/release/userhub-server"
 
 "$server" migrate --create-database
 "$server" admin domain create demo

@@ -220,7 +220,7 @@ async fn status_reads(
 }
 
 fn work_dir() -> anyhow::Result<PathBuf> {
-    let dir = PathBuf::from("target/bench");
+    let dir = std::env::temp_dir().join(format!("userhub-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
@@ -259,7 +259,8 @@ async fn baselines(
     generator: &Generator,
     results: &mut Results,
 ) -> anyhow::Result<()> {
-    let (profiles, identities, updates) = prepare_csv(generator, records, &work_dir()?)?;
+    let dir = work_dir()?;
+    let (profiles, identities, updates) = prepare_csv(generator, records, &dir)?;
     let (url, pool) = fresh_database(&format!("userhub_bench_baseline_{}", suffix())).await?;
     userhub_server::admin::create_domain(&pool, crate::stack::DOMAIN).await?;
     results.import.baseline = rate(
@@ -292,6 +293,7 @@ async fn baselines(
     for file in [profiles, identities, updates] {
         let _ = std::fs::remove_file(file);
     }
+    let _ = std::fs::remove_dir(&dir);
     Ok(())
 }
 

@@ -12,6 +12,10 @@ use std::time::Duration;
 
 /// How often a request is retried after a failure that is not the client's.
 const MAX_ATTEMPTS: u32 = 10;
+/// Attempts while the server has never answered (a wrong URL should fail fast).
+const MAX_ATTEMPTS_BEFORE_CONTACT: u32 = 3;
+/// Waits at least this long are announced, so that the user knows why nothing moves.
+const ANNOUNCED_WAIT: Duration = Duration::from_secs(2);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -66,6 +70,10 @@ pub struct TaskStatus {
     pub failed: u64,
     pub created_at: String,
     #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
     pub outcome: Option<String>,
     #[serde(default)]
     pub failure_reason: Option<String>,
@@ -96,6 +104,9 @@ pub struct Limits {
     pub max_multipart_bytes: u64,
 }
 
+/// Where the client tells why it waits (rate limit, unreachable server).
+pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// A client of one domain of one server; cheap to clone.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -103,6 +114,9 @@ pub struct ApiClient {
     tasks_url: String,
     api_key: Option<String>,
     gate: Arc<RateGate>,
+    notices: Notices,
+    /// Whether the server ever answered (then unreachability is taken for a restart).
+    reached: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How a create request's body is sent.
@@ -142,7 +156,19 @@ impl ApiClient {
             ),
             api_key: connection.api_key.clone(),
             gate: Arc::new(RateGate::default()),
+            notices: Arc::new(|message: &str| eprintln!("userhub: {message}")),
+            reached: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// Sends the client's notices (why it waits) to `notices` instead of stderr.
+    pub fn with_notices(mut self, notices: Notices) -> ApiClient {
+        self.notices = notices;
+        self
+    }
+
+    fn notice(&self, message: &str) {
+        (self.notices)(message);
     }
 
     pub fn task_url(&self, task_id: u64) -> String {
@@ -156,21 +182,49 @@ impl ApiClient {
         url: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ApiError> {
+        use std::sync::atomic::Ordering;
         let mut backoff = FIRST_BACKOFF;
         let mut failures = 0;
+        let mut announced_unreachable = false;
         loop {
+            if let Some(pause) = self
+                .gate
+                .pending_wait()
+                .filter(|pause| *pause >= ANNOUNCED_WAIT)
+            {
+                self.notice(&format!(
+                    "the domain's requests for this minute are used up; waiting {} s for the next window",
+                    pause.as_secs().max(1)
+                ));
+            }
             self.gate.wait().await;
             let mut request = build();
             if let Some(key) = &self.api_key {
                 request = request.bearer_auth(key);
             }
+            let limit = if self.reached.load(Ordering::Relaxed) {
+                MAX_ATTEMPTS
+            } else {
+                MAX_ATTEMPTS_BEFORE_CONTACT
+            };
             let pause = match request.send().await {
                 Ok(response) => {
+                    self.reached.store(true, Ordering::Relaxed);
+                    if announced_unreachable {
+                        self.notice(&format!("{url} answers again"));
+                        announced_unreachable = false;
+                    }
                     self.gate.observe(response.headers());
                     let status = response.status().as_u16();
                     match status {
                         429 => {
                             let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+                            if wait >= ANNOUNCED_WAIT {
+                                self.notice(&format!(
+                                    "rate limited by the server; waiting {} s as it asks",
+                                    wait.as_secs()
+                                ));
+                            }
                             self.gate.exhausted_for(wait);
                             continue;
                         }
@@ -181,22 +235,28 @@ impl ApiClient {
                         _ => return Err(error_of(url, response).await),
                     }
                 }
-                Err(error) if failures + 1 < MAX_ATTEMPTS => {
-                    eprintln!("userhub: {url}: {error}; retrying");
+                Err(error) if failures + 1 < limit => {
+                    if !announced_unreachable {
+                        self.notice(&format!(
+                            "cannot reach {url} ({}); retrying",
+                            describe(&error)
+                        ));
+                        announced_unreachable = true;
+                    }
                     backoff
                 }
                 Err(error) => {
                     return Err(ApiError::Unreachable {
                         url: url.to_owned(),
-                        reason: error.to_string(),
+                        reason: describe(&error),
                     });
                 }
             };
             failures += 1;
-            if failures >= MAX_ATTEMPTS {
+            if failures >= limit {
                 return Err(ApiError::Unreachable {
                     url: url.to_owned(),
-                    reason: format!("the server stayed unavailable for {MAX_ATTEMPTS} attempts"),
+                    reason: format!("the server stayed unavailable for {limit} attempts"),
                 });
             }
             tokio::time::sleep(pause).await;
@@ -296,6 +356,17 @@ impl ApiClient {
     }
 }
 
+/// A connection error with its cause (reqwest's own text only says "error sending request").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 /// `409` is retried only for an idempotency key still being accepted; `5xx` gateways always.
 fn retryable(status: u16, response: &reqwest::Response) -> bool {
     status != 409 || response.headers().contains_key("retry-after")
@@ -318,5 +389,16 @@ async fn error_of(url: &str, response: reqwest::Response) -> ApiError {
                 text.chars().take(200).collect::<String>()
             ),
         },
+    }
+}
+
+impl ApiError {
+    /// Whether running the same command again may get past this error (the server or the
+    /// network failed), as opposed to a request the server refuses whatever the retry.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Server { status, .. } => *status >= 500 || *status == 429 || *status == 409,
+            ApiError::Unreachable { .. } | ApiError::Protocol { .. } => true,
+        }
     }
 }

@@ -26,8 +26,9 @@ pub async fn status(client: &ApiClient, task_id: u64) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// The status as printed: every field the server reported, none that it did not.
 fn status_json(status: &TaskStatus) -> serde_json::Value {
-    serde_json::json!({
+    let mut fields = serde_json::json!({
         "task_id": status.task_id,
         "action": status.action,
         "state": status.state,
@@ -41,7 +42,13 @@ fn status_json(status: &TaskStatus) -> serde_json::Value {
         "stalled": status.stalled,
         "stall_reason": status.stall_reason,
         "created_at": status.created_at,
-    })
+        "started_at": status.started_at,
+        "completed_at": status.completed_at,
+    });
+    if let Some(object) = fields.as_object_mut() {
+        object.retain(|_, value| !value.is_null());
+    }
+    fields
 }
 
 /// Filters of `userhub tasks`.
@@ -50,6 +57,8 @@ pub struct TaskFilter {
     pub state: Option<String>,
     pub action: Option<String>,
     pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 pub async fn tasks(client: &ApiClient, filter: &TaskFilter) -> Result<u8, CliError> {
@@ -59,6 +68,9 @@ pub async fn tasks(client: &ApiClient, filter: &TaskFilter) -> Result<u8, CliErr
     }
     if let Some(action) = &filter.action {
         query.push(("action", action.clone()));
+    }
+    if let Some(cursor) = &filter.cursor {
+        query.push(("cursor", cursor.clone()));
     }
     let page = client.list(&query).await?;
     println!(
@@ -77,8 +89,8 @@ pub async fn tasks(client: &ApiClient, filter: &TaskFilter) -> Result<u8, CliErr
             task.created_at
         );
     }
-    if page.next_cursor.is_some() {
-        println!("(more: --limit up to 100)");
+    if let Some(cursor) = &page.next_cursor {
+        println!("(more: userhub tasks --cursor {cursor})");
     }
     Ok(0)
 }

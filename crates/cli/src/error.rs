@@ -32,6 +32,7 @@ impl CliError {
 }
 
 /// Exit codes: 0 everything succeeded, 1 the command failed, 2 bad usage (clap's), 3 the tasks
-/// completed but some records failed (see the errors file).
+/// completed but some records failed (see the errors file), 130 interrupted (Ctrl-C).
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_RECORD_ERRORS: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;

@@ -29,9 +29,17 @@ pub struct ImportOptions {
     pub wait: bool,
 }
 
+impl ImportOptions {
+    /// Reads (`get_*`) are never resumed from an earlier run: their answer must be current.
+    pub fn is_read(&self) -> bool {
+        self.action.starts_with("get_")
+    }
+}
+
 /// One uploaded part, as `import.json` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct UploadedPart {
+    /// 1-based, as the progress lines show it.
     pub part: usize,
     pub task_id: u64,
     pub first_index: u64,
@@ -85,32 +93,47 @@ fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(),
 }
 
 /// What the idempotency key covers besides the bytes: the action and any options (an import
-/// without options keeps the keys of earlier versions).
-fn request_descriptor(options: &ImportOptions) -> String {
+/// without options keeps the keys of earlier versions), and for reads this run, so that a
+/// retry within the run is idempotent but a new run reads afresh.
+fn request_descriptor(options: &ImportOptions, run: &str) -> String {
     let mut descriptor = options.action.clone();
     for (name, value) in &options.task_options {
         descriptor.push_str(&format!("\n{name}={value}"));
     }
+    if options.is_read() {
+        descriptor.push_str(&format!("\nrun={run}"));
+    }
     descriptor
+}
+
+/// An id of this run (for the idempotency keys of reads).
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
 }
 
 async fn upload(
     client: &ApiClient,
     options: &ImportOptions,
+    run: &str,
     part: Part,
-) -> Result<(UploadedPart, u64), ApiError> {
+) -> Result<(UploadedPart, u64), (usize, ApiError)> {
     let action = options.action.as_str();
-    let key = part.idempotency_key(&request_descriptor(options));
+    let number = part.number + 1;
+    let key = part.idempotency_key(&request_descriptor(options, run));
     let payload = Payload::File {
         bytes: part.bytes.clone(),
         jsonl: part.jsonl,
     };
     let created = client
         .create_task(action, &options.task_options, &payload, Some(&key))
-        .await?;
+        .await
+        .map_err(|error| (number, error))?;
     Ok((
         UploadedPart {
-            part: part.number,
+            part: number,
             task_id: created.task_id,
             first_index: part.first_index,
             first_line: part.first_line,
@@ -159,8 +182,9 @@ async fn upload_all(
         })
     });
     let parts = futures_util::stream::poll_fn(|context| receiver.poll_recv(context));
+    let run = run_id();
     let mut uploads = parts
-        .map(|part| upload(client, options, part))
+        .map(|part| upload(client, options, &run, part))
         .buffer_unordered(concurrency);
     let mut uploaded = Vec::new();
     let mut failure = None;
@@ -170,7 +194,7 @@ async fn upload_all(
                 bar.add(bytes);
                 ui.line(format!(
                     "part {}: records {}..{} -> task {}{}",
-                    part.part + 1,
+                    part.part,
                     part.first_index,
                     part.first_index + part.records - 1,
                     part.task_id,
@@ -181,6 +205,9 @@ async fn upload_all(
                     }
                 ));
                 uploaded.push(part);
+                // Kept current, so that an interrupted run leaves the list of what it uploaded.
+                uploaded.sort_by_key(|part| part.part);
+                write_manifest(options, &uploaded)?;
             }
             Err(error) => {
                 failure = Some(error);
@@ -191,11 +218,19 @@ async fn upload_all(
     drop(uploads);
     uploaded.sort_by_key(|part| part.part);
     write_manifest(options, &uploaded)?;
-    if let Some(error) = failure {
-        ui.line(format!(
-            "stopped after {} uploaded parts; run the same command again to resume",
-            uploaded.len()
-        ));
+    if let Some((number, error)) = failure {
+        if error.is_retryable() || options.is_read() {
+            ui.line(format!(
+                "stopped after {} uploaded parts; run the same command again to resume",
+                uploaded.len()
+            ));
+        } else {
+            ui.line(format!(
+                "the server refused part {number}; fix the input and run the command again \
+                 (the {} parts uploaded so far are recognised and not sent twice)",
+                uploaded.len()
+            ));
+        }
         return Err(error.into());
     }
     match splitter.await {
@@ -229,6 +264,9 @@ pub async fn download_merged(
     let file = std::fs::File::create(&partial).map_err(|error| CliError::write(&partial, error))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let expected: u64 = parts.iter().map(|(_, entries)| entries).sum();
+    if expected == 0 {
+        ui.line(format!("{kind}: none"));
+    }
     let bar = ui.bar(
         if kind == "results" {
             "results"

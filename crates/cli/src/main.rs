@@ -15,7 +15,7 @@ use api::ApiClient;
 use clap::{Args, Parser, Subcommand};
 use commands::{ExportSelection, TaskFilter};
 use config::GivenConnection;
-use error::{CliError, EXIT_FAILED};
+use error::{CliError, EXIT_FAILED, EXIT_INTERRUPTED};
 use import::ImportOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,6 +124,9 @@ enum Command {
         action: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Continue a listing: the cursor the previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
     },
     /// Download a completed task's results and errors as NDJSON.
     Download {
@@ -176,8 +179,12 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
         config_file: cli.connection.config,
     };
     let connection = config::resolve(&given)?;
-    let client = ApiClient::new(&connection)?;
     let ui = Ui::new(cli.quiet);
+    let notices = ui.clone();
+    let client =
+        ApiClient::new(&connection)?.with_notices(std::sync::Arc::new(move |message: &str| {
+            notices.line(message)
+        }));
     match cli.command {
         Command::Import {
             action,
@@ -229,11 +236,13 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             state,
             action,
             limit,
+            cursor,
         } => {
             let filter = TaskFilter {
                 state,
                 action,
                 limit,
+                cursor,
             };
             commands::tasks(&client, &filter).await
         }
@@ -257,11 +266,48 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
+    let on_interrupt = interrupt_note(&cli.command);
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match outcome {
+        Some(Ok(code)) => ExitCode::from(code),
+        Some(Err(error)) => {
             eprintln!("userhub: {error}");
             ExitCode::from(EXIT_FAILED)
         }
+        None => {
+            eprintln!("\nuserhub: interrupted. {on_interrupt}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+    }
+}
+
+/// What an interrupted command leaves behind, for the user.
+fn interrupt_note(command: &Command) -> String {
+    let resumable = |file: &PathBuf, out: &Option<PathBuf>| {
+        let out = out
+            .clone()
+            .unwrap_or_else(|| commands::default_out_dir(file));
+        format!(
+            "The parts uploaded so far are listed in {}; the server goes on processing them. \
+             Run the same command again to resume.",
+            out.join("import.json").display()
+        )
+    };
+    match command {
+        Command::Import { file, out, .. } => resumable(file, out),
+        Command::Export {
+            file: Some(file),
+            out,
+            ..
+        } => resumable(file, out),
+        Command::Export { .. } => {
+            "An export task that was created goes on; `userhub tasks` lists it.".to_owned()
+        }
+        _ => "Nothing was changed by the interruption; tasks go on on the server.".to_owned(),
     }
 }

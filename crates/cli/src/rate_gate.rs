@@ -48,6 +48,19 @@ impl RateGate {
         }
     }
 
+    /// How long the next request would wait now (without reserving it).
+    pub fn pending_wait(&self) -> Option<Duration> {
+        let budget = self
+            .budget
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let now = now_ms();
+        match (budget.remaining, budget.reset_at_ms) {
+            (Some(0), Some(reset)) if reset > now => Some(Duration::from_millis(reset - now)),
+            _ => None,
+        }
+    }
+
     /// Waits until a request may be sent.
     pub async fn wait(&self) {
         while let Some(pause) = self.reserve(now_ms()) {

@@ -3,17 +3,18 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// The progress display of one command.
+/// The progress display of one command (clones share it).
+#[derive(Clone)]
 pub struct Ui {
     bars: MultiProgress,
     interactive: bool,
     quiet: bool,
-    last_plain: Mutex<Option<(String, Instant)>>,
+    last_plain: Arc<Mutex<Option<(String, Instant)>>>,
 }
 
 /// One progress bar (hidden when stderr is not a terminal).
@@ -35,7 +36,7 @@ impl Ui {
             bars: MultiProgress::with_draw_target(target),
             interactive,
             quiet,
-            last_plain: Mutex::new(None),
+            last_plain: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -82,8 +83,13 @@ impl Bar<'_> {
         self.plain_progress(false);
     }
 
+    /// Counts `delta` more units, never past the total.
     pub fn add(&self, delta: u64) {
-        self.bar.inc(delta);
+        let position = self.bar.position().saturating_add(delta);
+        match self.bar.length() {
+            Some(total) if total > 0 => self.bar.set_position(position.min(total)),
+            _ => self.bar.set_position(position),
+        }
         self.plain_progress(false);
     }
 
@@ -91,7 +97,12 @@ impl Bar<'_> {
         self.bar.set_message(message);
     }
 
+    /// Ends the bar at its total (what was counted may differ slightly from what was
+    /// estimated, e.g. a file's size against the bytes of its parts).
     pub fn finish(&self) {
+        if let Some(total) = self.bar.length() {
+            self.bar.set_position(total);
+        }
         self.plain_progress(true);
         self.bar.finish();
     }
@@ -101,8 +112,11 @@ impl Bar<'_> {
         if self.ui.interactive || self.ui.quiet {
             return;
         }
-        let position = self.bar.position();
         let total = self.bar.length().unwrap_or(0);
+        if total == 0 {
+            return;
+        }
+        let position = self.bar.position().min(total);
         let percent = (position * 100).checked_div(total).unwrap_or(0);
         let text = format!("{}: {percent}% ({position}/{total})", self.label);
         let mut last = self

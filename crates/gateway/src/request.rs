@@ -375,6 +375,66 @@ fn multipart_error(error: multer::Error) -> GatewayError {
     GatewayError::InvalidPayload(format!("malformed multipart body: {error}"))
 }
 
+/// A `payload` part's bytes, gunzipped when the part is a gzip file (`.jsonl.gz` uploaded as
+/// is): its first bytes say so. Decompressed bytes count against `limit`.
+struct PartReader {
+    decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    decided: bool,
+    produced: u64,
+    limit: u64,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl PartReader {
+    fn new(limit: u64) -> PartReader {
+        PartReader {
+            decoder: None,
+            decided: false,
+            produced: 0,
+            limit,
+        }
+    }
+
+    fn decode(&mut self, chunk: &[u8]) -> Result<Vec<u8>, GatewayError> {
+        use std::io::Write;
+        if !self.decided {
+            self.decided = true;
+            if chunk.starts_with(&GZIP_MAGIC) {
+                self.decoder = Some(flate2::write::GzDecoder::new(Vec::new()));
+            }
+        }
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(chunk.to_vec());
+        };
+        let mut output = Vec::new();
+        for slice in chunk.chunks(1024) {
+            decoder.write_all(slice).map_err(|error| {
+                GatewayError::InvalidPayload(format!(
+                    "the gzip `payload` part cannot be read: {error}"
+                ))
+            })?;
+            let before = output.len();
+            output.append(decoder.get_mut());
+            self.produced += (output.len() - before) as u64;
+            if self.produced > self.limit {
+                return Err(GatewayError::PayloadTooLarge { limit: self.limit });
+            }
+        }
+        Ok(output)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, GatewayError> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(Vec::new());
+        };
+        decoder.try_finish().map_err(|error| {
+            GatewayError::InvalidPayload(format!("the gzip `payload` part is cut short: {error}"))
+        })?;
+        Ok(std::mem::take(decoder.get_mut()))
+    }
+}
+
 async fn read_multipart(
     stream: impl futures_util::Stream<Item = Result<bytes::Bytes, crate::body::BodyError>>
     + Send
@@ -393,18 +453,22 @@ async fn read_multipart(
             if payload.is_some() {
                 return Err(GatewayError::RepeatedField(name));
             }
-            if is_csv_part(&field) {
+            let csv = is_csv_part(&field);
+            let mut part = PartReader::new(settings.max_multipart_bytes);
+            if csv {
                 let mut text = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    text.extend_from_slice(&chunk);
+                    text.extend_from_slice(&part.decode(&chunk)?);
                 }
+                text.extend_from_slice(&part.finish()?);
                 payload = Some((PayloadFormat::Csv, csv_records(&text, record_limit)?));
                 continue;
             }
             let mut collector = PayloadCollector::new(record_limit, settings.max_line_bytes, false);
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                collector.push(&chunk)?;
+                collector.push(&part.decode(&chunk)?)?;
             }
+            collector.push(&part.finish()?)?;
             payload = Some(collector.finish()?);
             continue;
         }

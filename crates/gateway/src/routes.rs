@@ -175,13 +175,18 @@ pub async fn create_task(
         ))
         .into());
     }
-    // An export's size is known only once its selector is counted: a large one is not awaited.
-    let wait = wait && !selection_exceeds(&gateway, &principal, &request).await?;
+    // An export's size is known only once its selector is counted: a large one is accepted
+    // but not awaited (202, as for a task slower than the sync timeout).
+    let too_large = wait && selection_exceeds(&gateway, &principal, &request).await?;
     let submitted = submit(&gateway, &principal, request, idempotency_key).await?;
     let created = &submitted.created;
     let domain = &principal.domain.name;
-    if !wait {
-        return Ok(created_response(domain, created, submitted.replayed));
+    if !wait || too_large {
+        let mut response = created_response(domain, created, submitted.replayed);
+        if too_large {
+            *response.status_mut() = StatusCode::ACCEPTED;
+        }
+        return Ok(response);
     }
     let timeout = Duration::from_millis(settings.sync_timeout_ms);
     let pool = &gateway.context.pool;

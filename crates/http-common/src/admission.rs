@@ -68,10 +68,9 @@ pub async fn admission_layer(
     {
         Ok(principal) => principal,
         Err(error) => {
-            let peek = context.limiter.check(&domain, None, false);
-            let mut response = error.into_response();
-            add_rate_headers(response.headers_mut(), &peek);
-            return after_draining(request.into_body(), response).await;
+            // No rate-limit headers: a caller without the domain's key learns nothing of its
+            // traffic, and no per-domain state is made for strangers.
+            return after_draining(request.into_body(), error.into_response()).await;
         }
     };
     let per_minute = principal

@@ -51,8 +51,10 @@ fn presented_key(authorization: &HeaderValue) -> Option<String> {
             .decode(credentials)
             .ok()?;
         let decoded = String::from_utf8(decoded).ok()?;
-        let (user, _password) = decoded.split_once(':').unwrap_or((&decoded, ""));
-        return Some(user.to_owned());
+        // The key is the user name; a password is not part of it, so one given is refused
+        // rather than ignored.
+        let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        return password.is_empty().then(|| user.to_owned());
     }
     None
 }

@@ -84,3 +84,28 @@ pub async fn set_record_limit(
         Err(AdminError::UnknownDomain(domain.to_owned()))
     }
 }
+
+/// Every domain with its limits and keys, as a table for the terminal.
+pub async fn domain_table(pool: &Pool) -> Result<String, AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let domains = domains::list_domains(&client).await?;
+    let limit = |value: Option<i32>| value.map_or("default".to_owned(), |v| v.to_string());
+    let mut table = format!(
+        "{:<6} {:<32} {:>10} {:>10} {:>6} {:>10}  {}\n",
+        "id", "name", "req/min", "records", "keys", "read-only", "created"
+    );
+    for summary in &domains {
+        let domain = &summary.domain;
+        table.push_str(&format!(
+            "{:<6} {:<32} {:>10} {:>10} {:>6} {:>10}  {}\n",
+            domain.id,
+            domain.name,
+            limit(domain.rate_limit_per_minute),
+            limit(domain.record_limit),
+            summary.active_keys,
+            summary.read_only_keys,
+            summary.created_at.format("%Y-%m-%d %H:%M UTC"),
+        ));
+    }
+    Ok(table)
+}

@@ -81,6 +81,8 @@ enum DlqCommand {
 enum DomainCommand {
     /// Create a domain (no-op if it exists).
     Create { name: String },
+    /// List the domains with their limits and keys.
+    List,
     /// Set the domain's requests per minute (`default` for the server default).
     SetRateLimit { domain: String, per_minute: String },
     /// Set the domain's records per request (`default` for the server default).
@@ -175,6 +177,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 AdminCommand::Domain(DomainCommand::Create { name }) => {
                     let id = admin::create_domain(&pool, &name).await?;
                     eprintln!("domain `{name}` ready (id {id})");
+                }
+                AdminCommand::Domain(DomainCommand::List) => {
+                    print!("{}", admin::domain_table(&pool).await?);
                 }
                 AdminCommand::Domain(DomainCommand::SetRateLimit { domain, per_minute }) => {
                     admin::set_rate_limit(&pool, &domain, optional_limit(&per_minute)?).await?;

@@ -6,6 +6,7 @@ mod download;
 pub mod limits;
 pub mod list;
 mod merge;
+mod negotiate;
 pub mod routes;
 pub mod view;
 pub mod zip;

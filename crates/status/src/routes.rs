@@ -1,6 +1,7 @@
 //! Status, results and errors of one task; other domains' tasks are answered `404`.
 
 use crate::download::{DownloadFormat, stream_outcomes};
+use crate::negotiate::weight;
 use crate::view::{TaskStatus, status_body};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
@@ -100,7 +101,11 @@ fn download_format(headers: &HeaderMap, query: &DownloadQuery) -> Result<Downloa
     let wants_ndjson = match query.format.as_deref() {
         Some("ndjson") => true,
         Some("zip") => false,
-        None => accept.contains("application/x-ndjson"),
+        // NDJSON when the client prefers it to the zip (ties keep the original API's zip).
+        None => {
+            weight(accept, "application/x-ndjson") > 0.0
+                && weight(accept, "application/x-ndjson") > weight(accept, "application/zip")
+        }
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -118,9 +123,7 @@ fn download_format(headers: &HeaderMap, query: &DownloadQuery) -> Result<Downloa
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     Ok(DownloadFormat::Ndjson {
-        gzip: encodings
-            .split(',')
-            .any(|coding| coding.trim().starts_with("gzip")),
+        gzip: weight(encodings, "gzip") > 0.0,
     })
 }
 

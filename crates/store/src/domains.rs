@@ -83,3 +83,28 @@ pub async fn set_record_limit(
         .await?;
     Ok(updated == 1)
 }
+
+/// A domain as `admin domain list` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainSummary {
+    pub domain: Domain,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub active_keys: i64,
+    pub read_only_keys: i64,
+}
+
+/// Every domain, by name.
+pub async fn list_domains(client: &impl GenericClient) -> Result<Vec<DomainSummary>, StoreError> {
+    let rows = client
+        .query(include_str!("../queries/domains/list.sql"), &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| DomainSummary {
+            domain: domain_of(row),
+            created_at: row.get("created_at"),
+            active_keys: row.get("active_keys"),
+            read_only_keys: row.get("read_only_keys"),
+        })
+        .collect())
+}

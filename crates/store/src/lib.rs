@@ -14,6 +14,7 @@ mod migrate;
 pub mod overview;
 mod pool;
 pub mod profile_events;
+pub mod tag_colors;
 pub mod tasks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};

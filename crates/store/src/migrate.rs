@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "deferred_chunks",
         include_str!("../migrations/0009_deferred_chunks.sql"),
     ),
+    (
+        10,
+        "tag_colors",
+        include_str!("../migrations/0010_tag_colors.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

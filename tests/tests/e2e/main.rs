@@ -20,6 +20,7 @@ mod rate_limits;
 mod record_errors;
 mod redelivery;
 mod request_errors;
+mod request_fields;
 mod sync_requests;
 mod tabular_input;
 mod task_list;

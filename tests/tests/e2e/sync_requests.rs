@@ -136,3 +136,48 @@ async fn a_threshold_makes_small_batches_synchronous() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_waited_export_answers_inline_only_what_fits_and_replays_say_so() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.sync_max_records = 5).await;
+    let records: Vec<Value> = (0..8)
+        .map(|n| json!({"identities": [{"uid": format!("e{n}")}]}))
+        .collect();
+    app.run_task("create_core_profiles", &records).await;
+    // `{"all": true}` picks 8 profiles: more than an answer may hold, so it is not awaited.
+    let (status, body) = post_waiting(
+        &app,
+        &json!({"action": "get_core_profiles", "payload": [{"all": true}]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let task_id = body["task_id"].as_u64().unwrap();
+    let done = app.wait_completed(task_id).await;
+    assert_eq!(done["total"], 8, "the export itself runs as usual");
+    // A selector picking few profiles is answered inline.
+    let (status, body) = post_waiting(
+        &app,
+        &json!({"action": "get_core_profiles", "payload": [{"identity": {"uid": "e3"}}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"].as_array().unwrap().len(), 1);
+
+    // An idempotent replay of a waited request says it is one.
+    let body =
+        json!({"action": "create_core_profiles", "payload": [{"identities": [{"uid": "once"}]}]});
+    let mut replayed = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .authorized(app.client.post(format!("{}?wait=true", app.tasks_url())))
+            .header("Idempotency-Key", "waited-once")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        replayed.push(response.headers().get("idempotent-replayed").is_some());
+    }
+    assert_eq!(replayed, vec![false, true]);
+    app.stop().await;
+}

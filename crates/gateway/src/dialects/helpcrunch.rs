@@ -26,6 +26,7 @@ use userhub_domain::{TaskAction, TaskOptions};
 use userhub_http_common::Authenticator;
 use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
+use userhub_store::tag_colors::{colors_of, set_colors};
 
 const MAX_CUSTOMERS: usize = 10;
 const REQUESTS_PER_MINUTE: u32 = 120;
@@ -333,12 +334,32 @@ async fn update(
             failures.join("; ")
         )));
     }
+    let client = super::client(gateway).await?;
+    let given: Vec<(String, String)> = tag_colors
+        .iter()
+        .flat_map(|colors| colors.iter())
+        .filter_map(|(tag, color)| Some((tag.clone(), color.as_str()?.to_owned())))
+        .collect();
+    set_colors(&client, principal.domain.id, &given)
+        .await
+        .map_err(GatewayError::from)?;
     let profiles = stored_customers(gateway, principal.domain.id, &ids).await?;
+    let tags: Vec<&str> = profiles
+        .values()
+        .filter_map(|profile| profile["tags"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let colors: Map<String, Value> = colors_of(&client, principal.domain.id, &tags)
+        .await
+        .map_err(GatewayError::from)?
+        .into_iter()
+        .map(|(tag, color)| (tag, Value::String(color)))
+        .collect();
     let answer: Vec<Value> = ids
         .iter()
-        .zip(&tag_colors)
         .zip(&customers)
-        .filter_map(|((id, colors), given)| Some(customer_of(profiles.get(id)?, colors, given)))
+        .filter_map(|(id, given)| Some(customer_of(profiles.get(id)?, &colors, given)))
         .collect();
     Ok(Json(answer).into_response())
 }

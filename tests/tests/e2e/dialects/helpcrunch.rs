@@ -295,3 +295,22 @@ async fn custom_data_null_clears_only_custom_data() {
     assert_eq!(body[0]["notes"], "keep");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tag_colours_are_kept_for_later_answers() {
+    let app = TestApp::spawn().await;
+    let id = customer(&app, "u-colours").await;
+    let coloured =
+        json!([{"customer": id, "tags": [{"name": "vip", "color": "#ff0000"}, {"name": "new"}]}]);
+    let (status, body) = put(&app, &app.api_key, coloured.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    // A later request that does not mention the tags still shows their colours.
+    let later = json!([{"customer": id, "notes": "later"}]);
+    let (status, body) = put(&app, &app.api_key, later.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body[0]["tags"],
+        json!([{"name": "vip", "color": "#ff0000"}, {"name": "new", "color": "#c377e0"}])
+    );
+    app.stop().await;
+}
