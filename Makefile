@@ -55,6 +55,17 @@ bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=10000
 soak: services ## 10-minute soak: 10 domains at their rate limit + a heavy import (SOAK_SECONDS=600)
 	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(CARGO) test --release -p userhub-server --test soak -- --nocapture
 
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz
+fuzz: ## Fuzz the record parsers and body decoders (FUZZ_SECONDS=60 each; corpus in fuzz/corpus)
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@for target in records bodies; do \
+		echo "fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -a $$target corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048) || exit 1; \
+	done
+
 .PHONY: clean-test-databases
 clean-test-databases: ## Drop databases left behind by interrupted test runs
 	@bash scripts/drop-test-databases.sh

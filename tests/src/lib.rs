@@ -342,6 +342,14 @@ impl TestApp {
         self.download(task_id, "errors").await
     }
 
+    /// The results as NDJSON text, exactly as served (to check values to the character).
+    pub async fn results_ndjson(&self, task_id: u64) -> String {
+        let url = format!("{}/results?format=ndjson", self.task_url(task_id));
+        let response = self.authorized(self.client.get(url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// Number of tasks stored for any domain.
     pub async fn task_count(&self) -> i64 {
         let client = self.pool.get().await.unwrap();

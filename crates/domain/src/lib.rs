@@ -18,6 +18,8 @@ pub mod profile;
 pub mod record;
 pub mod record_error;
 pub mod task;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod values;
 
 pub use action::TaskAction;

@@ -5,6 +5,7 @@
 mod accept;
 mod body;
 mod chunking;
+pub mod decoders;
 mod dialects;
 mod error;
 mod idempotency;

@@ -10,6 +10,7 @@ mod dependencies_down;
 mod dialects;
 mod exports;
 mod fuzzing;
+mod generated;
 mod hostile_input;
 mod idempotency;
 mod openapi_contract;

@@ -104,18 +104,7 @@ async fn exported_values_are_the_values_imported() {
     let exported = export(&app, std::slice::from_ref(&id)).await;
     assert_eq!(exported[0]["custom_fields"], exact(custom));
     // The text itself, not only the value: numbers keep their notation (`1e308`, `-0.0`).
-    let url = format!(
-        "{}/results?format=ndjson",
-        app.task_url(last_task(&app).await)
-    );
-    let text = app
-        .authorized(app.client.get(url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.results_ndjson(last_task(&app).await).await;
     assert!(
         text.contains(&format!("\"custom_fields\":{custom}")),
         "{text}"

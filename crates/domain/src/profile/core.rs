@@ -192,6 +192,61 @@ pub struct CoreProfileState {
 }
 
 impl CoreProfileState {
+    /// The fields whose value differs between `self` and `other` (identities aside).
+    pub fn differences(&self, other: &CoreProfileState) -> FieldSet<CoreField> {
+        let mut set = FieldSet::default();
+        let mut mark = |differs: bool, field: CoreField| {
+            if differs {
+                set.insert(field);
+            }
+        };
+        mark(self.names != other.names, CoreField::Names);
+        mark(self.tags != other.tags, CoreField::Tags);
+        mark(
+            self.custom_fields != other.custom_fields,
+            CoreField::CustomFields,
+        );
+        mark(
+            self.full_privacy_enabled != other.full_privacy_enabled,
+            CoreField::FullPrivacyEnabled,
+        );
+        mark(
+            self.last_country != other.last_country,
+            CoreField::LastCountry,
+        );
+        mark(self.last_city != other.last_city, CoreField::LastCity);
+        mark(self.age != other.age, CoreField::Age);
+        mark(
+            self.lifetime_value != other.lifetime_value,
+            CoreField::LifetimeValue,
+        );
+        mark(
+            self.user_persona != other.user_persona,
+            CoreField::UserPersona,
+        );
+        mark(
+            self.user_vip_segment != other.user_vip_segment,
+            CoreField::UserVipSegment,
+        );
+        mark(
+            self.user_support_status != other.user_support_status,
+            CoreField::UserSupportStatus,
+        );
+        mark(
+            self.accepted_t_and_c != other.accepted_t_and_c,
+            CoreField::AcceptedTAndC,
+        );
+        mark(
+            self.preferred_language != other.preferred_language,
+            CoreField::PreferredLanguage,
+        );
+        mark(
+            self.last_active_date != other.last_active_date,
+            CoreField::LastActiveDate,
+        );
+        set
+    }
+
     /// Applies `fields` as an update does (present replaces, `null` clears, maps merge per key)
     /// and returns the fields whose value really changed; nothing changes when the merged
     /// custom fields would exceed their limit.

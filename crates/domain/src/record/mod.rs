@@ -198,4 +198,6 @@ pub fn parse_app_profile_patch(text: &str) -> Result<AppProfilePatch, Vec<FieldE
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

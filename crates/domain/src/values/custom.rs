@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::fmt;
 
-use super::number::number_parts;
+use super::number::check_number;
 
 /// One custom field value.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl CustomValue {
         match self {
             CustomValue::Text(text) if text.trim().is_empty() => None,
             CustomValue::Text(text) => Some(text.clone()),
-            CustomValue::Number(raw) => number_parts(raw.get()).map(|n| n.canonical_decimal()),
+            CustomValue::Number(raw) => check_number(raw.get()).ok().map(|n| n.canonical_decimal()),
             CustomValue::Bool(flag) => Some(flag.to_string()),
             CustomValue::Structured(_) => None,
         }

@@ -93,7 +93,9 @@ pub fn number_parts(text: &str) -> Option<NumberParts<'_>> {
                 return None;
             }
             let magnitude = digits.bytes().fold(0i64, |acc, digit| {
-                (acc * 10 + i64::from(digit - b'0')).min(EXPONENT_CAP)
+                acc.saturating_mul(10)
+                    .saturating_add(i64::from(digit - b'0'))
+                    .min(EXPONENT_CAP)
             });
             sign * magnitude
         }
@@ -150,7 +152,8 @@ impl NumberParts<'_> {
     }
 
     /// Plain decimal notation without exponent, superfluous zeros or a negative zero: the form
-    /// PostgreSQL prints for `trim_scale(n::numeric)`, so both sides compare alike.
+    /// PostgreSQL prints for `trim_scale(n::numeric)`, so both sides compare alike. Its length
+    /// follows the exponent, so call it only on numbers [`check_number`] accepted.
     pub fn canonical_decimal(&self) -> String {
         let (digits, point) = self.digits_and_point();
         if digits.is_empty() {
@@ -197,6 +200,23 @@ pub fn check_number(text: &str) -> Result<NumberParts<'_>, NumberProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_number_text_is_read_without_panicking_and_keeps_its_value(
+            text in "-?(0|[1-9][0-9]{0,30})(\\.[0-9]{1,30})?([eE][+-]?[0-9]{1,40})?"
+        ) {
+            let parts = number_parts(&text).expect("the grammar matches");
+            if let Ok(value) = parts.to_i64() {
+                prop_assert_eq!(value.to_string(), parts.canonical_decimal());
+            }
+            if let Ok(checked) = check_number(&text) {
+                let canonical: f64 = checked.canonical_decimal().parse().unwrap();
+                prop_assert_eq!(canonical, text.parse::<f64>().unwrap());
+            }
+        }
+    }
 
     fn canonical(text: &str) -> String {
         number_parts(text).unwrap().canonical_decimal()
@@ -238,6 +258,18 @@ mod tests {
         assert_eq!(int("99999999999999999999"), Err(IntegerProblem::OutOfRange));
         assert_eq!(int("1e100000"), Err(IntegerProblem::OutOfRange));
         assert_eq!(int("0e100000"), Ok(0));
+    }
+
+    #[test]
+    fn exponents_of_any_length_saturate_instead_of_overflowing() {
+        let tiny = format!("1e-{}", "7".repeat(40));
+        let parts = number_parts(&tiny).unwrap();
+        assert_eq!(parts.exponent, -EXPONENT_CAP);
+        assert_eq!(parts.to_i64(), Err(IntegerProblem::NotWhole));
+        let huge = format!("1e{}", "9".repeat(40));
+        let parts = number_parts(&huge).unwrap();
+        assert_eq!(parts.exponent, EXPONENT_CAP);
+        assert_eq!(parts.to_i64(), Err(IntegerProblem::OutOfRange));
     }
 
     #[test]

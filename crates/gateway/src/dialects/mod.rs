@@ -8,6 +8,8 @@ mod helpcrunch;
 mod xml;
 mod xtremepush;
 
+pub(crate) use xml::to_json as xml_to_json;
+
 use crate::Gateway;
 use crate::body::{ContentEncoding, collect, decoded_stream};
 use crate::error::GatewayError;

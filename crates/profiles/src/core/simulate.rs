@@ -81,6 +81,8 @@ pub struct ProfileWrite {
     pub slot: Slot,
     pub state: CoreProfileState,
     pub created: bool,
+    /// For a profile that existed: the fields the chunk leaves different from what it found
+    /// (records that undo each other change nothing). For a new one: the fields it set.
     pub changed: FieldSet<CoreField>,
     /// Identities to insert for it.
     pub new_identities: Vec<Identity>,
@@ -444,13 +446,36 @@ pub fn simulate(ops: &[Op<'_>], knowledge: &Knowledge) -> Simulation {
         .iter()
         .filter_map(|slot| {
             let working = run.profiles.remove(slot)?;
+            let (changed, refreshed) = match slot {
+                // What the chunk leaves different from what it found: records that undo each
+                // other's changes change nothing (no write, no event).
+                Slot::Existing(id) if !working.created => {
+                    let loaded = &knowledge.loaded[id];
+                    let refreshed: Vec<Identity> = working
+                        .refreshed
+                        .into_iter()
+                        .filter(|identity| {
+                            !loaded.identities.iter().any(|own| {
+                                key_of(own) == key_of(identity)
+                                    && own.metadata() == identity.metadata()
+                            })
+                        })
+                        .collect();
+                    let mut changed = loaded.state.differences(&working.state);
+                    if !working.new_identities.is_empty() || !refreshed.is_empty() {
+                        changed.insert(CoreField::Identities);
+                    }
+                    (changed, refreshed)
+                }
+                _ => (working.changed, working.refreshed),
+            };
             Some(ProfileWrite {
                 slot: *slot,
                 state: working.state,
                 created: working.created,
-                changed: working.changed,
+                changed,
                 new_identities: working.new_identities,
-                refreshed: working.refreshed,
+                refreshed,
             })
         })
         .collect();

@@ -61,9 +61,16 @@ async fn the_seed_examples_import_synchronously() {
     for (row, result) in data.iter().enumerate() {
         assert_eq!(result["row"], row);
         assert_eq!(result["success"], false, "{result}");
+        let message = result["message"].as_str().unwrap();
+        assert!(message.contains("`email`"), "{result}");
         assert!(
-            result["message"].as_str().unwrap().contains("email"),
-            "{result}"
+            !message.contains("identities"),
+            "the caller's column, not our path: {result}"
+        );
+        assert_eq!(
+            message.matches("`email`").count(),
+            1,
+            "named once: {result}"
         );
     }
     assert!(profiles(&app).await.is_empty());

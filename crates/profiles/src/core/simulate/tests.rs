@@ -347,3 +347,23 @@ fn owners_that_were_not_loaded_are_asked_for() {
     let run = simulate(&upsert_ops(&records, &by_email), &knowledge);
     assert_eq!(run.missing, vec![5]);
 }
+
+#[test]
+fn records_that_undo_each_other_leave_nothing_to_write() {
+    let state = CoreProfileState {
+        last_city: Some("Pune".into()),
+        ..CoreProfileState::default()
+    };
+    let knowledge = loaded(7, vec![], state);
+    let records = [
+        patch(r#"{"core-profile-id":7,"last_city":"Rome"}"#),
+        patch(r#"{"core-profile-id":7,"last_city":"Pune"}"#),
+    ];
+    let run = simulate(&patch_ops(&records), &knowledge);
+    assert!(matches!(&run.results[0], RecordResult::Updated(_, changed) if !changed.is_empty()));
+    assert!(
+        run.writes[0].changed.is_empty(),
+        "no net change: {:?}",
+        run.writes[0].changed
+    );
+}
