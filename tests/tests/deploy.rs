@@ -82,6 +82,23 @@ fn compose_validates_and_runs_every_part_of_the_system() {
         .as_str()
         .unwrap();
     assert!(operator_token.contains(":?"), "the token must be given");
+    let grafana_password = services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+        .as_str()
+        .unwrap();
+    assert!(
+        grafana_password.contains(":?"),
+        "no default Grafana password"
+    );
+    // Only the API is published beyond this machine.
+    for (name, service) in services {
+        for port in service["ports"].as_array().into_iter().flatten() {
+            let port = port.as_str().unwrap();
+            assert!(
+                name == "edge" || port.starts_with("127.0.0.1:"),
+                "{name} publishes {port} on every interface"
+            );
+        }
+    }
 
     // The edge routes by method; Prometheus finds every worker type.
     let edge = std::fs::read_to_string(root().join("deploy/edge/nginx.conf")).unwrap();
@@ -120,6 +137,17 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
         "status.yaml",
         "workers.yaml",
     ];
+    // The example Secret's operator token is a placeholder the server refuses to start with.
+    let secret = yaml("deploy/k8s/secret.yaml").remove(0);
+    let mut settings = userhub_server::settings::Settings::default();
+    settings.ops.operator_token = secret["stringData"]["operator-token"]
+        .as_str()
+        .map(str::to_owned);
+    assert!(settings.ops.operator_token.is_some());
+    assert!(
+        settings.validate().is_err(),
+        "the placeholder operator token passes validation"
+    );
     let report = run(Command::new(tool("kubernetes-validate"))
         .arg("--strict")
         .args(core.iter().map(|file| format!("deploy/k8s/{file}"))));

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use flate2::write::GzDecoder;
 use futures_util::{Stream, StreamExt};
 use std::io::Write;
+use userhub_http_common::BodyTimeout;
 
 /// Compressed input is fed to the decoder in slices this small, so that one slice can expand
 /// to at most about a megabyte before the limit is checked again.
@@ -23,6 +24,17 @@ pub enum BodyError {
     BadGzip(String),
     #[error("the request body could not be read: {0}")]
     Read(String),
+    #[error(transparent)]
+    TimedOut(#[from] BodyTimeout),
+}
+
+impl BodyError {
+    fn of_read(error: axum::Error) -> BodyError {
+        match BodyTimeout::behind(&error) {
+            Some(timeout) => BodyError::TimedOut(timeout),
+            None => BodyError::Read(error.to_string()),
+        }
+    }
 }
 
 /// How the body is encoded.
@@ -110,7 +122,8 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-/// Streams the decoded body, failing once more than `limit` decoded bytes were produced.
+/// Streams the decoded body, failing once more than `limit` decoded bytes were produced; it
+/// keeps answering `None` once it has ended.
 pub fn decoded_stream(
     body: Body,
     encoding: ContentEncoding,
@@ -141,7 +154,7 @@ pub fn decoded_stream(
                     },
                     Some(Err(error)) => {
                         state.finished = true;
-                        return Some((Err(BodyError::Read(error.to_string())), state));
+                        return Some((Err(BodyError::of_read(error)), state));
                     }
                     None => {
                         state.finished = true;
@@ -154,6 +167,7 @@ pub fn decoded_stream(
             }
         },
     ))
+    .fuse()
 }
 
 /// Reads the whole decoded body (for the small url-encoded and JSON bodies).

@@ -75,7 +75,8 @@ pub fn fuzz_body(data: &[u8]) {
         return;
     };
     if selector % 6 == 5 {
-        let _ = crate::dialects::xml_to_json(body);
+        let _ = crate::dialects::xml_to_json(body, 10_000);
+        crate::dialects::scan_for_keys(body);
         return;
     }
     let (content_type, gzip, query) = match selector % 6 {
@@ -96,10 +97,13 @@ pub fn fuzz_body(data: &[u8]) {
         max_line_bytes: 64 * 1024,
         ..GatewaySettings::default()
     };
-    let Ok(spec) = inspect_headers(&headers, &settings) else {
+    let Ok(spec) = inspect_headers(&headers, &settings, false) else {
         return;
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
         return;
     };
     let read = runtime.block_on(read_request(

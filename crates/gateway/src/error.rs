@@ -36,6 +36,11 @@ pub enum GatewayError {
     UnsupportedMediaType(String),
     #[error("this API key is read-only and cannot start `{0}` tasks")]
     ReadOnlyKey(String),
+    #[error(
+        "the request body is larger than {limit} bytes, the most a read-only key may send (its \
+         tasks are exports, whose records are ids or one selector)"
+    )]
+    ReadOnlyBodyTooLarge { limit: u64 },
     #[error("the {0} is unavailable")]
     Unavailable(&'static str),
     #[error("{0}")]
@@ -44,6 +49,8 @@ pub enum GatewayError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being accepted; retry shortly")]
     IdempotencyKeyInUse,
+    #[error(transparent)]
+    TimedOut(#[from] userhub_http_common::BodyTimeout),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +68,7 @@ impl From<BodyError> for GatewayError {
     fn from(error: BodyError) -> Self {
         match error {
             BodyError::TooLarge { limit } => GatewayError::PayloadTooLarge { limit },
+            BodyError::TimedOut(timeout) => GatewayError::TimedOut(timeout),
             BodyError::BadGzip(_) | BodyError::Read(_) => {
                 GatewayError::InvalidPayload(error.to_string())
             }
@@ -112,7 +120,8 @@ impl From<GatewayError> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_MANY_RECORDS", message)
                     .with_details(serde_json::json!({ "limit": limit }))
             }
-            GatewayError::PayloadTooLarge { limit } => {
+            GatewayError::PayloadTooLarge { limit }
+            | GatewayError::ReadOnlyBodyTooLarge { limit } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
                     .with_details(serde_json::json!({ "limit_bytes": limit }))
             }
@@ -135,6 +144,7 @@ impl From<GatewayError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", message)
                     .with_header("retry-after", 1)
             }
+            GatewayError::TimedOut(timeout) => ApiError::from(timeout),
             GatewayError::Internal(detail) => ApiError::internal(&detail),
         }
     }

@@ -5,10 +5,12 @@
 mod accept;
 mod body;
 mod chunking;
+mod csv_input;
 pub mod decoders;
 mod dialects;
 mod error;
 mod idempotency;
+mod json_budget;
 mod messages;
 mod options;
 mod payload;
@@ -29,7 +31,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::post;
 use std::sync::Arc;
 use userhub_broker::Broker;
-use userhub_http_common::{ApiContext, admission_layer, cors_and_request_id, record_request};
+use userhub_http_common::{ApiContext, admission_layer, record_request, request_id_and_trace};
 
 /// The gateway's shared state.
 #[derive(Clone, Debug)]
@@ -51,6 +53,6 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(context.clone(), admission_layer))
         .layer(from_fn_with_state(context.metrics.clone(), record_request))
-        .layer(from_fn(cors_and_request_id))
+        .layer(from_fn(request_id_and_trace))
         .with_state(gateway)
 }

@@ -222,17 +222,18 @@ impl PayloadCollector {
                 }
             }
             Some(PayloadFormat::JsonArray) => {
-                let items: Vec<Box<RawValue>> =
-                    serde_json::from_slice(&self.pending).map_err(|error| {
-                        PayloadError::Invalid(format!(
-                            "`payload` is not a valid JSON array: {error}"
-                        ))
-                    })?;
-                if items.len() > self.max_records {
-                    return Err(PayloadError::TooManyRecords {
-                        limit: self.max_records,
-                    });
-                }
+                let items = crate::json_budget::bounded_array::<Box<RawValue>>(
+                    &self.pending,
+                    self.max_records,
+                )
+                .map_err(|error| match error {
+                    crate::json_budget::BudgetError::TooMany { max } => {
+                        PayloadError::TooManyRecords { limit: max }
+                    }
+                    crate::json_budget::BudgetError::Json(error) => PayloadError::Invalid(format!(
+                        "`payload` is not a valid JSON array: {error}"
+                    )),
+                })?;
                 self.records = items
                     .into_iter()
                     .enumerate()

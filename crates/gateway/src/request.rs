@@ -2,13 +2,15 @@
 //! JSON file part, JSON envelope; each optionally gzip) into an action and its records.
 
 use crate::body::{ContentEncoding, collect, decoded_stream};
+use crate::csv_input::CsvCollector;
 use crate::error::GatewayError;
 use crate::options::OptionFields;
 use crate::payload::{PayloadCollector, PayloadFormat, RawRecord};
 use crate::settings::GatewaySettings;
-use crate::tabular::{csv_records, table_records};
+use crate::tabular::{read_columns, table_records};
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use userhub_domain::record::read::RawMembers;
@@ -51,13 +53,29 @@ fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
 struct RequestFields {
     action: Option<String>,
     options: OptionFields,
+    /// The caller's key is read-only: a write action is refused as soon as it is read.
+    read_only: bool,
 }
 
 impl RequestFields {
+    fn new(read_only: bool) -> RequestFields {
+        RequestFields {
+            read_only,
+            ..RequestFields::default()
+        }
+    }
+
     fn take(&mut self, name: &str, value: String) -> Result<(), GatewayError> {
         if name == "action" {
             if self.action.is_some() {
                 return Err(GatewayError::RepeatedField(name.to_owned()));
+            }
+            if self.read_only {
+                if let Ok(action) = value.trim().parse::<TaskAction>() {
+                    if action.is_write() {
+                        return Err(GatewayError::ReadOnlyKey(action.to_string()));
+                    }
+                }
             }
             self.action = Some(value);
             return Ok(());
@@ -125,12 +143,18 @@ pub struct BodySpec {
     kind: BodyKind,
     encoding: ContentEncoding,
     limit: u64,
+    read_only: bool,
 }
 
-/// Checks content type, encoding and declared length.
+/// The largest body a read-only key may send: its tasks are exports, whose records are ids or
+/// one selector, so that a read-only key cannot make the server read a large upload.
+pub const READ_ONLY_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Checks content type, encoding and declared length (`read_only`: the caller's key is).
 pub fn inspect_headers(
     headers: &HeaderMap,
     settings: &GatewaySettings,
+    read_only: bool,
 ) -> Result<BodySpec, GatewayError> {
     let kind = body_kind(headers)?;
     let encoding_header = headers
@@ -146,6 +170,11 @@ pub fn inspect_headers(
         BodyKind::Multipart(_) => settings.max_multipart_bytes,
         BodyKind::Form | BodyKind::Json | BodyKind::Csv => settings.max_body_bytes,
     };
+    let limit = if read_only {
+        limit.min(READ_ONLY_BODY_BYTES)
+    } else {
+        limit
+    };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
@@ -157,6 +186,7 @@ pub fn inspect_headers(
         kind,
         encoding,
         limit,
+        read_only,
     })
 }
 
@@ -172,23 +202,36 @@ pub async fn read_request(
         kind,
         encoding,
         limit,
+        read_only,
     } = spec;
-    let mut fields = RequestFields::default();
-    query_fields(query, &mut fields, matches!(kind, BodyKind::Csv))?;
-    let stream = decoded_stream(body, encoding, limit);
+    let mut fields = RequestFields::new(read_only);
+    if let Err(error) = query_fields(query, &mut fields, matches!(kind, BodyKind::Csv)) {
+        userhub_http_common::discard(body).await;
+        return Err(error);
+    }
+    let mut stream = decoded_stream(body, encoding, limit);
     match kind {
         BodyKind::Form => read_form(&collect(stream).await?, fields, settings, record_limit),
         BodyKind::Json => read_json(&collect(stream).await?, fields, settings, record_limit),
         BodyKind::Multipart(boundary) => {
-            read_multipart(stream, boundary, fields, settings, record_limit).await
+            let mut multipart = multer::Multipart::new(stream, boundary);
+            let read = read_multipart(&mut multipart, fields, settings, limit, record_limit).await;
+            if read.is_err() {
+                discard_parts(&mut multipart).await;
+            }
+            read
         }
         BodyKind::Csv => {
             let (action, options) = fields.finish()?;
+            let mut csv = CsvCollector::new(record_limit, settings.max_line_bytes);
+            while let Some(chunk) = stream.next().await {
+                csv.push(&chunk?)?;
+            }
             Ok(ParsedRequest {
                 action,
                 options,
                 format: PayloadFormat::Csv,
-                records: csv_records(&collect(stream).await?, record_limit)?,
+                records: csv.finish()?,
             })
         }
     }
@@ -324,9 +367,7 @@ fn read_json(
     let (format, records) = match (payload, columns, rows) {
         (Some(payload), None, None) => split_array(payload.get(), settings, record_limit)?,
         (None, Some(columns), Some(rows)) => {
-            let columns: Vec<String> = serde_json::from_str(columns.get()).map_err(|_| {
-                GatewayError::InvalidPayload("`columns` must be an array of strings".to_owned())
-            })?;
+            let columns = read_columns(columns)?;
             (
                 PayloadFormat::Table,
                 table_records(&columns, rows, record_limit)?,
@@ -435,17 +476,30 @@ impl PartReader {
     }
 }
 
+/// Reads what is left of a refused multipart body (bounded), so that the client still sending it
+/// gets the answer rather than a broken pipe.
+async fn discard_parts(multipart: &mut multer::Multipart<'_>) {
+    let discard = async {
+        let mut read = 0u64;
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                read += chunk.len() as u64;
+                if read > userhub_http_common::DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(userhub_http_common::DRAIN_TIME, discard).await;
+}
+
 async fn read_multipart(
-    stream: impl futures_util::Stream<Item = Result<bytes::Bytes, crate::body::BodyError>>
-    + Send
-    + Unpin
-    + 'static,
-    boundary: String,
+    multipart: &mut multer::Multipart<'_>,
     mut fields: RequestFields,
     settings: &GatewaySettings,
+    limit: u64,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
-    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut payload: Option<(PayloadFormat, Vec<RawRecord>)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -454,14 +508,14 @@ async fn read_multipart(
                 return Err(GatewayError::RepeatedField(name));
             }
             let csv = is_csv_part(&field);
-            let mut part = PartReader::new(settings.max_multipart_bytes);
+            let mut part = PartReader::new(limit);
             if csv {
-                let mut text = Vec::new();
+                let mut text = CsvCollector::new(record_limit, settings.max_line_bytes);
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    text.extend_from_slice(&part.decode(&chunk)?);
+                    text.push(&part.decode(&chunk)?)?;
                 }
-                text.extend_from_slice(&part.finish()?);
-                payload = Some((PayloadFormat::Csv, csv_records(&text, record_limit)?));
+                text.push(&part.finish()?)?;
+                payload = Some((PayloadFormat::Csv, text.finish()?));
                 continue;
             }
             let mut collector = PayloadCollector::new(record_limit, settings.max_line_bytes, false);

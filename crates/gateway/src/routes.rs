@@ -151,8 +151,12 @@ pub async fn create_task(
     };
     // Errors the headers show are answered after reading the body, so that the client, still
     // sending it, gets the answer rather than a broken pipe.
-    let checked = idempotency::key_of(&headers)
-        .and_then(|key| Ok((key, inspect_headers(&headers, settings)?)));
+    let checked = idempotency::key_of(&headers).and_then(|key| {
+        Ok((
+            key,
+            inspect_headers(&headers, settings, principal.read_only)?,
+        ))
+    });
     let (idempotency_key, spec) = match checked {
         Ok(checked) => checked,
         Err(error) => {
@@ -165,7 +169,14 @@ pub async fn create_task(
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
     let query = uri.query().unwrap_or_default();
-    let request = read_request(spec, body, query, settings, record_limit).await?;
+    let request = read_request(spec, body, query, settings, record_limit)
+        .await
+        .map_err(|error| match error {
+            GatewayError::PayloadTooLarge { limit } if principal.read_only => {
+                GatewayError::ReadOnlyBodyTooLarge { limit }
+            }
+            other => other,
+        })?;
     let wait = wait || request.records.len() < settings.sync_below_records;
     if wait && request.records.len() > settings.sync_max_records {
         return Err(GatewayError::InvalidOption(format!(

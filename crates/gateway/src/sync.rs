@@ -5,12 +5,12 @@ use crate::error::GatewayError;
 use serde_json::Value;
 use std::time::Duration;
 use userhub_domain::{TaskId, TaskState};
-use userhub_store::ledger::{OutcomeKind, inflate_outcomes, next_outcomes, open_outcomes};
+use userhub_store::ledger::{OutcomeKind, OutcomePosition, inflate_outcomes, outcome_page};
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{Pool, StoreError};
 
 /// Outcome blobs read per round trip.
-const BLOBS_PER_FETCH: i32 = 64;
+const BLOBS_PER_FETCH: i64 = 64;
 
 /// One record's outcome: its results-file entry, or its errors-file entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,15 +114,15 @@ pub async fn outcomes(
     total: usize,
 ) -> Result<Vec<Option<RecordOutcome>>, GatewayError> {
     let mut by_index: Vec<Option<RecordOutcome>> = vec![None; total];
-    let mut client = pool.get().await.map_err(StoreError::from)?;
-    let transaction = client.transaction().await.map_err(StoreError::from)?;
+    let client = pool.get().await.map_err(StoreError::from)?;
     for kind in [OutcomeKind::Results, OutcomeKind::Errors] {
-        let portal = open_outcomes(&transaction, task_id, kind).await?;
+        let mut after = OutcomePosition::START;
         loop {
-            let blobs = next_outcomes(&transaction, &portal, BLOBS_PER_FETCH).await?;
-            if blobs.is_empty() {
+            let blobs = outcome_page(&client, task_id, kind, after, BLOBS_PER_FETCH).await?;
+            let Some(last) = blobs.last() else {
                 break;
-            }
+            };
+            after = last.position;
             for blob in blobs {
                 let text = inflate_outcomes(&blob.data)
                     .map_err(|error| GatewayError::Internal(error.to_string()))?;
@@ -143,6 +143,5 @@ pub async fn outcomes(
             }
         }
     }
-    transaction.commit().await.map_err(StoreError::from)?;
     Ok(by_index)
 }

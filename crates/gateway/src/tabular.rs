@@ -6,6 +6,7 @@
 //! clears on update).
 
 use crate::error::GatewayError;
+use crate::json_budget::{BudgetError, bounded_array};
 use crate::payload::{RawRecord, RecordContent};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,6 +22,8 @@ pub const CSV_NULL: &str = "\\N";
 
 /// Longest accepted column name.
 const MAX_COLUMN_CHARS: usize = 255;
+/// Most columns a table or CSV may have.
+pub const MAX_COLUMNS: usize = 256;
 
 /// A string cell holding a JSON array or object (JSON-escaped) becomes that value.
 pub fn decode_cell(value: Value) -> Value {
@@ -43,6 +46,12 @@ pub fn check_columns(columns: &[String]) -> Result<(), GatewayError> {
         return Err(GatewayError::InvalidPayload(
             "`columns` must name at least one column".to_owned(),
         ));
+    }
+    if columns.len() > MAX_COLUMNS {
+        return Err(GatewayError::InvalidPayload(format!(
+            "there are {} columns; at most {MAX_COLUMNS} are accepted",
+            columns.len()
+        )));
     }
     let mut seen = HashSet::new();
     for (at, column) in columns.iter().enumerate() {
@@ -138,40 +147,56 @@ pub fn failed_record(index: u32, raw: String, error: FieldError) -> RawRecord {
 
 /// The cells of every row of a JSON `rows` array (each row an array of values), or why a row is
 /// not one; a request-level error if `rows` is not an array or holds too many rows.
-pub fn json_rows(
-    rows: &RawValue,
-    width: usize,
-    record_limit: usize,
-) -> Result<Vec<RowCells>, GatewayError> {
-    let rows: Vec<&RawValue> = serde_json::from_str(rows.get()).map_err(|error| {
-        GatewayError::InvalidPayload(format!("`rows` must be an array of arrays: {error}"))
-    })?;
+pub fn json_rows(rows: &RawValue, record_limit: usize) -> Result<Vec<&RawValue>, GatewayError> {
+    let rows: Vec<&RawValue> =
+        bounded_array(rows.get().as_bytes(), record_limit).map_err(|error| match error {
+            BudgetError::TooMany { max } => GatewayError::TooManyRecords { limit: max },
+            BudgetError::Json(error) => {
+                GatewayError::InvalidPayload(format!("`rows` must be an array of arrays: {error}"))
+            }
+        })?;
     if rows.is_empty() {
         return Err(GatewayError::InvalidPayload(
             "`rows` holds no rows".to_owned(),
         ));
     }
-    if rows.len() > record_limit {
-        return Err(GatewayError::TooManyRecords {
-            limit: record_limit,
-        });
+    Ok(rows)
+}
+
+/// The cells of one JSON row of `width` cells.
+pub fn row_cells(row: &RawValue, width: usize) -> RowCells {
+    let raw = || row.get().to_owned();
+    match bounded_array::<Value>(row.get().as_bytes(), width) {
+        Ok(cells) if cells.len() == width => Ok(cells
+            .into_iter()
+            .map(|cell| Some(decode_cell(cell)))
+            .collect()),
+        Ok(cells) => Err((
+            raw(),
+            format!("the row has {} cells; `columns` names {width}", cells.len()),
+        )),
+        Err(BudgetError::TooMany { .. }) => Err((
+            raw(),
+            format!("the row has more than {width} cells; `columns` names {width}"),
+        )),
+        Err(BudgetError::Json(_)) => Err((raw(), "the row is not an array of values".to_owned())),
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let raw = row.get().to_owned();
-            match serde_json::from_str::<Vec<Value>>(row.get()) {
-                Ok(cells) if cells.len() == width => Ok(cells
-                    .into_iter()
-                    .map(|cell| Some(decode_cell(cell)))
-                    .collect()),
-                Ok(cells) => Err((
-                    raw,
-                    format!("the row has {} cells; `columns` names {width}", cells.len()),
-                )),
-                Err(_) => Err((raw, "the row is not an array of values".to_owned())),
+}
+
+/// The column names of a JSON `columns` member: an array of at most [`MAX_COLUMNS`] strings.
+pub fn read_columns(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
+    let columns: Vec<String> =
+        bounded_array(raw.get().as_bytes(), MAX_COLUMNS).map_err(|error| match error {
+            BudgetError::TooMany { max } => {
+                GatewayError::InvalidPayload(format!("`columns` names more than {max} columns"))
             }
-        })
+            BudgetError::Json(_) => {
+                GatewayError::InvalidPayload("`columns` must be an array of strings".to_owned())
+            }
+        })?;
+    Ok(columns
+        .into_iter()
+        .map(|column| column.trim().to_owned())
         .collect())
 }
 
@@ -182,145 +207,15 @@ pub fn table_records(
     record_limit: usize,
 ) -> Result<Vec<RawRecord>, GatewayError> {
     check_columns(columns)?;
-    let rows = json_rows(rows, columns.len(), record_limit)?;
+    let rows = json_rows(rows, record_limit)?;
     Ok(rows
         .into_iter()
         .enumerate()
-        .map(|(index, row)| match row {
+        .map(|(index, row)| match row_cells(row, columns.len()) {
             Ok(cells) => json_record(index as u32, None, &native_record(columns, cells)),
             Err((raw, message)) => broken_record(index as u32, None, raw, message),
         })
         .collect())
-}
-
-/// Records from CSV text (a header row, then one record per row) with the native mapping;
-/// `line` is the row's line in the file.
-pub fn csv_records(text: &[u8], record_limit: usize) -> Result<Vec<RawRecord>, GatewayError> {
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text);
-    let columns: Vec<String> = reader
-        .headers()
-        .map_err(|error| {
-            GatewayError::InvalidPayload(format!("the CSV header row cannot be read: {error}"))
-        })?
-        .iter()
-        .map(|name| name.trim().to_owned())
-        .collect();
-    check_columns(&columns)?;
-    let mut records = Vec::new();
-    let mut row = csv::ByteRecord::new();
-    // Lines counted from byte offsets: the reader's own count misses CRLF line ends.
-    let mut lines = LineCounter::new(text);
-    loop {
-        let index = records.len() as u32;
-        match reader.read_byte_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(error) => {
-                let line = error
-                    .position()
-                    .map(|position| lines.line_at(position.byte()));
-                records.push(broken_record(
-                    index,
-                    line,
-                    String::new(),
-                    format!("the CSV row cannot be read: {error}"),
-                ));
-                if records.len() > record_limit {
-                    break;
-                }
-                continue;
-            }
-        }
-        if records.len() >= record_limit {
-            return Err(GatewayError::TooManyRecords {
-                limit: record_limit,
-            });
-        }
-        let line = row
-            .position()
-            .map(|position| lines.line_at(position.byte()));
-        // The row as written (cells and their separators), for the errors file.
-        let start = row
-            .position()
-            .map_or(0, |position| position.byte() as usize);
-        let end = (reader.position().byte() as usize).clamp(start, text.len());
-        let raw = String::from_utf8_lossy(&text[start..end])
-            .trim_matches(['\r', '\n'])
-            .to_owned();
-        if row.len() != columns.len() {
-            let message = format!(
-                "the row has {} cells; the header names {}",
-                row.len(),
-                columns.len()
-            );
-            records.push(broken_record(index, line, raw, message));
-            continue;
-        }
-        let cells: Option<Vec<Option<Value>>> = row
-            .iter()
-            .map(|cell| {
-                let text = std::str::from_utf8(cell).ok()?;
-                Some(match text {
-                    "" => None,
-                    CSV_NULL => Some(Value::Null),
-                    text => Some(decode_cell(Value::String(text.to_owned()))),
-                })
-            })
-            .collect();
-        match cells {
-            Some(cells) => records.push(json_record(index, line, &native_record(&columns, cells))),
-            None => records.push(broken_record(
-                index,
-                line,
-                raw,
-                "the row is not UTF-8".to_owned(),
-            )),
-        }
-    }
-    if records.is_empty() {
-        return Err(GatewayError::InvalidPayload(
-            "the CSV holds a header but no rows".to_owned(),
-        ));
-    }
-    Ok(records)
-}
-
-/// The 1-based line of byte offsets, asked in increasing order.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    offset: usize,
-    line: u32,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a [u8]) -> Self {
-        LineCounter {
-            text,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    fn line_at(&mut self, byte: u64) -> u32 {
-        let mut target = (byte as usize).min(self.text.len());
-        // With CRLF line ends a record's position is the `\n` that ended the previous row.
-        while matches!(self.text.get(target), Some(b'\r' | b'\n')) {
-            target += 1;
-        }
-        if target > self.offset {
-            let newlines = self.text[self.offset..target]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            self.line += newlines as u32;
-            self.offset = target;
-        }
-        self.line
-    }
 }
 
 #[cfg(test)]
@@ -372,34 +267,5 @@ mod tests {
                 .unwrap()
                 .contains("1 cells")
         );
-    }
-
-    #[test]
-    fn csv_rows_become_records_with_their_lines() {
-        let text =
-            "\u{feff}uid,last_city,tags\r\nu1,Pune,\"[\"\"vip\"\"]\"\r\nu2,,\\N\r\nu3,b,c,d\r\n";
-        let records = csv_records(text.as_bytes(), 10).unwrap();
-        assert_eq!(records.len(), 3);
-        assert_eq!(
-            json_of(&records[0]),
-            json!({"last_city": "Pune", "tags": ["vip"], "identities": [{"uid": "u1"}]})
-        );
-        assert_eq!(records[0].line, Some(2));
-        assert_eq!(
-            json_of(&records[1]),
-            json!({"tags": null, "identities": [{"uid": "u2"}]}),
-            "an empty cell leaves its field out, \\N is null"
-        );
-        let RecordContent::Broken { raw, .. } = &records[2].content else {
-            panic!("a row of the wrong width is a record error")
-        };
-        assert_eq!(raw, "u3,b,c,d", "echoed as written");
-        assert_eq!(records[2].line, Some(4));
-        assert!(matches!(
-            csv_records(b"uid\na\nb\nc\n", 2),
-            Err(GatewayError::TooManyRecords { limit: 2 })
-        ));
-        assert!(csv_records(b"uid,uid\na,b\n", 2).is_err());
-        assert!(csv_records(b"uid\n", 2).is_err());
     }
 }

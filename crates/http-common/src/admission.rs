@@ -5,6 +5,7 @@ use crate::auth::{Authenticator, Principal as AuthPrincipal};
 use crate::drain::after_draining;
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
+use crate::throttle::{AuthThrottle, ClientAddress};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -19,6 +20,8 @@ pub use crate::auth::Principal;
 pub struct ApiContext {
     pub pool: Pool,
     pub authenticator: Arc<Authenticator>,
+    /// Failed authentications per client address (shared with the operator dashboard).
+    pub auth_throttle: Arc<AuthThrottle>,
     pub limiter: Arc<RateLimiter>,
     pub metrics: userhub_telemetry::Metrics,
     pub request_limits: RequestLimits,
@@ -52,6 +55,20 @@ fn add_rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     put("x-rate-limit-reset", decision.reset_at_ms.to_string());
 }
 
+/// The answer to an address that failed to authenticate too often.
+pub fn auth_throttled(limit: u32, retry_after: u64) -> Response {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "AUTH_THROTTLED",
+        format!(
+            "more than {limit} failed authentications from this address within a minute; retry \
+             in {retry_after} s with a valid key"
+        ),
+    )
+    .with_header("retry-after", retry_after)
+    .into_response()
+}
+
 /// Middleware guarding every tenant route.
 pub async fn admission_layer(
     State(context): State<ApiContext>,
@@ -61,6 +78,11 @@ pub async fn admission_layer(
     let Some(domain) = domain_of_path(request.uri().path()).map(str::to_owned) else {
         return next.run(request).await;
     };
+    let client = request.extensions().get::<ClientAddress>().copied();
+    if let Err(retry_after) = context.auth_throttle.check(client) {
+        let response = auth_throttled(context.auth_throttle.limit(), retry_after);
+        return after_draining(request.into_body(), response).await;
+    }
     let principal: AuthPrincipal = match context
         .authenticator
         .authenticate(request.headers().get("authorization"), &domain)
@@ -68,6 +90,9 @@ pub async fn admission_layer(
     {
         Ok(principal) => principal,
         Err(error) => {
+            if error.status == StatusCode::UNAUTHORIZED {
+                context.auth_throttle.record_failure(client);
+            }
             // No rate-limit headers: a caller without the domain's key learns nothing of its
             // traffic, and no per-domain state is made for strangers.
             return after_draining(request.into_body(), error.into_response()).await;

@@ -11,7 +11,7 @@ use userhub_store::api_keys::{StoredKey, find_key};
 use userhub_store::domains::Domain;
 use userhub_store::{Pool, StoreError};
 
-/// Cached lookups are bounded; past this the cache starts afresh.
+/// Cached keys are bounded; when full, expired entries go and new keys wait for room.
 const MAX_CACHED_KEYS: usize = 10_000;
 
 /// Who is calling: the domain its key opens and whether the key is read-only.
@@ -22,9 +22,11 @@ pub struct Principal {
     pub key_id: String,
 }
 
+/// A key found in the database. Unknown key ids are not cached, so that random ids cannot
+/// push real keys out (failed attempts are throttled per address instead).
 #[derive(Debug, Clone)]
 struct CachedLookup {
-    key: Option<StoredKey>,
+    key: StoredKey,
     fetched: Instant,
 }
 
@@ -102,28 +104,33 @@ impl Authenticator {
 
     async fn lookup(&self, key_id: &str) -> Result<Option<StoredKey>, StoreError> {
         if let Some(hit) = self.cached(key_id) {
-            return Ok(hit);
+            return Ok(Some(hit));
         }
         let client = self.pool.get().await?;
-        let key = find_key(&client, key_id).await?;
+        let Some(key) = find_key(&client, key_id).await? else {
+            return Ok(None);
+        };
         let mut cache = self
             .cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= MAX_CACHED_KEYS {
-            cache.clear();
+            let ttl = self.ttl;
+            cache.retain(|_, hit| hit.fetched.elapsed() < ttl);
         }
-        cache.insert(
-            key_id.to_owned(),
-            CachedLookup {
-                key: key.clone(),
-                fetched: Instant::now(),
-            },
-        );
-        Ok(key)
+        if cache.len() < MAX_CACHED_KEYS {
+            cache.insert(
+                key_id.to_owned(),
+                CachedLookup {
+                    key: key.clone(),
+                    fetched: Instant::now(),
+                },
+            );
+        }
+        Ok(Some(key))
     }
 
-    fn cached(&self, key_id: &str) -> Option<Option<StoredKey>> {
+    fn cached(&self, key_id: &str) -> Option<StoredKey> {
         let cache = self
             .cache
             .lock()

@@ -9,12 +9,12 @@ use http_body_util::BodyExt;
 use std::time::Duration;
 
 /// At most this much of a rejected body is read.
-const DRAIN_BYTES: u64 = 32 * 1024 * 1024;
+pub const DRAIN_BYTES: u64 = 32 * 1024 * 1024;
 /// For at most this long.
-const DRAIN_TIME: Duration = Duration::from_secs(10);
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// Reads and discards `body` within the bounds; `true` when it was read to its end.
-async fn drain(mut body: Body) -> bool {
+pub async fn discard(mut body: Body) -> bool {
     let read = async {
         let mut total = 0u64;
         while let Some(frame) = body.frame().await {
@@ -35,7 +35,7 @@ async fn drain(mut body: Body) -> bool {
 
 /// Drains `body`, then returns `response`, marked `Connection: close` if the body was too long.
 pub async fn after_draining(body: Body, mut response: Response) -> Response {
-    if !drain(body).await {
+    if !discard(body).await {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

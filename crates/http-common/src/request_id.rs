@@ -1,15 +1,16 @@
-//! Request ids (echoed or generated) and the CORS headers of the original API on every response.
+//! Request ids (echoed or generated) on every answer, and the request's tracing span (joined to
+//! the caller's trace when it sends W3C trace context).
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 const MAX_REQUEST_ID_CHARS: usize = 200;
 
-/// Adds `x-request-id` and CORS headers; answers CORS preflight requests itself.
-pub async fn cors_and_request_id(request: Request, next: Next) -> Response {
+/// Adds `x-request-id` and runs the request inside its span.
+pub async fn request_id_and_trace(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -19,7 +20,6 @@ pub async fn cors_and_request_id(request: Request, next: Next) -> Response {
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                 .unwrap_or(HeaderValue::from_static("-"))
         });
-    let origin = request.headers().get("origin").cloned();
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -35,40 +35,7 @@ pub async fn cors_and_request_id(request: Request, next: Next) -> Response {
         })
         .collect();
     userhub_telemetry::continue_trace(&span, &trace_context);
-    let mut response = if request.method() == Method::OPTIONS {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        tracing::Instrument::instrument(next.run(request), span).await
-    };
-    let headers = response.headers_mut();
-    headers.insert(REQUEST_ID_HEADER, request_id);
-    headers.insert(
-        "access-control-allow-origin",
-        origin.unwrap_or_else(|| HeaderValue::from_static("*")),
-    );
-    headers.insert(
-        "access-control-allow-credentials",
-        HeaderValue::from_static("true"),
-    );
-    headers.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
-    );
-    headers.insert(
-        "access-control-allow-headers",
-        HeaderValue::from_static(
-            "Accept,Authorization,Content-Type,Content-Encoding,Keep-Alive,Origin,User-Agent,X-Requested-With,\
-             Idempotency-Key,X-Request-Id",
-        ),
-    );
-    headers.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static(
-            "Location,X-Request-Id,X-Rate-Limit-Limit,X-Rate-Limit-Remaining,X-Rate-Limit-Reset,Retry-After,\
-             Idempotent-Replayed",
-        ),
-    );
-    headers.insert("access-control-max-age", HeaderValue::from_static("86400"));
-    headers.insert("vary", HeaderValue::from_static("Origin"));
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
     response
 }

@@ -12,10 +12,7 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::Broker;
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
-use userhub_http_common::{
-    ApiContext, Authenticator, RateLimiter, RequestLimits, json_fallback, json_method_not_allowed,
-    limit_uri_length,
-};
+use userhub_http_common::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
 use userhub_status::dashboard::Dashboard;
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
@@ -24,7 +21,8 @@ use userhub_worker_create_core_profiles::CreateCoreProfiles;
 use userhub_worker_get_app_profiles::GetAppProfiles;
 use userhub_worker_get_core_profiles::GetCoreProfiles;
 use userhub_worker_runtime::{
-    TaskHandler, WorkerSettings, run_event_relay, run_stall_detector, run_worker as run_consumer,
+    TaskHandler, WorkerSettings, run_event_relay, run_retention_sweeper, run_stall_detector,
+    run_worker as run_consumer,
 };
 use userhub_worker_update_app_profiles::UpdateAppProfiles;
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
@@ -58,13 +56,19 @@ pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> 
     }
 }
 
-fn api_context(settings: &Settings, pool: &Pool, metrics: &Metrics) -> ApiContext {
+fn api_context(
+    settings: &Settings,
+    pool: &Pool,
+    metrics: &Metrics,
+    auth_throttle: &Arc<AuthThrottle>,
+) -> ApiContext {
     let cache = Duration::from_millis(settings.http.auth_cache_ms);
     let authenticator = Authenticator::new(pool.clone(), cache)
         .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone());
     ApiContext {
         pool: pool.clone(),
         authenticator: Arc::new(authenticator),
+        auth_throttle: Arc::clone(auth_throttle),
         limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
         metrics: metrics.clone(),
         request_limits: RequestLimits {
@@ -117,22 +121,6 @@ fn spawn_worker(workers: &mut JoinSet<()>, action: TaskAction, dependencies: &Wo
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> Result<(), ServerError> {
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-    let router = router
-        .fallback(json_fallback)
-        .method_not_allowed_fallback(json_method_not_allowed)
-        .layer(axum::middleware::from_fn(limit_uri_length));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    Ok(())
-}
-
 /// Which parts one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Parts<'a> {
@@ -155,7 +143,8 @@ async fn run_parts(
     let broker = (needs_broker || parts.status)
         .then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
     let metrics = Metrics::new();
-    let context = api_context(&settings, &pool, &metrics);
+    let auth_throttle = Arc::new(AuthThrottle::new(settings.http.auth_failures_per_minute));
+    let context = api_context(&settings, &pool, &metrics, &auth_throttle);
     let mut workers = JoinSet::new();
     let mut router = Router::new();
     if let Some(broker) = broker.as_ref().filter(|_| needs_broker) {
@@ -176,6 +165,11 @@ async fn run_parts(
                 settings.worker.clone(),
                 shutdown.clone(),
             ));
+            workers.spawn(run_retention_sweeper(
+                pool.clone(),
+                settings.retention.clone(),
+                shutdown.clone(),
+            ));
             workers.spawn(run_event_relay(
                 pool.clone(),
                 broker.clone(),
@@ -191,28 +185,31 @@ async fn run_parts(
         }
     }
     if parts.status {
-        router =
-            router
-                .merge(userhub_status::router(context))
-                .merge(userhub_status::dashboard::router(Dashboard {
-                    pool: pool.clone(),
-                    broker: broker.clone(),
-                    operator_token: settings
-                        .ops
-                        .operator_token
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|token| !token.is_empty())
-                        .map(Arc::from),
-                    metrics: metrics.clone(),
-                }));
+        router = router
+            .merge(userhub_status::router(context, &settings.status))
+            .merge(userhub_status::dashboard::router(Dashboard {
+                pool: pool.clone(),
+                broker: broker.clone(),
+                operator_token: settings
+                    .ops
+                    .operator_token
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|token| !token.is_empty())
+                    .map(Arc::from),
+                metrics: metrics.clone(),
+                auth_throttle,
+            }));
     }
     let router = router.merge(ops::router(Ops {
         pool: pool.clone(),
         broker: broker.filter(|_| needs_broker),
         metrics,
     }));
-    let served = serve(listener, router, shutdown.clone()).await;
+    let options = settings.http.serve_options();
+    let served = userhub_http_common::serve(listener, router, options, shutdown.clone())
+        .await
+        .map_err(ServerError::from);
     shutdown.cancel();
     while workers.join_next().await.is_some() {}
     broker_stop.cancel();

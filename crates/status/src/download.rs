@@ -1,6 +1,10 @@
 //! Streaming a task's results or errors to the client as a zip (one JSON array entry) or as
-//! NDJSON (optionally gzip), straight from the chunk ledger through a bounded channel.
+//! NDJSON (optionally gzip), straight from the chunk ledger through a bounded channel. Blobs are
+//! read a page at a time, each page on a connection taken for it, so that a slow client holds
+//! no database connection; a client that reads nothing for the idle timeout loses the
+//! download (the connection is aborted, never a truncated file that looks whole).
 
+use crate::download_slots::DownloadSlot;
 use crate::merge::OutcomeMerger;
 use crate::zip::ZipStream;
 use axum::body::Body;
@@ -8,13 +12,16 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use userhub_domain::TaskId;
-use userhub_store::ledger::{OutcomeKind, next_outcomes, open_outcomes};
+use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::{Pool, StoreError};
 
 /// Chunks read from the ledger per round trip.
-const BLOBS_PER_FETCH: i32 = 8;
+const BLOBS_PER_FETCH: i64 = 8;
 /// Flush to the client when this much output is buffered.
 const FLUSH_BYTES: usize = 256 * 1024;
 
@@ -79,43 +86,88 @@ enum DownloadError {
     Io(#[from] std::io::Error),
     #[error("the client went away")]
     Disconnected,
+    #[error("the client read nothing for {} s", .0.as_secs())]
+    Stalled(Duration),
 }
 
-/// Starts streaming; the returned body ends early (an incomplete download) if reading fails.
+/// What one download needs besides its task.
+pub struct DownloadStream {
+    pub pool: Pool,
+    pub idle_timeout: Duration,
+    /// The domain's download slot, held until the stream ends.
+    pub slot: DownloadSlot,
+}
+
+/// Starts streaming; the returned body fails (the connection is aborted) if reading fails or
+/// the client stalls.
 pub fn stream_outcomes(
-    pool: Pool,
+    download: DownloadStream,
     task_id: TaskId,
     kind: OutcomeKind,
     format: DownloadFormat,
 ) -> Body {
     let (sender, mut receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let aborted = Arc::new(AtomicBool::new(false));
+    let abort = Arc::clone(&aborted);
     tokio::spawn(async move {
-        if let Err(error) = render(&pool, task_id, kind, format, &sender).await {
-            if !matches!(error, DownloadError::Disconnected) {
-                tracing::error!(%task_id, %error, "download failed mid-stream");
-                let _ = sender
-                    .send(Err(std::io::Error::other("download failed")))
-                    .await;
+        let DownloadStream {
+            pool,
+            idle_timeout,
+            slot,
+        } = download;
+        let output = Output {
+            sender: &sender,
+            idle_timeout,
+        };
+        if let Err(error) = render(&pool, task_id, kind, format, &output).await {
+            match error {
+                DownloadError::Disconnected => {}
+                DownloadError::Stalled(_) => {
+                    tracing::info!(%task_id, %error, "download ended");
+                    abort.store(true, Ordering::Release);
+                }
+                _ => {
+                    tracing::error!(%task_id, %error, "download failed mid-stream");
+                    abort.store(true, Ordering::Release);
+                    let _ = sender.try_send(Err(std::io::Error::other("download failed")));
+                }
             }
         }
+        drop(slot);
     });
-    Body::from_stream(futures_util::stream::poll_fn(move |context| {
-        receiver.poll_recv(context)
-    }))
+    let mut failed = false;
+    Body::from_stream(futures_util::stream::poll_fn(
+        move |context| match receiver.poll_recv(context) {
+            std::task::Poll::Ready(None) if aborted.load(Ordering::Acquire) && !failed => {
+                failed = true;
+                std::task::Poll::Ready(Some(Err(std::io::Error::other("download ended early"))))
+            }
+            other => other,
+        },
+    ))
 }
 
-async fn send(
-    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-    sink: &mut Sink,
-) -> Result<(), DownloadError> {
+/// Where rendered bytes go: the client, who must take each piece within the idle timeout.
+struct Output<'a> {
+    sender: &'a mpsc::Sender<Result<Bytes, std::io::Error>>,
+    idle_timeout: Duration,
+}
+
+async fn send(output: &Output<'_>, sink: &mut Sink) -> Result<(), DownloadError> {
     let bytes = sink.take();
     if bytes.is_empty() {
         return Ok(());
     }
-    sender
-        .send(Ok(Bytes::from(bytes)))
-        .await
-        .map_err(|_| DownloadError::Disconnected)
+    match tokio::time::timeout(
+        output.idle_timeout,
+        output.sender.send(Ok(Bytes::from(bytes))),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(DownloadError::Disconnected),
+        Err(_) => Err(DownloadError::Stalled(output.idle_timeout)),
+    }
 }
 
 async fn render(
@@ -123,16 +175,9 @@ async fn render(
     task_id: TaskId,
     kind: OutcomeKind,
     format: DownloadFormat,
-    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+    output: &Output<'_>,
 ) -> Result<(), DownloadError> {
-    let mut client = pool.get().await.map_err(StoreError::from)?;
-    let transaction = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .await
-        .map_err(StoreError::from)?;
-    let portal = open_outcomes(&transaction, task_id, kind).await?;
+    let mut after = OutcomePosition::START;
     let zip_format = format == DownloadFormat::Zip;
     let mut sink = match format {
         DownloadFormat::Zip => {
@@ -158,12 +203,17 @@ async fn render(
     let mut first = true;
     loop {
         if waiting.is_empty() && !exhausted {
-            let blobs = next_outcomes(&transaction, &portal, BLOBS_PER_FETCH).await?;
+            let client = pool.get().await.map_err(StoreError::from)?;
+            let blobs = outcome_page(&client, task_id, kind, after, BLOBS_PER_FETCH).await?;
+            drop(client);
             exhausted = blobs.len() < BLOBS_PER_FETCH as usize;
+            if let Some(last) = blobs.last() {
+                after = last.position;
+            }
             waiting.extend(blobs);
         }
         if let Some(blob) = waiting.front() {
-            if merger.needs(blob.first_index.max(0) as u64) {
+            if merger.needs(blob.position.first_index.max(0) as u64) {
                 if let Some(blob) = waiting.pop_front() {
                     merger.add(&blob.data)?;
                 }
@@ -184,14 +234,13 @@ async fn render(
         })?;
         first = false;
         if sink.buffered() >= FLUSH_BYTES {
-            send(sender, &mut sink).await?;
+            send(output, &mut sink).await?;
         }
     }
     if zip_format {
         sink.write(if first { b"]" } else { b"\n]\n" })?;
     }
     sink.finish()?;
-    send(sender, &mut sink).await?;
-    transaction.commit().await.map_err(StoreError::from)?;
+    send(output, &mut sink).await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Status, results and errors of one task; other domains' tasks are answered `404`.
 
-use crate::download::{DownloadFormat, stream_outcomes};
+use crate::StatusState;
+use crate::download::{DownloadFormat, DownloadStream, stream_outcomes};
 use crate::negotiate::weight;
 use crate::view::{TaskStatus, status_body};
 use axum::Json;
@@ -127,15 +128,27 @@ fn download_format(headers: &HeaderMap, query: &DownloadQuery) -> Result<Downloa
     })
 }
 
+/// The answer while the domain already runs its limit of downloads.
+fn too_many_downloads(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TOO_MANY_DOWNLOADS",
+        format!("this domain already runs {limit} downloads; retry when one has finished"),
+    )
+    .with_details(serde_json::json!({ "downloads_per_domain": limit }))
+    .with_header("retry-after", 5)
+}
+
 async fn download(
-    context: ApiContext,
+    state: StatusState,
     principal: Principal,
     task_id: String,
     headers: HeaderMap,
     query: DownloadQuery,
     kind: OutcomeKind,
 ) -> Result<Response, ApiError> {
-    let task = load_task(&context, &principal, &task_id).await?;
+    let context = &state.context;
+    let task = load_task(context, &principal, &task_id).await?;
     if task.state != TaskState::Completed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -147,13 +160,33 @@ async fn download(
             ),
         ));
     }
+    if let Some(expired_at) = task.expired_at {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "RESULTS_EXPIRED",
+            format!(
+                "the results and errors of task {} were deleted at {} (retention period)",
+                task.id,
+                expired_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
     let format = download_format(&headers, &query)?;
     let name = if kind == OutcomeKind::Results {
         "results"
     } else {
         "errors"
     };
-    let body = stream_outcomes(context.pool.clone(), task.id, kind, format);
+    let slot = state
+        .downloads
+        .take(principal.domain.id)
+        .ok_or_else(|| too_many_downloads(state.downloads.per_domain()))?;
+    let stream = DownloadStream {
+        pool: context.pool.clone(),
+        idle_timeout: state.download_idle_timeout,
+        slot,
+    };
+    let body = stream_outcomes(stream, task.id, kind, format);
     let mut response = body.into_response();
     let headers = response.headers_mut();
     let (content_type, extension) = match format {
@@ -198,20 +231,21 @@ async fn download(
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`TASK_NOT_COMPLETED`", body = ErrorBody),
-        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 410, description = "`RESULTS_EXPIRED`: deleted after the retention period", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`, or `TOO_MANY_DOWNLOADS` while the domain runs its limit of downloads", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("bearer" = []), ("basic" = []))
 )]
 pub async fn get_results(
-    State(context): State<ApiContext>,
+    State(state): State<StatusState>,
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
     QueryParams(query): QueryParams<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     download(
-        context,
+        state,
         principal,
         task_id,
         headers,
@@ -240,20 +274,21 @@ pub async fn get_results(
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`TASK_NOT_COMPLETED`", body = ErrorBody),
-        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+        (status = 410, description = "`RESULTS_EXPIRED`: deleted after the retention period", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`, or `TOO_MANY_DOWNLOADS` while the domain runs its limit of downloads", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("bearer" = []), ("basic" = []))
 )]
 pub async fn get_errors(
-    State(context): State<ApiContext>,
+    State(state): State<StatusState>,
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
     QueryParams(query): QueryParams<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     download(
-        context,
+        state,
         principal,
         task_id,
         headers,

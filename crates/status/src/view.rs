@@ -18,7 +18,7 @@ pub struct TaskStatus {
     pub progress_percentage: i64,
     /// At least one record failed.
     pub errors: bool,
-    /// Results and errors can be downloaded (once completed).
+    /// Results and errors can be downloaded (once completed, until the retention period ends).
     pub results: bool,
     /// EXT: the task's id (below 2^53).
     #[schema(example = 1838652809333901_u64, maximum = 9007199254740991_u64)]
@@ -51,6 +51,10 @@ pub struct TaskStatus {
     pub stall_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled_since: Option<String>,
+    /// EXT: when the retention period deleted the task's results and errors (downloads then
+    /// answer `410 RESULTS_EXPIRED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_at: Option<String>,
 }
 
 /// A page of tasks, newest first.
@@ -96,7 +100,6 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
         state: task.state.as_str().to_owned(),
         progress_percentage: progress_percentage(task),
         errors: task.failed > 0,
-        results: task.state == TaskState::Completed,
         task_id: task.id.get(),
         action: task.action.as_str().to_owned(),
         total: task.total,
@@ -121,5 +124,7 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
         } else {
             None
         },
+        results: task.state == TaskState::Completed && task.expired_at.is_none(),
+        expired_at: task.expired_at.map(timestamp),
     }
 }

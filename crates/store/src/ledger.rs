@@ -2,8 +2,7 @@
 //! which makes redelivered chunks detectable and feeds the results and errors files.
 
 use crate::error::StoreError;
-use deadpool_postgres::{GenericClient, Transaction};
-use tokio_postgres::Portal;
+use deadpool_postgres::GenericClient;
 use userhub_domain::TaskId;
 
 /// A chunk's row, written in the chunk's own transaction.
@@ -107,7 +106,7 @@ pub enum OutcomeKind {
 /// One chunk's deflated outcome lines.
 #[derive(Debug)]
 pub struct OutcomeBlob {
-    pub first_index: i64,
+    pub position: OutcomePosition,
     pub data: Vec<u8>,
 }
 
@@ -119,37 +118,54 @@ pub fn inflate_outcomes(data: &[u8]) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Opens a cursor over a task's outcome blobs, ordered by their first record index.
-pub async fn open_outcomes(
-    transaction: &Transaction<'_>,
-    task_id: TaskId,
-    kind: OutcomeKind,
-) -> Result<Portal, StoreError> {
-    let sql = match kind {
-        OutcomeKind::Results => {
-            "SELECT first_index, results FROM task_chunks
-              WHERE task_id = $1 AND succeeded > 0 ORDER BY first_index, chunk_no"
-        }
-        OutcomeKind::Errors => {
-            "SELECT first_index, errors FROM task_chunks
-              WHERE task_id = $1 AND failed > 0 ORDER BY first_index, chunk_no"
-        }
-    };
-    Ok(transaction.bind(sql, &[&task_id.as_i64()]).await?)
+/// Where a reader of outcome blobs stands: after the blob at (`first_index`, `chunk_no`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomePosition {
+    pub first_index: i64,
+    pub chunk_no: i32,
 }
 
-/// The next `batch` blobs of an open cursor; empty when exhausted.
-pub async fn next_outcomes(
-    transaction: &Transaction<'_>,
-    portal: &Portal,
-    batch: i32,
+impl OutcomePosition {
+    /// Before the first blob.
+    pub const START: OutcomePosition = OutcomePosition {
+        first_index: -1,
+        chunk_no: -1,
+    };
+}
+
+/// Up to `limit` outcome blobs after `after`, ordered by their first record index. A
+/// connection is needed only for the page, so that a slow reader holds none in between.
+pub async fn outcome_page(
+    client: &impl GenericClient,
+    task_id: TaskId,
+    kind: OutcomeKind,
+    after: OutcomePosition,
+    limit: i64,
 ) -> Result<Vec<OutcomeBlob>, StoreError> {
-    let rows = transaction.query_portal(portal, batch).await?;
+    let sql = match kind {
+        OutcomeKind::Results => include_str!("../queries/ledger/results_page.sql"),
+        OutcomeKind::Errors => include_str!("../queries/ledger/errors_page.sql"),
+    };
+    let statement = client.prepare_cached(sql).await?;
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &task_id.as_i64(),
+                &after.first_index,
+                &after.chunk_no,
+                &limit,
+            ],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|row| OutcomeBlob {
-            first_index: row.get(0),
-            data: row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default(),
+            position: OutcomePosition {
+                first_index: row.get(0),
+                chunk_no: row.get(1),
+            },
+            data: row.get::<_, Option<Vec<u8>>>(2).unwrap_or_default(),
         })
         .collect())
 }

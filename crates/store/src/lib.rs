@@ -14,6 +14,7 @@ mod migrate;
 pub mod overview;
 mod pool;
 pub mod profile_events;
+pub mod retention;
 pub mod tag_colors;
 pub mod tasks;
 

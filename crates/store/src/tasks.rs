@@ -47,11 +47,13 @@ pub struct TaskRecord {
     pub stalled_since: Option<DateTime<Utc>>,
     pub stall_reason: Option<String>,
     pub options: TaskOptions,
+    /// Set once the retention period has passed: the outcomes are deleted.
+    pub expired_at: Option<DateTime<Utc>>,
 }
 
 pub(crate) const TASK_COLUMNS: &str = "id, domain_id, action, state, outcome, input_format, total, processed, succeeded, \
      failed, chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at, last_progress_at, \
-     stalled_since, stall_reason, options";
+     stalled_since, stall_reason, options, expired_at";
 
 fn decode_error(what: &str, value: &str) -> StoreError {
     StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
@@ -87,6 +89,7 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
         stalled_since: row.get("stalled_since"),
         stall_reason: row.get("stall_reason"),
         options: serde_json::from_value(row.get("options")).unwrap_or_default(),
+        expired_at: row.get("expired_at"),
     })
 }
 

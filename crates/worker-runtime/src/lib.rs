@@ -10,6 +10,7 @@ mod ordered;
 mod outcomes;
 mod plan;
 mod relay;
+mod retention;
 mod settings;
 mod stall;
 
@@ -17,6 +18,7 @@ pub use apply::{ChunkDisposition, ChunkError, apply_chunk, apply_chunk_with_hook
 pub use consume::run_worker;
 pub use outcomes::OutcomeWriter;
 pub use relay::{relay_round, run_event_relay};
+pub use retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_sweeper, sweep};
 pub use settings::{CrashPoint, WorkerSettings};
 pub use stall::{check_stalled_tasks, run_stall_detector};
 

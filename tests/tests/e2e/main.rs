@@ -22,6 +22,7 @@ mod record_errors;
 mod redelivery;
 mod request_errors;
 mod request_fields;
+mod retention;
 mod sync_requests;
 mod tabular_input;
 mod task_list;

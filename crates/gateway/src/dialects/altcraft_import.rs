@@ -5,12 +5,12 @@
 //! profile events. Also the profile mapping that seed 003's workflow import shares.
 
 use super::ProfileDraft;
-use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, record_limit, run};
+use super::admission::{Admission, KeyPlace, admit_request};
+use super::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
 use crate::Gateway;
 use crate::payload::RawRecord;
 use crate::sync::RecordOutcome;
 use crate::tabular::{failed_record, json_record};
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -72,26 +72,16 @@ pub(super) fn failure(encoding: Encoding, error: DialectError) -> Response {
     response
 }
 
-/// Reads a JSON or XML body into its JSON object.
-pub(super) async fn read_document(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-    encoding: Encoding,
-) -> Result<Map<String, Value>, DialectError> {
-    let limit = MAX_BODY_BYTES.min(gateway.settings.max_body_bytes);
-    let bytes = read_body(headers, body, limit)
-        .await
-        .map_err(|error| match error {
-            DialectError::TooLarge(_) => {
-                DialectError::BadRequest("http: request body too large".to_owned())
-            }
-            other => other,
-        })?;
+/// Reads a JSON or XML body into its JSON object, its size bounded first.
+fn read_document(bytes: &[u8], encoding: Encoding) -> Result<Map<String, Value>, DialectError> {
     let value = match encoding {
-        Encoding::Json => serde_json::from_slice::<Value>(&bytes)
-            .map_err(|error| DialectError::BadRequest(format!("invalid JSON: {error}")))?,
-        Encoding::Xml => super::xml::to_json(&bytes).map_err(DialectError::BadRequest)?,
+        Encoding::Json => {
+            super::check_document_size(bytes)?;
+            serde_json::from_slice::<Value>(bytes)
+                .map_err(|error| DialectError::BadRequest(format!("invalid JSON: {error}")))?
+        }
+        Encoding::Xml => super::xml::to_json(bytes, super::MAX_DOCUMENT_VALUES)
+            .map_err(DialectError::BadRequest)?,
     };
     match value {
         Value::Object(object) => Ok(object),
@@ -101,18 +91,35 @@ pub(super) async fn read_document(
     }
 }
 
-/// Reads the body, then authenticates its `token` and applies the domain's rate limit.
+/// Admits the request by its `token` (read-only keys only where `writes` is false), then
+/// reads its document.
 pub(super) async fn authorized_document(
     gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
+    request: DialectRequest,
     encoding: Encoding,
+    writes: bool,
 ) -> Result<(Map<String, Value>, userhub_http_common::Principal), DialectError> {
-    let document = read_document(gateway, headers, body, encoding).await?;
-    let token = super::text_param(&document, "token");
-    let principal = super::principal_of_key(gateway, token.as_deref()).await?;
-    admit(gateway, &principal, None)?;
-    Ok((document, principal))
+    let place = match encoding {
+        Encoding::Json => KeyPlace::JsonMember("token"),
+        Encoding::Xml => KeyPlace::XmlChild("token"),
+    };
+    let admission = Admission {
+        place,
+        limit: MAX_BODY_BYTES.min(gateway.settings.max_body_bytes),
+        writes,
+        product_rate: |_| None,
+    };
+    let admitted =
+        admit_request(gateway, request, admission)
+            .await
+            .map_err(|error| match error {
+                DialectError::TooLarge(_) => {
+                    DialectError::BadRequest("http: request body too large".to_owned())
+                }
+                other => other,
+            })?;
+    let document = read_document(&admitted.body, encoding)?;
+    Ok((document, admitted.principal))
 }
 
 /// A boolean parameter given as a boolean, `0`/`1` or its text.
@@ -296,18 +303,14 @@ pub(super) fn result_entry(
 }
 
 /// `POST /api/v1.1/profiles/import_batch`.
-pub async fn import_batch(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let Some(encoding) = Encoding::of(&headers) else {
+pub async fn import_batch(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    let Some(encoding) = Encoding::of(&request.headers) else {
         let error = DialectError::BadRequest(
             "use Content-Type: application/json or application/xml".to_owned(),
         );
         return failure(Encoding::Json, error);
     };
-    match import(&gateway, &headers, body, encoding).await {
+    match import(&gateway, request, encoding).await {
         Ok(response) => response,
         Err(error) => failure(encoding, error),
     }
@@ -315,11 +318,10 @@ pub async fn import_batch(
 
 async fn import(
     gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
+    request: DialectRequest,
     encoding: Encoding,
 ) -> Result<Response, DialectError> {
-    let (document, principal) = authorized_document(gateway, headers, body, encoding).await?;
+    let (document, principal) = authorized_document(gateway, request, encoding, true).await?;
     if !document.get("db_id").is_some_and(|id| {
         id.is_i64() || id.as_str().is_some_and(|text| text.parse::<i64>().is_ok())
     }) {

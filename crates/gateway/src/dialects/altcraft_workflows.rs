@@ -9,12 +9,12 @@ use super::altcraft_import::{
     result_entry,
 };
 use super::{
-    CanonicalTask, DialectError, Ran, dialect_task, record_limit, run, task_id_of, task_outcomes,
+    CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, record_limit, run, task_id_of,
+    task_outcomes,
 };
 use crate::Gateway;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use userhub_domain::{TaskAction, TaskOptions, TaskState};
@@ -23,23 +23,15 @@ use userhub_domain::{TaskAction, TaskOptions, TaskState};
 const WORKFLOW_PRODUCT: &str = "altcraft-workflow";
 
 /// `POST /api/v1.1/workflows/import_and_start_batch_task`.
-pub async fn import_and_start(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match start(&gateway, &headers, body).await {
+pub async fn import_and_start(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    match start(&gateway, request).await {
         Ok(response) => response,
         Err(error) => failure(Encoding::Json, error),
     }
 }
 
-async fn start(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, DialectError> {
-    let (document, principal) = authorized_document(gateway, headers, body, Encoding::Json).await?;
+async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+    let (document, principal) = authorized_document(gateway, request, Encoding::Json, true).await?;
     match document.get("format") {
         None | Some(Value::Null) => {}
         Some(Value::String(format)) if format == "json" => {}
@@ -91,23 +83,16 @@ async fn start(
 }
 
 /// `POST /api/v1.1/tasks/status`.
-pub async fn task_status(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match status(&gateway, &headers, body).await {
+pub async fn task_status(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    match status(&gateway, request).await {
         Ok(response) => response,
         Err(error) => failure(Encoding::Json, error),
     }
 }
 
-async fn status(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, DialectError> {
-    let (document, principal) = authorized_document(gateway, headers, body, Encoding::Json).await?;
+async fn status(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+    let (document, principal) =
+        authorized_document(gateway, request, Encoding::Json, false).await?;
     let not_found = || DialectError::NotFound("Task not found".to_owned());
     let task_id = task_id_of(document.get("task_id")).ok_or_else(not_found)?;
     // Only Altcraft's own imports (bounded by the domain's record limit) are shown.

@@ -6,15 +6,16 @@
 //! written: an invalid field or an unknown customer changes nothing.
 
 use super::ProfileDraft;
-use super::{CanonicalTask, DialectError, Ran, admit, error_text, read_body, run};
+use super::admission::{Admission, KeyPlace, admit_request};
+use super::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, run};
 use crate::Gateway;
 use crate::error::GatewayError;
+use crate::json_budget::{BudgetError, bounded_array};
 use crate::payload::{RawRecord, RecordContent};
 use crate::sync::RecordOutcome;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -23,7 +24,7 @@ use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{TaskAction, TaskOptions};
-use userhub_http_common::Authenticator;
+use userhub_http_common::Principal;
 use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
 use userhub_store::tag_colors::{colors_of, set_colors};
@@ -56,6 +57,7 @@ fn failure(error: DialectError) -> Response {
         DialectError::Forbidden(message) => ("forbidden", message.clone()),
         DialectError::TooLarge(message) => ("payload_too_large", message.clone()),
         DialectError::Unavailable(message) => ("service_unavailable", message.clone()),
+        DialectError::TimedOut(message) => ("request_timeout", message.clone()),
         DialectError::BadRequest(message) => ("invalid_value", message.clone()),
         DialectError::Internal(message) => ("internal_error", message.clone()),
     };
@@ -67,12 +69,8 @@ fn failure(error: DialectError) -> Response {
 }
 
 /// `PUT /v1/customers/batch`.
-pub async fn update_customers(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match update(&gateway, &headers, body).await {
+pub async fn update_customers(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    match update(&gateway, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
@@ -218,43 +216,36 @@ fn tag_names(id: i64, tags: &Value) -> Result<Value, DialectError> {
     }
 }
 
-async fn update(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, DialectError> {
-    // The (bounded) body is read first, so that a refused client gets the answer rather than a
-    // broken pipe.
-    let body = read_body(headers, body, gateway.settings.max_body_bytes).await;
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(Authenticator::key_of_header);
-    let principal = super::principal_of_key(gateway, key.as_deref()).await?;
-    admit(
-        gateway,
-        &principal,
-        // HelpCrunch's own limit, unless an operator set one for the domain.
-        Some((
-            "helpcrunch",
-            principal
-                .domain
-                .rate_limit_per_minute
-                .map_or(REQUESTS_PER_MINUTE, |limit| limit.max(1) as u32),
-        )),
-    )?;
-    let body = body?;
-    let customers: Vec<Map<String, Value>> = serde_json::from_slice(&body).map_err(|error| {
-        bad(format!(
-            "the body must be a JSON array of customers: {error}"
-        ))
-    })?;
+/// HelpCrunch's own rate limit, unless an operator set one for the domain.
+fn helpcrunch_rate(principal: &Principal) -> Option<(&'static str, u32)> {
+    let per_minute = principal
+        .domain
+        .rate_limit_per_minute
+        .map_or(REQUESTS_PER_MINUTE, |limit| limit.max(1) as u32);
+    Some(("helpcrunch", per_minute))
+}
+
+async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+    let admission = Admission {
+        place: KeyPlace::Header,
+        limit: gateway.settings.max_body_bytes,
+        writes: true,
+        product_rate: helpcrunch_rate,
+    };
+    let admitted = admit_request(gateway, request, admission).await?;
+    let principal = admitted.principal;
+    super::check_document_size(&admitted.body)?;
+    let customers: Vec<Map<String, Value>> =
+        bounded_array(&admitted.body, MAX_CUSTOMERS).map_err(|error| match error {
+            BudgetError::TooMany { .. } => bad(format!(
+                "at most {MAX_CUSTOMERS} customers per request; send the rest in separate requests"
+            )),
+            BudgetError::Json(error) => bad(format!(
+                "the body must be a JSON array of customers: {error}"
+            )),
+        })?;
     if customers.is_empty() {
         return Err(bad("specify at least one customer".to_owned()));
-    }
-    if customers.len() > MAX_CUSTOMERS {
-        return Err(bad(format!(
-            "at most {MAX_CUSTOMERS} customers per request; send the rest in separate requests"
-        )));
     }
     let mut ids = Vec::with_capacity(customers.len());
     for (at, customer) in customers.iter().enumerate() {

@@ -2,16 +2,27 @@
 //! request, translates it into a canonical task (same validation, workers, storage and status as
 //! the native API) and renders answers and errors in that product's shape.
 
+mod admission;
 mod altcraft_import;
 mod altcraft_workflows;
 mod helpcrunch;
+mod key_scan;
 mod xml;
 mod xtremepush;
 
 pub(crate) use xml::to_json as xml_to_json;
 
+/// Runs the key scans over every prefix length class of `body` (for the fuzz target): they
+/// must answer, never panic, whatever the bytes and wherever the body is cut.
+pub(crate) fn scan_for_keys(body: &[u8]) {
+    for cut in [body.len() / 3, body.len() / 2, body.len()] {
+        let complete = cut == body.len();
+        let _ = key_scan::json_member(&body[..cut], "token", complete);
+        let _ = key_scan::xml_child(&body[..cut], "token", complete);
+    }
+}
+
 use crate::Gateway;
-use crate::body::{ContentEncoding, collect, decoded_stream};
 use crate::error::GatewayError;
 use crate::payload::{PayloadFormat, RawRecord};
 use crate::request::ParsedRequest;
@@ -19,12 +30,13 @@ use crate::submit::{Created, submit};
 use crate::sync::{Awaited, Finished, await_task};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use axum::routing::{post, put};
 use serde_json::Value;
 use std::time::Duration;
 use userhub_domain::{TaskAction, TaskOptions};
-use userhub_http_common::{ApiError, Principal};
+use userhub_http_common::{ApiError, ClientAddress, Principal};
 
 /// The dialects' routes.
 pub fn router() -> Router<Gateway> {
@@ -49,6 +61,43 @@ pub fn router() -> Router<Gateway> {
         )
 }
 
+/// A compatible request as its handler takes it: the body unread, and the caller's address for
+/// throttling failed keys.
+pub struct DialectRequest {
+    pub headers: HeaderMap,
+    pub body: Body,
+    pub client: Option<ClientAddress>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for DialectRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let client = request.extensions().get::<ClientAddress>().copied();
+        let (parts, body) = request.into_parts();
+        Ok(DialectRequest {
+            headers: parts.headers,
+            body,
+            client,
+        })
+    }
+}
+
+/// Most values (JSON values or XML elements) a compatible request's document may hold: it is
+/// read into a tree, and this bounds the tree's memory (about 100 bytes a value).
+pub(crate) const MAX_DOCUMENT_VALUES: usize = 250_000;
+
+/// Checks a JSON document against [`MAX_DOCUMENT_VALUES`] before it is read into a tree.
+pub(crate) fn check_document_size(body: &[u8]) -> Result<(), DialectError> {
+    match crate::json_budget::check_value_count(body, MAX_DOCUMENT_VALUES) {
+        Err(crate::json_budget::BudgetError::TooMany { max }) => Err(DialectError::TooLarge(
+            format!("the body holds more than {max} values; send fewer profiles per request"),
+        )),
+        // Syntax errors are reported by the parse that follows, with their own message.
+        _ => Ok(()),
+    }
+}
+
 /// Why a dialect request failed, before its product's rendering.
 #[derive(Debug)]
 pub(crate) enum DialectError {
@@ -66,6 +115,8 @@ pub(crate) enum DialectError {
     Forbidden(String),
     /// PostgreSQL or RabbitMQ is down (nothing was stored).
     Unavailable(String),
+    /// The body stopped arriving (a pause or the whole-body deadline).
+    TimedOut(String),
     Internal(String),
 }
 
@@ -78,6 +129,7 @@ impl From<GatewayError> for DialectError {
             }
             GatewayError::ReadOnlyKey(_) => DialectError::Forbidden(message),
             GatewayError::Unavailable(_) => DialectError::Unavailable(message),
+            GatewayError::TimedOut(_) => DialectError::TimedOut(message),
             GatewayError::Internal(_) => DialectError::Internal(message),
             _ => DialectError::BadRequest(message),
         }
@@ -105,6 +157,7 @@ impl DialectError {
             DialectError::NotFound(_) => 404,
             DialectError::Forbidden(_) => 403,
             DialectError::Unavailable(_) => 503,
+            DialectError::TimedOut(_) => 408,
             DialectError::Internal(_) => 500,
         }
     }
@@ -120,6 +173,7 @@ impl DialectError {
             | DialectError::NotFound(message)
             | DialectError::Forbidden(message)
             | DialectError::Unavailable(message)
+            | DialectError::TimedOut(message)
             | DialectError::Internal(message) => message.clone(),
         }
     }
@@ -139,23 +193,6 @@ impl DialectError {
         }
         headers
     }
-}
-
-/// Reads the whole body, decompressing gzip, failing past `limit` bytes.
-pub(crate) async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: u64,
-) -> Result<Vec<u8>, DialectError> {
-    let encoding_header = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|value| value.to_str().ok());
-    let encoding = ContentEncoding::parse(encoding_header).ok_or_else(|| {
-        DialectError::BadRequest("unsupported content encoding; use gzip or none".to_owned())
-    })?;
-    collect(decoded_stream(body, encoding, limit))
-        .await
-        .map_err(|error| DialectError::from(GatewayError::from(error)))
 }
 
 /// The principal of a key that travels in the body or a header: `401` unless it is valid.

@@ -75,13 +75,15 @@ fn scalar(text: &str) -> Value {
     Value::String(text.to_owned())
 }
 
-/// Parses an XML document into the JSON value of its root element.
-pub fn to_json(text: &[u8]) -> Result<Value, String> {
+/// Parses an XML document of at most `max_elements` elements into the JSON value of its root
+/// element.
+pub fn to_json(text: &[u8], max_elements: usize) -> Result<Value, String> {
     let text = std::str::from_utf8(text).map_err(|_| "the XML body is not UTF-8".to_owned())?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Value> = None;
+    let mut elements = 0usize;
     loop {
         let event = reader.read_event().map_err(|error| {
             format!(
@@ -89,6 +91,15 @@ pub fn to_json(text: &[u8]) -> Result<Value, String> {
                 reader.buffer_position()
             )
         })?;
+        if matches!(event, Event::Start(_) | Event::Empty(_)) {
+            elements += 1;
+            if elements > max_elements {
+                return Err(format!(
+                    "the XML body has more than {max_elements} elements; send fewer profiles per \
+                     request"
+                ));
+            }
+        }
         match event {
             Event::Start(start) | Event::Empty(start) if root.is_some() => {
                 let _ = start;
@@ -211,7 +222,7 @@ mod tests {
             <data><id>00015</id><n>77</n><price>15.99</price><cats>a</cats><cats>b</cats>
               <subs array='true'><channel>email</channel></subs><note>a &amp; b</note><empty/></data>
             <data><id>2</id></data></xml>"#;
-        let value = to_json(xml).unwrap();
+        let value = to_json(xml, 1_000).unwrap();
         assert_eq!(value["token"], "t");
         assert_eq!(value["db_id"], 1);
         assert_eq!(value["skip"], true);
@@ -228,10 +239,25 @@ mod tests {
     #[test]
     fn malformed_documents_are_errors() {
         for bad in [&b"<xml><a></xml>"[..], b"", b"<a/><b/>", b"<xml><a>"] {
-            assert!(to_json(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                to_json(bad, 1_000).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        assert!(to_json(deep.as_bytes()).unwrap_err().contains("deeper"));
+        assert!(
+            to_json(deep.as_bytes(), 1_000)
+                .unwrap_err()
+                .contains("deeper")
+        );
+        let wide = format!("<xml>{}</xml>", "<a/>".repeat(1_000));
+        assert!(
+            to_json(wide.as_bytes(), 1_000)
+                .unwrap_err()
+                .contains("more than 1000 elements")
+        );
+        assert!(to_json(wide.as_bytes(), 1_001).is_ok());
     }
 
     #[test]
@@ -243,7 +269,7 @@ mod tests {
         assert!(text.ends_with(
             "<xml><error>0</error><result><profile_id>1</profile_id></result><result><profile_id>&lt;2&gt;</profile_id></result></xml>"
         ));
-        let back = to_json(text.as_bytes()).unwrap();
+        let back = to_json(text.as_bytes(), 1_000).unwrap();
         assert_eq!(back["result"][1]["profile_id"], "<2>");
     }
 }

@@ -5,18 +5,20 @@
 //! task id for `POST /api/external/info/task`.
 
 use super::ProfileDraft;
+use super::admission::{Admission, KeyPlace, admit_request};
 use super::{
-    CanonicalTask, DialectError, Ran, admit, dialect_task, error_text, identity_text, is_given,
-    principal_of_key, read_body, record_limit, run, task_id_of, task_outcomes, unusable_identity,
+    CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, error_text, identity_text,
+    is_given, record_limit, run, task_id_of, task_outcomes, unusable_identity,
 };
 use crate::Gateway;
 use crate::payload::RawRecord;
 use crate::sync::RecordOutcome;
-use crate::tabular::{broken_record, check_columns, failed_record, json_record, json_rows};
+use crate::tabular::{
+    broken_record, check_columns, failed_record, json_record, json_rows, read_columns, row_cells,
+};
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -30,18 +32,28 @@ const MAX_ROWS: usize = 10_000;
 /// Requests with fewer rows are processed synchronously.
 const SYNC_BELOW_ROWS: usize = 100;
 
+/// The import's members; `apptoken` was read by the admission.
 #[derive(Deserialize)]
 struct ImportRequest<'a> {
-    apptoken: Option<String>,
-    columns: Option<Vec<String>>,
+    #[serde(borrow)]
+    columns: Option<&'a RawValue>,
     #[serde(borrow)]
     rows: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 struct TaskInfoRequest {
-    apptoken: Option<String>,
     id: Option<Value>,
+}
+
+/// Where Xtremepush requests carry the key, and their body limit.
+fn admission(gateway: &Gateway, limit: u64, writes: bool) -> Admission {
+    Admission {
+        place: KeyPlace::JsonMember("apptoken"),
+        limit: limit.min(gateway.settings.max_body_bytes),
+        writes,
+        product_rate: |_| None,
+    }
 }
 
 /// Xtremepush's error answer.
@@ -141,13 +153,13 @@ fn records_of(
     rows: &RawValue,
     limit: usize,
 ) -> Result<Vec<RawRecord>, DialectError> {
-    let rows = json_rows(rows, columns.len(), limit)?;
+    let rows = json_rows(rows, limit)?;
     Ok(rows
         .into_iter()
         .enumerate()
         .map(|(index, row)| {
             let index = index as u32;
-            let cells = match row {
+            let cells = match row_cells(row, columns.len()) {
                 Ok(cells) => cells.into_iter().map(Option::unwrap_or_default).collect(),
                 Err((raw, message)) => return broken_record(index, None, raw, message),
             };
@@ -160,36 +172,27 @@ fn records_of(
 }
 
 /// `POST /api/external/import/profile`.
-pub async fn import_profiles(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match import(&gateway, &headers, body).await {
+pub async fn import_profiles(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    match import(&gateway, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
 }
 
-async fn import(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, DialectError> {
-    let body = read_body(headers, body, gateway.settings.max_body_bytes).await?;
-    let request: ImportRequest<'_> = serde_json::from_slice(&body).map_err(|error| {
+async fn import(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+    let admission = admission(gateway, u64::MAX, true);
+    let admitted = admit_request(gateway, request, admission).await?;
+    let principal = admitted.principal;
+    let request: ImportRequest<'_> = serde_json::from_slice(&admitted.body).map_err(|error| {
         DialectError::BadRequest(format!(
             "the body must be a JSON object with apptoken, columns and rows: {error}"
         ))
     })?;
-    let principal = principal_of_key(gateway, request.apptoken.as_deref()).await?;
-    admit(gateway, &principal, None)?;
-    let columns: Vec<String> = request
-        .columns
-        .ok_or_else(|| DialectError::BadRequest("`columns` is required".to_owned()))?
-        .iter()
-        .map(|column| column.trim().to_owned())
-        .collect();
+    let columns = read_columns(
+        request
+            .columns
+            .ok_or_else(|| DialectError::BadRequest("`columns` is required".to_owned()))?,
+    )?;
     check_columns(&columns)?;
     let rows = request
         .rows
@@ -265,26 +268,22 @@ fn row_result(row: usize, outcome: Option<&RecordOutcome>) -> Value {
 
 /// `POST /api/external/info/task`: `{apptoken, id}` → the import's progress and, once it is
 /// complete, every row's outcome.
-pub async fn task_info(State(gateway): State<Gateway>, headers: HeaderMap, body: Body) -> Response {
-    match info(&gateway, &headers, body).await {
+pub async fn task_info(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+    match info(&gateway, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
 }
 
-async fn info(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, DialectError> {
-    let body = read_body(headers, body, 64 * 1024).await?;
-    let request: TaskInfoRequest = serde_json::from_slice(&body).map_err(|error| {
+async fn info(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+    let admission = admission(gateway, 64 * 1024, false);
+    let admitted = admit_request(gateway, request, admission).await?;
+    let principal = admitted.principal;
+    let request: TaskInfoRequest = serde_json::from_slice(&admitted.body).map_err(|error| {
         DialectError::BadRequest(format!(
             "the body must be a JSON object with apptoken and id: {error}"
         ))
     })?;
-    let principal = principal_of_key(gateway, request.apptoken.as_deref()).await?;
-    admit(gateway, &principal, None)?;
     let task_id = task_id_of(request.id.as_ref())
         .ok_or_else(|| DialectError::BadRequest("`id` must be a task id".to_owned()))?;
     // Only this endpoint's imports (whose results are at most MAX_ROWS entries) are shown.

@@ -12,7 +12,9 @@ use axum::routing::get;
 use std::sync::Arc;
 use userhub_broker::Broker;
 use userhub_domain::api_key::{constant_time_eq, hash_secret};
-use userhub_http_common::{ApiError, cors_and_request_id, record_request};
+use userhub_http_common::{
+    ApiError, AuthThrottle, ClientAddress, auth_throttled, record_request, request_id_and_trace,
+};
 use userhub_store::Pool;
 use userhub_telemetry::Metrics;
 
@@ -33,6 +35,8 @@ pub struct Dashboard {
     /// `None` disables the data endpoint.
     pub operator_token: Option<Arc<str>>,
     pub metrics: Metrics,
+    /// Failed tokens per client address (shared with the API's keys).
+    pub auth_throttle: Arc<AuthThrottle>,
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -76,21 +80,27 @@ async fn require_operator(
              (USERHUB__OPS__OPERATOR_TOKEN) to enable it",
         ));
     };
+    let client = request.extensions().get::<ClientAddress>().copied();
+    if let Err(retry_after) = dashboard.auth_throttle.check(client) {
+        return Ok(auth_throttled(dashboard.auth_throttle.limit(), retry_after));
+    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    match presented {
+    let refusal = match presented {
         Some(token) if constant_time_eq(&hash_secret(token), &hash_secret(expected)) => {
-            Ok(next.run(request).await)
+            return Ok(next.run(request).await);
         }
-        Some(_) => Err(ApiError::unauthorized("the operator token is not valid")),
-        None => Err(ApiError::unauthorized(
+        Some(_) => ApiError::unauthorized("the operator token is not valid"),
+        None => ApiError::unauthorized(
             "the dashboard needs the operator token: `Authorization: Bearer <token>`",
-        )),
-    }
+        ),
+    };
+    dashboard.auth_throttle.record_failure(client);
+    Err(refusal)
 }
 
 async fn overview(State(dashboard): State<Dashboard>) -> Result<Response, ApiError> {
@@ -124,6 +134,6 @@ pub fn router(dashboard: Dashboard) -> Router {
             dashboard.metrics.clone(),
             record_request,
         ))
-        .layer(from_fn(cors_and_request_id))
+        .layer(from_fn(request_id_and_trace))
         .with_state(dashboard)
 }

@@ -1,0 +1,38 @@
+//! Retention of completed tasks: outcomes expire after a period, task rows a period later.
+//! Each call does one bounded batch, so sweeping never holds long locks.
+
+use crate::error::StoreError;
+use deadpool_postgres::GenericClient;
+
+/// Expires up to `batch` tasks completed more than `days` ago (their results and errors are
+/// deleted, their idempotency keys freed); returns how many.
+pub async fn expire_completed_tasks(
+    client: &impl GenericClient,
+    days: u32,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/retention/expire_tasks.sql"))
+        .await?;
+    Ok(client
+        .execute(&statement, &[&days_param(days), &batch])
+        .await?)
+}
+
+/// Deletes up to `batch` task rows that expired more than `days` ago; returns how many.
+pub async fn forget_expired_tasks(
+    client: &impl GenericClient,
+    days: u32,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/retention/forget_tasks.sql"))
+        .await?;
+    Ok(client
+        .execute(&statement, &[&days_param(days), &batch])
+        .await?)
+}
+
+fn days_param(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,85 @@
+//! The retention sweeper: every worker process expires completed tasks older than
+//! `retention.task_days` (their results and errors are deleted; their status answers
+//! `"expired": true` and downloads `410`) and deletes task rows `retention.expired_task_days`
+//! after that, in small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use userhub_store::retention::{expire_completed_tasks, forget_expired_tasks};
+use userhub_store::{Pool, StoreError};
+
+/// Tasks handled per statement.
+const TASKS_PER_BATCH: i64 = 100;
+/// Batches per round, so that one round ends even with a large backlog.
+const BATCHES_PER_ROUND: usize = 50;
+
+/// `[retention]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetentionSettings {
+    /// Days after completion until a task's results and errors are deleted.
+    pub task_days: u32,
+    /// Days after expiry until the task row itself is deleted (its id then answers `404`).
+    pub expired_task_days: u32,
+    /// How often each worker process sweeps.
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            task_days: 30,
+            expired_task_days: 335,
+            sweep_interval_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+/// Most days a retention setting may hold (100 years), so that no date computed from it
+/// leaves PostgreSQL's range.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// Sweeps every `sweep_interval_ms` until `shutdown`.
+pub async fn run_retention_sweeper(
+    pool: Pool,
+    settings: RetentionSettings,
+    shutdown: CancellationToken,
+) {
+    let interval = Duration::from_millis(settings.sweep_interval_ms.max(100));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match sweep(&pool, &settings).await {
+            Ok((0, 0)) => {}
+            Ok((expired, forgotten)) => {
+                tracing::info!(expired, forgotten, "retention: tasks expired and deleted");
+            }
+            Err(error) => tracing::warn!(%error, "retention sweep failed; trying again later"),
+        }
+    }
+}
+
+/// One round: expires, then forgets, in bounded batches; returns both counts.
+pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u64), StoreError> {
+    let client = pool.get().await?;
+    let mut expired = 0;
+    for _ in 0..BATCHES_PER_ROUND {
+        let done = expire_completed_tasks(&client, settings.task_days, TASKS_PER_BATCH).await?;
+        expired += done;
+        if done < TASKS_PER_BATCH as u64 {
+            break;
+        }
+    }
+    let mut forgotten = 0;
+    for _ in 0..BATCHES_PER_ROUND {
+        let done =
+            forget_expired_tasks(&client, settings.expired_task_days, TASKS_PER_BATCH).await?;
+        forgotten += done;
+        if done < TASKS_PER_BATCH as u64 {
+            break;
+        }
+    }
+    Ok((expired, forgotten))
+}
