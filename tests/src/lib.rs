@@ -4,6 +4,7 @@
 
 pub mod event_tap;
 pub mod fixtures;
+pub mod hostile;
 pub mod oracle;
 mod process;
 

@@ -9,8 +9,12 @@ use std::io::Write;
 use userhub_http_common::BodyTimeout;
 
 /// Compressed input is fed to the decoder in slices this small, so that one slice can expand
-/// to at most about a megabyte before the limit is checked again.
-const GZIP_FEED_BYTES: usize = 1024;
+/// to at most about half a megabyte (deflate's ratio is at most about 1 032 : 1).
+const GZIP_FEED_BYTES: usize = 512;
+/// A decoded piece is handed on once it holds this much: a small compressed chunk that inflates
+/// to hundreds of megabytes arrives as many pieces, each checked against the limit and the
+/// reader's own budget before the next is decoded.
+const DECODED_PIECE_BYTES: usize = 256 * 1024;
 
 /// Why the body could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,6 +65,8 @@ impl ContentEncoding {
 struct DecodeState {
     inner: axum::body::BodyDataStream,
     decoder: Option<GzDecoder<Vec<u8>>>,
+    /// Compressed input received but not decoded yet.
+    pending: Bytes,
     total: u64,
     limit: u64,
     finished: bool,
@@ -76,15 +82,21 @@ impl DecodeState {
         }
     }
 
-    fn decode(&mut self, input: &[u8]) -> Result<Bytes, BodyError> {
+    /// Decodes pending input until a piece of [`DECODED_PIECE_BYTES`] is ready or the input is
+    /// used up (plain bodies pass through).
+    fn decode_some(&mut self) -> Result<Bytes, BodyError> {
         let Some(decoder) = self.decoder.as_mut() else {
+            let input = std::mem::take(&mut self.pending);
             self.count(input.len())?;
-            return Ok(Bytes::copy_from_slice(input));
+            return Ok(input);
         };
         let mut output = Vec::new();
-        for slice in input.chunks(GZIP_FEED_BYTES) {
+        while !self.pending.is_empty() && output.len() < DECODED_PIECE_BYTES {
+            let slice = self
+                .pending
+                .split_to(GZIP_FEED_BYTES.min(self.pending.len()));
             decoder
-                .write_all(slice)
+                .write_all(&slice)
                 .map_err(|error| BodyError::BadGzip(error.to_string()))?;
             let produced = std::mem::take(decoder.get_mut());
             self.total += produced.len() as u64;
@@ -132,6 +144,7 @@ pub fn decoded_stream(
     let state = DecodeState {
         inner: body.into_data_stream(),
         decoder: (encoding == ContentEncoding::Gzip).then(|| GzDecoder::new(Vec::new())),
+        pending: Bytes::new(),
         total: 0,
         limit,
         finished: false,
@@ -143,15 +156,18 @@ pub fn decoded_stream(
                 return None;
             }
             loop {
-                match state.inner.next().await {
-                    Some(Ok(chunk)) => match state.decode(&chunk) {
+                if !state.pending.is_empty() {
+                    match state.decode_some() {
                         Ok(bytes) if bytes.is_empty() => continue,
                         Ok(bytes) => return Some((Ok(bytes), state)),
                         Err(error) => {
                             state.finished = true;
                             return Some((Err(error), state));
                         }
-                    },
+                    }
+                }
+                match state.inner.next().await {
+                    Some(Ok(chunk)) => state.pending = chunk,
                     Some(Err(error)) => {
                         state.finished = true;
                         return Some((Err(BodyError::of_read(error)), state));
@@ -216,6 +232,26 @@ mod tests {
             result,
             Err(BodyError::TooLarge { limit: 1_048_576 })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_small_compressed_chunk_inflates_in_bounded_pieces() {
+        let data: Vec<u8> = (0..40 * 1024 * 1024).map(|at| b"<a/>"[at % 4]).collect();
+        let bomb = gzip(&data);
+        let mut stream = decoded_stream(Body::from(bomb), ContentEncoding::Gzip, u64::MAX);
+        let (mut pieces, mut total, mut largest) = (0, 0, 0);
+        while let Some(piece) = stream.next().await {
+            let piece = piece.unwrap();
+            pieces += 1;
+            total += piece.len();
+            largest = largest.max(piece.len());
+        }
+        assert_eq!(total, data.len());
+        assert!(pieces > 40, "{pieces} pieces");
+        assert!(
+            largest <= DECODED_PIECE_BYTES + 1032 * GZIP_FEED_BYTES,
+            "{largest}"
+        );
     }
 
     #[tokio::test]

@@ -63,7 +63,7 @@ pub(crate) async fn admit_request(
     let throttle = &gateway.context.auth_throttle;
     if let Err(retry_after) = throttle.check(client) {
         userhub_http_common::discard(body).await;
-        return Err(DialectError::RateLimited(retry_after));
+        return Err(DialectError::AuthThrottled(retry_after));
     }
     let encoding_header = headers
         .get(header::CONTENT_ENCODING)

@@ -57,7 +57,7 @@ pub(super) fn failure(encoding: Encoding, error: DialectError) -> Response {
     let code = error.status();
     let text = match &error {
         DialectError::Unauthorized(_) => "Invalid token",
-        DialectError::RateLimited(_) => "Too many requests",
+        DialectError::RateLimited(_) | DialectError::AuthThrottled(_) => "Too many requests",
         DialectError::NotFound(_) => "Not found",
         DialectError::Unavailable(_) => "Service unavailable",
         DialectError::Internal(_) => "Internal error",

@@ -54,6 +54,7 @@ fn failure(error: DialectError) -> Response {
         DialectError::Unauthorized(_) => ("unauthorized", "Unauthorized".to_owned()),
         DialectError::NotFound(message) => ("not_found", message.clone()),
         DialectError::RateLimited(_) => ("too_many_requests", "Too many requests".to_owned()),
+        DialectError::AuthThrottled(_) => ("too_many_requests", error.message()),
         DialectError::Forbidden(message) => ("forbidden", message.clone()),
         DialectError::TooLarge(message) => ("payload_too_large", message.clone()),
         DialectError::Unavailable(message) => ("service_unavailable", message.clone()),

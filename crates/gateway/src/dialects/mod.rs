@@ -105,6 +105,8 @@ pub(crate) enum DialectError {
     Unauthorized(String),
     /// The product's rate limit; seconds until a request is admitted.
     RateLimited(u64),
+    /// Too many failed authentications from the caller's address; seconds until it may try again.
+    AuthThrottled(u64),
     /// A malformed or invalid request (nothing was stored).
     BadRequest(String),
     /// The body is over the product's limit.
@@ -151,7 +153,7 @@ impl DialectError {
     pub(crate) fn status(&self) -> u16 {
         match self {
             DialectError::Unauthorized(_) => 401,
-            DialectError::RateLimited(_) => 429,
+            DialectError::RateLimited(_) | DialectError::AuthThrottled(_) => 429,
             DialectError::BadRequest(_) => 400,
             DialectError::TooLarge(_) => 413,
             DialectError::NotFound(_) => 404,
@@ -167,6 +169,9 @@ impl DialectError {
             DialectError::RateLimited(seconds) => {
                 format!("too many requests; retry in {seconds} s")
             }
+            DialectError::AuthThrottled(seconds) => format!(
+                "AUTH_THROTTLED: too many failed authentications from this address; retry in {seconds} s"
+            ),
             DialectError::Unauthorized(message)
             | DialectError::BadRequest(message)
             | DialectError::TooLarge(message)
@@ -182,7 +187,9 @@ impl DialectError {
     pub(crate) fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let retry_after = match self {
-            DialectError::RateLimited(seconds) => Some(*seconds),
+            DialectError::RateLimited(seconds) | DialectError::AuthThrottled(seconds) => {
+                Some(*seconds)
+            }
             DialectError::Unavailable(_) => Some(1),
             _ => None,
         };

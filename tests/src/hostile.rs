@@ -1,0 +1,118 @@
+//! Aids for hostile-client tests: a `userhub-server` process on its own port (so its memory
+//! can be read), gzip bodies made by the system's `gzip`, and raw TCP exchanges for requests
+//! no HTTP client would send.
+
+use crate::{ServerProcess, free_port};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use userhub_server::Settings;
+
+/// A server process and where it listens.
+pub struct RunningServer {
+    pub process: ServerProcess,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+}
+
+impl RunningServer {
+    /// Starts `binary args...` with `settings` and `extra_env` on a free port and waits until it
+    /// answers `probe` (e.g. `/readyz`) with 200.
+    pub async fn start(
+        binary: &str,
+        settings: &Settings,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+        probe: &str,
+    ) -> RunningServer {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut env: Vec<(&str, &str)> = vec![("USERHUB__HTTP__ADDR", addr.as_str())];
+        env.extend_from_slice(extra_env);
+        let mut process = ServerProcess::spawn(binary, settings, args, &env);
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            let ready = client.get(format!("{base}{probe}")).send().await;
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return RunningServer {
+                    process,
+                    addr,
+                    base,
+                };
+            }
+            assert!(process.is_running(), "the server exited while starting");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not answer {probe}");
+    }
+
+    /// Peak resident memory so far (since the last [`Self::reset_peak`]), in KiB.
+    pub fn peak_kib(&self) -> u64 {
+        crate::peak_rss_kib(self.process.pid).expect("the server runs")
+    }
+
+    /// Resident memory now, in KiB.
+    pub fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid))
+            .expect("the server runs");
+        status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+            .expect("VmRSS is shown")
+    }
+
+    /// Sets the peak back to the current resident memory (`/proc/<pid>/clear_refs`), so that
+    /// one request's peak can be read on its own.
+    pub fn reset_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.process.pid), "5")
+            .expect("the peak can be reset");
+    }
+}
+
+/// `data` compressed by the system's `gzip -1` (fast even for hundreds of megabytes).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gzip")
+        .arg("-1")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().expect("gzip finishes");
+    writer.join().expect("the writer ends").expect("gzip reads");
+    assert!(output.status.success());
+    output.stdout
+}
+
+/// Sends `request` as is and reads until the server closes the connection or `within` passes;
+/// returns what was read and whether the connection was closed.
+pub async fn raw_exchange(addr: &str, request: &[u8], within: Duration) -> (String, bool) {
+    let mut stream = TcpStream::connect(addr).await.expect("the server listens");
+    stream
+        .write_all(request)
+        .await
+        .expect("the request is sent");
+    read_until_closed(&mut stream, within).await
+}
+
+/// Reads from `stream` until it is closed or `within` passes.
+pub async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&answer).into(), true),
+            Ok(Ok(read)) => answer.extend_from_slice(&buffer[..read]),
+            Err(_) => return (String::from_utf8_lossy(&answer).into(), false),
+        }
+    }
+}
