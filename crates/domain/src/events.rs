@@ -1,13 +1,56 @@
 //! Profile events (EXT): what one task changed in one profile, for downstream workflows. Workers
 //! write them to an outbox in the chunk's transaction; a relay publishes them to the
 //! `{prefix}.profile-events` topic exchange with routing key `{domain}.{change}` for core
-//! profiles and `{domain}.app.{change}` for app profiles.
+//! profiles and `{domain}.app.{change}` for app profiles — by default as batches (one message
+//! per chunk and routing key, [`batch_body`]), else one message per event.
 
 use crate::TaskId;
 use serde::{Deserialize, Serialize};
 
 /// The `schema` value of every profile event.
 pub const PROFILE_EVENT_SCHEMA_V1: &str = "userhub.profile_event.v1";
+/// The `schema` value of a message carrying several events of one chunk and routing key.
+pub const PROFILE_EVENT_BATCH_SCHEMA_V1: &str = "userhub.profile_event_batch.v1";
+
+/// How profile events travel to the exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMessages {
+    /// One message per chunk and routing key, holding that chunk's events
+    /// (`userhub.profile_event_batch.v1`): a broker message per profile costs more than
+    /// importing the profile.
+    #[default]
+    Batch,
+    /// One message per event (`userhub.profile_event.v1`), for consumers written for it.
+    Single,
+}
+
+/// A batch message's body: `{"schema", "batch_id", "count", "events": [...]}` around event
+/// bodies already serialised (they are copied, not parsed again). `batch_id` is stable across
+/// redeliveries, like the event ids inside.
+pub fn batch_body(batch_id: &str, events: &[&str]) -> String {
+    let length = events.iter().map(|event| event.len() + 1).sum::<usize>();
+    let mut body = String::with_capacity(length + batch_id.len() + 96);
+    body.push_str("{\"schema\":\"");
+    body.push_str(PROFILE_EVENT_BATCH_SCHEMA_V1);
+    body.push_str("\",\"batch_id\":");
+    body.push_str(&serde_json::Value::from(batch_id).to_string());
+    body.push_str(",\"count\":");
+    body.push_str(&events.len().to_string());
+    body.push_str(",\"events\":[");
+    body.push_str(&events.join(","));
+    body.push_str("]}");
+    body
+}
+
+/// A batch message as consumers read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileEventBatch {
+    pub schema: String,
+    pub batch_id: String,
+    pub count: usize,
+    pub events: Vec<ProfileEvent>,
+}
 
 /// Whether the profile was created or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +110,35 @@ impl ProfileEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_body_holds_its_events_unchanged() {
+        let event = |n: i64| ProfileEvent {
+            schema: PROFILE_EVENT_SCHEMA_V1.into(),
+            event_id: format!("5.2.{n}"),
+            domain: "demo".into(),
+            core_profile_id: 1_000_000_000 + n,
+            action: ProfileChange::Created,
+            changed_fields: vec!["identities".into()],
+            pid: None,
+            app_id: None,
+            workflow_id: Some(3),
+            task_id: TaskId::from_parts(9, 1),
+            occurred_at: 1,
+        };
+        let events = [event(0), event(1)];
+        let bodies: Vec<String> = events
+            .iter()
+            .map(|event| serde_json::to_string(event).unwrap())
+            .collect();
+        let texts: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let batch: ProfileEventBatch =
+            serde_json::from_str(&batch_body("5.2.0..5.2.1", &texts)).unwrap();
+        assert_eq!(batch.schema, PROFILE_EVENT_BATCH_SCHEMA_V1);
+        assert_eq!(batch.batch_id, "5.2.0..5.2.1");
+        assert_eq!(batch.count, 2);
+        assert_eq!(batch.events, events);
+    }
 
     #[test]
     fn events_serialise_with_the_contract_names() {

@@ -1,14 +1,16 @@
 //! The profile-event relay: publishes outbox events to the profile-events exchange with
-//! publisher confirms and deletes them in the same transaction that locked them. At least once:
-//! a crash between the broker's confirm and the commit publishes those events again (same
-//! `event_id`). Relays of several processes share the outbox through `SKIP LOCKED`.
+//! publisher confirms — a message per chunk and routing key, or per event — and deletes them in
+//! the same transaction that locked them. At least once: a crash between the broker's confirm
+//! and the commit publishes those events again (same `event_id`, same `batch_id`). Relays of
+//! several processes share the outbox through `SKIP LOCKED`.
 
 use crate::apply::ChunkError;
 use crate::settings::WorkerSettings;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, Publisher};
-use userhub_store::profile_events::{delete_batches, lock_pending};
+use userhub_domain::events::{EventMessages, batch_body};
+use userhub_store::profile_events::{PendingBatch, PendingEvent, delete_batches, lock_pending};
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
 
@@ -29,7 +31,13 @@ pub async fn run_event_relay(
     let mut publisher: Option<Publisher> = None;
     let mut backoff = Duration::from_millis(200);
     loop {
-        let pause = match relay_round(&pool, &broker, &mut publisher).await {
+        let round = relay_round(
+            &pool,
+            &broker,
+            &mut publisher,
+            settings.profile_event_messages,
+        );
+        let pause = match round.await {
             Ok(0) => idle,
             Ok(published) => {
                 metrics.profile_events_published.inc_by(published as u64);
@@ -55,11 +63,12 @@ pub async fn run_event_relay(
     }
 }
 
-/// Publishes one batch of the oldest unpublished events; returns how many.
+/// Publishes one batch of the oldest unpublished events; returns how many events.
 pub async fn relay_round(
     pool: &Pool,
     broker: &Broker,
     publisher: &mut Option<Publisher>,
+    form: EventMessages,
 ) -> Result<usize, ChunkError> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
@@ -67,17 +76,21 @@ pub async fn relay_round(
     if batches.is_empty() {
         return Ok(0);
     }
-    let messages: Vec<OutgoingMessage> = batches
-        .iter()
-        .flat_map(|batch| batch.events.iter())
-        .map(|event| OutgoingMessage {
-            destination: Destination::ProfileEvent(event.routing_key.clone()),
-            message_id: event.event_id.clone(),
-            body: event.body.clone().into_bytes(),
-            headers: FieldTable::default(),
-            priority: 0,
-        })
-        .collect();
+    let events = batches.iter().map(|batch| batch.events.len()).sum();
+    let messages: Vec<OutgoingMessage> = match form {
+        EventMessages::Single => batches
+            .iter()
+            .flat_map(|batch| batch.events.iter())
+            .map(|event| {
+                message(
+                    &event.routing_key,
+                    event.event_id.clone(),
+                    event.body.clone(),
+                )
+            })
+            .collect(),
+        EventMessages::Batch => batches.iter().flat_map(batch_messages).collect(),
+    };
     if publisher.is_none() {
         *publisher = Some(broker.publisher().await?);
     }
@@ -87,5 +100,87 @@ pub async fn relay_round(
     let ids: Vec<i64> = batches.iter().map(|batch| batch.id).collect();
     delete_batches(&transaction, &ids).await?;
     transaction.commit().await.map_err(StoreError::from)?;
-    Ok(messages.len())
+    Ok(events)
+}
+
+fn message(routing_key: &str, message_id: String, body: String) -> OutgoingMessage {
+    OutgoingMessage {
+        destination: Destination::ProfileEvent(routing_key.to_owned()),
+        message_id,
+        body: body.into_bytes(),
+        headers: FieldTable::default(),
+        priority: 0,
+    }
+}
+
+/// One outbox row (one chunk's events) as a message per routing key, its events in order.
+fn batch_messages(batch: &PendingBatch) -> Vec<OutgoingMessage> {
+    let mut groups: Vec<(&str, Vec<&PendingEvent>)> = Vec::new();
+    for event in &batch.events {
+        match groups.iter_mut().find(|(key, _)| *key == event.routing_key) {
+            Some((_, events)) => events.push(event),
+            None => groups.push((&event.routing_key, vec![event])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(routing_key, events)| {
+            let first = &events[0].event_id;
+            let last = &events[events.len() - 1].event_id;
+            let batch_id = format!("{first}..{last}");
+            let bodies: Vec<&str> = events.iter().map(|event| event.body.as_str()).collect();
+            let body = batch_body(&batch_id, &bodies);
+            message(routing_key, batch_id, body)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u32, routing_key: &str) -> PendingEvent {
+        PendingEvent {
+            event_id: format!("7.1.{n}"),
+            routing_key: routing_key.to_owned(),
+            body: format!("{{\"n\":{n}}}"),
+        }
+    }
+
+    #[test]
+    fn a_chunk_becomes_one_message_per_routing_key_in_record_order() {
+        let batch = PendingBatch {
+            id: 1,
+            events: vec![
+                event(0, "demo.created"),
+                event(1, "demo.updated"),
+                event(2, "demo.created"),
+                event(3, "demo.app.updated"),
+            ],
+        };
+        let messages = batch_messages(&batch);
+        let summary: Vec<(String, String, String)> = messages
+            .iter()
+            .map(|message| {
+                let Destination::ProfileEvent(key) = &message.destination else {
+                    panic!("not a profile event")
+                };
+                (
+                    key.clone(),
+                    message.message_id.clone(),
+                    String::from_utf8(message.body.clone()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(summary.len(), 3);
+        assert_eq!(summary[0].0, "demo.created");
+        assert_eq!(summary[0].1, "7.1.0..7.1.2");
+        assert!(
+            summary[0]
+                .2
+                .ends_with("\"count\":2,\"events\":[{\"n\":0},{\"n\":2}]}")
+        );
+        assert_eq!(summary[1].0, "demo.updated");
+        assert_eq!(summary[2].1, "7.1.3..7.1.3");
+    }
 }

@@ -1,6 +1,7 @@
 //! `[worker]` settings.
 
 use serde::{Deserialize, Serialize};
+use userhub_domain::events::EventMessages;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSettings {
@@ -24,6 +25,10 @@ pub struct WorkerSettings {
     /// Publish profile events after creates and updates (EXT); `false` turns them off for every
     /// task (requests can turn them off per task with `skip_triggers`).
     pub profile_events: bool,
+    /// `batch`: one message per chunk and routing key holding its events (default); `single`:
+    /// one message per event, as before batches.
+    #[serde(default)]
+    pub profile_event_messages: EventMessages,
     /// How often the event relay looks for unpublished events when it found none.
     pub event_poll_interval_ms: u64,
 }
@@ -50,6 +55,7 @@ impl Default for WorkerSettings {
             stall_fail_after_ms: 30 * 60 * 1000,
             stall_check_interval_ms: 30 * 1000,
             profile_events: true,
+            profile_event_messages: EventMessages::Batch,
             event_poll_interval_ms: 250,
         }
     }

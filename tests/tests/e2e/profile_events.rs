@@ -209,3 +209,46 @@ async fn app_profile_changes_publish_app_events() {
     apps.close().await;
     app.stop().await;
 }
+
+async fn import_in_chunks(app: &TestApp, records: usize) {
+    let records: Vec<Value> = (0..records)
+        .map(|n| json!({"identities": [{"uid": format!("batch-{n}")}]}))
+        .collect();
+    let task = app.create_task("create_core_profiles", &records).await;
+    app.wait_completed(task).await;
+}
+
+#[tokio::test]
+async fn events_travel_as_one_message_per_chunk_and_routing_key() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.chunk_records = 100).await;
+    let mut tap = EventTap::bind(&app, "#").await;
+    import_in_chunks(&app, 250).await;
+    let events = tap.events(&app).await;
+    assert_eq!(events.len(), 250);
+    assert_eq!(tap.message_count(), 3, "one message per chunk");
+    let mut event_ids: Vec<&str> = events
+        .iter()
+        .map(|event| event["event_id"].as_str().unwrap())
+        .collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    assert_eq!(event_ids.len(), 250);
+    tap.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn single_event_messages_remain_available() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.gateway.chunk_records = 100;
+        settings.worker.profile_event_messages = userhub_domain::events::EventMessages::Single;
+    })
+    .await;
+    let mut tap = EventTap::bind(&app, "#").await;
+    import_in_chunks(&app, 250).await;
+    let events = tap.events(&app).await;
+    assert_eq!(events.len(), 250);
+    assert_eq!(tap.message_count(), 250, "one message per event");
+    tap.close().await;
+    app.stop().await;
+}
