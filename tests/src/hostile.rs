@@ -75,7 +75,7 @@ impl RunningServer {
 }
 
 /// `data` compressed by the system's `gzip -1` (fast even for hundreds of megabytes).
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub fn gzip(data: Vec<u8>) -> Vec<u8> {
     let mut child = Command::new("gzip")
         .arg("-1")
         .arg("-c")
@@ -84,8 +84,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
         .spawn()
         .expect("gzip runs");
     let mut stdin = child.stdin.take().expect("piped");
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
     let output = child.wait_with_output().expect("gzip finishes");
     writer.join().expect("the writer ends").expect("gzip reads");
     assert!(output.status.success());

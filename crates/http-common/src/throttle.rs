@@ -1,8 +1,9 @@
 //! Throttling of failed authentication per client address: after `limit` failures within a
 //! minute an address is answered `429 AUTH_THROTTLED` until its minute ends, before any key is
 //! looked up. Addresses are IPv4 hosts or IPv6 /64 networks (one machine usually owns a whole
-//! /64). The table is bounded: expired entries are dropped when it fills, and while it is full
-//! of live entries new addresses are not tracked.
+//! /64). The table is bounded: expired entries are dropped when it fills (at most once a
+//! second, so that a flood of new addresses does not scan it on every failure), and while it is
+//! full of live entries new addresses are not tracked.
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName};
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses tracked at once.
 const MAX_TRACKED: usize = 65_536;
+/// Shortest time between two sweeps of a full table.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The address a request came from, as the server loop resolved it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +56,18 @@ struct Failures {
     window_end: Instant,
 }
 
+/// The tracked addresses and when the table was last swept.
+#[derive(Debug)]
+struct Table {
+    entries: HashMap<IpAddr, Failures>,
+    swept_at: Option<Instant>,
+}
+
 /// Failed authentications per client address.
 #[derive(Debug)]
 pub struct AuthThrottle {
     limit: u32,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    failures: Mutex<Table>,
 }
 
 /// The table key of an address: IPv4 as is, IPv6 by its /64 network.
@@ -85,7 +95,10 @@ impl AuthThrottle {
     pub fn new(limit_per_minute: u32) -> AuthThrottle {
         AuthThrottle {
             limit: limit_per_minute.max(1),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Table {
+                entries: HashMap::new(),
+                swept_at: None,
+            }),
         }
     }
 
@@ -108,8 +121,8 @@ impl AuthThrottle {
         let Some(ClientAddress(address)) = address else {
             return Ok(());
         };
-        let failures = self.lock();
-        match failures.get(&key_of(address)) {
+        let table = self.lock();
+        match table.entries.get(&key_of(address)) {
             Some(entry) if entry.window_end > now && entry.count >= self.limit => {
                 let wait = entry.window_end.saturating_duration_since(now);
                 Err(wait.as_secs_f64().ceil().max(1.0) as u64)
@@ -122,15 +135,21 @@ impl AuthThrottle {
         let Some(ClientAddress(address)) = address else {
             return;
         };
-        let mut failures = self.lock();
+        let mut table = self.lock();
         let key = key_of(address);
-        if !failures.contains_key(&key) && failures.len() >= MAX_TRACKED {
-            failures.retain(|_, entry| entry.window_end > now);
-            if failures.len() >= MAX_TRACKED {
+        if !table.entries.contains_key(&key) && table.entries.len() >= MAX_TRACKED {
+            let due = table
+                .swept_at
+                .is_none_or(|swept| now.saturating_duration_since(swept) >= SWEEP_INTERVAL);
+            if due {
+                table.entries.retain(|_, entry| entry.window_end > now);
+                table.swept_at = Some(now);
+            }
+            if table.entries.len() >= MAX_TRACKED {
                 return;
             }
         }
-        let entry = failures.entry(key).or_insert(Failures {
+        let entry = table.entries.entry(key).or_insert(Failures {
             count: 0,
             window_end: now + WINDOW,
         });
@@ -145,10 +164,10 @@ impl AuthThrottle {
 
     /// Addresses currently tracked (for tests and metrics).
     pub fn tracked(&self) -> usize {
-        self.lock().len()
+        self.lock().entries.len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         self.failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -206,5 +225,20 @@ mod tests {
         );
         headers.insert(name.clone(), "garbage".parse().unwrap());
         assert_eq!(forwarded_address(&headers, &name), None);
+    }
+
+    #[test]
+    fn a_full_table_is_swept_at_most_once_a_second() {
+        let throttle = AuthThrottle::new(5);
+        let start = Instant::now();
+        for n in 0..MAX_TRACKED as u32 {
+            throttle.record_at(Some(ClientAddress(IpAddr::from(n.to_be_bytes()))), start);
+        }
+        let stranger = |n: u16| at(&format!("2001:db8:{n:x}::1"));
+        throttle.record_at(stranger(1), start + Duration::from_millis(1));
+        throttle.record_at(stranger(2), start + Duration::from_millis(2));
+        assert_eq!(throttle.tracked(), MAX_TRACKED, "live entries are kept");
+        throttle.record_at(stranger(3), start + WINDOW + Duration::from_secs(1));
+        assert_eq!(throttle.tracked(), 1, "expired entries are swept");
     }
 }

@@ -256,10 +256,13 @@ impl Settings {
             || retention.task_days > MAX_RETENTION_DAYS
             || retention.expired_task_days > MAX_RETENTION_DAYS
         {
-            return invalid(
-                "retention.task_days",
-                "retention periods must be 1 to 36500 days (expired_task_days may be 0)",
-            );
+            return Err(SettingsError::Invalid {
+                key: "retention.task_days",
+                reason: format!(
+                    "retention periods must be 1 to {MAX_RETENTION_DAYS} days \
+                     (expired_task_days may be 0)"
+                ),
+            });
         }
         if self.broker.retry_delays_ms.is_empty() {
             return invalid("broker.retry_delays_ms", "needs at least one delay");

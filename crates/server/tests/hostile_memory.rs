@@ -12,6 +12,7 @@ const BOUND_KIB: u64 = 64 * 1024;
 
 struct Probe {
     name: &'static str,
+    method: reqwest::Method,
     path: String,
     content_type: String,
     key: Option<String>,
@@ -86,6 +87,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
     let probes = vec![
         Probe {
             name: "Altcraft XML of 2.5 M elements without a token",
+            method: reqwest::Method::POST,
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/xml".to_owned(),
             key: None,
@@ -95,6 +97,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Altcraft XML of 2.5 M elements after a valid token",
+            method: reqwest::Method::POST,
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/xml".to_owned(),
             key: None,
@@ -109,6 +112,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Altcraft JSON with its token after 2 MiB of data",
+            method: reqwest::Method::POST,
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -123,6 +127,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Xtremepush columns bomb without an apptoken",
+            method: reqwest::Method::POST,
             path: "/api/external/import/profile".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -132,6 +137,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Xtremepush columns bomb after a valid apptoken",
+            method: reqwest::Method::POST,
             path: "/api/external/import/profile".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -146,6 +152,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "HelpCrunch array of 2 M customers",
+            method: reqwest::Method::PUT,
             path: "/v1/customers/batch".to_owned(),
             content_type: "application/json".to_owned(),
             key: Some(app.api_key.clone()),
@@ -155,6 +162,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "native JSON payload of 5 M records",
+            method: reqwest::Method::POST,
             path: format!("/v2/{domain}/identity/bulk_actions"),
             content_type: "application/json".to_owned(),
             key: Some(app.api_key.clone()),
@@ -169,6 +177,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "native multipart CSV of 160 MB with a read-only key",
+            method: reqwest::Method::POST,
             path: format!("/v2/{domain}-ro/identity/bulk_actions"),
             content_type: "multipart/form-data; boundary=XyZzy".to_owned(),
             key: Some(read_only.clone()),
@@ -181,17 +190,9 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         let raw_size = probe.body.len();
         server.reset_peak();
         let before = server.resident_kib();
-        let body = gzip(&probe.body);
-        drop(probe.body);
+        let body = gzip(probe.body);
         let mut request = http
-            .request(
-                if probe.path.starts_with("/v1/customers") {
-                    reqwest::Method::PUT
-                } else {
-                    reqwest::Method::POST
-                },
-                format!("{}{}", server.base, probe.path),
-            )
+            .request(probe.method, format!("{}{}", server.base, probe.path))
             .header("content-type", &probe.content_type)
             .header("content-encoding", "gzip")
             .body(body);

@@ -11,12 +11,8 @@ pub async fn expire_completed_tasks(
     days: u32,
     batch: i64,
 ) -> Result<u64, StoreError> {
-    let statement = client
-        .prepare_cached(include_str!("../queries/retention/expire_tasks.sql"))
-        .await?;
-    Ok(client
-        .execute(&statement, &[&days_param(days), &batch])
-        .await?)
+    let sql = include_str!("../queries/retention/expire_tasks.sql");
+    run_batch(client, sql, days, batch).await
 }
 
 /// Deletes up to `batch` task rows that expired more than `days` ago; returns how many.
@@ -25,14 +21,18 @@ pub async fn forget_expired_tasks(
     days: u32,
     batch: i64,
 ) -> Result<u64, StoreError> {
-    let statement = client
-        .prepare_cached(include_str!("../queries/retention/forget_tasks.sql"))
-        .await?;
-    Ok(client
-        .execute(&statement, &[&days_param(days), &batch])
-        .await?)
+    let sql = include_str!("../queries/retention/forget_tasks.sql");
+    run_batch(client, sql, days, batch).await
 }
 
-fn days_param(days: u32) -> i32 {
-    i32::try_from(days).unwrap_or(i32::MAX)
+/// Runs one batch statement taking `(days, batch)`.
+async fn run_batch(
+    client: &impl GenericClient,
+    sql: &str,
+    days: u32,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let statement = client.prepare_cached(sql).await?;
+    Ok(client.execute(&statement, &[&days, &batch]).await?)
 }
