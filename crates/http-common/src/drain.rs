@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use http_body_util::BodyExt;
+use futures_util::{Stream, StreamExt};
 use std::time::Duration;
 
 /// At most this much of a rejected body is read.
@@ -14,16 +14,22 @@ pub const DRAIN_BYTES: u64 = 32 * 1024 * 1024;
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// Reads and discards `body` within the bounds; `true` when it was read to its end.
-pub async fn discard(mut body: Body) -> bool {
+pub async fn discard(body: Body) -> bool {
+    discard_stream(body.into_data_stream()).await
+}
+
+/// Reads and discards a stream of body pieces (e.g. a decoded body) within the bounds; `true`
+/// when it was read to its end.
+pub async fn discard_stream<B: AsRef<[u8]>, E>(
+    mut stream: impl Stream<Item = Result<B, E>> + Unpin,
+) -> bool {
     let read = async {
         let mut total = 0u64;
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { return false };
-            if let Some(data) = frame.data_ref() {
-                total += data.len() as u64;
-                if total > DRAIN_BYTES {
-                    return false;
-                }
+        while let Some(piece) = stream.next().await {
+            let Ok(piece) = piece else { return false };
+            total += piece.as_ref().len() as u64;
+            if total > DRAIN_BYTES {
+                return false;
             }
         }
         true

@@ -19,7 +19,7 @@ mod throttle;
 pub use admission::{ApiContext, Principal, RequestLimits, admission_layer, auth_throttled};
 pub use auth::Authenticator;
 pub use browsers::BrowserPolicy;
-pub use drain::{DRAIN_BYTES, DRAIN_TIME, after_draining, discard};
+pub use drain::{DRAIN_BYTES, DRAIN_TIME, after_draining, discard, discard_stream};
 pub use error::{
     ApiError, ErrorBody, ErrorDetail, MAX_URI_BYTES, json_fallback, json_method_not_allowed,
     limit_uri_length,

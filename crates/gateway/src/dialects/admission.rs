@@ -13,7 +13,7 @@ use crate::error::GatewayError;
 use axum::http::header;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use userhub_http_common::{Authenticator, DRAIN_BYTES, DRAIN_TIME, Principal};
+use userhub_http_common::{Authenticator, Principal};
 
 /// How much of a body is read, at most, before its key is known.
 pub(crate) const PRE_AUTH_BYTES: usize = 1024 * 1024;
@@ -100,7 +100,7 @@ pub(crate) async fn admit_request(
             if matches!(error, DialectError::Unauthorized(_)) {
                 throttle.record_failure(client);
             }
-            discard(stream).await;
+            userhub_http_common::discard_stream(stream).await;
             return Err(error);
         }
     };
@@ -150,19 +150,4 @@ async fn find_key(
             Scan::NotYet => next_scan = (buffer.len() * 2).min(PRE_AUTH_BYTES),
         }
     }
-}
-
-/// Reads what is left of a refused body (bounded), so that a client still sending it gets the
-/// answer rather than a broken pipe.
-async fn discard(mut stream: impl Stream<Item = Result<Bytes, BodyError>> + Unpin) {
-    let read = async {
-        let mut total = 0u64;
-        while let Some(Ok(chunk)) = stream.next().await {
-            total += chunk.len() as u64;
-            if total > DRAIN_BYTES {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
