@@ -5,6 +5,7 @@
 mod baselines;
 mod client;
 mod columns;
+mod cpu;
 mod report;
 mod rss;
 mod scenarios;
@@ -43,8 +44,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Only B1 through `userhub-server all`, without baselines (for profiling).
+    /// Only B1 through `userhub-server all`, without baselines (for profiling): its rate and
+    /// the CPU time per record of each process.
     Import {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+        /// Run `userhub-server api` and one worker process instead of `all`.
+        #[arg(long)]
+        split: bool,
+    },
+    /// B1 then only B3 (export by id and by `all`), without baselines (for profiling).
+    Export {
         #[arg(long, default_value_t = 100_000)]
         records: u64,
         #[arg(long, default_value = "target/release/userhub-server")]
@@ -68,9 +80,22 @@ async fn main() -> anyhow::Result<()> {
             Generator::new(seed).write_create_jsonl(0..records, &mut out)?;
             out.flush()?;
         }
-        Command::Import { records, server } => {
-            let rate = scenarios::import_only(records, &std::fs::canonicalize(&server)?).await?;
+        Command::Import {
+            records,
+            server,
+            split,
+        } => {
+            let (rate, cpu) =
+                scenarios::import_only(records, &std::fs::canonicalize(&server)?, split).await?;
             println!("import: {rate:.0} records/s");
+            for (component, micros) in cpu {
+                println!("  {component}: {micros:.1} µs CPU per record");
+            }
+        }
+        Command::Export { records, server } => {
+            let (by_id, all) =
+                scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
+            println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
         }
         Command::Run {
             records,

@@ -117,6 +117,23 @@ pub fn render(results: &Results, records: u64) -> String {
             verdict(*failed == 0 && *stored == records as i64)
         );
     }
+    if !results.cpu_per_record.is_empty() {
+        let shares: Vec<String> = results
+            .cpu_per_record
+            .iter()
+            .map(|(component, micros)| format!("{component} {micros:.0} µs"))
+            .collect();
+        let total: f64 = results
+            .cpu_per_record
+            .iter()
+            .map(|(_, micros)| micros)
+            .sum();
+        let _ = writeln!(
+            table,
+            "| — | CPU per record, B7 import with 1 worker process: {} | {total:.0} µs | — | — | — | |",
+            shares.join(", ")
+        );
+    }
     let per_record_ratio = results.import.ours / results.per_record_worker.max(1e-9);
     let _ = writeln!(
         table,

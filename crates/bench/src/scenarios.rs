@@ -3,6 +3,7 @@
 use crate::baselines;
 use crate::client::{download_count, upload_all, wait_completed};
 use crate::columns::{write_create_csv, write_update_csv};
+use crate::cpu::CpuTimes;
 use crate::rss::RssWatch;
 use crate::stack::{Layout, Stack, fresh_database, suffix};
 use anyhow::Context;
@@ -43,6 +44,8 @@ pub struct Results {
     pub memory: Vec<(String, String, u64)>,
     /// `(workers per type, records per second, failed records, profiles stored)`.
     pub scaling: Vec<(usize, f64, i64, i64)>,
+    /// Microseconds of CPU per record by component, B7 with one worker process.
+    pub cpu_per_record: Vec<(String, f64)>,
     pub checks: Vec<String>,
 }
 
@@ -380,45 +383,72 @@ async fn all_in_one(
         .push(check_sample(&stack, &generator, records, true).await?);
 
     let watch = RssWatch::start(pids);
+    let (by_id, all) = exports(&stack, &ids, records).await?;
+    results.export_by_id = by_id;
+    results.export_all = all;
+    memory_of(&stack, watch, "B3 export", results);
+    results.checks.push(format!(
+        "B3: {records} entries by id and {records} by `all` in the downloaded zips"
+    ));
+
+    results.status = status_reads(&stack, last_task(&stack).await?, 10).await?;
+    stack.stop().await
+}
+
+/// B3: every profile exported by id (tasks of `TASK_RECORDS`) and then by `{"all": true}`, the
+/// zips downloaded and their entries counted; the two rates in records per second.
+async fn exports(
+    stack: &Stack,
+    ids: &HashMap<String, i64>,
+    records: u64,
+) -> anyhow::Result<(f64, f64)> {
     let http = crate::client::client();
     let started = Instant::now();
+    let batches = (records / TASK_RECORDS) as usize;
     let mut sorted_ids: Vec<i64> = ids.values().copied().collect();
     sorted_ids.sort_unstable();
-    let sorted_ids = Arc::new(sorted_ids);
-    let export_ids = sorted_ids.clone();
-    let uploads = upload_all(
-        &stack,
-        "get_core_profiles",
-        batches,
-        CLIENTS,
-        move |batch| {
-            let ids =
-                &export_ids[batch * TASK_RECORDS as usize..(batch + 1) * TASK_RECORDS as usize];
-            records_jsonl(ids.iter().map(|id| json!({"core-profile-id": id})))
-        },
-    )
+    let export_ids = Arc::new(sorted_ids);
+    let uploads = upload_all(stack, "get_core_profiles", batches, CLIENTS, move |batch| {
+        let ids = &export_ids[batch * TASK_RECORDS as usize..(batch + 1) * TASK_RECORDS as usize];
+        records_jsonl(ids.iter().map(|id| json!({"core-profile-id": id})))
+    })
     .await?;
-    wait_completed(&stack, &uploads.task_ids).await?;
+    let uploaded = started.elapsed();
+    wait_completed(stack, &uploads.task_ids).await?;
+    let completed = started.elapsed();
     let mut exported = 0;
     for task_id in &uploads.task_ids {
-        exported += download_count(&http, &stack, *task_id, "results").await?;
+        exported += download_count(&http, stack, *task_id, "results").await?;
     }
-    results.export_by_id = rate(records, started.elapsed());
+    eprintln!(
+        "  export by id: uploads done after {:.2} s, completed after {:.2} s, downloaded after {:.2} s",
+        uploaded.as_secs_f64(),
+        completed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let by_id = rate(records, started.elapsed());
     anyhow::ensure!(exported == records, "export by id: {exported} entries");
     let started = Instant::now();
     let body = records_jsonl(std::iter::once(json!({"all": true})));
-    let (task_id, _) = crate::client::post_jsonl(&http, &stack, "get_core_profiles", body).await?;
-    wait_completed(&stack, &[task_id]).await?;
-    let everything = download_count(&http, &stack, task_id, "results").await?;
-    results.export_all = rate(records, started.elapsed());
+    let (task_id, _) = crate::client::post_jsonl(&http, stack, "get_core_profiles", body).await?;
+    wait_completed(stack, &[task_id]).await?;
+    let completed = started.elapsed();
+    let everything = download_count(&http, stack, task_id, "results").await?;
+    eprintln!(
+        "  export of all: completed after {:.2} s, downloaded after {:.2} s",
+        completed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let all = rate(records, started.elapsed());
     anyhow::ensure!(everything == records, "export of all: {everything} entries");
-    memory_of(&stack, watch, "B3 export", results);
-    results.checks.push(format!(
-        "B3: {exported} entries by id and {everything} by `all` in the downloaded zips"
-    ));
+    Ok((by_id, all))
+}
 
-    results.status = status_reads(&stack, task_id, 10).await?;
-    stack.stop().await
+/// The id of the newest task (the status reads of B5 ask for it).
+async fn last_task(stack: &Stack) -> anyhow::Result<u64> {
+    Ok(u64::try_from(
+        count(stack, "SELECT max(id) FROM tasks").await?,
+    )?)
 }
 
 async fn scaling(
@@ -431,7 +461,11 @@ async fn scaling(
         let stack =
             Stack::start(server, Layout::Split { workers }, &["create_core_profiles"]).await?;
         let watch = RssWatch::start(stack.services.iter().map(|service| service.pid()).collect());
+        let cpu_before = CpuTimes::now(&stack);
         let (import_rate, _, statuses) = import(&stack, generator, records).await?;
+        if workers == 1 {
+            results.cpu_per_record = CpuTimes::now(&stack).since(&cpu_before).per_record(records);
+        }
         memory_of(
             &stack,
             watch,
@@ -453,12 +487,38 @@ async fn scaling(
     Ok(())
 }
 
-/// B1 alone, for profiling.
-pub async fn import_only(records: u64, server: &Path) -> anyhow::Result<f64> {
-    let stack = Stack::start(server, Layout::All, &[]).await?;
+/// B1 alone, for profiling: its rate and its CPU per record by component (with one worker
+/// process per type when `split`).
+pub async fn import_only(
+    records: u64,
+    server: &Path,
+    split: bool,
+) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
+    let layout = if split {
+        Layout::Split { workers: 1 }
+    } else {
+        Layout::All
+    };
+    let stack = Stack::start(server, layout, &["create_core_profiles"]).await?;
+    let before = CpuTimes::now(&stack);
     let (rate, _, _) = import(&stack, Generator::new(1), records).await?;
+    let cpu = CpuTimes::now(&stack).since(&before).per_record(records);
     stack.stop().await?;
-    Ok(rate)
+    Ok((rate, cpu))
+}
+
+/// B1 then B3, without baselines (for profiling exports); the export rates by id and by `all`.
+pub async fn export_only(records: u64, server: &Path) -> anyhow::Result<(f64, f64)> {
+    anyhow::ensure!(
+        records % TASK_RECORDS == 0,
+        "--records must be a multiple of {TASK_RECORDS}"
+    );
+    let stack = Stack::start(server, Layout::All, &[]).await?;
+    import(&stack, Generator::new(1), records).await?;
+    let ids = ids_by_uid(&stack).await?;
+    let rates = exports(&stack, &ids, records).await?;
+    stack.stop().await?;
+    Ok(rates)
 }
 
 /// Runs every scenario.

@@ -14,6 +14,7 @@ pub mod language;
 pub mod limits;
 pub mod manifest;
 pub mod options;
+pub mod outcome_line;
 pub mod profile;
 pub mod record;
 pub mod record_error;

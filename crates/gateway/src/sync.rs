@@ -4,8 +4,9 @@
 use crate::error::GatewayError;
 use serde_json::Value;
 use std::time::Duration;
+use userhub_domain::outcome_line::{self, OutcomeLine};
 use userhub_domain::{TaskId, TaskState};
-use userhub_store::ledger::{OutcomeKind, OutcomePosition, inflate_outcomes, outcome_page};
+use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{Pool, StoreError};
 
@@ -124,17 +125,18 @@ pub async fn outcomes(
             };
             after = last.position;
             for blob in blobs {
-                let text = inflate_outcomes(&blob.data)
+                let text = blob
+                    .text()
                     .map_err(|error| GatewayError::Internal(error.to_string()))?;
-                for line in text.lines().filter(|line| !line.is_empty()) {
-                    let entry: Value = serde_json::from_str(line)
-                        .map_err(|error| GatewayError::Internal(error.to_string()))?;
-                    let Some(slot) = entry["index"]
-                        .as_u64()
-                        .and_then(|index| by_index.get_mut(index as usize))
+                for line in outcome_line::lines(&text).filter_map(OutcomeLine::parse) {
+                    let Some(slot) = usize::try_from(line.index())
+                        .ok()
+                        .and_then(|index| by_index.get_mut(index))
                     else {
                         continue;
                     };
+                    let entry: Value = serde_json::from_str(line.text())
+                        .map_err(|error| GatewayError::Internal(error.to_string()))?;
                     *slot = Some(match kind {
                         OutcomeKind::Results => RecordOutcome::Succeeded(entry),
                         OutcomeKind::Errors => RecordOutcome::Failed(entry),

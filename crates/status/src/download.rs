@@ -11,13 +11,15 @@ use axum::body::Body;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use userhub_domain::TaskId;
-use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
+use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
+use userhub_store::outcome_blob::OutcomeFrame;
 use userhub_store::{Pool, StoreError};
 
 /// Chunks read from the ledger per round trip.
@@ -170,6 +172,18 @@ async fn send(output: &Output<'_>, sink: &mut Sink) -> Result<(), DownloadError>
     }
 }
 
+/// The first waiting blob's data and frame if its lines can go into a zip entry as they are
+/// stored: it has a frame (its lines are joined by `,\n`, its deflate data open-ended) and every
+/// line of the blobs after it comes later in index order. Call only with nothing left to merge.
+fn copyable(waiting: &VecDeque<OutcomeBlob>) -> Option<(&[u8], &OutcomeFrame)> {
+    let blob = waiting.front()?;
+    let frame = blob.frame.as_ref()?;
+    let next_starts_after = waiting
+        .get(1)
+        .is_none_or(|next| next.position.first_index > frame.last_index as i64);
+    next_starts_after.then_some((blob.data.as_slice(), frame))
+}
+
 async fn render(
     pool: &Pool,
     task_id: TaskId,
@@ -198,11 +212,12 @@ async fn render(
         sink.write(b"[")?;
     }
     let mut merger = OutcomeMerger::default();
-    let mut waiting = std::collections::VecDeque::new();
+    let mut waiting = VecDeque::new();
     let mut exhausted = false;
     let mut first = true;
     loop {
-        if waiting.is_empty() && !exhausted {
+        // One blob of look-ahead: whether a blob can be copied depends on where the next starts.
+        if waiting.len() < 2 && !exhausted {
             let client = pool.get().await.map_err(StoreError::from)?;
             let blobs = outcome_page(&client, task_id, kind, after, BLOBS_PER_FETCH).await?;
             drop(client);
@@ -212,10 +227,21 @@ async fn render(
             }
             waiting.extend(blobs);
         }
+        if let Sink::Zip(zip) = &mut sink
+            && merger.is_empty()
+            && let Some((data, frame)) = copyable(&waiting)
+        {
+            zip.write(if first { b"\n" } else { b",\n" })?;
+            zip.copy_deflated(data, frame.crc32, frame.size)?;
+            first = false;
+            waiting.pop_front();
+            send(output, &mut sink).await?;
+            continue;
+        }
         if let Some(blob) = waiting.front() {
             if merger.needs(blob.position.first_index.max(0) as u64) {
                 if let Some(blob) = waiting.pop_front() {
-                    merger.add(&blob.data)?;
+                    merger.add(&blob)?;
                 }
                 continue;
             }
@@ -243,4 +269,37 @@ async fn render(
     sink.finish()?;
     send(output, &mut sink).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(first_index: i64, last_index: Option<u64>) -> OutcomeBlob {
+        OutcomeBlob {
+            position: OutcomePosition {
+                first_index,
+                chunk_no: first_index as i32,
+            },
+            data: vec![1, 2, 3],
+            frame: last_index.map(|last_index| OutcomeFrame {
+                crc32: 0,
+                size: 3,
+                last_index,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_framed_blob_is_copied_only_when_the_next_starts_after_its_last_line() {
+        let copied = |blobs: Vec<OutcomeBlob>| copyable(&VecDeque::from(blobs)).is_some();
+        assert!(copied(vec![blob(0, Some(9))]), "the last blob");
+        assert!(copied(vec![blob(0, Some(9)), blob(10, Some(19))]));
+        assert!(
+            !copied(vec![blob(0, Some(12)), blob(10, Some(19))]),
+            "ranges interleave: merge"
+        );
+        assert!(!copied(vec![blob(0, None)]), "no frame: merge");
+        assert!(!copied(Vec::new()));
+    }
 }

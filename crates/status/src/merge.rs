@@ -4,14 +4,12 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use userhub_domain::outcome_line::OutcomeLine;
+use userhub_store::ledger::OutcomeBlob;
 
-/// The index at the start of an outcome line (`{"index":N,...`).
-pub fn index_of_line(line: &str) -> Option<u64> {
-    let digits = line.strip_prefix("{\"index\":")?;
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok()
+/// The index of an outcome line; lines that are not outcome lines sort last.
+fn index_of_line(line: &str) -> u64 {
+    OutcomeLine::parse(line).map_or(u64::MAX, |line| line.index())
 }
 
 /// The lines of one chunk's outcomes.
@@ -21,21 +19,30 @@ struct ChunkLines {
 }
 
 impl ChunkLines {
-    fn inflate(data: &[u8]) -> std::io::Result<ChunkLines> {
-        let text = userhub_store::ledger::inflate_outcomes(data)?;
-        Ok(ChunkLines { text, position: 0 })
+    fn inflate(blob: &OutcomeBlob) -> std::io::Result<ChunkLines> {
+        Ok(ChunkLines {
+            text: blob.text()?,
+            position: 0,
+        })
     }
 
-    /// The next line as `(start, end)` offsets.
+    /// The next non-empty line as `(start, end)` offsets, without its `\n` or `,\n` (the two
+    /// layouts of `userhub_domain::outcome_line::lines`).
     fn next_line(&mut self) -> Option<(usize, usize)> {
-        let rest = &self.text[self.position..];
-        if rest.is_empty() {
-            return None;
+        loop {
+            let rest = &self.text[self.position..];
+            if rest.is_empty() {
+                return None;
+            }
+            let length = rest.find('\n').unwrap_or(rest.len());
+            let start = self.position;
+            self.position += (length + 1).min(rest.len());
+            let line = &rest[..length];
+            let line = line.strip_suffix(',').unwrap_or(line);
+            if !line.is_empty() {
+                return Some((start, start + line.len()));
+            }
         }
-        let length = rest.find('\n').unwrap_or(rest.len());
-        let start = self.position;
-        self.position += (length + 1).min(rest.len());
-        Some((start, start + length))
     }
 }
 
@@ -55,12 +62,12 @@ impl OutcomeMerger {
             .is_none_or(|Reverse((index, ..))| first_index <= *index)
     }
 
-    /// Adds a chunk's deflated NDJSON.
-    pub fn add(&mut self, data: &[u8]) -> std::io::Result<()> {
-        let mut lines = ChunkLines::inflate(data)?;
+    /// Adds a chunk's outcome blob.
+    pub fn add(&mut self, blob: &OutcomeBlob) -> std::io::Result<()> {
+        let mut lines = ChunkLines::inflate(blob)?;
         let source = self.sources.len();
         if let Some((start, end)) = lines.next_line() {
-            let index = index_of_line(&lines.text[start..end]).unwrap_or(u64::MAX);
+            let index = index_of_line(&lines.text[start..end]);
             self.heap.push(Reverse((index, source, start, end)));
         }
         self.sources.push(lines);
@@ -81,7 +88,7 @@ impl OutcomeMerger {
         };
         emit(&self.sources[source].text[start..end])?;
         if let Some((start, end)) = self.sources[source].next_line() {
-            let index = index_of_line(&self.sources[source].text[start..end]).unwrap_or(u64::MAX);
+            let index = index_of_line(&self.sources[source].text[start..end]);
             self.heap.push(Reverse((index, source, start, end)));
         } else {
             // Release the finished chunk's text.
@@ -98,30 +105,62 @@ mod tests {
     use flate2::Compression;
     use flate2::write::DeflateEncoder;
     use std::io::Write;
+    use userhub_store::ledger::OutcomePosition;
+    use userhub_store::outcome_blob::OutcomeBlobWriter;
 
-    fn blob(indexes: &[u64]) -> Vec<u8> {
+    /// A blob as workers write it now.
+    fn blob(indexes: &[u64]) -> OutcomeBlob {
+        let mut writer = OutcomeBlobWriter::default();
+        for index in indexes {
+            let line = format!("{{\"index\":{index},\"x\":1}}");
+            writer.push_line(*index, line.as_bytes()).unwrap();
+        }
+        let encoded = writer.finish().unwrap().unwrap();
+        OutcomeBlob {
+            position: OutcomePosition::START,
+            data: encoded.data,
+            frame: Some(encoded.frame),
+        }
+    }
+
+    /// A blob as workers wrote it before frames: finished, one line per `\n`.
+    fn unframed_blob(indexes: &[u64]) -> OutcomeBlob {
         let mut encoder = DeflateEncoder::new(Vec::new(), Compression::fast());
         for index in indexes {
             writeln!(encoder, "{{\"index\":{index},\"x\":1}}").unwrap();
         }
-        encoder.finish().unwrap()
+        OutcomeBlob {
+            position: OutcomePosition::START,
+            data: encoder.finish().unwrap(),
+            frame: None,
+        }
     }
 
-    #[test]
-    fn interleaved_chunks_come_out_in_index_order() {
-        let mut merger = OutcomeMerger::default();
-        merger.add(&blob(&[0, 1, 3, 7])).unwrap();
-        merger.add(&blob(&[2, 4, 5])).unwrap();
-        merger.add(&blob(&[6])).unwrap();
+    fn drain(merger: &mut OutcomeMerger) -> Vec<String> {
         let mut seen = Vec::new();
         while merger
             .pop(&mut |line| {
-                seen.push(index_of_line(line).unwrap());
+                seen.push(line.to_owned());
                 Ok(())
             })
             .unwrap()
         {}
-        assert_eq!(seen, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        seen
+    }
+
+    #[test]
+    fn interleaved_chunks_of_both_layouts_come_out_in_index_order() {
+        let mut merger = OutcomeMerger::default();
+        merger.add(&blob(&[0, 1, 3, 7])).unwrap();
+        merger.add(&unframed_blob(&[2, 4, 5])).unwrap();
+        merger.add(&blob(&[6])).unwrap();
+        let seen = drain(&mut merger);
+        let indexes: Vec<u64> = seen.iter().map(|line| index_of_line(line)).collect();
+        assert_eq!(indexes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        assert!(
+            seen.iter().all(|line| line.ends_with("\"x\":1}")),
+            "{seen:?}"
+        );
     }
 
     #[test]
@@ -131,7 +170,6 @@ mod tests {
         merger.add(&blob(&[0, 1])).unwrap();
         assert!(!merger.needs(2));
         assert!(merger.needs(0));
-        assert_eq!(index_of_line("{\"index\":42,\"line\":43}"), Some(42));
-        assert_eq!(index_of_line("{\"line\":1}"), None);
+        assert_eq!(index_of_line("{\"line\":1}"), u64::MAX);
     }
 }

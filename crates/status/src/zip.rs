@@ -1,6 +1,8 @@
-//! A streaming ZIP writer: entries are deflated as data arrives, sizes and CRC follow in data
-//! descriptors, and ZIP64 records are written when sizes, offsets or the entry count exceed the
-//! classic format. Output accumulates in a buffer that the caller drains as it goes.
+//! A streaming ZIP writer: entries are deflated as data arrives (or take ready deflate data as
+//! it is), sizes and CRC follow in data descriptors, and ZIP64 records are written when sizes,
+//! offsets or the entry count exceed the classic format. Output accumulates in a buffer that
+//! the caller drains as it goes. Kept by hand: the `zip` crates need a seekable writer or buffer
+//! whole entries, and none appends pre-compressed deflate data into an entry.
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
@@ -53,8 +55,13 @@ struct OpenEntry {
     crc: crc32fast::Hasher,
     uncompressed: u64,
     compressed: u64,
-    encoder: DeflateEncoder<Vec<u8>>,
+    /// Deflates written data; `None` until data comes after ready deflate data (a fresh
+    /// encoder, so that no back-reference reaches across the copied data).
+    encoder: Option<DeflateEncoder<Vec<u8>>>,
 }
+
+/// Ends deflate data that stopped at a byte boundary: a final block holding nothing.
+const FINAL_EMPTY_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// A ZIP archive being written into an internal buffer.
 pub struct ZipStream {
@@ -141,7 +148,7 @@ impl ZipStream {
             crc: crc32fast::Hasher::new(),
             uncompressed: 0,
             compressed: 0,
-            encoder: DeflateEncoder::new(Vec::new(), Compression::fast()),
+            encoder: None,
         });
         Ok(())
     }
@@ -153,10 +160,37 @@ impl ZipStream {
         };
         entry.crc.update(data);
         entry.uncompressed += data.len() as u64;
-        entry.encoder.write_all(data)?;
-        let produced = std::mem::take(entry.encoder.get_mut());
+        let encoder = entry
+            .encoder
+            .get_or_insert_with(|| DeflateEncoder::new(Vec::new(), Compression::fast()));
+        encoder.write_all(data)?;
+        let produced = std::mem::take(encoder.get_mut());
         entry.compressed += produced.len() as u64;
         self.buffer.extend_from_slice(&produced);
+        Ok(())
+    }
+
+    /// Appends raw deflate data to the open entry as it is: `deflated` must stop at a byte
+    /// boundary without a final block and refer to nothing before its start; `crc32` and `size`
+    /// describe its inflated bytes.
+    pub fn copy_deflated(&mut self, deflated: &[u8], crc32: u32, size: u64) -> std::io::Result<()> {
+        let Some(entry) = self.open.as_mut() else {
+            return Err(std::io::Error::other("no open zip entry"));
+        };
+        if let Some(mut encoder) = entry.encoder.take() {
+            // A sync flush ends what was deflated so far at a byte boundary, without a final
+            // block.
+            encoder.flush()?;
+            let produced = std::mem::take(encoder.get_mut());
+            entry.compressed += produced.len() as u64;
+            self.buffer.extend_from_slice(&produced);
+        }
+        entry
+            .crc
+            .combine(&crc32fast::Hasher::new_with_initial_len(crc32, size));
+        entry.uncompressed += size;
+        entry.compressed += deflated.len() as u64;
+        self.buffer.extend_from_slice(deflated);
         Ok(())
     }
 
@@ -164,8 +198,13 @@ impl ZipStream {
         let Some(mut entry) = self.open.take() else {
             return Ok(());
         };
-        entry.encoder.try_finish()?;
-        let rest = std::mem::take(entry.encoder.get_mut());
+        let rest = match entry.encoder.as_mut() {
+            Some(encoder) => {
+                encoder.try_finish()?;
+                std::mem::take(encoder.get_mut())
+            }
+            None => FINAL_EMPTY_BLOCK.to_vec(),
+        };
         entry.compressed += rest.len() as u64;
         self.buffer.extend_from_slice(&rest);
         let crc = entry.crc.clone().finalize();
@@ -425,6 +464,59 @@ mod tests {
         assert_eq!(
             check_with_standard_tools(&zip64),
             "a.json=[\"zip64 sized\"];b.json=[]"
+        );
+    }
+
+    /// Raw deflate of `text` that stops at a byte boundary without a final block.
+    fn ready_deflate(text: &[u8]) -> Vec<u8> {
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(text).unwrap();
+        encoder.flush().unwrap();
+        std::mem::take(encoder.get_mut())
+    }
+
+    #[test]
+    fn ready_deflate_data_mixes_with_written_data_in_one_entry() {
+        let blob = b"{\"index\":0,\"text\":\"repeated repeated repeated\"}".repeat(40);
+        let mut zip = ZipStream::default();
+        zip.start_entry("results.json").unwrap();
+        zip.write(b"[\n").unwrap();
+        zip.copy_deflated(
+            &ready_deflate(&blob),
+            crc32fast::hash(&blob),
+            blob.len() as u64,
+        )
+        .unwrap();
+        zip.write(b",\nrepeated repeated\n").unwrap();
+        zip.copy_deflated(
+            &ready_deflate(&blob),
+            crc32fast::hash(&blob),
+            blob.len() as u64,
+        )
+        .unwrap();
+        zip.copy_deflated(&ready_deflate(b"tail"), crc32fast::hash(b"tail"), 4)
+            .unwrap();
+        zip.start_entry("errors.json").unwrap();
+        zip.copy_deflated(&ready_deflate(b"[]"), crc32fast::hash(b"[]"), 2)
+            .unwrap();
+        zip.finish().unwrap();
+        let bytes = zip.take_output();
+        let mut expected = b"[\n".to_vec();
+        expected.extend_from_slice(&blob);
+        expected.extend_from_slice(b",\nrepeated repeated\n");
+        expected.extend_from_slice(&blob);
+        expected.extend_from_slice(b"tail");
+        assert_eq!(
+            read_back(bytes.clone()),
+            vec![
+                ("results.json".to_owned(), expected.clone()),
+                ("errors.json".to_owned(), b"[]".to_vec())
+            ]
+        );
+        let expected = String::from_utf8(expected).unwrap();
+        assert_eq!(
+            check_with_standard_tools(&bytes),
+            format!("results.json={expected};errors.json=[]")
         );
     }
 

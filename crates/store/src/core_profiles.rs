@@ -226,7 +226,7 @@ pub async fn existing_ids(
     ids: &[i64],
 ) -> Result<Vec<i64>, StoreError> {
     let statement = client
-        .prepare_cached("SELECT id FROM core_profiles WHERE domain_id = $1 AND id = ANY($2)")
+        .prepare_cached(include_str!("../queries/core_profiles/existing_ids.sql"))
         .await?;
     let rows = client.query(&statement, &[&domain_id, &ids]).await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())

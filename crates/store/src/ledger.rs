@@ -2,6 +2,7 @@
 //! which makes redelivered chunks detectable and feeds the results and errors files.
 
 use crate::error::StoreError;
+use crate::outcome_blob::{EncodedOutcomes, OutcomeFrame};
 use deadpool_postgres::GenericClient;
 use userhub_domain::TaskId;
 
@@ -14,9 +15,9 @@ pub struct ChunkEntry<'a> {
     pub records: i32,
     pub succeeded: i32,
     pub failed: i32,
-    /// Deflated NDJSON of the results, in index order; `None` if there are none.
-    pub results: Option<&'a [u8]>,
-    pub errors: Option<&'a [u8]>,
+    /// The results' lines in index order (see `outcome_blob`); `None` if there are none.
+    pub results: Option<&'a EncodedOutcomes>,
+    pub errors: Option<&'a EncodedOutcomes>,
 }
 
 /// Whether the chunk was already applied (a redelivery).
@@ -73,11 +74,15 @@ pub async fn insert_chunk(
 ) -> Result<bool, StoreError> {
     let statement = client
         .prepare_cached(
-            "INSERT INTO task_chunks (task_id, chunk_no, first_index, records, succeeded, failed, results, errors)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO task_chunks (task_id, chunk_no, first_index, records, succeeded, failed,
+                 results, results_crc32, results_size, results_last_index,
+                 errors, errors_crc32, errors_size, errors_last_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (task_id, chunk_no) DO NOTHING",
         )
         .await?;
+    let results = FrameColumns::of(entry.results);
+    let errors = FrameColumns::of(entry.errors);
     let inserted = client
         .execute(
             &statement,
@@ -88,12 +93,38 @@ pub async fn insert_chunk(
                 &entry.records,
                 &entry.succeeded,
                 &entry.failed,
-                &entry.results,
-                &entry.errors,
+                &results.data,
+                &results.crc32,
+                &results.size,
+                &results.last_index,
+                &errors.data,
+                &errors.crc32,
+                &errors.size,
+                &errors.last_index,
             ],
         )
         .await?;
     Ok(inserted == 1)
+}
+
+/// A blob and its frame as column values.
+struct FrameColumns<'a> {
+    data: Option<&'a [u8]>,
+    crc32: Option<i32>,
+    size: Option<i64>,
+    last_index: Option<i64>,
+}
+
+impl<'a> FrameColumns<'a> {
+    fn of(encoded: Option<&'a EncodedOutcomes>) -> FrameColumns<'a> {
+        FrameColumns {
+            data: encoded.map(|encoded| encoded.data.as_slice()),
+            // The CRC's 32 bits are kept as they are in a signed column.
+            crc32: encoded.map(|encoded| encoded.frame.crc32 as i32),
+            size: encoded.map(|encoded| encoded.frame.size as i64),
+            last_index: encoded.map(|encoded| encoded.frame.last_index as i64),
+        }
+    }
 }
 
 /// Which outcomes to read.
@@ -108,14 +139,15 @@ pub enum OutcomeKind {
 pub struct OutcomeBlob {
     pub position: OutcomePosition,
     pub data: Vec<u8>,
+    /// `None` for a blob stored before frames existed.
+    pub frame: Option<OutcomeFrame>,
 }
 
-/// The NDJSON text of a chunk's deflated outcomes (one entry per line, in index order).
-pub fn inflate_outcomes(data: &[u8]) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    flate2::read::DeflateDecoder::new(data).read_to_string(&mut text)?;
-    Ok(text)
+impl OutcomeBlob {
+    /// The blob's lines as text (split them with `userhub_domain::outcome_line::lines`).
+    pub fn text(&self) -> std::io::Result<String> {
+        crate::outcome_blob::inflate_outcomes(&self.data, self.frame.as_ref())
+    }
 }
 
 /// Where a reader of outcome blobs stands: after the blob at (`first_index`, `chunk_no`).
@@ -166,6 +198,18 @@ pub async fn outcome_page(
                 chunk_no: row.get(1),
             },
             data: row.get::<_, Option<Vec<u8>>>(2).unwrap_or_default(),
+            frame: frame_of(row),
         })
         .collect())
+}
+
+fn frame_of(row: &tokio_postgres::Row) -> Option<OutcomeFrame> {
+    let crc32: i32 = row.get::<_, Option<i32>>(3)?;
+    let size: i64 = row.get::<_, Option<i64>>(4)?;
+    let last_index: i64 = row.get::<_, Option<i64>>(5)?;
+    Some(OutcomeFrame {
+        crc32: crc32 as u32,
+        size: u64::try_from(size).ok()?,
+        last_index: u64::try_from(last_index).ok()?,
+    })
 }

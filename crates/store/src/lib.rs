@@ -11,10 +11,12 @@ pub mod exports;
 pub mod identities;
 pub mod ledger;
 mod migrate;
+pub mod outcome_blob;
 pub mod overview;
 mod pool;
 pub mod profile_events;
 pub mod retention;
+pub mod statistics;
 pub mod tag_colors;
 pub mod tasks;
 

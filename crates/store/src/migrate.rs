@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "retention",
         include_str!("../migrations/0011_retention.sql"),
     ),
+    (
+        12,
+        "outcome_frames",
+        include_str!("../migrations/0012_outcome_frames.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -44,6 +44,9 @@ pub enum ChunkError {
     /// The handler broke its contract or the outcomes could not be encoded.
     #[error("chunk processing failed: {0}")]
     Processing(String),
+    /// The chunk's outcomes could not be encoded.
+    #[error(transparent)]
+    Outcomes(#[from] crate::outcomes::OutcomeError),
     /// Publishing an export's chunks failed.
     #[error(transparent)]
     Broker(#[from] userhub_broker::BrokerError),
@@ -54,7 +57,7 @@ impl ChunkError {
         match self {
             ChunkError::Store(error) => error.is_transient(),
             ChunkError::Broker(_) => true,
-            ChunkError::Processing(_) => false,
+            ChunkError::Processing(_) | ChunkError::Outcomes(_) => false,
         }
     }
 }
@@ -185,8 +188,8 @@ async fn run_chunk<H: TaskHandler>(
         records: record_count,
         succeeded: outcomes.succeeded,
         failed: outcomes.failed,
-        results: outcomes.results.as_deref(),
-        errors: outcomes.errors.as_deref(),
+        results: outcomes.results.as_ref(),
+        errors: outcomes.errors.as_ref(),
     };
     if !insert_chunk(&transaction, &entry).await? {
         // Another delivery of this chunk committed while we worked: ours must not count.
@@ -228,7 +231,6 @@ async fn resolve<H: TaskHandler>(
     context: &ChunkContext,
     message: ChunkMessage,
 ) -> Result<(ChunkOutcomes, Vec<NewEvent>), ChunkError> {
-    let encoding = |error: std::io::Error| ChunkError::Processing(error.to_string());
     let mut writer = OutcomeWriter::default();
     let mut refused: Vec<Refused> = Vec::new();
     let mut work: Vec<Work<H::Input>> = Vec::new();
@@ -306,24 +308,20 @@ async fn resolve<H: TaskHandler>(
                 break;
             };
             match outcome {
-                Outcome::Succeeded(fields) => writer
-                    .add_result(record.index, record.line, &fields)
-                    .map_err(encoding)?,
+                Outcome::Succeeded(fields) => {
+                    writer.add_result(record.index, record.line, &fields)?
+                }
                 Outcome::Failed(errors) => {
                     let echoed = echo_input(Some(text), None);
-                    writer
-                        .add_error(record.index, record.line, &echoed, &errors)
-                        .map_err(encoding)?;
+                    writer.add_error(record.index, record.line, &echoed, &errors)?;
                 }
             }
         } else {
             let Some(record) = refused.next() else {
                 break;
             };
-            writer
-                .add_error(record.index, record.line, &record.input, &record.errors)
-                .map_err(encoding)?;
+            writer.add_error(record.index, record.line, &record.input, &record.errors)?;
         }
     }
-    Ok((writer.finish().map_err(encoding)?, events))
+    Ok((writer.finish()?, events))
 }

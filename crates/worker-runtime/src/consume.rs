@@ -18,8 +18,10 @@ use userhub_broker::{
     AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
 };
+use userhub_domain::TaskId;
 use userhub_domain::envelope::ChunkMessage;
-use userhub_store::Pool;
+use userhub_store::statistics::analyze_if_outgrown;
+use userhub_store::{Pool, StoreError};
 use userhub_telemetry::{ActionLabels, Metrics};
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -211,6 +213,9 @@ impl<H: TaskHandler> Worker<H> {
                         if *completed_task {
                             tracing::info!(%task_id, "task completed");
                             self.metrics.tasks_completed.get_or_create(&labels).inc();
+                            if self.handler.export_kind().is_none() {
+                                tokio::spawn(refresh_statistics(self.pool.clone(), task_id));
+                            }
                         }
                     }
                     ChunkDisposition::Duplicate => {
@@ -346,5 +351,19 @@ impl<H: TaskHandler> Worker<H> {
         if let Err(error) = settled {
             tracing::warn!(%error, "acknowledgement failed; the broker will redeliver the chunk");
         }
+    }
+}
+
+/// Has the profile tables analysed, after a write task completed, if they outgrew their
+/// statistics (see `userhub_store::statistics`).
+async fn refresh_statistics(pool: Pool, task_id: TaskId) {
+    let analysed = match pool.get().await {
+        Ok(client) => analyze_if_outgrown(&client).await,
+        Err(error) => Err(StoreError::from(error)),
+    };
+    match analysed {
+        Ok(true) => tracing::info!(%task_id, "profile tables analysed after the task"),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, %task_id, "could not analyse the profile tables"),
     }
 }

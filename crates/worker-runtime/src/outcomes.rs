@@ -1,17 +1,25 @@
-//! Per-record outcomes of a chunk as deflated NDJSON lines, each starting with `{"index":N`,
-//! which the status service merges into the results and errors files.
+//! Per-record outcomes of a chunk: lines of the one line format (`userhub_domain::outcome_line`)
+//! collected into the results and errors blobs that the ledger stores.
 
-use flate2::Compression;
-use flate2::write::DeflateEncoder;
 use serde::Serialize;
-use serde_json::Value;
-use std::io::Write;
 use userhub_domain::FieldError;
+use userhub_domain::outcome_line::{self, OutcomeLineError};
+use userhub_store::outcome_blob::{EncodedOutcomes, OutcomeBlobWriter};
+
+/// Why a chunk's outcomes could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomeError {
+    #[error(transparent)]
+    Line(#[from] OutcomeLineError),
+    #[error("outcomes could not be compressed: {0}")]
+    Compress(#[from] std::io::Error),
+}
 
 /// Collects a chunk's results and errors in index order.
+#[derive(Default)]
 pub struct OutcomeWriter {
-    results: DeflateEncoder<Vec<u8>>,
-    errors: DeflateEncoder<Vec<u8>>,
+    results: OutcomeBlobWriter,
+    errors: OutcomeBlobWriter,
     succeeded: i32,
     failed: i32,
     line_buffer: Vec<u8>,
@@ -20,55 +28,10 @@ pub struct OutcomeWriter {
 /// The finished blobs and counts of a chunk.
 #[derive(Debug)]
 pub struct ChunkOutcomes {
-    pub results: Option<Vec<u8>>,
-    pub errors: Option<Vec<u8>>,
+    pub results: Option<EncodedOutcomes>,
+    pub errors: Option<EncodedOutcomes>,
     pub succeeded: i32,
     pub failed: i32,
-}
-
-impl Default for OutcomeWriter {
-    fn default() -> Self {
-        OutcomeWriter {
-            results: DeflateEncoder::new(Vec::new(), Compression::fast()),
-            errors: DeflateEncoder::new(Vec::new(), Compression::fast()),
-            succeeded: 0,
-            failed: 0,
-            line_buffer: Vec::new(),
-        }
-    }
-}
-
-/// Writes `{"index":N[,"line":L]` followed by the members of the JSON object `rest` and a
-/// newline.
-fn write_line(
-    buffer: &mut Vec<u8>,
-    index: u32,
-    line: Option<u32>,
-    rest: &impl Serialize,
-) -> std::io::Result<()> {
-    buffer.clear();
-    write!(buffer, "{{\"index\":{index}")?;
-    if let Some(line) = line {
-        write!(buffer, ",\"line\":{line}")?;
-    }
-    let start = buffer.len();
-    serde_json::to_writer(&mut *buffer, rest)?;
-    // `rest` is an object: its opening brace becomes the separator (or vanishes when empty).
-    let members = buffer.get(start + 1..).unwrap_or_default();
-    let members_empty = members
-        .iter()
-        .all(|b| b.is_ascii_whitespace() || *b == b'}');
-    if buffer.get(start) != Some(&b'{') {
-        return Err(std::io::Error::other("a result must be a JSON object"));
-    }
-    if members_empty {
-        buffer.truncate(start);
-        buffer.push(b'}');
-    } else {
-        buffer[start] = b',';
-    }
-    buffer.push(b'\n');
-    Ok(())
 }
 
 impl OutcomeWriter {
@@ -78,42 +41,34 @@ impl OutcomeWriter {
         index: u32,
         line: Option<u32>,
         fields: &impl Serialize,
-    ) -> std::io::Result<()> {
-        write_line(&mut self.line_buffer, index, line, fields)?;
-        self.results.write_all(&self.line_buffer)?;
+    ) -> Result<(), OutcomeError> {
+        self.line_buffer.clear();
+        outcome_line::write_result(&mut self.line_buffer, index, line, fields)?;
+        self.results
+            .push_line(u64::from(index), &self.line_buffer)?;
         self.succeeded += 1;
         Ok(())
     }
 
+    /// Adds a failed record with the input to echo and its errors.
     pub fn add_error(
         &mut self,
         index: u32,
         line: Option<u32>,
-        input: &Value,
+        input: &impl Serialize,
         errors: &[FieldError],
-    ) -> std::io::Result<()> {
-        let buffer = &mut self.line_buffer;
-        buffer.clear();
-        write!(buffer, "{{\"index\":{index}")?;
-        if let Some(line) = line {
-            write!(buffer, ",\"line\":{line}")?;
-        }
-        buffer.extend_from_slice(b",\"input\":");
-        serde_json::to_writer(&mut *buffer, input)?;
-        buffer.extend_from_slice(b",\"errors\":");
-        serde_json::to_writer(&mut *buffer, errors)?;
-        buffer.extend_from_slice(b"}\n");
-        self.errors.write_all(buffer)?;
+    ) -> Result<(), OutcomeError> {
+        self.line_buffer.clear();
+        outcome_line::write_error(&mut self.line_buffer, index, line, input, errors)?;
+        self.errors.push_line(u64::from(index), &self.line_buffer)?;
         self.failed += 1;
         Ok(())
     }
 
-    pub fn finish(self) -> std::io::Result<ChunkOutcomes> {
-        let results = self.results.finish()?;
-        let errors = self.errors.finish()?;
+    pub fn finish(self) -> Result<ChunkOutcomes, OutcomeError> {
         Ok(ChunkOutcomes {
-            results: (self.succeeded > 0).then_some(results),
-            errors: (self.failed > 0).then_some(errors),
+            results: self.results.finish()?,
+            errors: self.errors.finish()?,
             succeeded: self.succeeded,
             failed: self.failed,
         })
@@ -123,19 +78,16 @@ impl OutcomeWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::read::DeflateDecoder;
-    use serde_json::json;
-    use std::io::Read;
+    use serde_json::{Value, json};
     use userhub_domain::ErrorCode;
+    use userhub_store::outcome_blob::inflate_outcomes;
 
-    fn inflate(data: &[u8]) -> String {
-        let mut text = String::new();
-        DeflateDecoder::new(data).read_to_string(&mut text).unwrap();
-        text
+    fn text(encoded: &EncodedOutcomes) -> String {
+        inflate_outcomes(&encoded.data, Some(&encoded.frame)).unwrap()
     }
 
     #[test]
-    fn lines_start_with_the_index_and_parse_as_json() {
+    fn results_and_errors_go_to_their_own_blobs_in_order() {
         let mut writer = OutcomeWriter::default();
         writer
             .add_result(0, Some(1), &json!({"core-profile-id": 7}))
@@ -147,17 +99,16 @@ mod tests {
             .unwrap();
         let outcomes = writer.finish().unwrap();
         assert_eq!((outcomes.succeeded, outcomes.failed), (2, 1));
-        let results = inflate(&outcomes.results.unwrap());
+        let results = outcomes.results.unwrap();
         assert_eq!(
-            results,
-            "{\"index\":0,\"line\":1,\"core-profile-id\":7}\n{\"index\":2}\n"
+            text(&results),
+            "{\"index\":0,\"line\":1,\"core-profile-id\":7},\n{\"index\":2}"
         );
-        let errors = inflate(&outcomes.errors.unwrap());
-        assert!(
-            errors.starts_with("{\"index\":1,\"line\":2,\"input\":{\"age\":500},\"errors\":[{")
-        );
-        let parsed: Value = serde_json::from_str(errors.trim_end()).unwrap();
+        assert_eq!(results.frame.last_index, 2);
+        let errors = text(&outcomes.errors.unwrap());
+        let parsed: Value = serde_json::from_str(&errors).unwrap();
         assert_eq!(parsed["errors"][0]["code"], "INVALID_VALUE");
+        assert_eq!(parsed["input"], json!({"age": 500}));
     }
 
     #[test]
@@ -168,16 +119,13 @@ mod tests {
         )
         .unwrap();
         writer.add_result(4, None, &raw).unwrap();
-        let results = inflate(&writer.finish().unwrap().results.unwrap());
         assert_eq!(
-            results,
-            "{\"index\":4,\"core-profile-id\": 9, \"tags\": [\"a\"]}\n"
+            text(&writer.finish().unwrap().results.unwrap()),
+            "{\"index\":4,\"core-profile-id\": 9, \"tags\": [\"a\"]}"
         );
-        assert!(
-            OutcomeWriter::default()
-                .add_result(0, None, &json!([1]))
-                .is_err()
-        );
+        let mut refused = OutcomeWriter::default();
+        assert!(refused.add_result(0, None, &json!([1])).is_err());
+        assert!(refused.finish().unwrap().results.is_none());
     }
 
     #[test]

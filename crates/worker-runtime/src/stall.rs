@@ -110,7 +110,6 @@ async fn complete_lost_chunks(
         "the record's chunk was lost before it was processed",
     )
     .with_details(json!({ "reason": reason }));
-    let encoding = |error: std::io::Error| ChunkError::Processing(error.to_string());
     for chunk_no in (0..task.chunks_total).filter(|chunk_no| !applied.contains(chunk_no)) {
         let indexes: Vec<u32> = task
             .manifest
@@ -119,11 +118,9 @@ async fn complete_lost_chunks(
             .unwrap_or_default();
         let mut writer = OutcomeWriter::default();
         for index in &indexes {
-            writer
-                .add_error(*index, None, &Value::Null, std::slice::from_ref(&error))
-                .map_err(encoding)?;
+            writer.add_error(*index, None, &Value::Null, std::slice::from_ref(&error))?;
         }
-        let outcomes = writer.finish().map_err(encoding)?;
+        let outcomes = writer.finish()?;
         let entry = ChunkEntry {
             task_id: task.id,
             chunk_no,
@@ -132,7 +129,7 @@ async fn complete_lost_chunks(
             succeeded: 0,
             failed: outcomes.failed,
             results: None,
-            errors: outcomes.errors.as_deref(),
+            errors: outcomes.errors.as_ref(),
         };
         if insert_chunk(transaction, &entry).await? {
             record_chunk_progress(transaction, task.id, 0, i64::from(outcomes.failed)).await?;

@@ -15,6 +15,7 @@ mod hostile_input;
 mod idempotency;
 mod openapi_contract;
 mod operations;
+mod outcome_storage;
 mod profile_events;
 mod profile_rules;
 mod rate_limits;

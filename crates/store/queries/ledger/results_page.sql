@@ -1,6 +1,7 @@
 -- A page of a task's result blobs in record order, after the position ($2, $3) =
--- (first_index, chunk_no) of the last blob read.
-SELECT first_index, chunk_no, results
+-- (first_index, chunk_no) of the last blob read, with each blob's frame (NULL for blobs stored
+-- before frames existed).
+SELECT first_index, chunk_no, results, results_crc32, results_size, results_last_index
   FROM task_chunks
  WHERE task_id = $1 AND succeeded > 0 AND (first_index, chunk_no) > ($2, $3)
  ORDER BY first_index, chunk_no

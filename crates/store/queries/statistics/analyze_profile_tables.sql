@@ -1,0 +1,6 @@
+-- Fresh planner statistics for the tables that bulk writes grow: their sizes, and the columns
+-- that their lookups filter on (the JSON columns are left out: statistics of them would cost most
+-- of the time and no query filters on them).
+ANALYZE core_profiles (id, domain_id, updated_at),
+        identities (domain_id, kind, normalized, core_profile_id),
+        app_profiles (pid, domain_id, core_profile_id, app_id, updated_at)
