@@ -1,7 +1,7 @@
 //! Baselines measured in the same run on the same machine: PostgreSQL's own bulk paths on an
 //! empty copy of our schema, `pgbench`, and a typical hand-written per-record worker.
 
-use crate::columns::{IDENTITY_COLUMNS, PROFILE_COLUMNS};
+use crate::columns::{IDENTITY_COLUMNS, PROFILE_COLUMNS, WIDE_COLUMNS};
 use anyhow::Context;
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -60,6 +60,26 @@ pub async fn copy_import(
     Ok(started.elapsed())
 }
 
+/// B1 baseline (b): `COPY` of the same rows into one wide table (the profile columns plus `uid`,
+/// `email` and `phone`) with a unique index on (domain, uid) and an index on (domain,
+/// lower(email)), created empty before the clock starts.
+pub async fn copy_import_wide(url: &str, wide: &Path) -> anyhow::Result<Duration> {
+    let client = connect(url).await?;
+    client
+        .batch_execute(
+            "CREATE TABLE wide_profiles AS SELECT * FROM core_profiles WITH NO DATA;
+             ALTER TABLE wide_profiles ADD COLUMN uid text, ADD COLUMN email text, ADD COLUMN phone text;
+             CREATE UNIQUE INDEX ON wide_profiles (domain_id, uid);
+             CREATE INDEX ON wide_profiles (domain_id, lower(email));",
+        )
+        .await?;
+    let started = Instant::now();
+    copy_file(&client, "wide_profiles", WIDE_COLUMNS, wide).await?;
+    let elapsed = started.elapsed();
+    client.batch_execute("DROP TABLE wide_profiles").await?;
+    Ok(elapsed)
+}
+
 /// B2 baseline: `COPY` into a staging table and one set-based `UPDATE ... FROM`.
 pub async fn copy_update(url: &str, updates: &Path) -> anyhow::Result<Duration> {
     let client = connect(url).await?;
@@ -79,7 +99,8 @@ pub async fn copy_update(url: &str, updates: &Path) -> anyhow::Result<Duration> 
     client
         .batch_execute(
             "UPDATE core_profiles p SET last_city = s.last_city, age = s.age, user_persona = s.user_persona,
-                    custom_fields = coalesce(p.custom_fields, '{}') || s.custom_fields, updated_at = now()
+                    custom_fields = (coalesce(p.custom_fields::jsonb, '{}') || s.custom_fields)::json,
+                    updated_at = now()
                FROM staging s WHERE p.id = s.id",
         )
         .await?;

@@ -13,6 +13,18 @@ pub const PROFILE_COLUMNS: &str = "id, domain_id, names, tags, custom_fields, fu
     last_city, age, lifetime_value, user_persona, user_vip_segment, user_support_status, accepted_t_and_c, \
     preferred_language, last_active_date";
 pub const IDENTITY_COLUMNS: &str = "domain_id, kind, normalized, value, metadata, core_profile_id";
+/// The wide table of baseline (b): the profile columns and one column per identity kind.
+pub const WIDE_COLUMNS: &str = "id, domain_id, names, tags, custom_fields, full_privacy_enabled, last_country, \
+    last_city, age, lifetime_value, user_persona, user_vip_segment, user_support_status, accepted_t_and_c, \
+    preferred_language, last_active_date, uid, email, phone";
+
+/// Where the converted records go.
+pub struct CreateCsv<'a, W: Write> {
+    pub profiles: &'a mut W,
+    pub identities: &'a mut W,
+    /// Baseline (b): each profile with its identities in one row.
+    pub wide: &'a mut W,
+}
 
 fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
@@ -36,16 +48,20 @@ fn json_or_empty(value: &impl serde::Serialize, empty: bool) -> anyhow::Result<S
     })
 }
 
-/// Writes records `range` as CSV rows of `core_profiles` and `identities`; profile `n` gets id
-/// `first_id + n`. Returns the number of identity rows.
-pub fn write_create_csv(
+/// Writes records `range` as CSV rows of `core_profiles` and `identities` (and of the wide table);
+/// profile `n` gets id `first_id + n`. Returns the number of identity rows.
+pub fn write_create_csv<W: Write>(
     generator: &Generator,
     range: std::ops::Range<u64>,
     first_id: i64,
     domain_id: i64,
-    profiles: &mut impl Write,
-    identities: &mut impl Write,
+    out: CreateCsv<'_, W>,
 ) -> anyhow::Result<u64> {
+    let CreateCsv {
+        profiles,
+        identities,
+        wide,
+    } = out;
     let mut identity_rows = 0;
     for n in range {
         let record = generator.create_record(n).to_string();
@@ -60,8 +76,7 @@ pub fn write_create_csv(
         let tags = f.tags.value().map_or_else(String::new, |tags| {
             quoted(&Value::from(tags.clone()).to_string())
         });
-        writeln!(
-            profiles,
+        let row = format!(
             "{id},{domain_id},{},{tags},{},{},{},{},{},{},{},{},{},{},{},{}",
             json_or_empty(&state.names, state.names.is_empty())?,
             json_or_empty(&state.custom_fields, state.custom_fields.is_empty())?,
@@ -76,6 +91,21 @@ pub fn write_create_csv(
             display(&f.accepted_t_and_c),
             text(&f.preferred_language),
             display(&f.last_active_date),
+        );
+        writeln!(profiles, "{row}")?;
+        let value_of = |kind: &str| {
+            profile
+                .identities
+                .iter()
+                .find(|identity| identity.kind().as_str() == kind)
+                .map_or_else(String::new, |identity| quoted(identity.value()))
+        };
+        writeln!(
+            wide,
+            "{row},{},{},{}",
+            value_of("uid"),
+            value_of("email"),
+            value_of("phone")
         )?;
         for identity in &profile.identities {
             let metadata = if identity.metadata().is_empty() {

@@ -2,14 +2,14 @@
 
 use crate::baselines;
 use crate::client::{download_count, upload_all, wait_completed};
-use crate::columns::{write_create_csv, write_update_csv};
+use crate::columns::{CreateCsv, write_create_csv, write_update_csv};
 use crate::cpu::CpuTimes;
 use crate::rss::RssWatch;
 use crate::stack::{Layout, Stack, fresh_database, suffix};
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +32,8 @@ pub struct Throughput {
 #[derive(Debug, Default)]
 pub struct Results {
     pub import: Throughput,
+    /// B1 baseline (b): `COPY` into one wide table, records per second.
+    pub import_wide_baseline: f64,
     pub per_record_worker: f64,
     pub update: Throughput,
     pub export_by_id: f64,
@@ -229,32 +231,39 @@ fn work_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Writes the baseline CSV files (before any clock starts).
-fn prepare_csv(
-    generator: &Generator,
-    records: u64,
-    dir: &Path,
-) -> anyhow::Result<(PathBuf, PathBuf, PathBuf)> {
-    let (profiles, identities, updates) = (
-        dir.join("profiles.csv"),
-        dir.join("identities.csv"),
-        dir.join("updates.csv"),
-    );
-    let mut profile_out = BufWriter::new(std::fs::File::create(&profiles)?);
-    let mut identity_out = BufWriter::new(std::fs::File::create(&identities)?);
-    let mut update_out = BufWriter::new(std::fs::File::create(&updates)?);
-    write_create_csv(
-        generator,
-        0..records,
-        1,
-        1,
-        &mut profile_out,
-        &mut identity_out,
-    )?;
+/// The CSV files of the baselines.
+struct BaselineFiles {
+    profiles: PathBuf,
+    identities: PathBuf,
+    wide: PathBuf,
+    updates: PathBuf,
+}
+
+fn prepare_csv(generator: &Generator, records: u64, dir: &Path) -> anyhow::Result<BaselineFiles> {
+    let files = BaselineFiles {
+        profiles: dir.join("profiles.csv"),
+        identities: dir.join("identities.csv"),
+        wide: dir.join("wide.csv"),
+        updates: dir.join("updates.csv"),
+    };
+    let create = |path: &Path| -> anyhow::Result<BufWriter<std::fs::File>> {
+        Ok(BufWriter::new(std::fs::File::create(path)?))
+    };
+    let mut profile_out = create(&files.profiles)?;
+    let mut identity_out = create(&files.identities)?;
+    let mut wide_out = create(&files.wide)?;
+    let mut update_out = create(&files.updates)?;
+    let out = CreateCsv {
+        profiles: &mut profile_out,
+        identities: &mut identity_out,
+        wide: &mut wide_out,
+    };
+    write_create_csv(generator, 0..records, 1, 1, out)?;
     write_update_csv(generator, 0..records, 1, &mut update_out)?;
-    profile_out.flush()?;
-    identity_out.flush()?;
-    update_out.flush()?;
-    Ok((profiles, identities, updates))
+    for out in [profile_out, identity_out, wide_out, update_out] {
+        out.into_inner()?.sync_all()?;
+    }
+    Ok(files)
 }
 
 async fn baselines(
@@ -263,14 +272,21 @@ async fn baselines(
     results: &mut Results,
 ) -> anyhow::Result<()> {
     let dir = work_dir()?;
-    let (profiles, identities, updates) = prepare_csv(generator, records, &dir)?;
+    let files = prepare_csv(generator, records, &dir)?;
+    let BaselineFiles {
+        profiles,
+        identities,
+        wide,
+        updates,
+    } = &files;
     let (url, pool) = fresh_database(&format!("userhub_bench_baseline_{}", suffix())).await?;
     userhub_server::admin::create_domain(&pool, crate::stack::DOMAIN).await?;
     results.import.baseline = rate(
         records,
-        baselines::copy_import(&url, &profiles, &identities).await?,
+        baselines::copy_import(&url, profiles, identities).await?,
     );
-    results.update.baseline = rate(records, baselines::copy_update(&url, &updates).await?);
+    results.import_wide_baseline = rate(records, baselines::copy_import_wide(&url, wide).await?);
+    results.update.baseline = rate(records, baselines::copy_update(&url, updates).await?);
     results.export_baseline = rate(records, baselines::copy_export(&url).await?);
     {
         let client = pool.get().await?;
@@ -293,7 +309,7 @@ async fn baselines(
     userhub_store::create_database_if_missing(&pgbench_url).await?;
     results.pgbench_tps = baselines::pgbench(&pgbench_url, 32, 10).await?;
     userhub_store::drop_database(&pgbench_url).await?;
-    for file in [profiles, identities, updates] {
+    for file in [profiles, identities, wide, updates] {
         let _ = std::fs::remove_file(file);
     }
     let _ = std::fs::remove_dir(&dir);

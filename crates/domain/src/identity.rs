@@ -3,9 +3,10 @@
 
 use crate::limits::{MAX_IDENTITY_VALUE_CHARS, MAX_UID_CHARS};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// The kinds of identity a profile can carry.
 #[derive(
@@ -76,14 +77,14 @@ impl IdentityKind {
     /// that precomposed and decomposed accents are one value), emails in lower case, phone
     /// numbers without spaces, dashes, dots and parentheses.
     pub fn normalize(self, value: &str) -> String {
-        let composed: String = value.nfc().collect();
+        let composed = nfc(value);
         match self {
-            IdentityKind::Email => composed.to_lowercase().nfc().collect(),
+            IdentityKind::Email => nfc(&composed.to_lowercase()).into_owned(),
             IdentityKind::PhoneNumber => composed
                 .chars()
                 .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
                 .collect(),
-            _ => composed,
+            _ => composed.into_owned(),
         }
     }
 
@@ -213,9 +214,34 @@ impl serde::Serialize for Identity {
     }
 }
 
+/// `value` in Unicode NFC; borrowed when the quick check proves it is already (ASCII and most
+/// text), which spares the composition tables the normalisation would otherwise walk.
+fn nfc(value: &str) -> Cow<'_, str> {
+    match is_nfc_quick(value.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(value),
+        IsNormalized::No | IsNormalized::Maybe => Cow::Owned(value.nfc().collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The quick check never changes what a value normalises to.
+        #[test]
+        fn normalising_equals_full_composition(value in "\\PC{0,12}|[a-zA-Z\u{300}-\u{36f}\u{e0}-\u{ff}\u{1100}-\u{1175}\u{ac00}-\u{ac10}]{0,12}") {
+            let composed: String = value.nfc().collect();
+            let quick = nfc(&value);
+            prop_assert_eq!(quick.as_ref(), composed.as_str());
+            prop_assert_eq!(
+                IdentityKind::Email.normalize(&value),
+                composed.to_lowercase().nfc().collect::<String>()
+            );
+            prop_assert_eq!(IdentityKind::Uid.normalize(&value), composed);
+        }
+    }
 
     #[test]
     fn emails_match_case_insensitively_and_phones_ignore_punctuation() {
