@@ -2,7 +2,7 @@
 //! the worker runtime, found again here by the status service and the synchronous answers.
 
 use crate::FieldError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 
 /// A line of outcomes: the record's input index and the line's JSON text.
@@ -39,6 +39,29 @@ impl<'a> OutcomeLine<'a> {
     /// The line's JSON object.
     pub fn text(&self) -> &'a str {
         self.text
+    }
+}
+
+/// The members of a results line that answers show by name (the rest stays in the line's text).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ResultMembers {
+    #[serde(rename = "core-profile-id")]
+    pub core_profile_id: Option<i64>,
+    /// An upsert's `created` or `updated`.
+    pub result: Option<String>,
+}
+
+/// The members of an errors line that answers show by name.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ErrorMembers {
+    #[serde(default)]
+    pub errors: Vec<FieldError>,
+}
+
+impl OutcomeLine<'_> {
+    /// Reads the named members `M` of the line (members it does not name are skipped).
+    pub fn members<M: serde::de::DeserializeOwned>(&self) -> Result<M, serde_json::Error> {
+        serde_json::from_str(self.text)
     }
 }
 
@@ -153,6 +176,25 @@ mod tests {
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["errors"][0]["code"], "INVALID_VALUE");
         assert_eq!(OutcomeLine::parse(&text).map(|line| line.index()), Some(1));
+    }
+
+    #[test]
+    fn readers_take_the_members_they_name() {
+        let mut buffer = Vec::new();
+        let fields = json!({"core-profile-id": 7, "result": "updated", "tags": ["a"]});
+        write_result(&mut buffer, 3, Some(4), &fields).unwrap();
+        let text = String::from_utf8(buffer).unwrap();
+        let line = OutcomeLine::parse(&text).unwrap();
+        let members: ResultMembers = line.members().unwrap();
+        assert_eq!(members.core_profile_id, Some(7));
+        assert_eq!(members.result.as_deref(), Some("updated"));
+
+        let mut buffer = Vec::new();
+        let errors = [FieldError::new("age", ErrorCode::InvalidValue, "bad")];
+        write_error(&mut buffer, 1, None, &json!({"age": 500}), &errors).unwrap();
+        let text = String::from_utf8(buffer).unwrap();
+        let members: ErrorMembers = OutcomeLine::parse(&text).unwrap().members().unwrap();
+        assert_eq!(members.errors, errors);
     }
 
     #[test]

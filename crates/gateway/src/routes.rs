@@ -282,10 +282,12 @@ fn completed_response(domain: &str, finished: &Finished) -> Response {
         .outcomes
         .iter()
         .filter_map(|outcome| {
-            let (mut entry, label) = match outcome.as_ref()? {
-                RecordOutcome::Succeeded(entry) => (entry.clone(), "succeeded"),
-                RecordOutcome::Failed(entry) => (entry.clone(), "failed"),
+            let (line, label) = match outcome.as_ref()? {
+                RecordOutcome::Succeeded(entry) => (&entry.line, "succeeded"),
+                RecordOutcome::Failed(entry) => (&entry.line, "failed"),
             };
+            // The answer is JSON assembled here: the line joins it as a value.
+            let mut entry: serde_json::Value = serde_json::from_str(line.get()).ok()?;
             if let Some(object) = entry.as_object_mut() {
                 object.insert("outcome".to_owned(), label.into());
             }

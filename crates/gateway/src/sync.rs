@@ -2,9 +2,9 @@
 //! and answers with every record's outcome inline, in input order.
 
 use crate::error::GatewayError;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::time::Duration;
-use userhub_domain::outcome_line::{self, OutcomeLine};
+use userhub_domain::outcome_line::{self, ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskState};
 use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::tasks::{TaskRecord, find_task};
@@ -13,11 +13,27 @@ use userhub_store::{Pool, StoreError};
 /// Outcome blobs read per round trip.
 const BLOBS_PER_FETCH: i64 = 64;
 
-/// One record's outcome: its results-file entry, or its errors-file entry.
-#[derive(Debug, Clone, PartialEq)]
+/// One record's outcome: its results-file line, or its errors-file line.
+#[derive(Debug, Clone)]
 pub enum RecordOutcome {
-    Succeeded(Value),
-    Failed(Value),
+    Succeeded(OutcomeEntry<ResultMembers>),
+    Failed(OutcomeEntry<ErrorMembers>),
+}
+
+/// A line of the results or errors file: as written, and the members answers show by name.
+#[derive(Debug, Clone)]
+pub struct OutcomeEntry<M> {
+    pub line: Box<RawValue>,
+    pub members: M,
+}
+
+impl<M: serde::de::DeserializeOwned> OutcomeEntry<M> {
+    fn read(line: &OutcomeLine<'_>) -> Result<OutcomeEntry<M>, serde_json::Error> {
+        Ok(OutcomeEntry {
+            line: RawValue::from_string(line.text().to_owned())?,
+            members: line.members()?,
+        })
+    }
 }
 
 /// A completed task with every record's outcome by input index.
@@ -135,12 +151,14 @@ pub async fn outcomes(
                     else {
                         continue;
                     };
-                    let entry: Value = serde_json::from_str(line.text())
-                        .map_err(|error| GatewayError::Internal(error.to_string()))?;
-                    *slot = Some(match kind {
-                        OutcomeKind::Results => RecordOutcome::Succeeded(entry),
-                        OutcomeKind::Errors => RecordOutcome::Failed(entry),
-                    });
+                    let outcome = match kind {
+                        OutcomeKind::Results => {
+                            OutcomeEntry::read(&line).map(RecordOutcome::Succeeded)
+                        }
+                        OutcomeKind::Errors => OutcomeEntry::read(&line).map(RecordOutcome::Failed),
+                    };
+                    *slot =
+                        Some(outcome.map_err(|error| GatewayError::Internal(error.to_string()))?);
                 }
             }
         }

@@ -292,11 +292,14 @@ pub(super) fn result_entry(
         Some(RecordOutcome::Succeeded(entry)) => json!({
             "error": 0,
             "error_text": SUCCESS,
-            "profile_id": entry["core-profile-id"].to_string(),
+            "profile_id": entry
+                .members
+                .core_profile_id
+                .map_or_else(|| "null".to_owned(), |id| id.to_string()),
         }),
         Some(RecordOutcome::Failed(entry)) => json!({
             "error": 400,
-            "error_text": error_text(entry, &|path| altcraft_name(path, item)),
+            "error_text": error_text(&entry.members.errors, &|path| altcraft_name(path, item)),
         }),
         None => json!({"error": 500, "error_text": "no outcome"}),
     }
@@ -384,14 +387,17 @@ mod tests {
     fn errors_name_the_field_the_caller_sent() {
         let phones = json!({"phones": ["x"]});
         let phone = json!({"phone": "x"});
-        let entry = json!({"errors": [{"field": "identities[1].phone_number", "code": "INVALID_VALUE",
-            "message": "`identities[1].phone_number`: a phone number may hold only digits"}]});
+        let errors = [userhub_domain::FieldError::new(
+            "identities[1].phone_number",
+            userhub_domain::ErrorCode::InvalidValue,
+            "`identities[1].phone_number`: a phone number may hold only digits",
+        )];
         assert_eq!(
-            error_text(&entry, &|path| altcraft_name(path, phones.as_object())),
+            error_text(&errors, &|path| altcraft_name(path, phones.as_object())),
             "`phones`: a phone number may hold only digits"
         );
         assert_eq!(
-            error_text(&entry, &|path| altcraft_name(path, phone.as_object())),
+            error_text(&errors, &|path| altcraft_name(path, phone.as_object())),
             "`phone`: a phone number may hold only digits"
         );
         assert_eq!(altcraft_name("custom_fields.city", None), "city");

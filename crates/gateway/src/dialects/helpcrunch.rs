@@ -314,7 +314,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         .filter_map(|(outcome, id)| match outcome {
             Some(RecordOutcome::Failed(entry)) => Some(format!(
                 "customer {id}: {}",
-                error_text(entry, &customer_field)
+                error_text(&entry.members.errors, &customer_field)
             )),
             _ => None,
         })

@@ -354,15 +354,15 @@ pub(crate) fn text_param(document: &serde_json::Map<String, Value>, name: &str) 
     }
 }
 
-/// The first message of a failed record's errors-file entry, with its field.
-pub(crate) fn error_text(entry: &Value, caller_name: &dyn Fn(&str) -> String) -> String {
-    let error = &entry["errors"][0];
-    let message = error["message"].as_str().unwrap_or("the record failed");
-    described(
-        error["field"].as_str().unwrap_or_default(),
-        message,
-        caller_name,
-    )
+/// The first message of a failed record's errors, with its field.
+pub(crate) fn error_text(
+    errors: &[userhub_domain::FieldError],
+    caller_name: &dyn Fn(&str) -> String,
+) -> String {
+    match errors.first() {
+        Some(error) => described(&error.field, &error.message, caller_name),
+        None => "the record failed".to_owned(),
+    }
 }
 
 /// An error about our field `path` told with the caller's name for it, once: our path inside

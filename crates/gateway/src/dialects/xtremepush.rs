@@ -253,14 +253,14 @@ fn row_result(row: usize, outcome: Option<&RecordOutcome>) -> Value {
         Some(RecordOutcome::Succeeded(entry)) => json!({
             "row": row,
             "success": true,
-            "profile_id": entry["core-profile-id"],
-            "action": entry["result"],
+            "profile_id": entry.members.core_profile_id,
+            "action": entry.members.result,
         }),
         Some(RecordOutcome::Failed(entry)) => json!({
             "row": row,
             "success": false,
-            "message": error_text(entry, &column_of),
-            "errors": entry["errors"],
+            "message": error_text(&entry.members.errors, &column_of),
+            "errors": entry.members.errors,
         }),
         None => json!({"row": row, "success": false, "message": "no outcome"}),
     }
@@ -321,10 +321,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_column_the_caller_sent_once() {
-        let entry = json!({"errors": [{"field": "identities[1].email", "code": "INVALID_VALUE",
-            "message": "`identities[1].email`: not a valid email address"}]});
+        let errors = [userhub_domain::FieldError::new(
+            "identities[1].email",
+            userhub_domain::ErrorCode::InvalidValue,
+            "`identities[1].email`: not a valid email address",
+        )];
         assert_eq!(
-            error_text(&entry, &column_of),
+            error_text(&errors, &column_of),
             "`email`: not a valid email address"
         );
         assert_eq!(column_of("identities[0].uid"), "user_id");
