@@ -5,6 +5,7 @@ pub mod admin;
 pub mod dead_letters;
 pub mod openapi;
 mod ops;
+mod queue_depths;
 pub mod services;
 pub mod settings;
 

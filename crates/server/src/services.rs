@@ -2,6 +2,7 @@
 //! once it has shut down gracefully.
 
 use crate::ops::{self, Ops};
+use crate::queue_depths::BrokerQueueDepths;
 use crate::settings::Settings;
 use axum::Router;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use userhub_broker::Broker;
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
 use userhub_http_common::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
-use userhub_status::dashboard::Dashboard;
+use userhub_status::dashboard::{Dashboard, QueueDepthSource};
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
 use userhub_worker_create_app_profiles::CreateAppProfiles;
@@ -189,7 +190,9 @@ async fn run_parts(
             .merge(userhub_status::router(context, &settings.status))
             .merge(userhub_status::dashboard::router(Dashboard {
                 pool: pool.clone(),
-                broker: broker.clone(),
+                queue_depths: broker
+                    .clone()
+                    .map(|broker| Arc::new(BrokerQueueDepths(broker)) as Arc<dyn QueueDepthSource>),
                 operator_token: settings
                     .ops
                     .operator_token

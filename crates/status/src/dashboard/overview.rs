@@ -64,22 +64,19 @@ fn database_error(error: userhub_store::StoreError) -> ApiError {
 }
 
 async fn queue_rows(dashboard: &Dashboard) -> (&'static str, Vec<QueueRow>) {
-    let Some(broker) = &dashboard.broker else {
+    let Some(source) = &dashboard.queue_depths else {
         return ("unused", Vec::new());
     };
     let mut rows = Vec::new();
     for action in TaskAction::ALL {
-        match broker.queue_depths(action).await {
-            Ok(depths) => rows.push(QueueRow {
+        match source.queue_counts(action).await {
+            Some(counts) => rows.push(QueueRow {
                 action: action.as_str(),
-                work: depths.work,
-                retry: depths.retry,
-                dead: depths.dead,
+                work: counts.work,
+                retry: counts.retry,
+                dead: counts.dead,
             }),
-            Err(error) => {
-                tracing::debug!(%error, "queue depths unavailable");
-                return ("down", Vec::new());
-            }
+            None => return ("down", Vec::new()),
         }
     }
     ("up", rows)
