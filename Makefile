@@ -32,14 +32,15 @@ fmt: ## Format the code
 lint: ## Check formatting and clippy (warnings are errors)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features userhub-server/fault-injection -- -D warnings
 
 .PHONY: test
 test: services tools lint ## Lint, then run every test against real PostgreSQL and RabbitMQ
 	@bash scripts/drop-test-databases.sh
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace; \
+		$(CARGO) nextest run --workspace --features userhub-server/fault-injection; \
 	else \
-		$(CARGO) test --workspace; \
+		$(CARGO) test --workspace --features userhub-server/fault-injection; \
 	fi
 
 BENCH_RECORDS ?= 100000

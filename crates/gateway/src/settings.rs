@@ -16,9 +16,6 @@ pub struct GatewaySettings {
     pub chunk_records: usize,
     /// Approximate bytes of record JSON per chunk.
     pub chunk_bytes: usize,
-    /// Testing aid for fault-injection tests: abort the process after every chunk of a task is
-    /// published, before the task becomes `queued`. Never set in production.
-    pub crash_before_queued: bool,
     /// Most records a synchronous request (`?wait=true`, or a dialect's small batch) may hold.
     pub sync_max_records: usize,
     /// How long a synchronous request waits for its task before answering `202` with the task.
@@ -26,6 +23,30 @@ pub struct GatewaySettings {
     /// Native requests with fewer records than this are answered synchronously as if they
     /// said `?wait=true`. 0 (the default) keeps the original API's `201` for every size.
     pub sync_below_records: usize,
+    /// Crashes for the fault tests (test builds only): `USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED`
+    /// aborts the process after every chunk of a task is published, before it becomes `queued`.
+    #[cfg(feature = "fault-injection")]
+    #[serde(default)]
+    pub faults: GatewayFaults,
+}
+
+/// `[gateway.faults]`, read only by builds with the `fault-injection` feature.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GatewayFaults {
+    #[serde(default)]
+    pub crash_before_queued: bool,
+}
+
+impl GatewaySettings {
+    /// Whether a fault test asked the process to abort before a task becomes `queued` (never
+    /// in builds without the `fault-injection` feature).
+    pub fn crash_before_queued(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return self.faults.crash_before_queued;
+        #[cfg(not(feature = "fault-injection"))]
+        false
+    }
 }
 
 impl Default for GatewaySettings {
@@ -37,10 +58,11 @@ impl Default for GatewaySettings {
             records_per_task: userhub_domain::limits::DEFAULT_RECORDS_PER_TASK,
             chunk_records: 1_000,
             chunk_bytes: 512 * 1024,
-            crash_before_queued: false,
             sync_max_records: 1_000,
             sync_timeout_ms: 30_000,
             sync_below_records: 0,
+            #[cfg(feature = "fault-injection")]
+            faults: GatewayFaults::default(),
         }
     }
 }

@@ -129,7 +129,7 @@ pub async fn submit(
         };
         rendered.map_err(|error| GatewayError::Internal(error.to_string()))
     };
-    let crash = gateway.settings.crash_before_queued;
+    let crash = gateway.settings.crash_before_queued();
     let span = tracing::info_span!(
         "accept_task",
         domain = %principal.domain.name,

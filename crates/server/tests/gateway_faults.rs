@@ -84,8 +84,11 @@ async fn a_gateway_killed_while_receiving_an_upload_leaves_no_task() {
 async fn a_gateway_killed_after_publishing_leaves_a_task_reported_failed() {
     let app =
         TestApp::spawn_service(Service::Api, |settings| settings.gateway.chunk_records = 10).await;
-    let (mut gateway, base) =
-        api_process(&app, &[("USERHUB__GATEWAY__CRASH_BEFORE_QUEUED", "true")]).await;
+    let (mut gateway, base) = api_process(
+        &app,
+        &[("USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED", "true")],
+    )
+    .await;
     let records = numbered_profiles(0..30);
     let (body, tail) = multipart("b", &jsonl(&records));
     let response = app

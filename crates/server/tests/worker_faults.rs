@@ -22,8 +22,8 @@ async fn api_with_chunks(chunk_records: usize) -> TestApp {
 /// A worker that aborts at `point` of its `chunk`-th chunk must exit by itself.
 async fn crash_worker(app: &TestApp, point: &str, chunk: &str) {
     let env = [
-        ("USERHUB__WORKER__CRASH_POINT", point),
-        ("USERHUB__WORKER__CRASH_ON_CHUNK", chunk),
+        ("USERHUB__WORKER__FAULTS__CRASH_POINT", point),
+        ("USERHUB__WORKER__FAULTS__CRASH_ON_CHUNK", chunk),
     ];
     let mut doomed = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &env);
     let status = doomed.wait(Duration::from_secs(60)).await;

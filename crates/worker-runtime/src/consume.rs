@@ -5,11 +5,11 @@
 
 use crate::TaskHandler;
 use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
+use crate::faults::CrashPlan;
 use crate::ordered::release_next;
 use crate::plan::plan_export;
-use crate::settings::{CrashPoint, WorkerSettings};
+use crate::settings::WorkerSettings;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +32,8 @@ struct Worker<H> {
     pool: Pool,
     broker: Broker,
     settings: WorkerSettings,
-    /// Chunks this process has applied, for injected crashes.
-    applied: AtomicU32,
+    /// Crashes a fault test asked for (none in other builds).
+    crashes: CrashPlan,
     metrics: Metrics,
 }
 
@@ -51,8 +51,8 @@ pub async fn run_worker<H: TaskHandler>(
         handler,
         pool,
         broker,
+        crashes: CrashPlan::new(&settings),
         settings,
-        applied: AtomicU32::new(0),
         metrics,
     });
     let tag = format!("userhub-{}-{}", action.as_str(), std::process::id());
@@ -161,9 +161,9 @@ impl<H: TaskHandler> Worker<H> {
                 ))),
             }
         } else {
-            let crash = self.crash_due();
+            let crash = self.crashes.next_chunk();
             let before_commit = || {
-                if crash == Some(CrashPoint::BeforeCommit) {
+                if crash.before_commit {
                     tracing::error!(%task_id, chunk_no, "injected crash before commit");
                     std::process::abort();
                 }
@@ -171,7 +171,7 @@ impl<H: TaskHandler> Worker<H> {
             let outcome =
                 apply_chunk_with_hook(self.handler.as_ref(), &self.pool, message, before_commit)
                     .await;
-            if crash == Some(CrashPoint::AfterCommit) && outcome.is_ok() {
+            if crash.after_commit && outcome.is_ok() {
                 tracing::error!(%task_id, chunk_no, "injected crash after commit, before ack");
                 std::process::abort();
             }
@@ -235,13 +235,6 @@ impl<H: TaskHandler> Worker<H> {
             }
             Err(error) => self.retry_or_give_up(delivery, error).await,
         }
-    }
-
-    /// The injected crash due for the chunk about to be applied, if any (testing aid).
-    fn crash_due(&self) -> Option<CrashPoint> {
-        let point = self.settings.crash_point?;
-        let count = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
-        (count == self.settings.crash_on_chunk.max(1)).then_some(point)
     }
 
     async fn retry_or_give_up(&self, delivery: &Delivery, error: ChunkError) {

@@ -6,6 +6,7 @@
 mod apply;
 mod consume;
 mod events;
+mod faults;
 mod ordered;
 mod outcomes;
 mod plan;
@@ -16,10 +17,11 @@ mod stall;
 
 pub use apply::{ChunkDisposition, ChunkError, apply_chunk, apply_chunk_with_hook, fail_chunk};
 pub use consume::run_worker;
+pub use faults::{CrashPoint, WorkerFaults};
 pub use outcomes::OutcomeWriter;
 pub use relay::{relay_round, run_event_relay};
 pub use retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_sweeper, sweep};
-pub use settings::{CrashPoint, WorkerSettings};
+pub use settings::WorkerSettings;
 pub use stall::{check_stalled_tasks, run_stall_detector};
 
 use serde::Serialize;

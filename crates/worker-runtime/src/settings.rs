@@ -11,10 +11,6 @@ pub struct WorkerSettings {
     pub shutdown_grace_ms: u64,
     /// Profiles per chunk when an export selector is planned.
     pub export_chunk_records: usize,
-    /// Testing aid for fault-injection tests: abort the process at this point of the
-    /// `crash_on_chunk`-th chunk it applies. Never set in production.
-    pub crash_point: Option<CrashPoint>,
-    pub crash_on_chunk: u32,
     /// A task with no committed chunk for this long is marked stalled (visible in its status).
     pub stall_after_ms: u64,
     /// A stalled task whose chunks are no longer in any queue is completed after this long, its
@@ -31,16 +27,10 @@ pub struct WorkerSettings {
     pub profile_event_messages: EventMessages,
     /// How often the event relay looks for unpublished events when it found none.
     pub event_poll_interval_ms: u64,
-}
-
-/// Where a worker aborts when a crash is injected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CrashPoint {
-    /// After the chunk's work, before its transaction commits.
-    BeforeCommit,
-    /// After the commit, before the message is acknowledged.
-    AfterCommit,
+    /// Crashes for the fault tests (test builds only).
+    #[cfg(feature = "fault-injection")]
+    #[serde(default)]
+    pub faults: crate::faults::WorkerFaults,
 }
 
 impl Default for WorkerSettings {
@@ -49,14 +39,14 @@ impl Default for WorkerSettings {
             max_attempts: 5,
             shutdown_grace_ms: 20_000,
             export_chunk_records: 5_000,
-            crash_point: None,
-            crash_on_chunk: 1,
             stall_after_ms: 5 * 60 * 1000,
             stall_fail_after_ms: 30 * 60 * 1000,
             stall_check_interval_ms: 30 * 1000,
             profile_events: true,
             profile_event_messages: EventMessages::Batch,
             event_poll_interval_ms: 250,
+            #[cfg(feature = "fault-injection")]
+            faults: crate::faults::WorkerFaults::default(),
         }
     }
 }
