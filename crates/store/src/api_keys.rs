@@ -22,7 +22,7 @@ pub async fn insert_key(
 ) -> Result<(), StoreError> {
     client
         .execute(
-            "INSERT INTO api_keys (key_id, domain_id, secret_hash, read_only) VALUES ($1, $2, $3, $4)",
+            include_str!("../queries/api_keys/insert.sql"),
             &[&key_id, &domain_id, &secret_hash, &read_only],
         )
         .await?;
@@ -34,12 +34,7 @@ pub async fn find_key(
     key_id: &str,
 ) -> Result<Option<StoredKey>, StoreError> {
     let statement = client
-        .prepare_cached(
-            "SELECT k.secret_hash, k.read_only, k.revoked_at IS NOT NULL AS revoked,
-                    d.id, d.name, d.rate_limit_per_minute, d.record_limit
-               FROM api_keys k JOIN domains d ON d.id = k.domain_id
-              WHERE k.key_id = $1",
-        )
+        .prepare_cached(include_str!("../queries/api_keys/find.sql"))
         .await?;
     let row = client.query_opt(&statement, &[&key_id]).await?;
     Ok(row.map(|row| StoredKey {
@@ -58,10 +53,7 @@ pub async fn find_key(
 /// Revokes a key; returns false if there is no such key.
 pub async fn revoke_key(client: &impl GenericClient, key_id: &str) -> Result<bool, StoreError> {
     let updated = client
-        .execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
-            &[&key_id],
-        )
+        .execute(include_str!("../queries/api_keys/revoke.sql"), &[&key_id])
         .await?;
     Ok(updated == 1)
 }

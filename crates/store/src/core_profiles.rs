@@ -108,7 +108,7 @@ pub async fn allocate_ids(
         return Ok(Vec::new());
     }
     let statement = client
-        .prepare_cached("SELECT nextval('core_profile_ids') FROM generate_series(1, $1::int)")
+        .prepare_cached(include_str!("../queries/core_profiles/allocate_ids.sql"))
         .await?;
     let rows = client.query(&statement, &[&(count as i32)]).await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -285,7 +285,7 @@ pub async fn lock_custom_field_matching(
 ) -> Result<(), StoreError> {
     client
         .execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 0))",
+            include_str!("../queries/core_profiles/lock_custom_field_matching.sql"),
             &[&domain_id.to_string(), &name],
         )
         .await?;

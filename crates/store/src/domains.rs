@@ -26,16 +26,10 @@ fn domain_of(row: &tokio_postgres::Row) -> Domain {
 /// Creates a domain, or returns the existing one of that name.
 pub async fn create_domain(client: &impl GenericClient, name: &str) -> Result<Domain, StoreError> {
     client
-        .execute(
-            "INSERT INTO domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-            &[&name],
-        )
+        .execute(include_str!("../queries/domains/insert.sql"), &[&name])
         .await?;
     let row = client
-        .query_one(
-            "SELECT id, name, rate_limit_per_minute, record_limit FROM domains WHERE name = $1",
-            &[&name],
-        )
+        .query_one(include_str!("../queries/domains/by_name.sql"), &[&name])
         .await?;
     Ok(domain_of(&row))
 }
@@ -45,10 +39,7 @@ pub async fn find_domain(
     name: &str,
 ) -> Result<Option<Domain>, StoreError> {
     let row = client
-        .query_opt(
-            "SELECT id, name, rate_limit_per_minute, record_limit FROM domains WHERE name = $1",
-            &[&name],
-        )
+        .query_opt(include_str!("../queries/domains/by_name.sql"), &[&name])
         .await?;
     Ok(row.as_ref().map(domain_of))
 }
@@ -62,7 +53,7 @@ pub async fn set_rate_limit(
 ) -> Result<bool, StoreError> {
     let updated = client
         .execute(
-            "UPDATE domains SET rate_limit_per_minute = $2 WHERE name = $1",
+            include_str!("../queries/domains/set_rate_limit.sql"),
             &[&name, &per_minute],
         )
         .await?;
@@ -77,7 +68,7 @@ pub async fn set_record_limit(
 ) -> Result<bool, StoreError> {
     let updated = client
         .execute(
-            "UPDATE domains SET record_limit = $2 WHERE name = $1",
+            include_str!("../queries/domains/set_record_limit.sql"),
             &[&name, &records],
         )
         .await?;

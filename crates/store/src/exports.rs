@@ -108,32 +108,35 @@ fn selection_sql(
     selector: &ExportSelector,
 ) -> (&'static str, Vec<Box<dyn ToSql + Sync + Send>>) {
     match (kind, selector) {
-        (ExportKind::CoreProfiles, ExportSelector::All) => {
-            ("SELECT id FROM core_profiles WHERE domain_id = $1 ORDER BY id", vec![])
-        }
+        (ExportKind::CoreProfiles, ExportSelector::All) => (
+            include_str!("../queries/exports/select_all_core.sql"),
+            vec![],
+        ),
         (ExportKind::CoreProfiles, ExportSelector::UpdatedSince(ms)) => (
-            "SELECT id FROM core_profiles
-              WHERE domain_id = $1 AND updated_at >= $2 ORDER BY id",
+            include_str!("../queries/exports/select_core_updated_since.sql"),
             vec![Box::new(since(*ms))],
         ),
         (ExportKind::CoreProfiles, ExportSelector::Identity { kind, normalized }) => (
-            "SELECT core_profile_id FROM identities
-              WHERE domain_id = $1 AND kind = $2 AND normalized = $3 ORDER BY core_profile_id",
-            vec![Box::new(kind.as_str().to_owned()), Box::new(normalized.clone())],
+            include_str!("../queries/exports/select_core_by_identity.sql"),
+            vec![
+                Box::new(kind.as_str().to_owned()),
+                Box::new(normalized.clone()),
+            ],
         ),
-        (ExportKind::AppProfiles, ExportSelector::All) => {
-            ("SELECT pid FROM app_profiles WHERE domain_id = $1 ORDER BY pid", vec![])
-        }
+        (ExportKind::AppProfiles, ExportSelector::All) => (
+            include_str!("../queries/exports/select_all_app.sql"),
+            vec![],
+        ),
         (ExportKind::AppProfiles, ExportSelector::UpdatedSince(ms)) => (
-            "SELECT pid FROM app_profiles
-              WHERE domain_id = $1 AND updated_at >= $2 ORDER BY pid",
+            include_str!("../queries/exports/select_app_updated_since.sql"),
             vec![Box::new(since(*ms))],
         ),
         (ExportKind::AppProfiles, ExportSelector::Identity { kind, normalized }) => (
-            "SELECT a.pid FROM app_profiles a
-               JOIN identities i ON i.domain_id = a.domain_id AND i.core_profile_id = a.core_profile_id
-              WHERE a.domain_id = $1 AND i.kind = $2 AND i.normalized = $3 ORDER BY a.pid",
-            vec![Box::new(kind.as_str().to_owned()), Box::new(normalized.clone())],
+            include_str!("../queries/exports/select_app_by_identity.sql"),
+            vec![
+                Box::new(kind.as_str().to_owned()),
+                Box::new(normalized.clone()),
+            ],
         ),
     }
 }

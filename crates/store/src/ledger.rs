@@ -27,7 +27,7 @@ pub async fn chunk_applied(
     chunk_no: i32,
 ) -> Result<bool, StoreError> {
     let statement = client
-        .prepare_cached("SELECT 1 FROM task_chunks WHERE task_id = $1 AND chunk_no = $2")
+        .prepare_cached(include_str!("../queries/ledger/chunk_applied.sql"))
         .await?;
     Ok(client
         .query_opt(&statement, &[&task_id.as_i64(), &chunk_no])
@@ -42,7 +42,7 @@ pub async fn applied_chunk_numbers(
 ) -> Result<Vec<i32>, StoreError> {
     let rows = client
         .query(
-            "SELECT chunk_no FROM task_chunks WHERE task_id = $1",
+            include_str!("../queries/ledger/applied_chunk_numbers.sql"),
             &[&task_id.as_i64()],
         )
         .await?;
@@ -58,8 +58,7 @@ pub async fn remove_chunk(
 ) -> Result<Option<(i64, i64, i64)>, StoreError> {
     let row = client
         .query_opt(
-            "DELETE FROM task_chunks WHERE task_id = $1 AND chunk_no = $2
-             RETURNING records::int8, succeeded::int8, failed::int8",
+            include_str!("../queries/ledger/remove_chunk.sql"),
             &[&task_id.as_i64(), &chunk_no],
         )
         .await?;
@@ -73,13 +72,7 @@ pub async fn insert_chunk(
     entry: &ChunkEntry<'_>,
 ) -> Result<bool, StoreError> {
     let statement = client
-        .prepare_cached(
-            "INSERT INTO task_chunks (task_id, chunk_no, first_index, records, succeeded, failed,
-                 results, results_crc32, results_size, results_last_index,
-                 errors, errors_crc32, errors_size, errors_last_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             ON CONFLICT (task_id, chunk_no) DO NOTHING",
-        )
+        .prepare_cached(include_str!("../queries/ledger/insert_chunk.sql"))
         .await?;
     let results = FrameColumns::of(entry.results);
     let errors = FrameColumns::of(entry.errors);

@@ -70,29 +70,30 @@ const MIGRATION_LOCK_KEY: i64 = 0x0075_7365_7268_7562;
 pub async fn run_migrations(pool: &Pool) -> Result<usize, StoreError> {
     let mut client = pool.get().await?;
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .execute(
+            include_str!("../queries/migrations_table/lock.sql"),
+            &[&MIGRATION_LOCK_KEY],
+        )
         .await?;
     let result = async {
         client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                     version INTEGER PRIMARY KEY,
-                     name TEXT NOT NULL,
-                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-            )
+            .batch_execute(include_str!("../queries/migrations_table/create.sql"))
             .await?;
         apply_missing(&mut client).await
     }
     .await;
     client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .execute(
+            include_str!("../queries/migrations_table/unlock.sql"),
+            &[&MIGRATION_LOCK_KEY],
+        )
         .await?;
     result
 }
 
 async fn apply_missing(client: &mut deadpool_postgres::Object) -> Result<usize, StoreError> {
     let applied: Vec<i32> = client
-        .query("SELECT version FROM schema_migrations", &[])
+        .query(include_str!("../queries/migrations_table/applied.sql"), &[])
         .await?
         .iter()
         .map(|row| row.get(0))
@@ -111,7 +112,7 @@ async fn apply_missing(client: &mut deadpool_postgres::Object) -> Result<usize, 
         transaction.batch_execute(sql).await.map_err(failed)?;
         transaction
             .execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                include_str!("../queries/migrations_table/record.sql"),
                 &[version, name],
             )
             .await?;

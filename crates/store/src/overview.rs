@@ -70,14 +70,7 @@ pub async fn throughput(
 ) -> Result<Vec<ThroughputPoint>, StoreError> {
     let bucket = bucket_seconds.max(1);
     let statement = client
-        .prepare_cached(
-            "SELECT floor(extract(epoch FROM now()))::int8 AS now_seconds,
-                    (floor(extract(epoch FROM c.committed_at))::int8 / $1::int8) * $1::int8 AS bucket_start,
-                    sum(c.records)::int8 AS records
-               FROM task_chunks c
-              WHERE c.committed_at > now() - make_interval(secs => $2::float8)
-              GROUP BY 2",
-        )
+        .prepare_cached(include_str!("../queries/overview/throughput.sql"))
         .await?;
     let rows = client
         .query(&statement, &[&bucket, &(window_seconds as f64)])
@@ -86,7 +79,7 @@ pub async fn throughput(
         Some(row) => row.get("now_seconds"),
         None => {
             let row = client
-                .query_one("SELECT floor(extract(epoch FROM now()))::int8", &[])
+                .query_one(include_str!("../queries/overview/now_seconds.sql"), &[])
                 .await?;
             row.get(0)
         }

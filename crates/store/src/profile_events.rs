@@ -34,9 +34,7 @@ pub async fn insert_events(
     let routing_keys: Vec<&str> = events.iter().map(|event| event.1.as_str()).collect();
     let bodies: Vec<&str> = events.iter().map(|event| event.2.as_str()).collect();
     let statement = client
-        .prepare_cached(
-            "INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies) VALUES ($1, $2, $3)",
-        )
+        .prepare_cached(include_str!("../queries/profile_events/insert.sql"))
         .await?;
     client
         .execute(&statement, &[&event_ids, &routing_keys, &bodies])
@@ -51,10 +49,7 @@ pub async fn lock_pending(
     limit: i64,
 ) -> Result<Vec<PendingBatch>, StoreError> {
     let statement = client
-        .prepare_cached(
-            "SELECT id, event_ids, routing_keys, bodies FROM profile_event_outbox \
-             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
+        .prepare_cached(include_str!("../queries/profile_events/lock_pending.sql"))
         .await?;
     let rows = client.query(&statement, &[&limit]).await?;
     Ok(rows
@@ -84,7 +79,7 @@ pub async fn lock_pending(
 /// Removes published rows.
 pub async fn delete_batches(client: &impl GenericClient, ids: &[i64]) -> Result<(), StoreError> {
     let statement = client
-        .prepare_cached("DELETE FROM profile_event_outbox WHERE id = ANY($1)")
+        .prepare_cached(include_str!("../queries/profile_events/delete.sql"))
         .await?;
     client.execute(&statement, &[&ids]).await?;
     Ok(())
@@ -94,7 +89,7 @@ pub async fn delete_batches(client: &impl GenericClient, ids: &[i64]) -> Result<
 pub async fn pending_events(client: &impl GenericClient) -> Result<i64, StoreError> {
     let row = client
         .query_one(
-            "SELECT coalesce(sum(cardinality(event_ids)), 0)::int8 FROM profile_event_outbox",
+            include_str!("../queries/profile_events/pending_count.sql"),
             &[],
         )
         .await?;

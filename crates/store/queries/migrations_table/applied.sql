@@ -1,0 +1,2 @@
+-- The versions already applied.
+SELECT version FROM schema_migrations

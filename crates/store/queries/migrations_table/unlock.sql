@@ -1,0 +1,2 @@
+-- Releases the migrators' advisory lock $1.
+SELECT pg_advisory_unlock($1)

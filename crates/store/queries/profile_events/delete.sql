@@ -1,0 +1,2 @@
+-- Removes published outbox rows.
+DELETE FROM profile_event_outbox WHERE id = ANY($1)
