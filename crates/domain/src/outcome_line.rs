@@ -133,9 +133,28 @@ pub fn write_error(
 /// layout that a JSON array entry can take as it is). JSON text never holds a raw line break,
 /// so every `\n` ends a line.
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .map(|line| line.strip_suffix(',').unwrap_or(line))
-        .filter(|line| !line.is_empty())
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let (line, next) = next_line(text, from)?;
+        from = next;
+        Some(&text[line])
+    })
+}
+
+/// The first non-empty line of `text` at or after byte `from`, without its `\n` or `,\n`, and
+/// where the search for the next one starts (for readers that keep offsets, not slices).
+pub fn next_line(text: &str, mut from: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    while let Some(rest) = text.get(from..).filter(|rest| !rest.is_empty()) {
+        let length = rest.find('\n').unwrap_or(rest.len());
+        let start = from;
+        from += (length + 1).min(rest.len());
+        let line = &rest[..length];
+        let line = line.strip_suffix(',').unwrap_or(line);
+        if !line.is_empty() {
+            return Some((start..start + line.len(), from));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

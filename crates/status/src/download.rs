@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use userhub_domain::TaskId;
 use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
-use userhub_store::outcome_blob::OutcomeFrame;
+use userhub_store::outcome_blob::{LINE_SEPARATOR, OutcomeFrame};
 use userhub_store::{Pool, StoreError};
 
 /// Chunks read from the ledger per round trip.
@@ -172,6 +172,12 @@ async fn send(output: &Output<'_>, sink: &mut Sink) -> Result<(), DownloadError>
     }
 }
 
+/// What goes before an entry of the zip's JSON array: the stored blobs' own separator between
+/// entries, so that copied and merged lines join alike.
+fn array_separator(first: bool) -> &'static [u8] {
+    if first { b"\n" } else { LINE_SEPARATOR }
+}
+
 /// The first waiting blob's data and frame if its lines can go into a zip entry as they are
 /// stored: it has a frame (its lines are joined by `,\n`, its deflate data open-ended) and every
 /// line of the blobs after it comes later in index order. Call only with nothing left to merge.
@@ -231,7 +237,7 @@ async fn render(
             && merger.is_empty()
             && let Some((data, frame)) = copyable(&waiting)
         {
-            zip.write(if first { b"\n" } else { b",\n" })?;
+            zip.write(array_separator(first))?;
             zip.copy_deflated(data, frame.crc32, frame.size)?;
             first = false;
             waiting.pop_front();
@@ -251,7 +257,7 @@ async fn render(
         }
         merger.pop(&mut |line| {
             if zip_format {
-                sink.write(if first { b"\n" } else { b",\n" })?;
+                sink.write(array_separator(first))?;
                 sink.write(line.as_bytes())
             } else {
                 sink.write(line.as_bytes())?;

@@ -4,7 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use userhub_domain::outcome_line::OutcomeLine;
+use userhub_domain::outcome_line::{self, OutcomeLine};
 use userhub_store::ledger::OutcomeBlob;
 
 /// The index of an outcome line; lines that are not outcome lines sort last.
@@ -26,23 +26,11 @@ impl ChunkLines {
         })
     }
 
-    /// The next non-empty line as `(start, end)` offsets, without its `\n` or `,\n` (the two
-    /// layouts of `userhub_domain::outcome_line::lines`).
+    /// The next line as `(start, end)` offsets (`userhub_domain::outcome_line::next_line`).
     fn next_line(&mut self) -> Option<(usize, usize)> {
-        loop {
-            let rest = &self.text[self.position..];
-            if rest.is_empty() {
-                return None;
-            }
-            let length = rest.find('\n').unwrap_or(rest.len());
-            let start = self.position;
-            self.position += (length + 1).min(rest.len());
-            let line = &rest[..length];
-            let line = line.strip_suffix(',').unwrap_or(line);
-            if !line.is_empty() {
-                return Some((start, start + line.len()));
-            }
-        }
+        let (line, next) = outcome_line::next_line(&self.text, self.position)?;
+        self.position = next;
+        Some((line.start, line.end))
     }
 }
 

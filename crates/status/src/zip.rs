@@ -7,6 +7,7 @@
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::io::Write;
+use userhub_store::outcome_blob::FINAL_EMPTY_BLOCK;
 
 const LOCAL_HEADER_SIGNATURE: u32 = 0x0403_4b50;
 const DATA_DESCRIPTOR_SIGNATURE: u32 = 0x0807_4b50;
@@ -59,9 +60,6 @@ struct OpenEntry {
     /// encoder, so that no back-reference reaches across the copied data).
     encoder: Option<DeflateEncoder<Vec<u8>>>,
 }
-
-/// Ends deflate data that stopped at a byte boundary: a final block holding nothing.
-const FINAL_EMPTY_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// A ZIP archive being written into an internal buffer.
 pub struct ZipStream {

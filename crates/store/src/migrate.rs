@@ -71,7 +71,7 @@ pub async fn run_migrations(pool: &Pool) -> Result<usize, StoreError> {
     let mut client = pool.get().await?;
     client
         .execute(
-            include_str!("../queries/migrations_table/lock.sql"),
+            include_str!("../queries/advisory/lock.sql"),
             &[&MIGRATION_LOCK_KEY],
         )
         .await?;
@@ -84,7 +84,7 @@ pub async fn run_migrations(pool: &Pool) -> Result<usize, StoreError> {
     .await;
     client
         .execute(
-            include_str!("../queries/migrations_table/unlock.sql"),
+            include_str!("../queries/advisory/unlock.sql"),
             &[&MIGRATION_LOCK_KEY],
         )
         .await?;

@@ -11,8 +11,8 @@ use deadpool_postgres::GenericClient;
 
 const OUTGROWN: &str = include_str!("../queries/statistics/outgrown.sql");
 const ANALYZE: &str = include_str!("../queries/statistics/analyze_profile_tables.sql");
-const TRY_LOCK: &str = include_str!("../queries/statistics/try_lock.sql");
-const UNLOCK: &str = include_str!("../queries/statistics/unlock.sql");
+const TRY_LOCK: &str = include_str!("../queries/advisory/try_lock.sql");
+const UNLOCK: &str = include_str!("../queries/advisory/unlock.sql");
 
 /// An arbitrary constant naming the advisory lock held while analysing.
 const ANALYZE_LOCK_KEY: i64 = 0x0075_7365_7273_7461;

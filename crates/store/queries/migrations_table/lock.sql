@@ -1,2 +1,0 @@
--- Serialises concurrent migrators (advisory lock $1).
-SELECT pg_advisory_lock($1)

@@ -1,2 +1,0 @@
--- Releases the advisory lock $1.
-SELECT pg_advisory_unlock($1)
