@@ -103,11 +103,7 @@ async fn connection_and_request_caps_answer_503_and_recover() {
     wait_for_status(&http, &list, &app.api_key, 200).await;
 
     // Connections past the cap are answered 503 and closed.
-    let mut idle = Vec::new();
-    for _ in 0..4 {
-        idle.push(TcpStream::connect(&server.addr).await.unwrap());
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle = hold_connections(&server.addr, 4).await;
     let request = list_request(&app.domain, &app.api_key, "");
     let (answer, closed) =
         raw_exchange(&server.addr, request.as_bytes(), Duration::from_secs(10)).await;
@@ -116,6 +112,26 @@ async fn connection_and_request_caps_answer_503_and_recover() {
     drop(idle);
     wait_for_status(&http, &list, &app.api_key, 200).await;
     app.stop().await;
+}
+
+/// Opens connections until `count` of them are held open by the server. One accepted while an
+/// earlier connection's slot was not yet free is answered 503 and closed: it is replaced.
+async fn hold_connections(addr: &str, count: usize) -> Vec<TcpStream> {
+    let mut held: Vec<TcpStream> = Vec::new();
+    for _ in 0..50 {
+        while held.len() < count {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        held.retain(|stream| {
+            let mut byte = [0u8; 1];
+            matches!(stream.try_read(&mut byte), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock)
+        });
+        if held.len() == count {
+            return held;
+        }
+    }
+    panic!("the server did not hold {count} idle connections");
 }
 
 async fn wait_for_status(http: &reqwest::Client, url: &str, key: &str, status: u16) {
