@@ -5,6 +5,7 @@ mod connection;
 mod consumer;
 mod dead_letters;
 mod error;
+mod probe;
 mod publisher;
 mod settings;
 mod topology;

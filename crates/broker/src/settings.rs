@@ -18,6 +18,25 @@ pub struct BrokerSettings {
     pub queue_expires_ms: Option<u64>,
 }
 
+impl BrokerSettings {
+    /// Checks the section.
+    pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
+        if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
+            return Err(userhub_domain::InvalidSetting::new(
+                "broker.prefix",
+                "must be a non-empty name without spaces",
+            ));
+        }
+        if self.retry_delays_ms.is_empty() {
+            return Err(userhub_domain::InvalidSetting::new(
+                "broker.retry_delays_ms",
+                "needs at least one delay",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for BrokerSettings {
     fn default() -> Self {
         BrokerSettings {

@@ -18,6 +18,7 @@ pub mod outcome_line;
 pub mod profile;
 pub mod record;
 pub mod record_error;
+pub mod setting;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -29,4 +30,5 @@ pub use identity::{Identity, IdentityKind};
 pub use ids::{CoreProfileId, TaskId};
 pub use options::{MatchBy, TaskOptions};
 pub use record_error::{ErrorCode, FieldError};
+pub use setting::InvalidSetting;
 pub use task::{TaskOutcome, TaskState};

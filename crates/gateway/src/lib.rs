@@ -27,11 +27,13 @@ pub use settings::GatewaySettings;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::post;
 use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use userhub_broker::Broker;
-use userhub_http_common::{ApiContext, admission_layer, record_request, request_id_and_trace};
+use userhub_http_common::{ApiContext, Process, ServiceError, with_api_layers};
 
 /// The gateway's shared state.
 #[derive(Clone, Debug)]
@@ -41,18 +43,45 @@ pub struct Gateway {
     pub settings: Arc<GatewaySettings>,
 }
 
+impl Gateway {
+    /// The gateway of `process`, publishing through `broker`.
+    pub fn new(process: &Process, settings: GatewaySettings, broker: Broker) -> Gateway {
+        Gateway {
+            context: process.context.clone(),
+            broker,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
 /// The gateway's routes (without a fallback, so that they can be merged with others).
 pub fn router(gateway: Gateway) -> Router {
     let context = gateway.context.clone();
-    Router::new()
+    let api = Router::new()
         .route(
             "/v2/{domain}/identity/bulk_actions",
             post(routes::create_task),
         )
         .merge(dialects::router())
-        .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(context.clone(), admission_layer))
-        .layer(from_fn_with_state(context.metrics.clone(), record_request))
-        .layer(from_fn(request_id_and_trace))
-        .with_state(gateway)
+        .layer(DefaultBodyLimit::disable());
+    with_api_layers(api, &context).with_state(gateway)
+}
+
+/// The gateway alone: its routes until `shutdown` (readiness includes its broker connection).
+pub async fn run(
+    process: Process,
+    gateway: Gateway,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    let broker = Arc::new(gateway.broker.clone());
+    process
+        .serve(
+            router(gateway),
+            Some(broker),
+            JoinSet::new(),
+            listener,
+            shutdown,
+        )
+        .await
 }

@@ -39,6 +39,26 @@ pub struct GatewayFaults {
 }
 
 impl GatewaySettings {
+    /// Checks the section.
+    pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
+        if self.records_per_task == 0 || self.chunk_records == 0 {
+            return Err(userhub_domain::InvalidSetting::new(
+                "gateway.records_per_task",
+                "record limits must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The server-wide limits of a create request.
+    pub fn request_limits(&self) -> userhub_http_common::RequestLimits {
+        userhub_http_common::RequestLimits {
+            records_per_task: self.records_per_task,
+            max_body_bytes: self.max_body_bytes,
+            max_multipart_bytes: self.max_multipart_bytes,
+        }
+    }
+
     /// Whether a fault test asked the process to abort before a task becomes `queued` (never
     /// in builds without the `fault-injection` feature).
     pub fn crash_before_queued(&self) -> bool {

@@ -123,6 +123,22 @@ pub async fn admission_layer(
     response
 }
 
+/// The layers every API route runs under, outermost last: admission (authentication, rights,
+/// rate limit), request metrics, and the request id with its trace.
+pub fn with_api_layers<S>(router: axum::Router<S>, context: &ApiContext) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    use axum::middleware::{from_fn, from_fn_with_state};
+    router
+        .layer(from_fn_with_state(context.clone(), admission_layer))
+        .layer(from_fn_with_state(
+            context.metrics.clone(),
+            crate::observe::record_request,
+        ))
+        .layer(from_fn(crate::request_id::request_id_and_trace))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

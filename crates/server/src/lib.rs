@@ -2,10 +2,10 @@
 //! process, or gateway, status and workers separately) and the admin commands.
 
 pub mod admin;
+pub mod cli;
+pub mod commands;
 pub mod dead_letters;
 pub mod openapi;
-mod ops;
-mod queue_depths;
 pub mod services;
 pub mod settings;
 

@@ -1,223 +1,116 @@
-//! Starting services: each takes settings, a bound listener and a shutdown token, and returns
-//! once it has shut down gracefully.
+//! The composition root: which services a process runs, on one listener. Each service crate
+//! runs itself (`gateway::run`, `status::run`, `worker_runtime::run`); the combined modes
+//! (`all`, `api`) merge their routes and jobs into one process.
 
-use crate::ops::{self, Ops};
-use crate::queue_depths::BrokerQueueDepths;
-use crate::settings::Settings;
 use axum::Router;
+use axum::routing::get;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use userhub_broker::Broker;
+use userhub_broker::{Broker, BrokerSettings};
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
-use userhub_http_common::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
-use userhub_status::dashboard::{Dashboard, QueueDepthSource};
-use userhub_store::{Pool, StoreError};
-use userhub_telemetry::Metrics;
-use userhub_worker_create_app_profiles::CreateAppProfiles;
-use userhub_worker_create_core_profiles::CreateCoreProfiles;
-use userhub_worker_get_app_profiles::GetAppProfiles;
-use userhub_worker_get_core_profiles::GetCoreProfiles;
-use userhub_worker_runtime::{
-    TaskHandler, WorkerSettings, run_event_relay, run_retention_sweeper, run_stall_detector,
-    run_worker as run_consumer,
-};
-use userhub_worker_update_app_profiles::UpdateAppProfiles;
-use userhub_worker_update_core_profiles::UpdateCoreProfiles;
-use userhub_worker_upsert_core_profiles::UpsertCoreProfiles;
+use userhub_http_common::Process;
+pub use userhub_http_common::ServiceError as ServerError;
+use userhub_store::Pool;
+use userhub_telemetry::BrokerProbe;
+use userhub_worker_runtime::Consumers;
 
-/// How long start-up waits for the database to accept migrations.
-const DATABASE_START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A service could not start or failed while running.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
-}
+use crate::settings::Settings;
 
 /// Connects the pool and applies migrations, waiting for a database that is still starting.
 pub async fn connect_database(settings: &Settings) -> Result<Pool, ServerError> {
-    let pool = userhub_store::connect(&settings.database)?;
-    let deadline = tokio::time::Instant::now() + DATABASE_START_TIMEOUT;
-    loop {
-        match userhub_store::run_migrations(&pool).await {
-            Ok(_) => return Ok(pool),
-            Err(error) if error.is_transient() && tokio::time::Instant::now() < deadline => {
-                tracing::warn!(%error, "database not ready; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(userhub_store::connect_migrated(&settings.database).await?)
+}
+
+/// The consumers of `actions`, each with its task type's handler.
+fn consumers(actions: &[TaskAction]) -> Consumers {
+    let mut consumers = Consumers::default();
+    for action in actions {
+        match action {
+            TaskAction::CreateCoreProfiles => {
+                consumers.add(userhub_worker_create_core_profiles::CreateCoreProfiles);
             }
-            Err(error) => return Err(error.into()),
+            TaskAction::UpdateCoreProfiles => {
+                consumers.add(userhub_worker_update_core_profiles::UpdateCoreProfiles);
+            }
+            TaskAction::UpdateAppProfiles => {
+                consumers.add(userhub_worker_update_app_profiles::UpdateAppProfiles);
+            }
+            TaskAction::GetCoreProfiles => {
+                consumers.add(userhub_worker_get_core_profiles::GetCoreProfiles);
+            }
+            TaskAction::GetAppProfiles => {
+                consumers.add(userhub_worker_get_app_profiles::GetAppProfiles);
+            }
+            TaskAction::CreateAppProfiles => {
+                consumers.add(userhub_worker_create_app_profiles::CreateAppProfiles);
+            }
+            TaskAction::UpsertCoreProfiles => {
+                consumers.add(userhub_worker_upsert_core_profiles::UpsertCoreProfiles);
+            }
         }
     }
+    consumers
 }
 
-fn api_context(
-    settings: &Settings,
-    pool: &Pool,
-    metrics: &Metrics,
-    auth_throttle: &Arc<AuthThrottle>,
-) -> ApiContext {
-    let cache = Duration::from_millis(settings.http.auth_cache_ms);
-    let authenticator = Authenticator::new(pool.clone(), cache)
-        .with_unauthenticated_domain(settings.http.unauthenticated_domain.clone());
-    ApiContext {
-        pool: pool.clone(),
-        authenticator: Arc::new(authenticator),
-        auth_throttle: Arc::clone(auth_throttle),
-        limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
-        metrics: metrics.clone(),
-        request_limits: RequestLimits {
-            records_per_task: settings.gateway.records_per_task,
-            max_body_bytes: settings.gateway.max_body_bytes,
-            max_multipart_bytes: settings.gateway.max_multipart_bytes,
-        },
-    }
+/// A process with the routes every mode serves (`/openapi.json`).
+async fn process(settings: &Settings) -> Result<Process, ServerError> {
+    let openapi = Router::new().route(
+        "/openapi.json",
+        get(|| async { axum::Json(crate::openapi::document()) }),
+    );
+    Ok(Process::start(settings.process())
+        .await?
+        .with_routes(openapi))
 }
 
-fn gateway(settings: &Settings, context: &ApiContext, broker: &Broker) -> Gateway {
-    Gateway {
-        context: context.clone(),
-        broker: broker.clone(),
-        settings: Arc::new(settings.gateway.clone()),
-    }
+/// Runs `service` with a broker connection that outlives it (in-flight chunks still ack).
+async fn with_broker<F: Future<Output = Result<(), ServerError>>>(
+    settings: BrokerSettings,
+    service: impl FnOnce(Broker) -> F,
+) -> Result<(), ServerError> {
+    let stop = CancellationToken::new();
+    let broker = Broker::start(settings, stop.clone());
+    let result = service(broker).await;
+    stop.cancel();
+    result
 }
 
-/// What every consume loop shares.
-struct WorkerDependencies {
-    pool: Pool,
-    broker: Broker,
-    settings: WorkerSettings,
-    metrics: Metrics,
-    shutdown: CancellationToken,
-}
-
-impl WorkerDependencies {
-    fn spawn<H: TaskHandler>(&self, workers: &mut JoinSet<()>, handler: H) {
-        workers.spawn(run_consumer(
-            Arc::new(handler),
-            self.pool.clone(),
-            self.broker.clone(),
-            self.settings.clone(),
-            self.metrics.clone(),
-            self.shutdown.clone(),
-        ));
-    }
-}
-
-fn spawn_worker(workers: &mut JoinSet<()>, action: TaskAction, dependencies: &WorkerDependencies) {
-    match action {
-        TaskAction::CreateCoreProfiles => dependencies.spawn(workers, CreateCoreProfiles),
-        TaskAction::UpdateCoreProfiles => dependencies.spawn(workers, UpdateCoreProfiles),
-        TaskAction::UpdateAppProfiles => dependencies.spawn(workers, UpdateAppProfiles),
-        TaskAction::GetCoreProfiles => dependencies.spawn(workers, GetCoreProfiles),
-        TaskAction::GetAppProfiles => dependencies.spawn(workers, GetAppProfiles),
-        TaskAction::CreateAppProfiles => dependencies.spawn(workers, CreateAppProfiles),
-        TaskAction::UpsertCoreProfiles => dependencies.spawn(workers, UpsertCoreProfiles),
-    }
-}
-
-/// Which parts one process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Parts<'a> {
-    gateway: bool,
-    status: bool,
-    workers: &'a [TaskAction],
-}
-
-async fn run_parts(
+/// Gateway and status on one listener, with the workers of `actions` (none for `api`).
+async fn run_combined(
     settings: Settings,
-    parts: Parts<'_>,
+    actions: &[TaskAction],
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let pool = connect_database(&settings).await?;
-    let needs_broker = parts.gateway || !parts.workers.is_empty();
-    let broker_stop = CancellationToken::new();
-    // The status service connects too, for the dashboard's queue depths, but does not need the
-    // broker to be ready.
-    let broker = (needs_broker || parts.status)
-        .then(|| Broker::start(settings.broker.clone(), broker_stop.clone()));
-    let metrics = Metrics::new();
-    let auth_throttle = Arc::new(AuthThrottle::new(settings.http.auth_failures_per_minute));
-    let context = api_context(&settings, &pool, &metrics, &auth_throttle);
-    let mut workers = JoinSet::new();
-    let mut router = Router::new();
-    if let Some(broker) = broker.as_ref().filter(|_| needs_broker) {
-        let dependencies = WorkerDependencies {
-            pool: pool.clone(),
-            broker: broker.clone(),
-            settings: settings.worker.clone(),
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-        };
-        for action in parts.workers {
-            spawn_worker(&mut workers, *action, &dependencies);
-        }
-        if !parts.workers.is_empty() {
-            workers.spawn(run_stall_detector(
-                pool.clone(),
-                broker.clone(),
-                settings.worker.clone(),
-                shutdown.clone(),
-            ));
-            workers.spawn(run_retention_sweeper(
-                pool.clone(),
-                settings.retention.clone(),
-                shutdown.clone(),
-            ));
-            workers.spawn(run_event_relay(
-                pool.clone(),
-                broker.clone(),
-                settings.worker.clone(),
-                metrics.clone(),
-                shutdown.clone(),
-            ));
-        }
-        if parts.gateway {
-            router = router.merge(userhub_gateway::router(gateway(
-                &settings, &context, broker,
-            )));
-        }
-    }
-    if parts.status {
-        router = router
-            .merge(userhub_status::router(context, &settings.status))
-            .merge(userhub_status::dashboard::router(Dashboard {
-                pool: pool.clone(),
-                queue_depths: broker
-                    .clone()
-                    .map(|broker| Arc::new(BrokerQueueDepths(broker)) as Arc<dyn QueueDepthSource>),
-                operator_token: settings
-                    .ops
-                    .operator_token
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|token| !token.is_empty())
-                    .map(Arc::from),
-                metrics: metrics.clone(),
-                auth_throttle,
-            }));
-    }
-    let router = router.merge(ops::router(Ops {
-        pool: pool.clone(),
-        broker: broker.filter(|_| needs_broker),
-        metrics,
-    }));
-    let options = settings.http.serve_options();
-    let served = userhub_http_common::serve(listener, router, options, shutdown.clone())
-        .await
-        .map_err(ServerError::from);
-    shutdown.cancel();
-    while workers.join_next().await.is_some() {}
-    broker_stop.cancel();
-    pool.close();
-    served
+    let process = process(&settings).await?;
+    with_broker(settings.broker.clone(), |broker| async move {
+        let mut jobs = JoinSet::new();
+        let worker_settings = (&settings.worker, &settings.retention);
+        let consumers = consumers(actions);
+        userhub_worker_runtime::spawn_workers(
+            &mut jobs,
+            &process,
+            &broker,
+            worker_settings,
+            consumers,
+            &shutdown,
+        );
+        let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
+        let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        let routes = userhub_gateway::router(gateway).merge(userhub_status::service_routes(
+            &process,
+            &settings.status,
+            &settings.ops,
+            Some(Arc::clone(&probe)),
+        ));
+        process
+            .serve(routes, Some(probe), jobs, Some(listener), shutdown)
+            .await
+    })
+    .await
 }
 
 /// Gateway, status and every worker in one process behind one HTTP port.
@@ -226,12 +119,7 @@ pub async fn run_all(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let parts = Parts {
-        gateway: true,
-        status: true,
-        workers: &TaskAction::ALL,
-    };
-    run_parts(settings, parts, listener, shutdown).await
+    run_combined(settings, &TaskAction::ALL, listener, shutdown).await
 }
 
 /// Gateway and status on one port, without workers (they run as separate processes).
@@ -240,12 +128,7 @@ pub async fn run_api(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let parts = Parts {
-        gateway: true,
-        status: true,
-        workers: &[],
-    };
-    run_parts(settings, parts, listener, shutdown).await
+    run_combined(settings, &[], listener, shutdown).await
 }
 
 /// The HTTP ingest service alone.
@@ -254,26 +137,27 @@ pub async fn run_gateway(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let parts = Parts {
-        gateway: true,
-        status: false,
-        workers: &[],
-    };
-    run_parts(settings, parts, listener, shutdown).await
+    let process = process(&settings).await?;
+    with_broker(settings.broker.clone(), |broker| async move {
+        let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        userhub_gateway::run(process, gateway, Some(listener), shutdown).await
+    })
+    .await
 }
 
-/// The status service alone.
+/// The status service alone (its broker connection only shows queue depths).
 pub async fn run_status(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let parts = Parts {
-        gateway: false,
-        status: true,
-        workers: &[],
-    };
-    run_parts(settings, parts, listener, shutdown).await
+    let process = process(&settings).await?;
+    with_broker(settings.broker.clone(), |broker| async move {
+        let probe: Arc<dyn BrokerProbe> = Arc::new(broker);
+        let (status, ops) = (&settings.status, &settings.ops);
+        userhub_status::run(process, status, ops, Some(probe), Some(listener), shutdown).await
+    })
+    .await
 }
 
 /// One task type's worker, with `/healthz` and `/readyz` on `listener`.
@@ -283,11 +167,19 @@ pub async fn run_worker(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let actions = [action];
-    let parts = Parts {
-        gateway: false,
-        status: false,
-        workers: &actions,
-    };
-    run_parts(settings, parts, listener, shutdown).await
+    let process = process(&settings).await?;
+    with_broker(settings.broker.clone(), |broker| async move {
+        let worker_settings = (&settings.worker, &settings.retention);
+        let consumers = consumers(&[action]);
+        userhub_worker_runtime::run(
+            process,
+            &broker,
+            worker_settings,
+            consumers,
+            Some(listener),
+            shutdown,
+        )
+        .await
+    })
+    .await
 }

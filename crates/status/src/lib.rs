@@ -14,15 +14,18 @@ pub mod view;
 pub mod zip;
 
 pub use download_slots::DownloadSlots;
-pub use settings::StatusSettings;
+pub use settings::{OpsSettings, StatusSettings};
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use std::sync::Arc;
 use std::time::Duration;
-use userhub_http_common::{ApiContext, admission_layer, record_request, request_id_and_trace};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use userhub_http_common::{ApiContext, Process, ServiceError, with_api_layers};
+use userhub_telemetry::BrokerProbe;
 
 /// The status service's shared state: the API context and the downloads it runs.
 #[derive(Clone, Debug)]
@@ -45,7 +48,7 @@ pub fn router(context: ApiContext, settings: &StatusSettings) -> Router {
         downloads: DownloadSlots::new(settings.downloads_per_domain),
         download_idle_timeout: settings.download_idle_timeout(),
     };
-    Router::new()
+    let api = Router::new()
         .route("/v2/{domain}/identity/bulk_actions", get(list::list))
         .route(
             "/v2/{domain}/identity/bulk_actions/limits",
@@ -62,9 +65,39 @@ pub fn router(context: ApiContext, settings: &StatusSettings) -> Router {
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}/errors",
             get(routes::get_errors),
-        )
-        .layer(from_fn_with_state(context.clone(), admission_layer))
-        .layer(from_fn_with_state(context.metrics.clone(), record_request))
-        .layer(from_fn(request_id_and_trace))
-        .with_state(state)
+        );
+    with_api_layers(api, &context).with_state(state)
+}
+
+/// The status service alone: its routes and the operator dashboard, until `shutdown`. Queue
+/// depths for the dashboard come from `queue_depths`, which the composing process provides.
+pub async fn run(
+    process: Process,
+    settings: &StatusSettings,
+    ops: &OpsSettings,
+    queue_depths: Option<Arc<dyn BrokerProbe>>,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    let routes = service_routes(&process, settings, ops, queue_depths);
+    // Ready with PostgreSQL alone: the broker only adds queue depths to the dashboard.
+    process
+        .serve(routes, None, JoinSet::new(), listener, shutdown)
+        .await
+}
+
+/// The status routes and the dashboard's, as a process composes them.
+pub fn service_routes(
+    process: &Process,
+    settings: &StatusSettings,
+    ops: &OpsSettings,
+    queue_depths: Option<Arc<dyn BrokerProbe>>,
+) -> Router {
+    router(process.context.clone(), settings).merge(dashboard::router(dashboard::Dashboard {
+        pool: process.pool.clone(),
+        queue_depths,
+        operator_token: ops.token(),
+        metrics: process.metrics.clone(),
+        auth_throttle: std::sync::Arc::clone(&process.context.auth_throttle),
+    }))
 }

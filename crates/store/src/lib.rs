@@ -22,6 +22,6 @@ pub mod tasks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};
 pub use error::StoreError;
-pub use migrate::run_migrations;
+pub use migrate::{connect_migrated, run_migrations};
 pub use pool::{DatabaseSettings, connect, create_database_if_missing, drop_database};
 pub use tokio_postgres::IsolationLevel;

@@ -122,3 +122,22 @@ async fn apply_missing(client: &mut deadpool_postgres::Object) -> Result<usize, 
     }
     Ok(count)
 }
+
+/// How long start-up waits for the database to accept migrations.
+const DATABASE_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Connects the pool and applies migrations, waiting for a database that is still starting.
+pub async fn connect_migrated(settings: &crate::DatabaseSettings) -> Result<Pool, StoreError> {
+    let pool = crate::connect(settings)?;
+    let deadline = tokio::time::Instant::now() + DATABASE_START_TIMEOUT;
+    loop {
+        match run_migrations(&pool).await {
+            Ok(_) => return Ok(pool),
+            Err(error) if error.is_transient() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%error, "database not ready; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

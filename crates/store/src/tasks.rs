@@ -528,3 +528,19 @@ pub async fn domain_backlog(
         .await?;
     Ok(client.query_one(&statement, &[&domain_id]).await?.get(0))
 }
+
+/// How many unfinished tasks are in each state (for the open-tasks gauge).
+pub async fn open_task_counts(
+    client: &impl GenericClient,
+) -> Result<Vec<(TaskState, i64)>, StoreError> {
+    let rows = client
+        .query(include_str!("../queries/tasks/open_counts.sql"), &[])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let state: &str = row.get(0);
+            let state = state.parse().map_err(|_| decode_error("state", state))?;
+            Ok((state, row.get(1)))
+        })
+        .collect()
+}

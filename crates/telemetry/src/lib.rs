@@ -2,12 +2,14 @@
 //! Prometheus metrics.
 
 mod metrics;
+mod probe;
 mod tracing_setup;
 
 pub use metrics::{
     ActionLabels, ChunkLabels, HttpLabels, Metrics, OutcomeLabels, QueueLabels, RouteLabels,
     StateLabels,
 };
+pub use probe::{BrokerProbe, QueueCounts, QueueCountsFuture};
 use serde::{Deserialize, Serialize};
 pub use tracing_setup::{Telemetry, continue_trace, init, init_with_exporter, trace_context_of};
 

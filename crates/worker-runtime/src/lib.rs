@@ -12,6 +12,7 @@ mod outcomes;
 mod plan;
 mod relay;
 mod retention;
+mod service;
 mod settings;
 mod stall;
 
@@ -21,6 +22,7 @@ pub use faults::{CrashPoint, WorkerFaults};
 pub use outcomes::OutcomeWriter;
 pub use relay::{relay_round, run_event_relay};
 pub use retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_sweeper, sweep};
+pub use service::{Consumers, run, spawn_workers};
 pub use settings::WorkerSettings;
 pub use stall::{check_stalled_tasks, run_stall_detector};
 

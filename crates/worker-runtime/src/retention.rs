@@ -35,6 +35,25 @@ impl Default for RetentionSettings {
     }
 }
 
+impl RetentionSettings {
+    /// Checks the section.
+    pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
+        if self.task_days == 0
+            || self.task_days > MAX_RETENTION_DAYS
+            || self.expired_task_days > MAX_RETENTION_DAYS
+        {
+            return Err(userhub_domain::InvalidSetting::new(
+                "retention.task_days",
+                format!(
+                    "retention periods must be 1 to {MAX_RETENTION_DAYS} days \
+                     (expired_task_days may be 0)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Most days a retention setting may hold (100 years), so that no date computed from it
 /// leaves PostgreSQL's range.
 pub const MAX_RETENTION_DAYS: u32 = 36_500;

@@ -9,16 +9,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use userhub_domain::TaskAction;
 use userhub_domain::api_key::{constant_time_eq, hash_secret};
 use userhub_http_common::{
     ApiError, AuthThrottle, ClientAddress, auth_throttled, record_request, request_id_and_trace,
 };
 use userhub_store::Pool;
-use userhub_telemetry::Metrics;
+use userhub_telemetry::{BrokerProbe, Metrics};
 
 pub use overview::{DashboardTask, Overview, QueueRow, ThroughputSeries};
 
@@ -28,30 +25,13 @@ const STYLE: &str = include_str!("assets/dashboard.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Messages in a task type's queues.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    pub work: u32,
-    pub retry: u32,
-    pub dead: u32,
-}
-
-/// The answer of a [`QueueDepthSource`].
-pub type QueueCountsFuture<'a> = Pin<Box<dyn Future<Output = Option<QueueCounts>> + Send + 'a>>;
-
-/// Where the dashboard learns queue depths: the status service reads PostgreSQL only, so the
-/// process that composes it (and holds a broker connection) provides them.
-pub trait QueueDepthSource: Send + Sync {
-    /// The counts of `action`'s queues, or `None` when the broker cannot tell now.
-    fn queue_counts(&self, action: TaskAction) -> QueueCountsFuture<'_>;
-}
-
 /// What the dashboard reads, and the token that opens it.
 #[derive(Clone)]
 pub struct Dashboard {
     pub pool: Pool,
-    /// For queue depths; `None` where the process has no broker connection.
-    pub queue_depths: Option<Arc<dyn QueueDepthSource>>,
+    /// For queue depths, from the process that composes the dashboard (the status service
+    /// reads PostgreSQL only); `None` where the process has no broker connection.
+    pub queue_depths: Option<Arc<dyn BrokerProbe>>,
     /// `None` disables the data endpoint.
     pub operator_token: Option<Arc<str>>,
     pub metrics: Metrics,

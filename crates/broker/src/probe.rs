@@ -1,17 +1,17 @@
-//! The dashboard's queue depths from the broker connection of the process that serves it (the
-//! status crate itself reads PostgreSQL only).
+//! The broker as the health routes and the dashboard see it (queue depths by passive declares).
 
-use userhub_broker::Broker;
+use crate::Broker;
 use userhub_domain::TaskAction;
-use userhub_status::dashboard::{QueueCounts, QueueCountsFuture, QueueDepthSource};
+use userhub_telemetry::{BrokerProbe, QueueCounts, QueueCountsFuture};
 
-/// Queue depths by passive declares on the process's broker connection.
-pub struct BrokerQueueDepths(pub Broker);
+impl BrokerProbe for Broker {
+    fn is_connected(&self) -> bool {
+        Broker::is_connected(self)
+    }
 
-impl QueueDepthSource for BrokerQueueDepths {
     fn queue_counts(&self, action: TaskAction) -> QueueCountsFuture<'_> {
         Box::pin(async move {
-            match self.0.queue_depths(action).await {
+            match self.queue_depths(action).await {
                 Ok(depths) => Some(QueueCounts {
                     work: depths.work,
                     retry: depths.retry,

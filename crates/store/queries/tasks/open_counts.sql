@@ -1,0 +1,1 @@
+SELECT state, count(*) FROM tasks WHERE state <> 'completed' GROUP BY state
