@@ -1,15 +1,16 @@
-//! The HTTP ingest service: authenticates and rate-limits bulk requests, reads every body
-//! encoding as a bounded stream, validates records, groups them into chunks and publishes them
-//! with confirms before answering `201`.
+//! The HTTP ingest service of the native API: authenticates and rate-limits bulk requests,
+//! reads every body encoding as a bounded stream, validates records, groups them into chunks
+//! and publishes them with confirms before answering `201`. [`ingest`] is the library the
+//! compatible endpoints (`userhub-compat`) submit through.
 
 mod accept;
 mod body;
 mod chunking;
 mod csv_input;
 pub mod decoders;
-mod dialects;
 mod error;
 mod idempotency;
+pub mod ingest;
 mod json_budget;
 mod messages;
 mod options;
@@ -62,7 +63,6 @@ pub fn router(gateway: Gateway) -> Router {
             "/v2/{domain}/identity/bulk_actions",
             post(routes::create_task),
         )
-        .merge(dialects::router())
         .layer(DefaultBodyLimit::disable());
     with_api_layers(api, &context).with_state(gateway)
 }

@@ -1,5 +1,5 @@
 //! Accepting a parsed request as a task: validation, idempotency, chunking, the task row and
-//! confirmed publishing. Shared by the native endpoint and the compatible dialects.
+//! confirmed publishing. Shared by the native endpoint and the compatible endpoints (`userhub-compat`).
 
 use crate::Gateway;
 use crate::accept::{TaskToAccept, accept_task};

@@ -27,6 +27,42 @@ pub struct ApiContext {
     pub request_limits: RequestLimits,
 }
 
+impl ApiContext {
+    /// Counts a request of `principal`'s domain against its rate limit: the domain's own limit
+    /// (or the server default), or for a `product` with a limit of its own (name, per minute),
+    /// that product's separate counter of the domain.
+    pub fn admit_rate(
+        &self,
+        principal: &AuthPrincipal,
+        product: Option<(&str, u32)>,
+    ) -> RateDecision {
+        let domain = &principal.domain.name;
+        match product {
+            Some((name, per_minute)) => {
+                self.limiter
+                    .check(&format!("{domain}@{name}"), Some(per_minute), true)
+            }
+            None => {
+                let per_minute = principal
+                    .domain
+                    .rate_limit_per_minute
+                    .map(|limit| limit.max(1) as u32);
+                self.limiter.check(domain, per_minute, true)
+            }
+        }
+    }
+
+    /// The principal of a key sent outside the `Authorization` header (a body member, say):
+    /// `401` unless one is given and valid.
+    pub async fn authenticate_token(&self, key: Option<&str>) -> Result<AuthPrincipal, ApiError> {
+        let key = key
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("an API token is required"))?;
+        self.authenticator.authenticate_key(key).await
+    }
+}
+
 /// The server-wide limits of a create request (a domain may have its own record limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestLimits {
@@ -98,11 +134,7 @@ pub async fn admission_layer(
             return after_draining(request.into_body(), error.into_response()).await;
         }
     };
-    let per_minute = principal
-        .domain
-        .rate_limit_per_minute
-        .map(|limit| limit.max(1) as u32);
-    let decision = context.limiter.check(&domain, per_minute, true);
+    let decision = context.admit_rate(&principal, None);
     if !decision.allowed {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

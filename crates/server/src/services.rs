@@ -100,12 +100,14 @@ async fn run_combined(
         );
         let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
         let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
-        let routes = userhub_gateway::router(gateway).merge(userhub_status::service_routes(
-            &process,
-            &settings.status,
-            &settings.ops,
-            Some(Arc::clone(&probe)),
-        ));
+        let routes = userhub_gateway::router(gateway.clone())
+            .merge(userhub_compat::router(gateway))
+            .merge(userhub_status::service_routes(
+                &process,
+                &settings.status,
+                &settings.ops,
+                Some(Arc::clone(&probe)),
+            ));
         process
             .serve(routes, Some(probe), jobs, Some(listener), shutdown)
             .await
@@ -140,6 +142,7 @@ pub async fn run_gateway(
     let process = process(&settings).await?;
     with_broker(settings.broker.clone(), |broker| async move {
         let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        let process = process.with_routes(userhub_compat::router(gateway.clone()));
         userhub_gateway::run(process, gateway, Some(listener), shutdown).await
     })
     .await

@@ -4,17 +4,11 @@
 //! fields. At most 10 000 rows; fewer than 100 are answered synchronously, else `202` with a
 //! task id for `POST /api/external/info/task`.
 
-use super::ProfileDraft;
-use super::admission::{Admission, KeyPlace, admit_request};
-use super::{
+use crate::ProfileDraft;
+use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::{
     CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, error_text, identity_text,
     is_given, record_limit, run, task_id_of, task_outcomes, unusable_identity,
-};
-use crate::Gateway;
-use crate::payload::RawRecord;
-use crate::sync::RecordOutcome;
-use crate::tabular::{
-    broken_record, check_columns, failed_record, json_record, json_rows, read_columns, row_cells,
 };
 use axum::Json;
 use axum::extract::State;
@@ -24,6 +18,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use userhub_domain::{ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskOptions};
+use userhub_gateway::Gateway;
+use userhub_gateway::ingest::RawRecord;
+use userhub_gateway::ingest::RecordOutcome;
+use userhub_gateway::ingest::{
+    broken_record, check_columns, failed_record, json_record, json_rows, read_columns, row_cells,
+};
 
 /// The tasks' input format, which tells this endpoint's tasks apart.
 const PRODUCT: &str = "xtremepush";
@@ -86,7 +86,7 @@ fn target_of(column: &str) -> Target {
 
 /// The Xtremepush column of one of our field paths (the inverse of `target_of`).
 fn column_of(path: &str) -> String {
-    let (head, rest) = super::path_parts(path);
+    let (head, rest) = crate::path_parts(path);
     let identity_kind = rest.split('.').next().unwrap_or_default();
     match (head, identity_kind) {
         ("identities", "uid") => "user_id".to_owned(),

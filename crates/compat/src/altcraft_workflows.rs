@@ -4,20 +4,20 @@
 //! reports `{data: {status, progress, result: {result: [{profile_id}]}}}`. Bodies over 10 MB are
 //! answered in Altcraft's error shape.
 
-use super::altcraft_import::{
+use crate::altcraft_import::{
     Encoding, IMPORT_PRODUCT, authorized_document, failure, flag, match_by, records_of,
     result_entry,
 };
-use super::{
+use crate::{
     CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, record_limit, run, task_id_of,
     task_outcomes,
 };
-use crate::Gateway;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use userhub_domain::{TaskAction, TaskOptions, TaskState};
+use userhub_gateway::Gateway;
 
 /// The input format of workflow import tasks.
 const WORKFLOW_PRODUCT: &str = "altcraft-workflow";

@@ -5,14 +5,9 @@
 //! limit of 120 requests per minute per domain. A request is checked whole before anything is
 //! written: an invalid field or an unknown customer changes nothing.
 
-use super::ProfileDraft;
-use super::admission::{Admission, KeyPlace, admit_request};
-use super::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, run};
-use crate::Gateway;
-use crate::error::GatewayError;
-use crate::json_budget::{BudgetError, bounded_array};
-use crate::payload::{RawRecord, RecordContent};
-use crate::sync::RecordOutcome;
+use crate::ProfileDraft;
+use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, run};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,6 +19,11 @@ use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{TaskAction, TaskOptions};
+use userhub_gateway::Gateway;
+use userhub_gateway::GatewayError;
+use userhub_gateway::ingest::RecordOutcome;
+use userhub_gateway::ingest::{BudgetError, bounded_array};
+use userhub_gateway::ingest::{RawRecord, RecordContent};
 use userhub_http_common::Principal;
 use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
@@ -98,7 +98,7 @@ fn customer_id(at: usize, customer: &Map<String, Value>) -> Result<i64, DialectE
 
 /// The HelpCrunch field of one of our field paths.
 fn customer_field(path: &str) -> String {
-    let (head, rest) = super::path_parts(path);
+    let (head, rest) = crate::path_parts(path);
     let identity_kind = rest.split('.').next().unwrap_or_default();
     match (head, identity_kind) {
         ("identities", "uid") => "userId".to_owned(),
@@ -135,7 +135,7 @@ fn customer_record(
                     "userId" => "uid",
                     _ => "phone_number",
                 };
-                match super::identity_text(value) {
+                match crate::identity_text(value) {
                     Some(text) => draft.identities.push(json!({ kind: text })),
                     None => {
                         return Err(bad(format!(
@@ -235,7 +235,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
     };
     let admitted = admit_request(gateway, request, admission).await?;
     let principal = admitted.principal;
-    super::check_document_size(&admitted.body)?;
+    crate::check_document_size(&admitted.body)?;
     let customers: Vec<Map<String, Value>> =
         bounded_array(&admitted.body, MAX_CUSTOMERS).map_err(|error| match error {
             BudgetError::TooMany { .. } => bad(format!(
@@ -269,7 +269,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         let update = parse_core_profile_patch(&text).map_err(|errors| {
             let details: Vec<String> = errors
                 .iter()
-                .map(|error| super::described(&error.field, &error.message, &customer_field))
+                .map(|error| crate::described(&error.field, &error.message, &customer_field))
                 .collect();
             bad(format!("customer {id}: {}", details.join("; ")))
         })?;
@@ -326,7 +326,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             failures.join("; ")
         )));
     }
-    let client = super::client(gateway).await?;
+    let client = crate::client(gateway).await?;
     let given: Vec<(String, String)> = tag_colors
         .iter()
         .flat_map(|colors| colors.iter())
@@ -362,7 +362,7 @@ async fn stored_customers(
     domain_id: i64,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
-    let client = super::client(gateway).await?;
+    let client = crate::client(gateway).await?;
     let profiles = core_profiles(&client, domain_id, ids)
         .await
         .map_err(GatewayError::from)?;
@@ -414,7 +414,7 @@ async fn check_identities(
         }
     }
     let keys: Vec<(&str, &str)> = claims.keys().copied().collect();
-    let client = super::client(gateway).await?;
+    let client = crate::client(gateway).await?;
     let owners = owners(&client, domain_id, &keys)
         .await
         .map_err(GatewayError::from)?;
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(customer_field("identities[2].phone_number"), "phone");
         assert_eq!(customer_field("preferred_language"), "locale");
         assert_eq!(
-            super::super::described(
+            crate::described(
                 "identities[1].email",
                 "`identities[1].email`: not a valid email address",
                 &customer_field

@@ -1,65 +1,20 @@
-//! Compatible endpoints of other products (seeds 001–004): each module reads its product's
-//! request, translates it into a canonical task (same validation, workers, storage and status as
-//! the native API) and renders answers and errors in that product's shape.
+//! What every compatible endpoint shares: the request as its handler takes it, the error
+//! before its product's rendering, submitting the canonical task (and waiting for it), and
+//! helpers that read a product's fields into canonical records.
 
-mod admission;
-mod altcraft_import;
-mod altcraft_workflows;
-mod helpcrunch;
-mod key_scan;
-mod xml;
-mod xtremepush;
-
-pub(crate) use xml::to_json as xml_to_json;
-
-/// Runs the key scans over every prefix length class of `body` (for the fuzz target): they
-/// must answer, never panic, whatever the bytes and wherever the body is cut.
-pub(crate) fn scan_for_keys(body: &[u8]) {
-    for cut in [body.len() / 3, body.len() / 2, body.len()] {
-        let complete = cut == body.len();
-        let _ = key_scan::json_member(&body[..cut], "token", complete);
-        let _ = key_scan::xml_child(&body[..cut], "token", complete);
-    }
-}
-
-use crate::Gateway;
-use crate::error::GatewayError;
-use crate::payload::{PayloadFormat, RawRecord};
-use crate::request::ParsedRequest;
-use crate::submit::{Created, submit};
-use crate::sync::{Awaited, Finished, await_task};
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
-use axum::routing::{post, put};
 use serde_json::Value;
 use std::time::Duration;
 use userhub_domain::{TaskAction, TaskOptions};
+use userhub_gateway::Gateway;
+use userhub_gateway::GatewayError;
+use userhub_gateway::ingest::ParsedRequest;
+use userhub_gateway::ingest::{Awaited, Finished, await_task};
+use userhub_gateway::ingest::{Created, submit};
+use userhub_gateway::ingest::{PayloadFormat, RawRecord};
 use userhub_http_common::{ApiError, ClientAddress, Principal};
-
-/// The dialects' routes.
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route(
-            "/api/external/import/profile",
-            post(xtremepush::import_profiles),
-        )
-        .route("/api/external/info/task", post(xtremepush::task_info))
-        .route("/v1/customers/batch", put(helpcrunch::update_customers))
-        .route(
-            "/api/v1.1/profiles/import_batch",
-            post(altcraft_import::import_batch),
-        )
-        .route(
-            "/api/v1.1/workflows/import_and_start_batch_task",
-            post(altcraft_workflows::import_and_start),
-        )
-        .route(
-            "/api/v1.1/tasks/status",
-            post(altcraft_workflows::task_status),
-        )
-}
 
 /// A compatible request as its handler takes it: the body unread, and the caller's address for
 /// throttling failed keys.
@@ -89,8 +44,8 @@ pub(crate) const MAX_DOCUMENT_VALUES: usize = 250_000;
 
 /// Checks a JSON document against [`MAX_DOCUMENT_VALUES`] before it is read into a tree.
 pub(crate) fn check_document_size(body: &[u8]) -> Result<(), DialectError> {
-    match crate::json_budget::check_value_count(body, MAX_DOCUMENT_VALUES) {
-        Err(crate::json_budget::BudgetError::TooMany { max }) => Err(DialectError::TooLarge(
+    match userhub_gateway::ingest::check_value_count(body, MAX_DOCUMENT_VALUES) {
+        Err(userhub_gateway::ingest::BudgetError::TooMany { max }) => Err(DialectError::TooLarge(
             format!("the body holds more than {max} values; send fewer profiles per request"),
         )),
         // Syntax errors are reported by the parse that follows, with their own message.
@@ -207,11 +162,7 @@ pub(crate) async fn principal_of_key(
     gateway: &Gateway,
     key: Option<&str>,
 ) -> Result<Principal, DialectError> {
-    let key = key
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| DialectError::Unauthorized("an API token is required".to_owned()))?;
-    Ok(gateway.context.authenticator.authenticate_key(key).await?)
+    Ok(gateway.context.authenticate_token(key).await?)
 }
 
 /// Applies the domain's rate limit (or the product's own `per_minute`, counted separately).
@@ -220,22 +171,7 @@ pub(crate) fn admit(
     principal: &Principal,
     product: Option<(&str, u32)>,
 ) -> Result<(), DialectError> {
-    let domain = &principal.domain.name;
-    let decision = match product {
-        Some((name, per_minute)) => {
-            gateway
-                .context
-                .limiter
-                .check(&format!("{domain}@{name}"), Some(per_minute), true)
-        }
-        None => {
-            let per_minute = principal
-                .domain
-                .rate_limit_per_minute
-                .map(|limit| limit.max(1) as u32);
-            gateway.context.limiter.check(domain, per_minute, true)
-        }
-    };
+    let decision = gateway.context.admit_rate(principal, product);
     if decision.allowed {
         Ok(())
     } else {
@@ -428,9 +364,9 @@ pub(crate) async fn dialect_task(
 pub(crate) async fn task_outcomes(
     gateway: &Gateway,
     task: &userhub_store::tasks::TaskRecord,
-) -> Result<Vec<Option<crate::sync::RecordOutcome>>, DialectError> {
+) -> Result<Vec<Option<userhub_gateway::ingest::RecordOutcome>>, DialectError> {
     let total = usize::try_from(task.total).unwrap_or_default();
-    Ok(crate::sync::outcomes(&gateway.context.pool, task.id, total).await?)
+    Ok(userhub_gateway::ingest::outcomes(&gateway.context.pool, task.id, total).await?)
 }
 
 /// A canonical profile record being assembled from a product's fields.

@@ -4,18 +4,18 @@
 //! matching modes are answered with a clear "unsupported" error. `skip_triggers` suppresses the
 //! profile events. Also the profile mapping that seed 003's workflow import shares.
 
-use super::ProfileDraft;
-use super::admission::{Admission, KeyPlace, admit_request};
-use super::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
-use crate::Gateway;
-use crate::payload::RawRecord;
-use crate::sync::RecordOutcome;
-use crate::tabular::{failed_record, json_record};
+use crate::ProfileDraft;
+use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use userhub_domain::{IdentityKind, MatchBy, TaskAction, TaskOptions};
+use userhub_gateway::Gateway;
+use userhub_gateway::ingest::RawRecord;
+use userhub_gateway::ingest::RecordOutcome;
+use userhub_gateway::ingest::{failed_record, json_record};
 
 /// The input format of `import_batch` tasks.
 pub(super) const IMPORT_PRODUCT: &str = "altcraft";
@@ -32,7 +32,7 @@ pub(super) enum Encoding {
 
 impl Encoding {
     pub(super) fn of(headers: &HeaderMap) -> Option<Encoding> {
-        match crate::body::media_type(headers).as_str() {
+        match userhub_gateway::ingest::media_type(headers).as_str() {
             "application/json" | "" => Some(Encoding::Json),
             "application/xml" | "text/xml" => Some(Encoding::Xml),
             _ => None,
@@ -45,7 +45,7 @@ impl Encoding {
             Encoding::Xml => (
                 status,
                 [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-                super::xml::from_json("xml", body),
+                crate::xml::from_json("xml", body),
             )
                 .into_response(),
         }
@@ -76,11 +76,11 @@ pub(super) fn failure(encoding: Encoding, error: DialectError) -> Response {
 fn read_document(bytes: &[u8], encoding: Encoding) -> Result<Map<String, Value>, DialectError> {
     let value = match encoding {
         Encoding::Json => {
-            super::check_document_size(bytes)?;
+            crate::check_document_size(bytes)?;
             serde_json::from_slice::<Value>(bytes)
                 .map_err(|error| DialectError::BadRequest(format!("invalid JSON: {error}")))?
         }
-        Encoding::Xml => super::xml::to_json(bytes, super::MAX_DOCUMENT_VALUES)
+        Encoding::Xml => crate::xml::to_json(bytes, crate::MAX_DOCUMENT_VALUES)
             .map_err(DialectError::BadRequest)?,
     };
     match value {
@@ -127,8 +127,11 @@ pub(super) fn flag(document: &Map<String, Value>, name: &str) -> Result<bool, Di
     match document.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(value)) => Ok(*value),
-        Some(Value::String(text)) => Ok(crate::options::flag(name, Some(text))?),
-        Some(Value::Number(number)) => Ok(crate::options::flag(name, Some(&number.to_string()))?),
+        Some(Value::String(text)) => Ok(userhub_gateway::ingest::flag(name, Some(text))?),
+        Some(Value::Number(number)) => Ok(userhub_gateway::ingest::flag(
+            name,
+            Some(&number.to_string()),
+        )?),
         Some(other) => Err(DialectError::BadRequest(format!(
             "`{name}` must be true or false, not {other}"
         ))),
@@ -152,7 +155,7 @@ pub(super) fn match_by(document: &Map<String, Value>) -> Result<MatchBy, Dialect
         "phone" => Ok(MatchBy::Identity(IdentityKind::PhoneNumber)),
         "profile_id" => Ok(MatchBy::CoreProfileId),
         "custom" => {
-            let name = super::text_param(document, "field_name")
+            let name = crate::text_param(document, "field_name")
                 .filter(|name| !name.is_empty())
                 .ok_or_else(|| {
                     DialectError::BadRequest(
@@ -176,22 +179,22 @@ pub(super) fn profile_record(
     let mut draft = ProfileDraft::default();
     for (key, value) in data {
         match key.as_str() {
-            "email" if super::is_given(Some(value)) => {
+            "email" if crate::is_given(Some(value)) => {
                 let email =
-                    super::identity_text(value).ok_or_else(|| super::unusable_identity(key))?;
+                    crate::identity_text(value).ok_or_else(|| crate::unusable_identity(key))?;
                 draft.identities.push(json!({"email": email}));
             }
-            "phone" | "phones" if super::is_given(Some(value)) => {
+            "phone" | "phones" if crate::is_given(Some(value)) => {
                 let given: Vec<&Value> = match value {
                     Value::Array(items) => items
                         .iter()
-                        .filter(|item| super::is_given(Some(item)))
+                        .filter(|item| crate::is_given(Some(item)))
                         .collect(),
                     single => vec![single],
                 };
                 for phone in given {
                     let phone =
-                        super::identity_text(phone).ok_or_else(|| super::unusable_identity(key))?;
+                        crate::identity_text(phone).ok_or_else(|| crate::unusable_identity(key))?;
                     draft.identities.push(json!({"phone_number": phone}));
                 }
             }
@@ -254,7 +257,7 @@ pub(super) fn records_of(
         .map(|(index, item)| match profile_of(item).map(profile_record) {
             Some(Ok(record)) => json_record(index as u32, None, &record),
             Some(Err(error)) => failed_record(index as u32, item.to_string(), error),
-            None => crate::tabular::broken_record(
+            None => userhub_gateway::ingest::broken_record(
                 index as u32,
                 None,
                 item.to_string(),
@@ -267,7 +270,7 @@ pub(super) fn records_of(
 /// The Altcraft field of one of our field paths for a profile sent as `item` (which tells
 /// whether its phones came as `phone` or `phones`).
 pub(super) fn altcraft_name(path: &str, item: Option<&Map<String, Value>>) -> String {
-    let (head, rest) = super::path_parts(path);
+    let (head, rest) = crate::path_parts(path);
     let identity_kind = rest.split('.').next().unwrap_or_default();
     match (head, identity_kind) {
         ("identities", "phone_number") => {

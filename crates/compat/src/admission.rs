@@ -5,14 +5,14 @@
 //! limit apply, and only then is the rest of the body read, up to the endpoint's limit. Failed
 //! keys count against the caller's address (see `AuthThrottle`).
 
-use super::key_scan::{Scan, json_member, xml_child};
-use super::{DialectError, DialectRequest, admit, principal_of_key};
-use crate::Gateway;
-use crate::body::{BodyError, ContentEncoding, decoded_stream};
-use crate::error::GatewayError;
+use crate::key_scan::{Scan, json_member, xml_child};
+use crate::{DialectError, DialectRequest, admit, principal_of_key};
 use axum::http::header;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use userhub_gateway::Gateway;
+use userhub_gateway::GatewayError;
+use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_stream};
 use userhub_http_common::{Authenticator, Principal};
 
 /// How much of a body is read, at most, before its key is known.
