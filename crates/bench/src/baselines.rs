@@ -27,9 +27,11 @@ pub async fn copy_file(
     file: &Path,
 ) -> anyhow::Result<()> {
     let sink = client
-        .copy_in(&format!(
-            "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ))
+        .copy_in(
+            &include_str!("../queries/copy_csv.sql")
+                .replace("{table}", table)
+                .replace("{columns}", columns),
+        )
         .await?;
     let mut sink = std::pin::pin!(sink);
     let mut reader = tokio::fs::File::open(file)
@@ -66,17 +68,14 @@ pub async fn copy_import(
 pub async fn copy_import_wide(url: &str, wide: &Path) -> anyhow::Result<Duration> {
     let client = connect(url).await?;
     client
-        .batch_execute(
-            "CREATE TABLE wide_profiles AS SELECT * FROM core_profiles WITH NO DATA;
-             ALTER TABLE wide_profiles ADD COLUMN uid text, ADD COLUMN email text, ADD COLUMN phone text;
-             CREATE UNIQUE INDEX ON wide_profiles (domain_id, uid);
-             CREATE INDEX ON wide_profiles (domain_id, lower(email));",
-        )
+        .batch_execute(include_str!("../queries/create_wide_table.sql"))
         .await?;
     let started = Instant::now();
     copy_file(&client, "wide_profiles", WIDE_COLUMNS, wide).await?;
     let elapsed = started.elapsed();
-    client.batch_execute("DROP TABLE wide_profiles").await?;
+    client
+        .batch_execute(include_str!("../queries/drop_wide_table.sql"))
+        .await?;
     Ok(elapsed)
 }
 
@@ -85,9 +84,7 @@ pub async fn copy_update(url: &str, updates: &Path) -> anyhow::Result<Duration> 
     let client = connect(url).await?;
     let started = Instant::now();
     client
-        .batch_execute(
-            "CREATE TEMP TABLE staging (id int8, last_city text, age int2, user_persona text, custom_fields jsonb)",
-        )
+        .batch_execute(include_str!("../queries/create_staging.sql"))
         .await?;
     copy_file(
         &client,
@@ -97,12 +94,7 @@ pub async fn copy_update(url: &str, updates: &Path) -> anyhow::Result<Duration> 
     )
     .await?;
     client
-        .batch_execute(
-            "UPDATE core_profiles p SET last_city = s.last_city, age = s.age, user_persona = s.user_persona,
-                    custom_fields = (coalesce(p.custom_fields::jsonb, '{}') || s.custom_fields)::json,
-                    updated_at = now()
-               FROM staging s WHERE p.id = s.id",
-        )
+        .batch_execute(include_str!("../queries/update_from_staging.sql"))
         .await?;
     Ok(started.elapsed())
 }
@@ -112,10 +104,10 @@ pub async fn copy_export(url: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let status = tokio::process::Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "set -o pipefail; psql '{url}' -qAt -c '\\copy (SELECT row_to_json(p) FROM core_profiles p) TO STDOUT' \
-             | gzip -1 > /dev/null"
-        ))
+        .arg("set -o pipefail; psql \"$1\" -qAt -c \"$2\" | gzip -1 > /dev/null")
+        .arg("copy-export")
+        .arg(url)
+        .arg(include_str!("../queries/export_copy.psql").trim())
         .status()
         .await?;
     anyhow::ensure!(status.success(), "psql | gzip failed");
@@ -177,17 +169,10 @@ pub async fn per_record_inserts(
 ) -> anyhow::Result<Duration> {
     let mut client = connect(url).await?;
     let profile = client
-        .prepare(
-            "INSERT INTO core_profiles (id, domain_id, names, tags, custom_fields, last_country, last_city, age,
-                                        lifetime_value, user_persona, preferred_language, last_active_date)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::numeric, $10, $11, $12) ON CONFLICT DO NOTHING",
-        )
+        .prepare(include_str!("../queries/insert_profile.sql"))
         .await?;
     let identity = client
-        .prepare(
-            "INSERT INTO identities (domain_id, kind, normalized, value, core_profile_id)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
+        .prepare(include_str!("../queries/insert_identity.sql"))
         .await?;
     let records: Vec<_> = range
         .clone()

@@ -127,9 +127,7 @@ async fn check_sample(
     for n in (0..records).step_by(step as usize) {
         let row = client
             .query_one(
-                "SELECT p.id, p.last_city, p.age::int8, p.user_persona, p.custom_fields, p.last_country, p.tags
-                   FROM core_profiles p JOIN identities i ON i.core_profile_id = p.id
-                  WHERE i.kind = 'uid' AND i.normalized = $1",
+                include_str!("../queries/profile_by_uid.sql"),
                 &[&generator.uid(n)],
             )
             .await
@@ -177,10 +175,7 @@ async fn check_sample(
 async fn ids_by_uid(stack: &Stack) -> anyhow::Result<HashMap<String, i64>> {
     let client = stack.pool.get().await?;
     let rows = client
-        .query(
-            "SELECT normalized, core_profile_id FROM identities WHERE kind = 'uid'",
-            &[],
-        )
+        .query(include_str!("../queries/uid_owners.sql"), &[])
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
@@ -291,7 +286,7 @@ async fn baselines(
     {
         let client = pool.get().await?;
         client
-            .batch_execute("TRUNCATE core_profiles, identities")
+            .batch_execute(include_str!("../queries/truncate_profiles.sql"))
             .await?;
     }
     let sample = records.min(PER_RECORD_SAMPLE);
@@ -347,7 +342,7 @@ async fn all_in_one(
         .iter()
         .map(|status| status["failed"].as_i64().unwrap_or(0))
         .sum();
-    let stored = count(&stack, "SELECT count(*) FROM core_profiles").await?;
+    let stored = count(&stack, include_str!("../queries/count_profiles.sql")).await?;
     anyhow::ensure!(
         failed == 0 && stored == records as i64,
         "import: {failed} failed, {stored} stored"
@@ -463,7 +458,7 @@ async fn exports(
 /// The id of the newest task (the status reads of B5 ask for it).
 async fn last_task(stack: &Stack) -> anyhow::Result<u64> {
     Ok(u64::try_from(
-        count(stack, "SELECT max(id) FROM tasks").await?,
+        count(stack, include_str!("../queries/last_task.sql")).await?,
     )?)
 }
 
@@ -492,7 +487,7 @@ async fn scaling(
             .iter()
             .map(|status| status["failed"].as_i64().unwrap_or(0))
             .sum();
-        let stored = count(&stack, "SELECT count(*) FROM core_profiles").await?;
+        let stored = count(&stack, include_str!("../queries/count_profiles.sql")).await?;
         results.scaling.push((workers, import_rate, failed, stored));
         anyhow::ensure!(
             failed == 0 && stored == records as i64,

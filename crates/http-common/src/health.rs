@@ -28,7 +28,7 @@ async fn healthz() -> (StatusCode, axum::Json<Value>) {
 
 async fn readyz(State(health): State<Health>) -> (StatusCode, axum::Json<Value>) {
     let database = match health.pool.get().await {
-        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Ok(client) => userhub_store::ping(&client).await,
         Err(_) => false,
     };
     let broker = health

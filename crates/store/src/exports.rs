@@ -163,7 +163,7 @@ pub async fn count_selection(
     let (sql, rest) = selection_sql(kind, selector);
     let row = client
         .query_one(
-            &format!("SELECT count(*) FROM ({sql}) s"),
+            &include_str!("../queries/exports/count.sql").replace("{selection}", sql),
             &parameters(&domain_id, &rest),
         )
         .await?;

@@ -114,7 +114,9 @@ pub async fn insert_new(
     }
     let c = Columns::of(rows);
     let statement = client.prepare_cached(INSERT).await?;
-    client.batch_execute("SAVEPOINT new_identities").await?;
+    client
+        .batch_execute(include_str!("../queries/identities/savepoint.sql"))
+        .await?;
     let inserted = client
         .execute(
             &statement,
@@ -131,13 +133,15 @@ pub async fn insert_new(
     match inserted.map_err(StoreError::from) {
         Ok(_) => {
             client
-                .batch_execute("RELEASE SAVEPOINT new_identities")
+                .batch_execute(include_str!("../queries/identities/release_savepoint.sql"))
                 .await?;
             Ok(true)
         }
         Err(error) if error.is_unique_violation() => {
             client
-                .batch_execute("ROLLBACK TO SAVEPOINT new_identities")
+                .batch_execute(include_str!(
+                    "../queries/identities/rollback_to_savepoint.sql"
+                ))
                 .await?;
             Ok(false)
         }

@@ -25,3 +25,11 @@ pub use error::StoreError;
 pub use migrate::{connect_migrated, run_migrations};
 pub use pool::{DatabaseSettings, connect, create_database_if_missing, drop_database};
 pub use tokio_postgres::IsolationLevel;
+
+/// Whether the database answers a trivial query on this connection (readiness).
+pub async fn ping(client: &impl GenericClient) -> bool {
+    client
+        .query(include_str!("../queries/ping.sql"), &[])
+        .await
+        .is_ok()
+}

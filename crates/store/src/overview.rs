@@ -2,7 +2,7 @@
 //! their domain, and records committed per time bucket.
 
 use crate::error::StoreError;
-use crate::tasks::{TASK_COLUMNS, TaskRecord, task_of};
+use crate::tasks::{TaskRecord, task_of};
 use deadpool_postgres::GenericClient;
 
 /// A task with the name of its domain.
@@ -12,14 +12,6 @@ pub struct DomainTask {
     pub task: TaskRecord,
 }
 
-fn prefixed_task_columns() -> String {
-    TASK_COLUMNS
-        .split(',')
-        .map(|column| format!("t.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Every open task and the tasks completed in the last `recent_seconds`, open ones first, newest
 /// first within each group; at most `limit`.
 pub async fn open_and_recent_tasks(
@@ -27,19 +19,9 @@ pub async fn open_and_recent_tasks(
     recent_seconds: f64,
     limit: i64,
 ) -> Result<Vec<DomainTask>, StoreError> {
-    let columns = prefixed_task_columns();
     let statement = client
-        .prepare_cached(&format!(
-            "(SELECT d.name AS domain_name, {columns}
-                FROM tasks t JOIN domains d ON d.id = t.domain_id
-               WHERE t.state <> 'completed'
-               ORDER BY t.id DESC LIMIT $2)
-             UNION ALL
-             (SELECT d.name AS domain_name, {columns}
-                FROM tasks t JOIN domains d ON d.id = t.domain_id
-               WHERE t.completed_at > now() - make_interval(secs => $1)
-               ORDER BY t.completed_at DESC LIMIT $2)
-             LIMIT $2"
+        .prepare_cached(include_str!(
+            "../queries/overview/open_and_recent_tasks.sql"
         ))
         .await?;
     let rows = client.query(&statement, &[&recent_seconds, &limit]).await?;

@@ -81,8 +81,13 @@ async fn maintenance_client(url: &str) -> Result<tokio_postgres::Client, StoreEr
     Ok(client)
 }
 
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// The statement `statement_sql` renders for database `name` (quoted by PostgreSQL's `%I`).
+async fn database_statement(
+    client: &tokio_postgres::Client,
+    statement_sql: &str,
+    name: &str,
+) -> Result<String, StoreError> {
+    Ok(client.query_one(statement_sql, &[&name]).await?.get(0))
 }
 
 /// Creates the database named in `url` if it does not exist yet.
@@ -90,13 +95,12 @@ pub async fn create_database_if_missing(url: &str) -> Result<(), StoreError> {
     let (admin_url, name) = maintenance_url(url)?;
     let client = maintenance_client(&admin_url).await?;
     let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .query_opt(include_str!("../queries/database/exists.sql"), &[&name])
         .await?;
     if exists.is_none() {
-        match client
-            .batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))
-            .await
-        {
+        let create = include_str!("../queries/database/create_statement.sql");
+        let create = database_statement(&client, create, &name).await?;
+        match client.batch_execute(&create).await {
             Ok(()) => {}
             // Another process created it at the same moment.
             Err(error)
@@ -111,12 +115,9 @@ pub async fn create_database_if_missing(url: &str) -> Result<(), StoreError> {
 pub async fn drop_database(url: &str) -> Result<(), StoreError> {
     let (admin_url, name) = maintenance_url(url)?;
     let client = maintenance_client(&admin_url).await?;
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_identifier(&name)
-        ))
-        .await?;
+    let drop = include_str!("../queries/database/drop_statement.sql");
+    let drop = database_statement(&client, drop, &name).await?;
+    client.batch_execute(&drop).await?;
     Ok(())
 }
 

@@ -1,0 +1,1 @@
+DROP TABLE wide_profiles

@@ -1,0 +1,1 @@
+TRUNCATE core_profiles, identities

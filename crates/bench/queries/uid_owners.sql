@@ -1,0 +1,1 @@
+SELECT normalized, core_profile_id FROM identities WHERE kind = 'uid'

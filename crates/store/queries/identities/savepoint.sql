@@ -1,0 +1,1 @@
+SAVEPOINT new_identities

@@ -1,0 +1,9 @@
+-- One domain's task created with an idempotency key, with its request hash and whether the
+-- key is older than $3 hours.
+SELECT id, domain_id, action, state, outcome, input_format, total, processed, succeeded, failed,
+       chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at,
+       last_progress_at, stalled_since, stall_reason, options, expired_at,
+       request_hash,
+       created_at < now() - make_interval(hours => $3::int4) AS expired
+  FROM tasks
+ WHERE domain_id = $1 AND idempotency_key = $2

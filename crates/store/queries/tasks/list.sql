@@ -1,0 +1,11 @@
+-- A page of one domain's tasks, newest first, optionally by state, action and before an id.
+SELECT id, domain_id, action, state, outcome, input_format, total, processed, succeeded, failed,
+       chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at,
+       last_progress_at, stalled_since, stall_reason, options, expired_at
+  FROM tasks
+ WHERE domain_id = $1
+   AND ($2::text IS NULL OR state = $2)
+   AND ($3::text IS NULL OR action = $3)
+   AND ($4::int8 IS NULL OR id < $4)
+ ORDER BY id DESC
+ LIMIT $5

@@ -1,0 +1,19 @@
+-- processing → processing | completed: counts a committed chunk ($2 succeeded, $3 failed);
+-- the last chunk completes the task with its outcome.
+UPDATE tasks SET
+    chunks_done = chunks_done + 1,
+    processed = processed + $2 + $3,
+    succeeded = succeeded + $2,
+    failed = failed + $3,
+    last_progress_at = clock_timestamp(),
+    stalled_since = NULL,
+    stall_reason = NULL,
+    started_at = coalesce(started_at, now()),
+    state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'completed' ELSE 'processing' END,
+    completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,
+    outcome = CASE WHEN chunks_done + 1 < chunks_total THEN NULL
+                   WHEN failed + $3 = 0 THEN 'succeeded'
+                   WHEN succeeded + $2 = 0 THEN 'failed'
+                   ELSE 'completed_with_errors' END
+ WHERE id = $1
+RETURNING state

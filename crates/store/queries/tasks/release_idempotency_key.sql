@@ -1,0 +1,1 @@
+UPDATE tasks SET idempotency_key = NULL WHERE id = $1

@@ -1,0 +1,1 @@
+UPDATE tasks SET failure_reason = $2 WHERE id = $1
