@@ -54,13 +54,14 @@ impl Encoding {
 
 /// Altcraft's error answer: `{error, error_text, error_debug}` with the HTTP status of `error`.
 pub(super) fn failure(encoding: Encoding, error: DialectError) -> Response {
+    error.log();
     let code = error.status();
     let text = match &error {
         DialectError::Unauthorized(_) => "Invalid token",
         DialectError::RateLimited(_) | DialectError::AuthThrottled(_) => "Too many requests",
         DialectError::NotFound(_) => "Not found",
-        DialectError::Unavailable(_) => "Service unavailable",
-        DialectError::Internal(_) => "Internal error",
+        _ if error.is_unavailable() => "Service unavailable",
+        DialectError::Fault(_) => "Internal error",
         _ => "Invalid request",
     };
     let body = json!({"error": code, "error_text": text, "error_debug": error.message()});

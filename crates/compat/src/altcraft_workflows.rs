@@ -68,7 +68,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
     let created = match run(gateway, &principal, task, false).await? {
         Ran::Accepted(created) => created,
         Ran::Finished(finished) => {
-            return Err(DialectError::Internal(format!(
+            return Err(DialectError::internal(&format!(
                 "task {} was awaited unexpectedly",
                 finished.task.id
             )));

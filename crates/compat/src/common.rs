@@ -70,11 +70,13 @@ pub(crate) enum DialectError {
     NotFound(String),
     /// The key is read-only.
     Forbidden(String),
-    /// PostgreSQL or RabbitMQ is down (nothing was stored).
+    /// The request cannot be answered yet (e.g. its task is still running); retry shortly.
     Unavailable(String),
     /// The body stopped arriving (a pause or the whole-body deadline).
     TimedOut(String),
-    Internal(String),
+    /// A fault of the service (PostgreSQL or RabbitMQ down, an internal error): its status,
+    /// message and headers as http-common maps them, logged once where the answer is made.
+    Fault(ApiError),
 }
 
 impl From<GatewayError> for DialectError {
@@ -85,9 +87,13 @@ impl From<GatewayError> for DialectError {
                 DialectError::TooLarge(message)
             }
             GatewayError::ReadOnlyKey(_) => DialectError::Forbidden(message),
-            GatewayError::Unavailable(_) => DialectError::Unavailable(message),
             GatewayError::TimedOut(_) => DialectError::TimedOut(message),
-            GatewayError::Internal(_) => DialectError::Internal(message),
+            GatewayError::Store(_)
+            | GatewayError::Broker(_)
+            | GatewayError::ChunkEncoding(_)
+            | GatewayError::StoredOutcomes { .. }
+            | GatewayError::StoredOutcomeLine { .. }
+            | GatewayError::TaskVanished(_) => DialectError::Fault(ApiError::from(error)),
             _ => DialectError::BadRequest(message),
         }
     }
@@ -97,13 +103,39 @@ impl From<ApiError> for DialectError {
     fn from(error: ApiError) -> Self {
         match error.status.as_u16() {
             401 => DialectError::Unauthorized(error.message),
-            503 => DialectError::Unavailable(error.message),
-            _ => DialectError::Internal(error.message),
+            _ => DialectError::Fault(error),
         }
     }
 }
 
+impl From<userhub_store::StoreError> for DialectError {
+    fn from(error: userhub_store::StoreError) -> Self {
+        DialectError::Fault(ApiError::from(error))
+    }
+}
+
 impl DialectError {
+    /// An internal fault with its cause (for the log; the answer says only that it happened).
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> DialectError {
+        DialectError::Fault(ApiError::internal(cause))
+    }
+
+    /// Logs a fault of the service once; called where the product's answer is made.
+    pub(crate) fn log(&self) {
+        if let DialectError::Fault(fault) = self {
+            fault.log();
+        }
+    }
+
+    /// Whether this is the service being unavailable (as opposed to failing).
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            DialectError::Unavailable(_) => true,
+            DialectError::Fault(fault) => fault.status.as_u16() == 503,
+            _ => false,
+        }
+    }
+
     /// The HTTP status of this error in products that use plain HTTP statuses.
     pub(crate) fn status(&self) -> u16 {
         match self {
@@ -115,7 +147,7 @@ impl DialectError {
             DialectError::Forbidden(_) => 403,
             DialectError::Unavailable(_) => 503,
             DialectError::TimedOut(_) => 408,
-            DialectError::Internal(_) => 500,
+            DialectError::Fault(fault) => fault.status.as_u16(),
         }
     }
 
@@ -133,8 +165,8 @@ impl DialectError {
             | DialectError::NotFound(message)
             | DialectError::Forbidden(message)
             | DialectError::Unavailable(message)
-            | DialectError::TimedOut(message)
-            | DialectError::Internal(message) => message.clone(),
+            | DialectError::TimedOut(message) => message.clone(),
+            DialectError::Fault(fault) => fault.message.clone(),
         }
     }
 
@@ -146,6 +178,11 @@ impl DialectError {
                 Some(*seconds)
             }
             DialectError::Unavailable(_) => Some(1),
+            DialectError::Fault(fault) => fault
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, value)| value.parse().ok()),
             _ => None,
         };
         if let Some(seconds) = retry_after {

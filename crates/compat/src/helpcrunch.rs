@@ -49,6 +49,7 @@ const PLAIN_FIELDS: [&str; 11] = [
 ];
 
 fn failure(error: DialectError) -> Response {
+    error.log();
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let (code, message) = match &error {
         DialectError::Unauthorized(_) => ("unauthorized", "Unauthorized".to_owned()),
@@ -60,7 +61,10 @@ fn failure(error: DialectError) -> Response {
         DialectError::Unavailable(message) => ("service_unavailable", message.clone()),
         DialectError::TimedOut(message) => ("request_timeout", message.clone()),
         DialectError::BadRequest(message) => ("invalid_value", message.clone()),
-        DialectError::Internal(message) => ("internal_error", message.clone()),
+        DialectError::Fault(fault) if fault.status.as_u16() == 503 => {
+            ("service_unavailable", fault.message.clone())
+        }
+        DialectError::Fault(fault) => ("internal_error", fault.message.clone()),
     };
     let body = json!({"errors": [
         {"code": "invalid_request", "message": "Invalid request"},
@@ -263,8 +267,8 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
     let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
     for (at, (customer, id)) in customers.iter().zip(&ids).enumerate() {
         let (_, record) = customer_record(at, customer, &current[id])?;
-        let text = serde_json::to_string(&record)
-            .map_err(|error| DialectError::Internal(error.to_string()))?;
+        let text =
+            serde_json::to_string(&record).map_err(|error| DialectError::internal(&error))?;
         // Every customer is checked before anything is written.
         let update = parse_core_profile_patch(&text).map_err(|errors| {
             let details: Vec<String> = errors
@@ -283,8 +287,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             }
         }
         tag_colors.push(colors);
-        let raw = RawValue::from_string(text)
-            .map_err(|error| DialectError::Internal(error.to_string()))?;
+        let raw = RawValue::from_string(text).map_err(|error| DialectError::internal(&error))?;
         records.push(RawRecord {
             index: at as u32,
             line: None,
@@ -371,7 +374,7 @@ async fn stored_customers(
         .map(|view| {
             serde_json::to_value(&view)
                 .map(|profile| (view.id, profile))
-                .map_err(|error| DialectError::Internal(error.to_string()))
+                .map_err(|error| DialectError::internal(&error))
         })
         .collect()
 }

@@ -58,6 +58,7 @@ fn admission(gateway: &Gateway, limit: u64, writes: bool) -> Admission {
 
 /// Xtremepush's error answer.
 fn failure(error: DialectError) -> Response {
+    error.log();
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = json!({"success": false, "code": error.status(), "message": error.message()});
     (status, error.headers(), Json(body)).into_response()

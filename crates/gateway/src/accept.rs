@@ -42,20 +42,6 @@ pub struct Accepted {
     pub state: TaskState,
 }
 
-fn store_failure(error: StoreError) -> GatewayError {
-    tracing::warn!(%error, "database failure while accepting a task");
-    if error.is_transient() {
-        GatewayError::Unavailable("database")
-    } else {
-        GatewayError::Internal(error.to_string())
-    }
-}
-
-fn broker_failure(error: BrokerError) -> GatewayError {
-    tracing::warn!(%error, "message broker failure while accepting a task");
-    GatewayError::Unavailable("message broker")
-}
-
 /// Accepts a task whose chunk bodies `build_chunks` renders once the task id is known.
 pub async fn accept_task(
     pool: &Pool,
@@ -65,12 +51,12 @@ pub async fn accept_task(
     build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, GatewayError>,
 ) -> Result<Accepted, GatewayError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
-    broker.connection().map_err(broker_failure)?;
+    broker.connection().map_err(GatewayError::from)?;
     let mut client = pool
         .get()
         .await
         .map_err(StoreError::from)
-        .map_err(store_failure)?;
+        .map_err(GatewayError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
     let bodies = match build_chunks(task_id) {
         Ok(bodies) => bodies,
@@ -83,13 +69,13 @@ pub async fn accept_task(
         .transaction()
         .await
         .map_err(StoreError::from)
-        .map_err(store_failure)?;
+        .map_err(GatewayError::from)?;
     lock_task(&transaction, task_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(GatewayError::from)?;
     let backlog = domain_backlog(&transaction, task.domain_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(GatewayError::from)?;
     let priority = priority_for_backlog(backlog);
     match publish(broker, task_id, task.action, priority, bodies).await {
         Ok(()) => {
@@ -99,12 +85,12 @@ pub async fn accept_task(
             }
             let state = mark_queued(&transaction, task_id)
                 .await
-                .map_err(store_failure)?;
+                .map_err(GatewayError::from)?;
             transaction
                 .commit()
                 .await
                 .map_err(StoreError::from)
-                .map_err(store_failure)?;
+                .map_err(GatewayError::from)?;
             Ok(Accepted {
                 task_id,
                 state: state.unwrap_or(TaskState::Queued),
@@ -116,7 +102,7 @@ pub async fn accept_task(
             if withdrawn.is_ok() {
                 let _ = transaction.commit().await;
             }
-            Err(broker_failure(error))
+            Err(GatewayError::from(error))
         }
     }
 }
@@ -152,10 +138,10 @@ async fn insert_with_fresh_id(
                 return Err(GatewayError::IdempotencyKeyInUse);
             }
             Err(error) if error.is_unique_violation() => last_error = Some(error),
-            Err(error) => return Err(store_failure(error)),
+            Err(error) => return Err(error.into()),
         }
     }
-    Err(store_failure(last_error.unwrap_or_else(|| {
+    Err(GatewayError::from(last_error.unwrap_or_else(|| {
         StoreError::Config("no task id".to_owned())
     })))
 }

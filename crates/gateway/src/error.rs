@@ -1,8 +1,11 @@
-//! The gateway's request-level errors and their HTTP status table.
+//! The gateway's request-level errors and their HTTP status table: the one place they become
+//! responses (database and broker faults through http-common's mapping).
 
 use crate::body::BodyError;
 use crate::payload::PayloadError;
 use axum::http::StatusCode;
+use userhub_broker::BrokerError;
+use userhub_domain::TaskId;
 use userhub_http_common::ApiError;
 use userhub_store::StoreError;
 
@@ -41,8 +44,6 @@ pub enum GatewayError {
          tasks are exports, whose records are ids or one selector)"
     )]
     ReadOnlyBodyTooLarge { limit: u64 },
-    #[error("the {0} is unavailable")]
-    Unavailable(&'static str),
     #[error("{0}")]
     InvalidIdempotencyKey(String),
     #[error("this Idempotency-Key was already used for a different request")]
@@ -51,8 +52,30 @@ pub enum GatewayError {
     IdempotencyKeyInUse,
     #[error(transparent)]
     TimedOut(#[from] userhub_http_common::BodyTimeout),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// PostgreSQL failed: `503` when it is transient, else `500`.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// RabbitMQ failed or cannot be reached: `503`.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// A chunk message could not be encoded.
+    #[error("cannot encode a chunk message: {0}")]
+    ChunkEncoding(serde_json::Error),
+    /// A stored outcome blob of the task could not be inflated.
+    #[error("the stored outcomes of task {task_id} cannot be inflated: {source}")]
+    StoredOutcomes {
+        task_id: TaskId,
+        source: std::io::Error,
+    },
+    /// A stored outcome line of the task is not what the runtime writes.
+    #[error("a stored outcome of task {task_id} is malformed: {source}")]
+    StoredOutcomeLine {
+        task_id: TaskId,
+        source: serde_json::Error,
+    },
+    /// The awaited task was deleted while the request waited.
+    #[error("task {0} vanished while awaited")]
+    TaskVanished(TaskId),
 }
 
 impl From<PayloadError> for GatewayError {
@@ -72,16 +95,6 @@ impl From<BodyError> for GatewayError {
             BodyError::BadGzip(_) | BodyError::Read(_) => {
                 GatewayError::InvalidPayload(error.to_string())
             }
-        }
-    }
-}
-
-impl From<StoreError> for GatewayError {
-    fn from(error: StoreError) -> Self {
-        if error.is_transient() {
-            GatewayError::Unavailable("database")
-        } else {
-            GatewayError::Internal(error.to_string())
         }
     }
 }
@@ -131,7 +144,10 @@ impl From<GatewayError> for ApiError {
                 message,
             ),
             GatewayError::ReadOnlyKey(_) => ApiError::forbidden(message),
-            GatewayError::Unavailable(what) => ApiError::unavailable(what),
+            GatewayError::Store(error) => ApiError::from(error),
+            GatewayError::Broker(error) => {
+                ApiError::unavailable("message broker").with_cause(&error)
+            }
             GatewayError::InvalidIdempotencyKey(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", message)
             }
@@ -145,7 +161,10 @@ impl From<GatewayError> for ApiError {
                     .with_header("retry-after", 1)
             }
             GatewayError::TimedOut(timeout) => ApiError::from(timeout),
-            GatewayError::Internal(detail) => ApiError::internal(&detail),
+            GatewayError::ChunkEncoding(_)
+            | GatewayError::StoredOutcomes { .. }
+            | GatewayError::StoredOutcomeLine { .. }
+            | GatewayError::TaskVanished(_) => ApiError::internal(&message),
         }
     }
 }

@@ -70,14 +70,6 @@ pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRec
     hasher.finalize().to_vec()
 }
 
-fn unavailable(error: StoreError) -> GatewayError {
-    if error.is_transient() {
-        GatewayError::Unavailable("database")
-    } else {
-        GatewayError::Internal(error.to_string())
-    }
-}
-
 /// Looks for an earlier request with the key in the domain.
 pub async fn check(
     pool: &Pool,
@@ -88,17 +80,17 @@ pub async fn check(
         .get()
         .await
         .map_err(StoreError::from)
-        .map_err(unavailable)?;
+        .map_err(GatewayError::from)?;
     let found = find_by_idempotency_key(&client, domain_id, &idempotency.key, KEY_TTL_HOURS)
         .await
-        .map_err(unavailable)?;
+        .map_err(GatewayError::from)?;
     let Some((task, hash, expired)) = found else {
         return Ok(Prior::None);
     };
     if expired {
         release_idempotency_key(&client, task.id)
             .await
-            .map_err(unavailable)?;
+            .map_err(GatewayError::from)?;
         return Ok(Prior::None);
     }
     if task.state == userhub_domain::TaskState::Created {

@@ -127,7 +127,7 @@ pub async fn submit(
             Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),
             Plan::Records(verdicts) => chunk_messages(header, &request.records, verdicts, &chunks),
         };
-        rendered.map_err(|error| GatewayError::Internal(error.to_string()))
+        rendered.map_err(GatewayError::ChunkEncoding)
     };
     let crash = gateway.settings.crash_before_queued();
     let span = tracing::info_span!(

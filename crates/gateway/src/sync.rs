@@ -110,9 +110,7 @@ pub async fn wait_completed(
             Some(task) if task.state == TaskState::Completed => return Ok(Ok(task)),
             Some(task) => task.state,
             None => {
-                return Err(GatewayError::Internal(format!(
-                    "task {task_id} vanished while awaited"
-                )));
+                return Err(GatewayError::TaskVanished(task_id));
             }
         };
         if tokio::time::Instant::now() >= deadline {
@@ -143,7 +141,7 @@ pub async fn outcomes(
             for blob in blobs {
                 let text = blob
                     .text()
-                    .map_err(|error| GatewayError::Internal(error.to_string()))?;
+                    .map_err(|source| GatewayError::StoredOutcomes { task_id, source })?;
                 for line in outcome_line::lines(&text).filter_map(OutcomeLine::parse) {
                     let Some(slot) = usize::try_from(line.index())
                         .ok()
@@ -158,7 +156,10 @@ pub async fn outcomes(
                         OutcomeKind::Errors => OutcomeEntry::read(&line).map(RecordOutcome::Failed),
                     };
                     *slot =
-                        Some(outcome.map_err(|error| GatewayError::Internal(error.to_string()))?);
+                        Some(outcome.map_err(|source| GatewayError::StoredOutcomeLine {
+                            task_id,
+                            source,
+                        })?);
                 }
             }
         }

@@ -79,10 +79,7 @@ impl Authenticator {
     }
 
     async fn anonymous(&self, domain_name: &str) -> Result<Principal, ApiError> {
-        let unavailable = |error: StoreError| {
-            tracing::warn!(%error, "domain lookup failed");
-            ApiError::unavailable("database")
-        };
+        let unavailable = |error: StoreError| ApiError::unavailable("database").with_cause(&error);
         let client = self
             .pool
             .get()
@@ -182,10 +179,10 @@ impl Authenticator {
         let Some(presented) = parse_key(text) else {
             return Ok(None);
         };
-        let stored = self.lookup(presented.key_id).await.map_err(|error| {
-            tracing::warn!(%error, "key lookup failed");
-            ApiError::unavailable("database")
-        })?;
+        let stored = self
+            .lookup(presented.key_id)
+            .await
+            .map_err(|error| ApiError::unavailable("database").with_cause(&error))?;
         let Some(stored) = stored else {
             return Ok(None);
         };

@@ -1,4 +1,6 @@
 //! The error body every non-2xx response carries: `{"error": {"code", "message", "details"}}`.
+//! Faults of the service (5xx) are logged once, where the response is produced, with their
+//! cause; the body never carries the cause.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
@@ -16,6 +18,8 @@ pub struct ApiError {
     pub details: Option<Box<Value>>,
     /// Extra response headers (e.g. `Retry-After`).
     pub headers: Vec<(&'static str, String)>,
+    /// What failed inside, for the log (never in the body).
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -26,7 +30,14 @@ impl ApiError {
             message: message.into(),
             details: None,
             headers: Vec::new(),
+            cause: None,
         }
+    }
+
+    /// Records what failed inside (logged with the response, never shown to the client).
+    pub fn with_cause(mut self, cause: &dyn std::fmt::Display) -> ApiError {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
@@ -62,14 +73,37 @@ impl ApiError {
         .with_header("retry-after", 5)
     }
 
-    /// An unexpected fault: a generic body, the detail logged once here.
+    /// An unexpected fault: a generic body; the cause is logged with the response.
     pub fn internal(error: &dyn std::fmt::Display) -> ApiError {
-        tracing::error!(%error, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "an internal error occurred",
         )
+        .with_cause(error)
+    }
+
+    /// Logs a fault of the service once: every 500, and a 503 that has a cause.
+    pub fn log(&self) {
+        match (&self.cause, self.status.as_u16()) {
+            (cause, 500) => tracing::error!(code = self.code, cause = ?cause, "internal error"),
+            (Some(cause), 503) => {
+                tracing::warn!(code = self.code, %cause, "dependency unavailable")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// PostgreSQL: a transient failure (connection, pool, restart) is `503` with `Retry-After`,
+/// anything else `500`.
+impl From<userhub_store::StoreError> for ApiError {
+    fn from(error: userhub_store::StoreError) -> Self {
+        if error.is_transient() {
+            ApiError::unavailable("database").with_cause(&error)
+        } else {
+            ApiError::internal(&error)
+        }
     }
 }
 
@@ -94,6 +128,7 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
@@ -148,4 +183,33 @@ pub async fn limit_uri_length(
         .into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use userhub_store::StoreError;
+
+    #[test]
+    fn database_faults_map_once_by_their_kind_and_keep_the_cause_out_of_the_body() {
+        let transient = ApiError::from(StoreError::Unavailable("pool timed out".to_owned()));
+        assert_eq!(transient.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            transient
+                .headers
+                .iter()
+                .any(|(name, value)| *name == "retry-after" && value == "5")
+        );
+        assert!(!transient.message.contains("pool timed out"));
+        assert_eq!(
+            transient.cause.as_deref(),
+            Some("database unavailable: pool timed out")
+        );
+
+        let permanent = ApiError::from(StoreError::Config("bad column".to_owned()));
+        assert_eq!(permanent.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(permanent.code, "INTERNAL");
+        assert!(!permanent.message.contains("bad column"));
+        assert!(permanent.cause.as_deref().unwrap().contains("bad column"));
+    }
 }

@@ -1,6 +1,8 @@
 //! Per-domain rate limits: a bucket of `limit` tokens per domain, refilled in full one minute
 //! after the first request of its window — what the original API's headers show (`Remaining`
-//! counts down, `Reset` is the end of the window in epoch milliseconds).
+//! counts down, `Reset` is the end of the window in epoch milliseconds). Kept by hand: the
+//! `governor` crate's keyed limiters give every key one quota (domains have their own), refill
+//! continuously (GCRA) and expose no window end for the `Reset` header.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -10,6 +10,7 @@ use serde_json::json;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, QueryParams};
+use userhub_store::StoreError;
 use userhub_store::tasks::{TaskFilter, list_tasks};
 
 const DEFAULT_PAGE: i64 = 20;
@@ -97,20 +98,8 @@ pub async fn list(
     let mut filter = filter_of(&query)?;
     let page = filter.limit;
     filter.limit = page + 1;
-    let client = context
-        .pool
-        .get()
-        .await
-        .map_err(|_| ApiError::unavailable("database"))?;
-    let mut tasks = list_tasks(&client, principal.domain.id, &filter)
-        .await
-        .map_err(|error| {
-            if error.is_transient() {
-                ApiError::unavailable("database")
-            } else {
-                ApiError::internal(&error)
-            }
-        })?;
+    let client = context.pool.get().await.map_err(StoreError::from)?;
+    let mut tasks = list_tasks(&client, principal.domain.id, &filter).await?;
     let more = tasks.len() as i64 > page;
     tasks.truncate(page as usize);
     let next_cursor = if more {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub_domain::{TaskId, TaskState};
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, QueryParams};
+use userhub_store::StoreError;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 use utoipa::ToSchema;
@@ -32,19 +33,8 @@ async fn load_task(
     task_id: &str,
 ) -> Result<TaskRecord, ApiError> {
     let task_id = parse_task_id(task_id)?;
-    let client = context.pool.get().await.map_err(|error| {
-        tracing::warn!(%error, "database unavailable");
-        ApiError::unavailable("database")
-    })?;
-    let task = find_task(&client, principal.domain.id, task_id)
-        .await
-        .map_err(|error| {
-            if error.is_transient() {
-                ApiError::unavailable("database")
-            } else {
-                ApiError::internal(&error)
-            }
-        })?;
+    let client = context.pool.get().await.map_err(StoreError::from)?;
+    let task = find_task(&client, principal.domain.id, task_id).await?;
     task.ok_or_else(|| {
         ApiError::not_found(
             "TASK_NOT_FOUND",

@@ -55,14 +55,6 @@ pub struct Overview {
     pub dead_lettered_chunks: u64,
 }
 
-fn database_error(error: userhub_store::StoreError) -> ApiError {
-    if error.is_transient() {
-        ApiError::unavailable("database")
-    } else {
-        ApiError::internal(&error)
-    }
-}
-
 async fn queue_rows(dashboard: &Dashboard) -> (&'static str, Vec<QueueRow>) {
     let Some(source) = &dashboard.queue_depths else {
         return ("unused", Vec::new());
@@ -83,14 +75,15 @@ async fn queue_rows(dashboard: &Dashboard) -> (&'static str, Vec<QueueRow>) {
 }
 
 pub async fn collect(dashboard: &Dashboard) -> Result<Overview, ApiError> {
-    let client = dashboard.pool.get().await.map_err(|error| {
-        tracing::warn!(%error, "database unavailable");
-        ApiError::unavailable("database")
-    })?;
+    let client = dashboard
+        .pool
+        .get()
+        .await
+        .map_err(userhub_store::StoreError::from)?;
     let now = Utc::now();
     let mut found = open_and_recent_tasks(&client, RECENT_SECONDS, MAX_TASKS)
         .await
-        .map_err(database_error)?;
+        .map_err(ApiError::from)?;
     found.sort_by_key(|entry| {
         (
             entry.task.state == userhub_domain::TaskState::Completed,
@@ -106,7 +99,7 @@ pub async fn collect(dashboard: &Dashboard) -> Result<Overview, ApiError> {
         .collect();
     let points = throughput(&client, BUCKET_SECONDS, WINDOW_SECONDS)
         .await
-        .map_err(database_error)?;
+        .map_err(ApiError::from)?;
     drop(client);
     let (broker, queues) = queue_rows(dashboard).await;
     Ok(Overview {
