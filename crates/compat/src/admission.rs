@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use userhub_gateway::Gateway;
 use userhub_gateway::GatewayError;
-use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_stream};
+use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_body};
 use userhub_http_common::{Authenticator, Principal};
 
 /// How much of a body is read, at most, before its key is known.
@@ -74,7 +74,7 @@ pub(crate) async fn admit_request(
             "unsupported content encoding; use gzip or none".to_owned(),
         ));
     };
-    let mut stream = decoded_stream(body, encoding, admission.limit);
+    let (mut stream, rest) = decoded_body(body, encoding, admission.limit);
     let mut buffer = Vec::new();
     let checked = async {
         let key = match admission.place {
@@ -100,7 +100,8 @@ pub(crate) async fn admit_request(
             if matches!(error, DialectError::Unauthorized(_)) {
                 throttle.record_failure(client);
             }
-            userhub_http_common::discard_stream(stream).await;
+            // By wire bytes: a compressed upload may decode to far more than the drain bound.
+            rest.discard().await;
             return Err(error);
         }
     };

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use userhub_domain::DomainId;
 use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
@@ -362,7 +363,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
 /// The stored profiles of `ids` in the domain, by id.
 async fn stored_customers(
     gateway: &Gateway,
-    domain_id: i64,
+    domain_id: DomainId,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
     let client = crate::client(gateway).await?;
@@ -383,7 +384,7 @@ async fn stored_customers(
 /// customers, or would give a customer a second `userId` — so that nothing is half-written.
 async fn check_identities(
     gateway: &Gateway,
-    domain_id: i64,
+    domain_id: DomainId,
     updates: &[CoreProfilePatch],
     current: &HashMap<i64, Value>,
 ) -> Result<(), DialectError> {

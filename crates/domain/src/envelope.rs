@@ -1,5 +1,6 @@
 //! The broker message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`).
 
+use crate::DomainId;
 use crate::action::TaskAction;
 use crate::ids::TaskId;
 use crate::limits::MAX_ECHOED_INPUT_BYTES;
@@ -16,7 +17,7 @@ pub const CHUNK_SCHEMA_V1: &str = "userhub.chunk.v1";
 pub struct ChunkMessage {
     pub schema: String,
     pub task_id: TaskId,
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub domain: String,
     pub action: TaskAction,
     pub chunk_no: u32,
@@ -97,7 +98,7 @@ mod tests {
         let message = ChunkMessage {
             schema: CHUNK_SCHEMA_V1.into(),
             task_id: TaskId::from_parts(1, 2),
-            domain_id: 7,
+            domain_id: DomainId::new(7),
             domain: "demo".into(),
             action: TaskAction::CreateCoreProfiles,
             options: Default::default(),

@@ -1,4 +1,4 @@
-//! Identifiers: task ids (time-ordered, below 2^53) and core profile ids.
+//! Identifiers: domain (tenant) ids, task ids (time-ordered, below 2^53) and core profile ids.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -6,6 +6,35 @@ use std::str::FromStr;
 
 /// Largest integer a JSON client can hold exactly (2^53 - 1).
 pub const MAX_JSON_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A domain's (tenant's) id, as stored in `domains.id`. Every per-domain row and query carries
+/// it, so it is a type of its own rather than one more `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DomainId(i64);
+
+impl DomainId {
+    pub const fn new(id: i64) -> DomainId {
+        DomainId(id)
+    }
+
+    /// The id as stored in a PostgreSQL `bigint`.
+    pub const fn as_i64(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<i64> for DomainId {
+    fn from(value: i64) -> Self {
+        DomainId(value)
+    }
+}
+
+impl fmt::Display for DomainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// Random low bits appended to the millisecond timestamp of a task id.
 const TASK_ID_RANDOM_BITS: u32 = 10;

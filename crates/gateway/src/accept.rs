@@ -8,6 +8,7 @@ use crate::error::GatewayError;
 use crate::idempotency::Idempotency;
 use userhub_broker::{AMQPValue, FieldTable};
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
+use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
 use userhub_store::tasks::{
@@ -24,7 +25,7 @@ const ID_ATTEMPTS: usize = 5;
 /// What the gateway is about to accept.
 #[derive(Debug, Clone)]
 pub struct TaskToAccept {
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub action: TaskAction,
     pub input_format: &'static str,
     pub total: i64,

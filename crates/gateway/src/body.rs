@@ -6,6 +6,7 @@ use bytes::Bytes;
 use flate2::write::GzDecoder;
 use futures_util::{Stream, StreamExt};
 use std::io::Write;
+use std::sync::Arc;
 use userhub_http_common::BodyTimeout;
 
 /// Compressed input is fed to the decoder in slices this small, so that one slice can expand
@@ -62,8 +63,23 @@ impl ContentEncoding {
     }
 }
 
+/// The raw (still encoded) rest of a body whose decoded stream is being read: after an early
+/// refusal it is drained by wire bytes, so that a client still sending a compressed upload gets
+/// the answer rather than a broken pipe (its decoded size may be far past the drain bound).
+#[derive(Clone)]
+pub struct RawRest(Arc<tokio::sync::Mutex<axum::body::BodyDataStream>>);
+
+impl RawRest {
+    /// Reads and discards what is left of the raw body, within the drain bounds; `true` when
+    /// it was read to its end.
+    pub async fn discard(&self) -> bool {
+        let mut inner = self.0.lock().await;
+        userhub_http_common::discard_stream(&mut *inner).await
+    }
+}
+
 struct DecodeState {
-    inner: axum::body::BodyDataStream,
+    inner: RawRest,
     decoder: Option<GzDecoder<Vec<u8>>>,
     /// Compressed input received but not decoded yet.
     pending: Bytes,
@@ -141,15 +157,28 @@ pub fn decoded_stream(
     encoding: ContentEncoding,
     limit: u64,
 ) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static {
+    decoded_body(body, encoding, limit).0
+}
+
+/// [`decoded_stream`] with a handle on the raw rest of the body, for draining after a refusal.
+pub fn decoded_body(
+    body: Body,
+    encoding: ContentEncoding,
+    limit: u64,
+) -> (
+    impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static,
+    RawRest,
+) {
+    let rest = RawRest(Arc::new(tokio::sync::Mutex::new(body.into_data_stream())));
     let state = DecodeState {
-        inner: body.into_data_stream(),
+        inner: rest.clone(),
         decoder: (encoding == ContentEncoding::Gzip).then(|| GzDecoder::new(Vec::new())),
         pending: Bytes::new(),
         total: 0,
         limit,
         finished: false,
     };
-    Box::pin(futures_util::stream::unfold(
+    let stream = Box::pin(futures_util::stream::unfold(
         state,
         |mut state| async move {
             if state.finished {
@@ -166,7 +195,8 @@ pub fn decoded_stream(
                         }
                     }
                 }
-                match state.inner.next().await {
+                let next = state.inner.0.lock().await.next().await;
+                match next {
                     Some(Ok(chunk)) => state.pending = chunk,
                     Some(Err(error)) => {
                         state.finished = true;
@@ -183,7 +213,8 @@ pub fn decoded_stream(
             }
         },
     ))
-    .fuse()
+    .fuse();
+    (stream, rest)
 }
 
 /// Reads the whole decoded body (for the small url-encoded and JSON bodies).

@@ -5,6 +5,7 @@
 
 use crate::error::GatewayError;
 use crate::payload::RawRecord;
+use crate::problems::PayloadProblem;
 use crate::tabular::{
     CSV_NULL, broken_record, check_columns, decode_cell, json_record, native_record,
 };
@@ -167,10 +168,11 @@ impl CsvCollector {
         let record = match &self.columns {
             None => {
                 if oversized {
-                    return Err(GatewayError::InvalidPayload(format!(
-                        "the CSV header row is longer than {} bytes or {MAX_CELLS} cells",
-                        self.max_row_bytes
-                    )));
+                    return Err(PayloadProblem::CsvHeaderTooLong {
+                        max_bytes: self.max_row_bytes,
+                        max_cells: MAX_CELLS,
+                    }
+                    .into());
                 }
                 let columns: Vec<String> = cells
                     .iter()
@@ -221,14 +223,10 @@ impl CsvCollector {
             }
         }
         if self.columns.is_none() {
-            return Err(GatewayError::InvalidPayload(
-                "the CSV is empty: it needs a header row naming the columns".to_owned(),
-            ));
+            return Err(PayloadProblem::CsvEmpty.into());
         }
         if self.records.is_empty() {
-            return Err(GatewayError::InvalidPayload(
-                "the CSV holds a header but no rows".to_owned(),
-            ));
+            return Err(PayloadProblem::CsvWithoutRows.into());
         }
         Ok(self.records)
     }

@@ -3,6 +3,7 @@
 
 use crate::body::BodyError;
 use crate::payload::PayloadError;
+use crate::problems::{ActionProblem, MediaProblem, OptionProblem, PayloadProblem};
 use axum::http::StatusCode;
 use userhub_broker::BrokerError;
 use userhub_domain::TaskId;
@@ -12,12 +13,12 @@ use userhub_store::StoreError;
 /// Why a create request was refused (no task was created).
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("{0}")]
-    InvalidAction(String),
-    #[error("{0}")]
-    InvalidPayload(String),
-    #[error("{0}")]
-    InvalidOption(String),
+    #[error(transparent)]
+    InvalidAction(#[from] ActionProblem),
+    #[error(transparent)]
+    InvalidPayload(#[from] PayloadProblem),
+    #[error(transparent)]
+    InvalidOption(#[from] OptionProblem),
     /// A request field (`action`, `payload`, an option) given more than once.
     #[error("`{0}` is given more than once; give each field once")]
     RepeatedField(String),
@@ -35,8 +36,8 @@ pub enum GatewayError {
     TooManyRecords { limit: usize },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
-    #[error("{0}")]
-    UnsupportedMediaType(String),
+    #[error(transparent)]
+    UnsupportedMediaType(#[from] MediaProblem),
     #[error("this API key is read-only and cannot start `{0}` tasks")]
     ReadOnlyKey(String),
     #[error(
@@ -44,8 +45,11 @@ pub enum GatewayError {
          tasks are exports, whose records are ids or one selector)"
     )]
     ReadOnlyBodyTooLarge { limit: u64 },
-    #[error("{0}")]
-    InvalidIdempotencyKey(String),
+    #[error(
+        "`Idempotency-Key` must be 1 to {} visible ASCII characters",
+        crate::idempotency::MAX_KEY_CHARS
+    )]
+    InvalidIdempotencyKey,
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being accepted; retry shortly")]
@@ -82,7 +86,7 @@ impl From<PayloadError> for GatewayError {
     fn from(error: PayloadError) -> Self {
         match error {
             PayloadError::TooManyRecords { limit } => GatewayError::TooManyRecords { limit },
-            PayloadError::Invalid(message) => GatewayError::InvalidPayload(message),
+            PayloadError::Invalid(problem) => GatewayError::InvalidPayload(problem),
         }
     }
 }
@@ -93,7 +97,7 @@ impl From<BodyError> for GatewayError {
             BodyError::TooLarge { limit } => GatewayError::PayloadTooLarge { limit },
             BodyError::TimedOut(timeout) => GatewayError::TimedOut(timeout),
             BodyError::BadGzip(_) | BodyError::Read(_) => {
-                GatewayError::InvalidPayload(error.to_string())
+                GatewayError::InvalidPayload(PayloadProblem::Body(error))
             }
         }
     }
@@ -148,7 +152,7 @@ impl From<GatewayError> for ApiError {
             GatewayError::Broker(error) => {
                 ApiError::unavailable("message broker").with_cause(&error)
             }
-            GatewayError::InvalidIdempotencyKey(_) => {
+            GatewayError::InvalidIdempotencyKey => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", message)
             }
             GatewayError::IdempotencyKeyReused => ApiError::new(

@@ -7,12 +7,13 @@ use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
+use userhub_domain::DomainId;
 use userhub_domain::{TaskAction, TaskOptions};
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
 use userhub_store::{Pool, StoreError};
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-const MAX_KEY_CHARS: usize = 255;
+pub(crate) const MAX_KEY_CHARS: usize = 255;
 /// How long a key is remembered.
 pub const KEY_TTL_HOURS: i64 = 24;
 
@@ -41,9 +42,7 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
     let valid =
         !key.is_empty() && key.len() <= MAX_KEY_CHARS && key.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
-        return Err(GatewayError::InvalidIdempotencyKey(format!(
-            "`Idempotency-Key` must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
-        )));
+        return Err(GatewayError::InvalidIdempotencyKey);
     }
     Ok(Some(key.to_owned()))
 }
@@ -73,7 +72,7 @@ pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRec
 /// Looks for an earlier request with the key in the domain.
 pub async fn check(
     pool: &Pool,
-    domain_id: i64,
+    domain_id: DomainId,
     idempotency: &Idempotency,
 ) -> Result<Prior, GatewayError> {
     let client = pool

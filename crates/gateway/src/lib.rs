@@ -15,6 +15,7 @@ mod json_budget;
 mod messages;
 mod options;
 mod payload;
+pub mod problems;
 mod request;
 pub mod routes;
 mod settings;

@@ -4,6 +4,7 @@ use crate::payload::{RawRecord, RecordContent};
 use crate::validate::Verdict;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use userhub_domain::DomainId;
 use userhub_domain::envelope::CHUNK_SCHEMA_V1;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 
@@ -12,7 +13,7 @@ use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 struct ChunkMessageRef<'a> {
     schema: &'static str,
     task_id: TaskId,
-    domain_id: i64,
+    domain_id: DomainId,
     domain: &'a str,
     action: TaskAction,
     chunk_no: u32,
@@ -41,7 +42,7 @@ struct ChunkRecordRef<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct TaskHeader<'a> {
     pub task_id: TaskId,
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub domain: &'a str,
     pub action: TaskAction,
     pub options: &'a TaskOptions,
@@ -132,7 +133,7 @@ mod tests {
         };
         let header = TaskHeader {
             task_id: TaskId::from_parts(5, 5),
-            domain_id: 3,
+            domain_id: userhub_domain::DomainId::new(3),
             domain: "demo",
             action: TaskAction::CreateCoreProfiles,
             options: &userhub_domain::TaskOptions::default(),

@@ -3,6 +3,7 @@
 //! against the task type.
 
 use crate::error::GatewayError;
+use crate::problems::OptionProblem;
 use userhub_domain::{MatchBy, TaskAction, TaskOptions};
 
 /// Option texts as they arrive, before they are checked.
@@ -13,18 +14,16 @@ pub struct OptionFields {
     workflow_id: Option<String>,
 }
 
-fn invalid(message: String) -> GatewayError {
-    GatewayError::InvalidOption(message)
-}
-
 /// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
 pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
     match text.map(str::trim).unwrap_or_default() {
         "" | "false" | "0" => Ok(false),
         "true" | "1" => Ok(true),
-        other => Err(invalid(format!(
-            "`{name}` must be true or false, not `{other}`"
-        ))),
+        other => Err(OptionProblem::NotABoolean {
+            name: name.to_owned(),
+            given: other.to_owned(),
+        }
+        .into()),
     }
 }
 
@@ -57,36 +56,26 @@ impl OptionFields {
     pub fn finish(self, action: TaskAction) -> Result<TaskOptions, GatewayError> {
         let match_by = match self.match_by.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => Some(
-                text.parse::<MatchBy>()
-                    .map_err(|error| invalid(format!("`match_by`: {error}")))?,
-            ),
+            Some(text) => Some(text.parse::<MatchBy>().map_err(OptionProblem::MatchBy)?),
         };
         match (action, &match_by) {
             (TaskAction::UpsertCoreProfiles, None) => {
-                return Err(invalid(
-                    "`match_by` is required for upsert_core_profiles: an identity kind, \
-                     `core-profile-id` or `custom_field:<name>`"
-                        .to_owned(),
-                ));
+                return Err(OptionProblem::MatchByRequired.into());
             }
             (TaskAction::UpsertCoreProfiles, Some(_)) | (_, None) => {}
             (other, Some(_)) => {
-                return Err(invalid(format!(
-                    "`match_by` applies to upsert_core_profiles only, not to {other}"
-                )));
+                return Err(OptionProblem::MatchByNotApplicable(other).into());
             }
         }
         let skip_triggers = flag("skip_triggers", self.skip_triggers.as_deref())?;
         let workflow_id = match self.workflow_id.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(
-                || {
-                    invalid(format!(
-                        "`workflow_id` must be a whole number, not `{text}`"
-                    ))
-                },
-            )?),
+            Some(text) => Some(
+                text.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id >= 0)
+                    .ok_or_else(|| OptionProblem::WorkflowId(text.to_owned()))?,
+            ),
         };
         Ok(TaskOptions {
             match_by,

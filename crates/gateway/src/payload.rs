@@ -1,6 +1,7 @@
 //! Splitting a payload into records: a JSON array, or JSONL read line by line as it streams in
 //! (CRLF, a UTF-8 BOM, blank lines and a last line without newline are all fine).
 
+use crate::problems::PayloadProblem;
 use serde_json::value::RawValue;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
 use userhub_domain::record_error::truncate_utf8;
@@ -49,13 +50,55 @@ pub struct RawRecord {
     pub content: RecordContent,
 }
 
+/// The records of a JSON array (a complete document), at most `max_records` of them.
+fn array_records(text: &[u8], max_records: usize) -> Result<Vec<RawRecord>, PayloadError> {
+    let items =
+        crate::json_budget::bounded_array::<Box<RawValue>>(text, max_records).map_err(|error| {
+            match error {
+                crate::json_budget::BudgetError::TooMany { max } => {
+                    PayloadError::TooManyRecords { limit: max }
+                }
+                crate::json_budget::BudgetError::Json(error) => {
+                    PayloadProblem::InvalidArray(error).into()
+                }
+            }
+        })?;
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(index, json)| RawRecord {
+            index: index as u32,
+            line: None,
+            content: RecordContent::Json(json),
+        })
+        .collect())
+}
+
+/// The records of a `payload` that is already whole in memory and must be a JSON array (a
+/// leading byte order mark and whitespace allowed): read in place, without the copy a
+/// streamed payload needs.
+pub fn whole_array(payload: &[u8], max_records: usize) -> Result<Vec<RawRecord>, PayloadError> {
+    let text = payload.strip_prefix(UTF8_BOM).unwrap_or(payload);
+    match text.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None => Err(PayloadProblem::NoRecords.into()),
+        Some(b'[') => {
+            let records = array_records(text, max_records)?;
+            if records.is_empty() {
+                return Err(PayloadProblem::NoRecords.into());
+            }
+            Ok(records)
+        }
+        Some(_) => Err(PayloadProblem::NotAnArray.into()),
+    }
+}
+
 /// A request-level payload problem.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
     #[error("the payload holds more than {limit} records")]
     TooManyRecords { limit: usize },
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] crate::problems::PayloadProblem),
 }
 
 /// Accepts payload bytes as they arrive and yields records.
@@ -142,9 +185,7 @@ impl PayloadCollector {
             PayloadFormat::JsonLines
         };
         if self.array_only && format != PayloadFormat::JsonArray {
-            return Err(PayloadError::Invalid(
-                "`payload` must be a JSON array of records".to_owned(),
-            ));
+            return Err(PayloadProblem::NotAnArray.into());
         }
         self.format = Some(format);
         self.push(bytes)
@@ -212,9 +253,7 @@ impl PayloadCollector {
     pub fn finish(mut self) -> Result<(PayloadFormat, Vec<RawRecord>), PayloadError> {
         match self.format {
             None => {
-                return Err(PayloadError::Invalid(
-                    "the payload holds no records".to_owned(),
-                ));
+                return Err(PayloadProblem::NoRecords.into());
             }
             Some(PayloadFormat::JsonLines) => {
                 if !self.pending.is_empty() || self.oversized_line.is_some() {
@@ -222,35 +261,13 @@ impl PayloadCollector {
                 }
             }
             Some(PayloadFormat::JsonArray) => {
-                let items = crate::json_budget::bounded_array::<Box<RawValue>>(
-                    &self.pending,
-                    self.max_records,
-                )
-                .map_err(|error| match error {
-                    crate::json_budget::BudgetError::TooMany { max } => {
-                        PayloadError::TooManyRecords { limit: max }
-                    }
-                    crate::json_budget::BudgetError::Json(error) => PayloadError::Invalid(format!(
-                        "`payload` is not a valid JSON array: {error}"
-                    )),
-                })?;
-                self.records = items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, json)| RawRecord {
-                        index: index as u32,
-                        line: None,
-                        content: RecordContent::Json(json),
-                    })
-                    .collect();
+                self.records = array_records(&self.pending, self.max_records)?;
             }
             // The collector only ever detects the two JSON layouts.
             Some(PayloadFormat::Table | PayloadFormat::Csv | PayloadFormat::Dialect(_)) => {}
         }
         if self.records.is_empty() {
-            return Err(PayloadError::Invalid(
-                "the payload holds no records".to_owned(),
-            ));
+            return Err(PayloadProblem::NoRecords.into());
         }
         let format = self.format.unwrap_or(PayloadFormat::JsonLines);
         Ok((format, self.records))
@@ -318,17 +335,35 @@ mod tests {
             Err(PayloadError::Invalid(_))
         ));
         let eleven = "{}\n".repeat(11);
-        assert_eq!(
-            collect(&[eleven.as_bytes()]).unwrap_err(),
-            PayloadError::TooManyRecords { limit: 10 }
-        );
+        assert!(matches!(
+            collect(&[eleven.as_bytes()]),
+            Err(PayloadError::TooManyRecords { limit: 10 })
+        ));
         let eleven = format!("[{}{{}}]", "{},".repeat(10));
-        assert_eq!(
-            collect(&[eleven.as_bytes()]).unwrap_err(),
-            PayloadError::TooManyRecords { limit: 10 }
-        );
+        assert!(matches!(
+            collect(&[eleven.as_bytes()]),
+            Err(PayloadError::TooManyRecords { limit: 10 })
+        ));
         let mut array_only = PayloadCollector::new(10, 1000, true);
         assert!(array_only.push(b"{\"a\":1}").is_err());
+    }
+
+    #[test]
+    fn a_whole_array_reads_in_place_with_the_streamed_rules() {
+        let records = whole_array(b"\xEF\xBB\xBF \n[{\"a\":1}, {\"b\":2}]", 10).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].index, 1);
+        for refused in [&b""[..], b"  ", b"[]", b"{\"a\":1}", b"[{\"a\":1}"] {
+            assert!(
+                matches!(whole_array(refused, 10), Err(PayloadError::Invalid(_))),
+                "{refused:?}"
+            );
+        }
+        let eleven = format!("[{}{{}}]", "{},".repeat(10));
+        assert!(matches!(
+            whole_array(eleven.as_bytes(), 10),
+            Err(PayloadError::TooManyRecords { limit: 10 })
+        ));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Reading a create request in any of its encodings (url-encoded form, multipart with a JSONL or
 //! JSON file part, JSON envelope; each optionally gzip) into an action and its records.
 
-use crate::body::{ContentEncoding, collect, decoded_stream};
+use crate::body::{ContentEncoding, collect, decoded_body};
 use crate::csv_input::CsvCollector;
 use crate::error::GatewayError;
 use crate::options::OptionFields;
 use crate::payload::{PayloadCollector, PayloadFormat, RawRecord};
+use crate::problems::{ActionProblem, MediaProblem, OptionProblem, PayloadProblem};
 use crate::settings::GatewaySettings;
 use crate::tabular::{read_columns, table_records};
 use axum::body::Body;
@@ -30,19 +31,13 @@ pub struct ParsedRequest {
 
 fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
     let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
-        return Err(GatewayError::InvalidAction(
-            "`action` is required".to_owned(),
-        ));
+        return Err(ActionProblem::Missing.into());
     };
     text.parse().map_err(|_| {
-        let known: Vec<&str> = TaskAction::ALL
-            .iter()
-            .map(|action| action.as_str())
-            .collect();
-        GatewayError::InvalidAction(format!(
-            "unknown action `{text}`; expected one of {}",
-            known.join(", ")
-        ))
+        ActionProblem::Unknown {
+            given: text.to_owned(),
+        }
+        .into()
     })
 }
 
@@ -126,15 +121,9 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
         "text/csv" => Ok(BodyKind::Csv),
         "multipart/form-data" => multer::parse_boundary(content_type)
             .map(BodyKind::Multipart)
-            .map_err(|_| GatewayError::InvalidPayload("the multipart body has no boundary".to_owned())),
-        "" => Err(GatewayError::UnsupportedMediaType(
-            "a Content-Type is required: application/x-www-form-urlencoded, multipart/form-data, application/json or text/csv"
-                .to_owned(),
-        )),
-        other => Err(GatewayError::UnsupportedMediaType(format!(
-            "unsupported content type `{other}`; use application/x-www-form-urlencoded, multipart/form-data, \
-             application/json or text/csv"
-        ))),
+            .map_err(|_| PayloadProblem::NoBoundary.into()),
+        "" => Err(MediaProblem::MissingContentType.into()),
+        other => Err(MediaProblem::ContentType(other.to_owned()).into()),
     }
 }
 
@@ -160,12 +149,8 @@ pub fn inspect_headers(
     let encoding_header = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok());
-    let encoding = ContentEncoding::parse(encoding_header).ok_or_else(|| {
-        GatewayError::UnsupportedMediaType(format!(
-            "unsupported content encoding `{}`; use gzip or none",
-            encoding_header.unwrap_or_default()
-        ))
-    })?;
+    let encoding = ContentEncoding::parse(encoding_header)
+        .ok_or_else(|| MediaProblem::Encoding(encoding_header.unwrap_or_default().to_owned()))?;
     let limit = match kind {
         BodyKind::Multipart(_) => settings.max_multipart_bytes,
         BodyKind::Form | BodyKind::Json | BodyKind::Csv => settings.max_body_bytes,
@@ -209,48 +194,49 @@ pub async fn read_request(
         userhub_http_common::discard(body).await;
         return Err(error);
     }
-    let mut stream = decoded_stream(body, encoding, limit);
-    match kind {
-        BodyKind::Form => read_form(&collect(stream).await?, fields, settings, record_limit),
-        BodyKind::Json => read_json(&collect(stream).await?, fields, settings, record_limit),
-        BodyKind::Multipart(boundary) => {
-            let mut multipart = multer::Multipart::new(stream, boundary);
-            let read = read_multipart(&mut multipart, fields, settings, limit, record_limit).await;
-            if read.is_err() {
-                discard_parts(&mut multipart).await;
+    let (mut stream, rest) = decoded_body(body, encoding, limit);
+    let read = async {
+        match kind {
+            BodyKind::Form => read_form(&collect(stream).await?, fields, record_limit),
+            BodyKind::Json => read_json(&collect(stream).await?, fields, record_limit),
+            BodyKind::Multipart(boundary) => {
+                let mut multipart = multer::Multipart::new(stream, boundary);
+                read_multipart(&mut multipart, fields, settings, limit, record_limit).await
             }
-            read
-        }
-        BodyKind::Csv => {
-            let (action, options) = fields.finish()?;
-            let mut csv = CsvCollector::new(record_limit, settings.max_line_bytes);
-            while let Some(chunk) = stream.next().await {
-                csv.push(&chunk?)?;
+            BodyKind::Csv => {
+                let (action, options) = fields.finish()?;
+                let mut csv = CsvCollector::new(record_limit, settings.max_line_bytes);
+                while let Some(chunk) = stream.next().await {
+                    csv.push(&chunk?)?;
+                }
+                Ok(ParsedRequest {
+                    action,
+                    options,
+                    format: PayloadFormat::Csv,
+                    records: csv.finish()?,
+                })
             }
-            Ok(ParsedRequest {
-                action,
-                options,
-                format: PayloadFormat::Csv,
-                records: csv.finish()?,
-            })
         }
     }
+    .await;
+    if read.is_err() {
+        // By wire bytes: a compressed upload may decode to far more than the drain bound.
+        rest.discard().await;
+    }
+    read
 }
 
 fn split_array(
     payload: &str,
-    settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<(PayloadFormat, Vec<RawRecord>), GatewayError> {
-    let mut collector = PayloadCollector::new(record_limit, settings.max_line_bytes, true);
-    collector.push(payload.as_bytes())?;
-    Ok(collector.finish()?)
+    let records = crate::payload::whole_array(payload.as_bytes(), record_limit)?;
+    Ok((PayloadFormat::JsonArray, records))
 }
 
 fn read_form(
     body: &[u8],
     mut fields: RequestFields,
-    settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
     let mut payload = None;
@@ -265,9 +251,8 @@ fn read_form(
         }
     }
     let (action, options) = fields.finish()?;
-    let payload =
-        payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
-    let (format, records) = split_array(&payload, settings, record_limit)?;
+    let payload = payload.ok_or(PayloadProblem::PayloadRequired)?;
+    let (format, records) = split_array(&payload, record_limit)?;
     Ok(ParsedRequest {
         action,
         options,
@@ -296,31 +281,28 @@ fn json_kind(text: &str) -> &'static str {
 /// The members of a JSON object as raw values, or a request-level error naming what it was.
 fn object_members<'a>(
     text: &'a str,
-    what: &str,
+    what: &'static str,
 ) -> Result<Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>, GatewayError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let members = RawMembers::deserialize(&mut deserializer)
         .and_then(|members| deserializer.end().map(|()| members))
-        .map_err(|error| {
-            GatewayError::InvalidPayload(format!("{what} is not valid JSON: {error}"))
-        })?;
+        .map_err(|source| PayloadProblem::NotJson { what, source })?;
     members.0.ok_or_else(|| {
-        GatewayError::InvalidPayload(format!(
-            "{what} must be a JSON object, not {}",
-            json_kind(text)
-        ))
+        PayloadProblem::NotAnObject {
+            what,
+            kind: json_kind(text),
+        }
+        .into()
     })
 }
 
 fn read_json(
     body: &[u8],
     mut fields: RequestFields,
-    settings: &GatewaySettings,
     record_limit: usize,
 ) -> Result<ParsedRequest, GatewayError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let text = std::str::from_utf8(body)
-        .map_err(|_| GatewayError::InvalidPayload("the body is not UTF-8 text".to_owned()))?;
+    let text = std::str::from_utf8(body).map_err(|_| PayloadProblem::NotUtf8)?;
     let what = "the body (`{\"action\": ..., \"payload\": [...]}`)";
     let mut payload: Option<&RawValue> = None;
     let mut columns: Option<&RawValue> = None;
@@ -336,12 +318,8 @@ fn read_json(
             "columns" => columns = Some(raw),
             "rows" => rows = Some(raw),
             "action" => {
-                let action = serde_json::from_str::<String>(raw.get()).map_err(|_| {
-                    GatewayError::InvalidAction(format!(
-                        "`action` must be a string, not {}",
-                        json_kind(raw.get())
-                    ))
-                })?;
+                let action = serde_json::from_str::<String>(raw.get())
+                    .map_err(|_| ActionProblem::NotAString(json_kind(raw.get())))?;
                 fields.take("action", action)?;
             }
             "options" => {
@@ -365,7 +343,7 @@ fn read_json(
     }
     let (action, options) = fields.finish()?;
     let (format, records) = match (payload, columns, rows) {
-        (Some(payload), None, None) => split_array(payload.get(), settings, record_limit)?,
+        (Some(payload), None, None) => split_array(payload.get(), record_limit)?,
         (None, Some(columns), Some(rows)) => {
             let columns = read_columns(columns)?;
             (
@@ -374,14 +352,10 @@ fn read_json(
             )
         }
         (None, None, None) => {
-            return Err(GatewayError::InvalidPayload(
-                "`payload` (or `columns` with `rows`) is required".to_owned(),
-            ));
+            return Err(PayloadProblem::RecordsRequired.into());
         }
         _ => {
-            return Err(GatewayError::InvalidPayload(
-                "give either `payload` or `columns` with `rows`".to_owned(),
-            ));
+            return Err(PayloadProblem::PayloadAndTable.into());
         }
     };
     Ok(ParsedRequest {
@@ -413,7 +387,7 @@ fn multipart_error(error: multer::Error) -> GatewayError {
             return GatewayError::from(body_error.clone());
         }
     }
-    GatewayError::InvalidPayload(format!("malformed multipart body: {error}"))
+    PayloadProblem::Multipart(error).into()
 }
 
 /// A `payload` part's bytes, gunzipped when the part is a gzip file (`.jsonl.gz` uploaded as
@@ -450,11 +424,9 @@ impl PartReader {
         };
         let mut output = Vec::new();
         for slice in chunk.chunks(1024) {
-            decoder.write_all(slice).map_err(|error| {
-                GatewayError::InvalidPayload(format!(
-                    "the gzip `payload` part cannot be read: {error}"
-                ))
-            })?;
+            decoder
+                .write_all(slice)
+                .map_err(PayloadProblem::GzipPartUnreadable)?;
             let before = output.len();
             output.append(decoder.get_mut());
             self.produced += (output.len() - before) as u64;
@@ -469,28 +441,11 @@ impl PartReader {
         let Some(decoder) = self.decoder.as_mut() else {
             return Ok(Vec::new());
         };
-        decoder.try_finish().map_err(|error| {
-            GatewayError::InvalidPayload(format!("the gzip `payload` part is cut short: {error}"))
-        })?;
+        decoder
+            .try_finish()
+            .map_err(PayloadProblem::GzipPartCutShort)?;
         Ok(std::mem::take(decoder.get_mut()))
     }
-}
-
-/// Reads what is left of a refused multipart body (bounded), so that the client still sending it
-/// gets the answer rather than a broken pipe.
-async fn discard_parts(multipart: &mut multer::Multipart<'_>) {
-    let discard = async {
-        let mut read = 0u64;
-        while let Ok(Some(mut field)) = multipart.next_field().await {
-            while let Ok(Some(chunk)) = field.chunk().await {
-                read += chunk.len() as u64;
-                if read > userhub_http_common::DRAIN_BYTES {
-                    return;
-                }
-            }
-        }
-    };
-    let _ = tokio::time::timeout(userhub_http_common::DRAIN_TIME, discard).await;
 }
 
 async fn read_multipart(
@@ -536,15 +491,14 @@ async fn read_multipart(
         let mut text = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             if text.len() + chunk.len() > MAX_ACTION_BYTES {
-                return Err(GatewayError::InvalidOption(format!("`{name}` is too long")));
+                return Err(OptionProblem::TooLong(name).into());
             }
             text.extend_from_slice(&chunk);
         }
         fields.take(&name, String::from_utf8_lossy(&text).into_owned())?;
     }
     let (action, options) = fields.finish()?;
-    let (format, records) =
-        payload.ok_or_else(|| GatewayError::InvalidPayload("`payload` is required".to_owned()))?;
+    let (format, records) = payload.ok_or(PayloadProblem::PayloadRequired)?;
     Ok(ParsedRequest {
         action,
         options,

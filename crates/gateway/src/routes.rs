@@ -3,6 +3,7 @@
 use crate::Gateway;
 use crate::error::GatewayError;
 use crate::idempotency;
+use crate::problems::OptionProblem;
 use crate::request::{inspect_headers, read_request};
 use crate::submit::{Created, submit};
 use crate::sync::{Awaited, Finished, RecordOutcome, await_task, selection_size};
@@ -13,6 +14,7 @@ use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::time::Duration;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_http_common::schema::{ActionName, StateName};
@@ -51,7 +53,7 @@ pub struct CompletedTask {
     /// One entry per record in input order: its results-file entry with `"outcome":
     /// "succeeded"`, or its errors-file entry with `"outcome": "failed"`.
     #[schema(value_type = Vec<Object>)]
-    pub records: Vec<serde_json::Value>,
+    pub records: Vec<Box<RawValue>>,
 }
 
 /// EXT query of the create request.
@@ -179,11 +181,10 @@ pub async fn create_task(
         })?;
     let wait = wait || request.records.len() < settings.sync_below_records;
     if wait && request.records.len() > settings.sync_max_records {
-        return Err(GatewayError::InvalidOption(format!(
-            "`wait=true` takes at most {} records; this request has {}",
-            settings.sync_max_records,
-            request.records.len()
-        ))
+        return Err(GatewayError::from(OptionProblem::TooManyToWait {
+            limit: settings.sync_max_records,
+            given: request.records.len(),
+        })
         .into());
     }
     // An export's size is known only once its selector is counted: a large one is accepted
@@ -275,6 +276,18 @@ fn wait_requested(uri: &Uri) -> Result<bool, GatewayError> {
     crate::options::flag("wait", wait.as_deref())
 }
 
+/// A results or errors line (an object the runtime wrote) with `"outcome": label` added to its
+/// members, spliced into its text rather than rebuilt as a tree.
+fn with_outcome(line: &RawValue, label: &str) -> Option<Box<RawValue>> {
+    let members = line.get().trim_end().strip_suffix('}')?;
+    let separator = if members.trim_end().ends_with('{') {
+        ""
+    } else {
+        ","
+    };
+    RawValue::from_string(format!("{members}{separator}\"outcome\":\"{label}\"}}")).ok()
+}
+
 /// `200` with a completed task's outcomes in input order.
 fn completed_response(domain: &str, finished: &Finished) -> Response {
     let task = &finished.task;
@@ -286,12 +299,7 @@ fn completed_response(domain: &str, finished: &Finished) -> Response {
                 RecordOutcome::Succeeded(entry) => (&entry.line, "succeeded"),
                 RecordOutcome::Failed(entry) => (&entry.line, "failed"),
             };
-            // The answer is JSON assembled here: the line joins it as a value.
-            let mut entry: serde_json::Value = serde_json::from_str(line.get()).ok()?;
-            if let Some(object) = entry.as_object_mut() {
-                object.insert("outcome".to_owned(), label.into());
-            }
-            Some(entry)
+            with_outcome(line, label)
         })
         .collect();
     let body = CompletedTask {
@@ -329,4 +337,31 @@ fn created_response(domain: &str, created: &Created, replayed: bool) -> Response
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcome_joins_the_line_as_one_more_member() {
+        for (line, expected) in [
+            (
+                r#"{"index":0,"line":1,"core-profile-id":"7"}"#,
+                r#"{"index":0,"line":1,"core-profile-id":"7","outcome":"succeeded"}"#,
+            ),
+            (
+                r#"{ "index": 3 } "#,
+                r#"{ "index": 3 ,"outcome":"succeeded"}"#,
+            ),
+            ("{}", r#"{"outcome":"succeeded"}"#),
+        ] {
+            let line = RawValue::from_string(line.to_owned()).unwrap();
+            let joined = with_outcome(&line, "succeeded").unwrap();
+            assert_eq!(joined.get(), expected);
+            let parsed: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(joined.get()).unwrap();
+            assert_eq!(parsed["outcome"], "succeeded");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use crate::error::GatewayError;
 use serde_json::value::RawValue;
 use std::time::Duration;
+use userhub_domain::DomainId;
 use userhub_domain::outcome_line::{self, ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskState};
 use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
@@ -58,7 +59,7 @@ pub enum Awaited {
 /// `max_records` records.
 pub async fn await_task(
     pool: &Pool,
-    domain_id: i64,
+    domain_id: DomainId,
     task_id: TaskId,
     timeout: Duration,
     max_records: usize,
@@ -78,7 +79,7 @@ pub async fn await_task(
 /// How many profiles an export selector picks (to refuse waiting for a large export early).
 pub async fn selection_size(
     pool: &Pool,
-    domain_id: i64,
+    domain_id: DomainId,
     action: userhub_domain::TaskAction,
     selector: &userhub_domain::profile::selector::ExportSelector,
 ) -> Result<i64, GatewayError> {
@@ -95,7 +96,7 @@ pub async fn selection_size(
 /// Polls the task until it is completed; its last state if `timeout` passed first.
 pub async fn wait_completed(
     pool: &Pool,
-    domain_id: i64,
+    domain_id: DomainId,
     task_id: TaskId,
     timeout: Duration,
 ) -> Result<Result<TaskRecord, TaskState>, GatewayError> {

@@ -8,6 +8,7 @@
 use crate::error::GatewayError;
 use crate::json_budget::{BudgetError, bounded_array};
 use crate::payload::{RawRecord, RecordContent};
+use crate::problems::PayloadProblem;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -43,29 +44,27 @@ pub fn decode_cell(value: Value) -> Value {
 /// Checks the header: at least one column, none blank, none twice.
 pub fn check_columns(columns: &[String]) -> Result<(), GatewayError> {
     if columns.is_empty() {
-        return Err(GatewayError::InvalidPayload(
-            "`columns` must name at least one column".to_owned(),
-        ));
+        return Err(PayloadProblem::NoColumns.into());
     }
     if columns.len() > MAX_COLUMNS {
-        return Err(GatewayError::InvalidPayload(format!(
-            "there are {} columns; at most {MAX_COLUMNS} are accepted",
-            columns.len()
-        )));
+        return Err(PayloadProblem::TooManyColumns {
+            count: columns.len(),
+            max: MAX_COLUMNS,
+        }
+        .into());
     }
     let mut seen = HashSet::new();
     for (at, column) in columns.iter().enumerate() {
         let name = column.trim();
         if name.is_empty() || name.chars().count() > MAX_COLUMN_CHARS {
-            return Err(GatewayError::InvalidPayload(format!(
-                "column {} must have a name of 1 to {MAX_COLUMN_CHARS} characters",
-                at + 1
-            )));
+            return Err(PayloadProblem::ColumnName {
+                position: at + 1,
+                max_chars: MAX_COLUMN_CHARS,
+            }
+            .into());
         }
         if !seen.insert(name) {
-            return Err(GatewayError::InvalidPayload(format!(
-                "column `{name}` appears more than once"
-            )));
+            return Err(PayloadProblem::RepeatedColumn(name.to_owned()).into());
         }
     }
     Ok(())
@@ -151,14 +150,10 @@ pub fn json_rows(rows: &RawValue, record_limit: usize) -> Result<Vec<&RawValue>,
     let rows: Vec<&RawValue> =
         bounded_array(rows.get().as_bytes(), record_limit).map_err(|error| match error {
             BudgetError::TooMany { max } => GatewayError::TooManyRecords { limit: max },
-            BudgetError::Json(error) => {
-                GatewayError::InvalidPayload(format!("`rows` must be an array of arrays: {error}"))
-            }
+            BudgetError::Json(error) => PayloadProblem::RowsNotArrays(error).into(),
         })?;
     if rows.is_empty() {
-        return Err(GatewayError::InvalidPayload(
-            "`rows` holds no rows".to_owned(),
-        ));
+        return Err(PayloadProblem::NoRows.into());
     }
     Ok(rows)
 }
@@ -187,12 +182,8 @@ pub fn row_cells(row: &RawValue, width: usize) -> RowCells {
 pub fn read_columns(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
     let columns: Vec<String> =
         bounded_array(raw.get().as_bytes(), MAX_COLUMNS).map_err(|error| match error {
-            BudgetError::TooMany { max } => {
-                GatewayError::InvalidPayload(format!("`columns` names more than {max} columns"))
-            }
-            BudgetError::Json(_) => {
-                GatewayError::InvalidPayload("`columns` must be an array of strings".to_owned())
-            }
+            BudgetError::TooMany { max } => PayloadProblem::ColumnsOverLimit(max),
+            BudgetError::Json(_) => PayloadProblem::ColumnsNotStrings,
         })?;
     Ok(columns
         .into_iter()

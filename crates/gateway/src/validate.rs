@@ -132,10 +132,7 @@ fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Pla
         return Ok(None);
     }
     if records.len() > 1 {
-        return Err(GatewayError::InvalidPayload(
-            "an export selector (`all`, `updated_since`, `identity`) must be the only record"
-                .to_owned(),
-        ));
+        return Err(crate::problems::PayloadProblem::SelectorNotAlone.into());
     }
     let RecordContent::Json(json) = &records[0].content else {
         return Ok(None);

@@ -5,6 +5,7 @@
 
 use crate::core::Indexed;
 use std::collections::{HashMap, HashSet};
+use userhub_domain::DomainId;
 use userhub_domain::ids::new_app_profile_pid;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfilePatch, AppProfileState, NewAppProfile};
@@ -62,7 +63,7 @@ fn already_exists(core: i64, app_id: &str, pid: Option<&String>) -> FieldError {
 /// Creates one app profile per record (`create_app_profiles`).
 pub async fn create(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     domain: &str,
     records: &[Indexed<'_, NewAppProfile>],
 ) -> Result<AppApplied, StoreError> {
@@ -175,7 +176,7 @@ pub async fn create(
 /// Applies each record to its app profile (`update_app_profiles`).
 pub async fn update(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     records: &[Indexed<'_, AppProfilePatch>],
 ) -> Result<AppApplied, StoreError> {
     let mut pids: Vec<&str> = records.iter().map(|r| r.record.pid.as_str()).collect();

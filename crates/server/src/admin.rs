@@ -1,5 +1,6 @@
 //! Operator commands: domains, their limits and API keys.
 
+use userhub_domain::DomainId;
 use userhub_domain::api_key::generate_key;
 use userhub_store::{Pool, StoreError, api_keys, domains};
 
@@ -30,7 +31,7 @@ fn check_domain_name(name: &str) -> Result<(), AdminError> {
 }
 
 /// Creates a domain (or finds the existing one); returns its id.
-pub async fn create_domain(pool: &Pool, name: &str) -> Result<i64, AdminError> {
+pub async fn create_domain(pool: &Pool, name: &str) -> Result<DomainId, AdminError> {
     check_domain_name(name)?;
     let client = pool.get().await.map_err(StoreError::from)?;
     Ok(domains::create_domain(&client, name).await?.id)

@@ -106,7 +106,7 @@ async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
     let id = TaskId::generate();
     let task = NewTask {
         id,
-        domain_id,
+        domain_id: userhub_domain::DomainId::new(domain_id),
         action: TaskAction::CreateCoreProfiles,
         input_format: "jsonl",
         total: 3,

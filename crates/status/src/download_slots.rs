@@ -3,19 +3,20 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use userhub_domain::DomainId;
 
 /// The downloads each domain is running.
 #[derive(Debug)]
 pub struct DownloadSlots {
     per_domain: usize,
-    running: Mutex<HashMap<i64, usize>>,
+    running: Mutex<HashMap<DomainId, usize>>,
 }
 
 /// A running download's slot; dropping it frees the slot.
 #[derive(Debug)]
 pub struct DownloadSlot {
     slots: Arc<DownloadSlots>,
-    domain_id: i64,
+    domain_id: DomainId,
 }
 
 impl DownloadSlots {
@@ -31,7 +32,7 @@ impl DownloadSlots {
     }
 
     /// A slot for `domain_id`, unless it already runs its limit of downloads.
-    pub fn take(self: &Arc<Self>, domain_id: i64) -> Option<DownloadSlot> {
+    pub fn take(self: &Arc<Self>, domain_id: DomainId) -> Option<DownloadSlot> {
         let mut running = self.lock();
         let count = running.entry(domain_id).or_insert(0);
         if *count >= self.per_domain {
@@ -45,11 +46,11 @@ impl DownloadSlots {
     }
 
     /// Downloads running for `domain_id`.
-    pub fn running(&self, domain_id: i64) -> usize {
+    pub fn running(&self, domain_id: DomainId) -> usize {
         self.lock().get(&domain_id).copied().unwrap_or(0)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DomainId, usize>> {
         self.running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -75,12 +76,18 @@ mod tests {
     #[test]
     fn slots_are_per_domain_and_come_back() {
         let slots = DownloadSlots::new(2);
-        let first = slots.take(1).unwrap();
-        let _second = slots.take(1).unwrap();
-        assert!(slots.take(1).is_none(), "the third download waits");
-        assert!(slots.take(2).is_some(), "another domain is not affected");
+        let first = slots.take(DomainId::new(1)).unwrap();
+        let _second = slots.take(DomainId::new(1)).unwrap();
+        assert!(
+            slots.take(DomainId::new(1)).is_none(),
+            "the third download waits"
+        );
+        assert!(
+            slots.take(DomainId::new(2)).is_some(),
+            "another domain is not affected"
+        );
         drop(first);
-        assert!(slots.take(1).is_some());
-        assert_eq!(slots.running(7), 0);
+        assert!(slots.take(DomainId::new(1)).is_some());
+        assert_eq!(slots.running(DomainId::new(7)), 0);
     }
 }

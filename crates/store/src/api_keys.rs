@@ -3,6 +3,7 @@
 use crate::domains::Domain;
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
+use userhub_domain::DomainId;
 
 /// What a key id resolves to: the hash to verify against and the domain it opens.
 #[derive(Debug, Clone)]
@@ -15,7 +16,7 @@ pub struct StoredKey {
 
 pub async fn insert_key(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     key_id: &str,
     secret_hash: &[u8],
     read_only: bool,
@@ -23,7 +24,7 @@ pub async fn insert_key(
     client
         .execute(
             include_str!("../queries/api_keys/insert.sql"),
-            &[&key_id, &domain_id, &secret_hash, &read_only],
+            &[&key_id, &domain_id.as_i64(), &secret_hash, &read_only],
         )
         .await?;
     Ok(())
@@ -42,7 +43,7 @@ pub async fn find_key(
         read_only: row.get("read_only"),
         revoked: row.get("revoked"),
         domain: Domain {
-            id: row.get("id"),
+            id: DomainId::from(row.get::<_, i64>("id")),
             name: row.get("name"),
             rate_limit_per_minute: row.get("rate_limit_per_minute"),
             record_limit: row.get("record_limit"),

@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
+use userhub_domain::DomainId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfileState};
 use userhub_domain::values::{CustomFields, Decimal};
@@ -104,7 +105,7 @@ pub(crate) fn state_of(row: &Row) -> AppProfileState {
 /// Inserts app profiles whose (core profile, app) pair is free; returns the pids inserted.
 pub async fn insert_new(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     rows: &[NewAppProfileRow<'_>],
 ) -> Result<Vec<String>, StoreError> {
     if rows.is_empty() {
@@ -121,7 +122,7 @@ pub async fn insert_new(
         .query(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.pids,
                 &cores,
                 &apps,
@@ -147,7 +148,7 @@ pub async fn insert_new(
 /// The pids of existing app profiles for `(core profile, app)` pairs.
 pub async fn existing_pids(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     pairs: &[(i64, &str)],
 ) -> Result<HashMap<(i64, String), String>, StoreError> {
     if pairs.is_empty() {
@@ -157,7 +158,7 @@ pub async fn existing_pids(
     let apps: Vec<&str> = pairs.iter().map(|(_, app)| *app).collect();
     let statement = client.prepare_cached(EXISTING_PIDS).await?;
     let rows = client
-        .query(&statement, &[&domain_id, &cores, &apps])
+        .query(&statement, &[&domain_id.as_i64(), &cores, &apps])
         .await?;
     Ok(rows
         .iter()
@@ -168,14 +169,16 @@ pub async fn existing_pids(
 /// Locks the domain's app profiles among `pids` (in pid order) and reads them.
 pub async fn lock_and_load(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     pids: &[&str],
 ) -> Result<Vec<StoredAppProfile>, StoreError> {
     if pids.is_empty() {
         return Ok(Vec::new());
     }
     let statement = client.prepare_cached(LOCK_AND_LOAD).await?;
-    let rows = client.query(&statement, &[&domain_id, &pids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &pids])
+        .await?;
     Ok(rows
         .iter()
         .map(|row| StoredAppProfile {
@@ -190,7 +193,7 @@ pub async fn lock_and_load(
 /// Writes each app profile's changed columns with one statement and moves their `updated_at`.
 pub async fn update_changed(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     profiles: &[(&str, &AppProfileState, FieldSet<AppField>)],
 ) -> Result<(), StoreError> {
     let mut c = Columns::default();
@@ -207,7 +210,7 @@ pub async fn update_changed(
         .execute(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.pids,
                 &c.masks,
                 &c.custom_fields,
@@ -232,14 +235,16 @@ pub async fn update_changed(
 /// The core profile and app of each of the domain's app profiles among `pids`.
 pub async fn owners_of(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     pids: &[&str],
 ) -> Result<HashMap<String, (i64, String)>, StoreError> {
     if pids.is_empty() {
         return Ok(HashMap::new());
     }
     let statement = client.prepare_cached(OWNERS).await?;
-    let rows = client.query(&statement, &[&domain_id, &pids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &pids])
+        .await?;
     Ok(rows
         .iter()
         .map(|row| (row.get(0), (row.get(1), row.get(2))))

@@ -5,6 +5,7 @@ use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
+use userhub_domain::DomainId;
 use userhub_domain::profile::core::{CoreField, CoreProfileState};
 use userhub_domain::profile::{FieldSet, Names};
 use userhub_domain::values::{CustomFields, Decimal};
@@ -118,14 +119,16 @@ pub async fn allocate_ids(
 /// other domains' ids are simply missing.
 pub async fn lock_and_load(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     ids: &[i64],
 ) -> Result<Vec<StoredCoreProfile>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let statement = client.prepare_cached(LOCK_AND_LOAD).await?;
-    let rows = client.query(&statement, &[&domain_id, &ids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &ids])
+        .await?;
     Ok(rows
         .iter()
         .map(|row| StoredCoreProfile {
@@ -138,7 +141,7 @@ pub async fn lock_and_load(
 /// Inserts new profiles with one statement.
 pub async fn insert_profiles(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     profiles: &[(i64, &CoreProfileState)],
 ) -> Result<(), StoreError> {
     if profiles.is_empty() {
@@ -153,7 +156,7 @@ pub async fn insert_profiles(
         .execute(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.ids,
                 &c.names,
                 &c.tags,
@@ -179,7 +182,7 @@ pub async fn insert_profiles(
 /// `updated_at`; profiles whose change set is empty are not touched.
 pub async fn update_changed(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     profiles: &[(i64, &CoreProfileState, FieldSet<CoreField>)],
 ) -> Result<(), StoreError> {
     let mut c = Columns::default();
@@ -196,7 +199,7 @@ pub async fn update_changed(
         .execute(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.ids,
                 &c.masks,
                 &c.names,
@@ -222,13 +225,15 @@ pub async fn update_changed(
 /// Which of `ids` are core profiles of the domain.
 pub async fn existing_ids(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     ids: &[i64],
 ) -> Result<Vec<i64>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/core_profiles/existing_ids.sql"))
         .await?;
-    let rows = client.query(&statement, &[&domain_id, &ids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &ids])
+        .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
@@ -247,7 +252,7 @@ pub struct CustomFieldHolders {
 /// that has custom fields; identity matching is the indexed way.
 pub async fn ids_by_custom_field(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     name: &str,
     keys: &[String],
     per_key: i64,
@@ -257,7 +262,7 @@ pub async fn ids_by_custom_field(
     }
     let statement = client.prepare_cached(BY_CUSTOM_FIELD).await?;
     let rows = client
-        .query(&statement, &[&domain_id, &name, &keys, &per_key])
+        .query(&statement, &[&domain_id.as_i64(), &name, &keys, &per_key])
         .await?;
     let mut holders: Vec<CustomFieldHolders> = Vec::new();
     for row in rows {
@@ -280,7 +285,7 @@ pub async fn ids_by_custom_field(
 /// nothing unique guards a custom field, so two chunks must not both create the same profile.
 pub async fn lock_custom_field_matching(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     name: &str,
 ) -> Result<(), StoreError> {
     client

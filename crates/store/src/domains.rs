@@ -2,11 +2,12 @@
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
+use userhub_domain::DomainId;
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
-    pub id: i64,
+    pub id: DomainId,
     pub name: String,
     /// Requests per minute; `None` means the server default.
     pub rate_limit_per_minute: Option<i32>,
@@ -16,7 +17,7 @@ pub struct Domain {
 
 fn domain_of(row: &tokio_postgres::Row) -> Domain {
     Domain {
-        id: row.get("id"),
+        id: DomainId::from(row.get::<_, i64>("id")),
         name: row.get("name"),
         rate_limit_per_minute: row.get("rate_limit_per_minute"),
         record_limit: row.get("record_limit"),

@@ -8,6 +8,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::HashMap;
 use tokio_postgres::Portal;
 use tokio_postgres::types::ToSql;
+use userhub_domain::DomainId;
 use userhub_domain::Identity;
 use userhub_domain::profile::selector::ExportSelector;
 use userhub_domain::profile::view::{AppProfileView, CoreProfileView};
@@ -37,14 +38,16 @@ fn epoch_ms(row: &tokio_postgres::Row, column: &str) -> i64 {
 /// The domain's core profiles among `ids`, whole (identities and app profile pids included).
 pub async fn core_profiles(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     ids: &[i64],
 ) -> Result<Vec<CoreProfileView>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let statement = client.prepare_cached(CORE_PROFILES).await?;
-    let rows = client.query(&statement, &[&domain_id, &ids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &ids])
+        .await?;
     let found: Vec<i64> = rows.iter().map(|row| row.get("id")).collect();
     let mut identities: HashMap<i64, Vec<Identity>> = HashMap::new();
     for (owner, identity) in identities_of(client, domain_id, &found).await? {
@@ -52,7 +55,10 @@ pub async fn core_profiles(
     }
     let statement = client.prepare_cached(APP_PIDS).await?;
     let mut pids: HashMap<i64, Vec<String>> = HashMap::new();
-    for row in client.query(&statement, &[&domain_id, &found]).await? {
+    for row in client
+        .query(&statement, &[&domain_id.as_i64(), &found])
+        .await?
+    {
         pids.entry(row.get(0)).or_default().push(row.get(1));
     }
     Ok(rows
@@ -74,14 +80,16 @@ pub async fn core_profiles(
 /// The domain's app profiles among `pids`.
 pub async fn app_profiles(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     pids: &[&str],
 ) -> Result<Vec<AppProfileView>, StoreError> {
     if pids.is_empty() {
         return Ok(Vec::new());
     }
     let statement = client.prepare_cached(APP_PROFILES).await?;
-    let rows = client.query(&statement, &[&domain_id, &pids]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &pids])
+        .await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -156,7 +164,7 @@ fn parameters<'a>(
 /// How many profiles the selector picks.
 pub async fn count_selection(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     kind: ExportKind,
     selector: &ExportSelector,
 ) -> Result<i64, StoreError> {
@@ -164,7 +172,7 @@ pub async fn count_selection(
     let row = client
         .query_one(
             &include_str!("../queries/exports/count.sql").replace("{selection}", sql),
-            &parameters(&domain_id, &rest),
+            &parameters(&domain_id.as_i64(), &rest),
         )
         .await?;
     Ok(row.get(0))
@@ -173,13 +181,13 @@ pub async fn count_selection(
 /// Opens a cursor over the selected keys, in key order.
 pub async fn open_selection(
     transaction: &Transaction<'_>,
-    domain_id: i64,
+    domain_id: DomainId,
     kind: ExportKind,
     selector: &ExportSelector,
 ) -> Result<Portal, StoreError> {
     let (sql, rest) = selection_sql(kind, selector);
     Ok(transaction
-        .bind(sql, &parameters(&domain_id, &rest))
+        .bind(sql, &parameters(&domain_id.as_i64(), &rest))
         .await?)
 }
 

@@ -4,6 +4,7 @@ use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::types::Json;
+use userhub_domain::DomainId;
 use userhub_domain::{Identity, IdentityKind};
 
 const OF_PROFILES: &str = include_str!("../queries/identities/of_profiles.sql");
@@ -56,7 +57,7 @@ impl<'a> Columns<'a> {
 /// Every identity of the given profiles, with its owner.
 pub async fn identities_of(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     profile_ids: &[i64],
 ) -> Result<Vec<(i64, Identity)>, StoreError> {
     if profile_ids.is_empty() {
@@ -64,7 +65,7 @@ pub async fn identities_of(
     }
     let statement = client.prepare_cached(OF_PROFILES).await?;
     let rows = client
-        .query(&statement, &[&domain_id, &profile_ids])
+        .query(&statement, &[&domain_id.as_i64(), &profile_ids])
         .await?;
     Ok(rows
         .iter()
@@ -83,7 +84,7 @@ pub async fn identities_of(
 /// The owners of the given keys that exist.
 pub async fn owners(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     keys: &[(&str, &str)],
 ) -> Result<HashMap<IdentityKey, i64>, StoreError> {
     if keys.is_empty() {
@@ -93,7 +94,7 @@ pub async fn owners(
     let normalized: Vec<&str> = keys.iter().map(|(_, normalized)| *normalized).collect();
     let statement = client.prepare_cached(OWNERS).await?;
     let rows = client
-        .query(&statement, &[&domain_id, &kinds, &normalized])
+        .query(&statement, &[&domain_id.as_i64(), &kinds, &normalized])
         .await?;
     Ok(rows
         .iter()
@@ -106,7 +107,7 @@ pub async fn owners(
 /// caller looks the owners up and decides again.
 pub async fn insert_new(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     rows: &[OwnedIdentity<'_>],
 ) -> Result<bool, StoreError> {
     if rows.is_empty() {
@@ -121,7 +122,7 @@ pub async fn insert_new(
         .execute(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.kinds,
                 &c.normalized,
                 &c.values,
@@ -153,7 +154,7 @@ pub async fn insert_new(
 /// with other metadata or another spelling).
 pub async fn refresh(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     rows: &[OwnedIdentity<'_>],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
@@ -165,7 +166,7 @@ pub async fn refresh(
         .execute(
             &statement,
             &[
-                &domain_id,
+                &domain_id.as_i64(),
                 &c.kinds,
                 &c.normalized,
                 &c.values,

@@ -3,6 +3,7 @@
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
+use userhub_domain::DomainId;
 
 const SET: &str = include_str!("../queries/tag_colors/set.sql");
 const OF: &str = include_str!("../queries/tag_colors/of.sql");
@@ -10,7 +11,7 @@ const OF: &str = include_str!("../queries/tag_colors/of.sql");
 /// Gives tags their colours (`(tag, colour)` pairs; the last of one tag wins).
 pub async fn set_colors(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     colors: &[(String, String)],
 ) -> Result<(), StoreError> {
     let mut latest: HashMap<&str, &str> = HashMap::new();
@@ -24,7 +25,7 @@ pub async fn set_colors(
     let values: Vec<&str> = tags.iter().map(|tag| latest[tag]).collect();
     let statement = client.prepare_cached(SET).await?;
     client
-        .execute(&statement, &[&domain_id, &tags, &values])
+        .execute(&statement, &[&domain_id.as_i64(), &tags, &values])
         .await?;
     Ok(())
 }
@@ -32,13 +33,15 @@ pub async fn set_colors(
 /// The colours of `tags` that have one.
 pub async fn colors_of(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     tags: &[&str],
 ) -> Result<HashMap<String, String>, StoreError> {
     if tags.is_empty() {
         return Ok(HashMap::new());
     }
     let statement = client.prepare_cached(OF).await?;
-    let rows = client.query(&statement, &[&domain_id, &tags]).await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &tags])
+        .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

@@ -56,7 +56,7 @@ mod tests {
     fn chunk(options: TaskOptions) -> ChunkContext {
         ChunkContext {
             task_id: TaskId::from_parts(9, 1),
-            domain_id: 1,
+            domain_id: userhub_domain::DomainId::new(1),
             domain: "demo".into(),
             chunk_no: 3,
             options,

@@ -28,6 +28,7 @@ pub use stall::{check_stalled_tasks, run_stall_detector};
 
 use serde::Serialize;
 use std::future::Future;
+use userhub_domain::DomainId;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
 use userhub_store::{StoreError, Transaction};
@@ -36,7 +37,7 @@ use userhub_store::{StoreError, Transaction};
 #[derive(Debug, Clone)]
 pub struct ChunkContext {
     pub task_id: TaskId,
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub domain: String,
     pub chunk_no: u32,
     /// The task's options (EXT), e.g. an upsert's `match_by`.

@@ -26,7 +26,7 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
     let client = app.pool.get().await.unwrap();
     let task = NewTask {
         id,
-        domain_id: domain_id(app).await,
+        domain_id: userhub_domain::DomainId::new(domain_id(app).await),
         action: TaskAction::CreateCoreProfiles,
         input_format: "jsonl",
         total,

@@ -9,6 +9,7 @@ pub mod simulate;
 
 use simulate::{Existing, Knowledge, Op, RecordResult, Simulation, Slot, Target};
 use std::collections::{HashMap, HashSet};
+use userhub_domain::DomainId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::core::{
     CoreField, CoreProfilePatch, CoreProfileUpsert, NewCoreProfile,
@@ -65,7 +66,7 @@ pub struct Indexed<'a, T> {
 /// Creates a profile per record (`create_core_profiles`).
 pub async fn create(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     records: &[Indexed<'_, NewCoreProfile>],
 ) -> Result<CoreApplied, StoreError> {
     let ops: Vec<Op<'_>> = records
@@ -83,7 +84,7 @@ pub async fn create(
 /// Applies each record to its profile (`update_core_profiles`).
 pub async fn update(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     records: &[Indexed<'_, CoreProfilePatch>],
 ) -> Result<CoreApplied, StoreError> {
     let ops: Vec<Op<'_>> = records
@@ -111,7 +112,7 @@ pub async fn update(
 /// `keys[i]` is the match key of `records[i]`.
 pub async fn upsert(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     match_by: &MatchBy,
     records: &[Indexed<'_, CoreProfileUpsert>],
     keys: &[String],
@@ -179,7 +180,7 @@ fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), i
 /// Locks and loads `ids` (those not loaded yet) with their identities.
 async fn load(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     ids: &[i64],
     knowledge: &mut Knowledge,
 ) -> Result<(), StoreError> {
@@ -235,7 +236,7 @@ fn id_of(slot: Slot, new_ids: &[i64]) -> i64 {
 
 async fn apply(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     ops: &[Op<'_>],
     mut knowledge: Knowledge,
 ) -> Result<CoreApplied, StoreError> {
@@ -267,7 +268,7 @@ async fn apply(
 /// Writes a run; `false` (nothing written) when an identity turned out to be taken.
 async fn write(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     run: &Simulation,
     new_ids: &[i64],
 ) -> Result<bool, StoreError> {

@@ -34,7 +34,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
             include_str!("../../queries/tasks/insert.sql"),
             &[
                 &task.id.as_i64(),
-                &task.domain_id,
+                &task.domain_id.as_i64(),
                 &task.action.as_str(),
                 &task.input_format,
                 &task.total,

@@ -8,6 +8,7 @@ pub use lifecycle::*;
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskOutcome, TaskState};
 
@@ -15,7 +16,7 @@ use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskOutcome, TaskState};
 #[derive(Debug, Clone)]
 pub struct NewTask {
     pub id: TaskId,
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub action: TaskAction,
     /// `json` (array) or `jsonl`.
     pub input_format: &'static str,
@@ -32,7 +33,7 @@ pub struct NewTask {
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
     pub id: TaskId,
-    pub domain_id: i64,
+    pub domain_id: DomainId,
     pub action: TaskAction,
     pub state: TaskState,
     pub outcome: Option<TaskOutcome>,
@@ -66,7 +67,7 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
     let outcome: Option<String> = row.get("outcome");
     Ok(TaskRecord {
         id: TaskId::from(row.get::<_, i64>("id")),
-        domain_id: row.get("domain_id"),
+        domain_id: DomainId::from(row.get::<_, i64>("domain_id")),
         action: action
             .parse()
             .map_err(|_| decode_error("action", &action))?,
@@ -97,14 +98,14 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
 /// A task of `domain_id`; tasks of other domains are invisible.
 pub async fn find_task(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     id: TaskId,
 ) -> Result<Option<TaskRecord>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../../queries/tasks/find.sql"))
         .await?;
     client
-        .query_opt(&statement, &[&id.as_i64(), &domain_id])
+        .query_opt(&statement, &[&id.as_i64(), &domain_id.as_i64()])
         .await?
         .as_ref()
         .map(task_of)
@@ -124,7 +125,7 @@ pub struct TaskFilter {
 /// A page of the domain's tasks, newest first.
 pub async fn list_tasks(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     filter: &TaskFilter,
 ) -> Result<Vec<TaskRecord>, StoreError> {
     let statement = client
@@ -136,7 +137,7 @@ pub async fn list_tasks(
     let rows = client
         .query(
             &statement,
-            &[&domain_id, &state, &action, &before, &filter.limit],
+            &[&domain_id.as_i64(), &state, &action, &before, &filter.limit],
         )
         .await?;
     rows.iter().map(task_of).collect()
@@ -146,7 +147,7 @@ pub async fn list_tasks(
 /// key has expired (older than `ttl_hours`).
 pub async fn find_by_idempotency_key(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
     key: &str,
     ttl_hours: i64,
 ) -> Result<Option<(TaskRecord, Option<Vec<u8>>, bool)>, StoreError> {
@@ -156,7 +157,10 @@ pub async fn find_by_idempotency_key(
         ))
         .await?;
     let row = client
-        .query_opt(&statement, &[&domain_id, &key, &(ttl_hours as i32)])
+        .query_opt(
+            &statement,
+            &[&domain_id.as_i64(), &key, &(ttl_hours as i32)],
+        )
         .await?;
     row.map(|row| Ok((task_of(&row)?, row.get("request_hash"), row.get("expired"))))
         .transpose()
@@ -180,12 +184,15 @@ pub async fn release_idempotency_key(
 /// included), which decides the priority of new chunks.
 pub async fn domain_backlog(
     client: &impl GenericClient,
-    domain_id: i64,
+    domain_id: DomainId,
 ) -> Result<i64, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../../queries/tasks/domain_backlog.sql"))
         .await?;
-    Ok(client.query_one(&statement, &[&domain_id]).await?.get(0))
+    Ok(client
+        .query_one(&statement, &[&domain_id.as_i64()])
+        .await?
+        .get(0))
 }
 
 /// How many unfinished tasks are in each state (for the open-tasks gauge).
