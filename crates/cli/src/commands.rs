@@ -26,6 +26,20 @@ pub async fn status(client: &ApiClient, task_id: u64) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// Cancels an open task: records not applied yet end with `CANCELED`; `wait` then shows it
+/// complete with outcome `canceled`.
+pub async fn cancel(client: &ApiClient, task_id: u64) -> Result<u8, CliError> {
+    let answer = client.cancel(task_id).await?;
+    eprintln!(
+        "cancel of task {task_id} requested; records not applied yet will fail with CANCELED \
+         (`userhub wait {task_id}` shows it complete)"
+    );
+    let text = serde_json::to_string_pretty(&answer)
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    println!("{text}");
+    Ok(0)
+}
+
 /// The status as printed: every field the server reported, none that it did not.
 fn status_json(status: &TaskStatus) -> serde_json::Value {
     let mut fields = serde_json::json!({

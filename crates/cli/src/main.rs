@@ -111,6 +111,8 @@ enum Command {
     },
     /// Show a task's status as JSON.
     Status { task_id: u64 },
+    /// Cancel an open task (records not applied yet fail with CANCELED).
+    Cancel { task_id: u64 },
     /// Wait for tasks to complete, with a progress bar.
     Wait {
         #[arg(required = true)]
@@ -231,6 +233,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             commands::export(&client, &ui, &action, selection, out, concurrency).await
         }
         Command::Status { task_id } => commands::status(&client, task_id).await,
+        Command::Cancel { task_id } => commands::cancel(&client, task_id).await,
         Command::Wait { task_ids } => commands::wait(&client, &ui, &task_ids).await,
         Command::Tasks {
             state,

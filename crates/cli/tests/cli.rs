@@ -394,3 +394,38 @@ async fn an_upsert_import_passes_its_options_and_keys_them_apart() {
     assert_eq!(profile_count(&app).await, 3);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cancel_stops_a_queued_task_and_refuses_a_completed_one() {
+    let app = TestApp::spawn_service(userhub_tests::Service::Api, |_| {}).await;
+    let records: Vec<Value> = (0..3)
+        .map(|n| json!({"identities": [{"uid": format!("cancel-cli-{n}")}]}))
+        .collect();
+    let task_id = app.create_task("create_core_profiles", &records).await;
+    let work = work_dir();
+    let mut cancel = userhub(&app, &work);
+    cancel.args(["cancel", &task_id.to_string()]);
+    let output = run(cancel).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["task_id"], task_id);
+    assert!(answer["cancel_requested_at"].is_string(), "{answer}");
+    let status = app.status(task_id).await;
+    assert_eq!(status["cancel_requested_at"], answer["cancel_requested_at"]);
+
+    // A completed task cannot be canceled: the server's 409 is shown, exit code 1.
+    app.execute(&format!(
+        "UPDATE tasks SET state = 'completed', outcome = 'succeeded' WHERE id = {task_id}"
+    ))
+    .await;
+    let mut again = userhub(&app, &work);
+    again.args(["cancel", &task_id.to_string()]);
+    let output = run(again).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("TASK_COMPLETED"),
+        "{}",
+        text(&output.stderr)
+    );
+    app.stop().await;
+}

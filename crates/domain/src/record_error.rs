@@ -25,6 +25,8 @@ pub enum ErrorCode {
     ProcessingFailed,
     /// EXT: an upsert's match key finds more than one profile.
     AmbiguousMatch,
+    /// EXT: the task was canceled before this record was applied.
+    Canceled,
 }
 
 /// One problem with one field of a record.

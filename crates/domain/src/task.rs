@@ -61,14 +61,17 @@ pub enum TaskOutcome {
     CompletedWithErrors,
     /// No record succeeded, or the task could not be processed at all.
     Failed,
+    /// EXT: a cancel was requested; records not applied by then failed with `CANCELED`.
+    Canceled,
 }
 
 impl TaskOutcome {
     /// Every outcome of a completed task.
-    pub const ALL: [TaskOutcome; 3] = [
+    pub const ALL: [TaskOutcome; 4] = [
         TaskOutcome::Succeeded,
         TaskOutcome::CompletedWithErrors,
         TaskOutcome::Failed,
+        TaskOutcome::Canceled,
     ];
 
     /// The outcome implied by the final counters.
@@ -85,6 +88,7 @@ impl TaskOutcome {
             TaskOutcome::Succeeded => "succeeded",
             TaskOutcome::CompletedWithErrors => "completed_with_errors",
             TaskOutcome::Failed => "failed",
+            TaskOutcome::Canceled => "canceled",
         }
     }
 }
@@ -97,6 +101,7 @@ impl FromStr for TaskOutcome {
             "succeeded" => Ok(TaskOutcome::Succeeded),
             "completed_with_errors" => Ok(TaskOutcome::CompletedWithErrors),
             "failed" => Ok(TaskOutcome::Failed),
+            "canceled" => Ok(TaskOutcome::Canceled),
             other => Err(UnknownState(other.to_owned())),
         }
     }

@@ -5,6 +5,7 @@
 
 mod accept;
 mod body;
+pub mod cancel;
 mod chunking;
 mod csv_input;
 pub mod decoders;
@@ -63,6 +64,10 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/v2/{domain}/identity/bulk_actions",
             post(routes::create_task),
+        )
+        .route(
+            "/v2/{domain}/identity/bulk_actions/{task_id}/cancel",
+            post(cancel::cancel_task),
         )
         .layer(DefaultBodyLimit::disable());
     with_api_layers(api, &context).with_state(gateway)

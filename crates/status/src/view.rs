@@ -37,7 +37,7 @@ pub struct TaskStatus {
     pub completed_at: Option<String>,
     pub records_per_second: Option<f64>,
     pub eta_seconds: Option<i64>,
-    /// EXT, once completed: `succeeded`, `completed_with_errors` or `failed`.
+    /// EXT, once completed: `succeeded`, `completed_with_errors`, `failed` or `canceled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<OutcomeName>)]
     pub outcome: Option<String>,
@@ -55,6 +55,9 @@ pub struct TaskStatus {
     /// answer `410 RESULTS_EXPIRED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expired_at: Option<String>,
+    /// EXT: when a cancel was requested (`POST .../{task_id}/cancel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_at: Option<String>,
 }
 
 /// A page of tasks, newest first.
@@ -126,5 +129,6 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
         },
         results: task.state == TaskState::Completed && task.expired_at.is_none(),
         expired_at: task.expired_at.map(timestamp),
+        cancel_requested_at: task.cancel_requested_at.map(timestamp),
     }
 }

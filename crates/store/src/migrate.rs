@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outcome_frames",
         include_str!("../migrations/0012_outcome_frames.sql"),
     ),
+    (
+        13,
+        "task_cancel",
+        include_str!("../migrations/0013_task_cancel.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

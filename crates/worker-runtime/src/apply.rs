@@ -50,13 +50,17 @@ pub enum ChunkError {
     /// Publishing an export's chunks failed.
     #[error(transparent)]
     Broker(#[from] userhub_broker::BrokerError),
+    /// The task was canceled while the chunk was applied: its work was rolled back, and the
+    /// chunk is to be delivered again (it then completes as canceled).
+    #[error("the task was canceled while the chunk was applied")]
+    CanceledMeanwhile,
 }
 
 impl ChunkError {
     pub fn is_transient(&self) -> bool {
         match self {
             ChunkError::Store(error) => error.is_transient(),
-            ChunkError::Broker(_) => true,
+            ChunkError::Broker(_) | ChunkError::CanceledMeanwhile => true,
             ChunkError::Processing(_) | ChunkError::Outcomes(_) => false,
         }
     }
@@ -65,7 +69,16 @@ impl ChunkError {
 /// How the records of a chunk end: by the handler, or all with one error.
 enum Resolution<'h, H> {
     Handler(&'h H),
-    FailAll(&'h str),
+    FailAll(FieldError),
+}
+
+/// The error of a record that a cancel request stopped before it was applied.
+fn canceled_error() -> FieldError {
+    FieldError::new(
+        "",
+        ErrorCode::Canceled,
+        "the task was canceled before this record was applied",
+    )
 }
 
 /// Applies a chunk through `handler`.
@@ -101,7 +114,13 @@ pub async fn fail_chunk<H: TaskHandler>(
         fail_task(&client, message.task_id, &reason).await?;
         return Ok(ChunkDisposition::Dropped("the export could not be planned"));
     }
-    run_chunk::<H>(Resolution::FailAll(reason), pool, message, || {}).await
+    let error = FieldError::new(
+        "",
+        ErrorCode::ProcessingFailed,
+        "the record could not be processed after retries",
+    )
+    .with_details(json!({ "reason": reason }));
+    run_chunk::<H>(Resolution::FailAll(error), pool, message, || {}).await
 }
 
 async fn run_chunk<H: TaskHandler>(
@@ -125,12 +144,12 @@ async fn run_chunk<H: TaskHandler>(
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     // Chunks of an in-order task take the row exclusively: one applies at a time, and the check
     // for the predecessor below cannot miss a commit.
-    let state = if ordered {
+    let gate = if ordered {
         lock_task_state(&transaction, task_id).await?
     } else {
         state_for_chunk(&transaction, task_id).await?
     };
-    match state {
+    match gate.map(|gate| gate.state) {
         None => {
             return Ok(ChunkDisposition::Dropped(
                 "the task was withdrawn before it was accepted",
@@ -163,6 +182,14 @@ async fn run_chunk<H: TaskHandler>(
         transaction.commit().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Deferred);
     }
+    // A cancel request committed before this point stops every record of the chunk; one that
+    // comes later waits for this transaction (it updates the row this chunk share-locks).
+    let canceled = gate.is_some_and(|gate| gate.canceled);
+    let resolution = if canceled {
+        Resolution::FailAll(canceled_error())
+    } else {
+        resolution
+    };
     let context = ChunkContext {
         task_id,
         domain_id: message.domain_id,
@@ -197,13 +224,20 @@ async fn run_chunk<H: TaskHandler>(
         return Ok(ChunkDisposition::Duplicate);
     }
     insert_events(&transaction, &events).await?;
-    let state = record_chunk_progress(
+    let progress = record_chunk_progress(
         &transaction,
         task_id,
         i64::from(outcomes.succeeded),
         i64::from(outcomes.failed),
     )
     .await?;
+    if progress.canceled && !canceled {
+        // A cancel committed while this chunk was applied: undo it; the redelivery applies the
+        // chunk as canceled, so that no record is applied after the cancel.
+        transaction.rollback().await.map_err(StoreError::from)?;
+        return Err(ChunkError::CanceledMeanwhile);
+    }
+    let state = progress.state;
     before_commit();
     transaction
         .commit()
@@ -278,13 +312,7 @@ async fn resolve<H: TaskHandler>(
             let events = chunk_events(context, &handled.changes);
             (handled.outcomes, events)
         }
-        Resolution::FailAll(reason) => {
-            let error = FieldError::new(
-                "",
-                ErrorCode::ProcessingFailed,
-                "the record could not be processed after retries",
-            )
-            .with_details(json!({ "reason": reason }));
+        Resolution::FailAll(error) => {
             for record in &mut refused {
                 if record.errors.is_empty() {
                     record.errors.push(error.clone());

@@ -17,8 +17,8 @@ use userhub_store::exports::{
 };
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::tasks::{
-    fail_unaccepted_task, lock_task_state, record_chunk_progress, set_plan, start_processing,
-    state_for_chunk,
+    complete_canceled, fail_unaccepted_task, lock_task_state, record_chunk_progress, set_plan,
+    start_processing, state_for_chunk,
 };
 use userhub_store::{Pool, StoreError};
 
@@ -74,7 +74,8 @@ pub async fn plan_export(
         .start()
         .await
         .map_err(StoreError::from)?;
-    match lock_task_state(&transaction, task_id).await? {
+    let gate = lock_task_state(&transaction, task_id).await?;
+    match gate.map(|gate| gate.state) {
         None => {
             return Ok(ChunkDisposition::Dropped(
                 "the task was withdrawn before it was accepted",
@@ -96,6 +97,14 @@ pub async fn plan_export(
     }
     if chunk_applied(&transaction, task_id, 0).await? {
         return Ok(ChunkDisposition::Duplicate);
+    }
+    if gate.is_some_and(|gate| gate.canceled) {
+        // Canceled before it was planned: no record was selected, none is reported.
+        complete_canceled(&transaction, task_id).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
+        return Ok(ChunkDisposition::Dropped(
+            "the task was canceled before it was planned",
+        ));
     }
     let chunk_records = chunk_records.max(1);
     let total = count_selection(&transaction, message.domain_id, kind, &selector).await?;
@@ -171,7 +180,9 @@ pub async fn plan_export(
         transaction.rollback().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Duplicate);
     }
-    let state = record_chunk_progress(&transaction, task_id, 0, 0).await?;
+    let state = record_chunk_progress(&transaction, task_id, 0, 0)
+        .await?
+        .state;
     transaction.commit().await.map_err(StoreError::from)?;
     tracing::info!(%task_id, profiles = index, chunks = chunk_no - 1, "export planned");
     Ok(ChunkDisposition::Applied {

@@ -26,6 +26,7 @@ mod request_fields;
 mod retention;
 mod sync_requests;
 mod tabular_input;
+mod task_control;
 mod task_list;
 mod tenancy;
 mod tracing_spans;

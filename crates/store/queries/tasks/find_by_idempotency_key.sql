@@ -3,6 +3,7 @@
 SELECT id, domain_id, action, state, outcome, input_format, total, processed, succeeded, failed,
        chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at,
        last_progress_at, stalled_since, stall_reason, options, expired_at,
+       cancel_requested_at,
        request_hash,
        created_at < now() - make_interval(hours => $3::int4) AS expired
   FROM tasks

@@ -1,7 +1,8 @@
 -- A page of one domain's tasks, newest first, optionally by state, action and before an id.
 SELECT id, domain_id, action, state, outcome, input_format, total, processed, succeeded, failed,
        chunks_total, chunks_done, failure_reason, created_at, started_at, completed_at,
-       last_progress_at, stalled_since, stall_reason, options, expired_at
+       last_progress_at, stalled_since, stall_reason, options, expired_at,
+       cancel_requested_at
   FROM tasks
  WHERE domain_id = $1
    AND ($2::text IS NULL OR state = $2)

@@ -12,8 +12,9 @@ UPDATE tasks SET
     state = CASE WHEN chunks_done + 1 >= chunks_total THEN 'completed' ELSE 'processing' END,
     completed_at = CASE WHEN chunks_done + 1 >= chunks_total THEN clock_timestamp() END,
     outcome = CASE WHEN chunks_done + 1 < chunks_total THEN NULL
+                   WHEN cancel_requested_at IS NOT NULL THEN 'canceled'
                    WHEN failed + $3 = 0 THEN 'succeeded'
                    WHEN succeeded + $2 = 0 THEN 'failed'
                    ELSE 'completed_with_errors' END
  WHERE id = $1
-RETURNING state
+RETURNING state, cancel_requested_at IS NOT NULL

@@ -8,12 +8,16 @@
 //! any open state ──fail_task──► completed (failed)
 //! ```
 //!
+//! A cancel request (EXT) marks an open task; its chunks applied after that complete their
+//! records with `CANCELED`, and the last one ends the task with outcome `canceled`.
+//!
 //! Besides the transitions: the row locks that order gateway, workers and export planning, the
 //! stall marks, and an export's plan.
 
 use super::{NewTask, decode_error};
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 
@@ -79,12 +83,13 @@ pub async fn mark_queued(
 }
 
 pub async fn delete_task(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
-    client
-        .execute(
-            include_str!("../../queries/tasks/delete.sql"),
-            &[&id.as_i64()],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/delete.sql"),
+        id,
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -103,27 +108,103 @@ pub async fn start_processing(client: &impl GenericClient, id: TaskId) -> Result
 pub async fn state_for_chunk(
     client: &impl GenericClient,
     id: TaskId,
-) -> Result<Option<TaskState>, StoreError> {
+) -> Result<Option<ChunkGate>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../../queries/tasks/state_for_chunk.sql"))
         .await?;
-    let Some(row) = client.query_opt(&statement, &[&id.as_i64()]).await? else {
-        return Ok(None);
-    };
-    let state: String = row.get(0);
-    state
-        .parse()
-        .map(Some)
-        .map_err(|_| decode_error("state", &state))
+    client
+        .query_opt(&statement, &[&id.as_i64()])
+        .await?
+        .as_ref()
+        .map(gate_of)
+        .transpose()
 }
 
-/// Counts a committed chunk; the last chunk completes the task in the same transaction.
+/// Runs a statement about one task: `$1` is its id, `rest` the parameters after it; answers
+/// how many rows it touched.
+async fn on_task(
+    client: &impl GenericClient,
+    statement: &str,
+    id: TaskId,
+    rest: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let id = id.as_i64();
+    let mut parameters: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rest.len() + 1);
+    parameters.push(&id);
+    parameters.extend_from_slice(rest);
+    Ok(client.execute(statement, &parameters).await?)
+}
+
+/// A task as a chunk finds it: where it is in its life, and whether a cancel was requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkGate {
+    pub state: TaskState,
+    pub canceled: bool,
+}
+
+fn gate_of(row: &tokio_postgres::Row) -> Result<ChunkGate, StoreError> {
+    let state: String = row.get(0);
+    Ok(ChunkGate {
+        state: state.parse().map_err(|_| decode_error("state", &state))?,
+        canceled: row.get(1),
+    })
+}
+
+/// What a cancel request found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRequest {
+    /// The task is open: its chunks not applied yet will be canceled (`requested_at` is the
+    /// first request's time).
+    Requested {
+        state: TaskState,
+        requested_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// No open task of the domain has this id (unknown, or already completed).
+    NotOpen,
+}
+
+/// Asks an open task of `domain_id` to stop; asking again keeps the first request's time.
+pub async fn request_cancel(
+    client: &impl GenericClient,
+    domain_id: userhub_domain::DomainId,
+    id: TaskId,
+) -> Result<CancelRequest, StoreError> {
+    let row = client
+        .query_opt(
+            include_str!("../../queries/tasks/request_cancel.sql"),
+            &[&id.as_i64(), &domain_id.as_i64()],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(CancelRequest::NotOpen);
+    };
+    let state: String = row.get(0);
+    Ok(CancelRequest::Requested {
+        state: state.parse().map_err(|_| decode_error("state", &state))?,
+        requested_at: row.get(1),
+    })
+}
+
+/// open → completed (canceled), for a task with no records to cancel (an unplanned export).
+pub async fn complete_canceled(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+    on_task(
+        client,
+        include_str!("../../queries/tasks/complete_canceled.sql"),
+        id,
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Counts a committed chunk; the last chunk completes the task in the same transaction. The
+/// answer says whether a cancel was requested by now (it waits for this row's lock).
 pub async fn record_chunk_progress(
     client: &impl GenericClient,
     id: TaskId,
     succeeded: i64,
     failed: i64,
-) -> Result<TaskState, StoreError> {
+) -> Result<ChunkGate, StoreError> {
     let statement = client
         .prepare_cached(include_str!(
             "../../queries/tasks/record_chunk_progress.sql"
@@ -132,8 +213,7 @@ pub async fn record_chunk_progress(
     let row = client
         .query_one(&statement, &[&id.as_i64(), &succeeded, &failed])
         .await?;
-    let state: String = row.get(0);
-    state.parse().map_err(|_| decode_error("state", &state))
+    gate_of(&row)
 }
 
 /// Completes a task that cannot be processed (e.g. its acceptance was interrupted), with a reason.
@@ -143,12 +223,13 @@ pub async fn fail_unaccepted_task(
     id: TaskId,
     reason: &str,
 ) -> Result<bool, StoreError> {
-    let updated = client
-        .execute(
-            include_str!("../../queries/tasks/fail_unaccepted.sql"),
-            &[&id.as_i64(), &reason],
-        )
-        .await?;
+    let updated = on_task(
+        client,
+        include_str!("../../queries/tasks/fail_unaccepted.sql"),
+        id,
+        &[&reason],
+    )
+    .await?;
     Ok(updated == 1)
 }
 
@@ -156,21 +237,16 @@ pub async fn fail_unaccepted_task(
 pub async fn lock_task_state(
     client: &impl GenericClient,
     id: TaskId,
-) -> Result<Option<TaskState>, StoreError> {
-    let Some(row) = client
+) -> Result<Option<ChunkGate>, StoreError> {
+    client
         .query_opt(
             include_str!("../../queries/tasks/lock_state.sql"),
             &[&id.as_i64()],
         )
         .await?
-    else {
-        return Ok(None);
-    };
-    let state: String = row.get(0);
-    state
-        .parse()
-        .map(Some)
-        .map_err(|_| decode_error("state", &state))
+        .as_ref()
+        .map(gate_of)
+        .transpose()
 }
 
 /// Records an export's plan: how many profiles it has, in how many chunks (plan included), and
@@ -185,12 +261,13 @@ pub async fn set_plan(
     let manifest = serde_json::to_value(manifest).map_err(|error| {
         StoreError::Config(format!("cannot encode the chunk manifest: {error}"))
     })?;
-    client
-        .execute(
-            include_str!("../../queries/tasks/set_plan.sql"),
-            &[&id.as_i64(), &total, &chunks_total, &manifest],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/set_plan.sql"),
+        id,
+        &[&total, &chunks_total, &manifest],
+    )
+    .await?;
     Ok(())
 }
 
@@ -200,12 +277,13 @@ pub async fn fail_task(
     id: TaskId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            include_str!("../../queries/tasks/fail.sql"),
-            &[&id.as_i64(), &reason],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/fail.sql"),
+        id,
+        &[&reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -263,12 +341,13 @@ pub async fn mark_stalled(
     id: TaskId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            include_str!("../../queries/tasks/mark_stalled.sql"),
-            &[&id.as_i64(), &reason],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/mark_stalled.sql"),
+        id,
+        &[&reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -278,12 +357,13 @@ pub async fn set_failure_reason(
     id: TaskId,
     reason: &str,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            include_str!("../../queries/tasks/set_failure_reason.sql"),
-            &[&id.as_i64(), &reason],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/set_failure_reason.sql"),
+        id,
+        &[&reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -296,11 +376,12 @@ pub async fn reopen_for_replay(
 ) -> Result<(), StoreError> {
     let (records, succeeded, failed) = removed.unwrap_or((0, 0, 0));
     let chunks = i32::from(removed.is_some());
-    client
-        .execute(
-            include_str!("../../queries/tasks/reopen_for_replay.sql"),
-            &[&id.as_i64(), &chunks, &records, &succeeded, &failed],
-        )
-        .await?;
+    on_task(
+        client,
+        include_str!("../../queries/tasks/reopen_for_replay.sql"),
+        id,
+        &[&chunks, &records, &succeeded, &failed],
+    )
+    .await?;
     Ok(())
 }

@@ -55,6 +55,8 @@ pub struct TaskRecord {
     pub options: TaskOptions,
     /// Set once the retention period has passed: the outcomes are deleted.
     pub expired_at: Option<DateTime<Utc>>,
+    /// EXT: when a cancel was requested.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
 }
 
 pub(super) fn decode_error(what: &str, value: &str) -> StoreError {
@@ -92,6 +94,7 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
         stall_reason: row.get("stall_reason"),
         options: serde_json::from_value(row.get("options")).unwrap_or_default(),
         expired_at: row.get("expired_at"),
+        cancel_requested_at: row.get("cancel_requested_at"),
     })
 }
 
