@@ -74,7 +74,7 @@ pub async fn cancel_task(
                 )
             })?;
     let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
-    match request_cancel(&client, principal.domain.id, task_id).await? {
+    match request_cancel(&client, Some(principal.domain.id), task_id).await? {
         CancelRequest::Requested {
             state,
             requested_at,

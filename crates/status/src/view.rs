@@ -68,7 +68,7 @@ pub struct TaskList {
     pub next_cursor: Option<String>,
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -185,3 +185,42 @@ async fn the_page_and_its_assets_carry_a_strict_content_security_policy() {
     assert!(!page.contains("<script>"), "no inline script");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_operator_cancel_needs_the_token_and_names_what_it_cannot_cancel() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.ops.operator_token = Some(TOKEN.to_owned());
+    })
+    .await;
+    let task_id = app
+        .create_task("create_core_profiles", &seed_records()[..1])
+        .await;
+    app.wait_completed(task_id).await;
+    let cancel = |id: String, token: Option<&str>| {
+        let mut request = app
+            .client
+            .post(format!("{}/ops/api/tasks/{id}/cancel", app.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        cancel(task_id.to_string(), None).await.unwrap().status(),
+        401
+    );
+    // A domain's API key is not an operator token.
+    let with_key = cancel(task_id.to_string(), Some(&app.api_key))
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), 401);
+    let completed = cancel(task_id.to_string(), Some(TOKEN)).await.unwrap();
+    assert_eq!(completed.status(), 409);
+    let body: Value = completed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TASK_COMPLETED");
+    let unknown = cancel("1234567".to_owned(), Some(TOKEN)).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let malformed = cancel("x".to_owned(), Some(TOKEN)).await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    app.stop().await;
+}

@@ -1,7 +1,7 @@
 //! The operator dashboard in a real browser (Debian's chromium driven by playwright-core): login
 //! with the operator token, a queued task and its queue depth, hostile text shown as text, then
 //! the task moving to 100 % once workers start, the throughput chart, and a screenshot saved to
-//! `test-artifacts/dashboard.png`.
+//! `test-artifacts/dashboard.png`; and an operator canceling a queued task from the page.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -131,6 +131,55 @@ async fn the_dashboard_shows_a_task_moving_in_chromium() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     assert!(png.len() > 10_000, "the screenshot holds a rendered page");
 
+    worker_stop.cancel();
+    worker.await.unwrap().unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_cancels_a_queued_task_from_the_dashboard() {
+    let script = workspace().join("tests/js/dashboard_cancel.mjs");
+    let app = TestApp::spawn_service(Service::Api, |settings| {
+        settings.ops.operator_token = Some(TOKEN.to_owned());
+    })
+    .await;
+    let task_id = app
+        .create_task("create_core_profiles", &numbered_profiles(0..1500))
+        .await;
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(&script)
+            .env("BASE_URL", &app.base_url)
+            .env("OPERATOR_TOKEN", TOKEN)
+            .env("TASK_ID", task_id.to_string())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the browser script ends")
+    .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("PASSED"),
+        "the dashboard cancel failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(app.status(task_id).await["cancel_requested_at"].is_string());
+
+    // The workers then complete it as canceled: nothing applied.
+    let worker_stop = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let worker = tokio::spawn(userhub_server::run_worker(
+        app.settings.clone(),
+        TaskAction::CreateCoreProfiles,
+        listener,
+        worker_stop.clone(),
+    ));
+    let status = app.wait_completed(task_id).await;
+    assert_eq!(status["outcome"], "canceled", "{status}");
+    assert_eq!(status["failed"], 1500);
     worker_stop.cancel();
     worker.await.unwrap().unwrap();
     app.stop().await;

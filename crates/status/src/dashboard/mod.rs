@@ -1,6 +1,7 @@
 //! The operator dashboard at `/ops`: a static page (HTML, JS, CSS; no inline script, a strict
 //! content security policy) that polls `/ops/api/overview` with the operator token.
 
+mod cancel;
 mod overview;
 
 use axum::Router;
@@ -119,10 +120,14 @@ async fn redirect_to_page() -> impl IntoResponse {
     )
 }
 
-/// The dashboard routes: `/ops/`, its assets, and `/ops/api/overview`.
+/// The dashboard routes: `/ops/`, its assets, `/ops/api/overview` and the operator's cancel.
 pub fn router(dashboard: Dashboard) -> Router {
     let api = Router::new()
         .route("/ops/api/overview", get(overview))
+        .route(
+            "/ops/api/tasks/{task_id}/cancel",
+            axum::routing::post(cancel::cancel_task),
+        )
         .layer(from_fn_with_state(dashboard.clone(), require_operator));
     Router::new()
         .route("/ops", get(redirect_to_page))

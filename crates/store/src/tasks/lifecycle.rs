@@ -163,16 +163,18 @@ pub enum CancelRequest {
     NotOpen,
 }
 
-/// Asks an open task of `domain_id` to stop; asking again keeps the first request's time.
+/// Asks an open task to stop: of `domain_id`, or of any domain for an operator (`None`);
+/// asking again keeps the first request's time.
 pub async fn request_cancel(
     client: &impl GenericClient,
-    domain_id: userhub_domain::DomainId,
+    domain_id: Option<userhub_domain::DomainId>,
     id: TaskId,
 ) -> Result<CancelRequest, StoreError> {
+    let domain_id = domain_id.map(userhub_domain::DomainId::as_i64);
     let row = client
         .query_opt(
             include_str!("../../queries/tasks/request_cancel.sql"),
-            &[&id.as_i64(), &domain_id.as_i64()],
+            &[&id.as_i64(), &domain_id],
         )
         .await?;
     let Some(row) = row else {

@@ -213,3 +213,21 @@ pub async fn open_task_counts(
         })
         .collect()
 }
+
+/// A task's state whatever its domain (the operator's view); `None` if there is no such task.
+pub async fn task_state(
+    client: &impl GenericClient,
+    id: TaskId,
+) -> Result<Option<TaskState>, StoreError> {
+    let row = client
+        .query_opt(
+            include_str!("../../queries/tasks/state.sql"),
+            &[&id.as_i64()],
+        )
+        .await?;
+    row.map(|row| {
+        let state: &str = row.get(0);
+        state.parse().map_err(|_| decode_error("state", state))
+    })
+    .transpose()
+}

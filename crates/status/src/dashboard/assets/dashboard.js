@@ -51,6 +51,36 @@ function progressBar(task) {
   return bar;
 }
 
+// The row's controls: a cancel button while the task is open and not canceled yet.
+function controls(task) {
+  const cell = element("td", null, "controls");
+  if (task.state === "completed" || task.cancel_requested_at) return cell;
+  const button = element("button", "Cancel", "cancel");
+  button.type = "button";
+  button.addEventListener("click", () => cancelTask(task, button));
+  cell.append(button);
+  return cell;
+}
+
+async function cancelTask(task, button) {
+  const question = `Cancel task ${task.task_id} of ${task.domain}? Records not applied yet will fail with CANCELED.`;
+  if (!window.confirm(question)) return;
+  button.disabled = true;
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const response = await fetch(`/ops/api/tasks/${encodeURIComponent(task.task_id)}/cancel`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  }).catch((error) => ({ ok: false, status: 0, json: async () => ({ error: { message: error.message } }) }));
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    document.getElementById("updated").textContent =
+      `cancel of ${task.task_id} failed: ${body.error ? body.error.message : `HTTP ${response.status}`}`;
+    button.disabled = false;
+    return;
+  }
+  refresh();
+}
+
 function renderTasks(tasks) {
   const body = document.querySelector("#tasks tbody");
   body.replaceChildren();
@@ -59,6 +89,9 @@ function renderTasks(tasks) {
     row.dataset.taskId = String(task.task_id);
     const state = element("td", task.outcome ? `${task.state} · ${task.outcome}` : task.state);
     if (task.stalled) state.append(element("span", "stalled", "badge"));
+    if (task.cancel_requested_at && task.state !== "completed") {
+      state.append(element("span", "canceling", "badge"));
+    }
     const progress = element("td");
     progress.append(progressBar(task));
     row.append(
@@ -71,6 +104,7 @@ function renderTasks(tasks) {
       element("td", number(task.failed)),
       element("td", task.records_per_second === null || task.records_per_second === undefined
         ? "–" : Math.round(task.records_per_second).toLocaleString("en-US")),
+      controls(task),
     );
     body.append(row);
   }

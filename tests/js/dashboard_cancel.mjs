@@ -1,0 +1,34 @@
+// Cancels a queued task from the operator dashboard in headless chromium, for
+// tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID. The
+// confirmation is accepted; the row then shows the task as canceling and offers no button.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const { BASE_URL, OPERATOR_TOKEN, TASK_ID } = process.env;
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  const questions = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("dialog", (dialog) => { questions.push(dialog.message()); dialog.accept(); });
+
+  await page.goto(`${BASE_URL}/ops/#token=${encodeURIComponent(OPERATOR_TOKEN)}`);
+  await page.locator("#dashboard").waitFor({ state: "visible" });
+  const row = page.locator(`#tasks tbody tr[data-task-id="${TASK_ID}"]`);
+  await row.waitFor();
+  assert.match(await row.locator("td").nth(3).innerText(), /queued/);
+  await row.locator("button.cancel").click();
+  await page.waitForFunction((id) => {
+    const row = document.querySelector(`#tasks tbody tr[data-task-id="${id}"]`);
+    return row && row.cells[3].textContent.includes("canceling") && !row.querySelector("button.cancel");
+  }, TASK_ID, { timeout: 30_000 });
+  assert.equal(questions.length, 1, `one confirmation: ${questions}`);
+  assert.ok(questions[0].includes(TASK_ID), questions[0]);
+  assert.deepEqual(problems, []);
+  console.log("PASSED");
+} finally {
+  await browser.close();
+}
