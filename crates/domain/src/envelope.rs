@@ -2,10 +2,10 @@
 
 use crate::DomainId;
 use crate::action::TaskAction;
+use crate::echo::EchoedInput;
 use crate::ids::TaskId;
-use crate::limits::MAX_ECHOED_INPUT_BYTES;
 use crate::options::TaskOptions;
-use crate::record_error::{FieldError, truncate_utf8};
+use crate::record_error::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -61,31 +61,9 @@ fn present_raw<'de, D: serde::Deserializer<'de>>(
 
 impl ChunkRecord {
     /// The `input` to echo in the errors file: the record's JSON, or its text cut at 4 KiB.
-    pub fn echoed_input(&self) -> serde_json::Value {
-        echo_input(self.input.as_deref(), self.raw.as_deref())
+    pub fn echoed_input(&self) -> EchoedInput {
+        EchoedInput::of(self.input.as_deref(), self.raw.as_deref())
     }
-}
-
-/// The record as the errors file shows it: JSON when it fits in 4 KiB, else its text cut there.
-pub fn echo_input(input: Option<&RawValue>, raw: Option<&str>) -> serde_json::Value {
-    match (input, raw) {
-        (Some(input), _) if input.get().len() <= MAX_ECHOED_INPUT_BYTES => {
-            serde_json::from_str(input.get()).unwrap_or(serde_json::Value::Null)
-        }
-        (Some(input), _) => truncate_utf8(input.get(), MAX_ECHOED_INPUT_BYTES).into(),
-        (None, Some(raw)) => truncate_utf8(raw, MAX_ECHOED_INPUT_BYTES).into(),
-        (None, None) => serde_json::Value::Null,
-    }
-}
-
-/// One line of an errors file.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct ErrorEntry {
-    pub index: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    pub input: serde_json::Value,
-    pub errors: Vec<FieldError>,
 }
 
 #[cfg(test)]
@@ -132,7 +110,7 @@ mod tests {
         );
         assert_eq!(
             back.records[1].echoed_input(),
-            serde_json::json!("{not json")
+            EchoedInput::Text("{not json".to_owned())
         );
         assert_eq!(back.action, TaskAction::CreateCoreProfiles);
     }
@@ -143,13 +121,5 @@ mod tests {
         assert_eq!(record.input.unwrap().get(), "null");
         let missing: ChunkRecord = serde_json::from_str(r#"{"index": 2, "raw": "x"}"#).unwrap();
         assert!(missing.input.is_none());
-    }
-
-    #[test]
-    fn big_inputs_are_echoed_as_text_cut_at_4_kib() {
-        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(5000));
-        let raw = RawValue::from_string(big).unwrap();
-        let echoed = echo_input(Some(&raw), None);
-        assert_eq!(echoed.as_str().unwrap().len(), MAX_ECHOED_INPUT_BYTES);
     }
 }

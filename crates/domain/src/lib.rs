@@ -5,6 +5,7 @@ pub mod action;
 pub mod api_key;
 pub mod country;
 mod country_table;
+pub mod echo;
 pub mod envelope;
 pub mod events;
 pub mod field;

@@ -8,7 +8,8 @@ use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
 use serde_json::json;
 use tracing::Instrument;
-use userhub_domain::envelope::{ChunkMessage, echo_input};
+use userhub_domain::echo::EchoedInput;
+use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::deferred::{defer_chunk, predecessors_applied};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
@@ -255,7 +256,7 @@ async fn run_chunk<H: TaskHandler>(
 struct Refused {
     index: u32,
     line: Option<u32>,
-    input: serde_json::Value,
+    input: EchoedInput,
     errors: Vec<FieldError>,
 }
 
@@ -294,7 +295,7 @@ async fn resolve<H: TaskHandler>(
             Err((input, errors)) => refused.push(Refused {
                 index: record.index,
                 line: record.line,
-                input: echo_input(input.as_deref(), record.raw.as_deref()),
+                input: EchoedInput::of(input.as_deref(), record.raw.as_deref()),
                 errors,
             }),
         }
@@ -340,7 +341,7 @@ async fn resolve<H: TaskHandler>(
                     writer.add_result(record.index, record.line, &fields)?
                 }
                 Outcome::Failed(errors) => {
-                    let echoed = echo_input(Some(text), None);
+                    let echoed = EchoedInput::of(Some(text), None);
                     writer.add_error(record.index, record.line, &echoed, &errors)?;
                 }
             }

@@ -206,3 +206,39 @@ async fn updated_since_includes_its_whole_millisecond() {
     assert_eq!(ids, vec![early, late], "the whole millisecond is included");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_record_is_echoed_exactly_as_sent_on_one_line() {
+    let app = TestApp::spawn().await;
+    // A pretty-printed JSON array: the failed record spans lines, spells a letter as an
+    // escape, writes a number with an exponent and repeats a key.
+    let body = "{\"action\": \"create_core_profiles\", \"payload\": [\n  {\n    \"identities\": [],\n    \"last_city\": \"P\\u0075ne\",\n    \"age\": 1.50e1,\n    \"age\": 7\n  },\n  {\"identities\": [{\"uid\": \"echo-ok\"}]}\n]}";
+    let response = app
+        .authorized(app.client.post(app.tasks_url()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let task_id = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
+    app.wait_completed(task_id).await;
+    let url = format!("{}/errors?format=ndjson", app.task_url(task_id));
+    let text = app
+        .authorized(app.client.get(url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text.lines().next().expect("one error line");
+    assert!(
+        line.contains(r#""input":{"identities":[],"last_city":"P\u0075ne","age":1.50e1,"age":7}"#),
+        "{line}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    app.stop().await;
+}
