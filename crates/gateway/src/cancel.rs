@@ -63,16 +63,7 @@ pub async fn cancel_task(
             "this API key is read-only and cannot cancel tasks",
         ));
     }
-    let task_id: TaskId =
-        task_id
-            .parse()
-            .map_err(|error: userhub_domain::ids::InvalidTaskId| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_TASK_ID",
-                    error.to_string(),
-                )
-            })?;
+    let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
     match request_cancel(&client, Some(principal.domain.id), task_id).await? {
         CancelRequest::Requested {
@@ -87,15 +78,8 @@ pub async fn cancel_task(
             }),
         )),
         CancelRequest::NotOpen => match find_task(&client, principal.domain.id, task_id).await? {
-            None => Err(ApiError::not_found(
-                "TASK_NOT_FOUND",
-                format!("there is no task {task_id} in this domain"),
-            )),
-            Some(_) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "TASK_COMPLETED",
-                format!("task {task_id} has already completed; there is nothing to cancel"),
-            )),
+            None => Err(ApiError::task_not_found(task_id)),
+            Some(_) => Err(ApiError::task_completed(task_id)),
         },
     }
 }

@@ -95,6 +95,37 @@ impl ApiError {
     }
 }
 
+/// A path segment that is not a task id: `400 INVALID_TASK_ID`.
+impl From<userhub_domain::ids::InvalidTaskId> for ApiError {
+    fn from(error: userhub_domain::ids::InvalidTaskId) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_TASK_ID",
+            error.to_string(),
+        )
+    }
+}
+
+impl ApiError {
+    /// `404 TASK_NOT_FOUND`: no such task where the caller may look (another domain's task
+    /// included).
+    pub fn task_not_found(task_id: userhub_domain::TaskId) -> ApiError {
+        ApiError::not_found(
+            "TASK_NOT_FOUND",
+            format!("there is no task {task_id} in this domain"),
+        )
+    }
+
+    /// `409 TASK_COMPLETED`: the task has completed; there is nothing to cancel.
+    pub fn task_completed(task_id: userhub_domain::TaskId) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "TASK_COMPLETED",
+            format!("task {task_id} has already completed; there is nothing to cancel"),
+        )
+    }
+}
+
 /// PostgreSQL: a transient failure (connection, pool, restart) is `503` with `Retry-After`,
 /// anything else `500`.
 impl From<userhub_store::StoreError> for ApiError {

@@ -17,14 +17,7 @@ use userhub_store::tasks::{TaskRecord, find_task};
 use utoipa::ToSchema;
 
 fn parse_task_id(text: &str) -> Result<TaskId, ApiError> {
-    text.parse()
-        .map_err(|error: userhub_domain::ids::InvalidTaskId| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_TASK_ID",
-                error.to_string(),
-            )
-        })
+    Ok(text.parse()?)
 }
 
 async fn load_task(
@@ -35,12 +28,7 @@ async fn load_task(
     let task_id = parse_task_id(task_id)?;
     let client = context.pool.get().await.map_err(StoreError::from)?;
     let task = find_task(&client, principal.domain.id, task_id).await?;
-    task.ok_or_else(|| {
-        ApiError::not_found(
-            "TASK_NOT_FOUND",
-            format!("there is no task {task_id} in this domain"),
-        )
-    })
+    task.ok_or_else(|| ApiError::task_not_found(task_id))
 }
 
 /// The status of a task.

@@ -24,16 +24,7 @@ pub async fn cancel_task(
     State(dashboard): State<Dashboard>,
     Path(task_id): Path<String>,
 ) -> Result<(StatusCode, Json<CancelRequested>), ApiError> {
-    let task_id: TaskId =
-        task_id
-            .parse()
-            .map_err(|error: userhub_domain::ids::InvalidTaskId| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_TASK_ID",
-                    error.to_string(),
-                )
-            })?;
+    let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let client = dashboard.pool.get().await.map_err(StoreError::from)?;
     match request_cancel(&client, None, task_id).await? {
         CancelRequest::Requested {
@@ -51,15 +42,8 @@ pub async fn cancel_task(
             ))
         }
         CancelRequest::NotOpen => match task_state(&client, task_id).await? {
-            None => Err(ApiError::not_found(
-                "TASK_NOT_FOUND",
-                format!("there is no task {task_id}"),
-            )),
-            Some(_) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "TASK_COMPLETED",
-                format!("task {task_id} has already completed; there is nothing to cancel"),
-            )),
+            None => Err(ApiError::task_not_found(task_id)),
+            Some(_) => Err(ApiError::task_completed(task_id)),
         },
     }
 }
