@@ -91,7 +91,7 @@ pub(crate) async fn admit_request(
                 "this API key is read-only and cannot import profiles".to_owned(),
             ));
         }
-        admit(gateway, &principal, (admission.product_rate)(&principal))?;
+        admit(gateway, &principal, (admission.product_rate)(&principal)).await?;
         Ok(principal)
     };
     let principal = match checked.await {

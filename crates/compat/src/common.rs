@@ -203,12 +203,12 @@ pub(crate) async fn principal_of_key(
 }
 
 /// Applies the domain's rate limit (or the product's own `per_minute`, counted separately).
-pub(crate) fn admit(
+pub(crate) async fn admit(
     gateway: &Gateway,
     principal: &Principal,
     product: Option<(&str, u32)>,
 ) -> Result<(), DialectError> {
-    let decision = gateway.context.admit_rate(principal, product);
+    let decision = gateway.context.admit_rate(principal, product).await?;
     if decision.allowed {
         Ok(())
     } else {

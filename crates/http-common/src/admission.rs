@@ -31,25 +31,27 @@ impl ApiContext {
     /// Counts a request of `principal`'s domain against its rate limit: the domain's own limit
     /// (or the server default), or for a `product` with a limit of its own (name, per minute),
     /// that product's separate counter of the domain.
-    pub fn admit_rate(
+    pub async fn admit_rate(
         &self,
         principal: &AuthPrincipal,
         product: Option<(&str, u32)>,
-    ) -> RateDecision {
+    ) -> Result<RateDecision, ApiError> {
         let domain = &principal.domain.name;
-        match product {
+        let decision = match product {
             Some((name, per_minute)) => {
                 self.limiter
-                    .check(&format!("{domain}@{name}"), Some(per_minute), true)
+                    .check(&format!("{domain}@{name}"), Some(per_minute))
+                    .await
             }
             None => {
                 let per_minute = principal
                     .domain
                     .rate_limit_per_minute
                     .map(|limit| limit.max(1) as u32);
-                self.limiter.check(domain, per_minute, true)
+                self.limiter.check(domain, per_minute).await
             }
-        }
+        };
+        Ok(decision?)
     }
 
     /// The principal of a key sent outside the `Authorization` header (a body member, say):
@@ -134,7 +136,10 @@ pub async fn admission_layer(
             return after_draining(request.into_body(), error.into_response()).await;
         }
     };
-    let decision = context.admit_rate(&principal, None);
+    let decision = match context.admit_rate(&principal, None).await {
+        Ok(decision) => decision,
+        Err(error) => return after_draining(request.into_body(), error.into_response()).await,
+    };
     if !decision.allowed {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -64,7 +64,10 @@ impl Process {
             pool: pool.clone(),
             authenticator: Arc::new(authenticator),
             auth_throttle: Arc::new(AuthThrottle::new(http.auth_failures_per_minute)),
-            limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
+            limiter: Arc::new(RateLimiter::new(
+                pool.clone(),
+                settings.rate_limit.per_minute,
+            )),
             metrics: metrics.clone(),
             request_limits: settings.request_limits,
         };

@@ -1,14 +1,13 @@
-//! Per-domain rate limits: a bucket of `limit` tokens per domain, refilled in full one minute
-//! after the first request of its window — what the original API's headers show (`Remaining`
-//! counts down, `Reset` is the end of the window in epoch milliseconds). Kept by hand: the
-//! `governor` crate's keyed limiters give every key one quota (domains have their own), refill
-//! continuously (GCRA) and expose no window end for the `Reset` header.
+//! Per-domain rate limits: a fixed window of `limit` requests per domain that opens at the
+//! window's first request and lasts a minute — what the original API's headers show
+//! (`Remaining` counts down, `Reset` is the end of the window in epoch milliseconds). The
+//! windows live in PostgreSQL (`store::rate_windows`, one atomic upsert per request), so every
+//! gateway and status replica counts against the same limit. Kept by hand: the `governor`
+//! crate's keyed limiters keep their state in one process, give every key one quota (domains
+//! have their own), refill continuously (GCRA) and expose no window end for `Reset`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-const WINDOW: Duration = Duration::from_secs(60);
+use userhub_store::rate_windows::{WindowCount, take};
+use userhub_store::{Pool, StoreError};
 
 /// The verdict on one request and the figures for the `X-Rate-Limit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,30 +15,25 @@ pub struct RateDecision {
     pub allowed: bool,
     pub limit: u32,
     pub remaining: u32,
-    /// Epoch milliseconds at which the bucket is full again.
+    /// Epoch milliseconds at which the window ends and the limit is whole again.
     pub reset_at_ms: i64,
     /// Seconds until a request would be allowed (0 when allowed).
     pub retry_after_secs: u64,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    used: u32,
-    window_end: Instant,
-}
-
-/// Buckets keyed by domain name. In one process the gateway and status share one limiter.
+/// Counters keyed by domain name (or a product's counter of a domain), shared through the
+/// database by every process.
 #[derive(Debug)]
 pub struct RateLimiter {
+    pool: Pool,
     default_per_minute: u32,
-    buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
-    pub fn new(default_per_minute: u32) -> RateLimiter {
+    pub fn new(pool: Pool, default_per_minute: u32) -> RateLimiter {
         RateLimiter {
+            pool,
             default_per_minute: default_per_minute.max(1),
-            buckets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -47,50 +41,33 @@ impl RateLimiter {
         self.default_per_minute
     }
 
-    /// Takes one token for `domain` if there is one (`consume`), or only looks (`!consume`).
-    pub fn check(&self, domain: &str, per_minute: Option<u32>, consume: bool) -> RateDecision {
-        self.check_at(domain, per_minute, consume, Instant::now())
-    }
-
-    fn check_at(
+    /// Counts one request against `key`, whose limit is `per_minute` (else the default).
+    pub async fn check(
         &self,
-        domain: &str,
+        key: &str,
         per_minute: Option<u32>,
-        consume: bool,
-        now: Instant,
-    ) -> RateDecision {
+    ) -> Result<RateDecision, StoreError> {
         let limit = per_minute.unwrap_or(self.default_per_minute).max(1);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bucket = buckets.entry(domain.to_owned()).or_insert(Bucket {
-            used: 0,
-            window_end: now + WINDOW,
-        });
-        if now >= bucket.window_end {
-            *bucket = Bucket {
-                used: 0,
-                window_end: now + WINDOW,
-            };
-        }
-        let allowed = bucket.used < limit;
-        if allowed && consume {
-            bucket.used += 1;
-        }
-        let until_reset = bucket.window_end.saturating_duration_since(now);
-        let reset_at_ms = chrono::Utc::now().timestamp_millis() + until_reset.as_millis() as i64;
-        RateDecision {
-            allowed,
-            limit,
-            remaining: limit.saturating_sub(bucket.used),
-            reset_at_ms,
-            retry_after_secs: if allowed {
-                0
-            } else {
-                until_reset.as_secs_f64().ceil().max(1.0) as u64
-            },
-        }
+        let client = self.pool.get().await?;
+        Ok(decide(limit, take(&client, key).await?))
+    }
+}
+
+/// The verdict for a counter that reached `count` in its window.
+fn decide(limit: u32, count: WindowCount) -> RateDecision {
+    let used = u32::try_from(count.used).unwrap_or(u32::MAX);
+    let allowed = used <= limit;
+    let until_reset_ms = (count.window_end_ms - count.now_ms).max(0);
+    RateDecision {
+        allowed,
+        limit,
+        remaining: limit.saturating_sub(used),
+        reset_at_ms: count.window_end_ms,
+        retry_after_secs: if allowed {
+            0
+        } else {
+            (until_reset_ms as u64).div_ceil(1000).max(1)
+        },
     }
 }
 
@@ -98,36 +75,33 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_sixty_first_request_in_a_minute_is_refused_until_the_window_ends() {
-        let limiter = RateLimiter::new(60);
-        let start = Instant::now();
-        for expected_remaining in (0..60).rev() {
-            let decision = limiter.check_at("demo", None, true, start + Duration::from_secs(50));
-            assert!(decision.allowed);
-            assert_eq!(decision.remaining, expected_remaining);
+    fn count(used: i32, now_ms: i64) -> WindowCount {
+        WindowCount {
+            used,
+            window_end_ms: 60_000,
+            now_ms,
         }
-        let refused = limiter.check_at("demo", None, true, start + Duration::from_secs(59));
-        assert!(!refused.allowed);
-        assert_eq!(
-            refused.retry_after_secs, 51,
-            "the window opened at the first request"
-        );
-        assert!(
-            limiter.check_at("other", None, true, start).allowed,
-            "buckets are per domain"
-        );
-        let next_window = limiter.check_at("demo", None, true, start + Duration::from_secs(111));
-        assert!(next_window.allowed);
-        assert_eq!(next_window.remaining, 59);
     }
 
     #[test]
-    fn per_domain_overrides_apply_and_peeking_does_not_consume() {
-        let limiter = RateLimiter::new(60);
-        assert_eq!(limiter.check("big", Some(1000), true).limit, 1000);
-        let before = limiter.check("big", Some(1000), false).remaining;
-        let after = limiter.check("big", Some(1000), false).remaining;
-        assert_eq!((before, after), (999, 999));
+    fn the_request_past_the_limit_is_refused_until_the_window_ends() {
+        for used in 1..=60 {
+            let decision = decide(60, count(used, 50_000));
+            assert!(decision.allowed);
+            assert_eq!(decision.remaining, 60 - used as u32);
+            assert_eq!(decision.reset_at_ms, 60_000);
+        }
+        let refused = decide(60, count(61, 8_500));
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert_eq!(refused.retry_after_secs, 52, "51.5 s rounds up");
+        assert_eq!(decide(60, count(70, 59_999)).retry_after_secs, 1);
+    }
+
+    #[test]
+    fn a_domain_limit_applies_to_its_own_count() {
+        assert!(decide(1000, count(999, 0)).allowed);
+        assert_eq!(decide(1000, count(999, 0)).remaining, 1);
+        assert!(!decide(1, count(2, 0)).allowed);
     }
 }

@@ -15,6 +15,7 @@ pub mod outcome_blob;
 pub mod overview;
 mod pool;
 pub mod profile_events;
+pub mod rate_windows;
 pub mod retention;
 pub mod statistics;
 pub mod tag_colors;

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "task_cancel",
         include_str!("../migrations/0013_task_cancel.sql"),
     ),
+    (
+        14,
+        "rate_windows",
+        include_str!("../migrations/0014_rate_windows.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -108,3 +108,66 @@ async fn the_limits_endpoint_shows_the_domains_own_limits() {
     assert_eq!(anonymous.status(), 401);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_processes_admit_exactly_the_domains_limit_together() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(7))
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_base = format!("http://{}", listener.local_addr().unwrap());
+    let second = tokio::spawn(userhub_server::run_api(
+        app.settings.clone(),
+        listener,
+        stop.clone(),
+    ));
+    let bases = [app.base_url.clone(), second_base];
+    let get = |base: &str| {
+        app.authorized(
+            app.client
+                .get(format!("{base}/v2/{}/identity/bulk_actions/1", app.domain)),
+        )
+        .send()
+    };
+    // The second process answers once it is up (its first answers are connection errors).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app
+        .client
+        .get(format!("{}/healthz", bases[1]))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second process starts"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut remaining = Vec::new();
+    for n in 0..7 {
+        let response = get(&bases[n % 2]).await.unwrap();
+        assert_eq!(response.status(), 404, "request {n} is within the limit");
+        assert_eq!(header(&response, "x-rate-limit-limit"), 7);
+        remaining.push(header(&response, "x-rate-limit-remaining"));
+    }
+    assert_eq!(
+        remaining,
+        vec![6, 5, 4, 3, 2, 1, 0],
+        "one count across both"
+    );
+    for base in &bases {
+        let limited = get(base).await.unwrap();
+        assert_eq!(
+            limited.status(),
+            429,
+            "{base} refuses past the shared limit"
+        );
+        assert!(header(&limited, "retry-after") >= 1);
+    }
+    stop.cancel();
+    second.await.unwrap().unwrap();
+    app.stop().await;
+}
