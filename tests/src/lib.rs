@@ -345,7 +345,16 @@ impl TestApp {
 
     /// The results as NDJSON text, exactly as served (to check values to the character).
     pub async fn results_ndjson(&self, task_id: u64) -> String {
-        let url = format!("{}/results?format=ndjson", self.task_url(task_id));
+        self.ndjson(task_id, "results").await
+    }
+
+    /// The errors file as NDJSON text, exactly as served.
+    pub async fn errors_ndjson(&self, task_id: u64) -> String {
+        self.ndjson(task_id, "errors").await
+    }
+
+    async fn ndjson(&self, task_id: u64, kind: &str) -> String {
+        let url = format!("{}/{kind}?format=ndjson", self.task_url(task_id));
         let response = self.authorized(self.client.get(url)).send().await.unwrap();
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()

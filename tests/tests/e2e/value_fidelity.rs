@@ -225,15 +225,7 @@ async fn a_failed_record_is_echoed_exactly_as_sent_on_one_line() {
         .as_u64()
         .unwrap();
     app.wait_completed(task_id).await;
-    let url = format!("{}/errors?format=ndjson", app.task_url(task_id));
-    let text = app
-        .authorized(app.client.get(url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.errors_ndjson(task_id).await;
     let line = text.lines().next().expect("one error line");
     assert!(
         line.contains(r#""input":{"identities":[],"last_city":"P\u0075ne","age":1.50e1,"age":7}"#),
