@@ -2,18 +2,41 @@
 //! and update of their fields (only the columns a change touched).
 
 use crate::error::StoreError;
-use deadpool_postgres::GenericClient;
+use crate::numeric::NumericText;
+use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Json;
+use tokio_postgres::types::Type;
 use userhub_domain::DomainId;
 use userhub_domain::profile::core::{CoreField, CoreProfileState};
 use userhub_domain::profile::{FieldSet, Names};
 use userhub_domain::values::{CustomFields, Decimal};
 
-const INSERT: &str = include_str!("../queries/core_profiles/insert.sql");
+const COPY_IN: &str = include_str!("../queries/core_profiles/copy_in.sql");
 const UPDATE_CHANGED: &str = include_str!("../queries/core_profiles/update_changed.sql");
 const LOCK_AND_LOAD: &str = include_str!("../queries/core_profiles/lock_and_load.sql");
 const BY_CUSTOM_FIELD: &str = include_str!("../queries/core_profiles/by_custom_field.sql");
+
+/// The column types of `copy_in.sql`, in its order.
+const COPY_TYPES: [Type; 16] = [
+    Type::INT8,
+    Type::INT8,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSON,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT2,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::INT8,
+];
 
 /// A stored core profile's id and fields.
 #[derive(Debug, Clone)]
@@ -138,43 +161,52 @@ pub async fn lock_and_load(
         .collect())
 }
 
-/// Inserts new profiles with one statement.
+/// Inserts new profiles with one binary `COPY` (PostgreSQL writes them as a multi-row insert).
 pub async fn insert_profiles(
-    client: &impl GenericClient,
+    transaction: &Transaction<'_>,
     domain_id: DomainId,
     profiles: &[(i64, &CoreProfileState)],
 ) -> Result<(), StoreError> {
     if profiles.is_empty() {
         return Ok(());
     }
-    let mut c = Columns::default();
+    let statement = transaction.prepare_cached(COPY_IN).await?;
+    let sink = transaction.copy_in(&statement).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    let domain_id = domain_id.as_i64();
     for (id, state) in profiles {
-        c.push(*id, state, FieldSet::default());
+        let names = (!state.names.is_empty()).then_some(Json(&state.names));
+        let tags = state.tags.as_ref().map(Json);
+        let custom_fields = (!state.custom_fields.is_empty()).then_some(Json(&state.custom_fields));
+        let lifetime_value = state
+            .lifetime_value
+            .as_ref()
+            .map(|value| NumericText(value.as_str()));
+        let age = state.age.map(|age| age as i16);
+        writer
+            .as_mut()
+            .write(&[
+                id,
+                &domain_id,
+                &names,
+                &tags,
+                &custom_fields,
+                &state.full_privacy_enabled,
+                &state.last_country,
+                &state.last_city,
+                &age,
+                &lifetime_value,
+                &state.user_persona,
+                &state.user_vip_segment,
+                &state.user_support_status,
+                &state.accepted_t_and_c,
+                &state.preferred_language,
+                &state.last_active_date,
+            ])
+            .await?;
     }
-    let statement = client.prepare_cached(INSERT).await?;
-    client
-        .execute(
-            &statement,
-            &[
-                &domain_id.as_i64(),
-                &c.ids,
-                &c.names,
-                &c.tags,
-                &c.custom_fields,
-                &c.full_privacy_enabled,
-                &c.last_country,
-                &c.last_city,
-                &c.age,
-                &c.lifetime_value,
-                &c.user_persona,
-                &c.user_vip_segment,
-                &c.user_support_status,
-                &c.accepted_t_and_c,
-                &c.preferred_language,
-                &c.last_active_date,
-            ],
-        )
-        .await?;
+    writer.finish().await?;
     Ok(())
 }
 

@@ -1,15 +1,16 @@
 //! Identities: unique (kind, normalised value) per domain, each owned by one core profile.
 
 use crate::error::StoreError;
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::{BTreeMap, HashMap};
-use tokio_postgres::types::Json;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{Json, Type};
 use userhub_domain::DomainId;
 use userhub_domain::{Identity, IdentityKind};
 
 const OF_PROFILES: &str = include_str!("../queries/identities/of_profiles.sql");
 const OWNERS: &str = include_str!("../queries/identities/owners.sql");
-const INSERT: &str = include_str!("../queries/identities/insert.sql");
+const COPY_IN: &str = include_str!("../queries/identities/copy_in.sql");
 const REFRESH: &str = include_str!("../queries/identities/refresh.sql");
 
 /// `(kind, normalised value)`.
@@ -34,10 +35,7 @@ struct Columns<'a> {
 impl<'a> Columns<'a> {
     fn of(rows: &[OwnedIdentity<'a>]) -> Columns<'a> {
         let mut sorted: Vec<&OwnedIdentity<'a>> = rows.iter().collect();
-        sorted.sort_by(|a, b| {
-            (a.identity.kind().as_str(), a.identity.normalized())
-                .cmp(&(b.identity.kind().as_str(), b.identity.normalized()))
-        });
+        sorted.sort_by_key(|row| key_of(row));
         Columns {
             kinds: sorted.iter().map(|r| r.identity.kind().as_str()).collect(),
             normalized: sorted.iter().map(|r| r.identity.normalized()).collect(),
@@ -52,6 +50,11 @@ impl<'a> Columns<'a> {
             owners: sorted.iter().map(|r| r.owner).collect(),
         }
     }
+}
+
+/// The order in which concurrent chunks take the unique index's locks.
+fn key_of<'a>(row: &&OwnedIdentity<'a>) -> (&'a str, &'a str) {
+    (row.identity.kind().as_str(), row.identity.normalized())
 }
 
 /// Every identity of the given profiles, with its owner.
@@ -103,43 +106,29 @@ pub async fn owners(
 }
 
 /// Inserts identities nobody owns yet. A key someone else took meanwhile (or a second uid for
-/// one profile) makes the whole statement roll back to its savepoint and answers `false`: the
+/// one profile) makes the whole `COPY` roll back to its savepoint and answers `false`: the
 /// caller looks the owners up and decides again.
 pub async fn insert_new(
-    client: &impl GenericClient,
+    transaction: &Transaction<'_>,
     domain_id: DomainId,
     rows: &[OwnedIdentity<'_>],
 ) -> Result<bool, StoreError> {
     if rows.is_empty() {
         return Ok(true);
     }
-    let c = Columns::of(rows);
-    let statement = client.prepare_cached(INSERT).await?;
-    client
+    transaction
         .batch_execute(include_str!("../queries/identities/savepoint.sql"))
         .await?;
-    let inserted = client
-        .execute(
-            &statement,
-            &[
-                &domain_id.as_i64(),
-                &c.kinds,
-                &c.normalized,
-                &c.values,
-                &c.metadata,
-                &c.owners,
-            ],
-        )
-        .await;
-    match inserted.map_err(StoreError::from) {
-        Ok(_) => {
-            client
+    let inserted = copy_in(transaction, domain_id, rows).await;
+    match inserted {
+        Ok(()) => {
+            transaction
                 .batch_execute(include_str!("../queries/identities/release_savepoint.sql"))
                 .await?;
             Ok(true)
         }
         Err(error) if error.is_unique_violation() => {
-            client
+            transaction
                 .batch_execute(include_str!(
                     "../queries/identities/rollback_to_savepoint.sql"
                 ))
@@ -148,6 +137,48 @@ pub async fn insert_new(
         }
         Err(error) => Err(error),
     }
+}
+
+/// Writes `rows` in key order with one binary `COPY`.
+async fn copy_in(
+    transaction: &Transaction<'_>,
+    domain_id: DomainId,
+    rows: &[OwnedIdentity<'_>],
+) -> Result<(), StoreError> {
+    let mut sorted: Vec<&OwnedIdentity<'_>> = rows.iter().collect();
+    sorted.sort_by_key(|row| key_of(row));
+    let statement = transaction.prepare_cached(COPY_IN).await?;
+    let sink = transaction.copy_in(&statement).await?;
+    let writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::JSONB,
+            Type::INT8,
+        ],
+    );
+    let mut writer = std::pin::pin!(writer);
+    let domain_id = domain_id.as_i64();
+    for row in sorted {
+        let metadata = row.identity.metadata();
+        let metadata = (!metadata.is_empty()).then_some(Json(metadata));
+        writer
+            .as_mut()
+            .write(&[
+                &domain_id,
+                &row.identity.kind().as_str(),
+                &row.identity.normalized(),
+                &row.identity.value(),
+                &metadata,
+                &row.owner,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 /// Rewrites value and metadata of identities their owner already has (a record re-added one

@@ -11,6 +11,7 @@ pub mod exports;
 pub mod identities;
 pub mod ledger;
 mod migrate;
+pub mod numeric;
 pub mod outcome_blob;
 pub mod overview;
 mod pool;

@@ -366,3 +366,49 @@ async fn numbers_compare_alike_in_rust_and_in_postgresql() {
     }
     app.stop().await;
 }
+
+/// Plain decimals as clients send them: leading zeros, trailing zeros, long fractions.
+fn plain_decimal() -> impl Strategy<Value = String> {
+    ("[0-9]{1,30}", proptest::option::of("[0-9]{0,30}")).prop_map(
+        |(whole, fraction)| match fraction {
+            Some(fraction) if !fraction.is_empty() => format!("{whole}.{fraction}"),
+            _ => whole,
+        },
+    )
+}
+
+#[tokio::test]
+async fn imported_decimals_are_stored_as_postgresql_reads_their_text() {
+    let app = TestApp::spawn().await;
+    let mut runner = runner();
+    let decimals = generate(&mut runner, proptest::collection::vec(plain_decimal(), 400));
+    let records: Vec<Value> = decimals
+        .iter()
+        .enumerate()
+        .map(|(n, ltv)| json!({"identities": [{"uid": format!("ltv-{n}")}], "lifetime_value": ltv}))
+        .collect();
+    let (_, results, errors) = app.run_task("create_core_profiles", &records).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let ids: Vec<i64> = results
+        .iter()
+        .map(|result| result["core-profile-id"].as_i64().unwrap())
+        .collect();
+    let client = app.pool.get().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT d, d::numeric::text, p.lifetime_value::text \
+               FROM unnest($1::text[], $2::int8[]) AS u(d, id) \
+               JOIN core_profiles p ON p.id = u.id",
+            &[&decimals, &ids],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), decimals.len());
+    for row in rows {
+        let sent: String = row.get(0);
+        let parsed: String = row.get(1);
+        let stored: String = row.get(2);
+        assert_eq!(stored, parsed, "{sent}");
+    }
+    app.stop().await;
+}

@@ -20,7 +20,7 @@ use userhub_store::core_profiles::{
     update_changed,
 };
 use userhub_store::identities::{OwnedIdentity, identities_of, insert_new, owners, refresh};
-use userhub_store::{GenericClient, StoreError};
+use userhub_store::{StoreError, Transaction};
 
 /// How many times a chunk is applied again after finding its knowledge out of date before it
 /// gives up (and is retried later as a transient failure).
@@ -65,7 +65,7 @@ pub struct Indexed<'a, T> {
 
 /// Creates a profile per record (`create_core_profiles`).
 pub async fn create(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     records: &[Indexed<'_, NewCoreProfile>],
 ) -> Result<CoreApplied, StoreError> {
@@ -83,7 +83,7 @@ pub async fn create(
 
 /// Applies each record to its profile (`update_core_profiles`).
 pub async fn update(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     records: &[Indexed<'_, CoreProfilePatch>],
 ) -> Result<CoreApplied, StoreError> {
@@ -111,7 +111,7 @@ pub async fn update(
 /// Updates the profile each record's match key finds, or creates one (`upsert_core_profiles`).
 /// `keys[i]` is the match key of `records[i]`.
 pub async fn upsert(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     match_by: &MatchBy,
     records: &[Indexed<'_, CoreProfileUpsert>],
@@ -179,7 +179,7 @@ fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), i
 
 /// Locks and loads `ids` (those not loaded yet) with their identities.
 async fn load(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     ids: &[i64],
     knowledge: &mut Knowledge,
@@ -235,7 +235,7 @@ fn id_of(slot: Slot, new_ids: &[i64]) -> i64 {
 }
 
 async fn apply(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     ops: &[Op<'_>],
     mut knowledge: Knowledge,
@@ -267,7 +267,7 @@ async fn apply(
 
 /// Writes a run; `false` (nothing written) when an identity turned out to be taken.
 async fn write(
-    client: &impl GenericClient,
+    client: &Transaction<'_>,
     domain_id: DomainId,
     run: &Simulation,
     new_ids: &[i64],
