@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The work kept meeting concurrent changes; retrying later will succeed.
     #[error("contention: {0}")]
     Contention(String),
+    /// Stored data that cannot be read back as it was written.
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
     /// A migration failed.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {
@@ -48,7 +51,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Unavailable(_) | StoreError::Contention(_) => true,
-            StoreError::Config(_) | StoreError::Migration { .. } => false,
+            StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Migration { .. } => false,
             StoreError::Query(error) => {
                 if error.is_closed() {
                     return true;

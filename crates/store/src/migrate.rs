@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "rate_windows",
         include_str!("../migrations/0014_rate_windows.sql"),
     ),
+    (
+        15,
+        "compact_event_outbox",
+        include_str!("../migrations/0015_compact_event_outbox.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

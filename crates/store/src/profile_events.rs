@@ -1,8 +1,12 @@
-//! The profile-event outbox: a chunk's events are inserted as one row in the transaction of the
-//! change they describe and removed by the relay once the broker confirmed them.
+//! The profile-event outbox: a chunk's events are inserted as one compact row in the
+//! transaction of the change they describe and removed by the relay once the broker confirmed
+//! them.
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use userhub_domain::TaskId;
+use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,9 +15,6 @@ pub struct PendingEvent {
     pub routing_key: String,
     pub body: String,
 }
-
-/// An event to add: `(event_id, routing_key, body)`.
-pub type NewEvent = (String, String, String);
 
 /// A locked outbox row: one chunk's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,21 +26,66 @@ pub struct PendingBatch {
 /// Adds a chunk's events as one row (nothing if there are none).
 pub async fn insert_events(
     client: &impl GenericClient,
-    events: &[NewEvent],
+    chunk: &ChunkEvents,
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
+    if chunk.changes.is_empty() {
         return Ok(());
     }
-    let event_ids: Vec<&str> = events.iter().map(|event| event.0.as_str()).collect();
-    let routing_keys: Vec<&str> = events.iter().map(|event| event.1.as_str()).collect();
-    let bodies: Vec<&str> = events.iter().map(|event| event.2.as_str()).collect();
+    let changes = &chunk.changes;
+    let profile_ids: Vec<i64> = changes.iter().map(|c| c.core_profile_id).collect();
+    let created: Vec<bool> = changes
+        .iter()
+        .map(|c| c.action == ProfileChange::Created)
+        .collect();
+    let mut field_lists: Vec<&str> = Vec::new();
+    let field_list_of: Vec<i16> = changes
+        .iter()
+        .map(|change| list_number(&mut field_lists, &change.changed_fields))
+        .collect::<Result<_, _>>()?;
+    let pids: Vec<Option<&str>> = changes
+        .iter()
+        .map(|c| c.app.as_ref().map(|(pid, _)| pid.as_str()))
+        .collect();
+    let app_ids: Vec<Option<&str>> = changes
+        .iter()
+        .map(|c| c.app.as_ref().map(|(_, app_id)| app_id.as_str()))
+        .collect();
     let statement = client
         .prepare_cached(include_str!("../queries/profile_events/insert.sql"))
         .await?;
     client
-        .execute(&statement, &[&event_ids, &routing_keys, &bodies])
+        .execute(
+            &statement,
+            &[
+                &chunk.task_id.as_i64(),
+                &(chunk.chunk_no as i32),
+                &chunk.domain,
+                &chunk.workflow_id,
+                &chunk.occurred_at,
+                &profile_ids,
+                &created,
+                &field_lists,
+                &field_list_of,
+                &pids,
+                &app_ids,
+            ],
+        )
         .await?;
     Ok(())
+}
+
+/// The number of `list` among the chunk's distinct field lists, added if new.
+fn list_number<'a>(lists: &mut Vec<&'a str>, list: &'a str) -> Result<i16, StoreError> {
+    let position = match lists.iter().position(|known| *known == list) {
+        Some(position) => position,
+        None => {
+            lists.push(list);
+            lists.len() - 1
+        }
+    };
+    i16::try_from(position).map_err(|_| {
+        StoreError::Corrupt("a chunk's events have more distinct field lists than fit".into())
+    })
 }
 
 /// Locks and returns up to `limit` of the oldest rows no other relay holds; call inside a
@@ -52,28 +98,89 @@ pub async fn lock_pending(
         .prepare_cached(include_str!("../queries/profile_events/lock_pending.sql"))
         .await?;
     let rows = client.query(&statement, &[&limit]).await?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|row| {
-            let event_ids: Vec<String> = row.get(1);
-            let routing_keys: Vec<String> = row.get(2);
-            let bodies: Vec<String> = row.get(3);
-            let events = event_ids
-                .into_iter()
-                .zip(routing_keys)
-                .zip(bodies)
-                .map(|((event_id, routing_key), body)| PendingEvent {
-                    event_id,
-                    routing_key,
-                    body,
-                })
-                .collect();
-            PendingBatch {
-                id: row.get(0),
+            let events = match row.get::<_, Option<Vec<String>>>("bodies") {
+                Some(bodies) => spelled_out(row, bodies),
+                None => chunk_of(row)?
+                    .events()
+                    .map(|event| {
+                        Ok(PendingEvent {
+                            routing_key: event.routing_key(),
+                            body: serde_json::to_string(&event)
+                                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                            event_id: event.event_id,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?,
+            };
+            Ok(PendingBatch {
+                id: row.get("id"),
                 events,
-            }
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// The events of a row written before the compact layout.
+fn spelled_out(row: &Row, bodies: Vec<String>) -> Vec<PendingEvent> {
+    let event_ids: Vec<String> = row.get("event_ids");
+    let routing_keys: Vec<String> = row.get("routing_keys");
+    event_ids
+        .into_iter()
+        .zip(routing_keys)
+        .zip(bodies)
+        .map(|((event_id, routing_key), body)| PendingEvent {
+            event_id,
+            routing_key,
+            body,
+        })
+        .collect()
+}
+
+/// A compact row's chunk.
+fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
+    let profile_ids: Vec<i64> = row.get("profile_ids");
+    let created: Vec<bool> = row.get("created");
+    let field_lists: Vec<String> = row.get("field_lists");
+    let field_list_of: Vec<i16> = row.get("field_list_of");
+    let pids: Vec<Option<String>> = row.get("pids");
+    let app_ids: Vec<Option<String>> = row.get("app_ids");
+    let consistent = [
+        created.len(),
+        field_list_of.len(),
+        pids.len(),
+        app_ids.len(),
+    ]
+    .iter()
+    .all(|len| *len == profile_ids.len());
+    let corrupt = || StoreError::Corrupt("an outbox row's event arrays disagree".into());
+    if !consistent {
+        return Err(corrupt());
+    }
+    let changes = (0..profile_ids.len())
+        .map(|n| {
+            let list = usize::try_from(field_list_of[n]).map_err(|_| corrupt())?;
+            Ok(EventChange {
+                core_profile_id: profile_ids[n],
+                action: if created[n] {
+                    ProfileChange::Created
+                } else {
+                    ProfileChange::Updated
+                },
+                changed_fields: field_lists.get(list).ok_or_else(corrupt)?.clone(),
+                app: pids[n].clone().zip(app_ids[n].clone()),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(ChunkEvents {
+        task_id: TaskId::from(row.get::<_, i64>("task_id")),
+        chunk_no: u32::try_from(row.get::<_, i32>("chunk_no")).map_err(|_| corrupt())?,
+        domain: row.get("domain"),
+        workflow_id: row.get("workflow_id"),
+        occurred_at: row.get("occurred_at"),
+        changes,
+    })
 }
 
 /// Removes published rows.

@@ -10,10 +10,11 @@ use serde_json::json;
 use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::envelope::ChunkMessage;
+use userhub_domain::events::ChunkEvents;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::deferred::{defer_chunk, predecessors_applied};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
-use userhub_store::profile_events::{NewEvent, insert_events};
+use userhub_store::profile_events::insert_events;
 use userhub_store::tasks::{
     fail_task, fail_unaccepted_task, lock_task_state, record_chunk_progress, start_processing,
     state_for_chunk,
@@ -224,7 +225,9 @@ async fn run_chunk<H: TaskHandler>(
         transaction.rollback().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Duplicate);
     }
-    insert_events(&transaction, &events).await?;
+    if let Some(events) = &events {
+        insert_events(&transaction, events).await?;
+    }
     let progress = record_chunk_progress(
         &transaction,
         task_id,
@@ -265,7 +268,7 @@ async fn resolve<H: TaskHandler>(
     transaction: &Transaction<'_>,
     context: &ChunkContext,
     message: ChunkMessage,
-) -> Result<(ChunkOutcomes, Vec<NewEvent>), ChunkError> {
+) -> Result<(ChunkOutcomes, Option<ChunkEvents>), ChunkError> {
     let mut writer = OutcomeWriter::default();
     let mut refused: Vec<Refused> = Vec::new();
     let mut work: Vec<Work<H::Input>> = Vec::new();
@@ -311,7 +314,7 @@ async fn resolve<H: TaskHandler>(
                 )));
             }
             let events = chunk_events(context, &handled.changes);
-            (handled.outcomes, events)
+            (handled.outcomes, Some(events))
         }
         Resolution::FailAll(error) => {
             for record in &mut refused {
@@ -319,7 +322,7 @@ async fn resolve<H: TaskHandler>(
                     record.errors.push(error.clone());
                 }
             }
-            (Vec::new(), Vec::new())
+            (Vec::new(), None)
         }
     };
     // Merge the refused records and the handler's outcomes back into index order.

@@ -1,56 +1,52 @@
 //! Profile events of a chunk (EXT): one per core or app profile the chunk created or changed,
 //! built from the changes the handler reported and written to the outbox in the chunk's
-//! transaction.
+//! transaction, in the compact form the relay spells out.
 
 use crate::{ChunkContext, ProfileChangeNote};
 use std::time::{SystemTime, UNIX_EPOCH};
-use userhub_domain::events::{PROFILE_EVENT_SCHEMA_V1, ProfileChange, ProfileEvent};
-use userhub_store::profile_events::NewEvent;
+use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
 
 /// The chunk's events, in the order the handler reported the changes; none when the task
 /// skips triggers.
-pub(crate) fn chunk_events(chunk: &ChunkContext, changes: &[ProfileChangeNote]) -> Vec<NewEvent> {
-    if chunk.options.skip_triggers {
-        return Vec::new();
-    }
+pub(crate) fn chunk_events(chunk: &ChunkContext, changes: &[ProfileChangeNote]) -> ChunkEvents {
     let occurred_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64);
-    changes
-        .iter()
-        .enumerate()
-        .filter_map(|(n, change)| {
-            let event = ProfileEvent {
-                schema: PROFILE_EVENT_SCHEMA_V1.to_owned(),
-                event_id: format!("{}.{}.{n}", chunk.task_id, chunk.chunk_no),
-                domain: chunk.domain.clone(),
+    let changes = if chunk.options.skip_triggers {
+        Vec::new()
+    } else {
+        changes
+            .iter()
+            .map(|change| EventChange {
                 core_profile_id: change.core_profile_id,
                 action: if change.created {
                     ProfileChange::Created
                 } else {
                     ProfileChange::Updated
                 },
-                changed_fields: change
-                    .changed_fields
-                    .iter()
-                    .map(|field| (*field).to_owned())
-                    .collect(),
-                pid: change.app.as_ref().map(|app| app.pid.clone()),
-                app_id: change.app.as_ref().map(|app| app.app_id.clone()),
-                workflow_id: chunk.options.workflow_id,
-                task_id: chunk.task_id,
-                occurred_at,
-            };
-            let body = serde_json::to_string(&event).ok()?;
-            Some((event.event_id.clone(), event.routing_key(), body))
-        })
-        .collect()
+                changed_fields: change.changed_fields.join(","),
+                app: change
+                    .app
+                    .as_ref()
+                    .map(|app| (app.pid.clone(), app.app_id.clone())),
+            })
+            .collect()
+    };
+    ChunkEvents {
+        task_id: chunk.task_id,
+        chunk_no: chunk.chunk_no,
+        domain: chunk.domain.clone(),
+        workflow_id: chunk.options.workflow_id,
+        occurred_at,
+        changes,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::AppProfileRef;
+    use userhub_domain::events::ProfileEvent;
     use userhub_domain::{TaskId, TaskOptions};
 
     fn chunk(options: TaskOptions) -> ChunkContext {
@@ -85,17 +81,17 @@ mod tests {
                 note(10, true, &["identities", "last_city"]),
             ],
         );
-        let bodies: Vec<ProfileEvent> = events
-            .iter()
-            .map(|(_, _, body)| serde_json::from_str(body).unwrap())
-            .collect();
+        let bodies: Vec<ProfileEvent> = events.events().collect();
         assert_eq!(bodies.len(), 2);
         assert_eq!(bodies[0].core_profile_id, 7);
         assert_eq!(bodies[0].changed_fields, ["names", "tags"]);
         assert_eq!(bodies[0].workflow_id, Some(77));
         assert_eq!(bodies[1].action, ProfileChange::Created);
-        assert_eq!(events[1].1, "demo.created");
-        assert_ne!(events[0].0, events[1].0, "event ids are unique");
+        assert_eq!(bodies[1].routing_key(), "demo.created");
+        assert_ne!(
+            bodies[0].event_id, bodies[1].event_id,
+            "event ids are unique"
+        );
     }
 
     #[test]
@@ -110,11 +106,11 @@ mod tests {
             changed_fields: vec!["user_level"],
         };
         let events = chunk_events(&chunk(TaskOptions::default()), &[change]);
-        let event: ProfileEvent = serde_json::from_str(&events[0].2).unwrap();
+        let event = events.events().next().unwrap();
         assert_eq!(event.core_profile_id, 7);
         assert_eq!(event.pid.as_deref(), Some("demo_profile_a"));
         assert_eq!(event.app_id.as_deref(), Some("game"));
-        assert_eq!(events[0].1, "demo.app.updated");
+        assert_eq!(event.routing_key(), "demo.app.updated");
     }
 
     #[test]
@@ -123,6 +119,7 @@ mod tests {
             skip_triggers: true,
             ..TaskOptions::default()
         };
-        assert!(chunk_events(&chunk(skip), &[note(7, false, &["age"])]).is_empty());
+        let events = chunk_events(&chunk(skip), &[note(7, false, &["age"])]);
+        assert!(events.changes.is_empty());
     }
 }

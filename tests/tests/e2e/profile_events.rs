@@ -252,3 +252,41 @@ async fn single_event_messages_remain_available() {
     tap.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn outbox_rows_written_before_the_compact_layout_are_still_published() {
+    let app = TestApp::spawn().await;
+    let mut tap = EventTap::bind(&app, "#").await;
+    // What a worker of the release before migration 0015 left behind, unpublished.
+    let body = |n: i64| {
+        json!({"schema": "userhub.profile_event.v1", "event_id": format!("7.0.{n}"),
+            "domain": app.domain, "core-profile-id": 1_000_000_000 + n, "action": "created",
+            "changed_fields": ["identities"], "task_id": 7, "occurred_at": 1})
+        .to_string()
+    };
+    let client = app.pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies) \
+             VALUES ($1, $2, $3)",
+            &[
+                &vec!["7.0.0", "7.0.1"],
+                &vec![format!("{}.created", app.domain); 2],
+                &vec![body(0), body(1)],
+            ],
+        )
+        .await
+        .unwrap();
+    import_in_chunks(&app, 3).await;
+    let events = tap.events(&app).await;
+    let legacy: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["event_id"].as_str().unwrap().starts_with("7.0."))
+        .collect();
+    assert_eq!(legacy.len(), 2, "{events:?}");
+    assert_eq!(legacy[0]["core-profile-id"], 1_000_000_000);
+    assert_eq!(legacy[1]["core-profile-id"], 1_000_000_001);
+    assert_eq!(events.len(), 5, "and the new chunk's three: {events:?}");
+    tap.close().await;
+    app.stop().await;
+}

@@ -60,7 +60,7 @@ pub struct TaskRecord {
 }
 
 pub(super) fn decode_error(what: &str, value: &str) -> StoreError {
-    StoreError::Config(format!("unexpected {what} `{value}` in the tasks table"))
+    StoreError::Corrupt(format!("unexpected {what} `{value}` in the tasks table"))
 }
 
 pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreError> {
