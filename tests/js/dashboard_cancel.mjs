@@ -1,10 +1,11 @@
 // Cancels a queued task from the operator dashboard in headless chromium, for
-// tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID. The
-// confirmation is accepted; the row then shows the task as canceling and offers no button.
+// tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID,
+// DRY_RUN_TASK_ID. The confirmation is accepted; the row then shows the task as canceling and
+// offers no button. The dry-run task's row carries a "dry run" badge.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
-const { BASE_URL, OPERATOR_TOKEN, TASK_ID } = process.env;
+const { BASE_URL, OPERATOR_TOKEN, TASK_ID, DRY_RUN_TASK_ID } = process.env;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
@@ -20,6 +21,11 @@ try {
   const row = page.locator(`#tasks tbody tr[data-task-id="${TASK_ID}"]`);
   await row.waitFor();
   assert.match(await row.locator("td").nth(3).innerText(), /queued/);
+  assert.doesNotMatch(await row.locator("td").nth(3).innerText(), /dry run/);
+  // A dry run is marked as one.
+  const dryRun = page.locator(`#tasks tbody tr[data-task-id="${DRY_RUN_TASK_ID}"]`);
+  await dryRun.waitFor();
+  assert.match(await dryRun.locator("td").nth(3).innerText(), /dry run/);
   await row.locator("button.cancel").click();
   await page.waitForFunction((id) => {
     const row = document.querySelector(`#tasks tbody tr[data-task-id="${id}"]`);

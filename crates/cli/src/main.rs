@@ -86,6 +86,10 @@ enum Command {
         /// Carried by the profile events of these changes.
         #[arg(long)]
         workflow_id: Option<i64>,
+        /// Check the file against the real data without writing anything: the results say
+        /// what each record would do (would_create, would_update with old and new values).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Export profiles: by a selector (--all, --updated-since, --identity) or a file of ids.
     Export {
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             match_by,
             skip_triggers,
             workflow_id,
+            dry_run,
         } => {
             let mut task_options = Vec::new();
             if let Some(match_by) = match_by {
@@ -208,6 +213,9 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             }
             if let Some(workflow_id) = workflow_id {
                 task_options.push(("workflow_id".to_owned(), workflow_id.to_string()));
+            }
+            if dry_run {
+                task_options.push(("dry_run".to_owned(), "true".to_owned()));
             }
             let options = ImportOptions {
                 action,

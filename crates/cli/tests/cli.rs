@@ -429,3 +429,37 @@ async fn cancel_stops_a_queued_task_and_refuses_a_completed_one() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
+    let app = TestApp::spawn().await;
+    let work = work_dir();
+    let lines = [
+        json!({"identities": [{"uid": "dry-1"}], "age": 20}),
+        json!({"identities": [], "age": 1}),
+    ]
+    .iter()
+    .map(|line| format!("{line}\n"))
+    .collect::<String>();
+    std::fs::write(work.join("dry.jsonl"), lines).unwrap();
+    let mut command = userhub(&app, &work);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--dry-run",
+        "dry.jsonl",
+    ]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let results = read_ndjson(&work.join("dry.jsonl.userhub/results.ndjson"));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["dry_run"], "would_create");
+    assert_eq!(results[0]["line"], 1);
+    let errors = read_ndjson(&work.join("dry.jsonl.userhub/errors.ndjson"));
+    assert_eq!(errors[0]["line"], 2);
+    assert_eq!(profile_count(&app).await, 0, "nothing was written");
+    let options = app.query_json("SELECT options FROM tasks").await;
+    assert_eq!(options[0]["options"], json!({"dry_run": true}));
+    app.stop().await;
+}

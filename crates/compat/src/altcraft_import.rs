@@ -340,6 +340,7 @@ async fn import(
         match_by: Some(match_by(&document)?),
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: None,
+        dry_run: false,
     };
     let records = records_of(
         document.get("data"),

@@ -52,6 +52,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
         match_by: Some(match_by(&document)?),
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: Some(workflow_id),
+        dry_run: false,
     };
     // Each item holds its profile under `data`.
     let records = records_of(

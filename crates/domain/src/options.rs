@@ -92,6 +92,10 @@ pub struct TaskOptions {
     /// Carried by this task's profile events, for the downstream workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<i64>,
+    /// EXT: run the write task against the real data inside transactions that are rolled
+    /// back — nothing is written, no events — and report what each record would do.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
 }
 
 impl TaskOptions {
@@ -135,11 +139,12 @@ mod tests {
             match_by: Some(MatchBy::CustomField("CRM_ID".to_owned())),
             skip_triggers: true,
             workflow_id: Some(7),
+            dry_run: true,
         };
         let text = serde_json::to_string(&options).unwrap();
         assert_eq!(
             text,
-            r#"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7}"#
+            r#"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7,"dry_run":true}"#
         );
         assert_eq!(serde_json::from_str::<TaskOptions>(&text).unwrap(), options);
     }

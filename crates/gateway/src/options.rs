@@ -1,5 +1,5 @@
-//! The request-level options of a create request (EXT): `match_by`, `skip_triggers` and
-//! `workflow_id`, given as form fields, multipart fields or JSON envelope members, checked
+//! The request-level options of a create request (EXT): `match_by`, `skip_triggers`,
+//! `workflow_id` and `dry_run`, given as form fields, multipart fields or JSON envelope members, checked
 //! against the task type.
 
 use crate::error::GatewayError;
@@ -12,6 +12,7 @@ pub struct OptionFields {
     match_by: Option<String>,
     skip_triggers: Option<String>,
     workflow_id: Option<String>,
+    dry_run: Option<String>,
 }
 
 /// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
@@ -28,7 +29,7 @@ pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
 }
 
 /// The names of the request options.
-pub const OPTION_NAMES: [&str; 3] = ["match_by", "skip_triggers", "workflow_id"];
+pub const OPTION_NAMES: [&str; 4] = ["match_by", "skip_triggers", "workflow_id", "dry_run"];
 
 /// Whether `name` is a request option.
 pub fn is_option(name: &str) -> bool {
@@ -43,6 +44,7 @@ impl OptionFields {
             "match_by" => &mut self.match_by,
             "skip_triggers" => &mut self.skip_triggers,
             "workflow_id" => &mut self.workflow_id,
+            "dry_run" => &mut self.dry_run,
             _ => return Ok(false),
         };
         if slot.is_some() {
@@ -77,10 +79,15 @@ impl OptionFields {
                     .ok_or_else(|| OptionProblem::WorkflowId(text.to_owned()))?,
             ),
         };
+        let dry_run = flag("dry_run", self.dry_run.as_deref())?;
+        if dry_run && !action.is_write() {
+            return Err(OptionProblem::DryRunNotApplicable(action).into());
+        }
         Ok(TaskOptions {
             match_by,
             skip_triggers,
             workflow_id,
+            dry_run,
         })
     }
 }
@@ -131,5 +138,25 @@ mod tests {
             Some(42)
         );
         assert!(!options(&[], create).unwrap().skip_triggers);
+    }
+
+    #[test]
+    fn dry_run_is_a_flag_of_write_tasks_only() {
+        let create = TaskAction::CreateCoreProfiles;
+        assert!(options(&[("dry_run", "true")], create).unwrap().dry_run);
+        assert!(!options(&[("dry_run", "0")], create).unwrap().dry_run);
+        assert!(options(&[("dry_run", "yes")], create).is_err());
+        let read = options(&[("dry_run", "true")], TaskAction::GetCoreProfiles);
+        assert!(matches!(
+            read,
+            Err(GatewayError::InvalidOption(
+                OptionProblem::DryRunNotApplicable(TaskAction::GetCoreProfiles)
+            ))
+        ));
+        assert!(
+            !options(&[("dry_run", "false")], TaskAction::GetCoreProfiles)
+                .unwrap()
+                .dry_run
+        );
     }
 }

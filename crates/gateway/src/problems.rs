@@ -58,6 +58,8 @@ pub enum OptionProblem {
     MatchByRequired,
     #[error("`match_by` applies to upsert_core_profiles only, not to {0}")]
     MatchByNotApplicable(TaskAction),
+    #[error("`dry_run` applies to write tasks only, not to {0}: a read changes nothing")]
+    DryRunNotApplicable(TaskAction),
     #[error("`workflow_id` must be a whole number, not `{0}`")]
     WorkflowId(String),
     #[error("`{0}` is too long")]

@@ -64,6 +64,11 @@ pub struct CreateTaskQuery {
     /// records) and answer `200` with every record's outcome; `202` with the task if it takes
     /// longer than the sync timeout.
     pub wait: Option<bool>,
+    /// `true` on a write task: run it against the real data and roll everything back; the
+    /// results say what each record would do (`would_create`, `would_update` with each
+    /// changed field's `old` and `new` value, `would_change_nothing`) and the errors file what
+    /// would fail. Also a form field or a top-level JSON key. `400 INVALID_OPTION` on reads.
+    pub dry_run: Option<bool>,
 }
 
 /// The url-encoded form of the original API.

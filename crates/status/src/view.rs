@@ -58,6 +58,10 @@ pub struct TaskStatus {
     /// EXT: when a cancel was requested (`POST .../{task_id}/cancel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_requested_at: Option<String>,
+    /// EXT: `true` for a dry run (`dry_run=true`): nothing was written; the results say what
+    /// each record would do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 /// A page of tasks, newest first.
@@ -130,5 +134,6 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
         results: task.state == TaskState::Completed && task.expired_at.is_none(),
         expired_at: task.expired_at.map(timestamp),
         cancel_requested_at: task.cancel_requested_at.map(timestamp),
+        dry_run: task.options.dry_run.then_some(true),
     }
 }

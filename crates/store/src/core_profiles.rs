@@ -123,17 +123,40 @@ pub(crate) fn state_of(row: &Row) -> CoreProfileState {
     }
 }
 
+/// Where new profile ids come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSequence {
+    /// Real profiles.
+    Profiles,
+    /// Profiles a dry run creates and rolls back: negative ids from their own sequence.
+    DryRun,
+}
+
+impl IdSequence {
+    /// The sequence of a task run for real or as a dry run.
+    pub fn of(dry_run: bool) -> IdSequence {
+        if dry_run {
+            IdSequence::DryRun
+        } else {
+            IdSequence::Profiles
+        }
+    }
+}
+
 /// Reserves `count` new profile ids.
 pub async fn allocate_ids(
     client: &impl GenericClient,
     count: usize,
+    sequence: IdSequence,
 ) -> Result<Vec<i64>, StoreError> {
     if count == 0 {
         return Ok(Vec::new());
     }
-    let statement = client
-        .prepare_cached(include_str!("../queries/core_profiles/allocate_ids.sql"))
-        .await?;
+    let query = match sequence {
+        IdSequence::Profiles => include_str!("../queries/core_profiles/allocate_ids.sql"),
+        IdSequence::DryRun => include_str!("../queries/core_profiles/allocate_dry_run_ids.sql"),
+    };
+    let statement = client.prepare_cached(query).await?;
     let rows = client.query(&statement, &[&(count as i32)]).await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }

@@ -76,6 +76,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "compact_event_outbox",
         include_str!("../migrations/0015_compact_event_outbox.sql"),
     ),
+    (
+        16,
+        "dry_run_ids",
+        include_str!("../migrations/0016_dry_run_ids.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -8,7 +8,7 @@ use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{AppOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
 use userhub_worker_runtime::{
-    AppProfileRef, ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+    AppProfileRef, ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, TaskHandler, Work,
 };
 
 /// The handler of `create_app_profiles` chunks.
@@ -30,6 +30,10 @@ impl TaskHandler for CreateAppProfiles {
 
     fn action(&self) -> TaskAction {
         TaskAction::CreateAppProfiles
+    }
+
+    fn preview(&self, _: &CreatedAppProfile) -> Option<Preview> {
+        Some(Preview::Create)
     }
 
     fn parse(&self, _: &ChunkContext, record: &str) -> Result<NewAppProfile, Vec<FieldError>> {

@@ -8,9 +8,10 @@ use userhub_domain::profile::core::NewCoreProfile;
 use userhub_domain::record::parse_new_core_profile;
 use userhub_domain::{FieldError, Identity, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
+use userhub_store::core_profiles::IdSequence;
 use userhub_store::{StoreError, Transaction};
 use userhub_worker_runtime::{
-    ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+    ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, TaskHandler, Work,
 };
 
 /// The handler of `create_core_profiles` chunks.
@@ -33,6 +34,10 @@ impl TaskHandler for CreateCoreProfiles {
         TaskAction::CreateCoreProfiles
     }
 
+    fn preview(&self, _: &CreatedProfile) -> Option<Preview> {
+        Some(Preview::Create)
+    }
+
     fn parse(&self, _: &ChunkContext, record: &str) -> Result<NewCoreProfile, Vec<FieldError>> {
         parse_new_core_profile(record)
     }
@@ -50,7 +55,13 @@ impl TaskHandler for CreateCoreProfiles {
                 record: &work.input,
             })
             .collect();
-        let applied = userhub_profiles::core::create(transaction, chunk.domain_id, &batch).await?;
+        let applied = userhub_profiles::core::create(
+            transaction,
+            chunk.domain_id,
+            &batch,
+            IdSequence::of(chunk.options.dry_run),
+        )
+        .await?;
         let outcomes = applied
             .outcomes
             .into_iter()

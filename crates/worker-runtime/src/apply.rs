@@ -3,6 +3,7 @@
 //! in one transaction, with the chunk's profile events in the outbox; a chunk whose ledger row
 //! exists is skipped.
 
+use crate::dry_run::{self, ResultLine};
 use crate::events::chunk_events;
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
@@ -305,6 +306,10 @@ async fn resolve<H: TaskHandler>(
     }
     let (handled, events) = match resolution {
         Resolution::Handler(handler) => {
+            let dry_run = context.options.dry_run;
+            if dry_run {
+                dry_run::begin(transaction).await?;
+            }
             let handled = handler.apply(transaction, context, &work).await?;
             if handled.outcomes.len() != work.len() {
                 return Err(ChunkError::Processing(format!(
@@ -313,8 +318,25 @@ async fn resolve<H: TaskHandler>(
                     work.len()
                 )));
             }
-            let events = chunk_events(context, &handled.changes);
-            (handled.outcomes, Some(events))
+            if dry_run {
+                let outcomes =
+                    dry_run::finish(handler, transaction, context.domain_id, handled.outcomes)
+                        .await?;
+                (outcomes, None)
+            } else {
+                let events = chunk_events(context, &handled.changes);
+                let outcomes = handled
+                    .outcomes
+                    .into_iter()
+                    .map(|outcome| match outcome {
+                        Outcome::Succeeded(output) => {
+                            Outcome::Succeeded(ResultLine::Applied(output))
+                        }
+                        Outcome::Failed(errors) => Outcome::Failed(errors),
+                    })
+                    .collect();
+                (outcomes, Some(events))
+            }
         }
         Resolution::FailAll(error) => {
             for record in &mut refused {

@@ -5,6 +5,7 @@
 
 mod apply;
 mod consume;
+mod dry_run;
 mod events;
 mod faults;
 mod ordered;
@@ -118,6 +119,25 @@ pub struct Handled<T> {
     pub changes: Vec<ProfileChangeNote>,
 }
 
+/// A stored profile: a core profile by id or an app profile by pid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProfileKey {
+    Core(i64),
+    App(String),
+}
+
+/// What a succeeded record of a write task did, for a dry run's results line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preview {
+    /// It created a profile.
+    Create,
+    /// It was applied to an existing profile and changed `fields` (none: nothing changed).
+    Update {
+        key: ProfileKey,
+        fields: Vec<&'static str>,
+    },
+}
+
 /// One task type's processing of a chunk, inside the chunk's transaction.
 pub trait TaskHandler: Send + Sync + 'static {
     /// A record as the task type reads it, parsed once from the record's text.
@@ -139,6 +159,13 @@ pub trait TaskHandler: Send + Sync + 'static {
         chunk: &'a ChunkContext,
         records: &'a [Work<Self::Input>],
     ) -> impl Future<Output = Result<Handled<Self::Output>, StoreError>> + Send + 'a;
+
+    /// For a write task's dry run: what a succeeded record did. `None` (read tasks): the
+    /// record's own results line is kept.
+    fn preview(&self, output: &Self::Output) -> Option<Preview> {
+        let _ = output;
+        None
+    }
 
     /// Whether the task's chunks must be applied one after another, in chunk order (records of
     /// one profile may sit in different chunks, e.g. upserts reaching a profile by two keys).

@@ -9,7 +9,8 @@ use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{AppOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
 use userhub_worker_runtime::{
-    AppProfileRef, ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+    AppProfileRef, ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey,
+    TaskHandler, Work,
 };
 
 /// The handler of `update_app_profiles` chunks.
@@ -29,6 +30,13 @@ impl TaskHandler for UpdateAppProfiles {
 
     fn action(&self) -> TaskAction {
         TaskAction::UpdateAppProfiles
+    }
+
+    fn preview(&self, output: &UpdatedAppProfile) -> Option<Preview> {
+        Some(Preview::Update {
+            key: ProfileKey::App(output.pid.clone()),
+            fields: output.updated_fields.clone(),
+        })
     }
 
     fn parse(&self, _: &ChunkContext, record: &str) -> Result<AppProfilePatch, Vec<FieldError>> {

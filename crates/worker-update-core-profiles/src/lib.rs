@@ -10,7 +10,7 @@ use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
 use userhub_worker_runtime::{
-    ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+    ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey, TaskHandler, Work,
 };
 
 /// The handler of `update_core_profiles` chunks.
@@ -32,6 +32,13 @@ impl TaskHandler for UpdateCoreProfiles {
 
     fn action(&self) -> TaskAction {
         TaskAction::UpdateCoreProfiles
+    }
+
+    fn preview(&self, output: &UpdatedProfile) -> Option<Preview> {
+        Some(Preview::Update {
+            key: ProfileKey::Core(output.id),
+            fields: output.updated_fields.clone(),
+        })
     }
 
     fn parse(&self, _: &ChunkContext, record: &str) -> Result<CoreProfilePatch, Vec<FieldError>> {

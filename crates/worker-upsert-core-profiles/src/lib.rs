@@ -13,9 +13,10 @@ use userhub_domain::profile::core::CoreProfileUpsert;
 use userhub_domain::record::parse_core_profile_upsert;
 use userhub_domain::{ErrorCode, FieldError, Identity, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
+use userhub_store::core_profiles::IdSequence;
 use userhub_store::{StoreError, Transaction};
 use userhub_worker_runtime::{
-    ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
+    ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey, TaskHandler, Work,
 };
 
 /// The handler of `upsert_core_profiles` chunks.
@@ -57,6 +58,16 @@ impl TaskHandler for UpsertCoreProfiles {
         TaskAction::UpsertCoreProfiles
     }
 
+    fn preview(&self, output: &UpsertedProfile) -> Option<Preview> {
+        Some(match output.result {
+            UpsertResult::Created => Preview::Create,
+            UpsertResult::Updated => Preview::Update {
+                key: ProfileKey::Core(output.id),
+                fields: output.updated_fields.clone().unwrap_or_default(),
+            },
+        })
+    }
+
     fn applies_in_order(&self) -> bool {
         true
     }
@@ -93,9 +104,16 @@ impl TaskHandler for UpsertCoreProfiles {
             })
             .collect();
         let keys: Vec<String> = records.iter().map(|work| work.input.key.clone()).collect();
-        let applied =
-            userhub_profiles::core::upsert(transaction, chunk.domain_id, match_by, &batch, &keys)
-                .await?;
+        let ids = IdSequence::of(chunk.options.dry_run);
+        let applied = userhub_profiles::core::upsert(
+            transaction,
+            chunk.domain_id,
+            match_by,
+            &batch,
+            &keys,
+            ids,
+        )
+        .await?;
         let outcomes = applied
             .outcomes
             .into_iter()

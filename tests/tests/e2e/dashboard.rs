@@ -73,6 +73,7 @@ async fn the_overview_shows_tasks_of_every_domain_throughput_and_queues() {
         .json(&serde_json::json!({
             "action": "create_core_profiles",
             "payload": [{"identities": [{"uid": "other-1"}]}, {"identities": []}],
+            "dry_run": true,
         }))
         .send()
         .await
@@ -109,6 +110,12 @@ async fn the_overview_shows_tasks_of_every_domain_throughput_and_queues() {
     assert_eq!(other["progress_percentage"], 100);
     assert_eq!(other["succeeded"], 1);
     assert_eq!(other["failed"], 1);
+    assert_eq!(other["dry_run"], true, "the dashboard marks dry runs");
+    let own = tasks
+        .iter()
+        .find(|task| task["domain"] == app.domain.as_str())
+        .unwrap();
+    assert!(own.get("dry_run").is_none(), "{own}");
     assert_eq!(body["open_tasks"], 0);
     assert_eq!(body["stalled_tasks"], 0);
     assert_eq!(body["broker"], "up");

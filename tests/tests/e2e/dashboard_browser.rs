@@ -146,6 +146,13 @@ async fn an_operator_cancels_a_queued_task_from_the_dashboard() {
     let task_id = app
         .create_task("create_core_profiles", &numbered_profiles(0..1500))
         .await;
+    let dry_run_id = app
+        .create_task_with(
+            "create_core_profiles",
+            serde_json::json!({"dry_run": true}),
+            &numbered_profiles(0..10),
+        )
+        .await;
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")
@@ -153,6 +160,7 @@ async fn an_operator_cancels_a_queued_task_from_the_dashboard() {
             .env("BASE_URL", &app.base_url)
             .env("OPERATOR_TOKEN", TOKEN)
             .env("TASK_ID", task_id.to_string())
+            .env("DRY_RUN_TASK_ID", dry_run_id.to_string())
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output(),

@@ -8,6 +8,7 @@ mod dashboard;
 mod dashboard_browser;
 mod dependencies_down;
 mod dialects;
+mod dry_run;
 mod exports;
 mod fuzzing;
 mod generated;

@@ -16,8 +16,8 @@ use userhub_domain::profile::core::{
 };
 use userhub_domain::{FieldError, Identity, IdentityKind, MatchBy};
 use userhub_store::core_profiles::{
-    allocate_ids, ids_by_custom_field, insert_profiles, lock_and_load, lock_custom_field_matching,
-    update_changed,
+    IdSequence, allocate_ids, ids_by_custom_field, insert_profiles, lock_and_load,
+    lock_custom_field_matching, update_changed,
 };
 use userhub_store::identities::{OwnedIdentity, identities_of, insert_new, owners, refresh};
 use userhub_store::{StoreError, Transaction};
@@ -63,11 +63,12 @@ pub struct Indexed<'a, T> {
     pub record: &'a T,
 }
 
-/// Creates a profile per record (`create_core_profiles`).
+/// Creates a profile per record (`create_core_profiles`), with ids from `ids`.
 pub async fn create(
     client: &Transaction<'_>,
     domain_id: DomainId,
     records: &[Indexed<'_, NewCoreProfile>],
+    ids: IdSequence,
 ) -> Result<CoreApplied, StoreError> {
     let ops: Vec<Op<'_>> = records
         .iter()
@@ -78,7 +79,7 @@ pub async fn create(
             fields: &r.record.fields,
         })
         .collect();
-    apply(client, domain_id, &ops, Knowledge::default()).await
+    apply(client, domain_id, &ops, Knowledge::default(), ids).await
 }
 
 /// Applies each record to its profile (`update_core_profiles`).
@@ -105,17 +106,19 @@ pub async fn update(
         .collect();
     let mut knowledge = Knowledge::default();
     load(client, domain_id, &ids, &mut knowledge).await?;
-    apply(client, domain_id, &ops, knowledge).await
+    // Updates never create a profile, so no id is drawn.
+    apply(client, domain_id, &ops, knowledge, IdSequence::Profiles).await
 }
 
-/// Updates the profile each record's match key finds, or creates one (`upsert_core_profiles`).
-/// `keys[i]` is the match key of `records[i]`.
+/// Updates the profile each record's match key finds, or creates one (`upsert_core_profiles`)
+/// with an id from `ids`. `keys[i]` is the match key of `records[i]`.
 pub async fn upsert(
     client: &Transaction<'_>,
     domain_id: DomainId,
     match_by: &MatchBy,
     records: &[Indexed<'_, CoreProfileUpsert>],
     keys: &[String],
+    ids: IdSequence,
 ) -> Result<CoreApplied, StoreError> {
     let ops: Vec<Op<'_>> = records
         .iter()
@@ -166,7 +169,7 @@ pub async fn upsert(
         }
     };
     load(client, domain_id, &targets, &mut knowledge).await?;
-    apply(client, domain_id, &ops, knowledge).await
+    apply(client, domain_id, &ops, knowledge, ids).await
 }
 
 fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), i64>) {
@@ -239,6 +242,7 @@ async fn apply(
     domain_id: DomainId,
     ops: &[Op<'_>],
     mut knowledge: Knowledge,
+    ids: IdSequence,
 ) -> Result<CoreApplied, StoreError> {
     let mut new_ids: Vec<i64> = Vec::new();
     let mut owners_known = false;
@@ -249,7 +253,7 @@ async fn apply(
             continue;
         }
         if run.created > new_ids.len() {
-            new_ids.extend(allocate_ids(client, run.created - new_ids.len()).await?);
+            new_ids.extend(allocate_ids(client, run.created - new_ids.len(), ids).await?);
         }
         if write(client, domain_id, &run, &new_ids).await? {
             return Ok(applied(run, &new_ids));

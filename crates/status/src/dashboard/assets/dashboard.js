@@ -89,6 +89,7 @@ function renderTasks(tasks) {
     row.dataset.taskId = String(task.task_id);
     const state = element("td", task.outcome ? `${task.state} · ${task.outcome}` : task.state);
     if (task.stalled) state.append(element("span", "stalled", "badge"));
+    if (task.dry_run) state.append(element("span", "dry run", "badge"));
     if (task.cancel_requested_at && task.state !== "completed") {
       state.append(element("span", "canceling", "badge"));
     }
