@@ -290,6 +290,20 @@ impl ApiClient {
         })
     }
 
+    /// Creates a task retrying `task_id`'s failed records.
+    pub async fn retry(
+        &self,
+        task_id: u64,
+        all_failed: bool,
+    ) -> Result<serde_json::Value, ApiError> {
+        let url = format!("{}/retry?all_failed={all_failed}", self.task_url(task_id));
+        let response = self.send(&url, || self.http.post(&url)).await?;
+        response.json().await.map_err(|error| ApiError::Protocol {
+            url: url.clone(),
+            reason: error.to_string(),
+        })
+    }
+
     /// One page of the task list; `query` holds `state`, `action`, `limit`, `cursor`.
     pub async fn list(&self, query: &[(&str, String)]) -> Result<TaskPage, ApiError> {
         let mut url = reqwest::Url::parse(&self.tasks_url).map_err(|error| ApiError::Protocol {

@@ -40,6 +40,21 @@ pub async fn cancel(client: &ApiClient, task_id: u64) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// Creates the retry of a task's failed records and prints it (`userhub wait` follows it).
+pub async fn retry(client: &ApiClient, task_id: u64, all_failed: bool) -> Result<u8, CliError> {
+    let answer = client.retry(task_id, all_failed).await?;
+    if let Some(child) = answer["task_id"].as_u64() {
+        eprintln!(
+            "task {child} retries {} record(s) of task {task_id} (`userhub wait {child}` follows it)",
+            answer["total"]
+        );
+    }
+    let text = serde_json::to_string_pretty(&answer)
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    println!("{text}");
+    Ok(0)
+}
+
 /// The status as printed: every field the server reported, none that it did not.
 fn status_json(status: &TaskStatus) -> serde_json::Value {
     let mut fields = serde_json::json!({

@@ -117,6 +117,13 @@ enum Command {
     Status { task_id: u64 },
     /// Cancel an open task (records not applied yet fail with CANCELED).
     Cancel { task_id: u64 },
+    /// Retry a completed task's failed records as a new task (records that failed with a
+    /// retryable code; every failed record with --all-failed).
+    Retry {
+        task_id: u64,
+        #[arg(long)]
+        all_failed: bool,
+    },
     /// Wait for tasks to complete, with a progress bar.
     Wait {
         #[arg(required = true)]
@@ -242,6 +249,10 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Status { task_id } => commands::status(&client, task_id).await,
         Command::Cancel { task_id } => commands::cancel(&client, task_id).await,
+        Command::Retry {
+            task_id,
+            all_failed,
+        } => commands::retry(&client, task_id, all_failed).await,
         Command::Wait { task_ids } => commands::wait(&client, &ui, &task_ids).await,
         Command::Tasks {
             state,

@@ -463,3 +463,36 @@ async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
     assert_eq!(options[0]["options"], json!({"dry_run": true}));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn retry_makes_a_child_task_of_the_failed_records() {
+    let app = TestApp::spawn().await;
+    let (status, _, _) = app
+        .run_task(
+            "update_core_profiles",
+            &[
+                json!({"core-profile-id": 999, "age": 3}),
+                json!({"core-profile-id": 998, "age": "x"}),
+            ],
+        )
+        .await;
+    let parent = status["task_id"].as_u64().unwrap();
+    let mut command = userhub(&app, &work_dir());
+    command.args(["retry", &parent.to_string()]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["parent_task_id"], parent);
+    assert_eq!(
+        answer["total"], 1,
+        "NOT_FOUND is retryable, a bad value is not"
+    );
+
+    let mut command = userhub(&app, &work_dir());
+    command.args(["retry", "--all-failed", &parent.to_string()]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["total"], 2);
+    app.stop().await;
+}

@@ -29,6 +29,23 @@ pub enum ErrorCode {
     Canceled,
 }
 
+impl ErrorCode {
+    /// Whether a record that failed with this code may succeed when sent again unchanged:
+    /// the failure came from the data or the moment (a missing or taken profile, a stopped or
+    /// failing chunk), not from the record itself.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ProcessingFailed
+                | ErrorCode::Canceled
+                | ErrorCode::NotFound
+                | ErrorCode::AlreadyExists
+                | ErrorCode::IdentityConflict
+                | ErrorCode::AmbiguousMatch
+        )
+    }
+}
+
 /// One problem with one field of a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {

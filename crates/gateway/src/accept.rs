@@ -34,6 +34,8 @@ pub struct TaskToAccept {
     pub manifest: ChunkManifest,
     pub idempotency: Option<Idempotency>,
     pub options: TaskOptions,
+    /// The task whose failed records this one retries.
+    pub parent_task_id: Option<TaskId>,
 }
 
 /// A task that is durably accepted.
@@ -132,6 +134,7 @@ async fn insert_with_fresh_id(
                 .map(|idempotency| idempotency.request_hash.clone()),
             chunk_manifest: Some(task.manifest.clone()),
             options: task.options.clone(),
+            parent_task_id: task.parent_task_id,
         };
         match insert_task(client, &row).await {
             Ok(()) => return Ok(id),

@@ -18,6 +18,7 @@ mod options;
 mod payload;
 pub mod problems;
 mod request;
+pub mod retry;
 pub mod routes;
 mod settings;
 mod submit;
@@ -68,6 +69,10 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}/cancel",
             post(cancel::cancel_task),
+        )
+        .route(
+            "/v2/{domain}/identity/bulk_actions/{task_id}/retry",
+            post(retry::retry_task),
         )
         .layer(DefaultBodyLimit::disable());
     with_api_layers(api, &context).with_state(gateway)

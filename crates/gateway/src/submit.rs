@@ -59,6 +59,17 @@ pub async fn submit(
     request: ParsedRequest,
     idempotency_key: Option<String>,
 ) -> Result<Submitted, GatewayError> {
+    submit_task(gateway, principal, request, idempotency_key, None).await
+}
+
+/// [`submit`] for a task that retries `parent`'s failed records.
+pub(crate) async fn submit_task(
+    gateway: &Gateway,
+    principal: &Principal,
+    request: ParsedRequest,
+    idempotency_key: Option<String>,
+    parent_task_id: Option<TaskId>,
+) -> Result<Submitted, GatewayError> {
     let action = request.action;
     if action.is_write() && principal.read_only {
         return Err(GatewayError::ReadOnlyKey(action.to_string()));
@@ -114,6 +125,7 @@ pub async fn submit(
         manifest,
         idempotency,
         options: request.options.clone(),
+        parent_task_id,
     };
     let render = |task_id: TaskId| {
         let header = TaskHeader {

@@ -41,6 +41,7 @@ impl Modify for Security {
     paths(
         userhub_gateway::routes::create_task,
         userhub_gateway::cancel::cancel_task,
+        userhub_gateway::retry::retry_task,
         userhub_status::list::list,
         userhub_status::limits::get_limits,
         userhub_status::routes::get_status,
@@ -51,6 +52,8 @@ impl Modify for Security {
         userhub_gateway::routes::CreatedTask,
         userhub_gateway::routes::CompletedTask,
         userhub_gateway::cancel::CancelRequested,
+        userhub_gateway::retry::RetryCreated,
+        userhub_gateway::retry::NotRetried,
         userhub_gateway::routes::CreateTaskForm,
         userhub_gateway::routes::CreateTaskUpload,
         userhub_gateway::routes::CreateTaskJson,

@@ -115,6 +115,7 @@ async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
         request_hash: None,
         chunk_manifest: None,
         options: Default::default(),
+        parent_task_id: None,
     };
     insert_task(&app.pool.get().await.unwrap(), &task)
         .await

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use userhub_domain::TaskState;
+use userhub_domain::{TaskId, TaskState};
 use userhub_http_common::schema::{ActionName, OutcomeName, StateName};
 use userhub_store::tasks::TaskRecord;
 use utoipa::ToSchema;
@@ -62,6 +62,13 @@ pub struct TaskStatus {
     /// each record would do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    /// EXT: for a retry (`POST .../{task_id}/retry`), the task whose failed records it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 9007199254740991_u64)]
+    pub parent_task_id: Option<u64>,
+    /// EXT: the retries of this task's failed records, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub child_task_ids: Vec<u64>,
 }
 
 /// A page of tasks, newest first.
@@ -135,5 +142,7 @@ pub fn status_body(task: &TaskRecord, now: DateTime<Utc>) -> TaskStatus {
         expired_at: task.expired_at.map(timestamp),
         cancel_requested_at: task.cancel_requested_at.map(timestamp),
         dry_run: task.options.dry_run.then_some(true),
+        parent_task_id: task.parent_task_id.map(TaskId::get),
+        child_task_ids: task.child_task_ids.iter().map(|id| id.get()).collect(),
     }
 }

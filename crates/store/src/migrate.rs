@@ -81,6 +81,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "dry_run_ids",
         include_str!("../migrations/0016_dry_run_ids.sql"),
     ),
+    (
+        17,
+        "task_lineage",
+        include_str!("../migrations/0017_task_lineage.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -25,6 +25,7 @@ mod redelivery;
 mod request_errors;
 mod request_fields;
 mod retention;
+mod retries;
 mod sync_requests;
 mod tabular_input;
 mod task_control;

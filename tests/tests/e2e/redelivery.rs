@@ -35,6 +35,7 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
         request_hash: None,
         chunk_manifest: None,
         options: Default::default(),
+        parent_task_id: None,
     };
     insert_task(&client, &task).await.unwrap();
     mark_queued(&client, id).await.unwrap();

@@ -23,7 +23,10 @@ SELECT d.name AS domain_name,
        t.id, t.domain_id, t.action, t.state, t.outcome, t.input_format, t.total, t.processed,
        t.succeeded, t.failed, t.chunks_total, t.chunks_done, t.failure_reason, t.created_at,
        t.started_at, t.completed_at, t.last_progress_at, t.stalled_since, t.stall_reason,
-       t.options, t.expired_at, t.cancel_requested_at
+       t.options, t.expired_at, t.cancel_requested_at, t.parent_task_id,
+       ARRAY(SELECT c.id FROM tasks c
+              WHERE c.domain_id = t.domain_id AND c.parent_task_id = t.id
+              ORDER BY c.id) AS child_task_ids
   FROM picked p
   JOIN tasks t ON t.id = p.id
   JOIN domains d ON d.id = t.domain_id

@@ -47,6 +47,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
                 &task.request_hash,
                 &manifest,
                 &options,
+                &task.parent_task_id.map(TaskId::as_i64),
             ],
         )
         .await?;

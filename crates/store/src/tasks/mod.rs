@@ -27,6 +27,8 @@ pub struct NewTask {
     /// Which record indexes each chunk holds.
     pub chunk_manifest: Option<ChunkManifest>,
     pub options: TaskOptions,
+    /// The task whose failed records this one retries.
+    pub parent_task_id: Option<TaskId>,
 }
 
 /// A task as stored.
@@ -57,6 +59,10 @@ pub struct TaskRecord {
     pub expired_at: Option<DateTime<Utc>>,
     /// EXT: when a cancel was requested.
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// EXT: the task whose failed records this one retries.
+    pub parent_task_id: Option<TaskId>,
+    /// EXT: the tasks retrying this one's failed records, oldest first.
+    pub child_task_ids: Vec<TaskId>,
 }
 
 pub(super) fn decode_error(what: &str, value: &str) -> StoreError {
@@ -95,6 +101,14 @@ pub(crate) fn task_of(row: &tokio_postgres::Row) -> Result<TaskRecord, StoreErro
         options: serde_json::from_value(row.get("options")).unwrap_or_default(),
         expired_at: row.get("expired_at"),
         cancel_requested_at: row.get("cancel_requested_at"),
+        parent_task_id: row
+            .get::<_, Option<i64>>("parent_task_id")
+            .map(TaskId::from),
+        child_task_ids: row
+            .get::<_, Vec<i64>>("child_task_ids")
+            .into_iter()
+            .map(TaskId::from)
+            .collect(),
     })
 }
 
