@@ -10,6 +10,8 @@ export USERHUB__HTTP__ADDR="${USERHUB__HTTP__ADDR:-127.0.0.1:8080}"
 # newman) may call domain `demo` without one. Only allowed on a loopback address; set it empty to
 # require keys.
 export USERHUB__HTTP__UNAUTHENTICATED_DOMAIN="${USERHUB__HTTP__UNAUTHENTICATED_DOMAIN-demo}"
+# Local webhook receivers (http://127.0.0.1:...) are allowed here; never in production.
+export USERHUB__WEBHOOKS__ALLOW_PRIVATE_TARGETS="${USERHUB__WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}"
 # The operator dashboard's token: a fresh random one per run unless you set your own.
 export USERHUB__OPS__OPERATOR_TOKEN="${USERHUB__OPS__OPERATOR_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 

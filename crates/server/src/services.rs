@@ -98,10 +98,17 @@ async fn run_combined(
             consumers,
             &shutdown,
         );
+        jobs.spawn(userhub_webhooks::run_dispatcher(
+            process.context.pool.clone(),
+            settings.webhooks.clone(),
+            shutdown.clone(),
+        ));
         let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
         let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
         let routes = userhub_gateway::router(gateway.clone())
             .merge(userhub_compat::router(gateway))
+            .merge(webhooks)
             .merge(userhub_status::service_routes(
                 &process,
                 &settings.status,
@@ -142,7 +149,10 @@ pub async fn run_gateway(
     let process = process(&settings).await?;
     with_broker(settings.broker.clone(), |broker| async move {
         let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
-        let process = process.with_routes(userhub_compat::router(gateway.clone()));
+        let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
+        let process = process
+            .with_routes(userhub_compat::router(gateway.clone()))
+            .with_routes(webhooks);
         userhub_gateway::run(process, gateway, Some(listener), shutdown).await
     })
     .await
@@ -158,7 +168,15 @@ pub async fn run_status(
     with_broker(settings.broker.clone(), |broker| async move {
         let probe: Arc<dyn BrokerProbe> = Arc::new(broker);
         let (status, ops) = (&settings.status, &settings.ops);
-        userhub_status::run(process, status, ops, Some(probe), Some(listener), shutdown).await
+        let dispatcher = tokio::spawn(userhub_webhooks::run_dispatcher(
+            process.context.pool.clone(),
+            settings.webhooks.clone(),
+            shutdown.clone(),
+        ));
+        let result =
+            userhub_status::run(process, status, ops, Some(probe), Some(listener), shutdown).await;
+        dispatcher.abort();
+        result
     })
     .await
 }

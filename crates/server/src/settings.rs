@@ -11,6 +11,7 @@ use userhub_http_common::{HttpSettings, ProcessSettings, RateLimitSettings};
 use userhub_status::{OpsSettings, StatusSettings};
 use userhub_store::DatabaseSettings;
 use userhub_telemetry::LogSettings;
+use userhub_webhooks::WebhookSettings;
 use userhub_worker_runtime::{RetentionSettings, WorkerSettings};
 
 /// `[telemetry]` settings.
@@ -35,6 +36,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
     pub ops: OpsSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// Settings that could not be read or make no sense.
@@ -59,6 +61,7 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("broker.retry_delays_ms")
+            .with_list_parse_key("webhooks.retry_delays_ms")
             .with_list_parse_key("http.cors_allowed_origins");
         let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         if settings.telemetry.otlp_endpoint.is_none() {
@@ -77,6 +80,7 @@ impl Settings {
         self.gateway.validate()?;
         self.retention.validate()?;
         self.ops.validate()?;
+        self.webhooks.validate()?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod statistics;
 pub mod tag_colors;
 pub mod tasks;
+pub mod webhooks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};
 pub use error::StoreError;

@@ -86,6 +86,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "task_lineage",
         include_str!("../migrations/0017_task_lineage.sql"),
     ),
+    (
+        18,
+        "webhooks",
+        include_str!("../migrations/0018_webhooks.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

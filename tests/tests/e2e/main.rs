@@ -35,3 +35,4 @@ mod tracing_spans;
 mod update_semantics;
 mod upserts;
 mod value_fidelity;
+mod webhooks;

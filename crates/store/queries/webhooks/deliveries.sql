@@ -1,0 +1,7 @@
+-- An endpoint's deliveries, newest first, at most $3.
+SELECT d.id, d.message_id, d.event_type, d.state, d.attempts, d.last_status, d.last_error,
+       d.created_at, d.last_attempt_at, d.next_attempt_at, d.delivered_at, d.payload
+  FROM webhook_deliveries d
+ WHERE d.domain_id = $1 AND d.endpoint_id = $2
+ ORDER BY d.id DESC
+ LIMIT $3

@@ -1,0 +1,19 @@
+//! Webhooks (EXT): which URLs an endpoint may have (never the installation's own network by
+//! accident), Standard Webhooks signatures, and the dispatcher that delivers what the
+//! task-completion trigger queued — at least once, with backoff for 24 hours, off the import
+//! path.
+
+mod dispatch;
+pub mod routes;
+mod settings;
+mod signature;
+mod target;
+
+pub use dispatch::{deliver_due, run_dispatcher};
+pub use routes::router;
+pub use settings::WebhookSettings;
+pub use signature::{new_secret, signature_header};
+pub use target::{TargetError, checked_target};
+
+/// The events an endpoint may subscribe to.
+pub const EVENT_TYPES: [&str; 1] = ["task.completed"];

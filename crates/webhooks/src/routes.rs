@@ -1,0 +1,349 @@
+//! The webhook API (EXT): `POST/GET /v2/{domain}/webhooks`, `DELETE /v2/{domain}/webhooks/{id}`,
+//! `POST .../{id}/rotate`, `GET .../{id}/deliveries` and
+//! `POST .../{id}/deliveries/{delivery_id}/redeliver`. Writes need a write key.
+
+use crate::EVENT_TYPES;
+use crate::settings::WebhookSettings;
+use crate::signature::new_secret;
+use crate::target::checked_target;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, with_api_layers};
+use userhub_store::StoreError;
+use userhub_store::webhooks::{
+    Delivery, Endpoint, delete_endpoint, deliveries, insert_endpoint, list_endpoints, redeliver,
+    rotate_secret,
+};
+use utoipa::ToSchema;
+
+/// Deliveries a log shows.
+const DELIVERIES_SHOWN: i64 = 100;
+
+/// The routes' shared state.
+#[derive(Clone)]
+pub struct WebhookApi {
+    context: ApiContext,
+    settings: Arc<WebhookSettings>,
+}
+
+/// The webhook routes of the API.
+pub fn router(context: ApiContext, settings: WebhookSettings) -> Router {
+    let api = Router::new()
+        .route("/v2/{domain}/webhooks", post(register).get(list))
+        .route("/v2/{domain}/webhooks/{id}", delete(remove))
+        .route("/v2/{domain}/webhooks/{id}/rotate", post(rotate))
+        .route("/v2/{domain}/webhooks/{id}/deliveries", get(log))
+        .route(
+            "/v2/{domain}/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(send_again),
+        );
+    with_api_layers(api, &context).with_state(WebhookApi {
+        context,
+        settings: Arc::new(settings),
+    })
+}
+
+/// EXT: an endpoint to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    /// `http` or `https`; it must resolve to public addresses.
+    pub url: String,
+    /// Event types: `task.completed`.
+    pub events: Vec<String>,
+}
+
+/// EXT: a registered endpoint.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndpointView {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: String,
+    /// The signing secret (`whsec_...`): only in the answer that made or rotated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// EXT: one delivery of an endpoint.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: i64,
+    /// The `webhook-id` header, the same on every attempt.
+    pub webhook_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (given up after 24 hours).
+    pub state: String,
+    pub attempts: i32,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub last_attempt_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    /// The body sent.
+    #[schema(value_type = Object)]
+    pub payload: Box<serde_json::value::RawValue>,
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn view(endpoint: Endpoint, secret: Option<String>) -> EndpointView {
+    EndpointView {
+        id: endpoint.id,
+        url: endpoint.url,
+        events: endpoint.events,
+        created_at: timestamp(endpoint.created_at),
+        secret,
+    }
+}
+
+fn delivery_view(delivery: Delivery) -> DeliveryView {
+    let pending = delivery.state == "pending";
+    DeliveryView {
+        id: delivery.id,
+        webhook_id: delivery.message_id,
+        event_type: delivery.event_type,
+        state: delivery.state,
+        attempts: delivery.attempts,
+        last_status: delivery.last_status,
+        last_error: delivery.last_error,
+        created_at: timestamp(delivery.created_at),
+        last_attempt_at: delivery.last_attempt_at.map(timestamp),
+        next_attempt_at: pending.then(|| timestamp(delivery.next_attempt_at)),
+        delivered_at: delivery.delivered_at.map(timestamp),
+        payload: serde_json::value::RawValue::from_string(delivery.payload)
+            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+    }
+}
+
+fn writable(principal: &Principal) -> Result<(), ApiError> {
+    if principal.read_only {
+        return Err(ApiError::forbidden(
+            "this API key is read-only and cannot change webhooks",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", message)
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "WEBHOOK_NOT_FOUND",
+        format!("no such {what} in this domain"),
+    )
+}
+
+fn id_of(text: &str, what: &'static str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            format!("`{text}` is not a {what}"),
+        )
+    })
+}
+
+/// Registers an endpoint; the answer carries its secret, once.
+#[utoipa::path(
+    post, path = "/v2/{domain}/webhooks", tag = "webhooks",
+    params(("domain" = String, Path, description = "The tenant")),
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "EXT: registered; `secret` is shown only here", body = EndpointView),
+        (status = 400, description = "`INVALID_WEBHOOK`: bad JSON, URL, event type, or a target that is not public", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "A read-only key", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn register(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Json<NewEndpoint>, JsonRejection>,
+) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
+    writable(&principal)?;
+    let Json(body) = body.map_err(|rejection| invalid(rejection.body_text()))?;
+    if body.events.is_empty() {
+        return Err(invalid("`events` names no event type".to_owned()));
+    }
+    if let Some(unknown) = body
+        .events
+        .iter()
+        .find(|event| !EVENT_TYPES.contains(&event.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown event type `{unknown}`; known: {}",
+            EVENT_TYPES.join(", ")
+        )));
+    }
+    let target = checked_target(body.url.trim(), api.settings.allow_private_targets)
+        .await
+        .map_err(|error| invalid(error.to_string()))?;
+    let secret = new_secret();
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    let mut events = body.events;
+    events.sort();
+    events.dedup();
+    let endpoint = insert_endpoint(
+        &client,
+        principal.domain.id,
+        target.url.as_str(),
+        &events,
+        &secret,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(endpoint, Some(secret)))))
+}
+
+/// The domain's endpoints (without secrets).
+#[utoipa::path(
+    get, path = "/v2/{domain}/webhooks", tag = "webhooks",
+    params(("domain" = String, Path, description = "The tenant")),
+    responses(
+        (status = 200, description = "EXT: the endpoints, oldest first", body = Vec<EndpointView>),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn list(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Vec<EndpointView>>, ApiError> {
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    let endpoints = list_endpoints(&client, principal.domain.id).await?;
+    Ok(Json(endpoints.into_iter().map(|e| view(e, None)).collect()))
+}
+
+/// Removes an endpoint and its delivery log.
+#[utoipa::path(
+    delete, path = "/v2/{domain}/webhooks/{id}", tag = "webhooks",
+    params(("domain" = String, Path, description = "The tenant"), ("id" = i64, Path, description = "The endpoint")),
+    responses(
+        (status = 204, description = "EXT: removed"),
+        (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
+        (status = 403, description = "A read-only key", body = ErrorBody),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn remove(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+    Path((_domain, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    writable(&principal)?;
+    let id = id_of(&id, "webhook id")?;
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    if delete_endpoint(&client, principal.domain.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found("webhook"))
+    }
+}
+
+/// Gives an endpoint a new secret; the previous one keeps signing for the overlap period.
+#[utoipa::path(
+    post, path = "/v2/{domain}/webhooks/{id}/rotate", tag = "webhooks",
+    params(("domain" = String, Path, description = "The tenant"), ("id" = i64, Path, description = "The endpoint")),
+    responses(
+        (status = 200, description = "EXT: the new secret (shown only here); deliveries carry signatures with both secrets until the overlap ends (24 h)", body = EndpointView),
+        (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
+        (status = 403, description = "A read-only key", body = ErrorBody),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn rotate(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+    Path((_domain, id)): Path<(String, String)>,
+) -> Result<Json<EndpointView>, ApiError> {
+    writable(&principal)?;
+    let id = id_of(&id, "webhook id")?;
+    let secret = new_secret();
+    let overlap = chrono::Duration::hours(i64::from(api.settings.rotation_overlap_hours));
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    let endpoint = rotate_secret(
+        &client,
+        principal.domain.id,
+        id,
+        &secret,
+        Utc::now() + overlap,
+    )
+    .await?
+    .ok_or_else(|| not_found("webhook"))?;
+    Ok(Json(view(endpoint, Some(secret))))
+}
+
+/// The endpoint's newest deliveries (at most 100).
+#[utoipa::path(
+    get, path = "/v2/{domain}/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("domain" = String, Path, description = "The tenant"), ("id" = i64, Path, description = "The endpoint")),
+    responses(
+        (status = 200, description = "EXT: newest first", body = Vec<DeliveryView>),
+        (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn log(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+    Path((_domain, id)): Path<(String, String)>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let id = id_of(&id, "webhook id")?;
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    let endpoints = list_endpoints(&client, principal.domain.id).await?;
+    if !endpoints.iter().any(|endpoint| endpoint.id == id) {
+        return Err(not_found("webhook"));
+    }
+    let shown = deliveries(&client, principal.domain.id, id, DELIVERIES_SHOWN).await?;
+    Ok(Json(shown.into_iter().map(delivery_view).collect()))
+}
+
+/// Sends a delivery again now, with the same `webhook-id`.
+#[utoipa::path(
+    post, path = "/v2/{domain}/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
+    params(
+        ("domain" = String, Path, description = "The tenant"),
+        ("id" = i64, Path, description = "The endpoint"),
+        ("delivery_id" = i64, Path, description = "The delivery"),
+    ),
+    responses(
+        (status = 202, description = "EXT: queued to be sent now, with a new 24-hour window"),
+        (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
+        (status = 403, description = "A read-only key", body = ErrorBody),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("basic" = []))
+)]
+pub async fn send_again(
+    State(api): State<WebhookApi>,
+    Extension(principal): Extension<Principal>,
+    Path((_domain, id, delivery_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    writable(&principal)?;
+    let id = id_of(&id, "webhook id")?;
+    let delivery_id = id_of(&delivery_id, "delivery id")?;
+    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    if redeliver(&client, principal.domain.id, id, delivery_id).await? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(not_found("delivery"))
+    }
+}

@@ -1,0 +1,277 @@
+//! Webhooks (EXT): a domain's endpoint receives `task.completed` signed in the Standard Webhooks
+//! scheme, at least once — a retry after a 500 keeps its `webhook-id` — and nothing of another
+//! domain; the delivery log, redeliver and secret rotation work; internal targets are refused.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use standardwebhooks::Webhook;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use userhub_tests::TestApp;
+
+/// What the receiver saw, and how many requests it fails first.
+#[derive(Default)]
+struct Inbox {
+    received: Vec<(HeaderMap, Bytes)>,
+    fail_first: usize,
+}
+
+type Shared = Arc<Mutex<Inbox>>;
+
+async fn receive(State(inbox): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut inbox = inbox.lock().unwrap();
+    inbox.received.push((headers, body));
+    if inbox.received.len() <= inbox.fail_first {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// A receiver on loopback; returns its URL.
+async fn receiver(inbox: Shared) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(inbox);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn wait_for(inbox: &Shared, count: usize) {
+    for _ in 0..300 {
+        if inbox.lock().unwrap().received.len() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the receiver did not get {count} requests");
+}
+
+fn webhooks_url(app: &TestApp, domain: &str) -> String {
+    format!("{}/v2/{domain}/webhooks", app.base_url)
+}
+
+async fn register(app: &TestApp, url: &str) -> reqwest::Response {
+    app.authorized(
+        app.client
+            .post(webhooks_url(app, &app.domain))
+            .json(&json!({"url": url, "events": ["task.completed"]})),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.webhooks.allow_private_targets = true;
+        settings.webhooks.retry_delays_ms = vec![300];
+        settings.webhooks.poll_interval_ms = 50;
+    })
+    .await;
+    let inbox: Shared = Arc::new(Mutex::new(Inbox {
+        fail_first: 1,
+        ..Inbox::default()
+    }));
+    let url = receiver(Arc::clone(&inbox)).await;
+    let response = register(&app, &url).await;
+    assert_eq!(response.status(), 201);
+    let endpoint: Value = response.json().await.unwrap();
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{endpoint}");
+
+    // Another domain's task reaches no endpoint of this one.
+    let other = format!("{}-other", app.domain);
+    let other_key = app.create_domain_with_key(&other, false).await;
+    let response = app
+        .client
+        .post(format!("{}/v2/{other}/identity/bulk_actions", app.base_url))
+        .bearer_auth(&other_key)
+        .json(
+            &json!({"action": "create_core_profiles", "payload": [{"identities": [{"uid": "o"}]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let (status, _, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[
+                json!({"identities": [{"uid": "w"}]}),
+                json!({"identities": []}),
+            ],
+        )
+        .await;
+    let task_id = status["task_id"].as_u64().unwrap();
+    wait_for(&inbox, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = inbox.lock().unwrap().received.clone();
+    assert_eq!(received.len(), 2, "a 500, then the retry; nothing else");
+    let ids: Vec<&str> = received
+        .iter()
+        .map(|(headers, _)| headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert_eq!(ids[0], ids[1], "a retry keeps its webhook-id");
+    let verifier = Webhook::new(&secret).unwrap();
+    for (headers, body) in &received {
+        verifier.verify(body, headers).expect("a valid signature");
+        let forged = [body.as_ref(), b" "].concat();
+        assert!(verifier.verify(&forged, headers).is_err());
+        let event: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(event["type"], "task.completed");
+        assert_eq!(event["data"]["task_id"], task_id);
+        assert_eq!(event["data"]["domain"], app.domain.as_str());
+        assert_eq!(event["data"]["outcome"], "completed_with_errors");
+        assert_eq!(event["data"]["succeeded"], 1);
+        assert_eq!(event["data"]["failed"], 1);
+    }
+
+    // The delivery log, then a manual redeliver with the same id.
+    let endpoint_id = endpoint["id"].as_i64().unwrap();
+    let log_url = format!(
+        "{}/{endpoint_id}/deliveries",
+        webhooks_url(&app, &app.domain)
+    );
+    let log: Value = app
+        .authorized(app.client.get(&log_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log[0]["state"], "delivered", "{log}");
+    assert_eq!(log[0]["attempts"], 2);
+    assert_eq!(log[0]["last_status"], 200);
+    assert_eq!(log[0]["webhook_id"], ids[0]);
+    let delivery_id = log[0]["id"].as_i64().unwrap();
+
+    // Rotation: both secrets sign while the overlap lasts.
+    let rotated: Value = app
+        .authorized(app.client.post(format!(
+            "{}/{endpoint_id}/rotate",
+            webhooks_url(&app, &app.domain)
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    let response = app
+        .authorized(
+            app.client
+                .post(format!("{log_url}/{delivery_id}/redeliver")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    wait_for(&inbox, 3).await;
+    let (headers, body) = inbox.lock().unwrap().received[2].clone();
+    assert_eq!(headers["webhook-id"].to_str().unwrap(), ids[0]);
+    assert_eq!(
+        headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        2
+    );
+    Webhook::new(&new_secret)
+        .unwrap()
+        .verify(&body, &headers)
+        .unwrap();
+    verifier.verify(&body, &headers).unwrap();
+
+    // Removing the endpoint.
+    let response = app
+        .authorized(
+            app.client
+                .delete(format!("{}/{endpoint_id}", webhooks_url(&app, &app.domain))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let listed: Value = app
+        .authorized(app.client.get(webhooks_url(&app, &app.domain)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn endpoints_that_cannot_be_used_are_refused_clearly() {
+    let app = TestApp::spawn().await;
+    for (url, says) in [
+        ("http://127.0.0.1:9/hook", "not a public address"),
+        ("http://localhost:9/hook", "not a public address"),
+        (
+            "http://169.254.169.254/latest/meta-data",
+            "not a public address",
+        ),
+        ("http://[::1]/hook", "not a public address"),
+        ("ftp://example.com/hook", "http or https"),
+        ("nonsense", "not a valid URL"),
+    ] {
+        let response = register(&app, url).await;
+        assert_eq!(response.status(), 400, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "INVALID_WEBHOOK", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    let response = app
+        .authorized(
+            app.client
+                .post(webhooks_url(&app, &app.domain))
+                .json(&json!({"url": "http://127.0.0.1/", "events": ["profile.deleted"]})),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let reader = app
+        .create_domain_with_key(&format!("{}-ro", app.domain), true)
+        .await;
+    let response = app
+        .client
+        .post(webhooks_url(&app, &format!("{}-ro", app.domain)))
+        .bearer_auth(reader)
+        .json(&json!({"url": "https://example.com/", "events": ["task.completed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = app
+        .authorized(
+            app.client
+                .delete(format!("{}/77", webhooks_url(&app, &app.domain))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let stored = app
+        .query_json("SELECT count(*) AS n FROM webhook_endpoints")
+        .await;
+    assert_eq!(stored[0]["n"], 0);
+    app.stop().await;
+}
