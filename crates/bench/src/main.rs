@@ -6,6 +6,7 @@ mod baselines;
 mod client;
 mod columns;
 mod cpu;
+mod cpu_quota;
 mod report;
 mod rss;
 mod scenarios;
@@ -55,6 +56,13 @@ enum Command {
         #[arg(long)]
         split: bool,
     },
+    /// Only B7: the import with 1, 2, 4 and 8 worker processes, each under a CPU quota.
+    Scaling {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+    },
     /// B1 then only B3 (export by id and by `all`), without baselines (for profiling).
     Export {
         #[arg(long, default_value_t = 100_000)]
@@ -90,6 +98,18 @@ async fn main() -> anyhow::Result<()> {
             println!("import: {rate:.0} records/s");
             for (component, micros) in cpu {
                 println!("  {component}: {micros:.1} µs CPU per record");
+            }
+        }
+        Command::Scaling { records, server } => {
+            let results =
+                scenarios::scaling_only(records, &std::fs::canonicalize(&server)?).await?;
+            let single = results.scaling.first().map_or(0.0, |(_, rate, _, _)| *rate);
+            println!("quota per worker: {:?} core", results.scaling_quota);
+            for (workers, rate, failed, stored) in &results.scaling {
+                println!(
+                    "{workers} worker(s): {rate:.0} records/s ({:.2}×), {failed} failed, {stored} stored",
+                    rate / single.max(1e-9)
+                );
             }
         }
         Command::Export { records, server } => {

@@ -119,11 +119,29 @@ pub fn render(results: &Results, records: u64) -> String {
             verdict(*mib < limit)
         );
     }
+    let quota = match results.scaling_quota {
+        Some(cores) => format!("each worker limited to {cores} core (cgroup cpu.cfs_quota_us)"),
+        None => "no CPU quota (cgroup v1 cpu controller not writable)".to_owned(),
+    };
+    let single = results.scaling.first().map_or(0.0, |(_, rate, _, _)| *rate);
     for (workers, rate, failed, stored) in &results.scaling {
+        let speedup = rate / single.max(1e-9);
+        let target = match workers {
+            2 => Some(1.8),
+            4 => Some(3.2),
+            _ => None,
+        };
+        let sound = *failed == 0 && *stored == results.scaling_records as i64;
+        let met = sound && target.is_none_or(|target| speedup >= target);
+        let target_text = match target {
+            Some(target) => format!("≥ {target}×, no errors, no loss"),
+            None => "no errors, no loss".to_owned(),
+        };
         let _ = writeln!(
             table,
-            "| B7 | import with {workers} worker process(es) per type | {rate:.0} rec/s | — | — | no errors, no loss | {} ({failed} failed, {stored} stored) |",
-            verdict(*failed == 0 && *stored == records as i64)
+            "| B7 | import of {} records with {workers} worker process(es), {quota} | {rate:.0} rec/s | 1 worker: {single:.0} rec/s | {speedup:.2}× | {target_text} | {} ({failed} failed, {stored} stored) |",
+            results.scaling_records,
+            verdict(met)
         );
     }
     if !results.cpu_per_record.is_empty() {

@@ -4,6 +4,7 @@ use crate::baselines;
 use crate::client::{download_count, upload_all, wait_completed};
 use crate::columns::{CreateCsv, write_create_csv, write_update_csv};
 use crate::cpu::CpuTimes;
+use crate::cpu_quota::CpuQuota;
 use crate::rss::RssWatch;
 use crate::stack::{Layout, Stack, fresh_database, suffix};
 use anyhow::Context;
@@ -46,6 +47,10 @@ pub struct Results {
     pub memory: Vec<(String, String, u64)>,
     /// `(workers per type, records per second, failed records, profiles stored)`.
     pub scaling: Vec<(usize, f64, i64, i64)>,
+    /// B7's CPU quota per worker process in cores (`None`: no quota could be set).
+    pub scaling_quota: Option<f64>,
+    /// Records imported at each B7 width.
+    pub scaling_records: u64,
     /// Microseconds of CPU per record by component, B7 with one worker process.
     pub cpu_per_record: Vec<(String, f64)>,
     pub checks: Vec<String>,
@@ -462,15 +467,33 @@ async fn last_task(stack: &Stack) -> anyhow::Result<u64> {
     )?)
 }
 
+/// B7's worker counts.
+const WIDTHS: [usize; 4] = [1, 2, 4, 8];
+/// B7's share of a core per worker process: small enough that four workers and everything
+/// else still fit on two cores.
+const WORKER_CPU: f64 = 0.1;
+/// B7 imports at most this many records per width (at 0.1 core a worker does ≈ 5 000 a second).
+const SCALING_RECORDS: u64 = 200_000;
+
 async fn scaling(
     server: &Path,
     records: u64,
     generator: Generator,
     results: &mut Results,
 ) -> anyhow::Result<()> {
-    for workers in [1, 2, 4] {
-        let stack =
-            Stack::start(server, Layout::Split { workers }, &["create_core_profiles"]).await?;
+    let records = records.min(SCALING_RECORDS);
+    let worker_cpu = CpuQuota::available().then_some(WORKER_CPU);
+    if worker_cpu.is_none() {
+        eprintln!("  no cgroup v1 cpu controller to write to: B7 runs without CPU quotas");
+    }
+    results.scaling_quota = worker_cpu;
+    results.scaling_records = records;
+    for workers in WIDTHS {
+        let layout = Layout::Split {
+            workers,
+            worker_cpu,
+        };
+        let stack = Stack::start(server, layout, &["create_core_profiles"]).await?;
         let watch = RssWatch::start(stack.services.iter().map(|service| service.pid()).collect());
         let cpu_before = CpuTimes::now(&stack);
         let (import_rate, _, statuses) = import(&stack, generator, records).await?;
@@ -498,6 +521,13 @@ async fn scaling(
     Ok(())
 }
 
+/// B7 alone.
+pub async fn scaling_only(records: u64, server: &Path) -> anyhow::Result<Results> {
+    let mut results = Results::default();
+    scaling(server, records, Generator::new(1), &mut results).await?;
+    Ok(results)
+}
+
 /// B1 alone, for profiling: its rate and its CPU per record by component (with one worker
 /// process per type when `split`).
 pub async fn import_only(
@@ -506,7 +536,10 @@ pub async fn import_only(
     split: bool,
 ) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
     let layout = if split {
-        Layout::Split { workers: 1 }
+        Layout::Split {
+            workers: 1,
+            worker_cpu: None,
+        }
     } else {
         Layout::All
     };

@@ -8,17 +8,23 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use userhub_store::{DatabaseSettings, Pool};
 
+use crate::cpu_quota::CpuQuota;
+
 /// The PostgreSQL server the benchmarks use.
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 pub const DOMAIN: &str = "bench";
 
 /// How the services run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Layout {
     /// Everything in one `userhub-server all` process.
     All,
-    /// `userhub-server api` plus this many `worker` processes per task type used.
-    Split { workers: usize },
+    /// `userhub-server api` plus this many `worker` processes per task type used, each limited
+    /// to `worker_cpu` cores when given (B7).
+    Split {
+        workers: usize,
+        worker_cpu: Option<f64>,
+    },
 }
 
 /// A process of the stack.
@@ -39,6 +45,8 @@ pub struct Stack {
     pub base: String,
     pub key: String,
     pub services: Vec<Service>,
+    /// The workers' CPU quotas (B7), removed once the processes have stopped.
+    quotas: Vec<CpuQuota>,
 }
 
 /// A random lowercase suffix for names.
@@ -107,6 +115,7 @@ impl Stack {
             ]
         };
         let mut services = Vec::new();
+        let mut quotas = Vec::new();
         match layout {
             Layout::All => {
                 let child = spawn(server, &["all"], &env(format!("127.0.0.1:{port}")))?;
@@ -115,7 +124,10 @@ impl Stack {
                     child,
                 });
             }
-            Layout::Split { workers } => {
+            Layout::Split {
+                workers,
+                worker_cpu,
+            } => {
                 let child = spawn(server, &["api"], &env(format!("127.0.0.1:{port}")))?;
                 services.push(Service {
                     role: "api".to_owned(),
@@ -125,6 +137,11 @@ impl Stack {
                     for n in 0..workers {
                         let child =
                             spawn(server, &["worker", action], &env("127.0.0.1:0".to_owned()))?;
+                        if let Some(cores) = worker_cpu {
+                            let quota = CpuQuota::create(&format!("{database}_{n}"), cores)?;
+                            quota.add(child.id().unwrap_or(0))?;
+                            quotas.push(quota);
+                        }
                         services.push(Service {
                             role: format!("worker {action} #{}", n + 1),
                             child,
@@ -156,6 +173,7 @@ impl Stack {
             base,
             key,
             services,
+            quotas,
         })
     }
 
@@ -173,6 +191,7 @@ impl Stack {
         for service in &mut self.services {
             let _ = tokio::time::timeout(Duration::from_secs(30), service.child.wait()).await;
         }
+        self.quotas.clear();
         self.pool.close();
         userhub_store::drop_database(&self.database_url).await?;
         Ok(())
