@@ -16,6 +16,8 @@ use userhub_domain::TaskAction;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long one node may take to accept a connection before the next one is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STATUS_POLL: Duration = Duration::from_millis(500);
 
 /// Ready messages of one task type's queues.
@@ -161,11 +163,12 @@ impl Broker {
 
 async fn connect_and_declare(
     settings: &BrokerSettings,
+    url: &str,
     topology: &Topology,
 ) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default()
         .with_connection_name(format!("userhub:{}", settings.prefix).into());
-    let connection = Connection::connect(&settings.url, properties).await?;
+    let connection = Connection::connect(url, properties).await?;
     let channel = connection.create_channel().await?;
     topology.declare(&channel).await?;
     channel.close(200, "topology declared".into()).await?;
@@ -179,9 +182,26 @@ async fn supervise(
     stop: CancellationToken,
 ) {
     let mut backoff = FIRST_BACKOFF;
+    let nodes: Vec<String> = settings
+        .node_urls()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let mut next_node = 0usize;
     while !stop.is_cancelled() {
+        // Every (re)connection goes to the next node of the list.
+        let node = nodes
+            .get(next_node % nodes.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        next_node = next_node.wrapping_add(1);
         let attempt = tokio::select! {
-            attempt = connect_and_declare(&settings, &topology) => attempt,
+            attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect_and_declare(&settings, &node, &topology)) => {
+                attempt.unwrap_or_else(|_| Err(lapin::Error::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the node did not answer in time",
+                ))))
+            }
             () = stop.cancelled() => break,
         };
         match attempt {
@@ -190,7 +210,7 @@ async fn supervise(
                 let connection = Arc::new(connection);
                 let mut events = connection.events_listener();
                 sender.send_replace(Some(connection.clone()));
-                tracing::info!(prefix = %settings.prefix, "connected to the message broker");
+                tracing::info!(prefix = %settings.prefix, node = next_node.wrapping_sub(1) % nodes.len().max(1), "connected to the message broker");
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => {
@@ -217,7 +237,7 @@ async fn supervise(
                 sender.send_replace(None);
             }
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot reach the message broker")
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot reach the message broker node; trying the next")
             }
         }
         tokio::select! {

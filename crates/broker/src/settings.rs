@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BrokerSettings {
-    /// `amqp://user:password@host:port/vhost`.
+    /// `amqp://user:password@host:port/vhost`, or several nodes of a cluster separated by
+    /// commas: each (re)connection tries the next one.
     pub url: String,
     /// Prefixes every exchange and queue name, so installations or tests can share a broker.
     pub prefix: String,
@@ -19,8 +20,33 @@ pub struct BrokerSettings {
 }
 
 impl BrokerSettings {
+    /// The nodes to connect to, in the order tried.
+    pub fn node_urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect()
+    }
+
     /// Checks the section.
     pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
+        let nodes = self.node_urls();
+        if nodes.is_empty() {
+            return Err(userhub_domain::InvalidSetting::new(
+                "broker.url",
+                "names no node (one AMQP URL, or several separated by commas)",
+            ));
+        }
+        if let Some(bad) = nodes
+            .iter()
+            .find(|url| !(url.starts_with("amqp://") || url.starts_with("amqps://")))
+        {
+            return Err(userhub_domain::InvalidSetting::new(
+                "broker.url",
+                format!("`{}` is not an amqp:// or amqps:// URL", redacted(bad)),
+            ));
+        }
         if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
             return Err(userhub_domain::InvalidSetting::new(
                 "broker.prefix",
@@ -37,6 +63,16 @@ impl BrokerSettings {
     }
 }
 
+/// A node URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Default for BrokerSettings {
     fn default() -> Self {
         BrokerSettings {
@@ -47,5 +83,38 @@ impl Default for BrokerSettings {
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             queue_expires_ms: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_list_names_each_node_in_order() {
+        let settings = BrokerSettings {
+            url: "amqp://a:1@n1:5672/%2f, amqp://a:1@n2:5673/%2f,".to_owned(),
+            ..BrokerSettings::default()
+        };
+        assert_eq!(
+            settings.node_urls(),
+            ["amqp://a:1@n1:5672/%2f", "amqp://a:1@n2:5673/%2f"]
+        );
+        assert!(settings.validate().is_ok());
+        let bad = BrokerSettings {
+            url: "amqp://a:1@n1/%2f,http://user:secret@n2/".to_owned(),
+            ..BrokerSettings::default()
+        };
+        let error = bad.validate().unwrap_err().to_string();
+        assert!(error.contains("not an amqp"), "{error}");
+        assert!(
+            !error.contains("secret"),
+            "no password in messages: {error}"
+        );
+        let empty = BrokerSettings {
+            url: " , ".to_owned(),
+            ..BrokerSettings::default()
+        };
+        assert!(empty.validate().is_err());
     }
 }

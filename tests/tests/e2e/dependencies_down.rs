@@ -42,3 +42,25 @@ async fn without_the_broker_creation_is_503_and_nothing_is_stored() {
     assert_eq!(health.status(), 200, "the process itself is alive");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_broker_node_list_passes_over_a_node_that_is_down() {
+    let live = userhub_tests::test_settings().broker.url;
+    let dead = format!(
+        "amqp://guest:guest@127.0.0.1:{}/%2f",
+        userhub_tests::free_port()
+    );
+    let app = TestApp::spawn_with(|settings| {
+        settings.broker.url = format!("{dead},{live}");
+    })
+    .await;
+    let (status, results, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[serde_json::json!({"identities": [{"uid": "via-the-second-node"}]})],
+        )
+        .await;
+    assert_eq!(status["succeeded"], 1, "{status}");
+    assert_eq!(results.len(), 1);
+    app.stop().await;
+}
