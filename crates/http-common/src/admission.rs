@@ -19,6 +19,8 @@ pub use crate::auth::Principal;
 #[derive(Clone, Debug)]
 pub struct ApiContext {
     pub pool: Pool,
+    /// The read replica's pool (`database.read_url`) for status reads and task lists.
+    pub read_pool: Option<Pool>,
     pub authenticator: Arc<Authenticator>,
     /// Failed authentications per client address (shared with the operator dashboard).
     pub auth_throttle: Arc<AuthThrottle>,

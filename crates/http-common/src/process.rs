@@ -60,8 +60,10 @@ impl Process {
         let authenticator =
             Authenticator::new(pool.clone(), Duration::from_millis(http.auth_cache_ms))
                 .with_unauthenticated_domain(http.unauthenticated_domain.clone());
+        let read_pool = userhub_store::connect_replica(&settings.database)?;
         let context = ApiContext {
             pool: pool.clone(),
+            read_pool,
             authenticator: Arc::new(authenticator),
             auth_throttle: Arc::new(AuthThrottle::new(http.auth_failures_per_minute)),
             limiter: Arc::new(RateLimiter::new(

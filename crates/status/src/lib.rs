@@ -8,6 +8,7 @@ pub mod limits;
 pub mod list;
 mod merge;
 mod negotiate;
+mod replica;
 pub mod routes;
 mod settings;
 pub mod view;

@@ -10,8 +10,7 @@ use serde_json::json;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, QueryParams};
-use userhub_store::StoreError;
-use userhub_store::tasks::{TaskFilter, list_tasks};
+use userhub_store::tasks::TaskFilter;
 
 const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
@@ -98,8 +97,7 @@ pub async fn list(
     let mut filter = filter_of(&query)?;
     let page = filter.limit;
     filter.limit = page + 1;
-    let client = context.pool.get().await.map_err(StoreError::from)?;
-    let mut tasks = list_tasks(&client, principal.domain.id, &filter).await?;
+    let mut tasks = crate::replica::read_tasks(&context, principal.domain.id, &filter).await?;
     let more = tasks.len() as i64 > page;
     tasks.truncate(page as usize);
     let next_cursor = if more {

@@ -31,6 +31,19 @@ async fn load_task(
     task.ok_or_else(|| ApiError::task_not_found(task_id))
 }
 
+/// The status of a task read through the replica when there is one (downloads read the primary:
+/// a lagging replica could serve a partial file).
+async fn read_status_task(
+    context: &ApiContext,
+    principal: &Principal,
+    task_id: &str,
+) -> Result<TaskRecord, ApiError> {
+    let task_id = parse_task_id(task_id)?;
+    crate::replica::read_task(context, principal.domain.id, task_id)
+        .await?
+        .ok_or_else(|| ApiError::task_not_found(task_id))
+}
+
 /// The status of a task.
 #[utoipa::path(
     get,
@@ -55,7 +68,7 @@ pub async fn get_status(
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
 ) -> Result<Json<TaskStatus>, ApiError> {
-    let task = load_task(&context, &principal, &task_id).await?;
+    let task = read_status_task(&context, &principal, &task_id).await?;
     Ok(Json(status_body(&task, chrono::Utc::now())))
 }
 

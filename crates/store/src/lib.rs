@@ -26,7 +26,9 @@ pub mod webhooks;
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};
 pub use error::StoreError;
 pub use migrate::{connect_migrated, run_migrations};
-pub use pool::{DatabaseSettings, connect, create_database_if_missing, drop_database};
+pub use pool::{
+    DatabaseSettings, connect, connect_replica, create_database_if_missing, drop_database,
+};
 pub use tokio_postgres::IsolationLevel;
 
 /// Whether the database answers a trivial query on this connection (readiness).

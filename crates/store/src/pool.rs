@@ -16,6 +16,10 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     /// How long a caller waits for a free connection before the database counts as unavailable.
     pub acquire_timeout_ms: u64,
+    /// EXT: a streaming read replica (`postgres://user@replica:port/dbname`) for status reads and
+    /// task lists; unset, everything reads the primary.
+    #[serde(default)]
+    pub read_url: Option<String>,
 }
 
 impl Default for DatabaseSettings {
@@ -24,6 +28,7 @@ impl Default for DatabaseSettings {
             url: "postgres://postgres@127.0.0.1:5432/userhub".to_owned(),
             pool_size: 16,
             acquire_timeout_ms: 5_000,
+            read_url: None,
         }
     }
 }
@@ -52,6 +57,24 @@ pub fn connect(settings: &DatabaseSettings) -> Result<Pool, StoreError> {
         })
         .build()
         .map_err(|error| StoreError::Config(error.to_string()))
+}
+
+/// The read replica's pool, when one is configured (connections open lazily, no migrations:
+/// the replica replays the primary's).
+pub fn connect_replica(settings: &DatabaseSettings) -> Result<Option<Pool>, StoreError> {
+    let Some(url) = settings
+        .read_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let replica = DatabaseSettings {
+        url: url.to_owned(),
+        read_url: None,
+        ..settings.clone()
+    };
+    connect(&replica).map(Some)
 }
 
 /// Splits a database URL into the URL of the `postgres` maintenance database and the name.

@@ -20,6 +20,7 @@ mod outcome_storage;
 mod profile_events;
 mod profile_rules;
 mod rate_limits;
+mod read_replica;
 mod record_errors;
 mod redelivery;
 mod request_errors;

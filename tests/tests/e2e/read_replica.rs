@@ -1,0 +1,147 @@
+//! Read replica (EXT): with `database.read_url` the status of a task and the task list are read
+//! from a streaming replica (started by the project's `scripts/replica.sh` with
+//! `pg_basebackup -R`); a task the replica has not replayed yet is read from the primary.
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use userhub_tests::TestApp;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Starts the replica (or finds it running); returns its URL without a database.
+fn start_replica() -> String {
+    let output = std::process::Command::new("bash")
+        .arg("scripts/replica.sh")
+        .arg("start")
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the replica did not start: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn on_replica(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client.query(sql, &[]).await.unwrap()
+}
+
+#[tokio::test]
+async fn status_reads_come_from_the_replica_and_fall_back_to_the_primary() {
+    let replica = start_replica();
+    let app = TestApp::spawn_with(|settings| {
+        let database = settings.database.url.rsplit('/').next().unwrap().to_owned();
+        settings.database.read_url = Some(format!("{replica}/{database}"));
+    })
+    .await;
+    let database = app
+        .settings
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let replica_db = format!("{replica}/{database}");
+    on_replica(
+        &format!("{replica}/postgres"),
+        "SELECT pg_wal_replay_resume()",
+    )
+    .await;
+
+    let (status, _, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "r"}]})],
+        )
+        .await;
+    let task_id = status["task_id"].as_u64().unwrap();
+    // Wait until the replica has replayed the completed task, then hold its replay.
+    let mut replayed = false;
+    for _ in 0..200 {
+        let rows = on_replica(
+            &replica_db,
+            &format!("SELECT state FROM tasks WHERE id = {task_id}"),
+        )
+        .await;
+        if rows.first().map(|row| row.get::<_, String>(0)) == Some("completed".to_owned()) {
+            replayed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(replayed, "the replica replays the primary");
+    on_replica(
+        &format!("{replica}/postgres"),
+        "SELECT pg_wal_replay_pause()",
+    )
+    .await;
+
+    // A change only the primary has: the status does not show it, so it came from the replica.
+    app.execute(&format!(
+        "UPDATE tasks SET failure_reason = 'only on the primary' WHERE id = {task_id}"
+    ))
+    .await;
+    let status = app.status(task_id).await;
+    assert_eq!(status["state"], "completed");
+    assert!(status.get("failure_reason").is_none(), "{status}");
+
+    // A task the replica has not seen is read from the primary.
+    let fresh = app
+        .create_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "s"}]})],
+        )
+        .await;
+    let fresh_status = app.status(fresh).await;
+    assert_eq!(fresh_status["task_id"], fresh, "{fresh_status}");
+    let listed: Value = app
+        .authorized(app.client.get(app.tasks_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<u64> = listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["task_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [task_id],
+        "the list is the replica's, which has not replayed {fresh}"
+    );
+
+    on_replica(
+        &format!("{replica}/postgres"),
+        "SELECT pg_wal_replay_resume()",
+    )
+    .await;
+    let mut caught_up = false;
+    for _ in 0..200 {
+        if app.status(task_id).await["failure_reason"] == "only on the primary" {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        caught_up,
+        "once replayed, the replica shows the primary's change"
+    );
+    app.stop().await;
+}
