@@ -139,7 +139,8 @@ impl Stack {
                             spawn(server, &["worker", action], &env("127.0.0.1:0".to_owned()))?;
                         if let Some(cores) = worker_cpu {
                             let quota = CpuQuota::create(&format!("{database}_{n}"), cores)?;
-                            quota.add(child.id().unwrap_or(0))?;
+                            let pid = child.id().context("the worker exited at once")?;
+                            quota.add(pid)?;
                             quotas.push(quota);
                         }
                         services.push(Service {

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BrokerSettings {
     /// `amqp://user:password@host:port/vhost`, or several nodes of a cluster separated by
-    /// commas: each (re)connection tries the next one.
+    /// commas: each (re)connection tries the next one. A comma inside a password is written
+    /// `%2C`.
     pub url: String,
     /// Prefixes every exchange and queue name, so installations or tests can share a broker.
     pub prefix: String,
@@ -63,13 +64,19 @@ impl BrokerSettings {
     }
 }
 
-/// A node URL without its password, for messages.
+/// A node URL without its user name and password, for messages: everything before the last
+/// `@` goes, whatever the rest looks like.
 fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+    match url.rfind('@') {
+        Some(at) => {
+            let scheme = url.find("://").filter(|scheme| *scheme < at);
+            let kept = &url[at + 1..];
+            match scheme {
+                Some(scheme) => format!("{}://…@{kept}", &url[..scheme]),
+                None => format!("…@{kept}"),
+            }
         }
-        _ => url.to_owned(),
+        None => url.to_owned(),
     }
 }
 

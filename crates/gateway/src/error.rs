@@ -46,8 +46,9 @@ pub enum GatewayError {
     )]
     ReadOnlyBodyTooLarge { limit: u64 },
     #[error(
-        "`Idempotency-Key` must be 1 to {} visible ASCII characters",
-        crate::idempotency::MAX_KEY_CHARS
+        "`Idempotency-Key` must be 1 to {} visible ASCII characters, not starting with `{}`",
+        crate::idempotency::MAX_KEY_CHARS,
+        crate::idempotency::RETRY_KEY_PREFIX
     )]
     InvalidIdempotencyKey,
     #[error("this Idempotency-Key was already used for a different request")]

@@ -33,14 +33,21 @@ pub enum Prior {
     Replay(Box<TaskRecord>),
 }
 
-/// Reads the header, if present (≤ 255 visible ASCII characters).
+/// The prefix of the keys the server gives retries of failed records (`retry.rs`); clients may
+/// not use it, so that no request of theirs can pass for a retry.
+pub const RETRY_KEY_PREFIX: &str = "userhub-retry:";
+
+/// Reads the header, if present (≤ 255 visible ASCII characters, not starting with
+/// [`RETRY_KEY_PREFIX`]).
 pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
     let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
     };
     let key = value.to_str().ok().map(str::trim).unwrap_or_default();
-    let valid =
-        !key.is_empty() && key.len() <= MAX_KEY_CHARS && key.bytes().all(|b| b.is_ascii_graphic());
+    let valid = !key.is_empty()
+        && key.len() <= MAX_KEY_CHARS
+        && key.bytes().all(|b| b.is_ascii_graphic())
+        && !key.starts_with(RETRY_KEY_PREFIX);
     if !valid {
         return Err(GatewayError::InvalidIdempotencyKey);
     }
@@ -153,6 +160,14 @@ mod tests {
             HeaderValue::from_str(&"k".repeat(256)).unwrap(),
         );
         assert!(key_of(&headers).is_err());
+        headers.insert(
+            IDEMPOTENCY_HEADER,
+            HeaderValue::from_static("userhub-retry:1:retryable"),
+        );
+        assert!(
+            key_of(&headers).is_err(),
+            "the retries' own keys are reserved"
+        );
         headers.insert(IDEMPOTENCY_HEADER, HeaderValue::from_static("has space"));
         assert!(key_of(&headers).is_err());
     }

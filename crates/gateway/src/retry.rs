@@ -5,6 +5,7 @@
 
 use crate::Gateway;
 use crate::error::GatewayError;
+use crate::idempotency::RETRY_KEY_PREFIX;
 use crate::payload::{PayloadFormat, RawRecord, RecordContent};
 use crate::request::ParsedRequest;
 use crate::submit::submit_task;
@@ -247,10 +248,8 @@ pub async fn retry_task(
         format: PayloadFormat::JsonArray,
         records: picked.records,
     };
-    let key = format!(
-        "userhub-retry:{task_id}:{}",
-        if all_failed { "all" } else { "retryable" }
-    );
+    let choice = if all_failed { "all" } else { "retryable" };
+    let key = format!("{RETRY_KEY_PREFIX}{task_id}:{choice}");
     let submitted = submit_task(&gateway, &principal, request, Some(key), Some(task_id)).await?;
     Ok((
         StatusCode::CREATED,

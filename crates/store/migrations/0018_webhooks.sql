@@ -37,11 +37,17 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries (endpoint_id, message_id);
 
 CREATE FUNCTION enqueue_task_completed_webhooks() RETURNS trigger AS $$
 BEGIN
     INSERT INTO webhook_deliveries (domain_id, endpoint_id, message_id, event_type, payload)
-    SELECT NEW.domain_id, e.id, 'msg_task_' || NEW.id || '_' || e.id, 'task.completed',
+    -- The id names this completion: a task replayed after a dead letter completes again and
+    -- is announced again under a new id (receivers deduplicate on it).
+    SELECT NEW.domain_id, e.id,
+           'msg_task_' || NEW.id || '_' || e.id || '_'
+               || floor(extract(epoch FROM coalesce(NEW.completed_at, now())) * 1000)::bigint,
+           'task.completed',
            json_build_object(
                'type', 'task.completed',
                'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -56,7 +62,9 @@ BEGIN
                    'dry_run', coalesce((NEW.options ->> 'dry_run')::boolean, false),
                    'parent_task_id', NEW.parent_task_id))::text
       FROM webhook_endpoints e
-     WHERE e.domain_id = NEW.domain_id AND 'task.completed' = ANY (e.events);
+     WHERE e.domain_id = NEW.domain_id AND 'task.completed' = ANY (e.events)
+       FOR KEY SHARE OF e
+    ON CONFLICT (endpoint_id, message_id) DO NOTHING;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;

@@ -55,6 +55,8 @@ pub struct DueDelivery {
     pub payload: String,
     pub attempts: i32,
     pub past_deadline: bool,
+    /// The lease: the attempt's outcome is recorded only while it holds.
+    pub lease_until: DateTime<Utc>,
 }
 
 /// How one attempt ended.
@@ -85,6 +87,20 @@ pub async fn insert_endpoint(
         )
         .await?;
     Ok(endpoint_of(&row))
+}
+
+/// How many endpoints the domain has.
+pub async fn endpoint_count(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            include_str!("../queries/webhooks/endpoint_count.sql"),
+            &[&domain_id.as_i64()],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 pub async fn list_endpoints(
@@ -203,13 +219,16 @@ pub async fn claim_due(
             payload: row.get("payload"),
             attempts: row.get("attempts"),
             past_deadline: row.get("past_deadline"),
+            lease_until: row.get("lease_until"),
         })
         .collect())
 }
 
+/// Records how an attempt under the lease `lease_until` ended; nothing if the lease was lost.
 pub async fn record_attempt(
     client: &impl GenericClient,
     id: i64,
+    lease_until: DateTime<Utc>,
     attempt: &Attempt,
 ) -> Result<(), StoreError> {
     let (delivered, status, error, retry_at) = match attempt {
@@ -223,7 +242,7 @@ pub async fn record_attempt(
     client
         .execute(
             include_str!("../queries/webhooks/record_attempt.sql"),
-            &[&id, &delivered, &status, &error, &retry_at],
+            &[&id, &delivered, &status, &error, &retry_at, &lease_until],
         )
         .await?;
     Ok(())

@@ -46,18 +46,18 @@ pub async fn deliver_due(pool: &Pool, settings: &WebhookSettings) -> Result<usiz
         let settings = settings.clone();
         attempts.spawn(async move {
             let outcome = attempt(&delivery, &settings).await;
-            (delivery.id, outcome)
+            (delivery.id, delivery.lease_until, outcome)
         });
     }
     let client = pool.get().await?;
     while let Some(joined) = attempts.join_next().await {
-        let Ok((id, outcome)) = joined else {
+        let Ok((id, lease_until, outcome)) = joined else {
             continue;
         };
         if let Attempt::Failed { error, .. } = &outcome {
             tracing::info!(delivery = id, %error, "webhook delivery failed");
         }
-        record_attempt(&client, id, &outcome).await?;
+        record_attempt(&client, id, lease_until, &outcome).await?;
     }
     Ok(count)
 }
@@ -81,7 +81,9 @@ async fn attempt(delivery: &DueDelivery, settings: &WebhookSettings) -> Attempt 
         Ok(target) => target,
         Err(error) => return failed(None, error.to_string()),
     };
+    // No proxy from the environment: a proxy would resolve the host itself, past the check.
     let client = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_millis(settings.timeout_ms))
         .resolve_to_addrs(&target.host, &target.addresses)

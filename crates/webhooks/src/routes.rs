@@ -17,13 +17,15 @@ use std::sync::Arc;
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, with_api_layers};
 use userhub_store::StoreError;
 use userhub_store::webhooks::{
-    Delivery, Endpoint, delete_endpoint, deliveries, insert_endpoint, list_endpoints, redeliver,
-    rotate_secret,
+    Delivery, Endpoint, delete_endpoint, deliveries, endpoint_count, insert_endpoint,
+    list_endpoints, redeliver, rotate_secret,
 };
 use utoipa::ToSchema;
 
 /// Deliveries a log shows.
 const DELIVERIES_SHOWN: i64 = 100;
+/// Endpoints a domain may register (each task completion writes one delivery per endpoint).
+const MAX_ENDPOINTS: i64 = 20;
 
 /// The routes' shared state.
 #[derive(Clone)]
@@ -166,6 +168,7 @@ fn id_of(text: &str, what: &'static str) -> Result<i64, ApiError> {
         (status = 400, description = "`INVALID_WEBHOOK`: bad JSON, URL, event type, or a target that is not public", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
+        (status = 409, description = "`TOO_MANY_WEBHOOKS`: the domain has 20 endpoints", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
     ),
     security(("bearer" = []), ("basic" = []))
@@ -195,6 +198,13 @@ pub async fn register(
         .map_err(|error| invalid(error.to_string()))?;
     let secret = new_secret();
     let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    if endpoint_count(&client, principal.domain.id).await? >= MAX_ENDPOINTS {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "TOO_MANY_WEBHOOKS",
+            format!("a domain has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"),
+        ));
+    }
     let mut events = body.events;
     events.sort();
     events.dedup();

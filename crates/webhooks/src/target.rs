@@ -5,7 +5,11 @@
 //! checked (redirects are not followed), so DNS cannot swap in an internal address later.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 use url::Url;
+
+/// How long resolving a webhook's host may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a URL cannot be a webhook target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,13 +20,13 @@ pub enum TargetError {
     Scheme(String),
     #[error("webhook URLs may not carry a user name or password")]
     Credentials,
-    #[error("the host `{0}` cannot be resolved")]
-    Unresolvable(String),
+    /// The host does not resolve, or not only to public addresses: one answer for both, so
+    /// that registering cannot be used to probe the installation's internal names.
     #[error(
-        "`{host}` resolves to {address}, which is not a public address (loopback, private and \
-         link-local targets are refused unless the operator allows them)"
+        "`{0}` does not resolve to public addresses only (hosts that do not resolve, and \
+         loopback, private and link-local targets are refused unless the operator allows them)"
     )]
-    NotPublic { host: String, address: IpAddr },
+    NotPublic(String),
 }
 
 /// A URL cleared for sending, with the addresses its host resolved to.
@@ -37,11 +41,24 @@ pub struct Target {
 fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4) && is_public_v6(v6),
             None => is_public_v6(v6),
         },
     }
+}
+
+/// The IPv4 address an IPv6 address carries: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::/48`).
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = v6.segments();
+    if segments[0] == 0x2002 {
+        let [a, b] = segments[1].to_be_bytes();
+        let [c, d] = segments[2].to_be_bytes();
+        return Some(Ipv4Addr::new(a, b, c, d));
+    }
+    // `to_ipv4` covers the mapped and the compatible forms (and `::`, `::1`, refused anyway).
+    v6.to_ipv4()
 }
 
 fn is_public_v4(v4: Ipv4Addr) -> bool {
@@ -66,15 +83,22 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
     let first = v6.segments()[0];
     let unique_local = (first & 0xfe00) == 0xfc00;
     let link_local = (first & 0xffc0) == 0xfe80;
+    let site_local = (first & 0xffc0) == 0xfec0;
     let documentation = first == 0x2001 && v6.segments()[1] == 0x0db8;
     let nat64 = first == 0x0064 && v6.segments()[1] == 0xff9b;
+    let discard = first == 0x0100 && v6.segments()[1..4] == [0, 0, 0];
+    // `::ffff:0:a.b.c.d`, the IPv4-translated form.
+    let translated = v6.segments()[..6] == [0, 0, 0, 0, 0xffff, 0];
     !(v6.is_loopback()
         || v6.is_unspecified()
         || v6.is_multicast()
         || unique_local
         || link_local
+        || site_local
         || documentation
-        || nat64)
+        || nat64
+        || discard
+        || translated)
 }
 
 /// Parses `text` and resolves its host; every address must be public unless
@@ -96,20 +120,27 @@ pub async fn checked_target(text: &str, allow_private: bool) -> Result<Target, T
     let port = url
         .port_or_known_default()
         .ok_or_else(|| TargetError::Invalid(text.to_owned()))?;
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|_| TargetError::Unresolvable(host.clone()))?
-        .collect();
-    if addresses.is_empty() {
-        return Err(TargetError::Unresolvable(host));
-    }
-    if !allow_private {
-        if let Some(address) = addresses.iter().find(|address| !is_public(address.ip())) {
-            return Err(TargetError::NotPublic {
-                host,
-                address: address.ip(),
-            });
+    let lookup = tokio::time::timeout(
+        LOOKUP_TIMEOUT,
+        tokio::net::lookup_host((host.as_str(), port)),
+    );
+    let addresses: Vec<SocketAddr> = match lookup.await {
+        Ok(Ok(addresses)) => addresses.collect(),
+        Ok(Err(error)) => {
+            tracing::info!(%host, %error, "a webhook host does not resolve");
+            Vec::new()
         }
+        Err(_) => {
+            tracing::info!(%host, "a webhook host did not resolve in time");
+            Vec::new()
+        }
+    };
+    let internal = addresses.iter().find(|address| !is_public(address.ip()));
+    if addresses.is_empty() || (!allow_private && internal.is_some()) {
+        if let Some(address) = internal {
+            tracing::info!(%host, address = %address.ip(), "a webhook host resolves to an internal address");
+        }
+        return Err(TargetError::NotPublic(host));
     }
     Ok(Target {
         url,
@@ -140,6 +171,12 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "100::1",
             "2001:db8::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
@@ -177,10 +214,8 @@ mod tests {
             "http://10.0.0.7/hook",
         ] {
             let error = checked_target(url, false).await.unwrap_err();
-            assert!(
-                matches!(error, TargetError::NotPublic { .. }),
-                "{url}: {error}"
-            );
+            assert!(matches!(error, TargetError::NotPublic(_)), "{url}: {error}");
+            assert!(!error.to_string().contains("127.0.0.1") || url.contains("127.0.0.1"));
             assert!(
                 checked_target(url, true).await.is_ok(),
                 "{url} when allowed"

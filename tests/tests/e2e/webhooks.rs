@@ -195,6 +195,20 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
         .unwrap();
     verifier.verify(&body, &headers).unwrap();
 
+    // A task completed again (a dead-lettered chunk replayed) is announced again, under a new id.
+    app.execute(&format!(
+        "UPDATE tasks SET state = 'processing' WHERE id = {task_id}"
+    ))
+    .await;
+    app.execute(&format!(
+        "UPDATE tasks SET state = 'completed', completed_at = now() + interval '1 second' \
+         WHERE id = {task_id}"
+    ))
+    .await;
+    wait_for(&inbox, 4).await;
+    let (headers, _) = inbox.lock().unwrap().received[3].clone();
+    assert_ne!(headers["webhook-id"].to_str().unwrap(), ids[0]);
+
     // Removing the endpoint.
     let response = app
         .authorized(
@@ -221,13 +235,13 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
 async fn endpoints_that_cannot_be_used_are_refused_clearly() {
     let app = TestApp::spawn().await;
     for (url, says) in [
-        ("http://127.0.0.1:9/hook", "not a public address"),
-        ("http://localhost:9/hook", "not a public address"),
+        ("http://127.0.0.1:9/hook", "public addresses only"),
+        ("http://localhost:9/hook", "public addresses only"),
         (
             "http://169.254.169.254/latest/meta-data",
-            "not a public address",
+            "public addresses only",
         ),
-        ("http://[::1]/hook", "not a public address"),
+        ("http://[::1]/hook", "public addresses only"),
         ("ftp://example.com/hook", "http or https"),
         ("nonsense", "not a valid URL"),
     ] {

@@ -15,4 +15,5 @@ UPDATE webhook_deliveries d
 RETURNING d.id, e.url, e.secret,
           CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END
               AS previous_secret,
-          d.message_id, d.payload, d.attempts, d.deadline_at < now() AS past_deadline
+          d.message_id, d.payload, d.attempts, d.deadline_at < now() AS past_deadline,
+          d.next_attempt_at AS lease_until
