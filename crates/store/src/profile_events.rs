@@ -88,8 +88,9 @@ fn list_number<'a>(lists: &mut Vec<&'a str>, list: &'a str) -> Result<i16, Store
     })
 }
 
-/// Locks and returns up to `limit` of the oldest rows no other relay holds; call inside a
-/// transaction and [`delete_batches`] once their events are published.
+/// Locks and returns up to `limit` of the oldest rows no other relay holds (a row that cannot be
+/// read is logged and left out); call inside a transaction and [`delete_batches`] once their
+/// events are published.
 pub async fn lock_pending(
     client: &impl GenericClient,
     limit: i64,
@@ -98,28 +99,37 @@ pub async fn lock_pending(
         .prepare_cached(include_str!("../queries/profile_events/lock_pending.sql"))
         .await?;
     let rows = client.query(&statement, &[&limit]).await?;
-    rows.iter()
-        .map(|row| {
-            let events = match row.get::<_, Option<Vec<String>>>("bodies") {
-                Some(bodies) => spelled_out(row, bodies),
-                None => chunk_of(row)?
-                    .events()
-                    .map(|event| {
-                        Ok(PendingEvent {
-                            routing_key: event.routing_key(),
-                            body: serde_json::to_string(&event)
-                                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-                            event_id: event.event_id,
-                        })
-                    })
-                    .collect::<Result<_, StoreError>>()?,
-            };
-            Ok(PendingBatch {
-                id: row.get("id"),
-                events,
+    let mut batches = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = row.get("id");
+        match events_of(row) {
+            Ok(events) => batches.push(PendingBatch { id, events }),
+            // One unreadable row must not hold back every later event: it stays in the outbox,
+            // counted as pending, for an operator to look at.
+            Err(error) => {
+                tracing::error!(outbox_row = id, %error, "an outbox row cannot be read; skipped")
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// The events of one outbox row, in either layout.
+fn events_of(row: &Row) -> Result<Vec<PendingEvent>, StoreError> {
+    match row.get::<_, Option<Vec<String>>>("bodies") {
+        Some(bodies) => Ok(spelled_out(row, bodies)),
+        None => chunk_of(row)?
+            .events()
+            .map(|event| {
+                Ok(PendingEvent {
+                    routing_key: event.routing_key(),
+                    body: serde_json::to_string(&event)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                    event_id: event.event_id,
+                })
             })
-        })
-        .collect()
+            .collect(),
+    }
 }
 
 /// The events of a row written before the compact layout.
