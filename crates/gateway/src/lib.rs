@@ -21,6 +21,7 @@ mod request;
 pub mod retry;
 pub mod routes;
 mod settings;
+mod stored_outcomes;
 mod submit;
 mod sync;
 mod tabular;

@@ -8,6 +8,7 @@ use crate::error::GatewayError;
 use crate::idempotency::RETRY_KEY_PREFIX;
 use crate::payload::{PayloadFormat, RawRecord, RecordContent};
 use crate::request::ParsedRequest;
+use crate::stored_outcomes::for_each_line;
 use crate::submit::submit_task;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
@@ -15,17 +16,13 @@ use axum::http::{StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
-use userhub_domain::outcome_line::{self, OutcomeLine};
 use userhub_domain::{FieldError, TaskId, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
+use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{PooledClient, StoreError};
 use utoipa::ToSchema;
-
-/// Error blobs read per round trip.
-const BLOBS_PER_FETCH: i64 = 16;
 
 /// EXT: the answer to a retry request.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -105,28 +102,16 @@ async fn pick(
         records: Vec::new(),
         not_retried: Vec::new(),
     };
-    let mut after = OutcomePosition::START;
-    loop {
-        let blobs =
-            outcome_page(client, task_id, OutcomeKind::Errors, after, BLOBS_PER_FETCH).await?;
-        let Some(last) = blobs.last() else {
-            break;
-        };
-        after = last.position;
-        for blob in blobs {
-            let text = blob
-                .text()
-                .map_err(|source| GatewayError::StoredOutcomes { task_id, source })?;
-            for line in outcome_line::lines(&text).filter_map(OutcomeLine::parse) {
-                let failed: FailedRecord<'_> = serde_json::from_str(line.text())
-                    .map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?;
-                let retryable = failed.errors.iter().all(|error| error.code.is_retryable());
-                if all_failed || retryable {
-                    take(&mut picked, failed);
-                }
-            }
+    for_each_line(client, task_id, OutcomeKind::Errors, |line| {
+        let failed: FailedRecord<'_> = serde_json::from_str(line.text())
+            .map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?;
+        let retryable = failed.errors.iter().all(|error| error.code.is_retryable());
+        if all_failed || retryable {
+            take(&mut picked, failed);
         }
-    }
+        Ok(())
+    })
+    .await?;
     picked.records.sort_by_key(|record| record.index);
     Ok(picked)
 }

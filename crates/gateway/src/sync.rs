@@ -2,17 +2,15 @@
 //! and answers with every record's outcome inline, in input order.
 
 use crate::error::GatewayError;
+use crate::stored_outcomes::for_each_line;
 use serde_json::value::RawValue;
 use std::time::Duration;
 use userhub_domain::DomainId;
-use userhub_domain::outcome_line::{self, ErrorMembers, OutcomeLine, ResultMembers};
+use userhub_domain::outcome_line::{ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskState};
-use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
+use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{Pool, StoreError};
-
-/// Outcome blobs read per round trip.
-const BLOBS_PER_FETCH: i64 = 64;
 
 /// One record's outcome: its results-file line, or its errors-file line.
 #[derive(Debug, Clone)]
@@ -132,38 +130,23 @@ pub async fn outcomes(
     let mut by_index: Vec<Option<RecordOutcome>> = vec![None; total];
     let client = pool.get().await.map_err(StoreError::from)?;
     for kind in [OutcomeKind::Results, OutcomeKind::Errors] {
-        let mut after = OutcomePosition::START;
-        loop {
-            let blobs = outcome_page(&client, task_id, kind, after, BLOBS_PER_FETCH).await?;
-            let Some(last) = blobs.last() else {
-                break;
+        for_each_line(&client, task_id, kind, |line| {
+            let Some(slot) = usize::try_from(line.index())
+                .ok()
+                .and_then(|index| by_index.get_mut(index))
+            else {
+                return Ok(());
             };
-            after = last.position;
-            for blob in blobs {
-                let text = blob
-                    .text()
-                    .map_err(|source| GatewayError::StoredOutcomes { task_id, source })?;
-                for line in outcome_line::lines(&text).filter_map(OutcomeLine::parse) {
-                    let Some(slot) = usize::try_from(line.index())
-                        .ok()
-                        .and_then(|index| by_index.get_mut(index))
-                    else {
-                        continue;
-                    };
-                    let outcome = match kind {
-                        OutcomeKind::Results => {
-                            OutcomeEntry::read(&line).map(RecordOutcome::Succeeded)
-                        }
-                        OutcomeKind::Errors => OutcomeEntry::read(&line).map(RecordOutcome::Failed),
-                    };
-                    *slot =
-                        Some(outcome.map_err(|source| GatewayError::StoredOutcomeLine {
-                            task_id,
-                            source,
-                        })?);
-                }
-            }
-        }
+            let outcome = match kind {
+                OutcomeKind::Results => OutcomeEntry::read(line).map(RecordOutcome::Succeeded),
+                OutcomeKind::Errors => OutcomeEntry::read(line).map(RecordOutcome::Failed),
+            };
+            *slot = Some(
+                outcome.map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?,
+            );
+            Ok(())
+        })
+        .await?;
     }
     Ok(by_index)
 }

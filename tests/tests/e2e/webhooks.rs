@@ -57,11 +57,32 @@ fn webhooks_url(app: &TestApp, domain: &str) -> String {
     format!("{}/v2/{domain}/webhooks", app.base_url)
 }
 
+/// An authorized request to the domain's webhook routes (`suffix` after `/webhooks`).
+async fn call(app: &TestApp, method: reqwest::Method, suffix: &str) -> reqwest::Response {
+    let url = format!("{}{suffix}", webhooks_url(app, &app.domain));
+    app.authorized(app.client.request(method, url))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_json(app: &TestApp, suffix: &str) -> Value {
+    call(app, reqwest::Method::GET, suffix)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn register(app: &TestApp, url: &str) -> reqwest::Response {
+    register_for(app, url, &["task.completed"]).await
+}
+
+async fn register_for(app: &TestApp, url: &str, events: &[&str]) -> reqwest::Response {
     app.authorized(
         app.client
             .post(webhooks_url(app, &app.domain))
-            .json(&json!({"url": url, "events": ["task.completed"]})),
+            .json(&json!({"url": url, "events": events})),
     )
     .send()
     .await
@@ -137,18 +158,7 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
 
     // The delivery log, then a manual redeliver with the same id.
     let endpoint_id = endpoint["id"].as_i64().unwrap();
-    let log_url = format!(
-        "{}/{endpoint_id}/deliveries",
-        webhooks_url(&app, &app.domain)
-    );
-    let log: Value = app
-        .authorized(app.client.get(&log_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = get_json(&app, &format!("/{endpoint_id}/deliveries")).await;
     assert_eq!(log[0]["state"], "delivered", "{log}");
     assert_eq!(log[0]["attempts"], 2);
     assert_eq!(log[0]["last_status"], 200);
@@ -156,27 +166,19 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
     let delivery_id = log[0]["id"].as_i64().unwrap();
 
     // Rotation: both secrets sign while the overlap lasts.
-    let rotated: Value = app
-        .authorized(app.client.post(format!(
-            "{}/{endpoint_id}/rotate",
-            webhooks_url(&app, &app.domain)
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated: Value = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/{endpoint_id}/rotate"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, secret);
-    let response = app
-        .authorized(
-            app.client
-                .post(format!("{log_url}/{delivery_id}/redeliver")),
-        )
-        .send()
-        .await
-        .unwrap();
+    let redeliver = format!("/{endpoint_id}/deliveries/{delivery_id}/redeliver");
+    let response = call(&app, reqwest::Method::POST, &redeliver).await;
     assert_eq!(response.status(), 202);
     wait_for(&inbox, 3).await;
     let (headers, body) = inbox.lock().unwrap().received[2].clone();
@@ -210,23 +212,9 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
     assert_ne!(headers["webhook-id"].to_str().unwrap(), ids[0]);
 
     // Removing the endpoint.
-    let response = app
-        .authorized(
-            app.client
-                .delete(format!("{}/{endpoint_id}", webhooks_url(&app, &app.domain))),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = call(&app, reqwest::Method::DELETE, &format!("/{endpoint_id}")).await;
     assert_eq!(response.status(), 204);
-    let listed: Value = app
-        .authorized(app.client.get(webhooks_url(&app, &app.domain)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&app, "").await;
     assert_eq!(listed, json!([]));
     app.stop().await;
 }
@@ -252,15 +240,7 @@ async fn endpoints_that_cannot_be_used_are_refused_clearly() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{url}: {message}");
     }
-    let response = app
-        .authorized(
-            app.client
-                .post(webhooks_url(&app, &app.domain))
-                .json(&json!({"url": "http://127.0.0.1/", "events": ["profile.deleted"]})),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = register_for(&app, "http://127.0.0.1/", &["profile.deleted"]).await;
     assert_eq!(response.status(), 400);
     let reader = app
         .create_domain_with_key(&format!("{}-ro", app.domain), true)
@@ -274,14 +254,7 @@ async fn endpoints_that_cannot_be_used_are_refused_clearly() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    let response = app
-        .authorized(
-            app.client
-                .delete(format!("{}/77", webhooks_url(&app, &app.domain))),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = call(&app, reqwest::Method::DELETE, "/77").await;
     assert_eq!(response.status(), 404);
     let stored = app
         .query_json("SELECT count(*) AS n FROM webhook_endpoints")
