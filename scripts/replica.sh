@@ -12,8 +12,15 @@ as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$
 
 start() {
   if as_postgres "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-    echo "postgres://postgres@127.0.0.1:$port"
-    return
+    # Running and still streaming from the primary: reuse it; otherwise (it fell behind the WAL
+    # the primary keeps) make it again.
+    receiving="$(psql -U postgres -h 127.0.0.1 -p "$port" -Atc \
+      "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)"
+    if [ "$receiving" = "streaming" ]; then
+      echo "postgres://postgres@127.0.0.1:$port"
+      return
+    fi
+    stop
   fi
   hba="$(psql -U postgres -h 127.0.0.1 -Atc 'SHOW hba_file')"
   if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32' "$hba"; then
