@@ -29,12 +29,19 @@ fn start_replica() -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-async fn on_replica(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
+/// Runs `sql` on the replica; an error while the replica has not replayed the database or its
+/// tables yet.
+async fn try_on_replica(
+    url: &str,
+    sql: &str,
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    client.query(sql, &[]).await.unwrap()
+    client.query(sql, &[]).await
+}
+
+async fn on_replica(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
+    try_on_replica(url, sql).await.unwrap()
 }
 
 #[tokio::test]
@@ -69,12 +76,13 @@ async fn status_reads_come_from_the_replica_and_fall_back_to_the_primary() {
     let task_id = status["task_id"].as_u64().unwrap();
     // Wait until the replica has replayed the completed task, then hold its replay.
     let mut replayed = false;
-    for _ in 0..200 {
-        let rows = on_replica(
+    for _ in 0..600 {
+        let rows = try_on_replica(
             &replica_db,
             &format!("SELECT state FROM tasks WHERE id = {task_id}"),
         )
-        .await;
+        .await
+        .unwrap_or_default();
         if rows.first().map(|row| row.get::<_, String>(0)) == Some("completed".to_owned()) {
             replayed = true;
             break;
@@ -132,7 +140,7 @@ async fn status_reads_come_from_the_replica_and_fall_back_to_the_primary() {
     )
     .await;
     let mut caught_up = false;
-    for _ in 0..200 {
+    for _ in 0..600 {
         if app.status(task_id).await["failure_reason"] == "only on the primary" {
             caught_up = true;
             break;
