@@ -1,7 +1,8 @@
 // Cancels a queued task from the operator dashboard in headless chromium, for
 // tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID,
 // DRY_RUN_TASK_ID. The confirmation is accepted; the row then shows the task as canceling and
-// offers no button. The dry-run task's row carries a "dry run" badge.
+// offers no button. The dry-run task's row carries a "dry run" badge and, as the first task's
+// child, a "retry of" badge.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
@@ -26,6 +27,8 @@ try {
   const dryRun = page.locator(`#tasks tbody tr[data-task-id="${DRY_RUN_TASK_ID}"]`);
   await dryRun.waitFor();
   assert.match(await dryRun.locator("td").nth(3).innerText(), /dry run/);
+  assert.match(await dryRun.locator("td").nth(3).innerText(), new RegExp(`retry of ${TASK_ID}`));
+  assert.doesNotMatch(await row.locator("td").nth(3).innerText(), /retry of/);
   await row.locator("button.cancel").click();
   await page.waitForFunction((id) => {
     const row = document.querySelector(`#tasks tbody tr[data-task-id="${id}"]`);
