@@ -2,11 +2,11 @@
 // tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID,
 // DRY_RUN_TASK_ID. The confirmation is accepted; the row then shows the task as canceling and
 // offers no button. The dry-run task's row carries a "dry run" badge and, as the first task's
-// child, a "retry of" badge.
+// child, a "retry of" badge; the revert task's row a "revert of" badge.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
-const { BASE_URL, OPERATOR_TOKEN, TASK_ID, DRY_RUN_TASK_ID } = process.env;
+const { BASE_URL, OPERATOR_TOKEN, TASK_ID, DRY_RUN_TASK_ID, REVERT_TASK_ID } = process.env;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
@@ -29,6 +29,10 @@ try {
   assert.match(await dryRun.locator("td").nth(3).innerText(), /dry run/);
   assert.match(await dryRun.locator("td").nth(3).innerText(), new RegExp(`retry of ${TASK_ID}`));
   assert.doesNotMatch(await row.locator("td").nth(3).innerText(), /retry of/);
+  const revert = page.locator(`#tasks tbody tr[data-task-id="${REVERT_TASK_ID}"]`);
+  const revertState = await revert.locator("td").nth(3).innerText();
+  assert.match(revertState, new RegExp(`revert of ${TASK_ID}`));
+  assert.doesNotMatch(revertState, /retry of/);
   await row.locator("button.cancel").click();
   await page.waitForFunction((id) => {
     const row = document.querySelector(`#tasks tbody tr[data-task-id="${id}"]`);

@@ -304,6 +304,16 @@ impl ApiClient {
         })
     }
 
+    /// Creates the task reverting a completed task.
+    pub async fn revert(&self, task_id: u64) -> Result<serde_json::Value, ApiError> {
+        let url = format!("{}/revert", self.task_url(task_id));
+        let response = self.send(&url, || self.http.post(&url)).await?;
+        response.json().await.map_err(|error| ApiError::Protocol {
+            url: url.clone(),
+            reason: error.to_string(),
+        })
+    }
+
     /// One page of the task list; `query` holds `state`, `action`, `limit`, `cursor`.
     pub async fn list(&self, query: &[(&str, String)]) -> Result<TaskPage, ApiError> {
         let mut url = reqwest::Url::parse(&self.tasks_url).map_err(|error| ApiError::Protocol {

@@ -55,6 +55,22 @@ pub async fn retry(client: &ApiClient, task_id: u64, all_failed: bool) -> Result
     Ok(0)
 }
 
+/// Creates the task reverting a completed task and prints it (`userhub wait` follows it).
+pub async fn revert(client: &ApiClient, task_id: u64) -> Result<u8, CliError> {
+    let answer = client.revert(task_id).await?;
+    if let Some(child) = answer["task_id"].as_u64() {
+        eprintln!(
+            "task {child} reverts {} profile(s) task {task_id} created or changed \
+             (`userhub wait {child}` follows it; `userhub download {child}` fetches its outcomes)",
+            answer["total"]
+        );
+    }
+    let text = serde_json::to_string_pretty(&answer)
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    println!("{text}");
+    Ok(0)
+}
+
 /// The status as printed: every field the server reported, none that it did not.
 fn status_json(status: &TaskStatus) -> serde_json::Value {
     let mut fields = serde_json::json!({

@@ -124,6 +124,10 @@ enum Command {
         #[arg(long)]
         all_failed: bool,
     },
+    /// Revert a completed create, update or upsert task as a new task: profiles it created
+    /// are deleted, profiles it changed get their values back (a profile a later task
+    /// changed fails with CONFLICT).
+    Revert { task_id: u64 },
     /// Wait for tasks to complete, with a progress bar.
     Wait {
         #[arg(required = true)]
@@ -253,6 +257,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             task_id,
             all_failed,
         } => commands::retry(&client, task_id, all_failed).await,
+        Command::Revert { task_id } => commands::revert(&client, task_id).await,
         Command::Wait { task_ids } => commands::wait(&client, &ui, &task_ids).await,
         Command::Tasks {
             state,

@@ -496,3 +496,41 @@ async fn retry_makes_a_child_task_of_the_failed_records() {
     assert_eq!(answer["total"], 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn revert_makes_a_task_undoing_a_create_and_refuses_a_second_one() {
+    let app = TestApp::spawn().await;
+    let (status, results, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[
+                json!({"identities": [{"uid": "cli-revert-1"}]}),
+                json!({"identities": [{"uid": "cli-revert-2"}]}),
+            ],
+        )
+        .await;
+    assert_eq!(results.len(), 2);
+    let parent = status["task_id"].as_u64().unwrap();
+    let mut command = userhub(&app, &work_dir());
+    command.args(["revert", &parent.to_string()]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["parent_task_id"], parent);
+    assert_eq!(answer["total"], 2);
+    let revert = answer["task_id"].as_u64().unwrap();
+    let done = app.wait_completed(revert).await;
+    assert_eq!(done["succeeded"], 2, "{done}");
+    assert_eq!(profile_count(&app).await, 0, "both profiles are gone");
+
+    let mut command = userhub(&app, &work_dir());
+    command.args(["revert", &parent.to_string()]);
+    let output = run(command).await;
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        text(&output.stderr).contains("ALREADY_REVERTED"),
+        "{}",
+        text(&output.stderr)
+    );
+    app.stop().await;
+}

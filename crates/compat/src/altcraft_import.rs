@@ -341,6 +341,7 @@ async fn import(
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: None,
         dry_run: false,
+        reverts: None,
     };
     let records = records_of(
         document.get("data"),

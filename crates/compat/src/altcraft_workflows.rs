@@ -53,6 +53,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: Some(workflow_id),
         dry_run: false,
+        reverts: None,
     };
     // Each item holds its profile under `data`.
     let records = records_of(

@@ -16,11 +16,14 @@ pub enum TaskAction {
     CreateAppProfiles,
     /// EXT: create or update, matching existing profiles by the task's `match_by`.
     UpsertCoreProfiles,
+    /// EXT: undoes a completed task's changes, profile by profile. Made only by
+    /// `POST .../{task_id}/revert`, never submitted.
+    RevertProfiles,
 }
 
 impl TaskAction {
     /// Every task type, in the order of the contract.
-    pub const ALL: [TaskAction; 7] = [
+    pub const ALL: [TaskAction; 8] = [
         TaskAction::CreateCoreProfiles,
         TaskAction::UpdateCoreProfiles,
         TaskAction::UpdateAppProfiles,
@@ -28,6 +31,7 @@ impl TaskAction {
         TaskAction::GetAppProfiles,
         TaskAction::CreateAppProfiles,
         TaskAction::UpsertCoreProfiles,
+        TaskAction::RevertProfiles,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl TaskAction {
             TaskAction::GetAppProfiles => "get_app_profiles",
             TaskAction::CreateAppProfiles => "create_app_profiles",
             TaskAction::UpsertCoreProfiles => "upsert_core_profiles",
+            TaskAction::RevertProfiles => "revert_profiles",
         }
     }
 
@@ -48,6 +53,16 @@ impl TaskAction {
             self,
             TaskAction::GetCoreProfiles | TaskAction::GetAppProfiles
         )
+    }
+
+    /// Whether a request may ask for this task type (a revert task is made by the server).
+    pub fn is_submittable(self) -> bool {
+        self != TaskAction::RevertProfiles
+    }
+
+    /// Whether a completed task of this type can be reverted: its chunks keep before-images.
+    pub fn is_revertible(self) -> bool {
+        self.is_write() && self.is_submittable()
     }
 }
 
@@ -89,5 +104,17 @@ mod tests {
     fn only_get_actions_are_read_only() {
         assert!(!TaskAction::GetCoreProfiles.is_write());
         assert!(TaskAction::UpdateAppProfiles.is_write());
+    }
+
+    #[test]
+    fn only_submittable_write_tasks_are_revertible() {
+        let revertible: Vec<TaskAction> = TaskAction::ALL
+            .into_iter()
+            .filter(|action| action.is_revertible())
+            .collect();
+        assert_eq!(revertible.len(), 5);
+        assert!(!TaskAction::RevertProfiles.is_revertible());
+        assert!(!TaskAction::RevertProfiles.is_submittable());
+        assert!(!TaskAction::GetAppProfiles.is_revertible());
     }
 }

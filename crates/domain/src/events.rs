@@ -52,12 +52,14 @@ pub struct ProfileEventBatch {
     pub events: Vec<ProfileEvent>,
 }
 
-/// Whether the profile was created or changed.
+/// Whether the profile was created, changed or deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileChange {
     Created,
     Updated,
+    /// EXT: a revert deleted the profile the reverted task had created.
+    Deleted,
 }
 
 impl ProfileChange {
@@ -65,6 +67,7 @@ impl ProfileChange {
         match self {
             ProfileChange::Created => "created",
             ProfileChange::Updated => "updated",
+            ProfileChange::Deleted => "deleted",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Request-level options of a task (EXT): what an upsert matches profiles by, whether profile
 //! events are published, and the workflow they start.
 
+use crate::TaskId;
 use crate::identity::IdentityKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -96,6 +97,9 @@ pub struct TaskOptions {
     /// back — nothing is written, no events — and report what each record would do.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
+    /// EXT: for a `revert_profiles` task, the task whose changes it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<TaskId>,
 }
 
 impl TaskOptions {
@@ -140,11 +144,12 @@ mod tests {
             skip_triggers: true,
             workflow_id: Some(7),
             dry_run: true,
+            reverts: Some(TaskId::from(1_700_000_000_000_i64 << 10)),
         };
         let text = serde_json::to_string(&options).unwrap();
         assert_eq!(
             text,
-            r#"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7,"dry_run":true}"#
+            r#"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7,"dry_run":true,"reverts":1740800000000000}"#
         );
         assert_eq!(serde_json::from_str::<TaskOptions>(&text).unwrap(), options);
     }

@@ -27,6 +27,8 @@ pub enum ErrorCode {
     AmbiguousMatch,
     /// EXT: the task was canceled before this record was applied.
     Canceled,
+    /// EXT: a revert found the profile changed by a later task (named in `details`).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -42,6 +44,7 @@ impl ErrorCode {
                 | ErrorCode::AlreadyExists
                 | ErrorCode::IdentityConflict
                 | ErrorCode::AmbiguousMatch
+                | ErrorCode::Conflict
         )
     }
 }

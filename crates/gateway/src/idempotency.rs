@@ -33,8 +33,8 @@ pub enum Prior {
     Replay(Box<TaskRecord>),
 }
 
-/// The prefix of the keys the server gives retries of failed records (`retry.rs`); clients may
-/// not use it, so that no request of theirs can pass for a retry.
+/// The prefix of the keys the server gives retries of failed records (`retry.rs`) and reverts
+/// (`revert.rs`); clients may not use it, so that no request of theirs can pass for either.
 pub const RETRY_KEY_PREFIX: &str = "userhub-retry:";
 
 /// Reads the header, if present (≤ 255 visible ASCII characters, not starting with

@@ -19,6 +19,7 @@ mod payload;
 pub mod problems;
 mod request;
 pub mod retry;
+pub mod revert;
 pub mod routes;
 mod settings;
 mod stored_outcomes;
@@ -74,6 +75,10 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}/retry",
             post(retry::retry_task),
+        )
+        .route(
+            "/v2/{domain}/identity/bulk_actions/{task_id}/revert",
+            post(revert::revert_task),
         )
         .layer(DefaultBodyLimit::disable());
     with_api_layers(api, &context).with_state(gateway)

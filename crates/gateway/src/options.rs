@@ -88,6 +88,7 @@ impl OptionFields {
             skip_triggers,
             workflow_id,
             dry_run,
+            reverts: None,
         })
     }
 }

@@ -33,12 +33,16 @@ fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
     let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
         return Err(ActionProblem::Missing.into());
     };
-    text.parse().map_err(|_| {
-        ActionProblem::Unknown {
-            given: text.to_owned(),
-        }
-        .into()
-    })
+    // A revert task is made by `POST .../{task_id}/revert`, never asked for by name.
+    text.parse()
+        .ok()
+        .filter(|action: &TaskAction| action.is_submittable())
+        .ok_or_else(|| {
+            ActionProblem::Unknown {
+                given: text.to_owned(),
+            }
+            .into()
+        })
 }
 
 /// The fields of a create request besides its records — `action` and the options — as they

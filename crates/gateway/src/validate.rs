@@ -71,6 +71,8 @@ fn grouping_keys(action: TaskAction, match_by: Option<&MatchBy>, keys: &RecordKe
                 out.push(format!("pid:{pid}"));
             }
         }
+        // Each record names a different profile.
+        TaskAction::RevertProfiles => {}
     }
     out
 }

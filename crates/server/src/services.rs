@@ -50,6 +50,9 @@ fn consumers(actions: &[TaskAction]) -> Consumers {
             TaskAction::UpsertCoreProfiles => {
                 consumers.add(userhub_worker_upsert_core_profiles::UpsertCoreProfiles);
             }
+            TaskAction::RevertProfiles => {
+                consumers.add(userhub_worker_revert_profiles::RevertProfiles);
+            }
         }
     }
     consumers

@@ -18,6 +18,7 @@ mod pool;
 pub mod profile_events;
 pub mod rate_windows;
 pub mod retention;
+pub mod reverts;
 pub mod statistics;
 pub mod tag_colors;
 pub mod tasks;

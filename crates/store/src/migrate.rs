@@ -91,6 +91,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/0018_webhooks.sql"),
     ),
+    (19, "revert", include_str!("../migrations/0019_revert.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -20,6 +20,8 @@ pub struct PendingEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingBatch {
     pub id: i64,
+    /// The domain of the chunk's events (rows written before the compact layout: unknown).
+    pub domain: Option<String>,
     pub events: Vec<PendingEvent>,
 }
 
@@ -33,9 +35,14 @@ pub async fn insert_events(
     }
     let changes = &chunk.changes;
     let profile_ids: Vec<i64> = changes.iter().map(|c| c.core_profile_id).collect();
-    let created: Vec<bool> = changes
+    // `created` holds the action: true created, false updated, NULL deleted (by a revert).
+    let created: Vec<Option<bool>> = changes
         .iter()
-        .map(|c| c.action == ProfileChange::Created)
+        .map(|c| match c.action {
+            ProfileChange::Created => Some(true),
+            ProfileChange::Updated => Some(false),
+            ProfileChange::Deleted => None,
+        })
         .collect();
     let mut field_lists: Vec<&str> = Vec::new();
     let field_list_of: Vec<i16> = changes
@@ -102,8 +109,9 @@ pub async fn lock_pending(
     let mut batches = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: i64 = row.get("id");
+        let domain: Option<String> = row.get("domain");
         match events_of(row) {
-            Ok(events) => batches.push(PendingBatch { id, events }),
+            Ok(events) => batches.push(PendingBatch { id, domain, events }),
             // One unreadable row must not hold back every later event: it stays in the outbox,
             // counted as pending, for an operator to look at.
             Err(error) => {
@@ -151,7 +159,7 @@ fn spelled_out(row: &Row, bodies: Vec<String>) -> Vec<PendingEvent> {
 /// A compact row's chunk.
 fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
     let profile_ids: Vec<i64> = row.get("profile_ids");
-    let created: Vec<bool> = row.get("created");
+    let created: Vec<Option<bool>> = row.get("created");
     let field_lists: Vec<String> = row.get("field_lists");
     let field_list_of: Vec<i16> = row.get("field_list_of");
     let pids: Vec<Option<String>> = row.get("pids");
@@ -173,10 +181,10 @@ fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
             let list = usize::try_from(field_list_of[n]).map_err(|_| corrupt())?;
             Ok(EventChange {
                 core_profile_id: profile_ids[n],
-                action: if created[n] {
-                    ProfileChange::Created
-                } else {
-                    ProfileChange::Updated
+                action: match created[n] {
+                    Some(true) => ProfileChange::Created,
+                    Some(false) => ProfileChange::Updated,
+                    None => ProfileChange::Deleted,
                 },
                 changed_fields: field_lists.get(list).ok_or_else(corrupt)?.clone(),
                 app: pids[n].clone().zip(app_ids[n].clone()),

@@ -247,3 +247,35 @@ pub async fn record_attempt(
         .await?;
     Ok(())
 }
+
+/// A chunk's profile events as a `profile.changed` delivery carries them.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileEventsBatch<'a> {
+    pub domain: &'a str,
+    /// Stable for the chunk (`{task_id}.{chunk_no}`).
+    pub batch_id: &'a str,
+    /// A `userhub.profile_event_batch.v1` object.
+    pub body: &'a str,
+}
+
+/// Queues a `profile.changed` delivery of each batch for the endpoints of its domain that
+/// subscribed to it (in the relay's transaction, so a batch is queued once it is published).
+pub async fn enqueue_profile_events(
+    client: &impl GenericClient,
+    batches: &[ProfileEventsBatch<'_>],
+) -> Result<u64, StoreError> {
+    if batches.is_empty() {
+        return Ok(0);
+    }
+    let domains: Vec<&str> = batches.iter().map(|batch| batch.domain).collect();
+    let ids: Vec<&str> = batches.iter().map(|batch| batch.batch_id).collect();
+    let bodies: Vec<&str> = batches.iter().map(|batch| batch.body).collect();
+    let statement = client
+        .prepare_cached(include_str!(
+            "../queries/webhooks/enqueue_profile_events.sql"
+        ))
+        .await?;
+    Ok(client
+        .execute(&statement, &[&domains, &ids, &bodies])
+        .await?)
+}

@@ -1,6 +1,6 @@
 //! Webhooks (EXT): which URLs an endpoint may have (never the installation's own network by
 //! accident), Standard Webhooks signatures, and the dispatcher that delivers what the
-//! task-completion trigger queued — at least once, with backoff for 24 hours, off the import
+//! task-completion trigger and the profile-event relay queued — at least once, with backoff for 24 hours, off the import
 //! path.
 
 mod dispatch;
@@ -15,5 +15,6 @@ pub use settings::WebhookSettings;
 pub use signature::{new_secret, signature_header};
 pub use target::{TargetError, checked_target};
 
-/// The events an endpoint may subscribe to.
-pub const EVENT_TYPES: [&str; 1] = ["task.completed"];
+/// The events an endpoint may subscribe to: a task completed, or a chunk's profile events
+/// (a `userhub.profile_event_batch.v1` object as `data`, created, updated and deleted profiles).
+pub const EVENT_TYPES: [&str; 2] = ["task.completed", "profile.changed"];

@@ -57,7 +57,7 @@ pub fn router(context: ApiContext, settings: WebhookSettings) -> Router {
 pub struct NewEndpoint {
     /// `http` or `https`; it must resolve to public addresses.
     pub url: String,
-    /// Event types: `task.completed`.
+    /// Event types: `task.completed`, `profile.changed` (each chunk's profile events).
     pub events: Vec<String>,
 }
 

@@ -1,7 +1,7 @@
 //! Applying one chunk exactly once: the task's state is checked under a share lock, the
 //! handler's effects, the per-record outcomes, the ledger row and the task counters are written
-//! in one transaction, with the chunk's profile events in the outbox; a chunk whose ledger row
-//! exists is skipped.
+//! in one transaction, with the chunk's profile events in the outbox (and, for a revertible
+//! task, its before-images); a chunk whose ledger row exists is skipped.
 
 use crate::dry_run::{self, ResultLine};
 use crate::events::chunk_events;
@@ -12,10 +12,11 @@ use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::events::ChunkEvents;
-use userhub_domain::{ErrorCode, FieldError, TaskState};
+use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskState};
 use userhub_store::deferred::{defer_chunk, predecessors_applied};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::profile_events::insert_events;
+use userhub_store::reverts::{capture_changes, record_created};
 use userhub_store::tasks::{
     fail_task, fail_unaccepted_task, lock_task_state, record_chunk_progress, start_processing,
     state_for_chunk,
@@ -307,8 +308,15 @@ async fn resolve<H: TaskHandler>(
     let (handled, events) = match resolution {
         Resolution::Handler(handler) => {
             let dry_run = context.options.dry_run;
+            let action = handler.action();
+            let revertible = action.is_revertible() && !dry_run;
             if dry_run {
                 dry_run::begin(transaction).await?;
+            }
+            // A create of core profiles changes no existing row: the ids it made are its whole
+            // before-image, and its identity inserts skip the triggers' lookups.
+            if revertible && action != TaskAction::CreateCoreProfiles {
+                capture_changes(transaction, context.task_id).await?;
             }
             let handled = handler.apply(transaction, context, &work).await?;
             if handled.outcomes.len() != work.len() {
@@ -324,6 +332,23 @@ async fn resolve<H: TaskHandler>(
                         .await?;
                 (outcomes, None)
             } else {
+                if revertible {
+                    let created: Vec<i64> = handled
+                        .changes
+                        .iter()
+                        .filter(|note| note.created_core_profile())
+                        .map(|note| note.core_profile_id)
+                        .collect();
+                    let chunk_no = context.chunk_no;
+                    record_created(
+                        transaction,
+                        context.domain_id,
+                        context.task_id,
+                        chunk_no,
+                        &created,
+                    )
+                    .await?;
+                }
                 let events = chunk_events(context, &handled.changes);
                 let outcomes = handled
                     .outcomes

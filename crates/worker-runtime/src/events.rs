@@ -4,7 +4,7 @@
 
 use crate::{ChunkContext, ProfileChangeNote};
 use std::time::{SystemTime, UNIX_EPOCH};
-use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
+use userhub_domain::events::{ChunkEvents, EventChange};
 
 /// The chunk's events, in the order the handler reported the changes; none when the task
 /// skips triggers.
@@ -19,11 +19,7 @@ pub(crate) fn chunk_events(chunk: &ChunkContext, changes: &[ProfileChangeNote]) 
             .iter()
             .map(|change| EventChange {
                 core_profile_id: change.core_profile_id,
-                action: if change.created {
-                    ProfileChange::Created
-                } else {
-                    ProfileChange::Updated
-                },
+                action: change.change,
                 changed_fields: change.changed_fields.join(","),
                 app: change
                     .app
@@ -46,7 +42,7 @@ pub(crate) fn chunk_events(chunk: &ChunkContext, changes: &[ProfileChangeNote]) 
 mod tests {
     use super::*;
     use crate::AppProfileRef;
-    use userhub_domain::events::ProfileEvent;
+    use userhub_domain::events::{ProfileChange, ProfileEvent};
     use userhub_domain::{TaskId, TaskOptions};
 
     fn chunk(options: TaskOptions) -> ChunkContext {
@@ -60,12 +56,7 @@ mod tests {
     }
 
     fn note(id: i64, created: bool, fields: &[&'static str]) -> ProfileChangeNote {
-        ProfileChangeNote {
-            core_profile_id: id,
-            app: None,
-            created,
-            changed_fields: fields.to_vec(),
-        }
+        ProfileChangeNote::core(id, created, fields.to_vec())
     }
 
     #[test]
@@ -102,7 +93,7 @@ mod tests {
                 pid: "demo_profile_a".into(),
                 app_id: "game".into(),
             }),
-            created: false,
+            change: ProfileChange::Updated,
             changed_fields: vec!["user_level"],
         };
         let events = chunk_events(&chunk(TaskOptions::default()), &[change]);
@@ -121,5 +112,20 @@ mod tests {
         };
         let events = chunk_events(&chunk(skip), &[note(7, false, &["age"])]);
         assert!(events.changes.is_empty());
+    }
+
+    #[test]
+    fn a_deleted_profile_is_routed_as_deleted() {
+        let app = AppProfileRef {
+            pid: "demo_profile_a".into(),
+            app_id: "game".into(),
+        };
+        let notes = [
+            ProfileChangeNote::deleted(7, None),
+            ProfileChangeNote::deleted(7, Some(app)),
+        ];
+        let events = chunk_events(&chunk(TaskOptions::default()), &notes);
+        let keys: Vec<String> = events.events().map(|event| event.routing_key()).collect();
+        assert_eq!(keys, ["demo.deleted", "demo.app.deleted"]);
     }
 }

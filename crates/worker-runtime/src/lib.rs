@@ -30,6 +30,7 @@ pub use stall::{check_stalled_tasks, run_stall_detector};
 use serde::Serialize;
 use std::future::Future;
 use userhub_domain::DomainId;
+use userhub_domain::events::ProfileChange;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
 use userhub_store::{StoreError, Transaction};
@@ -70,17 +71,25 @@ pub struct AppProfileRef {
     pub app_id: String,
 }
 
-/// A profile that a chunk created or changed, as the handler reports it; the runtime turns it
-/// into a profile event unless the task skips triggers.
+/// A profile that a chunk created, changed or deleted, as the handler reports it; the runtime
+/// turns it into a profile event unless the task skips triggers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileChangeNote {
     /// The core profile (the owner, for an app profile).
     pub core_profile_id: i64,
     /// Set for an app profile's change.
     pub app: Option<AppProfileRef>,
-    pub created: bool,
+    pub change: ProfileChange,
     /// The top-level fields that changed, sorted.
     pub changed_fields: Vec<&'static str>,
+}
+
+fn created_or_updated(created: bool) -> ProfileChange {
+    if created {
+        ProfileChange::Created
+    } else {
+        ProfileChange::Updated
+    }
 }
 
 impl ProfileChangeNote {
@@ -89,9 +98,24 @@ impl ProfileChangeNote {
         ProfileChangeNote {
             core_profile_id,
             app: None,
-            created,
+            change: created_or_updated(created),
             changed_fields,
         }
+    }
+
+    /// A profile (core, or app when `app` is set) that a revert deleted.
+    pub fn deleted(core_profile_id: i64, app: Option<AppProfileRef>) -> Self {
+        ProfileChangeNote {
+            core_profile_id,
+            app,
+            change: ProfileChange::Deleted,
+            changed_fields: Vec::new(),
+        }
+    }
+
+    /// Whether this note is about a core profile the chunk created.
+    pub fn created_core_profile(&self) -> bool {
+        self.app.is_none() && self.change == ProfileChange::Created
     }
 
     /// An app profile (of core profile `core_profile_id`) created or changed.
@@ -104,7 +128,7 @@ impl ProfileChangeNote {
         ProfileChangeNote {
             core_profile_id,
             app: Some(app),
-            created,
+            change: created_or_updated(created),
             changed_fields,
         }
     }

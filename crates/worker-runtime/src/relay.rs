@@ -2,7 +2,9 @@
 //! publisher confirms — a message per chunk and routing key, or per event — and deletes them in
 //! the same transaction that locked them. At least once: a crash between the broker's confirm
 //! and the commit publishes those events again (same `event_id`, same `batch_id`). Relays of
-//! several processes share the outbox through `SKIP LOCKED`.
+//! several processes share the outbox through `SKIP LOCKED`. In the same transaction each
+//! chunk's events are queued as one `profile.changed` webhook delivery for the endpoints of its
+//! domain that subscribed to them.
 
 use crate::apply::ChunkError;
 use crate::settings::WorkerSettings;
@@ -11,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, Publisher};
 use userhub_domain::events::{EventMessages, batch_body};
 use userhub_store::profile_events::{PendingBatch, PendingEvent, delete_batches, lock_pending};
+use userhub_store::webhooks::{ProfileEventsBatch, enqueue_profile_events};
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::Metrics;
 
@@ -97,6 +100,16 @@ pub async fn relay_round(
     if let Some(publisher) = publisher.as_ref() {
         publisher.publish_all(&messages).await?;
     }
+    let hooks = webhook_batches(&batches);
+    let queued: Vec<ProfileEventsBatch<'_>> = hooks
+        .iter()
+        .map(|(domain, batch_id, body)| ProfileEventsBatch {
+            domain,
+            batch_id,
+            body,
+        })
+        .collect();
+    enqueue_profile_events(&transaction, &queued).await?;
     let ids: Vec<i64> = batches.iter().map(|batch| batch.id).collect();
     delete_batches(&transaction, &ids).await?;
     transaction.commit().await.map_err(StoreError::from)?;
@@ -111,6 +124,27 @@ fn message(routing_key: &str, message_id: String, body: String) -> OutgoingMessa
         headers: FieldTable::default(),
         priority: 0,
     }
+}
+
+/// Each chunk's events as one `userhub.profile_event_batch.v1` body, for the webhook endpoints
+/// that subscribed to `profile.changed`: (domain, batch id, body).
+fn webhook_batches(batches: &[PendingBatch]) -> Vec<(&str, String, String)> {
+    batches
+        .iter()
+        .filter_map(|batch| {
+            let domain = batch.domain.as_deref()?;
+            let first = &batch.events.first()?.event_id;
+            let last = &batch.events.last()?.event_id;
+            let batch_id = format!("{first}..{last}");
+            let bodies: Vec<&str> = batch
+                .events
+                .iter()
+                .map(|event| event.body.as_str())
+                .collect();
+            let body = batch_body(&batch_id, &bodies);
+            Some((domain, batch_id, body))
+        })
+        .collect()
 }
 
 /// One outbox row (one chunk's events) as a message per routing key, its events in order.
@@ -151,6 +185,7 @@ mod tests {
     fn a_chunk_becomes_one_message_per_routing_key_in_record_order() {
         let batch = PendingBatch {
             id: 1,
+            domain: Some("demo".into()),
             events: vec![
                 event(0, "demo.created"),
                 event(1, "demo.updated"),

@@ -1,4 +1,6 @@
-//! The retention sweeper: every worker process expires completed tasks older than
+//! The retention sweeper: every worker process deletes the before-images of tasks completed
+//! more than `retention.revert_days` ago (they can no longer be reverted), expires completed
+//! tasks older than
 //! `retention.task_days` (their results and errors are deleted; their status answers
 //! `"expired": true` and downloads `410`) and deletes task rows `retention.expired_task_days`
 //! after that, in small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
@@ -7,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userhub_store::retention::{expire_completed_tasks, forget_expired_tasks};
+use userhub_store::reverts::expire_before_images;
 use userhub_store::{Pool, StoreError};
 
 /// Tasks handled per statement.
@@ -23,6 +26,14 @@ pub struct RetentionSettings {
     pub expired_task_days: u32,
     /// How often each worker process sweeps.
     pub sweep_interval_ms: u64,
+    /// Days after completion until a task's before-images are deleted (a revert then answers
+    /// `410`).
+    #[serde(default = "default_revert_days")]
+    pub revert_days: u32,
+}
+
+fn default_revert_days() -> u32 {
+    7
 }
 
 impl Default for RetentionSettings {
@@ -31,6 +42,7 @@ impl Default for RetentionSettings {
             task_days: 30,
             expired_task_days: 335,
             sweep_interval_ms: 10 * 60 * 1000,
+            revert_days: default_revert_days(),
         }
     }
 }
@@ -40,13 +52,15 @@ impl RetentionSettings {
     pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
         if self.task_days == 0
             || self.task_days > MAX_RETENTION_DAYS
+            || self.revert_days == 0
+            || self.revert_days > MAX_RETENTION_DAYS
             || self.expired_task_days > MAX_RETENTION_DAYS
         {
             return Err(userhub_domain::InvalidSetting::new(
                 "retention.task_days",
                 format!(
-                    "retention periods must be 1 to {MAX_RETENTION_DAYS} days \
-                     (expired_task_days may be 0)"
+                    "retention periods (task_days, revert_days) must be 1 to \
+                     {MAX_RETENTION_DAYS} days (expired_task_days may be 0)"
                 ),
             ));
         }
@@ -80,9 +94,19 @@ pub async fn run_retention_sweeper(
     }
 }
 
-/// One round: expires, then forgets, in bounded batches; returns both counts.
+/// One round: deletes expired before-images, expires outcomes, then forgets tasks, in bounded
+/// batches; returns the counts of tasks expired and forgotten.
 pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u64), StoreError> {
     let client = pool.get().await?;
+    for _ in 0..BATCHES_PER_ROUND {
+        let done = expire_before_images(&client, settings.revert_days, TASKS_PER_BATCH).await?;
+        if done > 0 {
+            tracing::info!(tasks = done, "retention: before-images deleted");
+        }
+        if done < TASKS_PER_BATCH as u64 {
+            break;
+        }
+    }
     let mut expired = 0;
     for _ in 0..BATCHES_PER_ROUND {
         let done = expire_completed_tasks(&client, settings.task_days, TASKS_PER_BATCH).await?;

@@ -159,6 +159,16 @@ async fn an_operator_cancels_a_queued_task_from_the_dashboard() {
         "UPDATE tasks SET parent_task_id = {task_id} WHERE id = {dry_run_id}"
     ))
     .await;
+    // A third task stands for a revert of the first (made here by hand, as a revert needs the
+    // first to have completed).
+    let revert_id = app
+        .create_task("create_core_profiles", &numbered_profiles(10..12))
+        .await;
+    app.execute(&format!(
+        "UPDATE tasks SET parent_task_id = {task_id}, action = 'revert_profiles' \
+          WHERE id = {revert_id}"
+    ))
+    .await;
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")
@@ -167,6 +177,7 @@ async fn an_operator_cancels_a_queued_task_from_the_dashboard() {
             .env("OPERATOR_TOKEN", TOKEN)
             .env("TASK_ID", task_id.to_string())
             .env("DRY_RUN_TASK_ID", dry_run_id.to_string())
+            .env("REVERT_TASK_ID", revert_id.to_string())
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output(),

@@ -27,6 +27,7 @@ mod request_errors;
 mod request_fields;
 mod retention;
 mod retries;
+mod reverts;
 mod sync_requests;
 mod tabular_input;
 mod task_control;

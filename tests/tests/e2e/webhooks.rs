@@ -262,3 +262,77 @@ async fn endpoints_that_cannot_be_used_are_refused_clearly() {
     assert_eq!(stored[0]["n"], 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn profile_events_reach_an_endpoint_that_asked_for_them_signed_a_chunk_at_a_time() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.webhooks.allow_private_targets = true;
+        settings.webhooks.poll_interval_ms = 50;
+    })
+    .await;
+    let changes: Shared = Arc::new(Mutex::new(Inbox::default()));
+    let completions: Shared = Arc::new(Mutex::new(Inbox::default()));
+    let changes_url = receiver(Arc::clone(&changes)).await;
+    let completions_url = receiver(Arc::clone(&completions)).await;
+    let response = register_for(&app, &changes_url, &["profile.changed"]).await;
+    assert_eq!(response.status(), 201);
+    let secret = response.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = register_for(&app, &completions_url, &["task.completed"]).await;
+    assert_eq!(response.status(), 201);
+
+    let (status, created, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[
+                json!({"identities": [{"uid": "pe-1"}]}),
+                json!({"identities": [{"uid": "pe-2"}], "age": 5}),
+            ],
+        )
+        .await;
+    let task_id = status["task_id"].as_u64().unwrap();
+    wait_for(&changes, 1).await;
+    wait_for(&completions, 1).await;
+    let (headers, body) = changes.lock().unwrap().received[0].clone();
+    let verifier = Webhook::new(&secret).unwrap();
+    verifier
+        .verify(&body, &headers)
+        .expect("the profile.changed delivery is signed");
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(payload["type"], "profile.changed");
+    let data = &payload["data"];
+    assert_eq!(data["schema"], "userhub.profile_event_batch.v1");
+    assert_eq!(data["count"], 2);
+    let ids: Vec<&Value> = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| &event["core-profile-id"])
+        .collect();
+    let made: Vec<&Value> = created.iter().map(|r| &r["core-profile-id"]).collect();
+    assert_eq!(ids, made);
+    assert!(
+        data["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|event| event["action"] == "created" && event["task_id"] == task_id)
+    );
+
+    // Each endpoint hears only what it asked for.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let completion_types: Vec<String> = completions
+        .lock()
+        .unwrap()
+        .received
+        .iter()
+        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(completion_types, ["\"task.completed\""]);
+    assert_eq!(changes.lock().unwrap().received.len(), 1);
+    let log = get_json(&app, "").await;
+    assert!(log.to_string().contains("profile.changed"), "{log}");
+    app.stop().await;
+}

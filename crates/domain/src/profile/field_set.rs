@@ -84,6 +84,17 @@ impl<F: FieldName> FieldSet<F> {
     pub fn bits(self) -> u32 {
         self.bits
     }
+
+    /// The set of the fields named in `names` (names of no field are left out).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> FieldSet<F> {
+        let mut set = FieldSet::default();
+        for name in names {
+            if let Some(field) = F::ALL.iter().find(|field| field.as_str() == name) {
+                set.insert(*field);
+            }
+        }
+        set
+    }
 }
 
 /// Sets `slot` from `field` (absent: unchanged, `null`: cleared) and records `name` in

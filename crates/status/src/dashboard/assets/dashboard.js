@@ -90,7 +90,10 @@ function renderTasks(tasks) {
     const state = element("td", task.outcome ? `${task.state} · ${task.outcome}` : task.state);
     if (task.stalled) state.append(element("span", "stalled", "badge"));
     if (task.dry_run) state.append(element("span", "dry run", "badge"));
-    if (task.parent_task_id) state.append(element("span", `retry of ${task.parent_task_id}`, "badge"));
+    if (task.parent_task_id) {
+      const kind = task.action === "revert_profiles" ? "revert" : "retry";
+      state.append(element("span", `${kind} of ${task.parent_task_id}`, "badge"));
+    }
     if (task.cancel_requested_at && task.state !== "completed") {
       state.append(element("span", "canceling", "badge"));
     }

@@ -1,0 +1,299 @@
+//! Reverting a task (EXT): the before-images a revertible task's chunks capture (through the
+//! statement triggers of migration 0019, turned on per transaction by [`capture_changes`]), the
+//! profiles a task touched, and undoing one chunk of them — created profiles deleted, changed
+//! ones given back their fields, identities and app profiles — unless a later task changed them.
+
+use crate::error::StoreError;
+use deadpool_postgres::GenericClient;
+use std::collections::{HashMap, HashSet};
+use userhub_domain::profile::FieldSet;
+use userhub_domain::profile::app::AppField;
+use userhub_domain::profile::core::CoreField;
+use userhub_domain::{DomainId, TaskId};
+
+/// Captures the before-images of what this transaction changes for `task_id`.
+pub async fn capture_changes(
+    client: &impl GenericClient,
+    task_id: TaskId,
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/capture.sql"))
+        .await?;
+    client.query_one(&statement, &[&task_id.as_i64()]).await?;
+    Ok(())
+}
+
+/// Lists the core profiles chunk `chunk_no` of `task_id` created (nothing when none).
+pub async fn record_created(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    task_id: TaskId,
+    chunk_no: u32,
+    created: &[i64],
+) -> Result<(), StoreError> {
+    if created.is_empty() {
+        return Ok(());
+    }
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/record_created.sql"))
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &task_id.as_i64(),
+                &(chunk_no as i32),
+                &domain_id.as_i64(),
+                &created,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A core profile a task touched: what a revert task's record names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touched {
+    pub core_profile_id: i64,
+    /// The task created it (a revert deletes it).
+    pub created: bool,
+}
+
+/// Every core profile `task_id` created or changed, in id order.
+pub async fn touched_profiles(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    task_id: TaskId,
+) -> Result<Vec<Touched>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/touched.sql"))
+        .await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &task_id.as_i64()])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Touched {
+            core_profile_id: row.get(0),
+            created: row.get(1),
+        })
+        .collect())
+}
+
+/// Whether `task_id`'s before-images were deleted after the retention period.
+pub async fn images_expired(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    task_id: TaskId,
+) -> Result<bool, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/expired.sql"))
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&domain_id.as_i64(), &task_id.as_i64()])
+        .await?;
+    Ok(row.is_some_and(|row| row.get(0)))
+}
+
+/// The revert task made for `task_id`, if any.
+pub async fn revert_task_of(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    task_id: TaskId,
+) -> Result<Option<TaskId>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/revert_task_of.sql"))
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&domain_id.as_i64(), &task_id.as_i64()])
+        .await?;
+    Ok(row.map(|row| TaskId::from(row.get::<_, i64>(0))))
+}
+
+/// An app profile a revert deleted or gave back its fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppReverted {
+    pub pid: String,
+    pub app_id: String,
+    /// `None`: the reverted task had created it, and it was deleted.
+    pub restored: Option<FieldSet<AppField>>,
+}
+
+/// What reverting one profile did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevertResult {
+    /// The task had created the profile: it is deleted with its identities and app profiles.
+    Deleted { apps: Vec<AppReverted> },
+    /// The profile has its fields, identities and app profiles back as they were before the
+    /// task; `fields` changed back.
+    Restored {
+        fields: FieldSet<CoreField>,
+        apps: Vec<AppReverted>,
+    },
+    /// Another task changed the profile after the reverted one: nothing was done.
+    ChangedLater { task_id: TaskId },
+    /// The profile no longer exists.
+    Missing,
+}
+
+/// Reverts `parent`'s changes to `targets` (one chunk of revert task `revert`), in one
+/// transaction: returns one result per target, in order.
+pub async fn revert_profiles(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    parent: TaskId,
+    revert: TaskId,
+    targets: &[Touched],
+) -> Result<Vec<RevertResult>, StoreError> {
+    let domain = domain_id.as_i64();
+    let parent_id = parent.as_i64();
+    let ids: Vec<i64> = targets.iter().map(|t| t.core_profile_id).collect();
+    let created: Vec<bool> = targets.iter().map(|t| t.created).collect();
+    let lock = client
+        .prepare_cached(include_str!("../queries/reverts/lock.sql"))
+        .await?;
+    let present: HashSet<i64> = client
+        .query(&lock, &[&domain, &ids])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let later = client
+        .prepare_cached(include_str!("../queries/reverts/later_changes.sql"))
+        .await?;
+    let later: HashMap<i64, TaskId> = client
+        .query(&later, &[&domain, &ids, &parent_id, &created])
+        .await?
+        .iter()
+        .filter_map(|row| {
+            let task: Option<i64> = row.get(1);
+            task.map(|task| (row.get::<_, i64>(0), TaskId::from(task)))
+        })
+        .collect();
+    let free = |t: &&Touched| {
+        present.contains(&t.core_profile_id) && !later.contains_key(&t.core_profile_id)
+    };
+    let deleting: Vec<i64> = targets
+        .iter()
+        .filter(free)
+        .filter(|t| t.created)
+        .map(|t| t.core_profile_id)
+        .collect();
+    let restoring: Vec<i64> = targets
+        .iter()
+        .filter(free)
+        .filter(|t| !t.created)
+        .map(|t| t.core_profile_id)
+        .collect();
+    let deleted_apps = delete_profiles(client, domain, &deleting).await?;
+    let restored = restore(client, domain, parent_id, &restoring).await?;
+    let done: Vec<i64> = deleting.iter().chain(&restoring).copied().collect();
+    let mark = client
+        .prepare_cached(include_str!("../queries/reverts/mark_reverted.sql"))
+        .await?;
+    client
+        .execute(&mark, &[&domain, &done, &parent_id, &revert.as_i64()])
+        .await?;
+    let mut deleted_apps = deleted_apps;
+    let mut restored = restored;
+    Ok(targets
+        .iter()
+        .map(|target| {
+            let id = target.core_profile_id;
+            if let Some(task_id) = later.get(&id) {
+                RevertResult::ChangedLater { task_id: *task_id }
+            } else if !present.contains(&id) {
+                RevertResult::Missing
+            } else if target.created {
+                RevertResult::Deleted {
+                    apps: deleted_apps.remove(&id).unwrap_or_default(),
+                }
+            } else {
+                let (fields, apps) = restored.remove(&id).unwrap_or_default();
+                RevertResult::Restored { fields, apps }
+            }
+        })
+        .collect())
+}
+
+type AppsByProfile = HashMap<i64, Vec<AppReverted>>;
+
+async fn delete_profiles(
+    client: &impl GenericClient,
+    domain: i64,
+    ids: &[i64],
+) -> Result<AppsByProfile, StoreError> {
+    let mut apps = AppsByProfile::new();
+    if ids.is_empty() {
+        return Ok(apps);
+    }
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/delete_profiles.sql"))
+        .await?;
+    for row in client.query(&statement, &[&domain, &ids]).await? {
+        apps.entry(row.get(0)).or_default().push(AppReverted {
+            pid: row.get(1),
+            app_id: row.get(2),
+            restored: None,
+        });
+    }
+    Ok(apps)
+}
+
+type Restored = HashMap<i64, (FieldSet<CoreField>, Vec<AppReverted>)>;
+
+async fn restore(
+    client: &impl GenericClient,
+    domain: i64,
+    parent: i64,
+    ids: &[i64],
+) -> Result<Restored, StoreError> {
+    let mut restored = Restored::new();
+    if ids.is_empty() {
+        return Ok(restored);
+    }
+    let core = client
+        .prepare_cached(include_str!("../queries/reverts/restore_core.sql"))
+        .await?;
+    for row in client.query(&core, &[&domain, &ids, &parent]).await? {
+        let fields: Vec<String> = row.get(1);
+        restored.entry(row.get(0)).or_default().0 =
+            FieldSet::from_names(fields.iter().map(String::as_str));
+    }
+    let identities = client
+        .prepare_cached(include_str!("../queries/reverts/restore_identities.sql"))
+        .await?;
+    for row in client.query(&identities, &[&domain, &ids, &parent]).await? {
+        restored
+            .entry(row.get(0))
+            .or_default()
+            .0
+            .insert(CoreField::Identities);
+    }
+    let apps = client
+        .prepare_cached(include_str!("../queries/reverts/restore_apps.sql"))
+        .await?;
+    for row in client.query(&apps, &[&domain, &ids, &parent]).await? {
+        let fields: Option<Vec<String>> = row.get(3);
+        restored.entry(row.get(0)).or_default().1.push(AppReverted {
+            pid: row.get(1),
+            app_id: row.get(2),
+            restored: fields.map(|fields| FieldSet::from_names(fields.iter().map(String::as_str))),
+        });
+    }
+    Ok(restored)
+}
+
+/// Deletes the before-images of up to `batch` tasks completed more than `days` ago; returns
+/// how many tasks.
+pub async fn expire_before_images(
+    client: &impl GenericClient,
+    days: u32,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let statement = client
+        .prepare_cached(include_str!("../queries/reverts/expire.sql"))
+        .await?;
+    Ok(client.execute(&statement, &[&days, &batch]).await?)
+}
