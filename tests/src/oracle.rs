@@ -24,8 +24,10 @@ pub async fn assert_profiles_match(app: &TestApp, records: &[Value]) {
     let rows = app
         .query_json(
             "SELECT i.normalized AS uid, p.last_city, p.custom_fields, p.id,
-                    (SELECT count(*) FROM identities e WHERE e.core_profile_id = p.id) AS identities
-               FROM identities i JOIN core_profiles p ON p.id = i.core_profile_id
+                    (SELECT count(*) FROM identities e
+                      WHERE e.domain_id = p.domain_id AND e.core_profile_id = p.id) AS identities
+               FROM identities i
+               JOIN core_profiles p ON p.domain_id = i.domain_id AND p.id = i.core_profile_id
               WHERE i.kind = 'uid'",
         )
         .await;

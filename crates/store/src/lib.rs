@@ -26,7 +26,7 @@ pub mod webhooks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};
 pub use error::StoreError;
-pub use migrate::{connect_migrated, run_migrations};
+pub use migrate::{connect_migrated, run_migrations, run_migrations_through};
 pub use pool::{
     DatabaseSettings, connect, connect_replica, create_database_if_missing, drop_database,
 };

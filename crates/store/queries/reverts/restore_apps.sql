@@ -5,7 +5,7 @@ WITH removed AS (
     DELETE FROM app_profiles a
      USING app_profile_images i
      WHERE i.task_id = $3 AND i.added AND i.domain_id = $1 AND i.core_profile_id = ANY($2)
-       AND a.pid = i.pid AND a.domain_id = i.domain_id
+       AND a.domain_id = $1 AND a.pid = i.pid
     RETURNING a.core_profile_id, a.pid, a.app_id
 ), restored AS (
     UPDATE app_profiles a
@@ -17,7 +17,8 @@ WITH removed AS (
            app_rating = i.app_rating, lifetime_value = i.lifetime_value, updated_at = now()
       FROM app_profile_images i, app_profiles cur
      WHERE i.task_id = $3 AND NOT i.added AND i.domain_id = $1
-       AND i.core_profile_id = ANY($2) AND a.pid = i.pid AND cur.pid = a.pid
+       AND i.core_profile_id = ANY($2) AND a.domain_id = $1 AND a.pid = i.pid
+       AND cur.domain_id = $1 AND cur.pid = a.pid
     RETURNING a.core_profile_id, a.pid, a.app_id, array_remove(ARRAY[
         CASE WHEN cur.custom_fields::text IS DISTINCT FROM i.custom_fields::text
              THEN 'custom_fields' END,

@@ -4,7 +4,7 @@ WITH removed AS (
     DELETE FROM identities d
      USING identity_images i
      WHERE i.task_id = $3 AND i.added AND i.domain_id = $1 AND i.core_profile_id = ANY($2)
-       AND d.domain_id = i.domain_id AND d.kind = i.kind AND d.normalized = i.normalized
+       AND d.domain_id = $1 AND d.kind = i.kind AND d.normalized = i.normalized
        AND d.core_profile_id = i.core_profile_id
     RETURNING d.core_profile_id
 ), restored AS (
@@ -13,7 +13,7 @@ WITH removed AS (
       FROM identity_images i
      WHERE i.task_id = $3 AND NOT i.added AND i.domain_id = $1
        AND i.core_profile_id = ANY($2)
-       AND d.domain_id = i.domain_id AND d.kind = i.kind AND d.normalized = i.normalized
+       AND d.domain_id = $1 AND d.kind = i.kind AND d.normalized = i.normalized
        AND (d.value, d.metadata::text) IS DISTINCT FROM (i.value, i.metadata::text)
     RETURNING d.core_profile_id
 )
