@@ -79,8 +79,38 @@ ensure_postgres() {
   say "PostgreSQL is running"
 }
 
+# Quorum queues keep files open per queue: RabbitMQ wants tens of thousands of descriptors, and
+# the Debian wrapper (su) starts it with the login default of 1024.
+WANTED_FDS=20000
+
+rabbitmq_fd_limit() {
+  rabbitmq-diagnostics -q status 2>/dev/null | grep -A3 'File Descriptors' |
+    grep -o 'limit: [0-9]*' | head -1 | grep -o '[0-9]*'
+}
+
+start_rabbitmq_as_root() {
+  local fds
+  fds=$(ulimit -Hn)
+  if [ "$fds" != unlimited ] && [ "$fds" -lt "$WANTED_FDS" ]; then WANTED_FDS=$fds; fi
+  (cd /var/lib/rabbitmq && ulimit -n "$WANTED_FDS" &&
+    setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups env HOME=/var/lib/rabbitmq \
+      /usr/lib/rabbitmq/bin/rabbitmq-server -detached) >/dev/null 2>&1 ||
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+}
+
 ensure_rabbitmq() {
-  if port_open "$AMQP_PORT"; then say "RabbitMQ is running"; return; fi
+  if port_open "$AMQP_PORT"; then
+    local limit
+    limit=$(rabbitmq_fd_limit || true)
+    if [ -n "$limit" ] && [ "$limit" -lt 4000 ] && [ "$(id -u)" = 0 ]; then
+      say "RabbitMQ may open only $limit files (quorum queues need more): restarting it"
+      rabbitmqctl -q stop >/dev/null 2>&1 || true
+      start_rabbitmq_as_root
+      wait_for RabbitMQ 90 port_open "$AMQP_PORT"
+    fi
+    say "RabbitMQ is running"
+    return
+  fi
   if ! command -v rabbitmq-server >/dev/null 2>&1; then
     if can_install; then
       apt_install rabbitmq-server
@@ -92,7 +122,10 @@ ensure_rabbitmq() {
   fi
   if port_open "$AMQP_PORT"; then say "RabbitMQ is running"; return; fi
   say "starting RabbitMQ"
-  if [ "$(id -u)" = 0 ] || [ "$(id -un)" = rabbitmq ]; then
+  if [ "$(id -u)" = 0 ]; then
+    start_rabbitmq_as_root
+  elif [ "$(id -un)" = rabbitmq ]; then
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     rabbitmq-server -detached >/dev/null 2>&1 || true
   else
     say "RabbitMQ is stopped and starting it needs root: sudo rabbitmq-server -detached"

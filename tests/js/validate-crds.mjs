@@ -1,15 +1,18 @@
-// Validates the custom resources of deploy/k8s (KEDA and Gateway API) against their published
+// Validates the custom resources of deploy/k8s (KEDA, Gateway API, CloudNativePG) against their published
 // schemas, offline, with the kubernetes-models packages. Usage: node validate-crds.mjs FILE...
 // Prints `ok <file> <kind>/<name>` per resource; exits 1 at the first invalid or unknown one.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { ScaledObject, TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
+import { Cluster, Pooler } from "@kubernetes-models/cloudnative-pg/postgresql.cnpg.io/v1";
 
 const models = {
   "keda.sh/v1alpha1/ScaledObject": ScaledObject,
   "keda.sh/v1alpha1/TriggerAuthentication": TriggerAuthentication,
   "gateway.networking.k8s.io/v1/HTTPRoute": HTTPRoute,
+  "postgresql.cnpg.io/v1/Cluster": Cluster,
+  "postgresql.cnpg.io/v1/Pooler": Pooler,
 };
 
 let failed = false;

@@ -62,6 +62,9 @@ pub fn test_settings() -> Settings {
         settings.broker.url = url;
     }
     settings.broker.prefix = format!("uht{}", random_hex(5));
+    // Quorum queues (the default) with two shards per lane: every path of the sharded topology
+    // at half the queues per test.
+    settings.broker.shards = 2;
     settings.broker.queue_expires_ms = Some(10 * 60 * 1000);
     settings.broker.retry_delays_ms = vec![100, 300];
     settings.worker.shutdown_grace_ms = 5_000;
@@ -408,10 +411,7 @@ async fn delete_broker_names(settings: &Settings) {
     if let Ok(channel) = connection.create_channel().await {
         let topology = userhub_broker::Topology::new(&settings.broker);
         for action in userhub_domain::TaskAction::ALL {
-            let mut queues = vec![topology.work_queue(action), topology.dead_queue(action)];
-            queues
-                .extend((0..topology.retry_tiers()).map(|tier| topology.retry_queue(action, tier)));
-            for queue in queues {
+            for queue in topology.all_queues(action) {
                 let _ = channel
                     .queue_delete(queue.as_str().into(), Default::default())
                     .await;
@@ -468,6 +468,18 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
             "USERHUB__BROKER__PREFETCH".to_owned(),
             settings.broker.prefetch.to_string(),
         ),
+        (
+            "USERHUB__BROKER__QUEUE_TYPE".to_owned(),
+            match settings.broker.queue_type {
+                userhub_broker::QueueType::Quorum => "quorum",
+                userhub_broker::QueueType::Classic => "classic",
+            }
+            .to_owned(),
+        ),
+        (
+            "USERHUB__BROKER__SHARDS".to_owned(),
+            settings.broker.shards.to_string(),
+        ),
         ("USERHUB__HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         (
             "USERHUB__WORKER__SHUTDOWN_GRACE_MS".to_owned(),
@@ -518,20 +530,57 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
     env
 }
 
-/// Messages ready in a queue of the test's broker prefix (e.g. `create_core_profiles.dead`).
+/// Messages ready in the dead-letter queue of a task type.
+pub async fn dead_letter_depth(settings: &Settings, action: userhub_domain::TaskAction) -> u32 {
+    let topology = userhub_broker::Topology::new(&settings.broker);
+    queue_depth(settings, &topology.dead_queue(action)).await
+}
+
+/// Takes (without acknowledgement: they are gone) up to `limit` chunks waiting in the work
+/// queues of `action`, whichever shards and lanes hold them.
+pub async fn take_work_messages(
+    settings: &Settings,
+    action: userhub_domain::TaskAction,
+    limit: usize,
+) -> Vec<Vec<u8>> {
+    let connection =
+        lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let topology = userhub_broker::Topology::new(&settings.broker);
+    let mut taken = Vec::new();
+    for queue in topology.work_queues(action) {
+        while taken.len() < limit {
+            let options = lapin::options::BasicGetOptions { no_ack: true };
+            match channel
+                .basic_get(queue.name.as_str().into(), options)
+                .await
+                .unwrap()
+            {
+                Some(message) => taken.push(message.delivery.data.clone()),
+                None => break,
+            }
+        }
+    }
+    let _ = connection.close(200, "done".into()).await;
+    taken
+}
+
+/// Messages ready in a queue (its full name).
 pub async fn queue_depth(settings: &Settings, queue: &str) -> u32 {
     let connection =
         lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
             .await
             .unwrap();
     let channel = connection.create_channel().await.unwrap();
-    let name = format!("{}.{queue}", settings.broker.prefix);
+    let name = queue;
     let passive = lapin::options::QueueDeclareOptions {
         passive: true,
         ..Default::default()
     };
     let declared = channel
-        .queue_declare(name.as_str().into(), passive, Default::default())
+        .queue_declare(name.into(), passive, Default::default())
         .await
         .unwrap();
     let _ = connection.close(200, "done".into()).await;

@@ -170,6 +170,41 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
         "{crds}"
     );
 
+    // The broker and database for operator-run clusters (deploy/k8s/data): CloudNativePG's
+    // Cluster and Pooler against their schemas; the RabbitmqCluster (no published model) by the
+    // fields userhub relies on.
+    let data = run(Command::new("node")
+        .arg("tests/js/validate-crds.mjs")
+        .arg("deploy/k8s/data/postgres.yaml"));
+    assert_eq!(data.matches("ok ").count(), 2, "{data}");
+    let postgres = yaml("deploy/k8s/data/postgres.yaml");
+    assert_eq!(postgres[0]["spec"]["instances"], 3);
+    assert_eq!(
+        postgres[1]["spec"]["cluster"]["name"],
+        postgres[0]["metadata"]["name"]
+    );
+    assert_eq!(
+        postgres[1]["spec"]["pgbouncer"]["poolMode"], "session",
+        "userhub prepares statements per connection"
+    );
+    let rabbit = yaml("deploy/k8s/data/rabbitmq.yaml").remove(0);
+    assert_eq!(rabbit["apiVersion"], "rabbitmq.com/v1beta1");
+    assert_eq!(rabbit["kind"], "RabbitmqCluster");
+    assert_eq!(
+        rabbit["spec"]["replicas"], 3,
+        "quorum queues need three nodes"
+    );
+    let listed_data: BTreeSet<String> = yaml("deploy/k8s/data/kustomization.yaml")[0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listed_data,
+        BTreeSet::from(["postgres.yaml".to_owned(), "rabbitmq.yaml".to_owned()])
+    );
+
     // kustomization.yaml lists every manifest of the directory.
     let listed: BTreeSet<String> = yaml("deploy/k8s/kustomization.yaml")[0]["resources"]
         .as_array()
@@ -224,11 +259,41 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
             .unwrap_or_else(|| panic!("no ScaledObject for {name}"));
         let trigger = &scaler["spec"]["triggers"][0];
         assert_eq!(trigger["type"], "rabbitmq");
+        let metadata = &trigger["metadata"];
+        assert_eq!(metadata["useRegex"], "true");
+        assert_eq!(metadata["operation"], "sum");
         assert_eq!(
-            trigger["metadata"]["queueName"],
-            format!("userhub.{}", action.as_str()),
-            "the queue the workers consume (broker prefix `userhub`)"
+            metadata["protocol"], "http",
+            "regex needs the management API"
         );
+        // The pattern sums exactly the queues the workers consume (default settings, broker
+        // prefix `userhub`): every work queue, no retry or dead-letter queue.
+        let pattern = metadata["queueName"].as_str().unwrap();
+        let inner = pattern
+            .strip_prefix(&format!("^userhub\\.q\\.{}\\.(", action.as_str()))
+            .and_then(|rest| rest.strip_suffix(")$"))
+            .unwrap_or_else(|| panic!("unexpected pattern {pattern}"));
+        assert_eq!(inner, "fast\\.[0-9]+|bulk\\.[0-9]+|retried");
+        let topology = userhub_broker::Topology::new(&userhub_broker::BrokerSettings::default());
+        let matches = |queue: &str| {
+            let tail = queue
+                .strip_prefix(&format!("userhub.q.{}.", action.as_str()))
+                .unwrap_or("");
+            tail == "retried"
+                || ["fast.", "bulk."].iter().any(|lane| {
+                    tail.strip_prefix(lane).is_some_and(|shard| {
+                        !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+        };
+        let work: Vec<String> = topology
+            .work_queues(action)
+            .into_iter()
+            .map(|q| q.name)
+            .collect();
+        for queue in topology.all_queues(action) {
+            assert_eq!(matches(&queue), work.contains(&queue), "{queue}");
+        }
     }
     let route = yaml("deploy/k8s/httproute.yaml").remove(0);
     let rules = route["spec"]["rules"].as_array().unwrap();

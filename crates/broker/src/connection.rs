@@ -132,10 +132,10 @@ impl Broker {
                 Ok::<u32, lapin::Error>(declared.message_count())
             }
         };
-        let mut depths = QueueDepths {
-            work: depth(self.topology.work_queue(action)).await?,
-            ..QueueDepths::default()
-        };
+        let mut depths = QueueDepths::default();
+        for queue in self.topology.work_queues(action) {
+            depths.work += depth(queue.name).await?;
+        }
         for tier in 0..self.topology.retry_tiers() {
             depths.retry += depth(self.topology.retry_queue(action, tier)).await?;
         }
@@ -144,7 +144,12 @@ impl Broker {
         Ok(depths)
     }
 
-    /// A consumer of a task type's work queue with the configured prefetch.
+    /// Chunks a worker of one task type applies at a time (its prefetch).
+    pub fn max_in_flight(&self) -> usize {
+        usize::from(self.settings.prefetch.max(1))
+    }
+
+    /// A consumer of a task type's work queues with the configured prefetch.
     pub async fn consume(
         &self,
         action: TaskAction,
@@ -153,7 +158,7 @@ impl Broker {
         let connection = self.connection()?;
         ChunkConsumer::open(
             &connection,
-            &self.topology.work_queue(action),
+            &self.topology.work_queues(action),
             tag,
             self.settings.prefetch,
         )
@@ -167,7 +172,7 @@ async fn connect_and_declare(
     topology: &Topology,
 ) -> Result<Connection, lapin::Error> {
     let properties = ConnectionProperties::default()
-        .with_connection_name(format!("userhub:{}", settings.prefix).into());
+        .with_connection_name(format!("userhub:{}:{}", settings.prefix, std::process::id()).into());
     let connection = Connection::connect(url, properties).await?;
     let channel = connection.create_channel().await?;
     topology.declare(&channel).await?;

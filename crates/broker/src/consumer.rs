@@ -1,64 +1,115 @@
-//! Consuming a work queue with prefetch and manual acknowledgements.
+//! Consuming a task type's work queues with prefetch and manual acknowledgements: one channel,
+//! a consumer per queue, and deliveries taken in weighted round-robin order among the queues
+//! that have one ready (the fast lane's queues get more turns than the bulk lane's), so that no
+//! queue's backlog holds back another's chunks.
 
 use crate::error::BrokerError;
-use crate::topology::short;
+use crate::topology::{WorkQueue, short};
+use futures_util::FutureExt;
 use futures_util::StreamExt;
+use futures_util::future::select_all;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, Consumer};
 
-/// A consumer on its own channel.
+/// The consumers of one task type's work queues, on their own channel.
 pub struct ChunkConsumer {
     channel: Channel,
-    consumer: Consumer,
+    consumers: Vec<Consumer>,
+    /// Consumer positions in turn order, each as often as its queue's weight.
+    turns: Vec<usize>,
+    /// The next turn.
+    next_turn: usize,
+}
+
+/// The turn order: each queue as often as its weight, spread out (round by round).
+fn turns(queues: &[WorkQueue]) -> Vec<usize> {
+    let rounds = queues.iter().map(|queue| queue.weight).max().unwrap_or(1);
+    (0..rounds)
+        .flat_map(|round| {
+            queues
+                .iter()
+                .enumerate()
+                .filter(move |(_, queue)| queue.weight > round)
+                .map(|(at, _)| at)
+        })
+        .collect()
 }
 
 impl ChunkConsumer {
     pub(crate) async fn open(
         connection: &Connection,
-        queue: &str,
+        queues: &[WorkQueue],
         tag: &str,
         prefetch: u16,
     ) -> Result<ChunkConsumer, BrokerError> {
         let channel = connection.create_channel().await?;
+        // Per consumer: each queue keeps up to `prefetch` chunks ready for its turn.
         channel
             .basic_qos(prefetch.max(1), BasicQosOptions::default())
             .await?;
-        let consumer = channel
-            .basic_consume(
-                short(queue),
-                short(tag),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(ChunkConsumer { channel, consumer })
+        let mut consumers = Vec::with_capacity(queues.len());
+        for (at, queue) in queues.iter().enumerate() {
+            let consumer = channel
+                .basic_consume(
+                    short(&queue.name),
+                    short(&format!("{tag}-{at}")),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            consumers.push(consumer);
+        }
+        Ok(ChunkConsumer {
+            channel,
+            consumers,
+            turns: turns(queues),
+            next_turn: 0,
+        })
     }
 
-    /// The next delivery; `None` when the consumer or its channel ended.
+    /// The next delivery: from the queue whose turn it is, or the next in turn order that has
+    /// one ready, else the first to arrive. `None` when a consumer or the channel ended.
     pub async fn next(&mut self) -> Option<Result<Delivery, BrokerError>> {
-        let delivery = self.consumer.next().await?;
-        Some(
-            delivery
-                .map(|inner| Delivery { inner })
-                .map_err(BrokerError::from),
-        )
+        let count = self.turns.len();
+        for step in 0..count {
+            let turn = (self.next_turn + step) % count;
+            let consumer = &mut self.consumers[self.turns[turn]];
+            if let Some(ready) = consumer.next().now_or_never() {
+                self.next_turn = (turn + 1) % count;
+                return ready.map(wrap);
+            }
+        }
+        let waiting = self.consumers.iter_mut().map(|consumer| consumer.next());
+        let (arrived, at, _) = select_all(waiting).await;
+        if let Some(turn) = self.turns.iter().position(|queue| *queue == at) {
+            self.next_turn = (turn + 1) % count;
+        }
+        arrived.map(wrap)
     }
 
     /// Stops receiving new deliveries (in-flight ones can still be acknowledged).
     pub async fn cancel(&self) {
-        let _ = self
-            .channel
-            .basic_cancel(
-                self.consumer.tag(),
-                lapin::options::BasicCancelOptions::default(),
-            )
-            .await;
+        for consumer in &self.consumers {
+            let _ = self
+                .channel
+                .basic_cancel(
+                    consumer.tag(),
+                    lapin::options::BasicCancelOptions::default(),
+                )
+                .await;
+        }
     }
 
     pub async fn close(self) {
         let _ = self.channel.close(200, short("done")).await;
     }
+}
+
+fn wrap(delivery: Result<lapin::message::Delivery, lapin::Error>) -> Result<Delivery, BrokerError> {
+    delivery
+        .map(|inner| Delivery { inner })
+        .map_err(BrokerError::from)
 }
 
 /// One received message.
@@ -134,5 +185,26 @@ impl Delivery {
             .reject(BasicRejectOptions { requeue: true })
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(name: &str, weight: usize) -> WorkQueue {
+        WorkQueue {
+            name: name.to_owned(),
+            routing_key: name.to_owned(),
+            weight,
+        }
+    }
+
+    #[test]
+    fn each_queue_gets_as_many_turns_as_its_weight_spread_over_rounds() {
+        let queues = [queue("fast.0", 3), queue("fast.1", 3), queue("bulk.0", 1)];
+        let order = turns(&queues);
+        assert_eq!(order, [0, 1, 2, 0, 1, 0, 1]);
+        assert_eq!(turns(&[queue("only", 1)]), [0]);
     }
 }

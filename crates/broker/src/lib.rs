@@ -16,8 +16,11 @@ pub use dead_letters::{DeadLetter, DeadLetterQueue};
 pub use error::BrokerError;
 pub use lapin::types::{AMQPValue, FieldTable};
 pub use publisher::{OutgoingMessage, Publisher};
-pub use settings::BrokerSettings;
-pub use topology::{Destination, MAX_PRIORITY, Topology, priority_for_backlog};
+pub use settings::{BrokerSettings, QueueType};
+pub use topology::{
+    Destination, FAST_LANE_PRIORITY, FAST_LANE_WEIGHT, MAX_PRIORITY, Topology, WorkQueue,
+    priority_for_backlog,
+};
 
 /// Message header carrying how many times processing of a message failed permanently.
 pub const ATTEMPT_HEADER: &str = "x-userhub-attempt";

@@ -50,7 +50,8 @@ impl Publisher {
     pub async fn publish_all(&self, messages: &[OutgoingMessage]) -> Result<(), BrokerError> {
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
-            let (exchange, routing_key) = self.topology.route(&message.destination);
+            let (exchange, routing_key) =
+                self.topology.route(&message.destination, message.priority);
             let properties = BasicProperties::default()
                 .with_delivery_mode(PERSISTENT)
                 .with_content_type(short("application/json"))

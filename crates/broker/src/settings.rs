@@ -18,6 +18,36 @@ pub struct BrokerSettings {
     pub retry_delays_ms: Vec<u64>,
     /// Delete queues unused for this long (tests use it to leave no queues behind).
     pub queue_expires_ms: Option<u64>,
+    /// `quorum` (replicated; the default) or `classic` (single node, with message priorities).
+    #[serde(default)]
+    pub queue_type: QueueType,
+    /// Quorum queues: each task type's chunks are spread over this many shards per lane, by
+    /// domain, so that one domain's import cannot hold back another's.
+    #[serde(default = "default_shards")]
+    pub shards: u16,
+    /// Quorum queues: deliveries of one chunk after which the broker moves it to the dead-letter
+    /// queue (a chunk that keeps crashing its worker).
+    #[serde(default = "default_delivery_limit")]
+    pub delivery_limit: u32,
+}
+
+/// How the work, retry and dead-letter queues are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    /// Replicated quorum queues, sharded by domain into a fast and a bulk lane.
+    #[default]
+    Quorum,
+    /// One classic queue per task type with message priorities (single-node installs).
+    Classic,
+}
+
+fn default_shards() -> u16 {
+    4
+}
+
+fn default_delivery_limit() -> u32 {
+    20
 }
 
 impl BrokerSettings {
@@ -52,6 +82,12 @@ impl BrokerSettings {
             return Err(userhub_domain::InvalidSetting::new(
                 "broker.prefix",
                 "must be a non-empty name without spaces",
+            ));
+        }
+        if self.shards == 0 || self.shards > 64 {
+            return Err(userhub_domain::InvalidSetting::new(
+                "broker.shards",
+                "must be 1 to 64",
             ));
         }
         if self.retry_delays_ms.is_empty() {
@@ -89,6 +125,9 @@ impl Default for BrokerSettings {
             confirm_timeout_ms: 15_000,
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             queue_expires_ms: None,
+            queue_type: QueueType::default(),
+            shards: default_shards(),
+            delivery_limit: default_delivery_limit(),
         }
     }
 }

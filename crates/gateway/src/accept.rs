@@ -80,7 +80,15 @@ pub async fn accept_task(
         .await
         .map_err(GatewayError::from)?;
     let priority = priority_for_backlog(backlog);
-    match publish(broker, task_id, task.action, priority, bodies).await {
+    match publish(
+        broker,
+        task_id,
+        (task.action, task.domain_id),
+        priority,
+        bodies,
+    )
+    .await
+    {
         Ok(()) => {
             if crash_before_queued {
                 tracing::error!(%task_id, "injected crash after publishing, before queued");
@@ -162,7 +170,7 @@ fn trace_headers() -> FieldTable {
 async fn publish(
     broker: &Broker,
     task_id: TaskId,
-    action: TaskAction,
+    (action, domain_id): (TaskAction, DomainId),
     priority: u8,
     bodies: Vec<Vec<u8>>,
 ) -> Result<(), BrokerError> {
@@ -170,7 +178,7 @@ async fn publish(
         .into_iter()
         .enumerate()
         .map(|(chunk_no, body)| OutgoingMessage {
-            destination: Destination::Work(action),
+            destination: Destination::Work(action, domain_id),
             message_id: format!("{task_id}:{chunk_no}"),
             body,
             headers: trace_headers(),

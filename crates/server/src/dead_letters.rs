@@ -8,7 +8,7 @@ use userhub_broker::{
     ATTEMPT_HEADER, Broker, BrokerError, DeadLetter, DeadLetterQueue, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, priority_for_backlog,
 };
-use userhub_domain::{TaskAction, TaskId};
+use userhub_domain::{DomainId, TaskAction, TaskId};
 use userhub_store::ledger::remove_chunk;
 use userhub_store::tasks::{lock_task_state, reopen_for_replay};
 use userhub_store::{Pool, StoreError};
@@ -26,6 +26,8 @@ pub enum DeadLetterError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetterSummary {
     pub action: TaskAction,
+    /// The chunk's domain (0 when the letter does not say).
+    pub domain_id: i64,
     pub task_id: Option<TaskId>,
     pub chunk_no: Option<i32>,
     pub records: usize,
@@ -43,6 +45,7 @@ fn summarize(action: TaskAction, letter: &DeadLetter) -> DeadLetterSummary {
     };
     DeadLetterSummary {
         action,
+        domain_id: field("domain_id").unwrap_or(0),
         task_id: field("task_id").map(TaskId::from),
         chunk_no: field("chunk_no").map(|chunk| chunk as i32),
         records: message
@@ -102,7 +105,7 @@ async fn replay_one(
     summary: &DeadLetterSummary,
 ) -> Result<(), DeadLetterError> {
     let message = OutgoingMessage {
-        destination: Destination::Work(action),
+        destination: Destination::Work(action, DomainId::new(summary.domain_id)),
         message_id: letter.message_id.clone().unwrap_or_default(),
         body: letter.body.clone(),
         headers: FieldTable::default(),

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
-use userhub_tests::{ServerProcess, Service, TestApp, queue_depth, settings_env};
+use userhub_tests::{ServerProcess, Service, TestApp, dead_letter_depth, settings_env};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
 
@@ -50,7 +50,11 @@ async fn a_dead_lettered_chunk_is_listed_and_replayed_after_the_fix() {
     assert!(listing.contains(&task_id.to_string()), "{listing}");
     assert!(listing.contains("poison record"), "{listing}");
     assert_eq!(
-        queue_depth(&app.settings, "create_core_profiles.dead").await,
+        dead_letter_depth(
+            &app.settings,
+            userhub_domain::TaskAction::CreateCoreProfiles
+        )
+        .await,
         1,
         "listing removes nothing"
     );
@@ -67,7 +71,11 @@ async fn a_dead_lettered_chunk_is_listed_and_replayed_after_the_fix() {
     assert_eq!(status["outcome"], "succeeded");
     assert_eq!(json!(app.errors(task_id).await), json!([]));
     assert_eq!(
-        queue_depth(&app.settings, "create_core_profiles.dead").await,
+        dead_letter_depth(
+            &app.settings,
+            userhub_domain::TaskAction::CreateCoreProfiles
+        )
+        .await,
         0
     );
     assert_profiles_match(&app, &records).await;

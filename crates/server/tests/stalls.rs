@@ -2,7 +2,6 @@
 //! status and, once its missing work is provably gone, completed with a clear reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use lapin::options::BasicGetOptions;
 use serde_json::json;
 use std::time::Duration;
 use userhub_domain::{TaskAction, TaskId};
@@ -29,16 +28,13 @@ async fn a_task_whose_chunk_was_lost_is_reported_stalled_then_completed_with_its
         .create_task("create_core_profiles", &numbered_profiles(0..10))
         .await;
     // Lose the first chunk: take it off the queue and never process it.
-    let connection = lapin::Connection::connect(&app.settings.broker.url, Default::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let queue = format!("{}.create_core_profiles", app.settings.broker.prefix);
-    let lost = channel
-        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
-        .await
-        .unwrap();
-    assert!(lost.is_some(), "a chunk was taken");
+    let lost = userhub_tests::take_work_messages(
+        &app.settings,
+        userhub_domain::TaskAction::CreateCoreProfiles,
+        1,
+    )
+    .await;
+    assert_eq!(lost.len(), 1, "a chunk was taken");
     let _worker = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
     let mut seen_stalled = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -88,7 +84,6 @@ async fn a_task_whose_chunk_was_lost_is_reported_stalled_then_completed_with_its
             .all(|e| e["errors"][0]["code"] == "PROCESSING_FAILED")
     );
     assert_tasks_consistent(&app).await;
-    connection.close(200, "done".into()).await.unwrap();
     app.stop().await;
 }
 

@@ -186,7 +186,11 @@ async fn a_poison_chunk_is_dead_lettered_and_only_its_records_fail() {
         .query_json("SELECT count(*) AS n FROM core_profiles")
         .await;
     assert_eq!(profiles[0]["n"], 20);
-    let dead = userhub_tests::queue_depth(&app.settings, "create_core_profiles.dead").await;
+    let dead = userhub_tests::dead_letter_depth(
+        &app.settings,
+        userhub_domain::TaskAction::CreateCoreProfiles,
+    )
+    .await;
     assert_eq!(dead, 1, "one dead-lettered chunk");
     assert_tasks_consistent(&app).await;
     app.stop().await;

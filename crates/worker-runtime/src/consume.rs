@@ -70,12 +70,14 @@ pub async fn run_worker<H: TaskHandler>(
             }
         };
         tracing::info!(%action, "consuming");
+        let limit = worker.broker.max_in_flight();
         let mut in_flight = JoinSet::new();
         let stopping = loop {
             tokio::select! {
                 () = shutdown.cancelled() => break true,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                delivery = consumer.next() => match delivery {
+                // Deliveries beyond the limit wait in their queues' buffers for their turn.
+                delivery = consumer.next(), if in_flight.len() < limit => match delivery {
                     Some(Ok(delivery)) => {
                         let worker = worker.clone();
                         in_flight.spawn(async move { worker.process(delivery).await });

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
-use userhub_domain::{TaskAction, TaskId};
+use userhub_domain::{DomainId, TaskAction, TaskId};
 use userhub_store::deferred::{forget, forgotten_chunks, ready_chunk};
 use userhub_store::{Pool, StoreError};
 
@@ -23,13 +23,13 @@ pub enum ReleaseError {
 
 async fn publish(
     broker: &Broker,
-    action: TaskAction,
+    route: ChunkRoute,
     task_id: TaskId,
     chunk_no: i32,
     body: Vec<u8>,
 ) -> Result<(), ReleaseError> {
     let message = OutgoingMessage {
-        destination: Destination::Work(action),
+        destination: Destination::Work(route.action, route.domain_id),
         message_id: format!("{task_id}:{chunk_no}"),
         body,
         headers: FieldTable::default(),
@@ -53,15 +53,27 @@ pub(crate) async fn release_next(
     let Some(body) = ready_chunk(&client, task_id, chunk_no).await? else {
         return Ok(false);
     };
-    publish(broker, action, task_id, chunk_no, body).await?;
+    let route = ChunkRoute::of(&body).unwrap_or(ChunkRoute {
+        action,
+        domain_id: DomainId::new(0),
+    });
+    publish(broker, route, task_id, chunk_no, body).await?;
     forget(&client, task_id, chunk_no).await?;
     tracing::debug!(%task_id, chunk_no, "deferred chunk released");
     Ok(true)
 }
 
+/// Where a chunk is published: its task type and (for the shard) its domain.
 #[derive(Deserialize)]
-struct ActionOnly {
+struct ChunkRoute {
     action: TaskAction,
+    domain_id: DomainId,
+}
+
+impl ChunkRoute {
+    fn of(body: &[u8]) -> Option<ChunkRoute> {
+        serde_json::from_slice(body).ok()
+    }
 }
 
 /// Publishes deferred chunks whose predecessors are applied but whose release was missed.
@@ -70,11 +82,11 @@ pub(crate) async fn release_forgotten(pool: &Pool, broker: &Broker) -> Result<us
     let forgotten = forgotten_chunks(&client, SWEEP_AFTER_MS).await?;
     let count = forgotten.len();
     for (task_id, chunk_no, body) in forgotten {
-        let Ok(ActionOnly { action }) = serde_json::from_slice::<ActionOnly>(&body) else {
+        let Some(route) = ChunkRoute::of(&body) else {
             tracing::error!(%task_id, chunk_no, "a deferred chunk cannot be read; leaving it");
             continue;
         };
-        publish(broker, action, task_id, chunk_no, body).await?;
+        publish(broker, route, task_id, chunk_no, body).await?;
         forget(&client, task_id, chunk_no).await?;
         tracing::warn!(%task_id, chunk_no, "deferred chunk released by the sweep");
     }

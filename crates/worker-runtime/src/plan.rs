@@ -142,7 +142,7 @@ pub async fn plan_export(
             "records": records,
         });
         batch.push(OutgoingMessage {
-            destination: Destination::Work(message.action),
+            destination: Destination::Work(message.action, message.domain_id),
             message_id: format!("{task_id}:{chunk_no}"),
             body: serde_json::to_vec(&body)
                 .map_err(|error| ChunkError::Processing(error.to_string()))?,

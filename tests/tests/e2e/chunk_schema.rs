@@ -1,7 +1,6 @@
 //! The broker contract: messages the gateway really publishes validate against
 //! `proto-schemas/chunk.v1.json`.
 
-use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};
 use userhub_tests::{Service, TestApp};
 
@@ -109,24 +108,12 @@ fn chunk_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
-/// Takes every message waiting in the work queue of `action`.
+/// Takes every message waiting in the work queues of `action`.
 async fn published(app: &TestApp, action: &str) -> Vec<Value> {
-    let connection = lapin::Connection::connect(
-        &app.settings.broker.url,
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let queue = format!("{}.{action}", app.settings.broker.prefix);
-    let mut messages = Vec::new();
-    while let Some(message) = channel
-        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+    let action = action.parse().unwrap();
+    userhub_tests::take_work_messages(&app.settings, action, usize::MAX)
         .await
-        .unwrap()
-    {
-        messages.push(serde_json::from_slice::<Value>(&message.delivery.data).unwrap());
-    }
-    connection.close(200, "done".into()).await.unwrap();
-    messages
+        .iter()
+        .map(|body| serde_json::from_slice::<Value>(body).unwrap())
+        .collect()
 }

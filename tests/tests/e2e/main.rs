@@ -17,6 +17,7 @@ mod idempotency;
 mod openapi_contract;
 mod operations;
 mod outcome_storage;
+mod partitions;
 mod profile_events;
 mod profile_rules;
 mod rate_limits;

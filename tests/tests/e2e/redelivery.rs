@@ -119,7 +119,10 @@ async fn a_chunk_published_twice_to_the_broker_is_applied_once() {
         .await
         .unwrap();
     let message = |body: &Vec<u8>, id: &str| OutgoingMessage {
-        destination: Destination::Work(TaskAction::CreateCoreProfiles),
+        destination: Destination::Work(
+            TaskAction::CreateCoreProfiles,
+            userhub_domain::DomainId::new(domain_id),
+        ),
         message_id: id.to_owned(),
         body: body.clone(),
         headers: FieldTable::default(),

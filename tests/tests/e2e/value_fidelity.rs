@@ -2,7 +2,7 @@
 //! record only — found before the chunk's SQL runs, so no retries and no dead letter.
 
 use serde_json::{Value, json};
-use userhub_tests::{TestApp, queue_depth};
+use userhub_tests::{TestApp, dead_letter_depth};
 
 fn exact(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
@@ -81,7 +81,11 @@ async fn a_value_the_database_cannot_store_fails_only_its_own_record() {
         .collect();
     assert_eq!(found, expected);
     assert_eq!(
-        queue_depth(&app.settings, "create_core_profiles.dead").await,
+        dead_letter_depth(
+            &app.settings,
+            userhub_domain::TaskAction::CreateCoreProfiles
+        )
+        .await,
         0,
         "nothing was dead-lettered"
     );
