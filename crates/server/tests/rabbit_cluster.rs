@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use userhub_domain::TaskAction;
+use userhub_tests::load::{post_until_accepted, wait_for_progress};
 use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
-use userhub_tests::{ServerProcess, Service, TestApp, jsonl};
+use userhub_tests::{ServerProcess, Service, TestApp};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
 
@@ -51,48 +52,6 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         cluster(&["stop"]);
-    }
-}
-
-/// Posts records until accepted: `503` (with `Retry-After`) is the only other answer allowed.
-async fn post_until_accepted(app: &TestApp, records: &[Value], refusals: &mut usize) -> u64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    loop {
-        let response = app
-            .post_jsonl("create_core_profiles", &jsonl(records))
-            .await;
-        match response.status().as_u16() {
-            201 => {
-                return response.json::<Value>().await.unwrap()["task_id"]
-                    .as_u64()
-                    .unwrap();
-            }
-            503 => {
-                assert!(response.headers().contains_key("retry-after"));
-                *refusals += 1;
-            }
-            other => panic!(
-                "unexpected answer {other}: {}",
-                response.text().await.unwrap_or_default()
-            ),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never accepted again"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn wait_for_progress(app: &TestApp, task_id: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    while app
-        .status_when_available(task_id)
-        .await
-        .is_none_or(|status| status["processed"] == 0)
-    {
-        assert!(tokio::time::Instant::now() < deadline, "no progress");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
