@@ -49,8 +49,10 @@ node_env() {
 on_node() {
   local n="$1"
   shift
+  # No child keeps the lock descriptor: a node or an epmd it starts would hold the lock for its
+  # lifetime.
   # shellcheck disable=SC2046
-  env $(node_env "$n") "$@"
+  env $(node_env "$n") "$@" 9>&-
 }
 
 ctl() { on_node "$1" "$bin/rabbitmqctl" -n "$(node_name "$1")" "${@:2}"; }
@@ -85,8 +87,7 @@ prepare() {
 start_node() {
   local n="$1"
   if running "$n"; then return; fi
-  # The node must not inherit the lock descriptor (it would hold the lock for its lifetime).
-  on_node "$n" "$bin/rabbitmq-server" -detached 9>&-
+  on_node "$n" "$bin/rabbitmq-server" -detached
   for _ in $(seq 1 120); do
     if ctl "$n" -q await_startup >/dev/null 2>&1; then return; fi
     sleep 1
@@ -100,7 +101,9 @@ start() {
   prepare
   for n in "${nodes[@]}"; do start_node "$n"; done
   for n in 2 3; do
-    if ! ctl 1 -q cluster_status 2>/dev/null | grep -q "$(node_name "$n")"; then
+    local members
+    members="$(ctl 1 -q cluster_status 2>/dev/null || true)"
+    if [[ "$members" != *"$(node_name "$n")"* ]]; then
       ctl "$n" -q stop_app
       ctl "$n" -q reset
       ctl "$n" -q join_cluster "$(node_name 1)"

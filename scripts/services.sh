@@ -83,6 +83,8 @@ ensure_postgres() {
 # the Debian wrapper (su) starts it with the login default of 1024.
 WANTED_FDS=20000
 
+port_closed() { ! port_open "$1"; }
+
 rabbitmq_fd_limit() {
   rabbitmq-diagnostics -q status 2>/dev/null | grep -A3 'File Descriptors' |
     grep -o 'limit: [0-9]*' | head -1 | grep -o '[0-9]*'
@@ -102,9 +104,16 @@ ensure_rabbitmq() {
   if port_open "$AMQP_PORT"; then
     local limit
     limit=$(rabbitmq_fd_limit || true)
-    if [ -n "$limit" ] && [ "$limit" -lt 4000 ] && [ "$(id -u)" = 0 ]; then
+    local possible
+    possible=$(ulimit -Hn)
+    [ "$possible" = unlimited ] && possible=$WANTED_FDS
+    [ "$possible" -gt "$WANTED_FDS" ] && possible=$WANTED_FDS
+    # Restart only when it would really get more (never in a loop under a low hard limit).
+    if [ -n "$limit" ] && [ "$limit" -lt 4000 ] && [ "$possible" -gt $((limit + 1000)) ] &&
+      [ "$(id -u)" = 0 ]; then
       say "RabbitMQ may open only $limit files (quorum queues need more): restarting it"
       rabbitmqctl -q stop >/dev/null 2>&1 || true
+      wait_for "RabbitMQ to stop" 60 port_closed "$AMQP_PORT"
       start_rabbitmq_as_root
       wait_for RabbitMQ 90 port_open "$AMQP_PORT"
     fi

@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Canceled,
     /// EXT: a revert found the profile changed by a later task (named in `details`).
     Conflict,
+    /// EXT: a revert ran after the reverted task's before-images were deleted.
+    RevertExpired,
 }
 
 impl ErrorCode {

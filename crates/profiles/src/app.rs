@@ -1,7 +1,8 @@
 //! Creating and updating app profiles (one per core profile and app), a chunk at a time, with
 //! the same in-order rules as core profiles: a later record of the chunk sees what earlier ones
 //! did, a pair created twice is `DUPLICATE_IN_PAYLOAD`, and an update that changes nothing
-//! reports no field and keeps `updated_at`.
+//! reports no field and keeps `updated_at`. The owning core profiles are locked for sharing
+//! first, so a revert of them waits for the chunk (and sees its changes) or the chunk for it.
 
 use crate::core::Indexed;
 use std::collections::{HashMap, HashSet};
@@ -11,9 +12,9 @@ use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfilePatch, AppProfileState, NewAppProfile};
 use userhub_domain::{ErrorCode, FieldError};
 use userhub_store::app_profiles::{
-    NewAppProfileRow, existing_pids, insert_new, lock_and_load, update_changed,
+    NewAppProfileRow, existing_pids, insert_new, lock_and_load, owners_of, update_changed,
 };
-use userhub_store::core_profiles::existing_ids;
+use userhub_store::core_profiles::share_lock_ids;
 use userhub_store::{GenericClient, StoreError};
 
 /// What one app profile record did.
@@ -73,7 +74,8 @@ pub async fn create(
         .collect();
     core_ids.sort_unstable();
     core_ids.dedup();
-    let cores: HashSet<i64> = existing_ids(client, domain_id, &core_ids)
+    // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
+    let cores: HashSet<i64> = share_lock_ids(client, domain_id, &core_ids)
         .await?
         .into_iter()
         .collect();
@@ -182,6 +184,15 @@ pub async fn update(
     let mut pids: Vec<&str> = records.iter().map(|r| r.record.pid.as_str()).collect();
     pids.sort_unstable();
     pids.dedup();
+    // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
+    let mut owners: Vec<i64> = owners_of(client, domain_id, &pids)
+        .await?
+        .into_values()
+        .map(|(core, _)| core)
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    share_lock_ids(client, domain_id, &owners).await?;
     let mut loaded: HashMap<String, (i64, String, AppProfileState, FieldSet<AppField>)> =
         lock_and_load(client, domain_id, &pids)
             .await?

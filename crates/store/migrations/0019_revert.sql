@@ -70,13 +70,20 @@ CREATE FUNCTION revert_capture_task() RETURNS BIGINT LANGUAGE sql STABLE AS $$
     SELECT nullif(current_setting('userhub.capture_task', true), '')::bigint
 $$;
 
--- Marks `profiles` (domain, core profile) as changed by `task` now.
+-- Marks `profiles` (domain, core profile) as changed by `task` now: one sequence number for the
+-- statement, each mark once, in key order (two chunks of a task that mark the same profiles
+-- take their rows in the same order, so they wait for each other instead of deadlocking).
 CREATE FUNCTION revert_mark(task BIGINT, domains BIGINT[], profiles BIGINT[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    seq BIGINT := nextval('revert_mark_seq');
+BEGIN
     INSERT INTO revert_marks AS m (domain_id, core_profile_id, task_id, first_seq, last_seq)
-    SELECT DISTINCT d, p, task, s.n, s.n
-      FROM unnest(domains, profiles) AS t (d, p), (SELECT nextval('revert_mark_seq') AS n) s
-    ON CONFLICT (domain_id, core_profile_id, task_id) DO UPDATE SET last_seq = excluded.last_seq
+    SELECT t.d, t.p, task, seq, seq
+      FROM (SELECT DISTINCT d, p FROM unnest(domains, profiles) AS u (d, p)) t
+     ORDER BY t.d, t.p
+    ON CONFLICT (domain_id, core_profile_id, task_id) DO UPDATE SET last_seq = excluded.last_seq;
+END
 $$;
 
 CREATE FUNCTION revert_capture_core_update() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -277,6 +277,22 @@ pub async fn update_changed(
     Ok(())
 }
 
+/// Which of `ids` are core profiles of the domain, locked for sharing until the transaction
+/// ends (app profile writers hold their owners; see the query).
+pub async fn share_lock_ids(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/core_profiles/share_lock.sql"))
+        .await?;
+    let rows = client
+        .query(&statement, &[&domain_id.as_i64(), &ids])
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Which of `ids` are core profiles of the domain.
 pub async fn existing_ids(
     client: &impl GenericClient,

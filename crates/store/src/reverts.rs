@@ -134,6 +134,8 @@ pub enum RevertResult {
     ChangedLater { task_id: TaskId },
     /// The profile no longer exists.
     Missing,
+    /// The reverted task's before-images were deleted after the retention period.
+    Expired,
 }
 
 /// Reverts `parent`'s changes to `targets` (one chunk of revert task `revert`), in one
@@ -147,6 +149,16 @@ pub async fn revert_profiles(
 ) -> Result<Vec<RevertResult>, StoreError> {
     let domain = domain_id.as_i64();
     let parent_id = parent.as_i64();
+    let expired = client
+        .prepare_cached(include_str!("../queries/reverts/parent_expired.sql"))
+        .await?;
+    let gone = client
+        .query_opt(&expired, &[&domain, &parent_id])
+        .await?
+        .is_none_or(|row| row.get::<_, bool>(0));
+    if gone {
+        return Ok(targets.iter().map(|_| RevertResult::Expired).collect());
+    }
     let ids: Vec<i64> = targets.iter().map(|t| t.core_profile_id).collect();
     let created: Vec<bool> = targets.iter().map(|t| t.created).collect();
     let lock = client

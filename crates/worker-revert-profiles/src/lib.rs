@@ -107,6 +107,14 @@ fn settle(
         RevertResult::ChangedLater { task_id } => {
             Outcome::Failed(vec![conflict(id, reverted, task_id)])
         }
+        RevertResult::Expired => Outcome::Failed(vec![FieldError::new(
+            "",
+            ErrorCode::RevertExpired,
+            format!(
+                "the before-images of task {reverted} were deleted after the retention period; \
+                 profile {id} was not reverted"
+            ),
+        )]),
         RevertResult::Missing => Outcome::Failed(vec![FieldError::new(
             "core-profile-id",
             ErrorCode::NotFound,

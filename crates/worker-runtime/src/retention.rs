@@ -64,6 +64,15 @@ impl RetentionSettings {
                 ),
             ));
         }
+        if u64::from(self.revert_days)
+            > u64::from(self.task_days) + u64::from(self.expired_task_days)
+        {
+            return Err(userhub_domain::InvalidSetting::new(
+                "retention.revert_days",
+                "must not exceed task_days + expired_task_days: before-images are deleted with \
+                 their task at the latest",
+            ));
+        }
         Ok(())
     }
 }
@@ -125,4 +134,27 @@ pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u6
         }
     }
     Ok((expired, forgotten))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_images_may_not_outlive_their_task() {
+        assert!(RetentionSettings::default().validate().is_ok());
+        let outliving = RetentionSettings {
+            task_days: 10,
+            expired_task_days: 5,
+            revert_days: 16,
+            ..RetentionSettings::default()
+        };
+        let error = outliving.validate().unwrap_err().to_string();
+        assert!(error.contains("revert_days"), "{error}");
+        let zero = RetentionSettings {
+            revert_days: 0,
+            ..RetentionSettings::default()
+        };
+        assert!(zero.validate().is_err());
+    }
 }

@@ -469,3 +469,55 @@ async fn reverts_are_refused_where_they_cannot_apply() {
     assert_eq!(code, 201, "a recent task can still be reverted");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_revert_running_after_the_before_images_expired_fails_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, created, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "late"}], "age": 1})],
+        )
+        .await;
+    let p = id_of(&created[0]);
+    let (status, _, _) = app
+        .run_task(
+            "update_core_profiles",
+            &[json!({"core-profile-id": p, "age": 2})],
+        )
+        .await;
+    let first = status["task_id"].as_u64().unwrap();
+    app.run_task(
+        "update_core_profiles",
+        &[json!({"core-profile-id": p, "age": 3})],
+    )
+    .await;
+    let (status, _, errors) = run_revert(&app, first).await;
+    assert_eq!(errors[0]["errors"][0]["code"], "CONFLICT");
+    let revert_task = status["task_id"].as_u64().unwrap();
+
+    // The sweeper expires the first task's before-images; the revert's retry then runs.
+    app.execute(&format!(
+        "UPDATE tasks SET revert_expired_at = now() WHERE id = {first}"
+    ))
+    .await;
+    let url = format!("{}/retry", app.task_url(revert_task));
+    let response = app.authorized(app.client.post(url)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let retry = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
+    let status = app.wait_completed(retry).await;
+    assert_eq!(status["failed"], 1, "{status}");
+    let errors = app.errors(retry).await;
+    assert_eq!(
+        errors[0]["errors"][0]["code"], "REVERT_EXPIRED",
+        "{errors:?}"
+    );
+    assert_eq!(
+        export(&app, &[p]).await[0]["age"],
+        3,
+        "nothing was restored"
+    );
+    app.stop().await;
+}

@@ -1,2 +1,3 @@
--- Locks the domain's profiles among $2 in id order (as every writer does) and names them.
+-- Locks the domain's profiles among $2 in id order and names them: core writers lock them for
+-- update, app profile writers for sharing, so no writer of these profiles runs meanwhile.
 SELECT id FROM core_profiles WHERE domain_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE
