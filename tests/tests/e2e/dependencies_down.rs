@@ -64,3 +64,151 @@ async fn a_broker_node_list_passes_over_a_node_that_is_down() {
     assert_eq!(results.len(), 1);
     app.stop().await;
 }
+
+/// A RabbitMQ policy on this test's queues of one task type, removed when dropped (even when the
+/// test fails).
+struct QueuePolicy {
+    name: String,
+}
+
+impl QueuePolicy {
+    fn set(prefix: &str, action: &str, definition: &str) -> QueuePolicy {
+        let name = format!("{prefix}-{action}");
+        let pattern = format!("^{prefix}\\.q\\.{action}\\.");
+        rabbitmqctl(&[
+            "set_policy",
+            "--apply-to",
+            "queues",
+            &name,
+            &pattern,
+            definition,
+        ]);
+        QueuePolicy { name }
+    }
+}
+
+impl Drop for QueuePolicy {
+    fn drop(&mut self) {
+        rabbitmqctl(&["clear_policy", &self.name]);
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let output = std::process::Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("rabbitmqctl: {error}"));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Publishes `{}` into every work queue of `create_core_profiles` until the broker refuses it
+/// (the queue is over its length limit and its limit applies).
+async fn fill_until_refused(settings: &userhub_server::Settings) {
+    let connection =
+        lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let topology = userhub_broker::Topology::new(&settings.broker);
+    for queue in topology.work_queues(userhub_domain::TaskAction::CreateCoreProfiles) {
+        let mut refused = false;
+        for _ in 0..100 {
+            let confirmation = channel
+                .basic_publish(
+                    "".into(),
+                    queue.name.as_str().into(),
+                    Default::default(),
+                    b"{}",
+                    lapin::BasicProperties::default().with_delivery_mode(2),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            if confirmation.is_nack() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(refused, "{} refuses publishes once full", queue.name);
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
+/// A work queue that is full (`max-length` 0 with the queues' `reject-publish` overflow) makes
+/// the broker refuse the gateway's chunks with publisher nacks: the request answers `503` with
+/// `Retry-After` and leaves no task, and its Idempotency-Key is free again. Once the queue takes
+/// messages, the same request is accepted and every chunk is published.
+#[tokio::test]
+async fn chunks_the_broker_refuses_answer_503_and_leave_no_task() {
+    // Only the gateway runs: nothing consumes the queues this test fills.
+    let app = TestApp::spawn_service(userhub_tests::Service::Gateway, |settings| {
+        settings.gateway.chunk_records = 2;
+    })
+    .await;
+    let records: Vec<Value> = (0..10)
+        .map(|n| serde_json::json!({"identities": [{"uid": format!("nack-{n}")}]}))
+        .collect();
+    let body = serde_json::json!({"action": "create_core_profiles", "payload": records});
+    let post = || {
+        app.authorized(
+            app.client
+                .post(app.tasks_url())
+                .header("Idempotency-Key", "nacked-once")
+                .json(&body),
+        )
+        .send()
+    };
+
+    let full = QueuePolicy::set(
+        &app.settings.broker.prefix,
+        "create_core_profiles",
+        r#"{"max-length": 0}"#,
+    );
+    fill_until_refused(&app.settings).await;
+    let refused = post().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "SERVICE_UNAVAILABLE", "{refused}");
+    assert_eq!(app.task_count().await, 0, "a refused task is withdrawn");
+    drop(full);
+
+    let accepted = post().await.unwrap();
+    assert_eq!(
+        accepted.status(),
+        201,
+        "the same key is accepted once the queue takes chunks"
+    );
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["state"], "queued", "{accepted}");
+    assert_eq!(app.task_count().await, 1);
+    let task_id = accepted["task_id"].as_u64().unwrap();
+    let taken = userhub_tests::take_work_messages(
+        &app.settings,
+        userhub_domain::TaskAction::CreateCoreProfiles,
+        100,
+    )
+    .await;
+    let of_task = taken
+        .iter()
+        .filter(|message| {
+            serde_json::from_slice::<Value>(message).unwrap()["task_id"].as_u64() == Some(task_id)
+        })
+        .count();
+    assert_eq!(
+        of_task, 5,
+        "every chunk of the accepted task is queued once"
+    );
+    app.stop().await;
+}
