@@ -403,7 +403,7 @@ pub(crate) async fn task_outcomes(
     task: &userhub_store::tasks::TaskRecord,
 ) -> Result<Vec<Option<userhub_gateway::ingest::RecordOutcome>>, DialectError> {
     let total = usize::try_from(task.total).unwrap_or_default();
-    Ok(userhub_gateway::ingest::outcomes(&gateway.context.pool, task.id, total).await?)
+    Ok(userhub_gateway::ingest::outcomes(&gateway.context.pool, task.key(), total).await?)
 }
 
 /// A canonical profile record being assembled from a product's fields.

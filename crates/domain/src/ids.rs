@@ -105,6 +105,27 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// A task as the database keys it: its domain first (the distribution column of every
+/// per-domain table), then its id, which is unique within the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskKey {
+    pub domain_id: DomainId,
+    pub task_id: TaskId,
+}
+
+impl TaskKey {
+    pub const fn new(domain_id: DomainId, task_id: TaskId) -> TaskKey {
+        TaskKey { domain_id, task_id }
+    }
+}
+
+impl fmt::Display for TaskKey {
+    /// The task id alone, as clients know it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.task_id.fmt(f)
+    }
+}
+
 /// The id of a core profile (`core-profile-id`), a positive JSON-safe integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

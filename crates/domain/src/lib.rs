@@ -28,7 +28,7 @@ pub mod values;
 pub use action::TaskAction;
 pub use field::Field;
 pub use identity::{Identity, IdentityKind};
-pub use ids::{CoreProfileId, DomainId, TaskId};
+pub use ids::{CoreProfileId, DomainId, TaskId, TaskKey};
 pub use options::{MatchBy, TaskOptions};
 pub use record_error::{ErrorCode, FieldError};
 pub use setting::InvalidSetting;

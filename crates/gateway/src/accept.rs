@@ -10,7 +10,7 @@ use userhub_broker::{AMQPValue, FieldTable};
 use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
+use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
@@ -61,10 +61,11 @@ pub async fn accept_task(
         .map_err(StoreError::from)
         .map_err(GatewayError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
+    let key = TaskKey::new(task.domain_id, task_id);
     let bodies = match build_chunks(task_id) {
         Ok(bodies) => bodies,
         Err(error) => {
-            let _ = delete_task(&client, task_id).await;
+            let _ = delete_task(&client, key).await;
             return Err(error);
         }
     };
@@ -73,7 +74,7 @@ pub async fn accept_task(
         .await
         .map_err(StoreError::from)
         .map_err(GatewayError::from)?;
-    lock_task(&transaction, task_id)
+    lock_task(&transaction, key)
         .await
         .map_err(GatewayError::from)?;
     let backlog = domain_backlog(&transaction, task.domain_id)
@@ -94,7 +95,7 @@ pub async fn accept_task(
                 tracing::error!(%task_id, "injected crash after publishing, before queued");
                 std::process::abort();
             }
-            let state = mark_queued(&transaction, task_id)
+            let state = mark_queued(&transaction, key)
                 .await
                 .map_err(GatewayError::from)?;
             transaction
@@ -109,7 +110,7 @@ pub async fn accept_task(
         }
         Err(error) => {
             // Workers that already received a chunk wait on our lock and then find no task.
-            let withdrawn = delete_task(&transaction, task_id).await;
+            let withdrawn = delete_task(&transaction, key).await;
             if withdrawn.is_ok() {
                 let _ = transaction.commit().await;
             }

@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use userhub_domain::TaskId;
+use userhub_domain::{TaskId, TaskKey};
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::StoreError;
@@ -65,7 +65,7 @@ pub async fn cancel_task(
     }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
-    match request_cancel(&client, Some(principal.domain.id), task_id).await? {
+    match request_cancel(&client, TaskKey::new(principal.domain.id, task_id)).await? {
         CancelRequest::Requested {
             state,
             requested_at,

@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::payload::{RawRecord, RecordContent};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
-use userhub_domain::DomainId;
+use userhub_domain::{DomainId, TaskKey};
 use userhub_domain::{TaskAction, TaskOptions};
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
 use userhub_store::{Pool, StoreError};
@@ -94,7 +94,7 @@ pub async fn check(
         return Ok(Prior::None);
     };
     if expired {
-        release_idempotency_key(&client, task.id)
+        release_idempotency_key(&client, TaskKey::new(domain_id, task.id))
             .await
             .map_err(GatewayError::from)?;
         return Ok(Prior::None);

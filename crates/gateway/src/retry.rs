@@ -16,7 +16,7 @@ use axum::http::{StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
-use userhub_domain::{FieldError, TaskId, TaskState};
+use userhub_domain::{FieldError, TaskId, TaskKey, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::ledger::OutcomeKind;
@@ -95,14 +95,15 @@ fn all_failed(uri: &Uri) -> Result<bool, ApiError> {
 /// The parent's failed records to retry, in index order.
 async fn pick(
     client: &PooledClient,
-    task_id: TaskId,
+    task: TaskKey,
     all_failed: bool,
 ) -> Result<Picked, GatewayError> {
+    let task_id = task.task_id;
     let mut picked = Picked {
         records: Vec::new(),
         not_retried: Vec::new(),
     };
-    for_each_line(client, task_id, OutcomeKind::Errors, |line| {
+    for_each_line(client, task, OutcomeKind::Errors, |line| {
         let failed: FailedRecord<'_> = serde_json::from_str(line.text())
             .map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?;
         let retryable = failed.errors.iter().all(|error| error.code.is_retryable());
@@ -212,7 +213,7 @@ pub async fn retry_task(
         .await?
         .ok_or_else(|| ApiError::task_not_found(task_id))?;
     check_retryable(&parent)?;
-    let picked = pick(&client, task_id, all_failed).await?;
+    let picked = pick(&client, parent.key(), all_failed).await?;
     drop(client);
     if picked.records.is_empty() {
         let which = if all_failed {

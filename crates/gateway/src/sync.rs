@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use std::time::Duration;
 use userhub_domain::DomainId;
 use userhub_domain::outcome_line::{ErrorMembers, OutcomeLine, ResultMembers};
-use userhub_domain::{TaskId, TaskState};
+use userhub_domain::{TaskId, TaskKey, TaskState};
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 use userhub_store::{Pool, StoreError};
@@ -70,7 +70,7 @@ pub async fn await_task(
     if total > max_records {
         return Ok(Awaited::TooLarge);
     }
-    let outcomes = outcomes(pool, task_id, total).await?;
+    let outcomes = outcomes(pool, TaskKey::new(domain_id, task_id), total).await?;
     Ok(Awaited::Finished(Finished { task, outcomes }))
 }
 
@@ -124,13 +124,13 @@ pub async fn wait_completed(
 /// without an outcome — impossible for a completed task — is `None`).
 pub async fn outcomes(
     pool: &Pool,
-    task_id: TaskId,
+    task: TaskKey,
     total: usize,
 ) -> Result<Vec<Option<RecordOutcome>>, GatewayError> {
     let mut by_index: Vec<Option<RecordOutcome>> = vec![None; total];
     let client = pool.get().await.map_err(StoreError::from)?;
     for kind in [OutcomeKind::Results, OutcomeKind::Errors] {
-        for_each_line(&client, task_id, kind, |line| {
+        for_each_line(&client, task, kind, |line| {
             let Some(slot) = usize::try_from(line.index())
                 .ok()
                 .and_then(|index| by_index.get_mut(index))
@@ -141,9 +141,10 @@ pub async fn outcomes(
                 OutcomeKind::Results => OutcomeEntry::read(line).map(RecordOutcome::Succeeded),
                 OutcomeKind::Errors => OutcomeEntry::read(line).map(RecordOutcome::Failed),
             };
-            *slot = Some(
-                outcome.map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?,
-            );
+            *slot = Some(outcome.map_err(|source| GatewayError::StoredOutcomeLine {
+                task_id: task.task_id,
+                source,
+            })?);
             Ok(())
         })
         .await?;

@@ -8,7 +8,7 @@ use userhub_broker::{
     ATTEMPT_HEADER, Broker, BrokerError, DeadLetter, DeadLetterQueue, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, priority_for_backlog,
 };
-use userhub_domain::{DomainId, TaskAction, TaskId};
+use userhub_domain::{DomainId, TaskAction, TaskId, TaskKey};
 use userhub_store::ledger::remove_chunk;
 use userhub_store::tasks::{lock_task_state, reopen_for_replay};
 use userhub_store::{Pool, StoreError};
@@ -123,9 +123,10 @@ async fn replay_one(
     };
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
-    if lock_task_state(&transaction, task_id).await?.is_some() {
-        let removed = remove_chunk(&transaction, task_id, chunk_no).await?;
-        reopen_for_replay(&transaction, task_id, removed).await?;
+    let task = TaskKey::new(DomainId::new(summary.domain_id), task_id);
+    if lock_task_state(&transaction, task).await?.is_some() {
+        let removed = remove_chunk(&transaction, task, chunk_no).await?;
+        reopen_for_replay(&transaction, task, removed).await?;
     }
     publish().await?;
     transaction.commit().await.map_err(StoreError::from)?;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use userhub_domain::TaskId;
+use userhub_domain::TaskKey;
 use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::outcome_blob::{LINE_SEPARATOR, OutcomeFrame};
 use userhub_store::{Pool, StoreError};
@@ -104,13 +104,14 @@ pub struct DownloadStream {
 /// the client stalls.
 pub fn stream_outcomes(
     download: DownloadStream,
-    task_id: TaskId,
+    task: TaskKey,
     kind: OutcomeKind,
     format: DownloadFormat,
 ) -> Body {
     let (sender, mut receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let aborted = Arc::new(AtomicBool::new(false));
     let abort = Arc::clone(&aborted);
+    let task_id = task.task_id;
     tokio::spawn(async move {
         let DownloadStream {
             pool,
@@ -121,7 +122,7 @@ pub fn stream_outcomes(
             sender: &sender,
             idle_timeout,
         };
-        if let Err(error) = render(&pool, task_id, kind, format, &output).await {
+        if let Err(error) = render(&pool, task, kind, format, &output).await {
             match error {
                 DownloadError::Disconnected => {}
                 DownloadError::Stalled(_) => {
@@ -192,7 +193,7 @@ fn copyable(waiting: &VecDeque<OutcomeBlob>) -> Option<(&[u8], &OutcomeFrame)> {
 
 async fn render(
     pool: &Pool,
-    task_id: TaskId,
+    task: TaskKey,
     kind: OutcomeKind,
     format: DownloadFormat,
     output: &Output<'_>,
@@ -225,7 +226,7 @@ async fn render(
         // One blob of look-ahead: whether a blob can be copied depends on where the next starts.
         if waiting.len() < 2 && !exhausted {
             let client = pool.get().await.map_err(StoreError::from)?;
-            let blobs = outcome_page(&client, task_id, kind, after, BLOBS_PER_FETCH).await?;
+            let blobs = outcome_page(&client, task, kind, after, BLOBS_PER_FETCH).await?;
             drop(client);
             exhausted = blobs.len() < BLOBS_PER_FETCH as usize;
             if let Some(last) = blobs.last() {

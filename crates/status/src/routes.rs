@@ -177,7 +177,7 @@ async fn download(
         idle_timeout: state.download_idle_timeout,
         slot,
     };
-    let body = stream_outcomes(stream, task.id, kind, format);
+    let body = stream_outcomes(stream, task.key(), kind, format);
     let mut response = body.into_response();
     let headers = response.headers_mut();
     let (content_type, extension) = match format {

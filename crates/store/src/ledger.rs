@@ -4,12 +4,12 @@
 use crate::error::StoreError;
 use crate::outcome_blob::{EncodedOutcomes, OutcomeFrame};
 use deadpool_postgres::GenericClient;
-use userhub_domain::TaskId;
+use userhub_domain::TaskKey;
 
 /// A chunk's row, written in the chunk's own transaction.
 #[derive(Debug)]
 pub struct ChunkEntry<'a> {
-    pub task_id: TaskId,
+    pub task: TaskKey,
     pub chunk_no: i32,
     pub first_index: i64,
     pub records: i32,
@@ -23,14 +23,17 @@ pub struct ChunkEntry<'a> {
 /// Whether the chunk was already applied (a redelivery).
 pub async fn chunk_applied(
     client: &impl GenericClient,
-    task_id: TaskId,
+    task: TaskKey,
     chunk_no: i32,
 ) -> Result<bool, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/ledger/chunk_applied.sql"))
         .await?;
     Ok(client
-        .query_opt(&statement, &[&task_id.as_i64(), &chunk_no])
+        .query_opt(
+            &statement,
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64(), &chunk_no],
+        )
         .await?
         .is_some())
 }
@@ -38,12 +41,12 @@ pub async fn chunk_applied(
 /// The numbers of the task's chunks that are in the ledger.
 pub async fn applied_chunk_numbers(
     client: &impl GenericClient,
-    task_id: TaskId,
+    task: TaskKey,
 ) -> Result<Vec<i32>, StoreError> {
     let rows = client
         .query(
             include_str!("../queries/ledger/applied_chunk_numbers.sql"),
-            &[&task_id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -53,13 +56,13 @@ pub async fn applied_chunk_numbers(
 /// `(records, succeeded, failed)` if it was there.
 pub async fn remove_chunk(
     client: &impl GenericClient,
-    task_id: TaskId,
+    task: TaskKey,
     chunk_no: i32,
 ) -> Result<Option<(i64, i64, i64)>, StoreError> {
     let row = client
         .query_opt(
             include_str!("../queries/ledger/remove_chunk.sql"),
-            &[&task_id.as_i64(), &chunk_no],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64(), &chunk_no],
         )
         .await?;
     Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
@@ -80,7 +83,8 @@ pub async fn insert_chunk(
         .execute(
             &statement,
             &[
-                &entry.task_id.as_i64(),
+                &entry.task.domain_id.as_i64(),
+                &entry.task.task_id.as_i64(),
                 &entry.chunk_no,
                 &entry.first_index,
                 &entry.records,
@@ -162,7 +166,7 @@ impl OutcomePosition {
 /// connection is needed only for the page, so that a slow reader holds none in between.
 pub async fn outcome_page(
     client: &impl GenericClient,
-    task_id: TaskId,
+    task: TaskKey,
     kind: OutcomeKind,
     after: OutcomePosition,
     limit: i64,
@@ -176,7 +180,8 @@ pub async fn outcome_page(
         .query(
             &statement,
             &[
-                &task_id.as_i64(),
+                &task.domain_id.as_i64(),
+                &task.task_id.as_i64(),
                 &after.first_index,
                 &after.chunk_no,
                 &limit,

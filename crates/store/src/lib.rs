@@ -17,6 +17,7 @@ pub mod overview;
 mod pool;
 pub mod profile_events;
 pub mod rate_windows;
+pub mod replication;
 pub mod retention;
 pub mod reverts;
 pub mod statistics;

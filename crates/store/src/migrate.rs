@@ -97,6 +97,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "partition_profiles",
         include_str!("../migrations/0020_partition_profiles.sql"),
     ),
+    (
+        21,
+        "domain_led_task_keys",
+        include_str!("../migrations/0021_domain_led_task_keys.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -5,8 +5,8 @@
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
-use userhub_domain::TaskId;
 use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
+use userhub_domain::{DomainId, TaskId};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,15 +19,17 @@ pub struct PendingEvent {
 /// A locked outbox row: one chunk's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingBatch {
+    pub domain_id: DomainId,
     pub id: i64,
     /// The domain of the chunk's events (rows written before the compact layout: unknown).
     pub domain: Option<String>,
     pub events: Vec<PendingEvent>,
 }
 
-/// Adds a chunk's events as one row (nothing if there are none).
+/// Adds a chunk's events (of domain `domain_id`) as one row (nothing if there are none).
 pub async fn insert_events(
     client: &impl GenericClient,
+    domain_id: DomainId,
     chunk: &ChunkEvents,
 ) -> Result<(), StoreError> {
     if chunk.changes.is_empty() {
@@ -64,6 +66,7 @@ pub async fn insert_events(
         .execute(
             &statement,
             &[
+                &domain_id.as_i64(),
                 &chunk.task_id.as_i64(),
                 &(chunk.chunk_no as i32),
                 &chunk.domain,
@@ -109,9 +112,15 @@ pub async fn lock_pending(
     let mut batches = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: i64 = row.get("id");
+        let domain_id = DomainId::new(row.get("domain_id"));
         let domain: Option<String> = row.get("domain");
         match events_of(row) {
-            Ok(events) => batches.push(PendingBatch { id, domain, events }),
+            Ok(events) => batches.push(PendingBatch {
+                domain_id,
+                id,
+                domain,
+                events,
+            }),
             // One unreadable row must not hold back every later event: it stays in the outbox,
             // counted as pending, for an operator to look at.
             Err(error) => {
@@ -202,11 +211,19 @@ fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
 }
 
 /// Removes published rows.
-pub async fn delete_batches(client: &impl GenericClient, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn delete_batches(
+    client: &impl GenericClient,
+    batches: &[PendingBatch],
+) -> Result<(), StoreError> {
+    let domains: Vec<i64> = batches
+        .iter()
+        .map(|batch| batch.domain_id.as_i64())
+        .collect();
+    let ids: Vec<i64> = batches.iter().map(|batch| batch.id).collect();
     let statement = client
         .prepare_cached(include_str!("../queries/profile_events/delete.sql"))
         .await?;
-    client.execute(&statement, &[&ids]).await?;
+    client.execute(&statement, &[&domains, &ids]).await?;
     Ok(())
 }
 

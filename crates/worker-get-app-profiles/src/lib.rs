@@ -47,12 +47,14 @@ impl TaskHandler for GetAppProfiles {
         records: &'a [Work<String>],
     ) -> Result<Handled<AppProfileView>, StoreError> {
         let pids: Vec<&str> = records.iter().map(|work| work.input.as_str()).collect();
-        let mut found: HashMap<String, AppProfileView> =
-            app_profiles(transaction, chunk.domain_id, &pids)
-                .await?
-                .into_iter()
-                .map(|view| (view.pid.clone(), view))
-                .collect();
+        let views = match &chunk.replica {
+            Some(replica) => app_profiles(replica.client(), chunk.domain_id, &pids).await?,
+            None => app_profiles(transaction, chunk.domain_id, &pids).await?,
+        };
+        let mut found: HashMap<String, AppProfileView> = views
+            .into_iter()
+            .map(|view| (view.pid.clone(), view))
+            .collect();
         let mut first_of: HashMap<&str, u32> = HashMap::new();
         let mut exported: HashSet<&str> = HashSet::new();
         let outcomes = records

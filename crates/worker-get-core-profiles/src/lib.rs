@@ -1,6 +1,7 @@
 //! `get_core_profiles`: whole core profiles (identities with metadata, app profile pids,
 //! timestamps) read with three queries per chunk and serialised by serde; selectors are planned
-//! by the runtime into chunks of ids.
+//! by the runtime into chunks of ids. With a read replica, the runtime hands a caught-up one in
+//! the chunk context and the profiles are read there.
 
 use std::collections::{HashMap, HashSet};
 use userhub_domain::profile::view::CoreProfileView;
@@ -49,12 +50,12 @@ impl TaskHandler for GetCoreProfiles {
         records: &'a [Work<i64>],
     ) -> Result<Handled<CoreProfileView>, StoreError> {
         let ids: Vec<i64> = records.iter().map(|work| work.input).collect();
+        let views = match &chunk.replica {
+            Some(replica) => core_profiles(replica.client(), chunk.domain_id, &ids).await?,
+            None => core_profiles(transaction, chunk.domain_id, &ids).await?,
+        };
         let mut found: HashMap<i64, CoreProfileView> =
-            core_profiles(transaction, chunk.domain_id, &ids)
-                .await?
-                .into_iter()
-                .map(|view| (view.id, view))
-                .collect();
+            views.into_iter().map(|view| (view.id, view)).collect();
         let mut first_of: HashMap<i64, u32> = HashMap::new();
         let mut exported: HashSet<i64> = HashSet::new();
         let outcomes = records

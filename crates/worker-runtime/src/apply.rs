@@ -6,13 +6,15 @@
 use crate::dry_run::{self, ResultLine};
 use crate::events::chunk_events;
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
+use crate::replica::caught_up_replica;
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
 use serde_json::json;
+use std::time::Duration;
 use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::events::ChunkEvents;
-use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskState};
+use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskKey, TaskState};
 use userhub_store::deferred::{defer_chunk, predecessors_applied};
 use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
 use userhub_store::profile_events::insert_events;
@@ -91,17 +93,40 @@ pub async fn apply_chunk<H: TaskHandler>(
     pool: &Pool,
     message: ChunkMessage,
 ) -> Result<ChunkDisposition, ChunkError> {
-    run_chunk(Resolution::Handler(handler), pool, message, || {}).await
+    run_chunk(
+        Resolution::Handler(handler),
+        pool,
+        ChunkReads::default(),
+        message,
+        || {},
+    )
+    .await
 }
 
-/// [`apply_chunk`] with a hook called right before the chunk's transaction commits.
+/// [`apply_chunk`] with a read replica for exports (the pool, and how long to wait for it to
+/// catch up) and a hook called right before the chunk's transaction commits.
 pub async fn apply_chunk_with_hook<H: TaskHandler>(
     handler: &H,
     pool: &Pool,
+    replica: Option<(&Pool, Duration)>,
     message: ChunkMessage,
     before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
-    run_chunk(Resolution::Handler(handler), pool, message, before_commit).await
+    let reads = ChunkReads { replica };
+    run_chunk(
+        Resolution::Handler(handler),
+        pool,
+        reads,
+        message,
+        before_commit,
+    )
+    .await
+}
+
+/// Where a chunk's reads may go besides its transaction.
+#[derive(Default)]
+struct ChunkReads<'p> {
+    replica: Option<(&'p Pool, Duration)>,
 }
 
 /// Completes a chunk that keeps failing: its records get `PROCESSING_FAILED` with `reason`.
@@ -115,7 +140,12 @@ pub async fn fail_chunk<H: TaskHandler>(
         // An export that cannot even be planned has no records to fail: the task fails.
         let client = pool.get().await.map_err(StoreError::from)?;
         let reason = format!("the export could not be planned: {reason}");
-        fail_task(&client, message.task_id, &reason).await?;
+        fail_task(
+            &client,
+            TaskKey::new(message.domain_id, message.task_id),
+            &reason,
+        )
+        .await?;
         return Ok(ChunkDisposition::Dropped("the export could not be planned"));
     }
     let error = FieldError::new(
@@ -124,16 +154,25 @@ pub async fn fail_chunk<H: TaskHandler>(
         "the record could not be processed after retries",
     )
     .with_details(json!({ "reason": reason }));
-    run_chunk::<H>(Resolution::FailAll(error), pool, message, || {}).await
+    run_chunk::<H>(
+        Resolution::FailAll(error),
+        pool,
+        ChunkReads::default(),
+        message,
+        || {},
+    )
+    .await
 }
 
 async fn run_chunk<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     pool: &Pool,
+    reads: ChunkReads<'_>,
     message: ChunkMessage,
     before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
+    let task = TaskKey::new(message.domain_id, task_id);
     let chunk_no = message.chunk_no as i32;
     let ordered = match &resolution {
         Resolution::Handler(handler) => handler.applies_in_order(),
@@ -143,15 +182,15 @@ async fn run_chunk<H: TaskHandler>(
     // Waits while the gateway still publishes this task's chunks (it holds the row lock).
     // Wait (on the task row) until the gateway has finished accepting the task, so that the
     // transaction below starts from its committed state.
-    state_for_chunk(&client, task_id).await?;
-    start_processing(&client, task_id).await?;
+    state_for_chunk(&client, task).await?;
+    start_processing(&client, task).await?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     // Chunks of an in-order task take the row exclusively: one applies at a time, and the check
     // for the predecessor below cannot miss a commit.
     let gate = if ordered {
-        lock_task_state(&transaction, task_id).await?
+        lock_task_state(&transaction, task).await?
     } else {
-        state_for_chunk(&transaction, task_id).await?
+        state_for_chunk(&transaction, task).await?
     };
     match gate.map(|gate| gate.state) {
         None => {
@@ -162,7 +201,7 @@ async fn run_chunk<H: TaskHandler>(
         Some(TaskState::Created) => {
             let reason =
                 "the task's acceptance was interrupted before all of its records were queued";
-            fail_unaccepted_task(&transaction, task_id, reason).await?;
+            fail_unaccepted_task(&transaction, task, reason).await?;
             transaction.commit().await.map_err(StoreError::from)?;
             tracing::warn!(%task_id, "task found half-accepted; reported as failed");
             return Ok(ChunkDisposition::Dropped(
@@ -176,13 +215,13 @@ async fn run_chunk<H: TaskHandler>(
     }
     // Checked under the task's share lock: a chunk being replayed has its ledger row removed
     // by a transaction that holds the task row until it commits.
-    if chunk_applied(&transaction, task_id, chunk_no).await? {
+    if chunk_applied(&transaction, task, chunk_no).await? {
         return Ok(ChunkDisposition::Duplicate);
     }
-    if ordered && !predecessors_applied(&transaction, task_id, chunk_no).await? {
+    if ordered && !predecessors_applied(&transaction, task, chunk_no).await? {
         let body = serde_json::to_vec(&message)
             .map_err(|error| ChunkError::Processing(error.to_string()))?;
-        defer_chunk(&transaction, task_id, chunk_no, &body).await?;
+        defer_chunk(&transaction, task, chunk_no, &body).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Deferred);
     }
@@ -194,12 +233,22 @@ async fn run_chunk<H: TaskHandler>(
     } else {
         resolution
     };
+    // Exports read from the replica once it shows what the primary has committed by now.
+    let replica = match (&resolution, reads.replica) {
+        (Resolution::Handler(handler), Some((replica, wait)))
+            if handler.export_kind().is_some() =>
+        {
+            caught_up_replica(&transaction, replica, wait).await
+        }
+        _ => None,
+    };
     let context = ChunkContext {
         task_id,
         domain_id: message.domain_id,
         domain: message.domain.clone(),
         chunk_no: message.chunk_no,
         options: message.options.clone(),
+        replica,
     };
     let first_index = message
         .records
@@ -213,7 +262,7 @@ async fn run_chunk<H: TaskHandler>(
         ))
         .await?;
     let entry = ChunkEntry {
-        task_id,
+        task,
         chunk_no,
         first_index,
         records: record_count,
@@ -228,11 +277,11 @@ async fn run_chunk<H: TaskHandler>(
         return Ok(ChunkDisposition::Duplicate);
     }
     if let Some(events) = &events {
-        insert_events(&transaction, events).await?;
+        insert_events(&transaction, task.domain_id, events).await?;
     }
     let progress = record_chunk_progress(
         &transaction,
-        task_id,
+        task,
         i64::from(outcomes.succeeded),
         i64::from(outcomes.failed),
     )

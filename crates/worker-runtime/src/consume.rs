@@ -18,8 +18,8 @@ use userhub_broker::{
     AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
 };
-use userhub_domain::TaskId;
 use userhub_domain::envelope::ChunkMessage;
+use userhub_domain::{TaskId, TaskKey};
 use userhub_store::statistics::analyze_if_outgrown;
 use userhub_store::{Pool, StoreError};
 use userhub_telemetry::{ActionLabels, Metrics};
@@ -30,6 +30,8 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 struct Worker<H> {
     handler: Arc<H>,
     pool: Pool,
+    /// The read replica exports read from, if one is configured.
+    replica: Option<Pool>,
     broker: Broker,
     settings: WorkerSettings,
     /// Crashes a fault test asked for (none in other builds).
@@ -41,6 +43,7 @@ struct Worker<H> {
 pub async fn run_worker<H: TaskHandler>(
     handler: Arc<H>,
     pool: Pool,
+    replica: Option<Pool>,
     broker: Broker,
     settings: WorkerSettings,
     metrics: Metrics,
@@ -50,6 +53,7 @@ pub async fn run_worker<H: TaskHandler>(
     let worker = Arc::new(Worker {
         handler,
         pool,
+        replica,
         broker,
         crashes: CrashPlan::new(&settings),
         settings,
@@ -150,6 +154,7 @@ impl<H: TaskHandler> Worker<H> {
         }
         let action = self.handler.action();
         let task_id = message.task_id;
+        let task = TaskKey::new(message.domain_id, task_id);
         let started = std::time::Instant::now();
         let chunk_no = message.chunk_no;
         let outcome = if message.selector.is_some() {
@@ -170,9 +175,16 @@ impl<H: TaskHandler> Worker<H> {
                     std::process::abort();
                 }
             };
-            let outcome =
-                apply_chunk_with_hook(self.handler.as_ref(), &self.pool, message, before_commit)
-                    .await;
+            let replica_wait = Duration::from_millis(self.settings.replica_wait_ms);
+            let replica = self.replica.as_ref().map(|pool| (pool, replica_wait));
+            let outcome = apply_chunk_with_hook(
+                self.handler.as_ref(),
+                &self.pool,
+                replica,
+                message,
+                before_commit,
+            )
+            .await;
             if crash.after_commit && outcome.is_ok() {
                 tracing::error!(%task_id, chunk_no, "injected crash after commit, before ack");
                 std::process::abort();
@@ -185,8 +197,7 @@ impl<H: TaskHandler> Worker<H> {
         ) && self.handler.applies_in_order()
         {
             let next = chunk_no as i32 + 1;
-            if let Err(error) = release_next(&self.pool, &self.broker, action, task_id, next).await
-            {
+            if let Err(error) = release_next(&self.pool, &self.broker, action, task, next).await {
                 tracing::warn!(%error, %task_id, next, "could not release the next chunk; the sweep will");
             }
         }
@@ -280,11 +291,12 @@ impl<H: TaskHandler> Worker<H> {
             return;
         };
         let (task_id, chunk_no) = (message.task_id, message.chunk_no as i32);
+        let task = TaskKey::new(message.domain_id, task_id);
         match fail_chunk::<H>(&self.pool, message, &reason).await {
             Ok(_) => {
                 if self.handler.applies_in_order() {
                     if let Err(error) =
-                        release_next(&self.pool, &self.broker, action, task_id, chunk_no + 1).await
+                        release_next(&self.pool, &self.broker, action, task, chunk_no + 1).await
                     {
                         tracing::warn!(%error, %task_id, "could not release the next chunk; the sweep will");
                     }

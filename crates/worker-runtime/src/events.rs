@@ -52,6 +52,7 @@ mod tests {
             domain: "demo".into(),
             chunk_no: 3,
             options,
+            replica: None,
         }
     }
 

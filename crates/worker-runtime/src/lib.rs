@@ -12,6 +12,7 @@ mod ordered;
 mod outcomes;
 mod plan;
 mod relay;
+mod replica;
 mod retention;
 mod service;
 mod settings;
@@ -22,6 +23,7 @@ pub use consume::run_worker;
 pub use faults::{CrashPoint, WorkerFaults};
 pub use outcomes::OutcomeWriter;
 pub use relay::{relay_round, run_event_relay};
+pub use replica::Replica;
 pub use retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_sweeper, sweep};
 pub use service::{Consumers, run, spawn_workers};
 pub use settings::WorkerSettings;
@@ -44,6 +46,9 @@ pub struct ChunkContext {
     pub chunk_no: u32,
     /// The task's options (EXT), e.g. an upsert's `match_by`.
     pub options: TaskOptions,
+    /// Export task types: a read replica that shows everything committed before the chunk
+    /// began, to read from instead of the chunk's transaction (`None`: read the transaction).
+    pub replica: Option<Replica>,
 }
 
 /// A record that passed the gateway's checks and parsed into its task type's input.

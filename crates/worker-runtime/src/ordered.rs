@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
-use userhub_domain::{DomainId, TaskAction, TaskId};
+use userhub_domain::{TaskAction, TaskId, TaskKey};
 use userhub_store::deferred::{forget, forgotten_chunks, ready_chunk};
 use userhub_store::{Pool, StoreError};
 
@@ -23,13 +23,14 @@ pub enum ReleaseError {
 
 async fn publish(
     broker: &Broker,
-    route: ChunkRoute,
-    task_id: TaskId,
+    action: TaskAction,
+    task: TaskKey,
     chunk_no: i32,
     body: Vec<u8>,
 ) -> Result<(), ReleaseError> {
+    let task_id: TaskId = task.task_id;
     let message = OutgoingMessage {
-        destination: Destination::Work(route.action, route.domain_id),
+        destination: Destination::Work(action, task.domain_id),
         message_id: format!("{task_id}:{chunk_no}"),
         body,
         headers: FieldTable::default(),
@@ -46,28 +47,24 @@ pub(crate) async fn release_next(
     pool: &Pool,
     broker: &Broker,
     action: TaskAction,
-    task_id: TaskId,
+    task: TaskKey,
     chunk_no: i32,
 ) -> Result<bool, ReleaseError> {
     let client = pool.get().await.map_err(StoreError::from)?;
-    let Some(body) = ready_chunk(&client, task_id, chunk_no).await? else {
+    let Some(body) = ready_chunk(&client, task, chunk_no).await? else {
         return Ok(false);
     };
-    let route = ChunkRoute::of(&body).unwrap_or(ChunkRoute {
-        action,
-        domain_id: DomainId::new(0),
-    });
-    publish(broker, route, task_id, chunk_no, body).await?;
-    forget(&client, task_id, chunk_no).await?;
-    tracing::debug!(%task_id, chunk_no, "deferred chunk released");
+    let action = ChunkRoute::of(&body).map_or(action, |route| route.action);
+    publish(broker, action, task, chunk_no, body).await?;
+    forget(&client, task, chunk_no).await?;
+    tracing::debug!(task_id = %task, chunk_no, "deferred chunk released");
     Ok(true)
 }
 
-/// Where a chunk is published: its task type and (for the shard) its domain.
+/// Where a chunk is published: its task type (its domain, for the shard, is the task's).
 #[derive(Deserialize)]
 struct ChunkRoute {
     action: TaskAction,
-    domain_id: DomainId,
 }
 
 impl ChunkRoute {
@@ -81,14 +78,14 @@ pub(crate) async fn release_forgotten(pool: &Pool, broker: &Broker) -> Result<us
     let client = pool.get().await.map_err(StoreError::from)?;
     let forgotten = forgotten_chunks(&client, SWEEP_AFTER_MS).await?;
     let count = forgotten.len();
-    for (task_id, chunk_no, body) in forgotten {
+    for (task, chunk_no, body) in forgotten {
         let Some(route) = ChunkRoute::of(&body) else {
-            tracing::error!(%task_id, chunk_no, "a deferred chunk cannot be read; leaving it");
+            tracing::error!(task_id = %task, chunk_no, "a deferred chunk cannot be read; leaving it");
             continue;
         };
-        publish(broker, route, task_id, chunk_no, body).await?;
-        forget(&client, task_id, chunk_no).await?;
-        tracing::warn!(%task_id, chunk_no, "deferred chunk released by the sweep");
+        publish(broker, route.action, task, chunk_no, body).await?;
+        forget(&client, task, chunk_no).await?;
+        tracing::warn!(task_id = %task, chunk_no, "deferred chunk released by the sweep");
     }
     Ok(count)
 }

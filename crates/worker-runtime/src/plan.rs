@@ -8,10 +8,10 @@
 use crate::apply::{ChunkDisposition, ChunkError};
 use serde_json::{Value, json};
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
-use userhub_domain::TaskState;
 use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
+use userhub_domain::{TaskKey, TaskState};
 use userhub_store::exports::{
     ExportKey, ExportKind, count_selection, next_selected, open_selection,
 };
@@ -41,6 +41,7 @@ pub async fn plan_export(
     chunk_records: usize,
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
+    let task = TaskKey::new(message.domain_id, task_id);
     let target = match kind {
         ExportKind::CoreProfiles => ExportTarget::CoreProfiles,
         ExportKind::AppProfiles => ExportTarget::AppProfiles,
@@ -66,15 +67,15 @@ pub async fn plan_export(
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Wait (on the task row) until the gateway has finished accepting the task, so that the
     // transaction below starts from its committed state.
-    state_for_chunk(&client, task_id).await?;
-    start_processing(&client, task_id).await?;
+    state_for_chunk(&client, task).await?;
+    start_processing(&client, task).await?;
     let transaction = client
         .build_transaction()
         .isolation_level(userhub_store::IsolationLevel::RepeatableRead)
         .start()
         .await
         .map_err(StoreError::from)?;
-    let gate = lock_task_state(&transaction, task_id).await?;
+    let gate = lock_task_state(&transaction, task).await?;
     match gate.map(|gate| gate.state) {
         None => {
             return Ok(ChunkDisposition::Dropped(
@@ -84,7 +85,7 @@ pub async fn plan_export(
         Some(TaskState::Created) => {
             let reason =
                 "the task's acceptance was interrupted before all of its records were queued";
-            fail_unaccepted_task(&transaction, task_id, reason).await?;
+            fail_unaccepted_task(&transaction, task, reason).await?;
             transaction.commit().await.map_err(StoreError::from)?;
             return Ok(ChunkDisposition::Dropped(
                 "the task's acceptance was interrupted",
@@ -95,12 +96,12 @@ pub async fn plan_export(
         }
         Some(TaskState::Queued | TaskState::Processing) => {}
     }
-    if chunk_applied(&transaction, task_id, 0).await? {
+    if chunk_applied(&transaction, task, 0).await? {
         return Ok(ChunkDisposition::Duplicate);
     }
     if gate.is_some_and(|gate| gate.canceled) {
         // Canceled before it was planned: no record was selected, none is reported.
-        complete_canceled(&transaction, task_id).await?;
+        complete_canceled(&transaction, task).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Dropped(
             "the task was canceled before it was planned",
@@ -158,16 +159,9 @@ pub async fn plan_export(
     publisher.publish_all(&batch).await?;
     publisher.close().await;
     let manifest = ChunkManifest::from_runs(runs);
-    set_plan(
-        &transaction,
-        task_id,
-        index as i64,
-        chunk_no as i32,
-        &manifest,
-    )
-    .await?;
+    set_plan(&transaction, task, index as i64, chunk_no as i32, &manifest).await?;
     let plan_entry = ChunkEntry {
-        task_id,
+        task,
         chunk_no: 0,
         first_index: 0,
         records: 0,
@@ -180,9 +174,7 @@ pub async fn plan_export(
         transaction.rollback().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Duplicate);
     }
-    let state = record_chunk_progress(&transaction, task_id, 0, 0)
-        .await?
-        .state;
+    let state = record_chunk_progress(&transaction, task, 0, 0).await?.state;
     transaction.commit().await.map_err(StoreError::from)?;
     tracing::info!(%task_id, profiles = index, chunks = chunk_no - 1, "export planned");
     Ok(ChunkDisposition::Applied {

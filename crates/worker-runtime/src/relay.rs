@@ -110,8 +110,7 @@ pub async fn relay_round(
         })
         .collect();
     enqueue_profile_events(&transaction, &queued).await?;
-    let ids: Vec<i64> = batches.iter().map(|batch| batch.id).collect();
-    delete_batches(&transaction, &ids).await?;
+    delete_batches(&transaction, &batches).await?;
     transaction.commit().await.map_err(StoreError::from)?;
     Ok(events)
 }
@@ -184,6 +183,7 @@ mod tests {
     #[test]
     fn a_chunk_becomes_one_message_per_routing_key_in_record_order() {
         let batch = PendingBatch {
+            domain_id: userhub_domain::DomainId::new(1),
             id: 1,
             domain: Some("demo".into()),
             events: vec![

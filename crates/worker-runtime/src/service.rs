@@ -18,6 +18,7 @@ use userhub_telemetry::Metrics;
 /// What every consume loop of a process shares.
 struct Shared {
     pool: Pool,
+    replica: Option<Pool>,
     broker: Broker,
     settings: WorkerSettings,
     metrics: Metrics,
@@ -40,6 +41,7 @@ impl Consumers {
                 jobs.spawn(run_worker(
                     Arc::new(handler),
                     shared.pool.clone(),
+                    shared.replica.clone(),
                     shared.broker.clone(),
                     shared.settings.clone(),
                     shared.metrics.clone(),
@@ -68,6 +70,7 @@ pub fn spawn_workers(
     }
     let shared = Shared {
         pool: process.pool.clone(),
+        replica: process.context.read_pool.clone(),
         broker: broker.clone(),
         settings: settings.clone(),
         metrics: process.metrics.clone(),

@@ -27,10 +27,18 @@ pub struct WorkerSettings {
     pub profile_event_messages: EventMessages,
     /// How often the event relay looks for unpublished events when it found none.
     pub event_poll_interval_ms: u64,
+    /// With a read replica (`database.read_url`): how long an export chunk waits for the replica
+    /// to replay what the primary has committed before reading the primary instead.
+    #[serde(default = "default_replica_wait_ms")]
+    pub replica_wait_ms: u64,
     /// Crashes for the fault tests (test builds only).
     #[cfg(feature = "fault-injection")]
     #[serde(default)]
     pub faults: crate::faults::WorkerFaults,
+}
+
+fn default_replica_wait_ms() -> u64 {
+    2_000
 }
 
 impl Default for WorkerSettings {
@@ -45,6 +53,7 @@ impl Default for WorkerSettings {
             profile_events: true,
             profile_event_messages: EventMessages::Batch,
             event_poll_interval_ms: 250,
+            replica_wait_ms: default_replica_wait_ms(),
             #[cfg(feature = "fault-injection")]
             faults: crate::faults::WorkerFaults::default(),
         }

@@ -64,8 +64,8 @@ pub async fn check_stalled_tasks(
         if task.state == TaskState::Created {
             let reason = "the task's acceptance was interrupted (the gateway stopped before all of its records \
                           were queued); nothing was applied";
-            fail_unaccepted_task(&transaction, task.id, reason).await?;
-            tracing::warn!(task_id = %task.id, "abandoned task failed");
+            fail_unaccepted_task(&transaction, task.task, reason).await?;
+            tracing::warn!(task_id = %task.task, "abandoned task failed");
             continue;
         }
         let waiting = broker.ready_messages(task.action).await;
@@ -82,11 +82,11 @@ pub async fn check_stalled_tasks(
             && task.idle_seconds as u64 * 1000 >= settings.stall_fail_after_ms;
         if lost {
             complete_lost_chunks(&transaction, task, &reason).await?;
-            tracing::error!(task_id = %task.id, %reason, "stalled task completed; its missing chunks were lost");
+            tracing::error!(task_id = %task.task, %reason, "stalled task completed; its missing chunks were lost");
         } else {
-            mark_stalled(&transaction, task.id, &reason).await?;
+            mark_stalled(&transaction, task.task, &reason).await?;
             if !task.already_marked {
-                tracing::warn!(task_id = %task.id, %reason, "task stalled");
+                tracing::warn!(task_id = %task.task, %reason, "task stalled");
             }
         }
     }
@@ -100,7 +100,7 @@ async fn complete_lost_chunks(
     task: &StalledTask,
     reason: &str,
 ) -> Result<(), ChunkError> {
-    let applied: HashSet<i32> = applied_chunk_numbers(transaction, task.id)
+    let applied: HashSet<i32> = applied_chunk_numbers(transaction, task.task)
         .await?
         .into_iter()
         .collect();
@@ -122,7 +122,7 @@ async fn complete_lost_chunks(
         }
         let outcomes = writer.finish()?;
         let entry = ChunkEntry {
-            task_id: task.id,
+            task: task.task,
             chunk_no,
             first_index: indexes.first().map_or(0, |index| i64::from(*index)),
             records: indexes.len() as i32,
@@ -132,12 +132,12 @@ async fn complete_lost_chunks(
             errors: outcomes.errors.as_ref(),
         };
         if insert_chunk(transaction, &entry).await? {
-            record_chunk_progress(transaction, task.id, 0, i64::from(outcomes.failed)).await?;
+            record_chunk_progress(transaction, task.task, 0, i64::from(outcomes.failed)).await?;
         }
     }
     let failure = format!(
         "some chunks were lost ({reason}); their records are reported as PROCESSING_FAILED"
     );
-    set_failure_reason(transaction, task.id, &failure).await?;
+    set_failure_reason(transaction, task.task, &failure).await?;
     Ok(())
 }

@@ -194,3 +194,130 @@ async fn a_database_with_profiles_is_converted_with_every_row_unchanged() {
         .await
         .unwrap();
 }
+
+/// The columns of `table`'s primary key, in order.
+async fn primary_key(client: &userhub_store::PooledClient, table: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+               CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n) \
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+              WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY k.n",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_database_with_tasks_is_rekeyed_by_domain() {
+    let settings = test_settings();
+    userhub_store::create_database_if_missing(&settings.database.url)
+        .await
+        .unwrap();
+    let pool = userhub_store::connect(&settings.database).unwrap();
+    userhub_store::run_migrations_through(&pool, 20)
+        .await
+        .unwrap();
+    let client = pool.get().await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO domains (id, name) VALUES (5, 'five'), (6, 'six');
+             INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total)
+             VALUES (101, 5, 'create_core_profiles', 'processing', 'jsonl', 4, 2),
+                    (102, 6, 'upsert_core_profiles', 'processing', 'jsonl', 4, 2);
+             INSERT INTO task_chunks (task_id, chunk_no, first_index, records, succeeded, failed)
+             VALUES (101, 0, 0, 2, 2, 0), (102, 0, 0, 2, 1, 1);
+             INSERT INTO deferred_chunks (task_id, chunk_no, body) VALUES (102, 1, '\\x7b7d');
+             INSERT INTO profile_event_outbox (task_id, chunk_no, domain, occurred_at,
+                 profile_ids, created, field_lists, field_list_of)
+             VALUES (101, 0, 'five', 1, '{1,2}', '{t,t}', '{\"\"}', '{0,0}');
+             INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies)
+             VALUES ('{e}', '{six.updated}', ARRAY['{\"domain\": \"six\"}']);",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    userhub_store::run_migrations(&pool).await.unwrap();
+    let client = pool.get().await.unwrap();
+    let domains = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, i64>(0))
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(
+        domains("SELECT domain_id FROM task_chunks ORDER BY task_id").await,
+        [5, 6]
+    );
+    assert_eq!(domains("SELECT domain_id FROM deferred_chunks").await, [6]);
+    assert_eq!(
+        domains("SELECT domain_id FROM profile_event_outbox ORDER BY id").await,
+        [5, 6],
+        "both layouts of outbox rows find their domain"
+    );
+    for (table, key) in [
+        ("tasks", vec!["domain_id", "id"]),
+        ("task_chunks", vec!["domain_id", "task_id", "chunk_no"]),
+        ("deferred_chunks", vec!["domain_id", "task_id", "chunk_no"]),
+        ("profile_event_outbox", vec!["domain_id", "id"]),
+        ("revert_created", vec!["domain_id", "task_id", "chunk_no"]),
+        ("core_profile_images", vec!["domain_id", "task_id", "id"]),
+        (
+            "identity_images",
+            vec!["domain_id", "task_id", "kind", "normalized"],
+        ),
+        ("app_profile_images", vec!["domain_id", "task_id", "pid"]),
+        (
+            "revert_marks",
+            vec!["domain_id", "core_profile_id", "task_id"],
+        ),
+    ] {
+        assert_eq!(primary_key(&client, table).await, key, "{table}");
+    }
+
+    // The store finds the converted task by its key, and deleting it removes its ledger rows
+    // through the (domain_id, task_id) foreign key.
+    let key = userhub_domain::TaskKey::new(
+        userhub_domain::DomainId::new(6),
+        userhub_domain::TaskId::from(102),
+    );
+    assert_eq!(
+        userhub_store::ledger::applied_chunk_numbers(&client, key)
+            .await
+            .unwrap(),
+        [0]
+    );
+    let other_domain = userhub_domain::TaskKey::new(userhub_domain::DomainId::new(5), key.task_id);
+    assert!(
+        userhub_store::ledger::applied_chunk_numbers(&client, other_domain)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a task is addressed within its domain"
+    );
+    userhub_store::tasks::delete_task(&client, key)
+        .await
+        .unwrap();
+    assert_eq!(
+        domains(
+            "SELECT domain_id FROM task_chunks UNION ALL SELECT domain_id FROM deferred_chunks"
+        )
+        .await,
+        [5]
+    );
+    drop(client);
+    pool.close();
+    userhub_store::drop_database(&settings.database.url)
+        .await
+        .unwrap();
+}

@@ -267,12 +267,13 @@ async fn outbox_rows_written_before_the_compact_layout_are_still_published() {
     let client = app.pool.get().await.unwrap();
     client
         .execute(
-            "INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies) \
-             VALUES ($1, $2, $3)",
+            "INSERT INTO profile_event_outbox (domain_id, event_ids, routing_keys, bodies) \
+             VALUES ((SELECT id FROM domains WHERE name = $4), $1, $2, $3)",
             &[
                 &vec!["7.0.0", "7.0.1"],
                 &vec![format!("{}.created", app.domain); 2],
                 &vec![body(0), body(1)],
+                &app.domain,
             ],
         )
         .await
@@ -297,9 +298,9 @@ async fn an_unreadable_outbox_row_does_not_hold_back_later_events() {
     let mut tap = EventTap::bind(&app, "#").await;
     // A compact row whose arrays disagree (two profiles, one action).
     app.execute(
-        "INSERT INTO profile_event_outbox (task_id, chunk_no, domain, occurred_at, profile_ids, \
-         created, field_lists, field_list_of, pids, app_ids) \
-         VALUES (7, 0, 'x', 1, '{1,2}', '{t}', '{}', '{0,0}', '{NULL,NULL}', '{NULL,NULL}')",
+        "INSERT INTO profile_event_outbox (domain_id, task_id, chunk_no, domain, occurred_at, \
+         profile_ids, created, field_lists, field_list_of, pids, app_ids) \
+         VALUES (0, 7, 0, 'x', 1, '{1,2}', '{t}', '{}', '{0,0}', '{NULL,NULL}', '{NULL,NULL}')",
     )
     .await;
     import_in_chunks(&app, 3).await;

@@ -153,3 +153,108 @@ async fn status_reads_come_from_the_replica_and_fall_back_to_the_primary() {
     );
     app.stop().await;
 }
+
+/// Index and sequential scans of the database's core profile partitions that the replica
+/// itself served (its own statistics); `None` while it has not replayed the tables yet.
+async fn replica_profile_scans(replica_db: &str) -> Option<i64> {
+    let rows = try_on_replica(
+        replica_db,
+        "SELECT coalesce(sum(coalesce(idx_scan, 0) + coalesce(seq_scan, 0)), 0)::int8 \
+         FROM pg_stat_user_tables WHERE relname LIKE 'core_profiles%'",
+    )
+    .await
+    .ok()?;
+    rows.first().map(|row| row.get(0))
+}
+
+/// Exported profiles by their uid.
+fn uids(exported: &[Value]) -> Vec<String> {
+    let mut uids: Vec<String> = exported
+        .iter()
+        .map(|profile| {
+            profile["identities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find_map(|identity| identity["uid"].as_str())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    uids.sort();
+    uids
+}
+
+#[tokio::test]
+async fn exports_read_the_replica_once_it_caught_up_and_the_primary_when_it_lags() {
+    let replica = start_replica();
+    let app = TestApp::spawn_with(|settings| {
+        let database = settings.database.url.rsplit('/').next().unwrap().to_owned();
+        settings.database.read_url = Some(format!("{replica}/{database}"));
+        settings.worker.replica_wait_ms = 5_000;
+    })
+    .await;
+    let database = app.settings.database.url.rsplit('/').next().unwrap();
+    let replica_db = format!("{replica}/{database}");
+    let control = format!("{replica}/postgres");
+    on_replica(&control, "SELECT pg_wal_replay_resume()").await;
+
+    // Exported right after they were created: the export waits for the replica to replay the
+    // creates, then reads them there.
+    let (_, created, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[
+                json!({"identities": [{"uid": "first"}], "age": 30}),
+                json!({"identities": [{"uid": "second"}], "last_city": "Oslo"}),
+            ],
+        )
+        .await;
+    let mut scans_before = None;
+    for _ in 0..600 {
+        scans_before = replica_profile_scans(&replica_db).await;
+        if scans_before.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let scans_before = scans_before.expect("the replica replays the test's database");
+    let selectors: Vec<Value> = created
+        .iter()
+        .map(|result| json!({"core-profile-id": result["core-profile-id"]}))
+        .collect();
+    let (status, exported, _) = app.run_task("get_core_profiles", &selectors).await;
+    assert_eq!(status["succeeded"], 2, "{status}");
+    assert_eq!(uids(&exported), ["first", "second"]);
+    assert_eq!(exported[0]["age"], 30);
+    // The replica's statistics count the export's reads (a backend reports them within ~10 s).
+    let mut served = false;
+    for _ in 0..300 {
+        if replica_profile_scans(&replica_db).await.unwrap_or(0) > scans_before {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "the export read the profiles on the replica");
+
+    // Replay held: a profile created now is only on the primary. The export waits for the
+    // replica as long as `replica_wait_ms`, then reads the primary, and finds it.
+    on_replica(&control, "SELECT pg_wal_replay_pause()").await;
+    let (_, fresh, _) = app
+        .run_task(
+            "create_core_profiles",
+            &[json!({"identities": [{"uid": "fresh"}]})],
+        )
+        .await;
+    let (status, exported, errors) = app
+        .run_task(
+            "get_core_profiles",
+            &[json!({"core-profile-id": fresh[0]["core-profile-id"]})],
+        )
+        .await;
+    on_replica(&control, "SELECT pg_wal_replay_resume()").await;
+    assert_eq!(status["succeeded"], 1, "{status} {errors:?}");
+    assert_eq!(uids(&exported), ["fresh"]);
+    app.stop().await;
+}

@@ -38,7 +38,9 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
         parent_task_id: None,
     };
     insert_task(&client, &task).await.unwrap();
-    mark_queued(&client, id).await.unwrap();
+    mark_queued(&client, userhub_domain::TaskKey::new(task.domain_id, id))
+        .await
+        .unwrap();
     id
 }
 

@@ -1,16 +1,17 @@
 //! The operator's cancel from the dashboard (EXT task control): `POST
 //! /ops/api/tasks/{task_id}/cancel` with the operator token stops an open task of any domain,
-//! with the same effect as the domain's own `POST .../{task_id}/cancel`.
+//! with the same effect as the domain's own `POST .../{task_id}/cancel`. The task's domain is
+//! looked up by its id; an id two domains share is refused as ambiguous.
 
 use super::Dashboard;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use userhub_domain::TaskId;
+use userhub_domain::{TaskId, TaskKey};
 use userhub_http_common::ApiError;
 use userhub_store::StoreError;
-use userhub_store::tasks::{CancelRequest, request_cancel, task_state};
+use userhub_store::tasks::{CancelRequest, domains_of_task, request_cancel, task_state};
 
 /// The answer to the operator's cancel.
 #[derive(Debug, Serialize)]
@@ -26,7 +27,18 @@ pub async fn cancel_task(
 ) -> Result<(StatusCode, Json<CancelRequested>), ApiError> {
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let client = dashboard.pool.get().await.map_err(StoreError::from)?;
-    match request_cancel(&client, None, task_id).await? {
+    let task = match domains_of_task(&client, task_id).await?.as_slice() {
+        [] => return Err(ApiError::task_not_found(task_id)),
+        [domain_id] => TaskKey::new(*domain_id, task_id),
+        [..] => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "AMBIGUOUS_TASK_ID",
+                format!("several domains have a task {task_id}; cancel it with the domain's key"),
+            ));
+        }
+    };
+    match request_cancel(&client, task).await? {
         CancelRequest::Requested {
             state,
             requested_at,
@@ -41,7 +53,7 @@ pub async fn cancel_task(
                 }),
             ))
         }
-        CancelRequest::NotOpen => match task_state(&client, task_id).await? {
+        CancelRequest::NotOpen => match task_state(&client, task).await? {
             None => Err(ApiError::task_not_found(task_id)),
             Some(_) => Err(ApiError::task_completed(task_id)),
         },

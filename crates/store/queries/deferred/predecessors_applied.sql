@@ -1,2 +1,2 @@
--- How many chunks before `$2` of task `$1` are in the ledger.
-SELECT count(*) FROM task_chunks WHERE task_id = $1 AND chunk_no < $2
+-- How many chunks before `$3` of task `$2` are in the ledger.
+SELECT count(*) FROM task_chunks WHERE domain_id = $1 AND task_id = $2 AND chunk_no < $3

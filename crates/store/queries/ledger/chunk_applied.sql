@@ -1,2 +1,2 @@
--- Whether chunk $2 of task $1 is in the ledger.
-SELECT 1 FROM task_chunks WHERE task_id = $1 AND chunk_no = $2
+-- Whether chunk $3 of task $2 is in the ledger.
+SELECT 1 FROM task_chunks WHERE domain_id = $1 AND task_id = $2 AND chunk_no = $3

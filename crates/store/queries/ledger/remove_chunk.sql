@@ -1,4 +1,4 @@
--- Removes chunk $2 of task $1 from the ledger (to apply it again), returning its counts.
+-- Removes chunk $3 of task $2 from the ledger (to apply it again), returning its counts.
 DELETE FROM task_chunks
- WHERE task_id = $1 AND chunk_no = $2
+ WHERE domain_id = $1 AND task_id = $2 AND chunk_no = $3
 RETURNING records::int8, succeeded::int8, failed::int8

@@ -1,13 +1,13 @@
 -- Every open task and the tasks completed in the last $1 seconds, with their domain's name;
 -- open ones first, newest first within each group; at most $2.
 WITH open_tasks AS (
-    SELECT id, 0 AS grp, row_number() OVER (ORDER BY id DESC) AS pos
+    SELECT domain_id, id, 0 AS grp, row_number() OVER (ORDER BY id DESC) AS pos
       FROM tasks
      WHERE state <> 'completed'
      ORDER BY id DESC
      LIMIT $2
 ), recent_tasks AS (
-    SELECT id, 1 AS grp, row_number() OVER (ORDER BY completed_at DESC) AS pos
+    SELECT domain_id, id, 1 AS grp, row_number() OVER (ORDER BY completed_at DESC) AS pos
       FROM tasks
      WHERE completed_at > now() - make_interval(secs => $1)
      ORDER BY completed_at DESC
@@ -28,6 +28,6 @@ SELECT d.name AS domain_name,
               WHERE c.domain_id = t.domain_id AND c.parent_task_id = t.id
               ORDER BY c.id) AS child_task_ids
   FROM picked p
-  JOIN tasks t ON t.id = p.id
+  JOIN tasks t ON t.domain_id = p.domain_id AND t.id = p.id
   JOIN domains d ON d.id = t.domain_id
  ORDER BY p.grp, p.pos

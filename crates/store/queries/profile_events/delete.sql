@@ -1,2 +1,4 @@
 -- Removes published outbox rows.
-DELETE FROM profile_event_outbox WHERE id = ANY($1)
+DELETE FROM profile_event_outbox o
+ USING unnest($1::int8[], $2::int8[]) AS k (domain_id, id)
+ WHERE o.domain_id = k.domain_id AND o.id = k.id

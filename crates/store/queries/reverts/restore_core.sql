@@ -10,7 +10,7 @@ UPDATE core_profiles p
        preferred_language = i.preferred_language, last_active_date = i.last_active_date,
        updated_at = now()
   FROM core_profile_images i, core_profiles cur
- WHERE i.task_id = $3 AND i.id = p.id AND cur.domain_id = $1 AND cur.id = p.id
+ WHERE i.domain_id = $1 AND i.task_id = $3 AND i.id = p.id AND cur.domain_id = $1 AND cur.id = p.id
    AND p.domain_id = $1 AND p.id = ANY($2)
 RETURNING p.id, array_remove(ARRAY[
     CASE WHEN cur.names::text IS DISTINCT FROM i.names::text THEN 'names' END,

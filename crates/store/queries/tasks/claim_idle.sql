@@ -1,6 +1,6 @@
 -- Unfinished tasks idle for at least $1 ms, locked for one stall detector; tasks another
 -- process holds (a gateway publishing, a worker committing, another detector) are skipped.
-SELECT id, action, state, chunks_total, chunks_done, chunk_manifest,
+SELECT domain_id, id, action, state, chunks_total, chunks_done, chunk_manifest,
        stalled_since IS NOT NULL AS marked,
        extract(epoch FROM clock_timestamp() - last_progress_at)::int8 AS idle
   FROM tasks

@@ -1,1 +1,1 @@
-DELETE FROM tasks WHERE id = $1
+DELETE FROM tasks WHERE domain_id = $1 AND id = $2

@@ -1,4 +1,4 @@
 -- any open state → completed (failed), with the reason; a completed task stays as it is.
-UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $2,
+UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $3,
        completed_at = now(), last_progress_at = now()
- WHERE id = $1 AND state <> 'completed'
+ WHERE domain_id = $1 AND id = $2 AND state <> 'completed'

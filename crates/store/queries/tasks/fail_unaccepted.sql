@@ -1,4 +1,4 @@
 -- created → completed (failed): the task's acceptance was interrupted.
-UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $2,
+UPDATE tasks SET state = 'completed', outcome = 'failed', failure_reason = $3,
        completed_at = now(), last_progress_at = now()
- WHERE id = $1 AND state = 'created'
+ WHERE domain_id = $1 AND id = $2 AND state = 'created'

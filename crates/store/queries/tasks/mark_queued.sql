@@ -1,4 +1,4 @@
 -- created → queued, once every chunk is durably published.
 UPDATE tasks SET state = CASE WHEN state = 'created' THEN 'queued' ELSE state END
- WHERE id = $1
+ WHERE domain_id = $1 AND id = $2
 RETURNING state

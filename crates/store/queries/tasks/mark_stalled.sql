@@ -1,2 +1,2 @@
-UPDATE tasks SET stalled_since = coalesce(stalled_since, clock_timestamp()), stall_reason = $2
- WHERE id = $1
+UPDATE tasks SET stalled_since = coalesce(stalled_since, clock_timestamp()), stall_reason = $3
+ WHERE domain_id = $1 AND id = $2

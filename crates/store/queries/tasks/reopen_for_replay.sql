@@ -1,10 +1,10 @@
--- completed | processing → processing: takes a replayed chunk's counts out ($2 chunks,
--- $3 records, $4 succeeded, $5 failed) so that it can be applied again.
+-- completed | processing → processing: takes a replayed chunk's counts out ($3 chunks,
+-- $4 records, $5 succeeded, $6 failed) so that it can be applied again.
 UPDATE tasks SET
-    chunks_done = chunks_done - $2,
-    processed = processed - $3,
-    succeeded = succeeded - $4,
-    failed = failed - $5,
+    chunks_done = chunks_done - $3,
+    processed = processed - $4,
+    succeeded = succeeded - $5,
+    failed = failed - $6,
     state = 'processing', outcome = NULL, completed_at = NULL, failure_reason = NULL,
     last_progress_at = clock_timestamp()
- WHERE id = $1
+ WHERE domain_id = $1 AND id = $2

@@ -3,5 +3,5 @@
 -- A chunk whose transaction was under way when this committed finds it when it counts its
 -- progress, and is applied again as canceled.
 UPDATE tasks SET cancel_requested_at = coalesce(cancel_requested_at, clock_timestamp())
- WHERE id = $1 AND ($2::int8 IS NULL OR domain_id = $2) AND state <> 'completed'
+ WHERE domain_id = $1 AND id = $2 AND state <> 'completed'
 RETURNING state, cancel_requested_at

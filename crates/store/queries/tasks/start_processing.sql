@@ -1,3 +1,3 @@
 -- queued → processing, when a worker picks up a chunk.
 UPDATE tasks SET state = 'processing', started_at = coalesce(started_at, now())
- WHERE id = $1 AND state = 'queued'
+ WHERE domain_id = $1 AND id = $2 AND state = 'queued'

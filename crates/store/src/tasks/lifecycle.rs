@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskState};
+use userhub_domain::{TaskAction, TaskId, TaskKey, TaskState};
 
 /// Inserts the task in state `created`.
 pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<(), StoreError> {
@@ -55,11 +55,11 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
 }
 
 /// Takes the row lock that holds workers back until the gateway has published every chunk.
-pub async fn lock_task(client: &impl GenericClient, id: TaskId) -> Result<bool, StoreError> {
+pub async fn lock_task(client: &impl GenericClient, task: TaskKey) -> Result<bool, StoreError> {
     let row = client
         .query_opt(
             include_str!("../../queries/tasks/lock.sql"),
-            &[&id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     Ok(row.is_some())
@@ -68,12 +68,12 @@ pub async fn lock_task(client: &impl GenericClient, id: TaskId) -> Result<bool, 
 /// `created` → `queued` once every chunk is durably published; returns the state afterwards.
 pub async fn mark_queued(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<Option<TaskState>, StoreError> {
     let row = client
         .query_opt(
             include_str!("../../queries/tasks/mark_queued.sql"),
-            &[&id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     row.map(|row| {
@@ -83,11 +83,11 @@ pub async fn mark_queued(
     .transpose()
 }
 
-pub async fn delete_task(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+pub async fn delete_task(client: &impl GenericClient, task: TaskKey) -> Result<(), StoreError> {
     on_task(
         client,
         include_str!("../../queries/tasks/delete.sql"),
-        id,
+        task,
         &[],
     )
     .await?;
@@ -96,11 +96,19 @@ pub async fn delete_task(client: &impl GenericClient, id: TaskId) -> Result<(), 
 
 /// `queued` → `processing` when a worker picks up a chunk. Waits while the gateway still holds
 /// the task's lock.
-pub async fn start_processing(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+pub async fn start_processing(
+    client: &impl GenericClient,
+    task: TaskKey,
+) -> Result<(), StoreError> {
     let statement = client
         .prepare_cached(include_str!("../../queries/tasks/start_processing.sql"))
         .await?;
-    client.execute(&statement, &[&id.as_i64()]).await?;
+    client
+        .execute(
+            &statement,
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
+        )
+        .await?;
     Ok(())
 }
 
@@ -108,29 +116,33 @@ pub async fn start_processing(client: &impl GenericClient, id: TaskId) -> Result
 /// `None` if the gateway withdrew the task.
 pub async fn state_for_chunk(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<Option<ChunkGate>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../../queries/tasks/state_for_chunk.sql"))
         .await?;
     client
-        .query_opt(&statement, &[&id.as_i64()])
+        .query_opt(
+            &statement,
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
+        )
         .await?
         .as_ref()
         .map(gate_of)
         .transpose()
 }
 
-/// Runs a statement about one task: `$1` is its id, `rest` the parameters after it; answers
-/// how many rows it touched.
+/// Runs a statement about one task: `$1` is its domain, `$2` its id, `rest` the parameters
+/// after them; answers how many rows it touched.
 async fn on_task(
     client: &impl GenericClient,
     statement: &str,
-    id: TaskId,
+    task: TaskKey,
     rest: &[&(dyn ToSql + Sync)],
 ) -> Result<u64, StoreError> {
-    let id = id.as_i64();
-    let mut parameters: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rest.len() + 1);
+    let (domain_id, id) = (task.domain_id.as_i64(), task.task_id.as_i64());
+    let mut parameters: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rest.len() + 2);
+    parameters.push(&domain_id);
     parameters.push(&id);
     parameters.extend_from_slice(rest);
     Ok(client.execute(statement, &parameters).await?)
@@ -164,18 +176,15 @@ pub enum CancelRequest {
     NotOpen,
 }
 
-/// Asks an open task to stop: of `domain_id`, or of any domain for an operator (`None`);
-/// asking again keeps the first request's time.
+/// Asks an open task to stop; asking again keeps the first request's time.
 pub async fn request_cancel(
     client: &impl GenericClient,
-    domain_id: Option<userhub_domain::DomainId>,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<CancelRequest, StoreError> {
-    let domain_id = domain_id.map(userhub_domain::DomainId::as_i64);
     let row = client
         .query_opt(
             include_str!("../../queries/tasks/request_cancel.sql"),
-            &[&id.as_i64(), &domain_id],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     let Some(row) = row else {
@@ -189,11 +198,14 @@ pub async fn request_cancel(
 }
 
 /// open → completed (canceled), for a task with no records to cancel (an unplanned export).
-pub async fn complete_canceled(client: &impl GenericClient, id: TaskId) -> Result<(), StoreError> {
+pub async fn complete_canceled(
+    client: &impl GenericClient,
+    task: TaskKey,
+) -> Result<(), StoreError> {
     on_task(
         client,
         include_str!("../../queries/tasks/complete_canceled.sql"),
-        id,
+        task,
         &[],
     )
     .await?;
@@ -204,7 +216,7 @@ pub async fn complete_canceled(client: &impl GenericClient, id: TaskId) -> Resul
 /// answer says whether a cancel was requested by now (it waits for this row's lock).
 pub async fn record_chunk_progress(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     succeeded: i64,
     failed: i64,
 ) -> Result<ChunkGate, StoreError> {
@@ -214,7 +226,15 @@ pub async fn record_chunk_progress(
         ))
         .await?;
     let row = client
-        .query_one(&statement, &[&id.as_i64(), &succeeded, &failed])
+        .query_one(
+            &statement,
+            &[
+                &task.domain_id.as_i64(),
+                &task.task_id.as_i64(),
+                &succeeded,
+                &failed,
+            ],
+        )
         .await?;
     gate_of(&row)
 }
@@ -223,13 +243,13 @@ pub async fn record_chunk_progress(
 /// Only tasks still in `created` are affected; returns whether it was.
 pub async fn fail_unaccepted_task(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     reason: &str,
 ) -> Result<bool, StoreError> {
     let updated = on_task(
         client,
         include_str!("../../queries/tasks/fail_unaccepted.sql"),
-        id,
+        task,
         &[&reason],
     )
     .await?;
@@ -239,12 +259,12 @@ pub async fn fail_unaccepted_task(
 /// Locks the task row for planning an export and returns its state (`None`: withdrawn).
 pub async fn lock_task_state(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<Option<ChunkGate>, StoreError> {
     client
         .query_opt(
             include_str!("../../queries/tasks/lock_state.sql"),
-            &[&id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?
         .as_ref()
@@ -256,7 +276,7 @@ pub async fn lock_task_state(
 /// which indexes each chunk holds.
 pub async fn set_plan(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     total: i64,
     chunks_total: i32,
     manifest: &ChunkManifest,
@@ -267,7 +287,7 @@ pub async fn set_plan(
     on_task(
         client,
         include_str!("../../queries/tasks/set_plan.sql"),
-        id,
+        task,
         &[&total, &chunks_total, &manifest],
     )
     .await?;
@@ -277,13 +297,13 @@ pub async fn set_plan(
 /// Completes a task that cannot be processed as `failed` with a reason (no-op once completed).
 pub async fn fail_task(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     reason: &str,
 ) -> Result<(), StoreError> {
     on_task(
         client,
         include_str!("../../queries/tasks/fail.sql"),
-        id,
+        task,
         &[&reason],
     )
     .await?;
@@ -293,7 +313,7 @@ pub async fn fail_task(
 /// A task that made no progress for a while, claimed (row-locked) by one stall detector.
 #[derive(Debug, Clone)]
 pub struct StalledTask {
-    pub id: TaskId,
+    pub task: TaskKey,
     pub action: TaskAction,
     pub state: TaskState,
     pub chunks_total: i32,
@@ -323,7 +343,10 @@ pub async fn claim_idle_tasks(
             let state: String = row.get("state");
             let manifest: Option<serde_json::Value> = row.get("chunk_manifest");
             Ok(StalledTask {
-                id: TaskId::from(row.get::<_, i64>("id")),
+                task: TaskKey::new(
+                    row.get::<_, i64>("domain_id").into(),
+                    TaskId::from(row.get::<_, i64>("id")),
+                ),
                 action: action
                     .parse()
                     .map_err(|_| decode_error("action", &action))?,
@@ -341,13 +364,13 @@ pub async fn claim_idle_tasks(
 /// Marks a task as stalled with the reason shown in its status.
 pub async fn mark_stalled(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     reason: &str,
 ) -> Result<(), StoreError> {
     on_task(
         client,
         include_str!("../../queries/tasks/mark_stalled.sql"),
-        id,
+        task,
         &[&reason],
     )
     .await?;
@@ -357,13 +380,13 @@ pub async fn mark_stalled(
 /// Records why a task ended as it did.
 pub async fn set_failure_reason(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     reason: &str,
 ) -> Result<(), StoreError> {
     on_task(
         client,
         include_str!("../../queries/tasks/set_failure_reason.sql"),
-        id,
+        task,
         &[&reason],
     )
     .await?;
@@ -374,7 +397,7 @@ pub async fn set_failure_reason(
 /// (replaying a dead-lettered chunk). The caller holds the row lock.
 pub async fn reopen_for_replay(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
     removed: Option<(i64, i64, i64)>,
 ) -> Result<(), StoreError> {
     let (records, succeeded, failed) = removed.unwrap_or((0, 0, 0));
@@ -382,7 +405,7 @@ pub async fn reopen_for_replay(
     on_task(
         client,
         include_str!("../../queries/tasks/reopen_for_replay.sql"),
-        id,
+        task,
         &[&chunks, &records, &succeeded, &failed],
     )
     .await?;

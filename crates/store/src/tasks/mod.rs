@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
-use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskOutcome, TaskState};
+use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskOutcome, TaskState};
 
 /// What the gateway knows when it creates a task.
 #[derive(Debug, Clone)]
@@ -63,6 +63,13 @@ pub struct TaskRecord {
     pub parent_task_id: Option<TaskId>,
     /// EXT: the tasks retrying this one's failed records, oldest first.
     pub child_task_ids: Vec<TaskId>,
+}
+
+impl TaskRecord {
+    /// The task as the database keys it.
+    pub fn key(&self) -> TaskKey {
+        TaskKey::new(self.domain_id, self.id)
+    }
 }
 
 pub(super) fn decode_error(what: &str, value: &str) -> StoreError {
@@ -186,12 +193,12 @@ pub async fn find_by_idempotency_key(
 /// Frees an expired idempotency key for reuse.
 pub async fn release_idempotency_key(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<(), StoreError> {
     client
         .execute(
             include_str!("../../queries/tasks/release_idempotency_key.sql"),
-            &[&id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     Ok(())
@@ -228,15 +235,30 @@ pub async fn open_task_counts(
         .collect()
 }
 
-/// A task's state whatever its domain (the operator's view); `None` if there is no such task.
+/// The domains that have a task with id `task_id` (for operators, who name a task by its id
+/// alone): one, except for ids that two domains drew in the same millisecond.
+pub async fn domains_of_task(
+    client: &impl GenericClient,
+    task_id: TaskId,
+) -> Result<Vec<DomainId>, StoreError> {
+    let rows = client
+        .query(
+            include_str!("../../queries/tasks/domains_of.sql"),
+            &[&task_id.as_i64()],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| DomainId::new(row.get(0))).collect())
+}
+
+/// A task's state; `None` if there is no such task.
 pub async fn task_state(
     client: &impl GenericClient,
-    id: TaskId,
+    task: TaskKey,
 ) -> Result<Option<TaskState>, StoreError> {
     let row = client
         .query_opt(
             include_str!("../../queries/tasks/state.sql"),
-            &[&id.as_i64()],
+            &[&task.domain_id.as_i64(), &task.task_id.as_i64()],
         )
         .await?;
     row.map(|row| {
