@@ -146,7 +146,9 @@ async fn insert_with_fresh_id(
             parent_task_id: task.parent_task_id,
         };
         match insert_task(client, &row).await {
-            Ok(()) => return Ok(id),
+            Ok(true) => return Ok(id),
+            // Another domain has a task with this id: draw another.
+            Ok(false) => {}
             Err(error) if error.constraint() == Some(IDEMPOTENCY_INDEX) => {
                 return Err(GatewayError::IdempotencyKeyInUse);
             }

@@ -46,6 +46,7 @@ pub struct Delivery {
 /// A delivery leased for sending.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
+    pub domain_id: DomainId,
     pub id: i64,
     pub url: String,
     pub secret: String,
@@ -211,6 +212,7 @@ pub async fn claim_due(
     Ok(rows
         .iter()
         .map(|row| DueDelivery {
+            domain_id: DomainId::new(row.get("domain_id")),
             id: row.get("id"),
             url: row.get("url"),
             secret: row.get("secret"),
@@ -224,9 +226,11 @@ pub async fn claim_due(
         .collect())
 }
 
-/// Records how an attempt under the lease `lease_until` ended; nothing if the lease was lost.
+/// Records how an attempt at delivery `id` of `domain_id` under the lease `lease_until` ended;
+/// nothing if the lease was lost.
 pub async fn record_attempt(
     client: &impl GenericClient,
+    domain_id: DomainId,
     id: i64,
     lease_until: DateTime<Utc>,
     attempt: &Attempt,
@@ -242,7 +246,15 @@ pub async fn record_attempt(
     client
         .execute(
             include_str!("../queries/webhooks/record_attempt.sql"),
-            &[&id, &delivered, &status, &error, &retry_at, &lease_until],
+            &[
+                &domain_id.as_i64(),
+                &id,
+                &delivered,
+                &status,
+                &error,
+                &retry_at,
+                &lease_until,
+            ],
         )
         .await?;
     Ok(())

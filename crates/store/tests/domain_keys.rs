@@ -20,6 +20,8 @@ const PER_DOMAIN_TABLES: &[&str] = &[
     "core_profile_images",
     "identity_images",
     "app_profile_images",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ];
 
 /// Statements that read across domains on purpose, with why.

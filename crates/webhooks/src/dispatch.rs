@@ -46,18 +46,23 @@ pub async fn deliver_due(pool: &Pool, settings: &WebhookSettings) -> Result<usiz
         let settings = settings.clone();
         attempts.spawn(async move {
             let outcome = attempt(&delivery, &settings).await;
-            (delivery.id, delivery.lease_until, outcome)
+            (
+                delivery.domain_id,
+                delivery.id,
+                delivery.lease_until,
+                outcome,
+            )
         });
     }
     let client = pool.get().await?;
     while let Some(joined) = attempts.join_next().await {
-        let Ok((id, lease_until, outcome)) = joined else {
+        let Ok((domain_id, id, lease_until, outcome)) = joined else {
             continue;
         };
         if let Attempt::Failed { error, .. } = &outcome {
             tracing::info!(delivery = id, %error, "webhook delivery failed");
         }
-        record_attempt(&client, id, lease_until, &outcome).await?;
+        record_attempt(&client, domain_id, id, lease_until, &outcome).await?;
     }
     Ok(count)
 }

@@ -47,8 +47,17 @@ impl TaskHandler for GetAppProfiles {
         records: &'a [Work<String>],
     ) -> Result<Handled<AppProfileView>, StoreError> {
         let pids: Vec<&str> = records.iter().map(|work| work.input.as_str()).collect();
-        let views = match &chunk.replica {
-            Some(replica) => app_profiles(replica.client(), chunk.domain_id, &pids).await?,
+        let replicated = match &chunk.replica {
+            Some(replica) => app_profiles(replica.client(), chunk.domain_id, &pids)
+                .await
+                .inspect_err(
+                    |error| tracing::warn!(%error, "the read replica failed; reading the primary"),
+                )
+                .ok(),
+            None => None,
+        };
+        let views = match replicated {
+            Some(views) => views,
             None => app_profiles(transaction, chunk.domain_id, &pids).await?,
         };
         let mut found: HashMap<String, AppProfileView> = views

@@ -50,8 +50,17 @@ impl TaskHandler for GetCoreProfiles {
         records: &'a [Work<i64>],
     ) -> Result<Handled<CoreProfileView>, StoreError> {
         let ids: Vec<i64> = records.iter().map(|work| work.input).collect();
-        let views = match &chunk.replica {
-            Some(replica) => core_profiles(replica.client(), chunk.domain_id, &ids).await?,
+        let replicated = match &chunk.replica {
+            Some(replica) => core_profiles(replica.client(), chunk.domain_id, &ids)
+                .await
+                .inspect_err(
+                    |error| tracing::warn!(%error, "the read replica failed; reading the primary"),
+                )
+                .ok(),
+            None => None,
+        };
+        let views = match replicated {
+            Some(views) => views,
             None => core_profiles(transaction, chunk.domain_id, &ids).await?,
         };
         let mut found: HashMap<i64, CoreProfileView> =

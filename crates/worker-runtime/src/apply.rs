@@ -6,10 +6,9 @@
 use crate::dry_run::{self, ResultLine};
 use crate::events::chunk_events;
 use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
-use crate::replica::caught_up_replica;
+use crate::replica::ReplicaReads;
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
 use serde_json::json;
-use std::time::Duration;
 use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::envelope::ChunkMessage;
@@ -103,12 +102,12 @@ pub async fn apply_chunk<H: TaskHandler>(
     .await
 }
 
-/// [`apply_chunk`] with a read replica for exports (the pool, and how long to wait for it to
-/// catch up) and a hook called right before the chunk's transaction commits.
+/// [`apply_chunk`] with a read replica for exports and a hook called right before the chunk's
+/// transaction commits.
 pub async fn apply_chunk_with_hook<H: TaskHandler>(
     handler: &H,
     pool: &Pool,
-    replica: Option<(&Pool, Duration)>,
+    replica: Option<&ReplicaReads>,
     message: ChunkMessage,
     before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
@@ -126,7 +125,7 @@ pub async fn apply_chunk_with_hook<H: TaskHandler>(
 /// Where a chunk's reads may go besides its transaction.
 #[derive(Default)]
 struct ChunkReads<'p> {
-    replica: Option<(&'p Pool, Duration)>,
+    replica: Option<&'p ReplicaReads>,
 }
 
 /// Completes a chunk that keeps failing: its records get `PROCESSING_FAILED` with `reason`.
@@ -184,6 +183,14 @@ async fn run_chunk<H: TaskHandler>(
     // transaction below starts from its committed state.
     state_for_chunk(&client, task).await?;
     start_processing(&client, task).await?;
+    // Exports read from the replica once it shows what the primary had committed by now (asked
+    // before the transaction, whose locks must not wait for the replica).
+    let replica = match (&resolution, reads.replica) {
+        (Resolution::Handler(handler), Some(replica)) if handler.export_kind().is_some() => {
+            replica.caught_up(&client).await
+        }
+        _ => None,
+    };
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     // Chunks of an in-order task take the row exclusively: one applies at a time, and the check
     // for the predecessor below cannot miss a commit.
@@ -233,15 +240,6 @@ async fn run_chunk<H: TaskHandler>(
     } else {
         resolution
     };
-    // Exports read from the replica once it shows what the primary has committed by now.
-    let replica = match (&resolution, reads.replica) {
-        (Resolution::Handler(handler), Some((replica, wait)))
-            if handler.export_kind().is_some() =>
-        {
-            caught_up_replica(&transaction, replica, wait).await
-        }
-        _ => None,
-    };
     let context = ChunkContext {
         task_id,
         domain_id: message.domain_id,
@@ -261,6 +259,8 @@ async fn run_chunk<H: TaskHandler>(
             records = record_count
         ))
         .await?;
+    // The replica connection goes back to its pool before the ledger write and the commit.
+    drop(context);
     let entry = ChunkEntry {
         task,
         chunk_no,

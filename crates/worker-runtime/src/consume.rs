@@ -8,6 +8,7 @@ use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chu
 use crate::faults::CrashPlan;
 use crate::ordered::release_next;
 use crate::plan::plan_export;
+use crate::replica::ReplicaReads;
 use crate::settings::WorkerSettings;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,7 @@ struct Worker<H> {
     handler: Arc<H>,
     pool: Pool,
     /// The read replica exports read from, if one is configured.
-    replica: Option<Pool>,
+    replica: Option<ReplicaReads>,
     broker: Broker,
     settings: WorkerSettings,
     /// Crashes a fault test asked for (none in other builds).
@@ -53,7 +54,9 @@ pub async fn run_worker<H: TaskHandler>(
     let worker = Arc::new(Worker {
         handler,
         pool,
-        replica,
+        replica: replica.map(|replica| {
+            ReplicaReads::new(replica, Duration::from_millis(settings.replica_wait_ms))
+        }),
         broker,
         crashes: CrashPlan::new(&settings),
         settings,
@@ -175,12 +178,10 @@ impl<H: TaskHandler> Worker<H> {
                     std::process::abort();
                 }
             };
-            let replica_wait = Duration::from_millis(self.settings.replica_wait_ms);
-            let replica = self.replica.as_ref().map(|pool| (pool, replica_wait));
             let outcome = apply_chunk_with_hook(
                 self.handler.as_ref(),
                 &self.pool,
-                replica,
+                self.replica.as_ref(),
                 message,
                 before_commit,
             )

@@ -1,15 +1,19 @@
 //! Exports read from the read replica (`database.read_url`) once it has replayed every change
-//! committed before their chunk began, so that they show what a read of the primary would; a
-//! replica that lags longer than `worker.replica_wait_ms`, or fails, is passed over for the
-//! primary.
+//! committed before their chunk began, so that they show what a read of the primary would. A
+//! replica that does not catch up within `worker.replica_wait_ms`, or fails, is passed over for
+//! the primary, and left alone for a while so that chunks do not each wait for it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use userhub_store::replication::{log_end, replayed};
-use userhub_store::{GenericClient, Pool, PooledClient};
+use userhub_store::{GenericClient, Pool, PooledClient, StoreError};
 
 /// How often a lagging replica is asked again.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long a replica that lagged or failed is passed over.
+const PASS_OVER: Duration = Duration::from_secs(10);
 
 /// A connection to a read replica that has caught up with the primary for this chunk.
 #[derive(Clone)]
@@ -28,45 +32,65 @@ impl Replica {
     }
 }
 
-/// A replica connection that shows everything `primary` had committed when called, or `None`
-/// (read the primary) if it does not within `wait`.
-pub(crate) async fn caught_up_replica(
-    primary: &impl GenericClient,
-    replica: &Pool,
+/// A worker process's read replica: its pool, how long a chunk waits for it, and until when it
+/// is passed over after it lagged or failed.
+pub struct ReplicaReads {
+    pool: Pool,
     wait: Duration,
-) -> Option<Replica> {
-    let position = match log_end(primary).await {
-        Ok(position) => position,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the primary's log position; reading the primary");
+    passed_over_until: Mutex<Option<Instant>>,
+}
+
+impl ReplicaReads {
+    pub fn new(pool: Pool, wait: Duration) -> ReplicaReads {
+        ReplicaReads {
+            pool,
+            wait,
+            passed_over_until: Mutex::new(None),
+        }
+    }
+
+    /// A replica connection that shows everything `primary` had committed when called, or
+    /// `None` (read the primary).
+    pub(crate) async fn caught_up(&self, primary: &impl GenericClient) -> Option<Replica> {
+        if self.passed_over() {
             return None;
         }
-    };
-    let client = match replica.get().await {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::warn!(%error, "the read replica is unavailable; reading the primary");
-            return None;
-        }
-    };
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match replayed(&client, &position).await {
-            Ok(true) => return Some(Replica(Arc::new(client))),
-            Ok(false) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
-            Ok(false) => {
-                tracing::info!(
-                    wait_ms = wait.as_millis() as u64,
-                    "the read replica lags; reading the primary"
-                );
-                return None;
-            }
-            Err(error) => {
+        match tokio::time::timeout(self.wait, self.wait_for_replay(primary)).await {
+            Ok(Ok(replica)) => return Some(replica),
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "the read replica failed; reading the primary");
-                return None;
             }
+            Err(_) => tracing::info!(
+                wait_ms = self.wait.as_millis() as u64,
+                "the read replica lags; reading the primary"
+            ),
         }
+        self.pass_over();
+        None
+    }
+
+    async fn wait_for_replay(&self, primary: &impl GenericClient) -> Result<Replica, StoreError> {
+        let position = log_end(primary).await?;
+        let client = self.pool.get().await?;
+        while !replayed(&client, &position).await? {
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        Ok(Replica(Arc::new(client)))
+    }
+
+    fn passed_over(&self) -> bool {
+        let until = self
+            .passed_over_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        until.is_some_and(|until| Instant::now() < until)
+    }
+
+    fn pass_over(&self) {
+        let mut until = self
+            .passed_over_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *until = Some(Instant::now() + PASS_OVER);
     }
 }

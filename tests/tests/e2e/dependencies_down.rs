@@ -154,6 +154,8 @@ async fn chunks_the_broker_refuses_answer_503_and_leave_no_task() {
     // Only the gateway runs: nothing consumes the queues this test fills.
     let app = TestApp::spawn_service(userhub_tests::Service::Gateway, |settings| {
         settings.gateway.chunk_records = 2;
+        // Classic queues drop what is over their limit instead of refusing it.
+        settings.broker.queue_type = userhub_broker::QueueType::Quorum;
     })
     .await;
     let records: Vec<Value> = (0..10)

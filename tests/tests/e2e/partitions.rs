@@ -236,7 +236,11 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
                  profile_ids, created, field_lists, field_list_of)
              VALUES (101, 0, 'five', 1, '{1,2}', '{t,t}', '{\"\"}', '{0,0}');
              INSERT INTO profile_event_outbox (event_ids, routing_keys, bodies)
-             VALUES ('{e}', '{six.updated}', ARRAY['{\"domain\": \"six\"}']);",
+             VALUES ('{e}', '{six.updated}', ARRAY['{\"domain\": \"six\"}']);
+             INSERT INTO webhook_endpoints (id, domain_id, url, events, secret)
+             VALUES (1, 5, 'https://hooks.example/a', '{task.completed}', 'whsec_x');
+             INSERT INTO webhook_deliveries (domain_id, endpoint_id, message_id, event_type, payload)
+             VALUES (5, 1, 'msg_1', 'task.completed', '{}');",
         )
         .await
         .unwrap();
@@ -261,6 +265,11 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
     );
     assert_eq!(domains("SELECT domain_id FROM deferred_chunks").await, [6]);
     assert_eq!(
+        domains("SELECT d.domain_id FROM webhook_deliveries d JOIN webhook_endpoints e ON (e.domain_id, e.id) = (d.domain_id, d.endpoint_id)").await,
+        [5],
+        "a delivery keeps its endpoint"
+    );
+    assert_eq!(
         domains("SELECT domain_id FROM profile_event_outbox ORDER BY id").await,
         [5, 6],
         "both layouts of outbox rows find their domain"
@@ -281,6 +290,8 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
             "revert_marks",
             vec!["domain_id", "core_profile_id", "task_id"],
         ),
+        ("webhook_endpoints", vec!["domain_id", "id"]),
+        ("webhook_deliveries", vec!["domain_id", "id"]),
     ] {
         assert_eq!(primary_key(&client, table).await, key, "{table}");
     }
@@ -304,6 +315,30 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
             .unwrap()
             .is_empty(),
         "a task is addressed within its domain"
+    );
+    // A new task never takes an id another domain has (event and webhook ids name the task).
+    let mut taken = userhub_store::tasks::NewTask {
+        id: userhub_domain::TaskId::from(101),
+        domain_id: userhub_domain::DomainId::new(6),
+        action: userhub_domain::TaskAction::CreateCoreProfiles,
+        input_format: "jsonl",
+        total: 1,
+        chunks_total: 1,
+        idempotency_key: None,
+        request_hash: None,
+        chunk_manifest: None,
+        options: Default::default(),
+        parent_task_id: None,
+    };
+    let inserted = userhub_store::tasks::insert_task(&client, &taken)
+        .await
+        .unwrap();
+    assert!(!inserted, "task 101 is domain 5's");
+    taken.id = userhub_domain::TaskId::from(103);
+    assert!(
+        userhub_store::tasks::insert_task(&client, &taken)
+            .await
+            .unwrap()
     );
     userhub_store::tasks::delete_task(&client, key)
         .await

@@ -1,4 +1,8 @@
--- A new task in state `created`.
+-- A new task in state `created`, unless another domain has a task with this id (ids are unique
+-- within a domain by the key; across domains this check keeps them apart, so that task ids,
+-- event ids and webhook ids name one task). No row: draw another id.
 INSERT INTO tasks (id, domain_id, action, state, input_format, total, chunks_total,
                    idempotency_key, request_hash, chunk_manifest, options, parent_task_id)
-VALUES ($1, $2, $3, 'created', $4, $5, $6, $7, $8, $9, $10, $11)
+SELECT $1::int8, $2::int8, $3::text, 'created', $4::text, $5::int8, $6::int4, $7::text,
+       $8::bytea, $9::jsonb, $10::jsonb, $11::int8
+ WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE id = $1::int8)

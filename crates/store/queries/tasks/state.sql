@@ -1,2 +1,2 @@
--- A task's state, whatever its domain (the operator's view).
+-- A task's state.
 SELECT state FROM tasks WHERE domain_id = $1 AND id = $2

@@ -10,4 +10,4 @@ SELECT e.domain_id, e.id, 'msg_events_' || b.batch_id || '_' || e.id, 'profile.c
   JOIN domains d ON d.name = b.domain
   JOIN webhook_endpoints e ON e.domain_id = d.id AND 'profile.changed' = ANY (e.events)
    FOR KEY SHARE OF e
-ON CONFLICT (endpoint_id, message_id) DO NOTHING
+ON CONFLICT (domain_id, endpoint_id, message_id) DO NOTHING

@@ -21,8 +21,8 @@ use tokio_postgres::types::ToSql;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskState};
 
-/// Inserts the task in state `created`.
-pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<(), StoreError> {
+/// Inserts the task in state `created`; `false` if another domain has a task with its id.
+pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<bool, StoreError> {
     let manifest = task
         .chunk_manifest
         .as_ref()
@@ -33,7 +33,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
         })?;
     let options = serde_json::to_value(&task.options)
         .map_err(|error| StoreError::Config(format!("cannot encode the options: {error}")))?;
-    client
+    let inserted = client
         .execute(
             include_str!("../../queries/tasks/insert.sql"),
             &[
@@ -51,7 +51,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
             ],
         )
         .await?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Takes the row lock that holds workers back until the gateway has published every chunk.
