@@ -7,7 +7,7 @@ use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{ErrorCode, FieldError, TaskAction};
 use userhub_store::exports::{ExportKind, app_profiles};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work};
+use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work, replica_first};
 
 /// The handler of `get_app_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,19 +47,14 @@ impl TaskHandler for GetAppProfiles {
         records: &'a [Work<String>],
     ) -> Result<Handled<AppProfileView>, StoreError> {
         let pids: Vec<&str> = records.iter().map(|work| work.input.as_str()).collect();
-        let replicated = match &chunk.replica {
-            Some(replica) => app_profiles(replica.client(), chunk.domain_id, &pids)
-                .await
-                .inspect_err(
-                    |error| tracing::warn!(%error, "the read replica failed; reading the primary"),
-                )
-                .ok(),
-            None => None,
-        };
-        let views = match replicated {
-            Some(views) => views,
-            None => app_profiles(transaction, chunk.domain_id, &pids).await?,
-        };
+        let views = replica_first(
+            chunk
+                .replica
+                .as_ref()
+                .map(|replica| app_profiles(replica.client(), chunk.domain_id, &pids)),
+            app_profiles(transaction, chunk.domain_id, &pids),
+        )
+        .await?;
         let mut found: HashMap<String, AppProfileView> = views
             .into_iter()
             .map(|view| (view.pid.clone(), view))

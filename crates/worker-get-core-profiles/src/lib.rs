@@ -9,7 +9,7 @@ use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{ErrorCode, FieldError, TaskAction};
 use userhub_store::exports::{ExportKind, core_profiles};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work};
+use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work, replica_first};
 
 /// The handler of `get_core_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]
@@ -50,19 +50,14 @@ impl TaskHandler for GetCoreProfiles {
         records: &'a [Work<i64>],
     ) -> Result<Handled<CoreProfileView>, StoreError> {
         let ids: Vec<i64> = records.iter().map(|work| work.input).collect();
-        let replicated = match &chunk.replica {
-            Some(replica) => core_profiles(replica.client(), chunk.domain_id, &ids)
-                .await
-                .inspect_err(
-                    |error| tracing::warn!(%error, "the read replica failed; reading the primary"),
-                )
-                .ok(),
-            None => None,
-        };
-        let views = match replicated {
-            Some(views) => views,
-            None => core_profiles(transaction, chunk.domain_id, &ids).await?,
-        };
+        let views = replica_first(
+            chunk
+                .replica
+                .as_ref()
+                .map(|replica| core_profiles(replica.client(), chunk.domain_id, &ids)),
+            core_profiles(transaction, chunk.domain_id, &ids),
+        )
+        .await?;
         let mut found: HashMap<i64, CoreProfileView> =
             views.into_iter().map(|view| (view.id, view)).collect();
         let mut first_of: HashMap<i64, u32> = HashMap::new();

@@ -23,7 +23,7 @@ pub use consume::run_worker;
 pub use faults::{CrashPoint, WorkerFaults};
 pub use outcomes::OutcomeWriter;
 pub use relay::{relay_round, run_event_relay};
-pub use replica::{Replica, ReplicaReads};
+pub use replica::{Replica, ReplicaReads, replica_first};
 pub use retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_sweeper, sweep};
 pub use service::{Consumers, run, spawn_workers};
 pub use settings::WorkerSettings;

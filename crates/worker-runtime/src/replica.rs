@@ -3,6 +3,7 @@
 //! replica that does not catch up within `worker.replica_wait_ms`, or fails, is passed over for
 //! the primary, and left alone for a while so that chunks do not each wait for it.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -93,4 +94,20 @@ impl ReplicaReads {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *until = Some(Instant::now() + PASS_OVER);
     }
+}
+
+/// What an export handler reads: `on_replica` when the chunk has a caught-up replica (built from
+/// it), else, or when that read fails, `on_primary` (built from the chunk's transaction).
+/// Futures do nothing until awaited, so the one not needed never runs.
+pub async fn replica_first<T>(
+    on_replica: Option<impl Future<Output = Result<T, StoreError>>>,
+    on_primary: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    if let Some(read) = on_replica {
+        match read.await {
+            Ok(found) => return Ok(found),
+            Err(error) => tracing::warn!(%error, "the read replica failed; reading the primary"),
+        }
+    }
+    on_primary.await
 }
