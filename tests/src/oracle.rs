@@ -92,3 +92,15 @@ pub async fn assert_tasks_consistent(app: &TestApp) {
         );
     }
 }
+
+/// Waits for every task of a faulted import to complete with all `per_task` records succeeded,
+/// then checks that the database holds exactly `records` and that every task's counts and
+/// ledger agree.
+pub async fn assert_import_applied(app: &TestApp, tasks: &[u64], per_task: u64, records: &[Value]) {
+    for task in tasks {
+        let status = app.wait_completed(*task).await;
+        assert_eq!(status["succeeded"], per_task, "{status}");
+    }
+    assert_profiles_match(app, records).await;
+    assert_tasks_consistent(app).await;
+}

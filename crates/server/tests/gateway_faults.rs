@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use std::time::Duration;
-use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
+use userhub_tests::oracle::{assert_import_applied, numbered_profiles};
 use userhub_tests::{ServerProcess, Service, TestApp, free_port, jsonl};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
@@ -161,11 +161,6 @@ async fn connections_terminated_mid_chunk_roll_back_and_apply_once() {
     }
     println!("terminated {terminated} busy connections");
     assert!(terminated > 0, "connections were killed mid-work");
-    for task in [first, second] {
-        let status = app.wait_completed(task).await;
-        assert_eq!(status["succeeded"], 10_000, "{status}");
-    }
-    assert_profiles_match(&app, &records).await;
-    assert_tasks_consistent(&app).await;
+    assert_import_applied(&app, &[first, second], 10_000, &records).await;
     app.stop().await;
 }

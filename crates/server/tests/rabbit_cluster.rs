@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 use userhub_domain::TaskAction;
 use userhub_tests::load::{post_until_accepted, wait_for_progress};
-use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
+use userhub_tests::oracle::{assert_import_applied, numbered_profiles};
 use userhub_tests::{ServerProcess, Service, TestApp};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
@@ -140,12 +140,7 @@ async fn a_cluster_import_survives_a_killed_leader_and_a_stopped_gateway_node() 
         "leader {leader} killed, gateway node {gateway_node} stopped; {refusals} requests \
          answered 503"
     );
-    for task in &tasks {
-        let status = app.wait_completed(*task).await;
-        assert_eq!(status["succeeded"], 10_000, "{status}");
-    }
-    assert_profiles_match(&app, &records).await;
-    assert_tasks_consistent(&app).await;
+    assert_import_applied(&app, &tasks, 10_000, &records).await;
     app.stop().await;
     drop(cluster_nodes);
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 use userhub_tests::load::{post_until_accepted, wait_for_progress};
-use userhub_tests::oracle::{assert_profiles_match, assert_tasks_consistent, numbered_profiles};
+use userhub_tests::oracle::{assert_import_applied, numbered_profiles};
 use userhub_tests::{ServerProcess, Service, TestApp, jsonl};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
@@ -121,12 +121,7 @@ async fn a_rabbitmq_restart_and_a_killed_worker_during_a_100k_import_lose_and_re
         tasks.push(post_until_accepted(&app, batch, &mut refusals).await);
     }
     println!("{refusals} requests were refused with 503 while RabbitMQ was coming back");
-    for task in &tasks {
-        let status = app.wait_completed(*task).await;
-        assert_eq!(status["succeeded"], 10_000, "{status}");
-    }
-    assert_profiles_match(&app, &records).await;
-    assert_tasks_consistent(&app).await;
+    assert_import_applied(&app, &tasks, 10_000, &records).await;
     app.stop().await;
 }
 
@@ -162,11 +157,6 @@ async fn a_postgres_restart_during_an_import_is_ridden_out_by_every_service() {
     for batch in &batches[2..] {
         tasks.push(post_until_accepted(&app, batch, &mut refusals).await);
     }
-    for task in &tasks {
-        let status = app.wait_completed(*task).await;
-        assert_eq!(status["succeeded"], 10_000, "{status}");
-    }
-    assert_profiles_match(&app, &records).await;
-    assert_tasks_consistent(&app).await;
+    assert_import_applied(&app, &tasks, 10_000, &records).await;
     app.stop().await;
 }
