@@ -431,16 +431,25 @@ async fn stalled_downloads_hold_no_connection_and_are_capped_per_domain() {
         app.domain
     );
 
-    let size = http
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len();
+    // A loaded machine may answer 503 (with Retry-After) for a moment: retry as a client would.
+    let mut size = 0;
+    for _ in 0..20 {
+        let response = http
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(&app.api_key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        if status == 503 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        size = body.len();
+        break;
+    }
     assert!(
         size > 8_000_000,
         "the download ({size} bytes) fits in socket buffers"
