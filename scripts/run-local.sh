@@ -14,6 +14,15 @@ export USERHUB__HTTP__UNAUTHENTICATED_DOMAIN="${USERHUB__HTTP__UNAUTHENTICATED_D
 export USERHUB__WEBHOOKS__ALLOW_PRIVATE_TARGETS="${USERHUB__WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}"
 # The operator dashboard's token: a fresh random one per run unless you set your own.
 export USERHUB__OPS__OPERATOR_TOKEN="${USERHUB__OPS__OPERATOR_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+# /metrics needs a token on the API port: a fresh random one per run unless you set your own.
+export USERHUB__HTTP__METRICS_TOKEN="${USERHUB__HTTP__METRICS_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+# The key that seals webhook secrets at rest: made once and kept in .local/ (git-ignored), so
+# that endpoints registered in one run still sign in the next.
+if [ -z "${USERHUB__WEBHOOKS__SECRET_KEY:-}" ]; then
+  mkdir -p .local
+  [ -s .local/webhook-secret-key ] || head -c 32 /dev/urandom | base64 > .local/webhook-secret-key
+  export USERHUB__WEBHOOKS__SECRET_KEY="$(cat .local/webhook-secret-key)"
+fi
 
 bash scripts/services.sh
 
@@ -42,7 +51,8 @@ cat <<MSG
     curl -s $base/v2/demo/identity/bulk_actions/<task_id>/results -H "Authorization: Bearer $key" -o results.zip && unzip -p results.zip
 
   Operator dashboard:  $base/ops/#token=$USERHUB__OPS__OPERATOR_TOKEN
-  OpenAPI document:    $base/openapi.json     Prometheus metrics: $base/metrics
+  OpenAPI document:    $base/openapi.json
+  Prometheus metrics:  curl -s $base/metrics -H "Authorization: Bearer $USERHUB__HTTP__METRICS_TOKEN"
 
   Local demo mode: requests to domain demo without an Authorization header are accepted
   (USERHUB__HTTP__UNAUTHENTICATED_DOMAIN=demo, loopback only); a key that is sent is checked.

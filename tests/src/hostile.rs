@@ -29,8 +29,24 @@ impl RunningServer {
         extra_env: &[(&str, &str)],
         probe: &str,
     ) -> RunningServer {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut env: Vec<(&str, &str)> = vec![("USERHUB__HTTP__ADDR", addr.as_str())];
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        Self::start_listening(binary, settings, args, extra_env, probe, &listen).await
+    }
+
+    /// [`Self::start`] on `listen` (e.g. `[::]:port`, a dual-stack listener); requests go to
+    /// 127.0.0.1 on its port.
+    pub async fn start_listening(
+        binary: &str,
+        settings: &Settings,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+        probe: &str,
+        listen: &str,
+    ) -> RunningServer {
+        let port = listen.rsplit(':').next().expect("a port");
+        let addr = format!("127.0.0.1:{port}");
+        let mut env: Vec<(&str, &str)> = vec![("USERHUB__HTTP__ADDR", listen)];
         env.extend_from_slice(extra_env);
         let mut process = ServerProcess::spawn(binary, settings, args, &env);
         let base = format!("http://{addr}");
@@ -89,6 +105,23 @@ pub fn gzip(data: Vec<u8>) -> Vec<u8> {
     writer.join().expect("the writer ends").expect("gzip reads");
     assert!(output.status.success());
     output.stdout
+}
+
+/// A connection to `addr` from the loopback address `source` (127.0.0.x), so that a test can
+/// play many clients.
+pub async fn connect_from(source: &str, addr: &str) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{source}:0").parse().expect("an address"))?;
+    socket.connect(addr.parse().expect("an address")).await
+}
+
+/// An HTTP client whose connections come from the loopback address `source`.
+pub fn client_from(source: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(source.parse().expect("an address")))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("a client")
 }
 
 /// Sends `request` as is and reads until the server closes the connection or `within` passes;

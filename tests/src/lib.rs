@@ -9,6 +9,7 @@ pub mod load;
 pub mod oracle;
 mod process;
 mod queues;
+pub mod receiver;
 
 pub use process::ServerProcess;
 use queues::delete_broker_names;
@@ -25,6 +26,12 @@ use userhub_store::Pool;
 
 /// A broker URL where nothing listens.
 pub const UNREACHABLE_BROKER: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
+
+/// The metrics token of every test server (`/metrics` is not anonymous).
+pub const METRICS_TOKEN: &str = "test-metrics-token-6d1f0c";
+
+/// The key that seals every test server's webhook secrets (32 bytes, base64).
+pub const WEBHOOK_SECRET_KEY: &str = "dGVzdC13ZWJob29rLXNlYWxpbmcta2V5LTMyLWJ5dGU=";
 
 /// Which service a test runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +82,8 @@ pub fn test_settings() -> Settings {
     settings.http.addr = "127.0.0.1:0".to_owned();
     settings.http.auth_cache_ms = 0;
     settings.rate_limit.per_minute = 100_000;
+    settings.http.metrics_token = Some(METRICS_TOKEN.to_owned());
+    settings.webhooks.secret_key = Some(WEBHOOK_SECRET_KEY.to_owned());
     settings
 }
 
@@ -149,22 +158,27 @@ impl TestApp {
         Self::spawn_with(|settings| settings.broker.url = UNREACHABLE_BROKER.to_owned()).await
     }
 
-    async fn wait_for(&self, probe: &str) {
+    async fn wait_for(&mut self, probe: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut last;
         loop {
-            if let Ok(response) = self
+            if self.server.as_ref().is_some_and(JoinHandle::is_finished) {
+                let ended = self.server.take().unwrap().await;
+                panic!("the server stopped while starting: {ended:?}");
+            }
+            match self
                 .client
                 .get(format!("{}{probe}", self.base_url))
                 .send()
                 .await
             {
-                if response.status().is_success() {
-                    return;
-                }
+                Ok(response) if response.status().is_success() => return,
+                Ok(response) => last = response.text().await.unwrap_or_default(),
+                Err(error) => last = error.to_string(),
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "server not ready within 30 s"
+                "server not ready within 30 s; {probe} said: {last}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -378,6 +392,19 @@ impl TestApp {
     }
 
     /// Runs a query on the test database and returns the first column of the first row as JSON.
+    /// The server's Prometheus text, read with the metrics token.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base_url))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "/metrics");
+        response.text().await.unwrap()
+    }
+
     pub async fn query_json(&self, sql: &str) -> Value {
         let client = self.pool.get().await.unwrap();
         let wrapped = format!("SELECT to_jsonb(t) FROM ({sql}) t");
@@ -392,6 +419,16 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and drops the database.
+    /// Stops the server but keeps its database, for a test that starts another server on it
+    /// (whose `stop` then drops it).
+    pub async fn stop_keeping_database(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+        }
+        self.pool.close();
+    }
+
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
@@ -409,13 +446,18 @@ impl Drop for TestApp {
         if self.server.is_some() {
             // Not stopped explicitly (e.g. a failed assertion): drop the database from a helper
             // thread with its own runtime, since Drop cannot await.
-            let url = self.settings.database.url.clone();
+            // Its broker names go too, so that failed tests do not pile up quorum queues.
+            let settings = self.settings.clone();
             let _ = std::thread::spawn(move || {
                 if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {
-                    let _ = runtime.block_on(userhub_store::drop_database(&url));
+                    let _ = runtime.block_on(userhub_store::drop_database(&settings.database.url));
+                    let _ = runtime.block_on(async {
+                        let cleanup = delete_broker_names(&settings);
+                        tokio::time::timeout(Duration::from_secs(10), cleanup).await
+                    });
                 }
             })
             .join();
@@ -460,6 +502,14 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
             settings.broker.shards.to_string(),
         ),
         ("USERHUB__HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        (
+            "USERHUB__HTTP__METRICS_TOKEN".to_owned(),
+            METRICS_TOKEN.to_owned(),
+        ),
+        (
+            "USERHUB__WEBHOOKS__SECRET_KEY".to_owned(),
+            settings.webhooks.secret_key.clone().unwrap_or_default(),
+        ),
         (
             "USERHUB__WORKER__SHUTDOWN_GRACE_MS".to_owned(),
             settings.worker.shutdown_grace_ms.to_string(),

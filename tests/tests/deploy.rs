@@ -89,6 +89,29 @@ fn compose_validates_and_runs_every_part_of_the_system() {
         grafana_password.contains(":?"),
         "no default Grafana password"
     );
+    // No usable default credential or cookie: each must be given.
+    let gateway_env = &services["gateway"]["environment"];
+    let required = [
+        &services["postgres"]["environment"]["POSTGRES_PASSWORD"],
+        &services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"],
+        &services["rabbitmq"]["environment"]["RABBITMQ_ERLANG_COOKIE"],
+        &gateway_env["USERHUB__DATABASE__URL"],
+        &gateway_env["USERHUB__BROKER__URL"],
+    ];
+    for value in required {
+        let value = value.as_str().unwrap();
+        assert!(value.contains(":?"), "a default is usable: {value}");
+    }
+    // Metrics on a port of their own (never published); client addresses from the edge alone.
+    assert_eq!(gateway_env["USERHUB__HTTP__METRICS_ADDR"], "0.0.0.0:9464");
+    assert_eq!(
+        gateway_env["USERHUB__HTTP__TRUSTED_PROXIES"],
+        services["edge"]["networks"]["default"]["ipv4_address"]
+    );
+    assert_eq!(
+        gateway_env["USERHUB__HTTP__CLIENT_ADDRESS_HEADER"],
+        "X-Forwarded-For"
+    );
     // Only the API is published beyond this machine.
     for (name, service) in services {
         for port in service["ports"].as_array().into_iter().flatten() {
@@ -108,6 +131,7 @@ fn compose_validates_and_runs_every_part_of_the_system() {
         "the HelpCrunch endpoint is a PUT"
     );
     assert!(edge.contains("proxy_request_buffering off;"));
+    assert!(edge.contains("X-Forwarded-For $proxy_add_x_forwarded_for"));
     let prometheus = yaml("deploy/prometheus/prometheus.yml").remove(0);
     let names: BTreeSet<String> = prometheus["scrape_configs"]
         .as_array()
@@ -136,6 +160,7 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
         "gateway.yaml",
         "status.yaml",
         "workers.yaml",
+        "networkpolicy.yaml",
     ];
     // The example Secret's operator token is a placeholder the server refuses to start with.
     let secret = yaml("deploy/k8s/secret.yaml").remove(0);
@@ -157,7 +182,7 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
     );
     assert_eq!(
         report.matches(" passed for resource ").count(),
-        8 + TaskAction::ALL.len(),
+        8 + TaskAction::ALL.len() + 5,
         "{report}"
     );
     let crds = run(Command::new("node")
@@ -228,10 +253,40 @@ fn kubernetes_manifests_validate_and_scale_each_worker_on_its_queue() {
         );
     }
     assert_eq!(deployments.len(), 2 + TaskAction::ALL.len());
+    let job = yaml("deploy/k8s/migrate-job.yaml").remove(0);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["automountServiceAccountToken"], false,
+        "the migrate job mounts a service-account token"
+    );
+    let policies = yaml("deploy/k8s/networkpolicy.yaml");
+    let component_of = |labels: &Value| labels["app.kubernetes.io/component"].clone();
     for deployment in &deployments {
         let name = deployment["metadata"]["name"].as_str().unwrap();
         let pod = &deployment["spec"]["template"]["spec"];
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+        assert_eq!(pod["automountServiceAccountToken"], false, "{name}");
+        let component = component_of(&deployment["spec"]["template"]["metadata"]["labels"]);
+        let policy = policies
+            .iter()
+            .find(|policy| component_of(&policy["spec"]["podSelector"]["matchLabels"]) == component)
+            .unwrap_or_else(|| panic!("no NetworkPolicy for {name}"));
+        let ingress_ports: Vec<&Value> = policy["spec"]["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rule| rule["ports"].as_array().unwrap())
+            .map(|port| &port["port"])
+            .collect();
+        assert!(
+            ingress_ports.contains(&&Value::from(9464)),
+            "{name}: metrics"
+        );
+        let public = component == "gateway" || component == "status";
+        assert_eq!(
+            ingress_ports.contains(&&Value::from(8080)),
+            public,
+            "{name}"
+        );
         let container = &pod["containers"][0];
         assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
         assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");

@@ -155,15 +155,7 @@ async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
     assert_eq!(app.task_count().await, 3);
     // More requests than one window allows were needed, yet none was refused: the client waited
     // for the window to reset instead.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let answered: f64 = metrics
         .lines()
         .filter(|line| line.starts_with("userhub_http_requests_total{") && line.contains("/v2/"))

@@ -1,22 +1,28 @@
 //! Admitting a compatible request before its body is read in full. A key in the
 //! `Authorization` header is checked before any of the body is read; a key inside the body
-//! (`apptoken`, `token`) must come within its first [`PRE_AUTH_BYTES`], where a scan that builds
-//! nothing finds it, and is checked as soon as it is found. Then the key's rights and the rate
-//! limit apply, and only then is the rest of the body read, up to the endpoint's limit. Failed
-//! keys count against the caller's address (see `AuthThrottle`).
+//! (`apptoken`, `token`) must come within its first [`PRE_AUTH_BYTES`] and [`PRE_AUTH_TIME`],
+//! where a scan that builds nothing finds it, and is checked as soon as it is found; the scan
+//! holds one of the process's anonymous slots, never one an authenticated request needs. Then
+//! the request takes a slot of its domain's share, the key's rights and the rate limit apply,
+//! and only then is the rest of the body read, up to the endpoint's limit. A refusal leaves
+//! the rest unread (the connection is closed after the answer). Failed keys count against the
+//! caller's address and the key id (see `AuthThrottle`).
 
 use crate::key_scan::{Scan, json_member, xml_child};
-use crate::{DialectError, DialectRequest, admit, principal_of_key};
+use crate::{DialectError, DialectRequest, admit};
 use axum::http::header;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use std::time::Duration;
 use userhub_gateway::Gateway;
 use userhub_gateway::GatewayError;
-use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_body};
-use userhub_http_common::{Authenticator, Principal};
+use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_stream};
+use userhub_http_common::{Authenticator, Principal, Slot};
 
 /// How much of a body is read, at most, before its key is known.
-pub(crate) const PRE_AUTH_BYTES: usize = 1024 * 1024;
+pub(crate) const PRE_AUTH_BYTES: usize = 64 * 1024;
+/// How long the body's key may take to arrive.
+pub(crate) const PRE_AUTH_TIME: Duration = Duration::from_secs(5);
 /// The body is scanned for its key first after this many bytes, then each time it doubles.
 const FIRST_SCAN_BYTES: usize = 4 * 1024;
 
@@ -42,10 +48,12 @@ pub(crate) struct Admission {
     pub product_rate: fn(&Principal) -> Option<(&'static str, u32)>,
 }
 
-/// An admitted request: who sent it and its whole (decoded) body.
+/// An admitted request: who sent it, its whole (decoded) body, and its slot of the domain's
+/// share (held until the handler is done with it).
 pub(crate) struct Admitted {
     pub principal: Principal,
     pub body: Vec<u8>,
+    pub _slot: Slot,
 }
 
 /// Authenticates, authorizes and rate-limits the request, then reads its body.
@@ -59,58 +67,52 @@ pub(crate) async fn admit_request(
         body,
         client,
     } = request;
-    let headers = &headers;
-    let throttle = &gateway.context.auth_throttle;
-    if let Err(retry_after) = throttle.check(client) {
-        userhub_http_common::discard(body).await;
-        return Err(DialectError::AuthThrottled(retry_after));
-    }
     let encoding_header = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok());
     let Some(encoding) = ContentEncoding::parse(encoding_header) else {
-        userhub_http_common::discard(body).await;
         return Err(DialectError::BadRequest(
             "unsupported content encoding; use gzip or none".to_owned(),
         ));
     };
-    let (mut stream, rest) = decoded_body(body, encoding, admission.limit);
+    let mut stream = decoded_stream(body, encoding, admission.limit);
     let mut buffer = Vec::new();
-    let checked = async {
-        let key = match admission.place {
-            KeyPlace::Header => headers
-                .get(header::AUTHORIZATION)
-                .and_then(Authenticator::key_of_header),
-            KeyPlace::JsonMember(name) | KeyPlace::XmlChild(name) => {
-                find_key(&mut stream, &mut buffer, admission.place, name).await?
-            }
-        };
-        let principal = principal_of_key(gateway, key.as_deref()).await?;
-        if admission.writes && principal.read_only {
-            return Err(DialectError::Forbidden(
-                "this API key is read-only and cannot import profiles".to_owned(),
-            ));
+    let key = match admission.place {
+        KeyPlace::Header => headers
+            .get(header::AUTHORIZATION)
+            .and_then(Authenticator::key_of_header),
+        KeyPlace::JsonMember(name) | KeyPlace::XmlChild(name) => {
+            let _anonymous = gateway.context.budgets.anonymous_slot()?;
+            let scan = find_key(&mut stream, &mut buffer, admission.place, name);
+            tokio::time::timeout(PRE_AUTH_TIME, scan)
+                .await
+                .map_err(|_| {
+                    DialectError::Unauthorized(format!(
+                        "no `{name}` arrived within {} s: send the token first",
+                        PRE_AUTH_TIME.as_secs()
+                    ))
+                })??
         }
-        admit(gateway, &principal, (admission.product_rate)(&principal)).await?;
-        Ok(principal)
     };
-    let principal = match checked.await {
+    let context = &gateway.context;
+    let principal = match context.authenticate_token(key.as_deref()).await {
         Ok(principal) => principal,
-        Err(error) => {
-            if matches!(error, DialectError::Unauthorized(_)) {
-                throttle.record_failure(client);
-            }
-            // By wire bytes: a compressed upload may decode to far more than the drain bound.
-            rest.discard().await;
-            return Err(error);
-        }
+        Err(failure) => return Err(context.refuse_authentication(client, failure).into()),
     };
+    let slot = context.domain_slot(&principal)?;
+    if admission.writes && principal.read_only {
+        return Err(DialectError::Forbidden(
+            "this API key is read-only and cannot import profiles".to_owned(),
+        ));
+    }
+    admit(gateway, &principal, (admission.product_rate)(&principal)).await?;
     while let Some(chunk) = stream.next().await {
         buffer.extend_from_slice(&chunk.map_err(GatewayError::from)?);
     }
     Ok(Admitted {
         principal,
         body: buffer,
+        _slot: slot,
     })
 }
 

@@ -5,7 +5,7 @@
 //! profile events. Also the profile mapping that seed 003's workflow import shares.
 
 use crate::ProfileDraft;
-use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::admission::{Admission, Admitted, KeyPlace, admit_request};
 use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -99,7 +99,7 @@ pub(super) async fn authorized_document(
     request: DialectRequest,
     encoding: Encoding,
     writes: bool,
-) -> Result<(Map<String, Value>, userhub_http_common::Principal), DialectError> {
+) -> Result<(Map<String, Value>, Admitted), DialectError> {
     let place = match encoding {
         Encoding::Json => KeyPlace::JsonMember("token"),
         Encoding::Xml => KeyPlace::XmlChild("token"),
@@ -120,7 +120,7 @@ pub(super) async fn authorized_document(
                 other => other,
             })?;
     let document = read_document(&admitted.body, encoding)?;
-    Ok((document, admitted.principal))
+    Ok((document, admitted))
 }
 
 /// A boolean parameter given as a boolean, `0`/`1` or its text.
@@ -328,7 +328,8 @@ async fn import(
     request: DialectRequest,
     encoding: Encoding,
 ) -> Result<Response, DialectError> {
-    let (document, principal) = authorized_document(gateway, request, encoding, true).await?;
+    let (document, admitted) = authorized_document(gateway, request, encoding, true).await?;
+    let principal = &admitted.principal;
     if !document.get("db_id").is_some_and(|id| {
         id.is_i64() || id.as_str().is_some_and(|text| text.parse::<i64>().is_ok())
     }) {
@@ -345,7 +346,7 @@ async fn import(
     };
     let records = records_of(
         document.get("data"),
-        record_limit(gateway, &principal),
+        record_limit(gateway, principal),
         Value::as_object,
     )?;
     let task = CanonicalTask {
@@ -354,7 +355,7 @@ async fn import(
         product: IMPORT_PRODUCT,
         records,
     };
-    Ok(match run(gateway, &principal, task, true).await? {
+    Ok(match run(gateway, principal, task, true).await? {
         Ran::Finished(finished) => {
             let items: Vec<&Value> = match document.get("data") {
                 Some(Value::Array(items)) => items.iter().collect(),

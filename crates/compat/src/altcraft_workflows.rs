@@ -31,7 +31,8 @@ pub async fn import_and_start(State(gateway): State<Gateway>, request: DialectRe
 }
 
 async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let (document, principal) = authorized_document(gateway, request, Encoding::Json, true).await?;
+    let (document, admitted) = authorized_document(gateway, request, Encoding::Json, true).await?;
+    let principal = &admitted.principal;
     match document.get("format") {
         None | Some(Value::Null) => {}
         Some(Value::String(format)) if format == "json" => {}
@@ -58,7 +59,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
     // Each item holds its profile under `data`.
     let records = records_of(
         document.get("data"),
-        record_limit(gateway, &principal),
+        record_limit(gateway, principal),
         |item| item.get("data").and_then(Value::as_object),
     )?;
     let task = CanonicalTask {
@@ -67,7 +68,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
         product: WORKFLOW_PRODUCT,
         records,
     };
-    let created = match run(gateway, &principal, task, false).await? {
+    let created = match run(gateway, principal, task, false).await? {
         Ran::Accepted(created) => created,
         Ran::Finished(finished) => {
             return Err(DialectError::internal(&format!(
@@ -93,14 +94,14 @@ pub async fn task_status(State(gateway): State<Gateway>, request: DialectRequest
 }
 
 async fn status(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let (document, principal) =
-        authorized_document(gateway, request, Encoding::Json, false).await?;
+    let (document, admitted) = authorized_document(gateway, request, Encoding::Json, false).await?;
+    let principal = &admitted.principal;
     let not_found = || DialectError::NotFound("Task not found".to_owned());
     let task_id = task_id_of(document.get("task_id")).ok_or_else(not_found)?;
     // Only Altcraft's own imports (bounded by the domain's record limit) are shown.
     let task = dialect_task(
         gateway,
-        &principal,
+        principal,
         task_id,
         &[WORKFLOW_PRODUCT, IMPORT_PRODUCT],
     )
@@ -115,7 +116,7 @@ async fn status(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
     };
     let mut data = json!({"status": task.state.as_str(), "progress": progress});
     if task.state == TaskState::Completed {
-        let outcomes = task_outcomes(gateway, &task).await?;
+        let outcomes = task_outcomes(gateway, principal, &task).await?;
         let result: Vec<Value> = outcomes
             .iter()
             .map(|outcome| result_entry(outcome.as_ref(), None))

@@ -101,8 +101,18 @@ impl From<GatewayError> for DialectError {
 
 impl From<ApiError> for DialectError {
     fn from(error: ApiError) -> Self {
-        match error.status.as_u16() {
-            401 => DialectError::Unauthorized(error.message),
+        let retry_after = || {
+            error
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, value)| value.parse().ok())
+                .unwrap_or(1)
+        };
+        match (error.status.as_u16(), error.code) {
+            (401, _) => DialectError::Unauthorized(error.message),
+            (429, "AUTH_THROTTLED") => DialectError::AuthThrottled(retry_after()),
+            (429, _) => DialectError::RateLimited(retry_after()),
             _ => DialectError::Fault(error),
         }
     }
@@ -194,14 +204,6 @@ impl DialectError {
     }
 }
 
-/// The principal of a key that travels in the body or a header: `401` unless it is valid.
-pub(crate) async fn principal_of_key(
-    gateway: &Gateway,
-    key: Option<&str>,
-) -> Result<Principal, DialectError> {
-    Ok(gateway.context.authenticate_token(key).await?)
-}
-
 /// Applies the domain's rate limit (or the product's own `per_minute`, counted separately).
 pub(crate) async fn admit(
     gateway: &Gateway,
@@ -259,7 +261,7 @@ pub(crate) async fn run(
         return Ok(Ran::Accepted(created));
     }
     let timeout = Duration::from_millis(gateway.settings.sync_timeout_ms);
-    let pool = &gateway.context.pool;
+    let pool = &gateway.context.database(principal);
     let max_records = gateway.settings.sync_max_records;
     match await_task(
         pool,
@@ -361,14 +363,17 @@ pub(crate) fn path_parts(path: &str) -> (&str, &str) {
     (head, rest)
 }
 
-/// A pooled database connection.
-pub(crate) async fn client(gateway: &Gateway) -> Result<userhub_store::PooledClient, DialectError> {
+/// A database connection of the domain's share.
+pub(crate) async fn client(
+    gateway: &Gateway,
+    domain_id: userhub_domain::DomainId,
+) -> Result<userhub_http_common::TenantClient, DialectError> {
     let client = gateway
         .context
-        .pool
+        .database
+        .for_domain(domain_id)
         .get()
         .await
-        .map_err(userhub_store::StoreError::from)
         .map_err(GatewayError::from)?;
     Ok(client)
 }
@@ -390,8 +395,8 @@ pub(crate) async fn dialect_task(
     task_id: userhub_domain::TaskId,
     products: &[&str],
 ) -> Result<Option<userhub_store::tasks::TaskRecord>, DialectError> {
-    let client = client(gateway).await?;
-    let task = userhub_store::tasks::find_task(&client, principal.domain.id, task_id)
+    let client = client(gateway, principal.domain.id).await?;
+    let task = userhub_store::tasks::find_task(&*client, principal.domain.id, task_id)
         .await
         .map_err(GatewayError::from)?;
     Ok(task.filter(|task| products.contains(&task.input_format.as_str())))
@@ -400,10 +405,12 @@ pub(crate) async fn dialect_task(
 /// Every record's outcome of a completed task, in input order.
 pub(crate) async fn task_outcomes(
     gateway: &Gateway,
+    principal: &Principal,
     task: &userhub_store::tasks::TaskRecord,
 ) -> Result<Vec<Option<userhub_gateway::ingest::RecordOutcome>>, DialectError> {
     let total = usize::try_from(task.total).unwrap_or_default();
-    Ok(userhub_gateway::ingest::outcomes(&gateway.context.pool, task.key(), total).await?)
+    let pool = gateway.context.database(principal);
+    Ok(userhub_gateway::ingest::outcomes(&pool, task.key(), total).await?)
 }
 
 /// A canonical profile record being assembled from a product's fields.

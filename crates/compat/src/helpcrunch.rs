@@ -330,13 +330,13 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             failures.join("; ")
         )));
     }
-    let client = crate::client(gateway).await?;
+    let client = crate::client(gateway, principal.domain.id).await?;
     let given: Vec<(String, String)> = tag_colors
         .iter()
         .flat_map(|colors| colors.iter())
         .filter_map(|(tag, color)| Some((tag.clone(), color.as_str()?.to_owned())))
         .collect();
-    set_colors(&client, principal.domain.id, &given)
+    set_colors(&*client, principal.domain.id, &given)
         .await
         .map_err(GatewayError::from)?;
     let profiles = stored_customers(gateway, principal.domain.id, &ids).await?;
@@ -346,7 +346,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    let colors: Map<String, Value> = colors_of(&client, principal.domain.id, &tags)
+    let colors: Map<String, Value> = colors_of(&*client, principal.domain.id, &tags)
         .await
         .map_err(GatewayError::from)?
         .into_iter()
@@ -366,8 +366,8 @@ async fn stored_customers(
     domain_id: DomainId,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
-    let client = crate::client(gateway).await?;
-    let profiles = core_profiles(&client, domain_id, ids)
+    let client = crate::client(gateway, domain_id).await?;
+    let profiles = core_profiles(&*client, domain_id, ids)
         .await
         .map_err(GatewayError::from)?;
     profiles
@@ -418,8 +418,8 @@ async fn check_identities(
         }
     }
     let keys: Vec<(&str, &str)> = claims.keys().copied().collect();
-    let client = crate::client(gateway).await?;
-    let owners = owners(&client, domain_id, &keys)
+    let client = crate::client(gateway, domain_id).await?;
+    let owners = owners(&*client, domain_id, &keys)
         .await
         .map_err(GatewayError::from)?;
     for ((kind, normalized), owner) in &owners {

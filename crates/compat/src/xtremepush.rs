@@ -306,7 +306,7 @@ async fn info(gateway: &Gateway, request: DialectRequest) -> Result<Response, Di
         "failed": task.failed,
     });
     if task.state == userhub_domain::TaskState::Completed {
-        let outcomes = task_outcomes(gateway, &task).await?;
+        let outcomes = task_outcomes(gateway, &principal, &task).await?;
         data["results"] = outcomes
             .iter()
             .enumerate()

@@ -11,10 +11,11 @@ use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
+use userhub_http_common::TenantPool;
+use userhub_store::StoreError;
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
-use userhub_store::{Pool, StoreError};
 
 /// The unique index that makes idempotency keys unique per domain.
 const IDEMPOTENCY_INDEX: &str = "tasks_by_idempotency_key";
@@ -47,7 +48,7 @@ pub struct Accepted {
 
 /// Accepts a task whose chunk bodies `build_chunks` renders once the task id is known.
 pub async fn accept_task(
-    pool: &Pool,
+    pool: &TenantPool,
     broker: &Broker,
     task: &TaskToAccept,
     crash_before_queued: bool,
@@ -55,17 +56,13 @@ pub async fn accept_task(
 ) -> Result<Accepted, GatewayError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
     broker.connection().map_err(GatewayError::from)?;
-    let mut client = pool
-        .get()
-        .await
-        .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
+    let mut client = pool.get().await.map_err(GatewayError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
     let key = TaskKey::new(task.domain_id, task_id);
     let bodies = match build_chunks(task_id) {
         Ok(bodies) => bodies,
         Err(error) => {
-            let _ = delete_task(&client, key).await;
+            let _ = delete_task(&*client, key).await;
             return Err(error);
         }
     };

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use flate2::write::GzDecoder;
 use futures_util::{Stream, StreamExt};
 use std::io::Write;
-use std::sync::Arc;
 use userhub_http_common::BodyTimeout;
 
 /// Compressed input is fed to the decoder in slices this small, so that one slice can expand
@@ -63,23 +62,8 @@ impl ContentEncoding {
     }
 }
 
-/// The raw (still encoded) rest of a body whose decoded stream is being read: after an early
-/// refusal it is drained by wire bytes, so that a client still sending a compressed upload gets
-/// the answer rather than a broken pipe (its decoded size may be far past the drain bound).
-#[derive(Clone)]
-pub struct RawRest(Arc<tokio::sync::Mutex<axum::body::BodyDataStream>>);
-
-impl RawRest {
-    /// Reads and discards what is left of the raw body, within the drain bounds; `true` when
-    /// it was read to its end.
-    pub async fn discard(&self) -> bool {
-        let mut inner = self.0.lock().await;
-        userhub_http_common::discard_stream(&mut *inner).await
-    }
-}
-
 struct DecodeState {
-    inner: RawRest,
+    inner: axum::body::BodyDataStream,
     decoder: Option<GzDecoder<Vec<u8>>>,
     /// Compressed input received but not decoded yet.
     pending: Bytes,
@@ -151,34 +135,23 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> String {
 }
 
 /// Streams the decoded body, failing once more than `limit` decoded bytes were produced; it
-/// keeps answering `None` once it has ended.
+/// keeps answering `None` once it has ended. A body refused early is left unread: the answer
+/// closes the connection (see `userhub_http_common`'s body watch).
 pub fn decoded_stream(
     body: Body,
     encoding: ContentEncoding,
     limit: u64,
 ) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static {
-    decoded_body(body, encoding, limit).0
-}
-
-/// [`decoded_stream`] with a handle on the raw rest of the body, for draining after a refusal.
-pub fn decoded_body(
-    body: Body,
-    encoding: ContentEncoding,
-    limit: u64,
-) -> (
-    impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static,
-    RawRest,
-) {
-    let rest = RawRest(Arc::new(tokio::sync::Mutex::new(body.into_data_stream())));
     let state = DecodeState {
-        inner: rest.clone(),
+        inner: body.into_data_stream(),
         decoder: (encoding == ContentEncoding::Gzip).then(|| GzDecoder::new(Vec::new())),
         pending: Bytes::new(),
         total: 0,
         limit,
         finished: false,
     };
-    let stream = Box::pin(futures_util::stream::unfold(
+
+    Box::pin(futures_util::stream::unfold(
         state,
         |mut state| async move {
             if state.finished {
@@ -195,7 +168,7 @@ pub fn decoded_body(
                         }
                     }
                 }
-                let next = state.inner.0.lock().await.next().await;
+                let next = state.inner.next().await;
                 match next {
                     Some(Ok(chunk)) => state.pending = chunk,
                     Some(Err(error)) => {
@@ -213,8 +186,7 @@ pub fn decoded_body(
             }
         },
     ))
-    .fuse();
-    (stream, rest)
+    .fuse()
 }
 
 /// Reads the whole decoded body (for the small url-encoded and JSON bodies).

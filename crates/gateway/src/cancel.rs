@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use userhub_domain::{TaskId, TaskKey};
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_store::StoreError;
 use userhub_store::tasks::{CancelRequest, find_task, request_cancel};
 use utoipa::ToSchema;
 
@@ -64,8 +63,8 @@ pub async fn cancel_task(
         ));
     }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
-    let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
-    match request_cancel(&client, TaskKey::new(principal.domain.id, task_id)).await? {
+    let client = gateway.context.database(&principal).get().await?;
+    match request_cancel(&*client, TaskKey::new(principal.domain.id, task_id)).await? {
         CancelRequest::Requested {
             state,
             requested_at,
@@ -77,7 +76,7 @@ pub async fn cancel_task(
                 cancel_requested_at: timestamp(requested_at),
             }),
         )),
-        CancelRequest::NotOpen => match find_task(&client, principal.domain.id, task_id).await? {
+        CancelRequest::NotOpen => match find_task(&*client, principal.domain.id, task_id).await? {
             None => Err(ApiError::task_not_found(task_id)),
             Some(_) => Err(ApiError::task_completed(task_id)),
         },

@@ -9,8 +9,8 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use userhub_domain::{DomainId, TaskKey};
 use userhub_domain::{TaskAction, TaskOptions};
+use userhub_http_common::TenantPool;
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
-use userhub_store::{Pool, StoreError};
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub(crate) const MAX_KEY_CHARS: usize = 255;
@@ -78,23 +78,19 @@ pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRec
 
 /// Looks for an earlier request with the key in the domain.
 pub async fn check(
-    pool: &Pool,
+    pool: &TenantPool,
     domain_id: DomainId,
     idempotency: &Idempotency,
 ) -> Result<Prior, GatewayError> {
-    let client = pool
-        .get()
-        .await
-        .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
-    let found = find_by_idempotency_key(&client, domain_id, &idempotency.key, KEY_TTL_HOURS)
+    let client = pool.get().await.map_err(GatewayError::from)?;
+    let found = find_by_idempotency_key(&*client, domain_id, &idempotency.key, KEY_TTL_HOURS)
         .await
         .map_err(GatewayError::from)?;
     let Some((task, hash, expired)) = found else {
         return Ok(Prior::None);
     };
     if expired {
-        release_idempotency_key(&client, TaskKey::new(domain_id, task.id))
+        release_idempotency_key(&*client, TaskKey::new(domain_id, task.id))
             .await
             .map_err(GatewayError::from)?;
         return Ok(Prior::None);

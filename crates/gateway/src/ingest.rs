@@ -2,9 +2,7 @@
 //! bounded body reading, record building, submitting a parsed request as a task, and waiting
 //! for its outcomes. The native API uses the same pieces.
 
-pub use crate::body::{
-    BodyError, ContentEncoding, RawRest, decoded_body, decoded_stream, media_type,
-};
+pub use crate::body::{BodyError, ContentEncoding, decoded_stream, media_type};
 pub use crate::json_budget::{BudgetError, bounded_array, check_value_count};
 pub use crate::options::flag;
 pub use crate::payload::{PayloadFormat, RawRecord, RecordContent};

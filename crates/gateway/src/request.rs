@@ -1,7 +1,7 @@
 //! Reading a create request in any of its encodings (url-encoded form, multipart with a JSONL or
 //! JSON file part, JSON envelope; each optionally gzip) into an action and its records.
 
-use crate::body::{ContentEncoding, collect, decoded_body};
+use crate::body::{ContentEncoding, collect, decoded_stream};
 use crate::csv_input::CsvCollector;
 use crate::error::GatewayError;
 use crate::options::OptionFields;
@@ -194,40 +194,29 @@ pub async fn read_request(
         read_only,
     } = spec;
     let mut fields = RequestFields::new(read_only);
-    if let Err(error) = query_fields(query, &mut fields, matches!(kind, BodyKind::Csv)) {
-        userhub_http_common::discard(body).await;
-        return Err(error);
-    }
-    let (mut stream, rest) = decoded_body(body, encoding, limit);
-    let read = async {
-        match kind {
-            BodyKind::Form => read_form(&collect(stream).await?, fields, record_limit),
-            BodyKind::Json => read_json(&collect(stream).await?, fields, record_limit),
-            BodyKind::Multipart(boundary) => {
-                let mut multipart = multer::Multipart::new(stream, boundary);
-                read_multipart(&mut multipart, fields, settings, limit, record_limit).await
+    query_fields(query, &mut fields, matches!(kind, BodyKind::Csv))?;
+    let mut stream = decoded_stream(body, encoding, limit);
+    match kind {
+        BodyKind::Form => read_form(&collect(stream).await?, fields, record_limit),
+        BodyKind::Json => read_json(&collect(stream).await?, fields, record_limit),
+        BodyKind::Multipart(boundary) => {
+            let mut multipart = multer::Multipart::new(stream, boundary);
+            read_multipart(&mut multipart, fields, settings, limit, record_limit).await
+        }
+        BodyKind::Csv => {
+            let (action, options) = fields.finish()?;
+            let mut csv = CsvCollector::new(record_limit, settings.max_line_bytes);
+            while let Some(chunk) = stream.next().await {
+                csv.push(&chunk?)?;
             }
-            BodyKind::Csv => {
-                let (action, options) = fields.finish()?;
-                let mut csv = CsvCollector::new(record_limit, settings.max_line_bytes);
-                while let Some(chunk) = stream.next().await {
-                    csv.push(&chunk?)?;
-                }
-                Ok(ParsedRequest {
-                    action,
-                    options,
-                    format: PayloadFormat::Csv,
-                    records: csv.finish()?,
-                })
-            }
+            Ok(ParsedRequest {
+                action,
+                options,
+                format: PayloadFormat::Csv,
+                records: csv.finish()?,
+            })
         }
     }
-    .await;
-    if read.is_err() {
-        // By wire bytes: a compressed upload may decode to far more than the drain bound.
-        rest.discard().await;
-    }
-    read
 }
 
 fn split_array(

@@ -19,9 +19,9 @@ use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
 use userhub_domain::{FieldError, TaskId, TaskKey, TaskState};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
+use userhub_store::PooledClient;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
-use userhub_store::{PooledClient, StoreError};
 use utoipa::ToSchema;
 
 /// EXT: the answer to a retry request.
@@ -208,8 +208,8 @@ pub async fn retry_task(
     }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let all_failed = all_failed(&uri)?;
-    let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
-    let parent = find_task(&client, principal.domain.id, task_id)
+    let client = gateway.context.database(&principal).get().await?;
+    let parent = find_task(&*client, principal.domain.id, task_id)
         .await?
         .ok_or_else(|| ApiError::task_not_found(task_id))?;
     check_retryable(&parent)?;

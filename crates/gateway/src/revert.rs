@@ -16,7 +16,6 @@ use serde_json::value::RawValue;
 use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_store::StoreError;
 use userhub_store::reverts::{Touched, images_expired, revert_task_of, touched_profiles};
 use userhub_store::tasks::{TaskRecord, find_task};
 use utoipa::ToSchema;
@@ -121,12 +120,12 @@ pub async fn revert_task(
     }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
     let domain_id = principal.domain.id;
-    let client = gateway.context.pool.get().await.map_err(StoreError::from)?;
-    let parent = find_task(&client, domain_id, task_id)
+    let client = gateway.context.database(&principal).get().await?;
+    let parent = find_task(&*client, domain_id, task_id)
         .await?
         .ok_or_else(|| ApiError::task_not_found(task_id))?;
     check_revertible(&parent)?;
-    if images_expired(&client, domain_id, task_id).await? {
+    if images_expired(&*client, domain_id, task_id).await? {
         return Err(refuse(
             StatusCode::GONE,
             "REVERT_EXPIRED",
@@ -136,7 +135,7 @@ pub async fn revert_task(
             ),
         ));
     }
-    if let Some(revert) = revert_task_of(&client, domain_id, task_id).await? {
+    if let Some(revert) = revert_task_of(&*client, domain_id, task_id).await? {
         return Err(refuse(
             StatusCode::CONFLICT,
             "ALREADY_REVERTED",
@@ -147,7 +146,7 @@ pub async fn revert_task(
         )
         .with_details(serde_json::json!({ "revert_task_id": revert.to_string() })));
     }
-    let touched = touched_profiles(&client, domain_id, task_id).await?;
+    let touched = touched_profiles(&*client, domain_id, task_id).await?;
     drop(client);
     if touched.is_empty() {
         return Err(refuse(

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use std::time::Duration;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_http_common::schema::{ActionName, StateName};
-use userhub_http_common::{ApiError, ErrorBody, Principal, after_draining};
+use userhub_http_common::{ApiError, ErrorBody, Principal};
 use utoipa::ToSchema;
 
 /// A created task, as the `201` answer shows it.
@@ -149,28 +149,11 @@ pub async fn create_task(
     body: Body,
 ) -> Result<Response, ApiError> {
     let settings = &gateway.settings;
-    let wait = match wait_requested(&uri) {
-        Ok(wait) => wait,
-        Err(error) => {
-            let response = ApiError::from(error).into_response();
-            return Ok(after_draining(body, response).await);
-        }
-    };
-    // Errors the headers show are answered after reading the body, so that the client, still
-    // sending it, gets the answer rather than a broken pipe.
-    let checked = idempotency::key_of(&headers).and_then(|key| {
-        Ok((
-            key,
-            inspect_headers(&headers, settings, principal.read_only)?,
-        ))
-    });
-    let (idempotency_key, spec) = match checked {
-        Ok(checked) => checked,
-        Err(error) => {
-            let response = ApiError::from(error).into_response();
-            return Ok(after_draining(body, response).await);
-        }
-    };
+    let wait = wait_requested(&uri)?;
+    // Errors the headers show are answered before the body is read (the connection is then
+    // closed, so its rest is never read).
+    let idempotency_key = idempotency::key_of(&headers)?;
+    let spec = inspect_headers(&headers, settings, principal.read_only)?;
     let record_limit = principal
         .domain
         .record_limit
@@ -206,7 +189,7 @@ pub async fn create_task(
         return Ok(response);
     }
     let timeout = Duration::from_millis(settings.sync_timeout_ms);
-    let pool = &gateway.context.pool;
+    let pool = &gateway.context.database(&principal);
     let awaited = await_task(
         pool,
         principal.domain.id,
@@ -263,7 +246,7 @@ async fn selection_exceeds(
         return Ok(false);
     };
     let size = selection_size(
-        &gateway.context.pool,
+        &gateway.context.database(principal),
         principal.domain.id,
         request.action,
         &selector,

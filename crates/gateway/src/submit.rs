@@ -80,8 +80,12 @@ pub(crate) async fn submit_task(
         request_hash: idempotency::request_hash(action, &request.options, &request.records),
     });
     if let Some(idempotency) = &idempotency {
-        let prior =
-            idempotency::check(&gateway.context.pool, principal.domain.id, idempotency).await?;
+        let prior = idempotency::check(
+            &gateway.context.database(principal),
+            principal.domain.id,
+            idempotency,
+        )
+        .await?;
         if let Prior::Replay(task) = prior {
             let accepted = Created {
                 task_id: task.id,
@@ -149,9 +153,15 @@ pub(crate) async fn submit_task(
         records = task.total,
         task_id = tracing::field::Empty,
     );
-    let accepted = accept_task(&gateway.context.pool, &gateway.broker, &task, crash, render)
-        .instrument(span.clone())
-        .await?;
+    let accepted = accept_task(
+        &gateway.context.database(principal),
+        &gateway.broker,
+        &task,
+        crash,
+        render,
+    )
+    .instrument(span.clone())
+    .await?;
     span.record("task_id", tracing::field::display(accepted.task_id));
     let labels = userhub_telemetry::ActionLabels {
         action: action.as_str().to_owned(),

@@ -8,9 +8,9 @@ use std::time::Duration;
 use userhub_domain::DomainId;
 use userhub_domain::outcome_line::{ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskKey, TaskState};
+use userhub_http_common::TenantPool;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
-use userhub_store::{Pool, StoreError};
 
 /// One record's outcome: its results-file line, or its errors-file line.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub enum Awaited {
 /// Waits (up to `timeout`) for an accepted task and reads its outcomes, if the task has at most
 /// `max_records` records.
 pub async fn await_task(
-    pool: &Pool,
+    pool: &TenantPool,
     domain_id: DomainId,
     task_id: TaskId,
     timeout: Duration,
@@ -76,7 +76,7 @@ pub async fn await_task(
 
 /// How many profiles an export selector picks (to refuse waiting for a large export early).
 pub async fn selection_size(
-    pool: &Pool,
+    pool: &TenantPool,
     domain_id: DomainId,
     action: userhub_domain::TaskAction,
     selector: &userhub_domain::profile::selector::ExportSelector,
@@ -87,13 +87,13 @@ pub async fn selection_size(
     } else {
         ExportKind::CoreProfiles
     };
-    let client = pool.get().await.map_err(StoreError::from)?;
-    Ok(count_selection(&client, domain_id, kind, selector).await?)
+    let client = pool.get().await?;
+    Ok(count_selection(&*client, domain_id, kind, selector).await?)
 }
 
 /// Polls the task until it is completed; its last state if `timeout` passed first.
 pub async fn wait_completed(
-    pool: &Pool,
+    pool: &TenantPool,
     domain_id: DomainId,
     task_id: TaskId,
     timeout: Duration,
@@ -102,8 +102,8 @@ pub async fn wait_completed(
     let mut pause = Duration::from_millis(10);
     loop {
         let task = {
-            let client = pool.get().await.map_err(StoreError::from)?;
-            find_task(&client, domain_id, task_id).await?
+            let client = pool.get().await?;
+            find_task(&*client, domain_id, task_id).await?
         };
         let state = match task {
             Some(task) if task.state == TaskState::Completed => return Ok(Ok(task)),
@@ -123,14 +123,14 @@ pub async fn wait_completed(
 /// Every record's outcome of a completed task, by input index (`total` entries; a record
 /// without an outcome — impossible for a completed task — is `None`).
 pub async fn outcomes(
-    pool: &Pool,
+    pool: &TenantPool,
     task: TaskKey,
     total: usize,
 ) -> Result<Vec<Option<RecordOutcome>>, GatewayError> {
     let mut by_index: Vec<Option<RecordOutcome>> = vec![None; total];
-    let client = pool.get().await.map_err(StoreError::from)?;
+    let client = pool.get().await?;
     for kind in [OutcomeKind::Results, OutcomeKind::Errors] {
-        for_each_line(&client, task, kind, |line| {
+        for_each_line(&*client, task, kind, |line| {
             let Some(slot) = usize::try_from(line.index())
                 .ok()
                 .and_then(|index| by_index.get_mut(index))

@@ -1,35 +1,58 @@
-//! The admission middleware for `/v2/{domain}/...`: authenticates, applies the domain's rate
-//! limit, puts the [`Principal`] into the request and the `X-Rate-Limit-*` headers on the answer.
+//! The admission middleware for `/v2/{domain}/...`: authenticates from the headers alone,
+//! takes a slot of the domain's share, applies the domain's rate limit, puts the [`Principal`]
+//! into the request and the `X-Rate-Limit-*` headers on the answer. Every refusal is answered
+//! before any of the body is read (and the connection then closed: see [`crate::limits`]).
 
-use crate::auth::{Authenticator, Principal as AuthPrincipal};
-use crate::drain::after_draining;
+use crate::auth::{AuthFailure, Authenticator, Principal as AuthPrincipal};
+use crate::budget::{Budgets, Slot};
+use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
-use crate::throttle::{AuthThrottle, ClientAddress};
+use crate::tenant_pool::{SharedPool, TenantPool};
+use crate::throttle::AuthThrottle;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use userhub_store::Pool;
 
 pub use crate::auth::Principal;
 
-/// What every API handler needs: storage, authentication, rate limiting and request limits.
+/// What every API handler needs: storage, authentication, budgets, rate limiting and request
+/// limits.
 #[derive(Clone, Debug)]
 pub struct ApiContext {
-    pub pool: Pool,
+    /// The primary's pool, lent to each domain's requests by its share.
+    pub database: SharedPool,
     /// The read replica's pool (`database.read_url`) for status reads and task lists.
-    pub read_pool: Option<Pool>,
+    pub replica: Option<SharedPool>,
     pub authenticator: Arc<Authenticator>,
-    /// Failed authentications per client address (shared with the operator dashboard).
+    /// Failed authentications per client address and key id (shared with the dashboard).
     pub auth_throttle: Arc<AuthThrottle>,
+    pub budgets: Arc<Budgets>,
     pub limiter: Arc<RateLimiter>,
     pub metrics: userhub_telemetry::Metrics,
     pub request_limits: RequestLimits,
 }
 
 impl ApiContext {
+    /// The database connections `principal`'s requests may use.
+    pub fn database(&self, principal: &AuthPrincipal) -> TenantPool {
+        self.database.for_domain(principal.domain.id)
+    }
+
+    /// The read replica's connections `principal`'s requests may use, when there is one.
+    pub fn replica(&self, principal: &AuthPrincipal) -> Option<TenantPool> {
+        self.replica
+            .as_ref()
+            .map(|replica| replica.for_domain(principal.domain.id))
+    }
+
+    /// A slot of `principal`'s domain for the request being handled.
+    pub fn domain_slot(&self, principal: &AuthPrincipal) -> Result<Slot, ApiError> {
+        self.budgets.domain_slot(principal.domain.id)
+    }
+
     /// Counts a request of `principal`'s domain against its rate limit: the domain's own limit
     /// (or the server default), or for a `product` with a limit of its own (name, per minute),
     /// that product's separate counter of the domain.
@@ -39,10 +62,11 @@ impl ApiContext {
         product: Option<(&str, u32)>,
     ) -> Result<RateDecision, ApiError> {
         let domain = &principal.domain.name;
+        let database = self.database(principal);
         let decision = match product {
             Some((name, per_minute)) => {
                 self.limiter
-                    .check(&format!("{domain}@{name}"), Some(per_minute))
+                    .check(&database, &format!("{domain}@{name}"), Some(per_minute))
                     .await
             }
             None => {
@@ -50,20 +74,38 @@ impl ApiContext {
                     .domain
                     .rate_limit_per_minute
                     .map(|limit| limit.max(1) as u32);
-                self.limiter.check(domain, per_minute).await
+                self.limiter.check(&database, domain, per_minute).await
             }
         };
         Ok(decision?)
     }
 
-    /// The principal of a key sent outside the `Authorization` header (a body member, say):
-    /// `401` unless one is given and valid.
-    pub async fn authenticate_token(&self, key: Option<&str>) -> Result<AuthPrincipal, ApiError> {
+    /// The principal of a key sent outside the `Authorization` header (a body member, say).
+    pub async fn authenticate_token(
+        &self,
+        key: Option<&str>,
+    ) -> Result<AuthPrincipal, AuthFailure> {
         let key = key
             .map(str::trim)
             .filter(|key| !key.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("an API token is required"))?;
+            .ok_or(AuthFailure::Missing)?;
         self.authenticator.authenticate_key(key).await
+    }
+
+    /// The answer to a failed authentication from `client`: `401` (or `503` when the keys could
+    /// not be read), or `429 AUTH_THROTTLED` once the address or the key id has failed too often.
+    pub fn refuse_authentication(
+        &self,
+        client: Option<ClientAddress>,
+        failure: AuthFailure,
+    ) -> ApiError {
+        if failure.is_callers() {
+            let counted = self.auth_throttle.fail(client, failure.guessed_key_id());
+            if let Err(retry_after) = counted {
+                return auth_throttled(self.auth_throttle.limit(), retry_after);
+            }
+        }
+        ApiError::from(failure)
     }
 }
 
@@ -95,18 +137,34 @@ fn add_rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     put("x-rate-limit-reset", decision.reset_at_ms.to_string());
 }
 
-/// The answer to an address that failed to authenticate too often.
-pub fn auth_throttled(limit: u32, retry_after: u64) -> Response {
+/// `429 AUTH_THROTTLED`: the caller's address (or the key id it guesses at) failed to
+/// authenticate too often.
+pub fn auth_throttled(limit: u32, retry_after: u64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "AUTH_THROTTLED",
         format!(
-            "more than {limit} failed authentications from this address within a minute; retry \
-             in {retry_after} s with a valid key"
+            "more than {limit} failed authentications from this address (or for this key) \
+             within a minute; retry in {retry_after} s with a valid key"
         ),
     )
     .with_header("retry-after", retry_after)
-    .into_response()
+}
+
+/// `429 RATE_LIMITED` with the window's headers.
+fn rate_limited(decision: &RateDecision) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+        format!(
+            "rate limit of {} requests per minute exceeded",
+            decision.limit
+        ),
+    )
+    .with_header("retry-after", decision.retry_after_secs)
+    .into_response();
+    add_rate_headers(response.headers_mut(), decision);
+    response
 }
 
 /// Middleware guarding every tenant route.
@@ -119,42 +177,30 @@ pub async fn admission_layer(
         return next.run(request).await;
     };
     let client = request.extensions().get::<ClientAddress>().copied();
-    if let Err(retry_after) = context.auth_throttle.check(client) {
-        let response = auth_throttled(context.auth_throttle.limit(), retry_after);
-        return after_draining(request.into_body(), response).await;
-    }
-    let principal: AuthPrincipal = match context
+    let authorization = request.headers().get("authorization");
+    let principal = match context
         .authenticator
-        .authenticate(request.headers().get("authorization"), &domain)
+        .authenticate(authorization, &domain)
         .await
     {
         Ok(principal) => principal,
-        Err(error) => {
-            if error.status == StatusCode::UNAUTHORIZED {
-                context.auth_throttle.record_failure(client);
-            }
+        Err(failure) => {
             // No rate-limit headers: a caller without the domain's key learns nothing of its
             // traffic, and no per-domain state is made for strangers.
-            return after_draining(request.into_body(), error.into_response()).await;
+            let refusal = context.refuse_authentication(client, failure);
+            return refusal.into_response();
         }
+    };
+    let _slot = match context.domain_slot(&principal) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
     };
     let decision = match context.admit_rate(&principal, None).await {
         Ok(decision) => decision,
-        Err(error) => return after_draining(request.into_body(), error.into_response()).await,
+        Err(error) => return error.into_response(),
     };
     if !decision.allowed {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!(
-                "rate limit of {} requests per minute exceeded",
-                decision.limit
-            ),
-        )
-        .with_header("retry-after", decision.retry_after_secs)
-        .into_response();
-        add_rate_headers(response.headers_mut(), &decision);
-        return after_draining(request.into_body(), response).await;
+        return rate_limited(&decision);
     }
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
@@ -162,7 +208,7 @@ pub async fn admission_layer(
     response
 }
 
-/// The layers every API route runs under, outermost last: admission (authentication, rights,
+/// The layers every API route runs under, outermost last: admission (authentication, slots,
 /// rate limit), request metrics, and the request id with its trace.
 pub fn with_api_layers<S>(router: axum::Router<S>, context: &ApiContext) -> axum::Router<S>
 where

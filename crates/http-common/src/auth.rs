@@ -1,4 +1,5 @@
-//! Authentication of API keys (Bearer, or Basic with the key as user name) with a short cache.
+//! Authentication of API keys (Bearer, or Basic with the key as user name) with a short cache,
+//! and why a key was not accepted ([`AuthFailure`], mapped to its answer once).
 
 use crate::error::ApiError;
 use axum::http::HeaderValue;
@@ -6,6 +7,7 @@ use base64::Engine;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use userhub_domain::api_key::{constant_time_eq, hash_secret, parse_key};
 use userhub_store::api_keys::{StoredKey, find_key};
 use userhub_store::domains::Domain;
@@ -31,9 +33,12 @@ struct CachedLookup {
 }
 
 /// Verifies keys against their stored hashes; caches lookups for `ttl` (revocation delay).
+/// Lookups of keys not cached hold at most a quarter of the pool's connections, so that
+/// callers presenting unknown keys never take the connections authenticated requests need.
 #[derive(Debug)]
 pub struct Authenticator {
     pool: Pool,
+    lookups: Semaphore,
     ttl: Duration,
     cache: Mutex<HashMap<String, CachedLookup>>,
     /// Local demo mode only: requests without credentials to this domain are admitted.
@@ -63,8 +68,10 @@ fn presented_key(authorization: &HeaderValue) -> Option<String> {
 
 impl Authenticator {
     pub fn new(pool: Pool, ttl: Duration) -> Authenticator {
+        let lookups = (pool.status().max_size / 4).max(1);
         Authenticator {
             pool,
+            lookups: Semaphore::new(lookups),
             ttl,
             cache: Mutex::new(HashMap::new()),
             unauthenticated_domain: None,
@@ -78,20 +85,16 @@ impl Authenticator {
         self
     }
 
-    async fn anonymous(&self, domain_name: &str) -> Result<Principal, ApiError> {
-        let unavailable = |error: StoreError| ApiError::unavailable("database").with_cause(&error);
+    async fn anonymous(&self, domain_name: &str) -> Result<Principal, AuthFailure> {
         let client = self
             .pool
             .get()
             .await
-            .map_err(StoreError::from)
-            .map_err(unavailable)?;
+            .map_err(|error| AuthFailure::Unavailable(error.into()))?;
         let domain = userhub_store::domains::find_domain(&client, domain_name)
             .await
-            .map_err(unavailable)?;
-        let domain = domain.ok_or_else(|| {
-            ApiError::unauthorized("an API key is required: Authorization: Bearer <key>")
-        })?;
+            .map_err(AuthFailure::Unavailable)?;
+        let domain = domain.ok_or(AuthFailure::Missing)?;
         Ok(Principal {
             domain,
             read_only: false,
@@ -103,6 +106,12 @@ impl Authenticator {
         if let Some(hit) = self.cached(key_id) {
             return Ok(Some(hit));
         }
+        let wait = self.pool.timeouts().wait.unwrap_or(Duration::from_secs(5));
+        let _lookup = tokio::time::timeout(wait, self.lookups.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| StoreError::Unavailable("too many key lookups at once".to_owned()))?;
         let client = self.pool.get().await?;
         let Some(key) = find_key(&client, key_id).await? else {
             return Ok(None);
@@ -143,30 +152,25 @@ impl Authenticator {
         &self,
         authorization: Option<&HeaderValue>,
         domain_name: &str,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<Principal, AuthFailure> {
         let Some(authorization) = authorization else {
             if self.unauthenticated_domain.as_deref() == Some(domain_name) {
                 return self.anonymous(domain_name).await;
             }
-            return Err(ApiError::unauthorized(
-                "an API key is required: Authorization: Bearer <key>",
-            ));
+            return Err(AuthFailure::Missing);
         };
-        let invalid = || ApiError::unauthorized("the API key is not valid for this domain");
-        let text = presented_key(authorization).ok_or_else(invalid)?;
-        let principal = self.verify(&text).await?.ok_or_else(invalid)?;
+        let text = presented_key(authorization).ok_or(AuthFailure::Invalid { key_id: None })?;
+        let principal = self.verify(&text).await?;
         if principal.domain.name != domain_name {
-            return Err(invalid());
+            return Err(AuthFailure::OtherDomain);
         }
         Ok(principal)
     }
 
     /// The principal of a key given without a domain (compatible endpoints whose key travels in
-    /// the body or a header and alone names the tenant): `401` unless it is a valid key.
-    pub async fn authenticate_key(&self, key: &str) -> Result<Principal, ApiError> {
-        self.verify(key.trim())
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))
+    /// the body or a header and alone names the tenant).
+    pub async fn authenticate_key(&self, key: &str) -> Result<Principal, AuthFailure> {
+        self.verify(key.trim()).await
     }
 
     /// The key of an `Authorization` header (Bearer or Basic), if it has one.
@@ -174,27 +178,76 @@ impl Authenticator {
         presented_key(authorization)
     }
 
-    /// Checks a presented key against its stored hash; `None` for any invalid key.
-    async fn verify(&self, text: &str) -> Result<Option<Principal>, ApiError> {
+    /// Checks a presented key against its stored hash.
+    async fn verify(&self, text: &str) -> Result<Principal, AuthFailure> {
         let Some(presented) = parse_key(text) else {
-            return Ok(None);
+            return Err(AuthFailure::Invalid { key_id: None });
         };
         let stored = self
             .lookup(presented.key_id)
             .await
-            .map_err(|error| ApiError::unavailable("database").with_cause(&error))?;
+            .map_err(AuthFailure::Unavailable)?;
         let Some(stored) = stored else {
-            return Ok(None);
+            return Err(AuthFailure::Invalid { key_id: None });
         };
         let secret_matches = constant_time_eq(&hash_secret(presented.secret), &stored.secret_hash);
-        if !secret_matches || stored.revoked {
-            return Ok(None);
+        if !secret_matches {
+            // A known id with a wrong secret: a guess at this key, counted per key id.
+            return Err(AuthFailure::Invalid {
+                key_id: Some(presented.key_id.to_owned()),
+            });
         }
-        Ok(Some(Principal {
+        if stored.revoked {
+            return Err(AuthFailure::Invalid { key_id: None });
+        }
+        Ok(Principal {
             domain: stored.domain,
             read_only: stored.read_only,
             key_id: presented.key_id.to_owned(),
-        }))
+        })
+    }
+}
+
+/// Why credentials were not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("an API key is required: Authorization: Bearer <key>")]
+    Missing,
+    /// Not a valid key; `key_id` names a known key presented with a wrong secret.
+    #[error("the API key is not valid")]
+    Invalid { key_id: Option<String> },
+    /// A valid key of another domain.
+    #[error("the API key is not valid for this domain")]
+    OtherDomain,
+    /// The keys could not be read.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+}
+
+impl AuthFailure {
+    /// The key id a failed guess was aimed at, for the per-key throttle.
+    pub fn guessed_key_id(&self) -> Option<&str> {
+        match self {
+            AuthFailure::Invalid { key_id } => key_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this failure is the caller's (counted by the throttle), not the service's.
+    pub fn is_callers(&self) -> bool {
+        !matches!(self, AuthFailure::Unavailable(_))
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::Unavailable(error) => ApiError::unavailable("database").with_cause(&error),
+            AuthFailure::Invalid { .. } | AuthFailure::OtherDomain => {
+                ApiError::unauthorized("the API key is not valid for this domain")
+            }
+            AuthFailure::Missing => ApiError::unauthorized(failure.to_string()),
+        }
     }
 }
 

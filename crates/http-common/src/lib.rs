@@ -1,11 +1,13 @@
-//! HTTP pieces shared by every service: the error body, authentication, per-domain rate
-//! limiting, request ids, CORS, the admission middleware, the server loop with its limits, the
-//! health routes and the process a service runs in.
+//! HTTP pieces shared by every service: the error body, authentication and its throttle, the
+//! budgets that divide a process between its callers, per-domain rate limiting, request ids,
+//! CORS, the admission middleware, the server loop with its limits, the health routes and the
+//! process a service runs in.
 
 mod admission;
 mod auth;
 mod browsers;
-mod drain;
+mod budget;
+mod client_address;
 mod error;
 mod health;
 mod limits;
@@ -17,19 +19,22 @@ mod request_id;
 pub mod schema;
 mod serve;
 mod settings;
+mod strict_heads;
+mod tenant_pool;
 mod throttle;
 
 pub use admission::{
     ApiContext, Principal, RequestLimits, admission_layer, auth_throttled, with_api_layers,
 };
-pub use auth::Authenticator;
+pub use auth::{AuthFailure, Authenticator};
 pub use browsers::BrowserPolicy;
-pub use drain::{DRAIN_BYTES, DRAIN_TIME, after_draining, discard, discard_stream};
+pub use budget::{Budgets, DomainShares, Slot, anonymous_budget};
+pub use client_address::{AddressPolicy, ClientAddress};
 pub use error::{
     ApiError, ErrorBody, ErrorDetail, MAX_URI_BYTES, json_fallback, json_method_not_allowed,
     limit_uri_length,
 };
-pub use health::{Health, router as health_router};
+pub use health::{GAUGE_REFRESH, Health, MetricsAccess, router as health_router};
 pub use limits::{BodyTimeout, ServerLimits};
 pub use observe::record_request;
 pub use process::{Process, ProcessSettings, ServiceError};
@@ -38,4 +43,5 @@ pub use rate_limit::{RateDecision, RateLimiter};
 pub use request_id::{REQUEST_ID_HEADER, request_id_and_trace};
 pub use serve::{ServeOptions, serve};
 pub use settings::{HttpSettings, RateLimitSettings};
-pub use throttle::{AuthThrottle, ClientAddress};
+pub use tenant_pool::{SharedPool, TenantClient, TenantPool};
+pub use throttle::AuthThrottle;

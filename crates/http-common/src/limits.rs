@@ -1,21 +1,25 @@
-//! The limits every HTTP service applies, and the middleware enforcing the per-request ones: a
-//! cap on requests in progress (`503 SERVER_BUSY` with `Retry-After`) and deadlines for
-//! receiving a request body (`408 REQUEST_TIMEOUT`, through [`BodyTimeout`]).
+//! The limits every HTTP listener applies, and the middleware that watches every request body:
+//! it gives the body its deadlines (`408 REQUEST_TIMEOUT`, through [`BodyTimeout`]), and an
+//! answer given before the body was read to its end (a refusal: 401, 403, 413, 429, 503) is
+//! marked `Connection: close`, so that the unread rest is never read and holds nothing; the
+//! server loop's lingering close lets the client read the answer rather than a reset, and
+//! `Expect: 100-continue` gets the answer instead of `100`. Request slots are the
+//! [`crate::budget`]'s; connection caps and write deadlines are the server loop's.
 
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
 /// Time and concurrency limits of one HTTP listener.
@@ -29,8 +33,11 @@ pub struct ServerLimits {
     pub body_timeout: Duration,
     /// Open connections; the one past it is answered `503` and closed.
     pub max_connections: usize,
-    /// Requests being handled at once; past it requests are answered `503`.
-    pub max_in_flight: usize,
+    /// Open connections per client address (IPv4 host, IPv6 /64); trusted proxies are exempt.
+    pub max_connections_per_address: usize,
+    /// Longest time an answer may wait for the client to take more of it; past it the
+    /// connection is closed and what it held is freed.
+    pub write_timeout: Duration,
 }
 
 /// Why a request body stopped arriving.
@@ -67,9 +74,11 @@ impl From<BodyTimeout> for ApiError {
     }
 }
 
-/// A request body that fails with [`BodyTimeout`] when it pauses or takes too long.
+/// A request body that fails with [`BodyTimeout`] when it pauses or takes too long, and tells
+/// whether it was read to its end.
 struct TimedBody {
     inner: Body,
+    ended: Arc<AtomicBool>,
     idle: Duration,
     idle_timer: Pin<Box<Sleep>>,
     total: Duration,
@@ -77,10 +86,14 @@ struct TimedBody {
 }
 
 impl TimedBody {
-    fn new(inner: Body, idle: Duration, total: Duration) -> TimedBody {
+    fn new(inner: Body, idle: Duration, total: Duration, ended: Arc<AtomicBool>) -> TimedBody {
         let now = Instant::now();
+        if http_body::Body::is_end_stream(&inner) {
+            ended.store(true, Ordering::Relaxed);
+        }
         TimedBody {
             inner,
+            ended,
             idle,
             idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
             total,
@@ -103,6 +116,9 @@ impl http_body::Body for TimedBody {
                 let next = Instant::now() + this.idle;
                 this.idle_timer.as_mut().reset(next);
             }
+            if frame.is_none() || this.inner.is_end_stream() {
+                this.ended.store(true, Ordering::Relaxed);
+            }
             return Poll::Ready(frame);
         }
         if this.deadline.as_mut().poll(context).is_ready() {
@@ -123,66 +139,27 @@ impl http_body::Body for TimedBody {
     }
 }
 
-/// Gives every request body the deadlines of `limits`.
+/// Gives every request body the deadlines of `limits`, and closes the connection after an
+/// answer given before its body was read to the end.
 pub async fn time_request_bodies(
     State(limits): State<ServerLimits>,
     request: Request,
     next: Next,
 ) -> Response {
+    let ended = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| {
         Body::new(TimedBody::new(
             body,
             limits.body_idle_timeout,
             limits.body_timeout,
+            Arc::clone(&ended),
         ))
     });
-    next.run(request).await
-}
-
-/// The shared count of requests in progress.
-#[derive(Debug, Clone)]
-pub struct InFlight {
-    slots: Arc<Semaphore>,
-    limit: usize,
-}
-
-impl InFlight {
-    pub fn new(limit: usize) -> InFlight {
-        let limit = limit.max(1);
-        InFlight {
-            slots: Arc::new(Semaphore::new(limit)),
-            limit,
-        }
+    let mut response = next.run(request).await;
+    if !ended.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-}
-
-/// Probes that must answer even when the server is full.
-fn is_probe(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
-}
-
-/// Answers `503 SERVER_BUSY` when `limit` requests are already being handled.
-pub async fn limit_in_flight(
-    State(in_flight): State<InFlight>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if is_probe(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let Ok(_slot) = in_flight.slots.try_acquire() else {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVER_BUSY",
-            format!(
-                "the server is handling its limit of {} requests; retry shortly",
-                in_flight.limit
-            ),
-        )
-        .with_details(serde_json::json!({ "max_in_flight": in_flight.limit }))
-        .with_header("retry-after", 1)
-        .with_header("connection", "close")
-        .into_response();
-    };
-    next.run(request).await
+    response
 }

@@ -1,10 +1,12 @@
 //! One service process's shared ground: the migrated database pool, metrics, the API context
-//! (authentication, rate limits, failed-key throttle) and the HTTP settings. A service's `run`
+//! (authentication, budgets, rate limits, failed-key throttle) and the HTTP settings. A service's `run`
 //! starts from it and hands it its routes and background jobs; [`Process::serve`] serves them
 //! beside the health routes until shutdown, then waits for the jobs and closes the pool.
 
-use crate::health::{self, Health};
+use crate::budget::Budgets;
+use crate::health::{self, Health, MetricsAccess};
 use crate::settings::{HttpSettings, RateLimitSettings};
+use crate::tenant_pool::SharedPool;
 use crate::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
 use axum::Router;
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub enum ServiceError {
 /// A process's connections and shared state; see the module comment.
 pub struct Process {
     pub pool: Pool,
+    /// The read replica's pool, when `database.read_url` is set.
+    pub replica: Option<Pool>,
     pub metrics: Metrics,
     pub context: ApiContext,
     pub http: HttpSettings,
@@ -60,21 +64,27 @@ impl Process {
         let authenticator =
             Authenticator::new(pool.clone(), Duration::from_millis(http.auth_cache_ms))
                 .with_unauthenticated_domain(http.unauthenticated_domain.clone());
-        let read_pool = userhub_store::connect_replica(&settings.database)?;
+        let replica = userhub_store::connect_replica(&settings.database)?;
+        let share = http.domain_share_percent;
         let context = ApiContext {
-            pool: pool.clone(),
-            read_pool,
+            database: SharedPool::new(pool.clone(), share),
+            replica: replica
+                .clone()
+                .map(|replica| SharedPool::new(replica, share)),
             authenticator: Arc::new(authenticator),
             auth_throttle: Arc::new(AuthThrottle::new(http.auth_failures_per_minute)),
-            limiter: Arc::new(RateLimiter::new(
-                pool.clone(),
-                settings.rate_limit.per_minute,
+            budgets: Arc::new(Budgets::new(
+                http.max_in_flight,
+                share,
+                http.max_unauthenticated_in_flight,
             )),
+            limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
             metrics: metrics.clone(),
             request_limits: settings.request_limits,
         };
         Ok(Process {
             pool,
+            replica,
             metrics,
             context,
             http,
@@ -82,7 +92,33 @@ impl Process {
         })
     }
 
-    /// Adds routes every service of this process serves.
+    /// Serves the health routes with open `/metrics` on `http.metrics_addr`, when it is set.
+    async fn metrics_listener(
+        &self,
+        health: Health,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, ServiceError> {
+        let Some(addr) = self.http.metrics_addr() else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServiceError::Listen {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let router = health::router(health, MetricsAccess::Open);
+        let options = self.http.serve_options();
+        Ok(Some(tokio::spawn(crate::serve(
+            listener,
+            router,
+            options,
+            shutdown.clone(),
+        ))))
+    }
+
+    /// Adds routes every service of this process serves (anonymous ones should hold an
+    /// anonymous slot: see [`crate::anonymous_budget`]).
     pub fn with_routes(mut self, routes: Router) -> Process {
         self.extra_routes = self.extra_routes.merge(routes);
         self
@@ -110,18 +146,28 @@ impl Process {
                     })?
             }
         };
+        let health = Health {
+            pool: self.pool.clone(),
+            broker,
+            metrics: self.metrics.clone(),
+            refreshed: Arc::default(),
+        };
+        let metrics_listener = self.metrics_listener(health.clone(), &shutdown).await?;
+        let public_metrics = match self.http.metrics_token() {
+            Some(token) => MetricsAccess::Token(token.to_owned()),
+            None => MetricsAccess::Closed,
+        };
         let router = routes
             .merge(self.extra_routes)
-            .merge(health::router(Health {
-                pool: self.pool.clone(),
-                broker,
-                metrics: self.metrics.clone(),
-            }));
+            .merge(health::router(health, public_metrics));
         let options = self.http.serve_options();
         let served = crate::serve(listener, router, options, shutdown.clone())
             .await
             .map_err(ServiceError::from);
         shutdown.cancel();
+        if let Some(metrics_listener) = metrics_listener {
+            let _ = metrics_listener.await;
+        }
         while jobs.join_next().await.is_some() {}
         self.pool.close();
         served

@@ -1,13 +1,15 @@
 //! Per-domain rate limits: a fixed window of `limit` requests per domain that opens at the
 //! window's first request and lasts a minute — what the original API's headers show
 //! (`Remaining` counts down, `Reset` is the end of the window in epoch milliseconds). The
-//! windows live in PostgreSQL (`store::rate_windows`, one atomic upsert per request), so every
-//! gateway and status replica counts against the same limit. Kept by hand: the `governor`
+//! windows live in PostgreSQL (`store::rate_windows`, one atomic upsert per request, on a
+//! connection of the domain's own share), so every gateway and status replica counts against
+//! the same limit. Kept by hand: the `governor`
 //! crate's keyed limiters keep their state in one process, give every key one quota (domains
 //! have their own), refill continuously (GCRA) and expose no window end for `Reset`.
 
+use crate::tenant_pool::TenantPool;
+use userhub_store::StoreError;
 use userhub_store::rate_windows::{WindowCount, take};
-use userhub_store::{Pool, StoreError};
 
 /// The verdict on one request and the figures for the `X-Rate-Limit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,14 +27,12 @@ pub struct RateDecision {
 /// database by every process.
 #[derive(Debug)]
 pub struct RateLimiter {
-    pool: Pool,
     default_per_minute: u32,
 }
 
 impl RateLimiter {
-    pub fn new(pool: Pool, default_per_minute: u32) -> RateLimiter {
+    pub fn new(default_per_minute: u32) -> RateLimiter {
         RateLimiter {
-            pool,
             default_per_minute: default_per_minute.max(1),
         }
     }
@@ -41,15 +41,17 @@ impl RateLimiter {
         self.default_per_minute
     }
 
-    /// Counts one request against `key`, whose limit is `per_minute` (else the default).
+    /// Counts one request against `key`, whose limit is `per_minute` (else the default), on a
+    /// connection of `database`.
     pub async fn check(
         &self,
+        database: &TenantPool,
         key: &str,
         per_minute: Option<u32>,
     ) -> Result<RateDecision, StoreError> {
         let limit = per_minute.unwrap_or(self.default_per_minute).max(1);
-        let client = self.pool.get().await?;
-        Ok(decide(limit, take(&client, key).await?))
+        let client = database.get().await?;
+        Ok(decide(limit, take(&*client, key).await?))
     }
 }
 

@@ -1,9 +1,11 @@
 //! `[http]` and `[rate_limit]` settings: how every service's HTTP side listens, bounds its
 //! clients and counts requests, each checked by its own `validate`.
 
+use crate::client_address::AddressPolicy;
 use crate::{BrowserPolicy, ServeOptions, ServerLimits};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use userhub_domain::InvalidSetting;
 
@@ -25,19 +27,42 @@ pub struct HttpSettings {
     pub body_timeout_ms: u64,
     /// Open connections per process; the one past it is answered `503` and closed.
     pub max_connections: usize,
-    /// Requests handled at once per process; past it `503 SERVER_BUSY` with `Retry-After`.
+    /// Open connections per client address (an IPv4 host or an IPv6 /64); the one past it is
+    /// answered `429 TOO_MANY_CONNECTIONS` and closed. Trusted proxies are exempt.
+    pub max_connections_per_address: usize,
+    /// Authenticated requests handled at once per process; past it `503 SERVER_BUSY`.
     pub max_in_flight: usize,
+    /// The share of `max_in_flight` (and of the database pool) one domain's requests may hold,
+    /// in percent; past it that domain's requests get `429 TOO_MANY_CONCURRENT_REQUESTS` (or
+    /// wait for a connection).
+    pub domain_share_percent: u8,
+    /// Requests handled at once before they authenticate (compatible endpoints reading their
+    /// token from the body) or on anonymous routes (the dashboard page, `/openapi.json`).
+    pub max_unauthenticated_in_flight: usize,
+    /// Longest time an answer waits for the client to read more of it before the connection
+    /// is closed.
+    pub write_timeout_ms: u64,
+    /// Proxies (addresses or CIDR ranges) whose `client_address_header` is believed; requests
+    /// from anyone else are counted by their own address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// A bearer token that opens `/metrics` on this listener; unset, `/metrics` is served only
+    /// on `metrics_addr`.
+    pub metrics_token: Option<String>,
+    /// A separate listener for `/metrics` (and the probes) without a token, for a private
+    /// network (e.g. `0.0.0.0:9464` in a pod that only Prometheus may reach).
+    pub metrics_addr: Option<String>,
     /// Origins (`https://app.example.com`) whose web pages may call the API (CORS); none by
     /// default, `*` for any page without credentials. (`default`: the layered config drops an
     /// empty list.)
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
-    /// Failed authentications (API keys, tokens, the operator token) per client address and
-    /// minute; past it `429 AUTH_THROTTLED` until the minute ends.
+    /// Failed authentications (API keys, tokens, the operator token) per client address (and
+    /// per key id guessed at) and minute; past it further failures are answered
+    /// `429 AUTH_THROTTLED` until the minute ends. Valid credentials are never refused.
     pub auth_failures_per_minute: u32,
     /// Behind a reverse proxy: the header that holds the client's address (its last entry),
-    /// e.g. `X-Forwarded-For`. Unset: the peer address. Set it only behind a proxy that writes
-    /// the header, or clients could pick their own address.
+    /// e.g. `X-Forwarded-For`, believed only from `trusted_proxies`. Unset: the peer address.
     pub client_address_header: Option<String>,
 }
 
@@ -51,7 +76,14 @@ impl Default for HttpSettings {
             body_idle_timeout_ms: 30_000,
             body_timeout_ms: 600_000,
             max_connections: 1_024,
+            max_connections_per_address: 128,
             max_in_flight: 256,
+            domain_share_percent: 25,
+            max_unauthenticated_in_flight: 64,
+            write_timeout_ms: 60_000,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            metrics_addr: None,
             cors_allowed_origins: Vec::new(),
             auth_failures_per_minute: 20,
             client_address_header: None,
@@ -84,6 +116,7 @@ impl HttpSettings {
             ("http.header_read_timeout_ms", self.header_read_timeout_ms),
             ("http.body_idle_timeout_ms", self.body_idle_timeout_ms),
             ("http.body_timeout_ms", self.body_timeout_ms),
+            ("http.write_timeout_ms", self.write_timeout_ms),
         ];
         for (key, value) in timeouts {
             if value == 0 {
@@ -102,22 +135,107 @@ impl HttpSettings {
                 "must be at least 1",
             ));
         }
-        if let Some(name) = self.client_address_header.as_deref().map(str::trim)
-            && !name.is_empty()
-            && name.parse::<axum::http::HeaderName>().is_err()
-        {
+        self.validate_addresses()?;
+        let caps = [
+            ("http.max_connections", self.max_connections),
+            (
+                "http.max_connections_per_address",
+                self.max_connections_per_address,
+            ),
+            ("http.max_in_flight", self.max_in_flight),
+            (
+                "http.max_unauthenticated_in_flight",
+                self.max_unauthenticated_in_flight,
+            ),
+        ];
+        for (key, value) in caps {
+            if value == 0 {
+                return Err(InvalidSetting::new(key, "must be at least 1"));
+            }
+        }
+        if !(1..=100).contains(&self.domain_share_percent) {
             return Err(InvalidSetting::new(
-                "http.client_address_header",
-                "must be a header name",
+                "http.domain_share_percent",
+                "must be between 1 and 100",
             ));
         }
-        if self.max_connections == 0 || self.max_in_flight == 0 {
+        if let Some(token) = self.metrics_token()
+            && token.len() < 16
+        {
             return Err(InvalidSetting::new(
-                "http.max_connections",
-                "connection and request caps must be at least 1",
+                "http.metrics_token",
+                "must be at least 16 characters",
             ));
         }
         Ok(())
+    }
+
+    /// Checks the client-address header, the trusted proxies and the metrics listener.
+    fn validate_addresses(&self) -> Result<(), InvalidSetting> {
+        let header = self.client_address_header.as_deref().map(str::trim);
+        if let Some(name) = header
+            && !name.is_empty()
+        {
+            if name.parse::<axum::http::HeaderName>().is_err() {
+                return Err(InvalidSetting::new(
+                    "http.client_address_header",
+                    "must be a header name",
+                ));
+            }
+            if self.trusted_proxies.is_empty() {
+                return Err(InvalidSetting::new(
+                    "http.trusted_proxies",
+                    "must name the proxies (addresses or CIDR ranges) whose client-address \
+                     header is believed, or anyone could pick their own address",
+                ));
+            }
+        }
+        self.trusted_proxy_nets()?;
+        if let Some(addr) = self.metrics_addr()
+            && addr.parse::<SocketAddr>().is_err()
+        {
+            return Err(InvalidSetting::new(
+                "http.metrics_addr",
+                format!("`{addr}` is not an address with a port"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The trusted proxies as networks (a plain address is a /32 or /128).
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, InvalidSetting> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        InvalidSetting::new(
+                            "http.trusted_proxies",
+                            format!("`{entry}` is not an address or CIDR range"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The metrics token, when one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+    }
+
+    /// The separate metrics listener's address, when one is set.
+    pub fn metrics_addr(&self) -> Option<&str> {
+        self.metrics_addr
+            .as_deref()
+            .map(str::trim)
+            .filter(|addr| !addr.is_empty())
     }
 
     /// Which web pages may call the API: the CORS allow-list, and in local demo mode only
@@ -141,12 +259,16 @@ impl HttpSettings {
         ServeOptions {
             limits: self.server_limits(),
             browsers: self.browser_policy(),
-            client_address_header: self
-                .client_address_header
-                .as_deref()
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .and_then(|name| name.parse().ok()),
+            addresses: AddressPolicy {
+                header: self
+                    .client_address_header
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .and_then(|name| name.parse().ok()),
+                // Checked by `validate`.
+                trusted_proxies: self.trusted_proxy_nets().unwrap_or_default(),
+            },
         }
     }
 
@@ -157,7 +279,8 @@ impl HttpSettings {
             body_idle_timeout: Duration::from_millis(self.body_idle_timeout_ms),
             body_timeout: Duration::from_millis(self.body_timeout_ms),
             max_connections: self.max_connections,
-            max_in_flight: self.max_in_flight,
+            max_connections_per_address: self.max_connections_per_address,
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
         }
     }
 }

@@ -1,54 +1,25 @@
-//! Throttling of failed authentication per client address: after `limit` failures within a
-//! minute an address is answered `429 AUTH_THROTTLED` until its minute ends, before any key is
-//! looked up. Addresses are IPv4 hosts or IPv6 /64 networks (one machine usually owns a whole
-//! /64). The table is bounded: expired entries are dropped when it fills (at most once a
-//! second, so that a flood of new addresses does not scan it on every failure), and while it is
-//! full of live entries new addresses are not tracked.
+//! Throttling of failed authentication. Only failures are judged: a request whose credentials
+//! are valid is never refused here, so a key keeps working from an address that others (an
+//! office, a NAT, a proxy) used to guess. Failures are counted per client address bucket (see
+//! [`ClientAddress::bucket`]) and, for a known key id presented with a wrong secret, per key id
+//! (a guess at one key from many addresses). Past `limit` failures within a minute, further
+//! failures of that address or key id are answered `429 AUTH_THROTTLED` instead of `401` until
+//! the minute ends. The tables are bounded: expired entries are dropped when one fills (at most
+//! once a second, so that a flood of new addresses does not scan it on every failure), and
+//! while it is full of live entries new entries are not tracked.
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName};
-use axum::middleware::Next;
-use axum::response::Response;
+use crate::client_address::ClientAddress;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_secs(60);
-/// Addresses tracked at once.
+/// Entries tracked at once, per table.
 const MAX_TRACKED: usize = 65_536;
 /// Shortest time between two sweeps of a full table.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The address a request came from, as the server loop resolved it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddress(pub IpAddr);
-
-/// Puts the [`ClientAddress`] into every request: the peer's address, or — behind a proxy the
-/// operator named — the last address of `header` (e.g. `X-Forwarded-For`).
-pub async fn resolve_client_address(
-    State(header): State<Option<HeaderName>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
-    let forwarded = header
-        .as_ref()
-        .and_then(|header| forwarded_address(request.headers(), header));
-    if let Some(address) = forwarded.or(peer) {
-        request.extensions_mut().insert(ClientAddress(address));
-    }
-    next.run(request).await
-}
-
-/// The last (nearest) address of a forwarding header.
-fn forwarded_address(headers: &HeaderMap, header: &HeaderName) -> Option<IpAddr> {
-    let value = headers.get_all(header).iter().next_back()?.to_str().ok()?;
-    value.rsplit(',').next()?.trim().parse().ok()
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -56,100 +27,36 @@ struct Failures {
     window_end: Instant,
 }
 
-/// The tracked addresses and when the table was last swept.
+/// Failures per key, and when the table was last swept.
 #[derive(Debug)]
-struct Table {
-    entries: HashMap<IpAddr, Failures>,
+struct Table<K> {
+    entries: HashMap<K, Failures>,
     swept_at: Option<Instant>,
 }
 
-/// Failed authentications per client address.
-#[derive(Debug)]
-pub struct AuthThrottle {
-    limit: u32,
-    failures: Mutex<Table>,
-}
-
-/// The table key of an address: IPv4 as is, IPv6 by its /64 network.
-fn key_of(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(
-                segments[0],
-                segments[1],
-                segments[2],
-                segments[3],
-                0,
-                0,
-                0,
-                0,
-            ))
-        }
-    }
-}
-
-impl AuthThrottle {
-    /// Allows `limit_per_minute` failures per address and minute.
-    pub fn new(limit_per_minute: u32) -> AuthThrottle {
-        AuthThrottle {
-            limit: limit_per_minute.max(1),
-            failures: Mutex::new(Table {
-                entries: HashMap::new(),
-                swept_at: None,
-            }),
+impl<K: Eq + Hash> Table<K> {
+    fn new() -> Self {
+        Table {
+            entries: HashMap::new(),
+            swept_at: None,
         }
     }
 
-    /// The failures allowed per address and minute.
-    pub fn limit(&self) -> u32 {
-        self.limit
-    }
-
-    /// `Err(seconds)` while `address` has used up its failures.
-    pub fn check(&self, address: Option<ClientAddress>) -> Result<(), u64> {
-        self.check_at(address, Instant::now())
-    }
-
-    /// Counts a failed authentication from `address`.
-    pub fn record_failure(&self, address: Option<ClientAddress>) {
-        self.record_at(address, Instant::now());
-    }
-
-    fn check_at(&self, address: Option<ClientAddress>, now: Instant) -> Result<(), u64> {
-        let Some(ClientAddress(address)) = address else {
-            return Ok(());
-        };
-        let table = self.lock();
-        match table.entries.get(&key_of(address)) {
-            Some(entry) if entry.window_end > now && entry.count >= self.limit => {
-                let wait = entry.window_end.saturating_duration_since(now);
-                Err(wait.as_secs_f64().ceil().max(1.0) as u64)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn record_at(&self, address: Option<ClientAddress>, now: Instant) {
-        let Some(ClientAddress(address)) = address else {
-            return;
-        };
-        let mut table = self.lock();
-        let key = key_of(address);
-        if !table.entries.contains_key(&key) && table.entries.len() >= MAX_TRACKED {
-            let due = table
+    /// Counts a failure of `key`; `Err(seconds)` once it is past `limit` in its window.
+    fn fail(&mut self, key: K, limit: u32, now: Instant) -> Result<(), u64> {
+        if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
+            let due = self
                 .swept_at
                 .is_none_or(|swept| now.saturating_duration_since(swept) >= SWEEP_INTERVAL);
             if due {
-                table.entries.retain(|_, entry| entry.window_end > now);
-                table.swept_at = Some(now);
+                self.entries.retain(|_, entry| entry.window_end > now);
+                self.swept_at = Some(now);
             }
-            if table.entries.len() >= MAX_TRACKED {
-                return;
+            if self.entries.len() >= MAX_TRACKED {
+                return Ok(());
             }
         }
-        let entry = table.entries.entry(key).or_insert(Failures {
+        let entry = self.entries.entry(key).or_insert(Failures {
             count: 0,
             window_end: now + WINDOW,
         });
@@ -160,18 +67,72 @@ impl AuthThrottle {
             };
         }
         entry.count = entry.count.saturating_add(1);
+        if entry.count > limit {
+            let wait = entry.window_end.saturating_duration_since(now);
+            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        }
+        Ok(())
+    }
+}
+
+/// Failed authentications per client address and per key id.
+#[derive(Debug)]
+pub struct AuthThrottle {
+    limit: u32,
+    addresses: Mutex<Table<IpAddr>>,
+    keys: Mutex<Table<String>>,
+}
+
+impl AuthThrottle {
+    /// Allows `limit_per_minute` failures per address (and per key id) and minute.
+    pub fn new(limit_per_minute: u32) -> AuthThrottle {
+        AuthThrottle {
+            limit: limit_per_minute.max(1),
+            addresses: Mutex::new(Table::new()),
+            keys: Mutex::new(Table::new()),
+        }
+    }
+
+    /// The failures allowed per address and minute.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Counts a failed authentication from `address`, of `key_id` when a known key id came
+    /// with a wrong secret. `Err(seconds)` when the failure should be answered `429`.
+    pub fn fail(&self, address: Option<ClientAddress>, key_id: Option<&str>) -> Result<(), u64> {
+        self.fail_at(address, key_id, Instant::now())
+    }
+
+    fn fail_at(
+        &self,
+        address: Option<ClientAddress>,
+        key_id: Option<&str>,
+        now: Instant,
+    ) -> Result<(), u64> {
+        let by_address = address.map_or(Ok(()), |address| {
+            lock(&self.addresses).fail(address.bucket(), self.limit, now)
+        });
+        let by_key = key_id.map_or(Ok(()), |key_id| {
+            lock(&self.keys).fail(key_id.to_owned(), self.limit, now)
+        });
+        match (by_address, by_key) {
+            (Err(a), Err(b)) => Err(a.max(b)),
+            (Err(wait), Ok(())) | (Ok(()), Err(wait)) => Err(wait),
+            (Ok(()), Ok(())) => Ok(()),
+        }
     }
 
     /// Addresses currently tracked (for tests and metrics).
     pub fn tracked(&self) -> usize {
-        self.lock().entries.len()
+        lock(&self.addresses).entries.len()
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -179,28 +140,35 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> Option<ClientAddress> {
-        Some(ClientAddress(text.parse().unwrap()))
+        Some(ClientAddress::new(text.parse().unwrap()))
     }
 
     #[test]
-    fn an_address_is_refused_after_its_failures_until_the_minute_ends() {
+    fn failures_past_the_limit_are_throttled_until_the_minute_ends() {
         let throttle = AuthThrottle::new(3);
         let start = Instant::now();
         for _ in 0..3 {
-            assert!(throttle.check_at(at("10.0.0.1"), start).is_ok());
-            throttle.record_at(at("10.0.0.1"), start);
+            assert!(throttle.fail_at(at("10.0.0.1"), None, start).is_ok());
         }
-        assert_eq!(
-            throttle.check_at(at("10.0.0.1"), start + Duration::from_secs(20)),
-            Err(40)
-        );
+        let later = start + Duration::from_secs(20);
+        assert_eq!(throttle.fail_at(at("10.0.0.1"), None, later), Err(40));
         assert!(
-            throttle.check_at(at("10.0.0.2"), start).is_ok(),
+            throttle.fail_at(at("10.0.0.2"), None, start).is_ok(),
             "other addresses are not affected"
         );
+        let next_minute = start + Duration::from_secs(61);
+        assert!(throttle.fail_at(at("10.0.0.1"), None, next_minute).is_ok());
+    }
+
+    #[test]
+    fn a_mapped_ipv4_client_counts_as_itself_not_its_neighbours() {
+        let throttle = AuthThrottle::new(1);
+        let start = Instant::now();
+        throttle.fail_at(at("::ffff:192.0.2.1"), None, start).ok();
+        assert!(throttle.fail_at(at("192.0.2.1"), None, start).is_err());
         assert!(
             throttle
-                .check_at(at("10.0.0.1"), start + Duration::from_secs(61))
+                .fail_at(at("::ffff:192.0.2.2"), None, start)
                 .is_ok()
         );
     }
@@ -209,22 +177,25 @@ mod tests {
     fn ipv6_addresses_count_by_their_network() {
         let throttle = AuthThrottle::new(1);
         let start = Instant::now();
-        throttle.record_at(at("2001:db8:1:2::1"), start);
-        assert!(throttle.check_at(at("2001:db8:1:2::ffff"), start).is_err());
-        assert!(throttle.check_at(at("2001:db8:1:3::1"), start).is_ok());
+        throttle.fail_at(at("2001:db8:1:2::1"), None, start).ok();
+        assert!(
+            throttle
+                .fail_at(at("2001:db8:1:2::ffff"), None, start)
+                .is_err()
+        );
+        assert!(throttle.fail_at(at("2001:db8:1:3::1"), None, start).is_ok());
     }
 
     #[test]
-    fn the_nearest_forwarded_address_is_used() {
-        let mut headers = HeaderMap::new();
-        let name = HeaderName::from_static("x-forwarded-for");
-        headers.insert(name.clone(), "203.0.113.9, 10.1.1.1".parse().unwrap());
-        assert_eq!(
-            forwarded_address(&headers, &name),
-            Some("10.1.1.1".parse().unwrap())
-        );
-        headers.insert(name.clone(), "garbage".parse().unwrap());
-        assert_eq!(forwarded_address(&headers, &name), None);
+    fn guesses_at_one_key_are_counted_across_addresses() {
+        let throttle = AuthThrottle::new(2);
+        let start = Instant::now();
+        for n in 0..2 {
+            let address = at(&format!("10.0.1.{n}"));
+            assert!(throttle.fail_at(address, Some("k1"), start).is_ok());
+        }
+        assert!(throttle.fail_at(at("10.0.1.9"), Some("k1"), start).is_err());
+        assert!(throttle.fail_at(at("10.0.1.9"), Some("k2"), start).is_ok());
     }
 
     #[test]
@@ -232,13 +203,19 @@ mod tests {
         let throttle = AuthThrottle::new(5);
         let start = Instant::now();
         for n in 0..MAX_TRACKED as u32 {
-            throttle.record_at(Some(ClientAddress(IpAddr::from(n.to_be_bytes()))), start);
+            let address = Some(ClientAddress::new(IpAddr::from(n.to_be_bytes())));
+            throttle.fail_at(address, None, start).ok();
         }
         let stranger = |n: u16| at(&format!("2001:db8:{n:x}::1"));
-        throttle.record_at(stranger(1), start + Duration::from_millis(1));
-        throttle.record_at(stranger(2), start + Duration::from_millis(2));
+        throttle
+            .fail_at(stranger(1), None, start + Duration::from_millis(1))
+            .ok();
+        throttle
+            .fail_at(stranger(2), None, start + Duration::from_millis(2))
+            .ok();
         assert_eq!(throttle.tracked(), MAX_TRACKED, "live entries are kept");
-        throttle.record_at(stranger(3), start + WINDOW + Duration::from_secs(1));
+        let expired = start + WINDOW + Duration::from_secs(1);
+        throttle.fail_at(stranger(3), None, expired).ok();
         assert_eq!(throttle.tracked(), 1, "expired entries are swept");
     }
 }

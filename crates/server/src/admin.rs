@@ -1,8 +1,8 @@
-//! Operator commands: domains, their limits and API keys.
+//! Operator commands: domains, their limits, API keys and webhook endpoints.
 
 use userhub_domain::DomainId;
 use userhub_domain::api_key::generate_key;
-use userhub_store::{Pool, StoreError, api_keys, domains};
+use userhub_store::{Pool, StoreError, api_keys, domains, webhooks};
 
 /// An admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,8 @@ pub enum AdminError {
     UnknownKey(String),
     #[error("invalid domain name `{0}`: use 1-64 letters, digits, `-` or `_`")]
     InvalidDomainName(String),
+    #[error("domain `{domain}` has no webhook endpoint {id}")]
+    UnknownWebhook { domain: String, id: i64 },
 }
 
 fn check_domain_name(name: &str) -> Result<(), AdminError> {
@@ -109,4 +111,53 @@ pub async fn domain_table(pool: &Pool) -> Result<String, AdminError> {
         ));
     }
     Ok(table)
+}
+
+/// The domain's webhook endpoints with their delivery counts, as a table for the terminal.
+pub async fn webhook_table(pool: &Pool, domain: &str) -> Result<String, AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    domains::find_domain(&client, domain)
+        .await?
+        .ok_or_else(|| AdminError::UnknownDomain(domain.to_owned()))?;
+    let mut table = format!(
+        "{:<8} {:>8} {:>8} {:>10}  {:<17} {:<32} {}\n",
+        "id", "pending", "failed", "delivered", "created", "events", "url"
+    );
+    for summary in webhooks::domain_endpoints(&client, domain).await? {
+        let endpoint = &summary.endpoint;
+        table.push_str(&format!(
+            "{:<8} {:>8} {:>8} {:>10}  {:<17} {:<32} {}\n",
+            endpoint.id,
+            summary.pending,
+            summary.failed,
+            summary.delivered,
+            endpoint.created_at.format("%Y-%m-%d %H:%M"),
+            endpoint.events.join(","),
+            endpoint.url,
+        ));
+    }
+    Ok(table)
+}
+
+/// Deletes one webhook endpoint of the domain (`Some(id)`) or all of them; returns how many.
+pub async fn delete_webhooks(
+    pool: &Pool,
+    domain: &str,
+    id: Option<i64>,
+) -> Result<u64, AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let found = domains::find_domain(&client, domain)
+        .await?
+        .ok_or_else(|| AdminError::UnknownDomain(domain.to_owned()))?;
+    let Some(id) = id else {
+        return Ok(webhooks::delete_domain_endpoints(&client, domain).await?);
+    };
+    if webhooks::delete_endpoint(&client, found.id, id).await? {
+        Ok(1)
+    } else {
+        Err(AdminError::UnknownWebhook {
+            domain: domain.to_owned(),
+            id,
+        })
+    }
 }

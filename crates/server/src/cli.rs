@@ -48,6 +48,25 @@ pub enum AdminCommand {
     /// Dead-lettered chunks.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// A domain's webhook endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// List the domain's endpoints with their delivery counts.
+    List { domain: String },
+    /// Delete one endpoint of the domain (by id), or all of them with `--all`; their
+    /// deliveries go with them.
+    Delete {
+        domain: String,
+        /// The endpoint's id (as `list` shows it).
+        id: Option<i64>,
+        /// Every endpoint of the domain.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,7 +1,9 @@
 //! What each command of the command line does: start a service with a shutdown on SIGTERM or
 //! Ctrl-C, apply migrations, or run an operator command and print its answer.
 
-use crate::cli::{AdminCommand, Cli, Command, DlqCommand, DomainCommand, KeyCommand};
+use crate::cli::{
+    AdminCommand, Cli, Command, DlqCommand, DomainCommand, KeyCommand, WebhookCommand,
+};
 use crate::{Settings, admin, dead_letters, services};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -99,11 +101,27 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     println!("{}", admin::create_key(&pool, &domain, read_only).await?);
                 }
                 AdminCommand::Dlq(command) => run_dlq(&settings, &pool, command).await?,
+                AdminCommand::Webhook(command) => run_webhook(&pool, command).await?,
                 AdminCommand::Key(KeyCommand::Revoke { key_id }) => {
                     admin::revoke_key(&pool, &key_id).await?;
                     eprintln!("key {key_id} revoked");
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn run_webhook(pool: &userhub_store::Pool, command: WebhookCommand) -> anyhow::Result<()> {
+    match command {
+        WebhookCommand::List { domain } => print!("{}", admin::webhook_table(pool, &domain).await?),
+        WebhookCommand::Delete { domain, id, all } => {
+            anyhow::ensure!(
+                id.is_some() || all,
+                "name the endpoint's id, or pass --all to delete every endpoint of `{domain}`"
+            );
+            let deleted = admin::delete_webhooks(pool, &domain, id).await?;
+            eprintln!("{deleted} webhook endpoint(s) of `{domain}` deleted");
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! (`all`, `api`) merge their routes and jobs into one process.
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -11,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, BrokerSettings};
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
-use userhub_http_common::Process;
 pub use userhub_http_common::ServiceError as ServerError;
+use userhub_http_common::{Process, anonymous_budget};
 use userhub_store::Pool;
 use userhub_telemetry::BrokerProbe;
 use userhub_worker_runtime::Consumers;
@@ -60,13 +61,17 @@ fn consumers(actions: &[TaskAction]) -> Consumers {
 
 /// A process with the routes every mode serves (`/openapi.json`).
 async fn process(settings: &Settings) -> Result<Process, ServerError> {
-    let openapi = Router::new().route(
-        "/openapi.json",
-        get(|| async { axum::Json(crate::openapi::document()) }),
-    );
-    Ok(Process::start(settings.process())
-        .await?
-        .with_routes(openapi))
+    let process = Process::start(settings.process()).await?;
+    let openapi = Router::new()
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(crate::openapi::document()) }),
+        )
+        .layer(from_fn_with_state(
+            Arc::clone(&process.context.budgets),
+            anonymous_budget,
+        ));
+    Ok(process.with_routes(openapi))
 }
 
 /// Runs `service` with a broker connection that outlives it (in-flight chunks still ack).
@@ -102,7 +107,7 @@ async fn run_combined(
             &shutdown,
         );
         jobs.spawn(userhub_webhooks::run_dispatcher(
-            process.context.pool.clone(),
+            process.pool.clone(),
             settings.webhooks.clone(),
             shutdown.clone(),
         ));
@@ -172,10 +177,13 @@ pub async fn run_status(
         let probe: Arc<dyn BrokerProbe> = Arc::new(broker);
         let (status, ops) = (&settings.status, &settings.ops);
         let dispatcher = tokio::spawn(userhub_webhooks::run_dispatcher(
-            process.context.pool.clone(),
+            process.pool.clone(),
             settings.webhooks.clone(),
             shutdown.clone(),
         ));
+        // The webhook routes answer here too: a split deployment's proxy sends reads here.
+        let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
+        let process = process.with_routes(webhooks);
         let result =
             userhub_status::run(process, status, ops, Some(probe), Some(listener), shutdown).await;
         dispatcher.abort();

@@ -62,7 +62,9 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("broker.retry_delays_ms")
             .with_list_parse_key("webhooks.retry_delays_ms")
-            .with_list_parse_key("http.cors_allowed_origins");
+            .with_list_parse_key("http.cors_allowed_origins")
+            .with_list_parse_key("http.trusted_proxies")
+            .with_list_parse_key("webhooks.old_secret_keys");
         let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         if settings.telemetry.otlp_endpoint.is_none() {
             settings.telemetry.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();

@@ -1,6 +1,6 @@
 //! Hostile and careless clients against a `userhub-server all` process: slow headers, paused
 //! bodies, too many connections and requests, guessed keys, foreign web pages, invented methods
-//! and downloads nobody reads. Each limit answers as docs/operations.md ("Abuse limits") says.
+//! and downloads nobody reads. Each limit answers as docs/operations.md ("Sharing a server between tenants") says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
@@ -72,6 +72,7 @@ async fn connection_and_request_caps_answer_503_and_recover() {
     let limits = [
         ("USERHUB__HTTP__MAX_CONNECTIONS", "4"),
         ("USERHUB__HTTP__MAX_IN_FLIGHT", "1"),
+        ("USERHUB__HTTP__DOMAIN_SHARE_PERCENT", "100"),
     ];
     let server = RunningServer::start(SERVER, &app.settings, &["all"], &limits, "/readyz").await;
     let http = reqwest::Client::builder()
@@ -80,12 +81,15 @@ async fn connection_and_request_caps_answer_503_and_recover() {
         .unwrap();
     let list = format!("{}/v2/{}/identity/bulk_actions", server.base, app.domain);
 
-    // One request in progress (its body paused) fills the in-flight cap.
+    // One request in progress (its body paused) fills the in-flight cap: another domain's
+    // request is refused as the server being busy, the same domain's as its share being used.
     let paused = paused_upload(&server, &app.domain, &app.api_key).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = format!("{}-other", app.domain);
+    let other_key = app.create_domain_with_key(&other, false).await;
     let busy = http
-        .get(&list)
-        .bearer_auth(&app.api_key)
+        .get(format!("{}/v2/{other}/identity/bulk_actions", server.base))
+        .bearer_auth(&other_key)
         .send()
         .await
         .unwrap();
@@ -93,6 +97,18 @@ async fn connection_and_request_caps_answer_503_and_recover() {
     assert_eq!(busy.headers()["retry-after"], "1");
     let body: Value = busy.json().await.unwrap();
     assert_eq!(body["error"]["code"], "SERVER_BUSY", "{body}");
+    let same = http
+        .get(&list)
+        .bearer_auth(&app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 429);
+    let body: Value = same.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"], "TOO_MANY_CONCURRENT_REQUESTS",
+        "{body}"
+    );
     let probe = http
         .get(format!("{}/healthz", server.base))
         .send()
@@ -146,14 +162,12 @@ async fn wait_for_status(http: &reqwest::Client, url: &str, key: &str, status: u
 }
 
 #[tokio::test]
-async fn failed_authentications_are_throttled_per_address() {
+async fn failed_authentications_are_throttled_but_valid_credentials_are_served() {
     let app = api_only().await;
+    let operator_token = "9b3e51c07a2f4d68e1c5a0b7f3d92e46";
     let limits = [
         ("USERHUB__HTTP__AUTH_FAILURES_PER_MINUTE", "5"),
-        (
-            "USERHUB__OPS__OPERATOR_TOKEN",
-            "9b3e51c07a2f4d68e1c5a0b7f3d92e46",
-        ),
+        ("USERHUB__OPS__OPERATOR_TOKEN", operator_token),
     ];
     let server = RunningServer::start(SERVER, &app.settings, &["all"], &limits, "/readyz").await;
     let http = reqwest::Client::new();
@@ -169,10 +183,9 @@ async fn failed_authentications_are_throttled_per_address() {
             .collect();
         assert!(leaked.is_empty(), "a 401 shows counters: {leaked:?}");
     }
-    // The address is refused from now on, whatever it presents and wherever.
-    let attempts = [
+    // Further failures from the address are refused, wherever they present credentials.
+    let failures = [
         http.get(&list).bearer_auth("uh_wrong"),
-        http.get(&list).bearer_auth(&app.api_key),
         http.post(format!("{}/api/external/import/profile", server.base))
             .body(
                 json!({"apptoken": "wrong", "columns": ["user_id"], "rows": [["1"]]}).to_string(),
@@ -180,7 +193,7 @@ async fn failed_authentications_are_throttled_per_address() {
         http.get(format!("{}/ops/api/overview", server.base))
             .bearer_auth("not-the-operator-token"),
     ];
-    for attempt in attempts {
+    for attempt in failures {
         let response = attempt.send().await.unwrap();
         assert_eq!(response.status(), 429);
         let retry_after: u64 = response.headers()["retry-after"]
@@ -193,6 +206,21 @@ async fn failed_authentications_are_throttled_per_address() {
         assert!(text.contains("AUTH_THROTTLED"), "{text}");
         assert!(!text.contains(&app.api_key));
     }
+    // Valid credentials from the same address are never refused by the throttle.
+    let valid = http
+        .get(&list)
+        .bearer_auth(&app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(valid.status(), 200);
+    let operator = http
+        .get(format!("{}/ops/api/overview", server.base))
+        .bearer_auth(operator_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 200);
     app.stop().await;
 }
 
@@ -326,7 +354,10 @@ async fn demo_mode_answers_only_this_machine() {
 
 /// The request-count series of a metrics scrape.
 async fn request_series(server: &RunningServer) -> Vec<String> {
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(userhub_tests::METRICS_TOKEN)
+        .send()
         .await
         .unwrap()
         .text()
@@ -491,5 +522,33 @@ async fn stalled_downloads_hold_no_connection_and_are_capped_per_domain() {
     }
     let complete = complete.expect("a download slot became free");
     assert_eq!(complete.lines().count(), 9_000);
+    drop(server);
+
+    // Whatever the answer, a client that reads nothing is cut off by the server loop itself
+    // (here long before the download's own idle deadline), and what it held is freed.
+    let limits = [
+        ("USERHUB__STATUS__DOWNLOADS_PER_DOMAIN", "1"),
+        ("USERHUB__STATUS__DOWNLOAD_IDLE_TIMEOUT_MS", "600000"),
+        ("USERHUB__HTTP__WRITE_TIMEOUT_MS", "1000"),
+        ("USERHUB__RATE_LIMIT__PER_MINUTE", "100000"),
+    ];
+    let server = RunningServer::start(SERVER, &app.settings, &["all"], &limits, "/readyz").await;
+    let mut stalled = stalled_download(&server, &path, &app.api_key).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (answer, closed) = read_until_closed(&mut stalled, Duration::from_secs(60)).await;
+    assert!(closed, "a client that reads nothing keeps its connection");
+    assert!(
+        answer.len() < size,
+        "the whole download arrived ({} bytes): nothing was cut off",
+        answer.len()
+    );
+    let again = http
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(&app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "the cut-off download's slot is free");
+    assert_eq!(again.text().await.unwrap().lines().count(), 9_000);
     app.stop().await;
 }

@@ -1,7 +1,7 @@
 //! Hostile bodies against a `userhub-server all` process: decompression and parse bombs sent
 //! without a key, with a read-only key and past every documented count limit. Each is answered
 //! with a clear 4xx, and the process's peak resident memory (`VmHWM`, reset before each) stays
-//! within 64 MiB of its resident memory before the request (docs/operations.md, "Abuse limits").
+//! within 64 MiB of its resident memory before the request (docs/operations.md, "Sharing a server between tenants").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use userhub_tests::hostile::{RunningServer, gzip};

@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use userhub_domain::TaskKey;
+use userhub_http_common::TenantPool;
+use userhub_store::StoreError;
 use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::outcome_blob::{LINE_SEPARATOR, OutcomeFrame};
-use userhub_store::{Pool, StoreError};
 
 /// Chunks read from the ledger per round trip.
 const BLOBS_PER_FETCH: i64 = 8;
@@ -94,7 +95,7 @@ enum DownloadError {
 
 /// What one download needs besides its task.
 pub struct DownloadStream {
-    pub pool: Pool,
+    pub pool: TenantPool,
     pub idle_timeout: Duration,
     /// The domain's download slot, held until the stream ends.
     pub slot: DownloadSlot,
@@ -192,7 +193,7 @@ fn copyable(waiting: &VecDeque<OutcomeBlob>) -> Option<(&[u8], &OutcomeFrame)> {
 }
 
 async fn render(
-    pool: &Pool,
+    pool: &TenantPool,
     task: TaskKey,
     kind: OutcomeKind,
     format: DownloadFormat,
@@ -225,8 +226,8 @@ async fn render(
     loop {
         // One blob of look-ahead: whether a blob can be copied depends on where the next starts.
         if waiting.len() < 2 && !exhausted {
-            let client = pool.get().await.map_err(StoreError::from)?;
-            let blobs = outcome_page(&client, task, kind, after, BLOBS_PER_FETCH).await?;
+            let client = pool.get().await?;
+            let blobs = outcome_page(&*client, task, kind, after, BLOBS_PER_FETCH).await?;
             drop(client);
             exhausted = blobs.len() < BLOBS_PER_FETCH as usize;
             if let Some(last) = blobs.last() {

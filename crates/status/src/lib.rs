@@ -99,6 +99,7 @@ pub fn service_routes(
         queue_depths,
         operator_token: ops.token(),
         metrics: process.metrics.clone(),
-        auth_throttle: std::sync::Arc::clone(&process.context.auth_throttle),
+        auth_throttle: Arc::clone(&process.context.auth_throttle),
+        budgets: Arc::clone(&process.context.budgets),
     }))
 }

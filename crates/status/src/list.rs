@@ -97,7 +97,7 @@ pub async fn list(
     let mut filter = filter_of(&query)?;
     let page = filter.limit;
     filter.limit = page + 1;
-    let mut tasks = crate::replica::read_tasks(&context, principal.domain.id, &filter).await?;
+    let mut tasks = crate::replica::read_tasks(&context, &principal, &filter).await?;
     let more = tasks.len() as i64 > page;
     tasks.truncate(page as usize);
     let next_cursor = if more {

@@ -2,20 +2,21 @@
 //! list. A task the replica has not replayed yet, or a replica that does not answer, is read
 //! from the primary instead, so a status right after `201` is never `404`.
 
-use userhub_domain::{DomainId, TaskId};
-use userhub_http_common::ApiContext;
+use userhub_domain::TaskId;
+use userhub_http_common::{ApiContext, Principal};
 use userhub_store::StoreError;
 use userhub_store::tasks::{TaskFilter, TaskRecord, find_task, list_tasks};
 
 /// A task of `domain_id`, from the replica when it has it.
 pub async fn read_task(
     context: &ApiContext,
-    domain_id: DomainId,
+    principal: &Principal,
     task_id: TaskId,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    if let Some(replica) = &context.read_pool {
+    let domain_id = principal.domain.id;
+    if let Some(replica) = context.replica(principal) {
         match replica.get().await {
-            Ok(client) => match find_task(&client, domain_id, task_id).await {
+            Ok(client) => match find_task(&*client, domain_id, task_id).await {
                 Ok(Some(task)) => return Ok(Some(task)),
                 Ok(None) => {}
                 Err(error) => {
@@ -27,20 +28,21 @@ pub async fn read_task(
             }
         }
     }
-    let client = context.pool.get().await?;
-    find_task(&client, domain_id, task_id).await
+    let client = context.database(principal).get().await?;
+    find_task(&*client, domain_id, task_id).await
 }
 
 /// A page of the domain's tasks, from the replica when it answers.
 pub async fn read_tasks(
     context: &ApiContext,
-    domain_id: DomainId,
+    principal: &Principal,
     filter: &TaskFilter,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    if let Some(replica) = &context.read_pool {
+    let domain_id = principal.domain.id;
+    if let Some(replica) = context.replica(principal) {
         let listed = match replica.get().await {
-            Ok(client) => list_tasks(&client, domain_id, filter).await,
-            Err(error) => Err(StoreError::from(error)),
+            Ok(client) => list_tasks(&*client, domain_id, filter).await,
+            Err(error) => Err(error),
         };
         match listed {
             Ok(tasks) => return Ok(tasks),
@@ -49,6 +51,6 @@ pub async fn read_tasks(
             }
         }
     }
-    let client = context.pool.get().await?;
-    list_tasks(&client, domain_id, filter).await
+    let client = context.database(principal).get().await?;
+    list_tasks(&*client, domain_id, filter).await
 }

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use userhub_domain::{TaskId, TaskState};
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, QueryParams};
-use userhub_store::StoreError;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 use utoipa::ToSchema;
@@ -26,8 +25,8 @@ async fn load_task(
     task_id: &str,
 ) -> Result<TaskRecord, ApiError> {
     let task_id = parse_task_id(task_id)?;
-    let client = context.pool.get().await.map_err(StoreError::from)?;
-    let task = find_task(&client, principal.domain.id, task_id).await?;
+    let client = context.database(principal).get().await?;
+    let task = find_task(&*client, principal.domain.id, task_id).await?;
     task.ok_or_else(|| ApiError::task_not_found(task_id))
 }
 
@@ -39,7 +38,7 @@ async fn read_status_task(
     task_id: &str,
 ) -> Result<TaskRecord, ApiError> {
     let task_id = parse_task_id(task_id)?;
-    crate::replica::read_task(context, principal.domain.id, task_id)
+    crate::replica::read_task(context, principal, task_id)
         .await?
         .ok_or_else(|| ApiError::task_not_found(task_id))
 }
@@ -173,7 +172,7 @@ async fn download(
         .take(principal.domain.id)
         .ok_or_else(|| too_many_downloads(state.downloads.per_domain()))?;
     let stream = DownloadStream {
-        pool: context.pool.clone(),
+        pool: context.database(&principal),
         idle_timeout: state.download_idle_timeout,
         slot,
     };

@@ -1,4 +1,5 @@
-//! Retention of completed tasks: outcomes expire after a period, task rows a period later.
+//! Retention of completed tasks (outcomes expire after a period, task rows a period later) and
+//! of webhook deliveries.
 //! Each call does one bounded batch, so sweeping never holds long locks.
 
 use crate::error::StoreError;
@@ -22,6 +23,17 @@ pub async fn forget_expired_tasks(
     batch: i64,
 ) -> Result<u64, StoreError> {
     let sql = include_str!("../queries/retention/forget_tasks.sql");
+    run_batch(client, sql, days, batch).await
+}
+
+/// Deletes up to `batch` webhook deliveries created more than `days` ago whose 24-hour window
+/// is over; returns how many.
+pub async fn forget_webhook_deliveries(
+    client: &impl GenericClient,
+    days: u32,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let sql = include_str!("../queries/retention/forget_webhook_deliveries.sql");
     run_batch(client, sql, days, batch).await
 }
 

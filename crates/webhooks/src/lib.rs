@@ -1,16 +1,18 @@
 //! Webhooks (EXT): which URLs an endpoint may have (never the installation's own network by
-//! accident), Standard Webhooks signatures, and the dispatcher that delivers what the
-//! task-completion trigger and the profile-event relay queued — at least once, with backoff for 24 hours, off the import
-//! path.
+//! accident), Standard Webhooks signatures, secrets sealed at rest, and the dispatcher that
+//! delivers what the task-completion trigger and the profile-event relay queued — at least
+//! once, with backoff for 24 hours, fairly between domains, off the import path.
 
 mod dispatch;
 pub mod routes;
+mod sealing;
 mod settings;
 mod signature;
 mod target;
 
-pub use dispatch::{deliver_due, run_dispatcher};
+pub use dispatch::{run_dispatcher, seal_clear_secrets};
 pub use routes::router;
+pub use sealing::{SealError, Sealer};
 pub use settings::WebhookSettings;
 pub use signature::{new_secret, signature_header};
 pub use target::{TargetError, checked_target};

@@ -1,5 +1,6 @@
 //! `[webhooks]` settings.
 
+use crate::sealing::Sealer;
 use serde::{Deserialize, Serialize};
 use userhub_domain::InvalidSetting;
 
@@ -20,8 +21,17 @@ pub struct WebhookSettings {
     pub retry_delays_ms: Vec<u64>,
     /// Deliveries sent at once by one process.
     pub concurrency: usize,
-    /// How long a rotated-out secret keeps signing.
+    /// Deliveries of one domain sent at once by one process: a slow or hanging endpoint holds
+    /// at most this many of the process's sends.
+    pub concurrency_per_domain: usize,
+    /// How long a rotated-out secret keeps signing (unless it is retired earlier).
     pub rotation_overlap_hours: u32,
+    /// The key that seals endpoint secrets at rest: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Unset: webhooks are disabled (registering one answers
+    /// `503 WEBHOOKS_DISABLED` and nothing is delivered).
+    pub secret_key: Option<String>,
+    /// Keys that sealed secrets before `secret_key` replaced them; they still open.
+    pub old_secret_keys: Vec<String>,
 }
 
 impl Default for WebhookSettings {
@@ -31,8 +41,11 @@ impl Default for WebhookSettings {
             timeout_ms: 10_000,
             poll_interval_ms: 1_000,
             retry_delays_ms: vec![5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
-            concurrency: 8,
+            concurrency: 16,
+            concurrency_per_domain: 2,
             rotation_overlap_hours: 24,
+            secret_key: None,
+            old_secret_keys: Vec::new(),
         }
     }
 }
@@ -51,13 +64,28 @@ impl WebhookSettings {
                 "needs at least one delay, each above 0",
             ));
         }
-        if self.concurrency == 0 {
+        if self.concurrency == 0 || self.concurrency_per_domain == 0 {
             return Err(InvalidSetting::new(
                 "webhooks.concurrency",
-                "must be above 0",
+                "concurrency and concurrency_per_domain must be above 0",
             ));
         }
+        self.sealer()?;
         Ok(())
+    }
+
+    /// The sealer of endpoint secrets; `None` when no key is set (webhooks disabled).
+    pub fn sealer(&self) -> Result<Option<Sealer>, InvalidSetting> {
+        let Some(key) = self
+            .secret_key
+            .as_deref()
+            .filter(|key| !key.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        Sealer::new(key, &self.old_secret_keys)
+            .map(Some)
+            .map_err(|error| InvalidSetting::new("webhooks.secret_key", error.to_string()))
     }
 
     /// The wait after `attempts` failed attempts.

@@ -3,17 +3,22 @@
 //! tasks older than
 //! `retention.task_days` (their results and errors are deleted; their status answers
 //! `"expired": true` and downloads `410`) and deletes task rows `retention.expired_task_days`
-//! after that, in small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
+//! after that, and deletes webhook deliveries older than `retention.webhook_delivery_days`, in
+//! small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use userhub_store::retention::{expire_completed_tasks, forget_expired_tasks};
+use userhub_store::retention::{
+    expire_completed_tasks, forget_expired_tasks, forget_webhook_deliveries,
+};
 use userhub_store::reverts::expire_before_images;
 use userhub_store::{Pool, StoreError};
 
 /// Tasks handled per statement.
 const TASKS_PER_BATCH: i64 = 100;
+/// Webhook deliveries deleted per statement.
+const DELIVERIES_PER_BATCH: i64 = 1_000;
 /// Batches per round, so that one round ends even with a large backlog.
 const BATCHES_PER_ROUND: usize = 50;
 
@@ -30,10 +35,18 @@ pub struct RetentionSettings {
     /// `410`).
     #[serde(default = "default_revert_days")]
     pub revert_days: u32,
+    /// Days after its creation until a webhook delivery (and its payload) is deleted, once its
+    /// 24-hour window is over.
+    #[serde(default = "default_webhook_delivery_days")]
+    pub webhook_delivery_days: u32,
 }
 
 fn default_revert_days() -> u32 {
     7
+}
+
+fn default_webhook_delivery_days() -> u32 {
+    14
 }
 
 impl Default for RetentionSettings {
@@ -43,6 +56,7 @@ impl Default for RetentionSettings {
             expired_task_days: 335,
             sweep_interval_ms: 10 * 60 * 1000,
             revert_days: default_revert_days(),
+            webhook_delivery_days: default_webhook_delivery_days(),
         }
     }
 }
@@ -55,12 +69,14 @@ impl RetentionSettings {
             || self.revert_days == 0
             || self.revert_days > MAX_RETENTION_DAYS
             || self.expired_task_days > MAX_RETENTION_DAYS
+            || self.webhook_delivery_days == 0
+            || self.webhook_delivery_days > MAX_RETENTION_DAYS
         {
             return Err(userhub_domain::InvalidSetting::new(
                 "retention.task_days",
                 format!(
-                    "retention periods (task_days, revert_days) must be 1 to \
-                     {MAX_RETENTION_DAYS} days (expired_task_days may be 0)"
+                    "retention periods (task_days, revert_days, webhook_delivery_days) must be 1 \
+                     to {MAX_RETENTION_DAYS} days (expired_task_days may be 0)"
                 ),
             ));
         }
@@ -103,10 +119,22 @@ pub async fn run_retention_sweeper(
     }
 }
 
-/// One round: deletes expired before-images, expires outcomes, then forgets tasks, in bounded
-/// batches; returns the counts of tasks expired and forgotten.
+/// One round: deletes expired before-images and old webhook deliveries, expires outcomes, then
+/// forgets tasks, in bounded batches; returns the counts of tasks expired and forgotten.
 pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u64), StoreError> {
     let client = pool.get().await?;
+    let mut deliveries = 0;
+    for _ in 0..BATCHES_PER_ROUND {
+        let days = settings.webhook_delivery_days;
+        let done = forget_webhook_deliveries(&client, days, DELIVERIES_PER_BATCH).await?;
+        deliveries += done;
+        if done < DELIVERIES_PER_BATCH as u64 {
+            break;
+        }
+    }
+    if deliveries > 0 {
+        tracing::info!(deliveries, "retention: webhook deliveries deleted");
+    }
     for _ in 0..BATCHES_PER_ROUND {
         let done = expire_before_images(&client, settings.revert_days, TASKS_PER_BATCH).await?;
         if done > 0 {

@@ -70,7 +70,7 @@ pub fn spawn_workers(
     }
     let shared = Shared {
         pool: process.pool.clone(),
-        replica: process.context.read_pool.clone(),
+        replica: process.replica.clone(),
         broker: broker.clone(),
         settings: settings.clone(),
         metrics: process.metrics.clone(),

@@ -38,4 +38,5 @@ mod tracing_spans;
 mod update_semantics;
 mod upserts;
 mod value_fidelity;
+mod webhook_limits;
 mod webhooks;

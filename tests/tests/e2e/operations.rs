@@ -20,9 +20,17 @@ async fn metrics_count_requests_records_chunks_and_show_queues_and_pool() {
         .send()
         .await
         .unwrap();
+    let anonymous = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "/metrics is not anonymous");
     let response = app
         .client
         .get(format!("{}/metrics", app.base_url))
+        .bearer_auth(userhub_tests::METRICS_TOKEN)
         .send()
         .await
         .unwrap();
@@ -82,16 +90,8 @@ async fn metrics_count_requests_records_chunks_and_show_queues_and_pool() {
     );
     // The three created profiles' events reach the broker; the outbox empties.
     let mut events = (None, None);
-    for _ in 0..100 {
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.base_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    for _ in 0..200 {
+        let metrics = app.metrics().await;
         events = (
             value_of(&metrics, "userhub_profile_events_published_total"),
             value_of(&metrics, "userhub_profile_events_pending"),

@@ -2,56 +2,12 @@
 //! scheme, at least once — a retry after a 500 keeps its `webhook-id` — and nothing of another
 //! domain; the delivery log, redeliver and secret rotation work; internal targets are refused.
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use serde_json::{Value, json};
 use standardwebhooks::Webhook;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use userhub_tests::TestApp;
-
-/// What the receiver saw, and how many requests it fails first.
-#[derive(Default)]
-struct Inbox {
-    received: Vec<(HeaderMap, Bytes)>,
-    fail_first: usize,
-}
-
-type Shared = Arc<Mutex<Inbox>>;
-
-async fn receive(State(inbox): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let mut inbox = inbox.lock().unwrap();
-    inbox.received.push((headers, body));
-    if inbox.received.len() <= inbox.fail_first {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// A receiver on loopback; returns its URL.
-async fn receiver(inbox: Shared) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(inbox);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-async fn wait_for(inbox: &Shared, count: usize) {
-    for _ in 0..300 {
-        if inbox.lock().unwrap().received.len() >= count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the receiver did not get {count} requests");
-}
+use userhub_tests::receiver::{Inbox, SharedInbox as Shared, receiver, wait_for};
 
 fn webhooks_url(app: &TestApp, domain: &str) -> String {
     format!("{}/v2/{domain}/webhooks", app.base_url)
@@ -107,6 +63,13 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
     let endpoint: Value = response.json().await.unwrap();
     let secret = endpoint["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{endpoint}");
+    // The secret is stored sealed, never as the clear text the answer showed.
+    let stored = app.query_json("SELECT secret FROM webhook_endpoints").await;
+    let stored = stored[0]["secret"].as_str().unwrap();
+    assert!(
+        stored.starts_with("v1.") && !stored.contains(&secret[6..]),
+        "{stored}"
+    );
 
     // Another domain's task reaches no endpoint of this one.
     let other = format!("{}-other", app.domain);
@@ -159,11 +122,22 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
     // The delivery log, then a manual redeliver with the same id.
     let endpoint_id = endpoint["id"].as_i64().unwrap();
     let log = get_json(&app, &format!("/{endpoint_id}/deliveries")).await;
-    assert_eq!(log[0]["state"], "delivered", "{log}");
-    assert_eq!(log[0]["attempts"], 2);
-    assert_eq!(log[0]["last_status"], 200);
-    assert_eq!(log[0]["webhook_id"], ids[0]);
-    let delivery_id = log[0]["id"].as_i64().unwrap();
+    let first = &log["deliveries"][0];
+    assert_eq!(first["state"], "delivered", "{log}");
+    assert_eq!(first["attempts"], 2);
+    assert_eq!(first["last_status"], 200);
+    assert_eq!(first["webhook_id"], ids[0]);
+    assert!(
+        first.get("payload").is_none(),
+        "the log shows no payloads: {log}"
+    );
+    assert_eq!(first["payload_bytes"], received[0].1.len());
+    let delivery_id = first["id"].as_i64().unwrap();
+    let one = get_json(&app, &format!("/{endpoint_id}/deliveries/{delivery_id}")).await;
+    assert_eq!(
+        one["payload"],
+        serde_json::from_slice::<Value>(&received[0].1).unwrap()
+    );
 
     // Rotation: both secrets sign while the overlap lasts.
     let rotated: Value = call(
@@ -197,6 +171,22 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
         .unwrap();
     verifier.verify(&body, &headers).unwrap();
 
+    // The previous secret is retired at once: only the new one signs.
+    let retire = format!("/{endpoint_id}/previous_secret");
+    let response = call(&app, reqwest::Method::DELETE, &retire).await;
+    assert_eq!(response.status(), 204);
+    let response = call(&app, reqwest::Method::POST, &redeliver).await;
+    assert_eq!(response.status(), 202);
+    wait_for(&inbox, 4).await;
+    let (headers, body) = inbox.lock().unwrap().received[3].clone();
+    let signatures = headers["webhook-signature"].to_str().unwrap();
+    assert_eq!(signatures.split(' ').count(), 1, "{signatures}");
+    Webhook::new(&new_secret)
+        .unwrap()
+        .verify(&body, &headers)
+        .unwrap();
+    assert!(verifier.verify(&body, &headers).is_err());
+
     // A task completed again (a dead-lettered chunk replayed) is announced again, under a new id.
     app.execute(&format!(
         "UPDATE tasks SET state = 'processing' WHERE id = {task_id}"
@@ -207,8 +197,8 @@ async fn completed_tasks_reach_the_domain_s_endpoint_signed_and_at_least_once() 
          WHERE id = {task_id}"
     ))
     .await;
-    wait_for(&inbox, 4).await;
-    let (headers, _) = inbox.lock().unwrap().received[3].clone();
+    wait_for(&inbox, 5).await;
+    let (headers, _) = inbox.lock().unwrap().received[4].clone();
     assert_ne!(headers["webhook-id"].to_str().unwrap(), ids[0]);
 
     // Removing the endpoint.

@@ -13,7 +13,8 @@ use axum::routing::get;
 use std::sync::Arc;
 use userhub_domain::api_key::{constant_time_eq, hash_secret};
 use userhub_http_common::{
-    ApiError, AuthThrottle, ClientAddress, auth_throttled, record_request, request_id_and_trace,
+    ApiError, AuthThrottle, Budgets, ClientAddress, anonymous_budget, auth_throttled,
+    record_request, request_id_and_trace,
 };
 use userhub_store::Pool;
 use userhub_telemetry::{BrokerProbe, Metrics};
@@ -38,6 +39,8 @@ pub struct Dashboard {
     pub metrics: Metrics,
     /// Failed tokens per client address (shared with the API's keys).
     pub auth_throttle: Arc<AuthThrottle>,
+    /// The process's request slots: dashboard requests hold anonymous ones.
+    pub budgets: Arc<Budgets>,
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -82,9 +85,6 @@ async fn require_operator(
         ));
     };
     let client = request.extensions().get::<ClientAddress>().copied();
-    if let Err(retry_after) = dashboard.auth_throttle.check(client) {
-        return Ok(auth_throttled(dashboard.auth_throttle.limit(), retry_after));
-    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -100,8 +100,11 @@ async fn require_operator(
             "the dashboard needs the operator token: `Authorization: Bearer <token>`",
         ),
     };
-    dashboard.auth_throttle.record_failure(client);
-    Err(refusal)
+    let throttle = &dashboard.auth_throttle;
+    match throttle.fail(client, None) {
+        Ok(()) => Err(refusal),
+        Err(retry_after) => Err(auth_throttled(throttle.limit(), retry_after)),
+    }
 }
 
 async fn overview(State(dashboard): State<Dashboard>) -> Result<Response, ApiError> {
@@ -135,6 +138,10 @@ pub fn router(dashboard: Dashboard) -> Router {
         .route("/ops/dashboard.js", get(script))
         .route("/ops/dashboard.css", get(style))
         .merge(api)
+        .layer(from_fn_with_state(
+            Arc::clone(&dashboard.budgets),
+            anonymous_budget,
+        ))
         .layer(from_fn_with_state(
             dashboard.metrics.clone(),
             record_request,

@@ -1,8 +1,12 @@
 //! The webhook API (EXT): `POST/GET /v2/{domain}/webhooks`, `DELETE /v2/{domain}/webhooks/{id}`,
-//! `POST .../{id}/rotate`, `GET .../{id}/deliveries` and
-//! `POST .../{id}/deliveries/{delivery_id}/redeliver`. Writes need a write key.
+//! `POST .../{id}/rotate`, `DELETE .../{id}/previous_secret`, and the delivery log (see
+//! [`deliveries`]). Writes need a write key. Secrets are sealed before they are stored; without
+//! a sealing key (`webhooks.secret_key`) nothing can be registered.
+
+pub mod deliveries;
 
 use crate::EVENT_TYPES;
+use crate::sealing::Sealer;
 use crate::settings::WebhookSettings;
 use crate::signature::new_secret;
 use crate::target::checked_target;
@@ -15,15 +19,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use userhub_http_common::{ApiContext, ApiError, ErrorBody, Principal, with_api_layers};
-use userhub_store::StoreError;
 use userhub_store::webhooks::{
-    Delivery, Endpoint, delete_endpoint, deliveries, endpoint_count, insert_endpoint,
-    list_endpoints, redeliver, rotate_secret,
+    Endpoint, delete_endpoint, endpoint_count, insert_endpoint, list_endpoints,
+    retire_previous_secret, rotate_secret,
 };
 use utoipa::ToSchema;
 
-/// Deliveries a log shows.
-const DELIVERIES_SHOWN: i64 = 100;
+pub use deliveries::{DeliveryLog, DeliveryView};
+
 /// Endpoints a domain may register (each task completion writes one delivery per endpoint).
 const MAX_ENDPOINTS: i64 = 20;
 
@@ -32,22 +35,51 @@ const MAX_ENDPOINTS: i64 = 20;
 pub struct WebhookApi {
     context: ApiContext,
     settings: Arc<WebhookSettings>,
+    /// `None`: no sealing key is set, webhooks are disabled.
+    sealer: Option<Arc<Sealer>>,
 }
 
-/// The webhook routes of the API.
+impl WebhookApi {
+    /// The sealer, or `503 WEBHOOKS_DISABLED` when no key is set.
+    fn sealer(&self) -> Result<&Sealer, ApiError> {
+        self.sealer.as_deref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "WEBHOOKS_DISABLED",
+                "webhooks are disabled on this installation: its operator sets \
+                 webhooks.secret_key (USERHUB__WEBHOOKS__SECRET_KEY) to enable them",
+            )
+        })
+    }
+}
+
+/// The webhook routes of the API (the sealer comes from `settings`, checked at start-up).
 pub fn router(context: ApiContext, settings: WebhookSettings) -> Router {
     let api = Router::new()
         .route("/v2/{domain}/webhooks", post(register).get(list))
         .route("/v2/{domain}/webhooks/{id}", delete(remove))
         .route("/v2/{domain}/webhooks/{id}/rotate", post(rotate))
-        .route("/v2/{domain}/webhooks/{id}/deliveries", get(log))
+        .route(
+            "/v2/{domain}/webhooks/{id}/previous_secret",
+            delete(retire_previous),
+        )
+        .route(
+            "/v2/{domain}/webhooks/{id}/deliveries",
+            get(deliveries::log),
+        )
+        .route(
+            "/v2/{domain}/webhooks/{id}/deliveries/{delivery_id}",
+            get(deliveries::one),
+        )
         .route(
             "/v2/{domain}/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-            post(send_again),
+            post(deliveries::send_again),
         );
+    let sealer = settings.sealer().ok().flatten().map(Arc::new);
     with_api_layers(api, &context).with_state(WebhookApi {
         context,
         settings: Arc::new(settings),
+        sealer,
     })
 }
 
@@ -73,28 +105,7 @@ pub struct EndpointView {
     pub secret: Option<String>,
 }
 
-/// EXT: one delivery of an endpoint.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DeliveryView {
-    pub id: i64,
-    /// The `webhook-id` header, the same on every attempt.
-    pub webhook_id: String,
-    pub event_type: String,
-    /// `pending`, `delivered` or `failed` (given up after 24 hours).
-    pub state: String,
-    pub attempts: i32,
-    pub last_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub last_attempt_at: Option<String>,
-    pub next_attempt_at: Option<String>,
-    pub delivered_at: Option<String>,
-    /// The body sent.
-    #[schema(value_type = Object)]
-    pub payload: Box<serde_json::value::RawValue>,
-}
-
-fn timestamp(at: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -108,26 +119,7 @@ fn view(endpoint: Endpoint, secret: Option<String>) -> EndpointView {
     }
 }
 
-fn delivery_view(delivery: Delivery) -> DeliveryView {
-    let pending = delivery.state == "pending";
-    DeliveryView {
-        id: delivery.id,
-        webhook_id: delivery.message_id,
-        event_type: delivery.event_type,
-        state: delivery.state,
-        attempts: delivery.attempts,
-        last_status: delivery.last_status,
-        last_error: delivery.last_error,
-        created_at: timestamp(delivery.created_at),
-        last_attempt_at: delivery.last_attempt_at.map(timestamp),
-        next_attempt_at: pending.then(|| timestamp(delivery.next_attempt_at)),
-        delivered_at: delivery.delivered_at.map(timestamp),
-        payload: serde_json::value::RawValue::from_string(delivery.payload)
-            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
-    }
-}
-
-fn writable(principal: &Principal) -> Result<(), ApiError> {
+pub(crate) fn writable(principal: &Principal) -> Result<(), ApiError> {
     if principal.read_only {
         return Err(ApiError::forbidden(
             "this API key is read-only and cannot change webhooks",
@@ -140,7 +132,7 @@ fn invalid(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", message)
 }
 
-fn not_found(what: &str) -> ApiError {
+pub(crate) fn not_found(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "WEBHOOK_NOT_FOUND",
@@ -148,7 +140,7 @@ fn not_found(what: &str) -> ApiError {
     )
 }
 
-fn id_of(text: &str, what: &'static str) -> Result<i64, ApiError> {
+pub(crate) fn id_of(text: &str, what: &'static str) -> Result<i64, ApiError> {
     text.parse::<i64>().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -169,6 +161,7 @@ fn id_of(text: &str, what: &'static str) -> Result<i64, ApiError> {
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
         (status = 409, description = "`TOO_MANY_WEBHOOKS`: the domain has 20 endpoints", body = ErrorBody),
+        (status = 503, description = "`WEBHOOKS_DISABLED`: the installation has no `webhooks.secret_key`", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
     ),
     security(("bearer" = []), ("basic" = []))
@@ -179,6 +172,7 @@ pub async fn register(
     body: Result<Json<NewEndpoint>, JsonRejection>,
 ) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
     writable(&principal)?;
+    let sealer = api.sealer()?;
     let Json(body) = body.map_err(|rejection| invalid(rejection.body_text()))?;
     if body.events.is_empty() {
         return Err(invalid("`events` names no event type".to_owned()));
@@ -197,8 +191,8 @@ pub async fn register(
         .await
         .map_err(|error| invalid(error.to_string()))?;
     let secret = new_secret();
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
-    if endpoint_count(&client, principal.domain.id).await? >= MAX_ENDPOINTS {
+    let client = api.context.database(&principal).get().await?;
+    if endpoint_count(&*client, principal.domain.id).await? >= MAX_ENDPOINTS {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "TOO_MANY_WEBHOOKS",
@@ -209,11 +203,11 @@ pub async fn register(
     events.sort();
     events.dedup();
     let endpoint = insert_endpoint(
-        &client,
+        &*client,
         principal.domain.id,
         target.url.as_str(),
         &events,
-        &secret,
+        &sealer.seal(principal.domain.id, &secret),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(view(endpoint, Some(secret)))))
@@ -234,8 +228,8 @@ pub async fn list(
     State(api): State<WebhookApi>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Vec<EndpointView>>, ApiError> {
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
-    let endpoints = list_endpoints(&client, principal.domain.id).await?;
+    let client = api.context.database(&principal).get().await?;
+    let endpoints = list_endpoints(&*client, principal.domain.id).await?;
     Ok(Json(endpoints.into_iter().map(|e| view(e, None)).collect()))
 }
 
@@ -258,8 +252,8 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     writable(&principal)?;
     let id = id_of(&id, "webhook id")?;
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
-    if delete_endpoint(&client, principal.domain.id, id).await? {
+    let client = api.context.database(&principal).get().await?;
+    if delete_endpoint(&*client, principal.domain.id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found("webhook"))
@@ -271,7 +265,7 @@ pub async fn remove(
     post, path = "/v2/{domain}/webhooks/{id}/rotate", tag = "webhooks",
     params(("domain" = String, Path, description = "The tenant"), ("id" = i64, Path, description = "The endpoint")),
     responses(
-        (status = 200, description = "EXT: the new secret (shown only here); deliveries carry signatures with both secrets until the overlap ends (24 h)", body = EndpointView),
+        (status = 200, description = "EXT: the new secret (shown only here); deliveries carry signatures with both secrets until the overlap ends (24 h) or `DELETE .../previous_secret` retires the old one", body = EndpointView),
         (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
         (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
@@ -284,15 +278,16 @@ pub async fn rotate(
     Path((_domain, id)): Path<(String, String)>,
 ) -> Result<Json<EndpointView>, ApiError> {
     writable(&principal)?;
+    let sealer = api.sealer()?;
     let id = id_of(&id, "webhook id")?;
     let secret = new_secret();
     let overlap = chrono::Duration::hours(i64::from(api.settings.rotation_overlap_hours));
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
+    let client = api.context.database(&principal).get().await?;
     let endpoint = rotate_secret(
-        &client,
+        &*client,
         principal.domain.id,
         id,
-        &secret,
+        &sealer.seal(principal.domain.id, &secret),
         Utc::now() + overlap,
     )
     .await?
@@ -300,60 +295,29 @@ pub async fn rotate(
     Ok(Json(view(endpoint, Some(secret))))
 }
 
-/// The endpoint's newest deliveries (at most 100).
+/// Stops the previous secret from signing now, instead of at the end of the rotation's overlap.
 #[utoipa::path(
-    get, path = "/v2/{domain}/webhooks/{id}/deliveries", tag = "webhooks",
+    delete, path = "/v2/{domain}/webhooks/{id}/previous_secret", tag = "webhooks",
     params(("domain" = String, Path, description = "The tenant"), ("id" = i64, Path, description = "The endpoint")),
     responses(
-        (status = 200, description = "EXT: newest first", body = Vec<DeliveryView>),
-        (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
-        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
-    ),
-    security(("bearer" = []), ("basic" = []))
-)]
-pub async fn log(
-    State(api): State<WebhookApi>,
-    Extension(principal): Extension<Principal>,
-    Path((_domain, id)): Path<(String, String)>,
-) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let id = id_of(&id, "webhook id")?;
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
-    let endpoints = list_endpoints(&client, principal.domain.id).await?;
-    if !endpoints.iter().any(|endpoint| endpoint.id == id) {
-        return Err(not_found("webhook"));
-    }
-    let shown = deliveries(&client, principal.domain.id, id, DELIVERIES_SHOWN).await?;
-    Ok(Json(shown.into_iter().map(delivery_view).collect()))
-}
-
-/// Sends a delivery again now, with the same `webhook-id`.
-#[utoipa::path(
-    post, path = "/v2/{domain}/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    params(
-        ("domain" = String, Path, description = "The tenant"),
-        ("id" = i64, Path, description = "The endpoint"),
-        ("delivery_id" = i64, Path, description = "The delivery"),
-    ),
-    responses(
-        (status = 202, description = "EXT: queued to be sent now, with a new 24-hour window"),
+        (status = 204, description = "EXT: only the current secret signs from now on"),
         (status = 400, description = "`INVALID_PARAMETER`", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
         (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorBody),
     ),
     security(("bearer" = []), ("basic" = []))
 )]
-pub async fn send_again(
+pub async fn retire_previous(
     State(api): State<WebhookApi>,
     Extension(principal): Extension<Principal>,
-    Path((_domain, id, delivery_id)): Path<(String, String, String)>,
+    Path((_domain, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     writable(&principal)?;
     let id = id_of(&id, "webhook id")?;
-    let delivery_id = id_of(&delivery_id, "delivery id")?;
-    let client = api.context.pool.get().await.map_err(StoreError::from)?;
-    if redeliver(&client, principal.domain.id, id, delivery_id).await? {
-        Ok(StatusCode::ACCEPTED)
+    let client = api.context.database(&principal).get().await?;
+    if retire_previous_secret(&*client, principal.domain.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(not_found("delivery"))
+        Err(not_found("webhook"))
     }
 }

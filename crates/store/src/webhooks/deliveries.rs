@@ -1,5 +1,5 @@
-//! Webhook endpoints of a domain and their deliveries: rows the task-completion trigger writes
-//! (migration 0018) and the dispatcher leases, sends and records.
+//! Deliveries: the log a page at a time, one delivery with its payload, leasing due ones
+//! fairly between domains, recording attempts, and queueing profile events.
 
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
@@ -7,25 +7,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use userhub_domain::DomainId;
 
-/// A registered endpoint (its secret is shown once, when it is made or rotated).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub id: i64,
-    pub url: String,
-    pub events: Vec<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-fn endpoint_of(row: &Row) -> Endpoint {
-    Endpoint {
-        id: row.get("id"),
-        url: row.get("url"),
-        events: row.get("events"),
-        created_at: row.get("created_at"),
-    }
-}
-
-/// One delivery as its log shows it.
+/// One delivery as its log shows it (the payload only when one delivery is asked for).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: i64,
@@ -40,7 +22,60 @@ pub struct Delivery {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub next_attempt_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
-    pub payload: String,
+    /// The size of the body sent.
+    pub payload_bytes: i32,
+    pub payload: Option<String>,
+}
+
+fn delivery_of(row: &Row, with_payload: bool) -> Delivery {
+    Delivery {
+        id: row.get("id"),
+        message_id: row.get("message_id"),
+        event_type: row.get("event_type"),
+        state: row.get("state"),
+        attempts: row.get("attempts"),
+        last_status: row.get("last_status"),
+        last_error: row.get("last_error"),
+        created_at: row.get("created_at"),
+        last_attempt_at: row.get("last_attempt_at"),
+        next_attempt_at: row.get("next_attempt_at"),
+        delivered_at: row.get("delivered_at"),
+        payload_bytes: row.get("payload_bytes"),
+        payload: with_payload.then(|| row.get("payload")),
+    }
+}
+
+/// A page of the endpoint's deliveries, newest first: at most `limit`, older than `before`.
+pub async fn deliveries(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    endpoint_id: i64,
+    limit: i64,
+    before: Option<i64>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let rows = client
+        .query(
+            include_str!("../../queries/webhooks/deliveries.sql"),
+            &[&domain_id.as_i64(), &endpoint_id, &limit, &before],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| delivery_of(row, false)).collect())
+}
+
+/// One delivery of the endpoint, with its payload.
+pub async fn delivery(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    endpoint_id: i64,
+    id: i64,
+) -> Result<Option<Delivery>, StoreError> {
+    let row = client
+        .query_opt(
+            include_str!("../../queries/webhooks/delivery.sql"),
+            &[&domain_id.as_i64(), &endpoint_id, &id],
+        )
+        .await?;
+    Ok(row.as_ref().map(|row| delivery_of(row, true)))
 }
 
 /// A delivery leased for sending.
@@ -74,113 +109,6 @@ pub enum Attempt {
     },
 }
 
-pub async fn insert_endpoint(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-    url: &str,
-    events: &[String],
-    secret: &str,
-) -> Result<Endpoint, StoreError> {
-    let row = client
-        .query_one(
-            include_str!("../queries/webhooks/insert_endpoint.sql"),
-            &[&domain_id.as_i64(), &url, &events, &secret],
-        )
-        .await?;
-    Ok(endpoint_of(&row))
-}
-
-/// How many endpoints the domain has.
-pub async fn endpoint_count(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-) -> Result<i64, StoreError> {
-    let row = client
-        .query_one(
-            include_str!("../queries/webhooks/endpoint_count.sql"),
-            &[&domain_id.as_i64()],
-        )
-        .await?;
-    Ok(row.get(0))
-}
-
-pub async fn list_endpoints(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-) -> Result<Vec<Endpoint>, StoreError> {
-    let rows = client
-        .query(
-            include_str!("../queries/webhooks/list_endpoints.sql"),
-            &[&domain_id.as_i64()],
-        )
-        .await?;
-    Ok(rows.iter().map(endpoint_of).collect())
-}
-
-/// `false` when the domain has no such endpoint.
-pub async fn delete_endpoint(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-    id: i64,
-) -> Result<bool, StoreError> {
-    let deleted = client
-        .execute(
-            include_str!("../queries/webhooks/delete_endpoint.sql"),
-            &[&domain_id.as_i64(), &id],
-        )
-        .await?;
-    Ok(deleted == 1)
-}
-
-/// Gives the endpoint `secret`; the one it had keeps signing until `overlap_until`.
-pub async fn rotate_secret(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-    id: i64,
-    secret: &str,
-    overlap_until: DateTime<Utc>,
-) -> Result<Option<Endpoint>, StoreError> {
-    let row = client
-        .query_opt(
-            include_str!("../queries/webhooks/rotate_secret.sql"),
-            &[&domain_id.as_i64(), &id, &secret, &overlap_until],
-        )
-        .await?;
-    Ok(row.as_ref().map(endpoint_of))
-}
-
-/// The endpoint's newest deliveries.
-pub async fn deliveries(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-    endpoint_id: i64,
-    limit: i64,
-) -> Result<Vec<Delivery>, StoreError> {
-    let rows = client
-        .query(
-            include_str!("../queries/webhooks/deliveries.sql"),
-            &[&domain_id.as_i64(), &endpoint_id, &limit],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Delivery {
-            id: row.get("id"),
-            message_id: row.get("message_id"),
-            event_type: row.get("event_type"),
-            state: row.get("state"),
-            attempts: row.get("attempts"),
-            last_status: row.get("last_status"),
-            last_error: row.get("last_error"),
-            created_at: row.get("created_at"),
-            last_attempt_at: row.get("last_attempt_at"),
-            next_attempt_at: row.get("next_attempt_at"),
-            delivered_at: row.get("delivered_at"),
-            payload: row.get("payload"),
-        })
-        .collect())
-}
-
 /// Queues a delivery to be sent again now; `false` when the endpoint has no such delivery.
 pub async fn redeliver(
     client: &impl GenericClient,
@@ -190,23 +118,40 @@ pub async fn redeliver(
 ) -> Result<bool, StoreError> {
     let updated = client
         .execute(
-            include_str!("../queries/webhooks/redeliver.sql"),
+            include_str!("../../queries/webhooks/redeliver.sql"),
             &[&domain_id.as_i64(), &endpoint_id, &delivery_id],
         )
         .await?;
     Ok(updated == 1)
 }
 
-/// Leases up to `limit` due deliveries for `lease_seconds`.
+/// What a dispatcher asks for: how many deliveries, for how long, and how many it already
+/// sends per domain (a domain gets at most `per_domain` at once).
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    pub limit: i64,
+    pub lease_seconds: f64,
+    pub sending: &'a [(DomainId, i32)],
+    pub per_domain: i32,
+}
+
+/// Leases due deliveries as `claim` asks, fairly between domains.
 pub async fn claim_due(
     client: &impl GenericClient,
-    limit: i64,
-    lease_seconds: f64,
+    claim: &Claim<'_>,
 ) -> Result<Vec<DueDelivery>, StoreError> {
+    let domains: Vec<i64> = claim.sending.iter().map(|(d, _)| d.as_i64()).collect();
+    let counts: Vec<i32> = claim.sending.iter().map(|(_, n)| *n).collect();
     let rows = client
         .query(
-            include_str!("../queries/webhooks/claim_due.sql"),
-            &[&limit, &lease_seconds],
+            include_str!("../../queries/webhooks/claim_due.sql"),
+            &[
+                &claim.limit,
+                &claim.lease_seconds,
+                &domains,
+                &counts,
+                &claim.per_domain,
+            ],
         )
         .await?;
     Ok(rows
@@ -245,7 +190,7 @@ pub async fn record_attempt(
     };
     client
         .execute(
-            include_str!("../queries/webhooks/record_attempt.sql"),
+            include_str!("../../queries/webhooks/record_attempt.sql"),
             &[
                 &domain_id.as_i64(),
                 &id,
@@ -284,7 +229,7 @@ pub async fn enqueue_profile_events(
     let bodies: Vec<&str> = batches.iter().map(|batch| batch.body).collect();
     let statement = client
         .prepare_cached(include_str!(
-            "../queries/webhooks/enqueue_profile_events.sql"
+            "../../queries/webhooks/enqueue_profile_events.sql"
         ))
         .await?;
     Ok(client
