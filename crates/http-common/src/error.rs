@@ -138,6 +138,11 @@ impl From<userhub_store::StoreError> for ApiError {
     }
 }
 
+/// The error code an answer carries, for the server loop (which closes connections after
+/// refusals differently from after the service's own failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnsweredCode(pub &'static str);
+
 /// The body of every non-2xx response.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -168,6 +173,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(AnsweredCode(self.code));
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, value);

@@ -9,17 +9,19 @@
 
 use crate::browsers::{BrowserPolicy, apply_browser_policy};
 use crate::client_address::{AddressPolicy, ClientAddress, resolve_client_address};
-use crate::error::{json_fallback, json_method_not_allowed, limit_uri_length};
+use crate::error::{AnsweredCode, json_fallback, json_method_not_allowed, limit_uri_length};
 use crate::limits::{ServerLimits, time_request_bodies};
 use crate::strict_heads::StrictHeads;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::middleware::{from_fn, from_fn_with_state};
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,10 +33,14 @@ use tower::ServiceExt;
 
 /// How long the answer for a connection past a cap may take to write.
 const REFUSAL_WRITE_TIME: Duration = Duration::from_secs(2);
-/// A closing connection's unread input is read for at most this long...
+/// After a refusal, a closing connection's unread input is read for at most this long...
 const LINGER_TIME: Duration = Duration::from_secs(2);
 /// ... and at most this much of it, so that the client reads our answer rather than a reset.
 const LINGER_BYTES: usize = 64 * 1024;
+/// After the service's own failure (a dependency down: the client did nothing wrong and should
+/// retry), the rest of an upload is read for longer, so that the client surely sees the `503`.
+const LINGER_AFTER_FAILURE_TIME: Duration = Duration::from_secs(10);
+const LINGER_AFTER_FAILURE_BYTES: usize = 32 * 1024 * 1024;
 /// hyper's read and write buffers per connection (request heads must fit).
 const CONNECTION_BUFFER_BYTES: usize = 32 * 1024;
 
@@ -204,10 +210,20 @@ async fn serve_connection(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
+    let failed = Arc::new(AtomicBool::new(false));
+    let service_failed = Arc::clone(&failed);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
-        Box::pin(router.clone().oneshot(request))
+        let failed = Arc::clone(&service_failed);
+        Box::pin(router.clone().oneshot(request).map(move |answered| {
+            if let Ok(response) = &answered
+                && is_service_failure(response)
+            {
+                failed.store(true, Ordering::Relaxed);
+            }
+            answered
+        }))
     });
     let mut io = TimeoutStream::new(StrictHeads::new(stream));
     io.set_write_timeout(Some(limits.write_timeout));
@@ -233,17 +249,31 @@ async fn serve_connection(
         return;
     }
     let io = connection.into_parts().io.into_inner();
-    linger(io).await;
+    if failed.load(Ordering::Relaxed) {
+        linger(io, LINGER_AFTER_FAILURE_BYTES, LINGER_AFTER_FAILURE_TIME).await;
+    } else {
+        linger(io, LINGER_BYTES, LINGER_TIME).await;
+    }
 }
 
-/// Closes our side, then reads what the client still sends for a moment before closing, so
-/// that an answer sent without reading the request's body reaches the client.
-async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin) {
+/// Whether `response` is the service's own failure (a `5xx` other than being too busy).
+fn is_service_failure(response: &axum::response::Response) -> bool {
+    let busy = response
+        .extensions()
+        .get::<AnsweredCode>()
+        .is_some_and(|code| code.0 == "SERVER_BUSY");
+    response.status().is_server_error() && !busy
+}
+
+/// Closes our side, then reads what the client still sends (up to `most` bytes, for `time`)
+/// before closing, so that an answer sent without reading the request's body reaches the
+/// client.
+async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin, most: usize, time: Duration) {
     let close = async {
         io.shutdown().await?;
         let mut sink = [0u8; 4096];
         let mut read = 0;
-        while read < LINGER_BYTES {
+        while read < most {
             match io.read(&mut sink).await? {
                 0 => break,
                 n => read += n,
@@ -251,7 +281,7 @@ async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin) {
         }
         Ok::<(), std::io::Error>(())
     };
-    let _ = tokio::time::timeout(LINGER_TIME, close).await;
+    let _ = tokio::time::timeout(time, close).await;
 }
 
 /// Answers a connection past a cap and closes it.
@@ -289,6 +319,6 @@ async fn refuse(mut stream: TcpStream, refusal: Refusal) {
         .await
         .is_ok()
     {
-        linger(stream).await;
+        linger(stream, LINGER_BYTES, LINGER_TIME).await;
     }
 }
