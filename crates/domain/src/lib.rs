@@ -6,7 +6,6 @@ pub mod api_key;
 pub mod country;
 mod country_table;
 pub mod echo;
-pub mod envelope;
 pub mod events;
 pub mod field;
 pub mod identity;

@@ -5,10 +5,10 @@ use crate::validate::Verdict;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use userhub_domain::DomainId;
-use userhub_domain::envelope::CHUNK_SCHEMA_V1;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
+use userhub_tasks::envelope::CHUNK_SCHEMA_V1;
 
-/// Borrowing twin of `userhub_domain::envelope::ChunkMessage` (same JSON).
+/// Borrowing twin of `userhub_tasks::envelope::ChunkMessage` (same JSON).
 #[derive(Serialize)]
 struct ChunkMessageRef<'a> {
     schema: &'static str,
@@ -116,7 +116,7 @@ pub fn selector_message(
 mod tests {
     use super::*;
     use crate::payload::PayloadCollector;
-    use userhub_domain::envelope::ChunkMessage;
+    use userhub_tasks::envelope::ChunkMessage;
 
     #[test]
     fn messages_parse_as_the_domain_envelope() {

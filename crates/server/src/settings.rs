@@ -10,9 +10,9 @@ use userhub_gateway::GatewaySettings;
 use userhub_http_common::{HttpSettings, ProcessSettings, RateLimitSettings};
 use userhub_status::{OpsSettings, StatusSettings};
 use userhub_store::DatabaseSettings;
+use userhub_tasks::{RetentionSettings, WorkerSettings};
 use userhub_telemetry::LogSettings;
 use userhub_webhooks::WebhookSettings;
-use userhub_worker_runtime::{RetentionSettings, WorkerSettings};
 
 /// `[telemetry]` settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use userhub_domain::record::parse_new_app_profile;
 use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{AppOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{
+use userhub_tasks::{
     AppProfileRef, ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, TaskHandler, Work,
 };
 

@@ -9,7 +9,7 @@ use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{ErrorCode, FieldError, TaskAction};
 use userhub_store::exports::{ExportKind, core_profiles};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{ChunkContext, Handled, Outcome, TaskHandler, Work, replica_first};
+use userhub_tasks::{ChunkContext, Handled, Outcome, TaskHandler, Work, replica_first};
 
 /// The handler of `get_core_profiles` chunks.
 #[derive(Debug, Default, Clone, Copy)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskId};
 use userhub_store::reverts::{AppReverted, RevertResult, Touched, revert_profiles};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{
+use userhub_tasks::{
     AppProfileRef, ChunkContext, Handled, Outcome, ProfileChangeNote, TaskHandler, Work,
 };
 

@@ -3,13 +3,6 @@
 //! chunk's transaction committed, retries failures through delay queues, dead-letters poison,
 //! and on shutdown stops consuming and lets in-flight chunks finish within a grace period.
 
-use crate::TaskHandler;
-use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
-use crate::faults::CrashPlan;
-use crate::ordered::release_next;
-use crate::plan::plan_export;
-use crate::replica::ReplicaReads;
-use crate::settings::WorkerSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -19,10 +12,14 @@ use userhub_broker::{
     AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
     FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
 };
-use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::{TaskId, TaskKey};
 use userhub_store::statistics::analyze_if_outgrown;
 use userhub_store::{Pool, StoreError};
+use userhub_tasks::envelope::ChunkMessage;
+use userhub_tasks::{
+    ChunkDisposition, ChunkError, CrashPlan, ReplicaReads, TaskHandler, WorkerSettings,
+    apply_chunk_with_hook, fail_chunk, plan_export, release_next,
+};
 use userhub_telemetry::{ActionLabels, Metrics};
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);

@@ -1,10 +1,7 @@
 //! The workers as a service: one consume loop per task type the process runs, plus the stall
 //! detector, the retention sweeper and the profile event relay, served beside the health routes.
 
-use crate::{
-    RetentionSettings, TaskHandler, WorkerSettings, run_event_relay, run_retention_sweeper,
-    run_stall_detector, run_worker,
-};
+use crate::run_worker;
 use axum::Router;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -13,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 use userhub_broker::Broker;
 use userhub_http_common::{Process, ServiceError};
 use userhub_store::Pool;
+use userhub_tasks::{
+    RetentionSettings, TaskHandler, WorkerSettings, run_event_relay, run_retention_sweeper,
+    run_stall_detector,
+};
 use userhub_telemetry::Metrics;
 
 /// What every consume loop of a process shares.

@@ -9,7 +9,7 @@ use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{
+use userhub_tasks::{
     ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey, TaskHandler, Work,
 };
 

@@ -15,7 +15,7 @@ use userhub_domain::{ErrorCode, FieldError, Identity, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
 use userhub_store::core_profiles::IdSequence;
 use userhub_store::{StoreError, Transaction};
-use userhub_worker_runtime::{
+use userhub_tasks::{
     ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey, TaskHandler, Work,
 };
 

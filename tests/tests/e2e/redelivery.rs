@@ -4,12 +4,12 @@
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage};
-use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage, ChunkRecord};
 use userhub_domain::{TaskAction, TaskId};
 use userhub_store::tasks::{NewTask, insert_task, mark_queued};
+use userhub_tasks::envelope::{CHUNK_SCHEMA_V1, ChunkMessage, ChunkRecord};
+use userhub_tasks::{ChunkDisposition, apply_chunk};
 use userhub_tests::TestApp;
 use userhub_worker_create_core_profiles::CreateCoreProfiles;
-use userhub_worker_runtime::{ChunkDisposition, apply_chunk};
 
 async fn domain_id(app: &TestApp) -> i64 {
     let rows = app

@@ -1,13 +1,9 @@
 //! The broker message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`).
 
-use crate::DomainId;
-use crate::action::TaskAction;
-use crate::echo::EchoedInput;
-use crate::ids::TaskId;
-use crate::options::TaskOptions;
-use crate::record_error::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use userhub_domain::echo::EchoedInput;
+use userhub_domain::{DomainId, FieldError, TaskAction, TaskId, TaskOptions};
 
 /// The `schema` tag of version 1 of the chunk message.
 pub const CHUNK_SCHEMA_V1: &str = "userhub.chunk.v1";
@@ -69,7 +65,7 @@ impl ChunkRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record_error::ErrorCode;
+    use userhub_domain::ErrorCode;
 
     #[test]
     fn chunk_messages_round_trip_with_raw_records() {

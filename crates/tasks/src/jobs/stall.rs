@@ -6,7 +6,7 @@
 //! process runs a detector; row locks with `SKIP LOCKED` keep them from doing the same work.
 
 use crate::apply::ChunkError;
-use crate::outcomes::OutcomeWriter;
+use crate::apply::OutcomeWriter;
 use crate::settings::WorkerSettings;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -40,7 +40,7 @@ pub async fn run_stall_detector(
         if let Err(error) = check_stalled_tasks(&pool, &broker, &settings).await {
             tracing::warn!(%error, "stall check failed; trying again later");
         }
-        if let Err(error) = crate::ordered::release_forgotten(&pool, &broker).await {
+        if let Err(error) = crate::jobs::ordered::release_forgotten(&pool, &broker).await {
             tracing::warn!(%error, "releasing deferred chunks failed; trying again later");
         }
     }

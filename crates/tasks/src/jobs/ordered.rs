@@ -43,7 +43,7 @@ async fn publish(
 }
 
 /// Publishes the task's chunk `chunk_no` again if it was deferred and may now be applied.
-pub(crate) async fn release_next(
+pub async fn release_next(
     pool: &Pool,
     broker: &Broker,
     action: TaskAction,

@@ -24,20 +24,20 @@ pub struct WorkerFaults {
 
 /// What to do around one chunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ChunkCrash {
+pub struct ChunkCrash {
     pub before_commit: bool,
     pub after_commit: bool,
 }
 
 /// Counts applied chunks to find the one a fault test wants to crash on.
-pub(crate) struct CrashPlan {
+pub struct CrashPlan {
     point: Option<CrashPoint>,
     on_chunk: u32,
     applied: std::sync::atomic::AtomicU32,
 }
 
 impl CrashPlan {
-    pub(crate) fn new(settings: &WorkerSettings) -> CrashPlan {
+    pub fn new(settings: &WorkerSettings) -> CrashPlan {
         #[cfg(feature = "fault-injection")]
         let (point, on_chunk) = (settings.faults.crash_point, settings.faults.crash_on_chunk);
         #[cfg(not(feature = "fault-injection"))]
@@ -53,7 +53,7 @@ impl CrashPlan {
     }
 
     /// The crash due around the chunk about to be applied (none unless a fault test asked).
-    pub(crate) fn next_chunk(&self) -> ChunkCrash {
+    pub fn next_chunk(&self) -> ChunkCrash {
         let Some(point) = self.point else {
             return ChunkCrash::default();
         };

@@ -3,15 +3,20 @@
 //! in one transaction, with the chunk's profile events in the outbox (and, for a revertible
 //! task, its before-images); a chunk whose ledger row exists is skipped.
 
-use crate::dry_run::{self, ResultLine};
-use crate::events::chunk_events;
-use crate::outcomes::{ChunkOutcomes, OutcomeWriter};
+pub(crate) mod dry_run;
+pub(crate) mod events;
+pub(crate) mod outcomes;
+
+use crate::envelope::ChunkMessage;
 use crate::replica::ReplicaReads;
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
+use dry_run::ResultLine;
+use events::chunk_events;
+use outcomes::ChunkOutcomes;
+pub use outcomes::OutcomeWriter;
 use serde_json::json;
 use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
-use userhub_domain::envelope::ChunkMessage;
 use userhub_domain::events::ChunkEvents;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskKey, TaskState};
 use userhub_store::deferred::{defer_chunk, predecessors_applied};
@@ -51,7 +56,7 @@ pub enum ChunkError {
     Processing(String),
     /// The chunk's outcomes could not be encoded.
     #[error(transparent)]
-    Outcomes(#[from] crate::outcomes::OutcomeError),
+    Outcomes(#[from] outcomes::OutcomeError),
     /// Publishing an export's chunks failed.
     #[error(transparent)]
     Broker(#[from] userhub_broker::BrokerError),

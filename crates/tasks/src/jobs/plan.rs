@@ -6,9 +6,9 @@
 //! confirmed; the export's chunks wait for that commit on the task row.
 
 use crate::apply::{ChunkDisposition, ChunkError};
+use crate::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
 use serde_json::{Value, json};
 use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
-use userhub_domain::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{TaskKey, TaskState};
