@@ -3,9 +3,9 @@
 
 use crate::consumer::ChunkConsumer;
 use crate::error::BrokerError;
-use crate::publisher::Publisher;
 use crate::settings::BrokerSettings;
 use crate::topology::Topology;
+use crate::transport::PublisherPool;
 use futures_util::StreamExt;
 use lapin::{Connection, ConnectionProperties, Event};
 use std::sync::Arc;
@@ -34,6 +34,7 @@ pub struct Broker {
     settings: Arc<BrokerSettings>,
     topology: Topology,
     current: watch::Receiver<Option<Arc<Connection>>>,
+    publishers: Arc<PublisherPool>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -56,6 +57,7 @@ impl Broker {
             settings,
             topology,
             current,
+            publishers: Arc::default(),
         }
     }
 
@@ -75,7 +77,7 @@ impl Broker {
     }
 
     /// The live connection, or `Unavailable` while reconnecting.
-    pub fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
+    pub(crate) fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
         self.current
             .borrow()
             .as_ref()
@@ -85,7 +87,7 @@ impl Broker {
     }
 
     /// Waits until a connection is up (callers race this against their own shutdown).
-    pub async fn connected(&self) -> Arc<Connection> {
+    pub(crate) async fn connected(&self) -> Arc<Connection> {
         let mut current = self.current.clone();
         loop {
             if let Ok(connection) = self.connection() {
@@ -98,19 +100,12 @@ impl Broker {
         }
     }
 
-    /// A channel in confirm mode for publishing.
-    pub async fn publisher(&self) -> Result<Publisher, BrokerError> {
-        let connection = self.connection()?;
-        Publisher::open(
-            &connection,
-            self.topology.clone(),
-            Duration::from_millis(self.settings.confirm_timeout_ms),
-        )
-        .await
+    pub(crate) fn publishers(&self) -> &PublisherPool {
+        &self.publishers
     }
 
     /// Messages ready in a task type's work and retry queues (not those being processed).
-    pub async fn ready_messages(&self, action: TaskAction) -> Result<u32, BrokerError> {
+    pub async fn waiting_messages(&self, action: TaskAction) -> Result<u32, BrokerError> {
         let depths = self.queue_depths(action).await?;
         Ok(depths.work + depths.retry)
     }
@@ -150,7 +145,7 @@ impl Broker {
     }
 
     /// A consumer of a task type's work queues with the configured prefetch.
-    pub async fn consume(
+    pub(crate) async fn open_consumer(
         &self,
         action: TaskAction,
         tag: &str,

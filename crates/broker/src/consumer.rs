@@ -4,16 +4,18 @@
 //! queue's backlog holds back another's chunks.
 
 use crate::error::BrokerError;
+use crate::headers::from_table;
 use crate::topology::{WorkQueue, short};
 use futures_util::FutureExt;
 use futures_util::StreamExt;
-use futures_util::future::select_all;
+use futures_util::future::{BoxFuture, select_all};
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
+use userhub_tasks::transport::{self, MessageHeaders, TransportError};
 
 /// The consumers of one task type's work queues, on their own channel.
-pub struct ChunkConsumer {
+pub(crate) struct ChunkConsumer {
     channel: Channel,
     consumers: Vec<Consumer>,
     /// Consumer positions in turn order, each as often as its queue's weight.
@@ -70,7 +72,7 @@ impl ChunkConsumer {
 
     /// The next delivery: from the queue whose turn it is, or the next in turn order that has
     /// one ready, else the first to arrive. `None` when a consumer or the channel ended.
-    pub async fn next(&mut self) -> Option<Result<Delivery, BrokerError>> {
+    async fn next_delivery(&mut self) -> Option<Result<Delivery, BrokerError>> {
         let count = self.turns.len();
         for step in 0..count {
             let turn = (self.next_turn + step) % count;
@@ -89,7 +91,7 @@ impl ChunkConsumer {
     }
 
     /// Stops receiving new deliveries (in-flight ones can still be acknowledged).
-    pub async fn cancel(&self) {
+    async fn stop(&self) {
         for consumer in &self.consumers {
             let _ = self
                 .channel
@@ -100,9 +102,31 @@ impl ChunkConsumer {
                 .await;
         }
     }
+}
 
-    pub async fn close(self) {
-        let _ = self.channel.close(200, short("done")).await;
+impl transport::ChunkConsumer for ChunkConsumer {
+    fn next(
+        &mut self,
+    ) -> BoxFuture<'_, Option<Result<Box<dyn transport::Delivery>, TransportError>>> {
+        async move {
+            let next = self.next_delivery().await?;
+            Some(
+                next.map(|delivery| Box::new(delivery) as Box<dyn transport::Delivery>)
+                    .map_err(TransportError::from),
+            )
+        }
+        .boxed()
+    }
+
+    fn cancel(&mut self) -> BoxFuture<'_, ()> {
+        self.stop().boxed()
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        async move {
+            let _ = self.channel.close(200, short("done")).await;
+        }
+        .boxed()
     }
 }
 
@@ -113,78 +137,53 @@ fn wrap(delivery: Result<lapin::message::Delivery, lapin::Error>) -> Result<Deli
 }
 
 /// One received message.
-pub struct Delivery {
+pub(crate) struct Delivery {
     inner: lapin::message::Delivery,
 }
 
-impl Delivery {
-    pub fn body(&self) -> &[u8] {
+impl transport::Delivery for Delivery {
+    fn body(&self) -> &[u8] {
         &self.inner.data
     }
 
-    pub fn redelivered(&self) -> bool {
-        self.inner.redelivered
-    }
-
-    /// An integer header (0 when absent).
-    pub fn counter(&self, name: &str) -> i64 {
-        self.headers()
-            .and_then(|headers| headers.inner().get(name).cloned())
-            .and_then(|value| match value {
-                AMQPValue::LongLongInt(number) => Some(number),
-                AMQPValue::LongInt(number) => Some(number.into()),
-                AMQPValue::ShortInt(number) => Some(number.into()),
-                _ => None,
-            })
-            .unwrap_or(0)
-    }
-
-    /// The string-valued headers (e.g. the W3C `traceparent`).
-    pub fn text_headers(&self) -> std::collections::HashMap<String, String> {
-        self.headers()
-            .map(|headers| {
-                headers
-                    .inner()
-                    .iter()
-                    .filter_map(|(key, value)| match value {
-                        AMQPValue::LongString(text) => Some((
-                            key.as_str().to_owned(),
-                            String::from_utf8_lossy(text.as_bytes()).into_owned(),
-                        )),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn headers(&self) -> Option<&FieldTable> {
-        self.inner.properties.headers().as_ref()
-    }
-
-    pub fn priority(&self) -> u8 {
-        self.inner.properties.priority().unwrap_or(0)
-    }
-
-    pub fn message_id(&self) -> Option<String> {
+    fn message_id(&self) -> String {
         self.inner
             .properties
             .message_id()
             .as_ref()
             .map(|id| id.as_str().to_owned())
+            .unwrap_or_default()
     }
 
-    pub async fn ack(&self) -> Result<(), BrokerError> {
-        self.inner.ack(BasicAckOptions::default()).await?;
-        Ok(())
+    fn headers(&self) -> MessageHeaders {
+        from_table(self.inner.properties.headers().as_ref())
+    }
+
+    fn priority(&self) -> u8 {
+        self.inner.properties.priority().unwrap_or(0)
+    }
+
+    fn ack(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        async move {
+            self.inner
+                .ack(BasicAckOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(|error| TransportError::from(BrokerError::from(error)))
+        }
+        .boxed()
     }
 
     /// Returns the message to its queue for another consumer (used on shutdown).
-    pub async fn requeue(&self) -> Result<(), BrokerError> {
-        self.inner
-            .reject(BasicRejectOptions { requeue: true })
-            .await?;
-        Ok(())
+    fn requeue(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        async move {
+            self.inner
+                .reject(BasicRejectOptions { requeue: true })
+                .await
+                .map(|_| ())
+                .map_err(|error| TransportError::from(BrokerError::from(error)))
+        }
+        .boxed()
     }
 }
 

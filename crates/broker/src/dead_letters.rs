@@ -3,40 +3,20 @@
 
 use crate::connection::Broker;
 use crate::error::BrokerError;
+use crate::headers::from_table;
 use crate::topology::short;
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
-use lapin::types::{AMQPValue, FieldTable};
 use userhub_domain::TaskAction;
+use userhub_tasks::transport::MessageHeaders;
 
 /// One dead-lettered message.
 pub struct DeadLetter {
     pub body: Vec<u8>,
-    pub headers: FieldTable,
+    /// Its attempts and the reason it was given up.
+    pub headers: MessageHeaders,
     pub message_id: Option<String>,
     acker: lapin::Acker,
-}
-
-impl DeadLetter {
-    /// A text header (e.g. the failure reason).
-    pub fn text_header(&self, name: &str) -> Option<String> {
-        match self.headers.inner().get(name)? {
-            AMQPValue::LongString(text) => {
-                Some(String::from_utf8_lossy(text.as_bytes()).into_owned())
-            }
-            AMQPValue::ShortString(text) => Some(text.as_str().to_owned()),
-            _ => None,
-        }
-    }
-
-    /// An integer header (0 when absent).
-    pub fn counter(&self, name: &str) -> i64 {
-        match self.headers.inner().get(name) {
-            Some(AMQPValue::LongLongInt(number)) => *number,
-            Some(AMQPValue::LongInt(number)) => i64::from(*number),
-            _ => 0,
-        }
-    }
 }
 
 /// A reader of one dead-letter queue.
@@ -64,7 +44,7 @@ impl DeadLetterQueue {
         Ok(message.map(|message| {
             let delivery = message.delivery;
             DeadLetter {
-                headers: delivery.properties.headers().clone().unwrap_or_default(),
+                headers: from_table(delivery.properties.headers().as_ref()),
                 message_id: delivery
                     .properties
                     .message_id()

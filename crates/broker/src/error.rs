@@ -14,3 +14,14 @@ pub enum BrokerError {
     #[error("message broker did not confirm in time")]
     ConfirmTimeout,
 }
+
+impl From<BrokerError> for userhub_tasks::TransportError {
+    fn from(error: BrokerError) -> Self {
+        use userhub_tasks::TransportError;
+        match error {
+            BrokerError::Unavailable => TransportError::Unavailable,
+            BrokerError::Refused(reason) => TransportError::Refused(reason),
+            other => TransportError::Failed(other.to_string()),
+        }
+    }
+}

@@ -1,30 +1,22 @@
-//! RabbitMQ for userhub: a supervised connection that reconnects by itself and re-declares the
-//! topology, confirmed publishing of persistent messages, and consumers with prefetch.
+//! RabbitMQ for userhub, as the task protocol's transport: a supervised connection that
+//! reconnects by itself and re-declares the topology, confirmed publishing of persistent
+//! messages on pooled channels, consumers with prefetch, and the dead-letter queues operators
+//! read. lapin stays inside this crate: the rest of the workspace sees
+//! [`userhub_tasks::ChunkTransport`].
 
 mod connection;
 mod consumer;
 mod dead_letters;
 mod error;
+mod headers;
 mod probe;
 mod publisher;
 mod settings;
 mod topology;
+mod transport;
 
 pub use connection::{Broker, QueueDepths};
-pub use consumer::{ChunkConsumer, Delivery};
 pub use dead_letters::{DeadLetter, DeadLetterQueue};
 pub use error::BrokerError;
-pub use lapin::types::{AMQPValue, FieldTable};
-pub use publisher::{OutgoingMessage, Publisher};
 pub use settings::{BrokerSettings, QueueType};
-pub use topology::{
-    Destination, FAST_LANE_PRIORITY, FAST_LANE_WEIGHT, MAX_PRIORITY, Topology, WorkQueue,
-    priority_for_backlog,
-};
-
-/// Message header carrying how many times processing of a message failed permanently.
-pub const ATTEMPT_HEADER: &str = "x-userhub-attempt";
-/// Message header carrying how many times processing of a message failed transiently.
-pub const TRANSIENT_ATTEMPT_HEADER: &str = "x-userhub-transient-attempt";
-/// Message header naming why a message was dead-lettered.
-pub const FAILURE_HEADER: &str = "x-userhub-failure";
+pub use topology::{FAST_LANE_WEIGHT, Topology, WorkQueue};

@@ -2,28 +2,18 @@
 //! means the broker acknowledged every message (it is on disk in a durable queue).
 
 use crate::error::BrokerError;
-use crate::topology::{Destination, Topology, short};
+use crate::headers::to_table;
+use crate::topology::{Topology, must_be_routed, short};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use std::time::Duration;
+use userhub_tasks::transport::Outgoing;
 
 /// AMQP delivery mode of messages that survive a broker restart.
 const PERSISTENT: u8 = 2;
 
-/// One message to publish.
-#[derive(Debug, Clone)]
-pub struct OutgoingMessage {
-    pub destination: Destination,
-    pub message_id: String,
-    pub body: Vec<u8>,
-    pub headers: FieldTable,
-    /// 0 (lowest) to `MAX_PRIORITY`.
-    pub priority: u8,
-}
-
 /// A confirm-mode channel.
-pub struct Publisher {
+pub(crate) struct Publisher {
     channel: Channel,
     topology: Topology,
     confirm_timeout: Duration,
@@ -46,17 +36,17 @@ impl Publisher {
         })
     }
 
-    /// Publishes every message and waits until the broker confirmed all of them.
-    pub async fn publish_all(&self, messages: &[OutgoingMessage]) -> Result<(), BrokerError> {
+    /// Publishes every message and waits until the broker confirmed all of them. The one
+    /// place messages are built: persistent, JSON, with their id, headers and priority.
+    pub(crate) async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), BrokerError> {
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
-            let (exchange, routing_key) =
-                self.topology.route(&message.destination, message.priority);
+            let (exchange, routing_key) = self.topology.route(&message.route, message.priority);
             let properties = BasicProperties::default()
                 .with_delivery_mode(PERSISTENT)
                 .with_content_type(short("application/json"))
                 .with_message_id(short(&message.message_id))
-                .with_headers(message.headers.clone())
+                .with_headers(to_table(&message.headers))
                 .with_priority(message.priority);
             let confirm = self
                 .channel
@@ -64,7 +54,7 @@ impl Publisher {
                     short(&exchange),
                     short(&routing_key),
                     BasicPublishOptions {
-                        mandatory: message.destination.must_be_routed(),
+                        mandatory: must_be_routed(&message.route),
                         ..BasicPublishOptions::default()
                     },
                     &message.body,
@@ -93,7 +83,12 @@ impl Publisher {
             .map_err(|_| BrokerError::ConfirmTimeout)?
     }
 
-    pub async fn close(self) {
+    /// Whether the channel can still publish.
+    pub(crate) fn is_open(&self) -> bool {
+        self.channel.status().connected()
+    }
+
+    pub(crate) async fn close(self) {
         let _ = self.channel.close(200, short("done")).await;
     }
 }

@@ -7,47 +7,15 @@ use crate::settings::{BrokerSettings, QueueType};
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, ExchangeKind};
-use userhub_domain::{DomainId, TaskAction};
+use userhub_domain::TaskAction;
+use userhub_tasks::transport::{FAST_PRIORITY, MAX_PRIORITY, Route};
 
-/// The highest message priority of the work queues.
-pub const MAX_PRIORITY: u8 = 9;
-
-/// The priority of a chunk whose domain has `backlog` records waiting (its own task included):
-/// the smaller the backlog, the sooner it is served, so a domain's million-record import cannot
-/// starve other domains' small tasks.
-pub fn priority_for_backlog(backlog: i64) -> u8 {
-    match backlog {
-        ..=10_000 => 8,
-        10_001..=100_000 => 5,
-        100_001..=1_000_000 => 2,
-        _ => 1,
-    }
-}
-
-/// The lowest priority whose chunks take the fast lane of quorum queues (small backlogs).
-pub const FAST_LANE_PRIORITY: u8 = 8;
 /// How many turns the fast lane gets for each turn of the bulk lane.
 pub const FAST_LANE_WEIGHT: usize = 4;
 
-/// Where a message goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// A work queue of a task type, through the tasks exchange; quorum queues pick the shard
-    /// by the domain and the lane by the message's priority.
-    Work(TaskAction, DomainId),
-    /// A retry queue of a task type (tier index into the retry delays).
-    Retry(TaskAction, usize),
-    /// The dead-letter queue of a task type.
-    Dead(TaskAction),
-    /// The profile-events topic exchange, with this routing key.
-    ProfileEvent(String),
-}
-
-impl Destination {
-    /// Whether a message must reach a queue: chunks must, events need no subscriber.
-    pub fn must_be_routed(&self) -> bool {
-        !matches!(self, Destination::ProfileEvent(_))
-    }
+/// Whether a message must reach a queue: chunks must, events need no subscriber.
+pub(crate) fn must_be_routed(route: &Route) -> bool {
+    !matches!(route, Route::ProfileEvent { .. })
 }
 
 /// A work queue a worker consumes, and its share of the worker's turns.
@@ -186,14 +154,14 @@ impl Topology {
     }
 
     /// `(exchange, routing key)` to publish a message of `priority` to.
-    pub fn route(&self, destination: &Destination, priority: u8) -> (String, String) {
-        match destination {
-            Destination::Work(action, domain_id) => {
+    pub fn route(&self, route: &Route, priority: u8) -> (String, String) {
+        match route {
+            Route::Work { action, domain_id } => {
                 let (_, key) = self.stem(*action);
                 let key = match self.queue_type {
                     QueueType::Classic => key,
                     QueueType::Quorum => {
-                        let lane = if priority >= FAST_LANE_PRIORITY {
+                        let lane = if priority >= FAST_PRIORITY {
                             "fast"
                         } else {
                             "bulk"
@@ -204,9 +172,11 @@ impl Topology {
                 };
                 (self.exchange(), key)
             }
-            Destination::Retry(action, tier) => (String::new(), self.retry_queue(*action, *tier)),
-            Destination::Dead(action) => (String::new(), self.dead_queue(*action)),
-            Destination::ProfileEvent(key) => (self.profile_events_exchange(), key.clone()),
+            Route::Retry { action, tier } => (String::new(), self.retry_queue(*action, *tier)),
+            Route::Dead { action } => (String::new(), self.dead_queue(*action)),
+            Route::ProfileEvent { routing_key } => {
+                (self.profile_events_exchange(), routing_key.clone())
+            }
         }
     }
 
@@ -364,14 +334,8 @@ pub(crate) fn short(text: &str) -> ShortString {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn big_backlogs_get_lower_priorities() {
-        assert!(priority_for_backlog(3) > priority_for_backlog(50_000));
-        assert!(priority_for_backlog(50_000) > priority_for_backlog(1_000_000));
-        assert!(priority_for_backlog(i64::MAX) >= 1);
-        assert!(priority_for_backlog(0) <= MAX_PRIORITY);
-    }
+    use userhub_domain::DomainId;
+    use userhub_tasks::transport::priority_for_backlog;
 
     #[test]
     fn every_name_carries_the_prefix() {
@@ -383,7 +347,12 @@ mod tests {
         let topology = Topology::new(&settings);
         assert_eq!(topology.exchange(), "t42.tasks");
         assert_eq!(
-            topology.route(&Destination::ProfileEvent("demo.created".into()), 0),
+            topology.route(
+                &Route::ProfileEvent {
+                    routing_key: "demo.created".into()
+                },
+                0
+            ),
             ("t42.profile-events".to_owned(), "demo.created".to_owned())
         );
         assert_eq!(
@@ -396,7 +365,12 @@ mod tests {
         );
         assert_eq!(topology.retry_delay_ms(99), 30_000);
         assert_eq!(
-            topology.route(&Destination::Dead(TaskAction::UpdateCoreProfiles), 0),
+            topology.route(
+                &Route::Dead {
+                    action: TaskAction::UpdateCoreProfiles
+                },
+                0
+            ),
             (String::new(), "t42.update_core_profiles.dead".to_owned())
         );
     }
@@ -415,7 +389,13 @@ mod tests {
         let keys: Vec<&str> = queues.iter().map(|q| q.routing_key.as_str()).collect();
         let route = |domain: i64, priority: u8| {
             topology
-                .route(&Destination::Work(action, DomainId::new(domain)), priority)
+                .route(
+                    &Route::Work {
+                        action,
+                        domain_id: DomainId::new(domain),
+                    },
+                    priority,
+                )
                 .1
         };
         for domain in 1..20 {

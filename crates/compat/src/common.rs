@@ -89,7 +89,7 @@ impl From<GatewayError> for DialectError {
             GatewayError::ReadOnlyKey(_) => DialectError::Forbidden(message),
             GatewayError::TimedOut(_) => DialectError::TimedOut(message),
             GatewayError::Store(_)
-            | GatewayError::Broker(_)
+            | GatewayError::Transport(_)
             | GatewayError::ChunkEncoding(_)
             | GatewayError::StoredOutcomes { .. }
             | GatewayError::StoredOutcomeLine { .. }

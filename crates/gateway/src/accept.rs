@@ -6,8 +6,6 @@
 
 use crate::error::GatewayError;
 use crate::idempotency::Idempotency;
-use userhub_broker::{AMQPValue, FieldTable};
-use userhub_broker::{Broker, BrokerError, Destination, OutgoingMessage, priority_for_backlog};
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
@@ -16,6 +14,7 @@ use userhub_store::StoreError;
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
+use userhub_tasks::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
 
 /// The unique index that makes idempotency keys unique per domain.
 const IDEMPOTENCY_INDEX: &str = "tasks_by_idempotency_key";
@@ -49,13 +48,15 @@ pub struct Accepted {
 /// Accepts a task whose chunk bodies `build_chunks` renders once the task id is known.
 pub async fn accept_task(
     pool: &TenantPool,
-    broker: &Broker,
+    transport: &dyn ChunkTransport,
     task: &TaskToAccept,
     crash_before_queued: bool,
     build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, GatewayError>,
 ) -> Result<Accepted, GatewayError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
-    broker.connection().map_err(GatewayError::from)?;
+    if !transport.is_up() {
+        return Err(GatewayError::Transport(TransportError::Unavailable));
+    }
     let mut client = pool.get().await.map_err(GatewayError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
     let key = TaskKey::new(task.domain_id, task_id);
@@ -78,15 +79,7 @@ pub async fn accept_task(
         .await
         .map_err(GatewayError::from)?;
     let priority = priority_for_backlog(backlog);
-    match publish(
-        broker,
-        task_id,
-        (task.action, task.domain_id),
-        priority,
-        bodies,
-    )
-    .await
-    {
+    match publish(transport, task.action, key, priority, bodies).await {
         Ok(()) => {
             if crash_before_queued {
                 tracing::error!(%task_id, "injected crash after publishing, before queued");
@@ -158,35 +151,17 @@ async fn insert_with_fresh_id(
     })))
 }
 
-/// The current span's trace context as message headers, so the worker continues the trace.
-fn trace_headers() -> FieldTable {
-    let mut headers = FieldTable::default();
-    for (key, value) in userhub_telemetry::trace_context_of(&tracing::Span::current()) {
-        headers.insert(key.into(), AMQPValue::LongString(value.into()));
-    }
-    headers
-}
-
 async fn publish(
-    broker: &Broker,
-    task_id: TaskId,
-    (action, domain_id): (TaskAction, DomainId),
+    transport: &dyn ChunkTransport,
+    action: TaskAction,
+    task: TaskKey,
     priority: u8,
     bodies: Vec<Vec<u8>>,
-) -> Result<(), BrokerError> {
-    let messages: Vec<OutgoingMessage> = bodies
+) -> Result<(), TransportError> {
+    let messages: Vec<Outgoing> = bodies
         .into_iter()
         .enumerate()
-        .map(|(chunk_no, body)| OutgoingMessage {
-            destination: Destination::Work(action, domain_id),
-            message_id: format!("{task_id}:{chunk_no}"),
-            body,
-            headers: trace_headers(),
-            priority,
-        })
+        .map(|(chunk_no, body)| Outgoing::chunk(action, task, chunk_no as u32, priority, body))
         .collect();
-    let publisher = broker.publisher().await?;
-    let result = publisher.publish_all(&messages).await;
-    publisher.close().await;
-    result
+    transport.publish(&messages).await
 }

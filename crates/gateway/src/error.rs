@@ -5,10 +5,10 @@ use crate::body::BodyError;
 use crate::payload::PayloadError;
 use crate::problems::{ActionProblem, MediaProblem, OptionProblem, PayloadProblem};
 use axum::http::StatusCode;
-use userhub_broker::BrokerError;
 use userhub_domain::TaskId;
 use userhub_http_common::ApiError;
 use userhub_store::StoreError;
+use userhub_tasks::TransportError;
 
 /// Why a create request was refused (no task was created).
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +60,9 @@ pub enum GatewayError {
     /// PostgreSQL failed: `503` when it is transient, else `500`.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// RabbitMQ failed or cannot be reached: `503`.
+    /// The message broker failed or cannot be reached: `503`.
     #[error(transparent)]
-    Broker(#[from] BrokerError),
+    Transport(#[from] TransportError),
     /// A chunk message could not be encoded.
     #[error("cannot encode a chunk message: {0}")]
     ChunkEncoding(serde_json::Error),
@@ -150,7 +150,7 @@ impl From<GatewayError> for ApiError {
             ),
             GatewayError::ReadOnlyKey(_) => ApiError::forbidden(message),
             GatewayError::Store(error) => ApiError::from(error),
-            GatewayError::Broker(error) => {
+            GatewayError::Transport(error) => {
                 ApiError::unavailable("message broker").with_cause(&error)
             }
             GatewayError::InvalidIdempotencyKey => {

@@ -38,23 +38,38 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use userhub_broker::Broker;
 use userhub_http_common::{ApiContext, Process, ServiceError, with_api_layers};
+use userhub_tasks::ChunkTransport;
+use userhub_telemetry::BrokerProbe;
 
 /// The gateway's shared state.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Gateway {
     pub context: ApiContext,
-    pub broker: Broker,
+    /// Where accepted tasks' chunks go.
+    pub transport: Arc<dyn ChunkTransport>,
     pub settings: Arc<GatewaySettings>,
 }
 
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Gateway")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Gateway {
-    /// The gateway of `process`, publishing through `broker`.
-    pub fn new(process: &Process, settings: GatewaySettings, broker: Broker) -> Gateway {
+    /// The gateway of `process`, publishing through `transport`.
+    pub fn new(
+        process: &Process,
+        settings: GatewaySettings,
+        transport: Arc<dyn ChunkTransport>,
+    ) -> Gateway {
         Gateway {
             context: process.context.clone(),
-            broker,
+            transport,
             settings: Arc::new(settings),
         }
     }
@@ -88,10 +103,10 @@ pub fn router(gateway: Gateway) -> Router {
 pub async fn run(
     process: Process,
     gateway: Gateway,
+    broker: Arc<dyn BrokerProbe>,
     listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    let broker = Arc::new(gateway.broker.clone());
     process
         .serve(
             router(gateway),

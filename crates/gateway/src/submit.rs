@@ -155,7 +155,7 @@ pub(crate) async fn submit_task(
     );
     let accepted = accept_task(
         &gateway.context.database(principal),
-        &gateway.broker,
+        gateway.transport.as_ref(),
         &task,
         crash,
         render,

@@ -8,6 +8,7 @@ use crate::{Settings, admin, dead_letters, services};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use userhub_domain::TaskAction;
+use userhub_tasks::ChunkTransport;
 
 fn optional_limit(text: &str) -> anyhow::Result<Option<i32>> {
     if text == "default" {
@@ -134,7 +135,7 @@ async fn run_dlq(
 ) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let broker = userhub_broker::Broker::start(settings.broker.clone(), stop.clone());
-    tokio::time::timeout(std::time::Duration::from_secs(10), broker.connected())
+    tokio::time::timeout(std::time::Duration::from_secs(10), broker.up())
         .await
         .context("cannot reach the message broker")?;
     let actions =

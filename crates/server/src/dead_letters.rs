@@ -4,20 +4,22 @@
 //! lock, so the task completes again with the new outcome and nothing is counted twice.
 
 use serde_json::Value;
-use userhub_broker::{
-    ATTEMPT_HEADER, Broker, BrokerError, DeadLetter, DeadLetterQueue, Destination, FAILURE_HEADER,
-    FieldTable, OutgoingMessage, priority_for_backlog,
-};
+use userhub_broker::{Broker, BrokerError, DeadLetter, DeadLetterQueue};
 use userhub_domain::{DomainId, TaskAction, TaskId, TaskKey};
 use userhub_store::ledger::remove_chunk;
 use userhub_store::tasks::{lock_task_state, reopen_for_replay};
 use userhub_store::{Pool, StoreError};
+use userhub_tasks::transport::{
+    ChunkTransport, MessageHeaders, Outgoing, Route, TransportError, priority_for_backlog,
+};
 
 /// A dead-letter queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -52,8 +54,8 @@ fn summarize(action: TaskAction, letter: &DeadLetter) -> DeadLetterSummary {
             .as_ref()
             .and_then(|message| message.get("records")?.as_array().map(Vec::len))
             .unwrap_or(0),
-        attempts: letter.counter(ATTEMPT_HEADER),
-        reason: letter.text_header(FAILURE_HEADER).unwrap_or_default(),
+        attempts: letter.headers.attempts,
+        reason: letter.headers.failure.clone().unwrap_or_default(),
     }
 }
 
@@ -104,19 +106,17 @@ async fn replay_one(
     letter: &DeadLetter,
     summary: &DeadLetterSummary,
 ) -> Result<(), DeadLetterError> {
-    let message = OutgoingMessage {
-        destination: Destination::Work(action, DomainId::new(summary.domain_id)),
+    let message = Outgoing {
+        route: Route::Work {
+            action,
+            domain_id: DomainId::new(summary.domain_id),
+        },
         message_id: letter.message_id.clone().unwrap_or_default(),
         body: letter.body.clone(),
-        headers: FieldTable::default(),
+        headers: MessageHeaders::default(),
         priority: priority_for_backlog(summary.records as i64),
     };
-    let publish = || async {
-        let publisher = broker.publisher().await?;
-        let result = publisher.publish_all(std::slice::from_ref(&message)).await;
-        publisher.close().await;
-        result
-    };
+    let publish = || broker.publish(std::slice::from_ref(&message));
     let (Some(task_id), Some(chunk_no)) = (summary.task_id, summary.chunk_no) else {
         publish().await?;
         return Ok(());

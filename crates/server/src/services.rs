@@ -15,6 +15,7 @@ use userhub_gateway::Gateway;
 pub use userhub_http_common::ServiceError as ServerError;
 use userhub_http_common::{Process, anonymous_budget};
 use userhub_store::Pool;
+use userhub_tasks::ChunkTransport;
 use userhub_telemetry::BrokerProbe;
 use userhub_worker_runtime::Consumers;
 
@@ -98,10 +99,11 @@ async fn run_combined(
         let mut jobs = JoinSet::new();
         let worker_settings = (&settings.worker, &settings.retention);
         let consumers = consumers(actions);
+        let transport: Arc<dyn ChunkTransport> = Arc::new(broker.clone());
         userhub_worker_runtime::spawn_workers(
             &mut jobs,
             &process,
-            &broker,
+            &transport,
             worker_settings,
             consumers,
             &shutdown,
@@ -111,8 +113,8 @@ async fn run_combined(
             settings.webhooks.clone(),
             shutdown.clone(),
         ));
-        let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
-        let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        let probe: Arc<dyn BrokerProbe> = Arc::new(broker);
+        let gateway = Gateway::new(&process, settings.gateway.clone(), transport);
         let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
         let routes = userhub_gateway::router(gateway.clone())
             .merge(userhub_compat::router(gateway))
@@ -156,12 +158,13 @@ pub async fn run_gateway(
 ) -> Result<(), ServerError> {
     let process = process(&settings).await?;
     with_broker(settings.broker.clone(), |broker| async move {
-        let gateway = Gateway::new(&process, settings.gateway.clone(), broker);
+        let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
+        let gateway = Gateway::new(&process, settings.gateway.clone(), Arc::new(broker));
         let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
         let process = process
             .with_routes(userhub_compat::router(gateway.clone()))
             .with_routes(webhooks);
-        userhub_gateway::run(process, gateway, Some(listener), shutdown).await
+        userhub_gateway::run(process, gateway, probe, Some(listener), shutdown).await
     })
     .await
 }
@@ -203,9 +206,11 @@ pub async fn run_worker(
     with_broker(settings.broker.clone(), |broker| async move {
         let worker_settings = (&settings.worker, &settings.retention);
         let consumers = consumers(&[action]);
+        let probe: Arc<dyn BrokerProbe> = Arc::new(broker.clone());
+        let transport: Arc<dyn ChunkTransport> = Arc::new(broker);
         userhub_worker_runtime::run(
             process,
-            &broker,
+            (transport, probe),
             worker_settings,
             consumers,
             Some(listener),

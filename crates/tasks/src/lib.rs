@@ -13,6 +13,8 @@ pub mod handler;
 pub mod jobs;
 mod replica;
 mod settings;
+pub mod transport;
+mod worker;
 
 pub use apply::{
     ChunkDisposition, ChunkError, OutcomeWriter, apply_chunk, apply_chunk_with_hook, fail_chunk,
@@ -29,3 +31,5 @@ pub use jobs::retention::{MAX_RETENTION_DAYS, RetentionSettings, run_retention_s
 pub use jobs::stall::{check_stalled_tasks, run_stall_detector};
 pub use replica::{Replica, ReplicaReads, replica_first};
 pub use settings::WorkerSettings;
+pub use transport::{ChunkTransport, TransportError};
+pub use worker::run_worker;

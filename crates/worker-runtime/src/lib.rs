@@ -1,8 +1,6 @@
 //! The worker process: one consume loop per task type it runs, over the task protocol of
 //! `userhub-tasks`, plus the protocol's background jobs, served beside the health routes.
 
-mod consume;
 mod service;
 
-pub use consume::run_worker;
 pub use service::{Consumers, run, spawn_workers};

@@ -1,26 +1,24 @@
 //! The workers as a service: one consume loop per task type the process runs, plus the stall
 //! detector, the retention sweeper and the profile event relay, served beside the health routes.
 
-use crate::run_worker;
 use axum::Router;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use userhub_broker::Broker;
 use userhub_http_common::{Process, ServiceError};
 use userhub_store::Pool;
 use userhub_tasks::{
-    RetentionSettings, TaskHandler, WorkerSettings, run_event_relay, run_retention_sweeper,
-    run_stall_detector,
+    ChunkTransport, RetentionSettings, TaskHandler, WorkerSettings, run_event_relay,
+    run_retention_sweeper, run_stall_detector, run_worker,
 };
-use userhub_telemetry::Metrics;
+use userhub_telemetry::{BrokerProbe, Metrics};
 
 /// What every consume loop of a process shares.
 struct Shared {
     pool: Pool,
     replica: Option<Pool>,
-    broker: Broker,
+    transport: Arc<dyn ChunkTransport>,
     settings: WorkerSettings,
     metrics: Metrics,
     shutdown: CancellationToken,
@@ -43,7 +41,7 @@ impl Consumers {
                     Arc::new(handler),
                     shared.pool.clone(),
                     shared.replica.clone(),
-                    shared.broker.clone(),
+                    Arc::clone(&shared.transport),
                     shared.settings.clone(),
                     shared.metrics.clone(),
                     shared.shutdown.clone(),
@@ -60,7 +58,7 @@ impl Consumers {
 pub fn spawn_workers(
     jobs: &mut JoinSet<()>,
     process: &Process,
-    broker: &Broker,
+    transport: &Arc<dyn ChunkTransport>,
     settings: (&WorkerSettings, &RetentionSettings),
     consumers: Consumers,
     shutdown: &CancellationToken,
@@ -72,7 +70,7 @@ pub fn spawn_workers(
     let shared = Shared {
         pool: process.pool.clone(),
         replica: process.replica.clone(),
-        broker: broker.clone(),
+        transport: Arc::clone(transport),
         settings: settings.clone(),
         metrics: process.metrics.clone(),
         shutdown: shutdown.clone(),
@@ -82,7 +80,7 @@ pub fn spawn_workers(
     }
     jobs.spawn(run_stall_detector(
         shared.pool.clone(),
-        broker.clone(),
+        Arc::clone(transport),
         settings.clone(),
         shutdown.clone(),
     ));
@@ -93,7 +91,7 @@ pub fn spawn_workers(
     ));
     jobs.spawn(run_event_relay(
         shared.pool,
-        broker.clone(),
+        Arc::clone(transport),
         settings.clone(),
         shared.metrics,
         shutdown.clone(),
@@ -104,15 +102,16 @@ pub fn spawn_workers(
 /// (in-flight chunks finish first).
 pub async fn run(
     process: Process,
-    broker: &Broker,
+    (transport, probe): (Arc<dyn ChunkTransport>, Arc<dyn BrokerProbe>),
     settings: (&WorkerSettings, &RetentionSettings),
     consumers: Consumers,
     listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
     let mut jobs = JoinSet::new();
-    spawn_workers(&mut jobs, &process, broker, settings, consumers, &shutdown);
-    let probe = Arc::new(broker.clone());
+    spawn_workers(
+        &mut jobs, &process, &transport, settings, consumers, &shutdown,
+    );
     process
         .serve(Router::new(), Some(probe), jobs, listener, shutdown)
         .await

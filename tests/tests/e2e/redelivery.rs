@@ -3,10 +3,11 @@
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage};
+use userhub_broker::Broker;
 use userhub_domain::{TaskAction, TaskId};
 use userhub_store::tasks::{NewTask, insert_task, mark_queued};
 use userhub_tasks::envelope::{CHUNK_SCHEMA_V1, ChunkMessage, ChunkRecord};
+use userhub_tasks::transport::{ChunkTransport, MessageHeaders, Outgoing, Route};
 use userhub_tasks::{ChunkDisposition, apply_chunk};
 use userhub_tests::TestApp;
 use userhub_worker_create_core_profiles::CreateCoreProfiles;
@@ -117,29 +118,27 @@ async fn a_chunk_published_twice_to_the_broker_is_applied_once() {
     let chunk1 = chunk_json(domain_id, &app.domain, task_id, 1, &["y1", "y2"]);
     let stop = CancellationToken::new();
     let broker = Broker::start(app.settings.broker.clone(), stop.clone());
-    tokio::time::timeout(std::time::Duration::from_secs(10), broker.connected())
+    tokio::time::timeout(std::time::Duration::from_secs(10), broker.up())
         .await
         .unwrap();
-    let message = |body: &Vec<u8>, id: &str| OutgoingMessage {
-        destination: Destination::Work(
-            TaskAction::CreateCoreProfiles,
-            userhub_domain::DomainId::new(domain_id),
-        ),
+    let message = |body: &Vec<u8>, id: &str| Outgoing {
+        route: Route::Work {
+            action: TaskAction::CreateCoreProfiles,
+            domain_id: userhub_domain::DomainId::new(domain_id),
+        },
         message_id: id.to_owned(),
         body: body.clone(),
-        headers: FieldTable::default(),
+        headers: MessageHeaders::default(),
         priority: 5,
     };
-    let publisher = broker.publisher().await.unwrap();
-    publisher
-        .publish_all(&[message(&chunk0, "c0"), message(&chunk0, "c0-again")])
+    broker
+        .publish(&[message(&chunk0, "c0"), message(&chunk0, "c0-again")])
         .await
         .unwrap();
-    publisher
-        .publish_all(&[message(&chunk1, "c1"), message(&chunk0, "c0-third")])
+    broker
+        .publish(&[message(&chunk1, "c1"), message(&chunk0, "c0-third")])
         .await
         .unwrap();
-    publisher.close().await;
     let status = app.wait_completed(task_id.get()).await;
     assert_eq!(
         (status["processed"].as_i64(), status["succeeded"].as_i64()),

@@ -57,9 +57,9 @@ pub enum ChunkError {
     /// The chunk's outcomes could not be encoded.
     #[error(transparent)]
     Outcomes(#[from] outcomes::OutcomeError),
-    /// Publishing an export's chunks failed.
+    /// Publishing chunks or events failed.
     #[error(transparent)]
-    Broker(#[from] userhub_broker::BrokerError),
+    Transport(#[from] crate::transport::TransportError),
     /// The task was canceled while the chunk was applied: its work was rolled back, and the
     /// chunk is to be delivered again (it then completes as canceled).
     #[error("the task was canceled while the chunk was applied")]
@@ -70,7 +70,7 @@ impl ChunkError {
     pub fn is_transient(&self) -> bool {
         match self {
             ChunkError::Store(error) => error.is_transient(),
-            ChunkError::Broker(_) | ChunkError::CanceledMeanwhile => true,
+            ChunkError::Transport(_) | ChunkError::CanceledMeanwhile => true,
             ChunkError::Processing(_) | ChunkError::Outcomes(_) => false,
         }
     }

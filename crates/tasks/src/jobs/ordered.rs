@@ -3,9 +3,9 @@
 //! whoever applies the predecessor publishes it again. A sweep in every worker process publishes
 //! deferred chunks whose release was missed (the process stopped between commit and publish).
 
+use crate::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
 use serde::Deserialize;
-use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
-use userhub_domain::{TaskAction, TaskId, TaskKey};
+use userhub_domain::{TaskAction, TaskKey};
 use userhub_store::deferred::{forget, forgotten_chunks, ready_chunk};
 use userhub_store::{Pool, StoreError};
 
@@ -18,34 +18,25 @@ pub enum ReleaseError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Broker(#[from] userhub_broker::BrokerError),
+    Transport(#[from] TransportError),
 }
 
 async fn publish(
-    broker: &Broker,
+    transport: &dyn ChunkTransport,
     action: TaskAction,
     task: TaskKey,
     chunk_no: i32,
     body: Vec<u8>,
 ) -> Result<(), ReleaseError> {
-    let task_id: TaskId = task.task_id;
-    let message = OutgoingMessage {
-        destination: Destination::Work(action, task.domain_id),
-        message_id: format!("{task_id}:{chunk_no}"),
-        body,
-        headers: FieldTable::default(),
-        priority: priority_for_backlog(0),
-    };
-    let publisher = broker.publisher().await?;
-    let published = publisher.publish_all(std::slice::from_ref(&message)).await;
-    publisher.close().await;
-    Ok(published?)
+    let chunk_no = u32::try_from(chunk_no).unwrap_or_default();
+    let message = Outgoing::chunk(action, task, chunk_no, priority_for_backlog(0), body);
+    Ok(transport.publish(std::slice::from_ref(&message)).await?)
 }
 
 /// Publishes the task's chunk `chunk_no` again if it was deferred and may now be applied.
 pub async fn release_next(
     pool: &Pool,
-    broker: &Broker,
+    transport: &dyn ChunkTransport,
     action: TaskAction,
     task: TaskKey,
     chunk_no: i32,
@@ -55,7 +46,7 @@ pub async fn release_next(
         return Ok(false);
     };
     let action = ChunkRoute::of(&body).map_or(action, |route| route.action);
-    publish(broker, action, task, chunk_no, body).await?;
+    publish(transport, action, task, chunk_no, body).await?;
     forget(&client, task, chunk_no).await?;
     tracing::debug!(task_id = %task, chunk_no, "deferred chunk released");
     Ok(true)
@@ -74,7 +65,10 @@ impl ChunkRoute {
 }
 
 /// Publishes deferred chunks whose predecessors are applied but whose release was missed.
-pub(crate) async fn release_forgotten(pool: &Pool, broker: &Broker) -> Result<usize, ReleaseError> {
+pub(crate) async fn release_forgotten(
+    pool: &Pool,
+    transport: &dyn ChunkTransport,
+) -> Result<usize, ReleaseError> {
     let client = pool.get().await.map_err(StoreError::from)?;
     let forgotten = forgotten_chunks(&client, SWEEP_AFTER_MS).await?;
     let count = forgotten.len();
@@ -83,7 +77,7 @@ pub(crate) async fn release_forgotten(pool: &Pool, broker: &Broker) -> Result<us
             tracing::error!(task_id = %task, chunk_no, "a deferred chunk cannot be read; leaving it");
             continue;
         };
-        publish(broker, route.action, task, chunk_no, body).await?;
+        publish(transport, route.action, task, chunk_no, body).await?;
         forget(&client, task, chunk_no).await?;
         tracing::warn!(task_id = %task, chunk_no, "deferred chunk released by the sweep");
     }

@@ -7,8 +7,8 @@
 
 use crate::apply::{ChunkDisposition, ChunkError};
 use crate::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
+use crate::transport::{ChunkTransport, Outgoing, priority_for_backlog};
 use serde_json::{Value, json};
-use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, priority_for_backlog};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{TaskKey, TaskState};
@@ -35,7 +35,7 @@ fn record_input(key: &ExportKey) -> Value {
 /// Turns a selector chunk into chunks of selected profiles.
 pub async fn plan_export(
     pool: &Pool,
-    broker: &Broker,
+    transport: &dyn ChunkTransport,
     message: ChunkMessage,
     kind: ExportKind,
     chunk_records: usize,
@@ -112,7 +112,6 @@ pub async fn plan_export(
     let chunks_total = (total as usize).div_ceil(chunk_records) as u32 + 1;
     let priority = priority_for_backlog(total);
     let portal = open_selection(&transaction, message.domain_id, kind, &selector).await?;
-    let publisher = broker.publisher().await?;
     let mut index: u64 = 0;
     let mut chunk_no: u32 = 1;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
@@ -142,22 +141,22 @@ pub async fn plan_export(
             "chunks_total": chunks_total,
             "records": records,
         });
-        batch.push(OutgoingMessage {
-            destination: Destination::Work(message.action, message.domain_id),
-            message_id: format!("{task_id}:{chunk_no}"),
-            body: serde_json::to_vec(&body)
-                .map_err(|error| ChunkError::Processing(error.to_string()))?,
-            headers: FieldTable::default(),
+        let body =
+            serde_json::to_vec(&body).map_err(|error| ChunkError::Processing(error.to_string()))?;
+        batch.push(Outgoing::chunk(
+            message.action,
+            task,
+            chunk_no,
             priority,
-        });
+            body,
+        ));
         chunk_no += 1;
         if batch.len() == PUBLISH_BATCH {
-            publisher.publish_all(&batch).await?;
+            transport.publish(&batch).await?;
             batch.clear();
         }
     }
-    publisher.publish_all(&batch).await?;
-    publisher.close().await;
+    transport.publish(&batch).await?;
     let manifest = ChunkManifest::from_runs(runs);
     set_plan(&transaction, task, index as i64, chunk_no as i32, &manifest).await?;
     let plan_entry = ChunkEntry {

@@ -8,9 +8,10 @@
 
 use crate::apply::ChunkError;
 use crate::settings::WorkerSettings;
+use crate::transport::{ChunkTransport, MessageHeaders, Outgoing, Route};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use userhub_broker::{Broker, Destination, FieldTable, OutgoingMessage, Publisher};
 use userhub_domain::events::{EventMessages, batch_body};
 use userhub_store::profile_events::{PendingBatch, PendingEvent, delete_batches, lock_pending};
 use userhub_store::webhooks::{ProfileEventsBatch, enqueue_profile_events};
@@ -25,21 +26,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Runs the relay until `shutdown`.
 pub async fn run_event_relay(
     pool: Pool,
-    broker: Broker,
+    transport: Arc<dyn ChunkTransport>,
     settings: WorkerSettings,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
     let idle = Duration::from_millis(settings.event_poll_interval_ms.max(10));
-    let mut publisher: Option<Publisher> = None;
     let mut backoff = Duration::from_millis(200);
     loop {
-        let round = relay_round(
-            &pool,
-            &broker,
-            &mut publisher,
-            settings.profile_event_messages,
-        );
+        let round = relay_round(&pool, transport.as_ref(), settings.profile_event_messages);
         let pause = match round.await {
             Ok(0) => idle,
             Ok(published) => {
@@ -49,9 +44,6 @@ pub async fn run_event_relay(
             }
             Err(error) => {
                 tracing::warn!(%error, "publishing profile events failed; trying again later");
-                if let Some(publisher) = publisher.take() {
-                    publisher.close().await;
-                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 backoff
             }
@@ -61,16 +53,12 @@ pub async fn run_event_relay(
             () = shutdown.cancelled() => break,
         }
     }
-    if let Some(publisher) = publisher {
-        publisher.close().await;
-    }
 }
 
 /// Publishes one batch of the oldest unpublished events; returns how many events.
 pub async fn relay_round(
     pool: &Pool,
-    broker: &Broker,
-    publisher: &mut Option<Publisher>,
+    transport: &dyn ChunkTransport,
     form: EventMessages,
 ) -> Result<usize, ChunkError> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
@@ -80,7 +68,7 @@ pub async fn relay_round(
         return Ok(0);
     }
     let events = batches.iter().map(|batch| batch.events.len()).sum();
-    let messages: Vec<OutgoingMessage> = match form {
+    let messages: Vec<Outgoing> = match form {
         EventMessages::Single => batches
             .iter()
             .flat_map(|batch| batch.events.iter())
@@ -94,12 +82,7 @@ pub async fn relay_round(
             .collect(),
         EventMessages::Batch => batches.iter().flat_map(batch_messages).collect(),
     };
-    if publisher.is_none() {
-        *publisher = Some(broker.publisher().await?);
-    }
-    if let Some(publisher) = publisher.as_ref() {
-        publisher.publish_all(&messages).await?;
-    }
+    transport.publish(&messages).await?;
     let hooks = webhook_batches(&batches);
     let queued: Vec<ProfileEventsBatch<'_>> = hooks
         .iter()
@@ -115,12 +98,14 @@ pub async fn relay_round(
     Ok(events)
 }
 
-fn message(routing_key: &str, message_id: String, body: String) -> OutgoingMessage {
-    OutgoingMessage {
-        destination: Destination::ProfileEvent(routing_key.to_owned()),
+fn message(routing_key: &str, message_id: String, body: String) -> Outgoing {
+    Outgoing {
+        route: Route::ProfileEvent {
+            routing_key: routing_key.to_owned(),
+        },
         message_id,
         body: body.into_bytes(),
-        headers: FieldTable::default(),
+        headers: MessageHeaders::default(),
         priority: 0,
     }
 }
@@ -147,7 +132,7 @@ fn webhook_batches(batches: &[PendingBatch]) -> Vec<(&str, String, String)> {
 }
 
 /// One outbox row (one chunk's events) as a message per routing key, its events in order.
-fn batch_messages(batch: &PendingBatch) -> Vec<OutgoingMessage> {
+fn batch_messages(batch: &PendingBatch) -> Vec<Outgoing> {
     let mut groups: Vec<(&str, Vec<&PendingEvent>)> = Vec::new();
     for event in &batch.events {
         match groups.iter_mut().find(|(key, _)| *key == event.routing_key) {
@@ -197,7 +182,7 @@ mod tests {
         let summary: Vec<(String, String, String)> = messages
             .iter()
             .map(|message| {
-                let Destination::ProfileEvent(key) = &message.destination else {
+                let Route::ProfileEvent { routing_key: key } = &message.route else {
                     panic!("not a profile event")
                 };
                 (

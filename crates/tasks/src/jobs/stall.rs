@@ -8,11 +8,12 @@
 use crate::apply::ChunkError;
 use crate::apply::OutcomeWriter;
 use crate::settings::WorkerSettings;
+use crate::transport::ChunkTransport;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use userhub_broker::Broker;
 use userhub_domain::{ErrorCode, FieldError, TaskState};
 use userhub_store::ledger::{ChunkEntry, applied_chunk_numbers, insert_chunk};
 use userhub_store::tasks::{
@@ -27,7 +28,7 @@ const TASKS_PER_ROUND: i64 = 50;
 /// Runs the detector until `shutdown`.
 pub async fn run_stall_detector(
     pool: Pool,
-    broker: Broker,
+    transport: Arc<dyn ChunkTransport>,
     settings: WorkerSettings,
     shutdown: CancellationToken,
 ) {
@@ -37,10 +38,11 @@ pub async fn run_stall_detector(
             () = tokio::time::sleep(interval) => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = check_stalled_tasks(&pool, &broker, &settings).await {
+        if let Err(error) = check_stalled_tasks(&pool, transport.as_ref(), &settings).await {
             tracing::warn!(%error, "stall check failed; trying again later");
         }
-        if let Err(error) = crate::jobs::ordered::release_forgotten(&pool, &broker).await {
+        if let Err(error) = crate::jobs::ordered::release_forgotten(&pool, transport.as_ref()).await
+        {
             tracing::warn!(%error, "releasing deferred chunks failed; trying again later");
         }
     }
@@ -49,7 +51,7 @@ pub async fn run_stall_detector(
 /// One round: marks, fails or completes the idle tasks it can lock; returns how many it saw.
 pub async fn check_stalled_tasks(
     pool: &Pool,
-    broker: &Broker,
+    transport: &dyn ChunkTransport,
     settings: &WorkerSettings,
 ) -> Result<usize, ChunkError> {
     let mut client = pool.get().await.map_err(StoreError::from)?;
@@ -68,7 +70,7 @@ pub async fn check_stalled_tasks(
             tracing::warn!(task_id = %task.task, "abandoned task failed");
             continue;
         }
-        let waiting = broker.ready_messages(task.action).await;
+        let waiting = transport.ready_messages(task.action).await;
         let queues = match &waiting {
             Ok(0) => format!("no `{}` chunk is waiting in the queues", task.action),
             Ok(ready) => format!("{ready} `{}` chunks are waiting in the queues", task.action),

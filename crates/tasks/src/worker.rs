@@ -1,25 +1,26 @@
-//! The consume loop of one task type: (re)opens a consumer whenever the broker connection is
-//! up, applies deliveries concurrently (bounded by the prefetch), acknowledges only after the
-//! chunk's transaction committed, retries failures through delay queues, dead-letters poison,
-//! and on shutdown stops consuming and lets in-flight chunks finish within a grace period.
+//! The consume loop of one task type, over any [`ChunkTransport`]: (re)opens a consumer
+//! whenever the transport is up, applies deliveries concurrently (bounded by the prefetch),
+//! acknowledges only after the chunk's transaction committed, retries failures through delayed
+//! retries, dead-letters poison, and on shutdown stops consuming and lets in-flight chunks
+//! finish within a grace period.
 
+use crate::TaskHandler;
+use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
+use crate::envelope::ChunkMessage;
+use crate::faults::CrashPlan;
+use crate::jobs::ordered::release_next;
+use crate::jobs::plan::plan_export;
+use crate::replica::ReplicaReads;
+use crate::settings::WorkerSettings;
+use crate::transport::{ChunkTransport, Delivery, MessageHeaders, Outgoing, Route, TransportError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use userhub_broker::{
-    AMQPValue, ATTEMPT_HEADER, Broker, BrokerError, Delivery, Destination, FAILURE_HEADER,
-    FieldTable, OutgoingMessage, TRANSIENT_ATTEMPT_HEADER,
-};
 use userhub_domain::{TaskId, TaskKey};
 use userhub_store::statistics::analyze_if_outgrown;
 use userhub_store::{Pool, StoreError};
-use userhub_tasks::envelope::ChunkMessage;
-use userhub_tasks::{
-    ChunkDisposition, ChunkError, CrashPlan, ReplicaReads, TaskHandler, WorkerSettings,
-    apply_chunk_with_hook, fail_chunk, plan_export, release_next,
-};
 use userhub_telemetry::{ActionLabels, Metrics};
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -30,7 +31,7 @@ struct Worker<H> {
     pool: Pool,
     /// The read replica exports read from, if one is configured.
     replica: Option<ReplicaReads>,
-    broker: Broker,
+    transport: Arc<dyn ChunkTransport>,
     settings: WorkerSettings,
     /// Crashes a fault test asked for (none in other builds).
     crashes: CrashPlan,
@@ -42,7 +43,7 @@ pub async fn run_worker<H: TaskHandler>(
     handler: Arc<H>,
     pool: Pool,
     replica: Option<Pool>,
-    broker: Broker,
+    transport: Arc<dyn ChunkTransport>,
     settings: WorkerSettings,
     metrics: Metrics,
     shutdown: CancellationToken,
@@ -54,7 +55,7 @@ pub async fn run_worker<H: TaskHandler>(
         replica: replica.map(|replica| {
             ReplicaReads::new(replica, Duration::from_millis(settings.replica_wait_ms))
         }),
-        broker,
+        transport,
         crashes: CrashPlan::new(&settings),
         settings,
         metrics,
@@ -62,10 +63,10 @@ pub async fn run_worker<H: TaskHandler>(
     let tag = format!("userhub-{}-{}", action.as_str(), std::process::id());
     while !shutdown.is_cancelled() {
         tokio::select! {
-            _ = worker.broker.connected() => {}
+            () = worker.transport.up() => {}
             () = shutdown.cancelled() => break,
         }
-        let mut consumer = match worker.broker.consume(action, &tag).await {
+        let mut consumer = match worker.transport.consume(action, &tag).await {
             Ok(consumer) => consumer,
             Err(error) => {
                 tracing::warn!(%error, %action, "cannot start consuming; retrying");
@@ -74,7 +75,7 @@ pub async fn run_worker<H: TaskHandler>(
             }
         };
         tracing::info!(%action, "consuming");
-        let limit = worker.broker.max_in_flight();
+        let limit = worker.transport.prefetch();
         let mut in_flight = JoinSet::new();
         let stopping = loop {
             tokio::select! {
@@ -119,19 +120,19 @@ pub async fn run_worker<H: TaskHandler>(
 }
 
 impl<H: TaskHandler> Worker<H> {
-    async fn process(&self, delivery: Delivery) {
+    async fn process(&self, delivery: Box<dyn Delivery>) {
         let action = self.handler.action();
         let message: ChunkMessage = match serde_json::from_slice(delivery.body()) {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(%error, %action, "undecodable chunk message; dead-lettering it");
                 let reason = format!("undecodable message: {error}");
-                self.settle(
-                    &delivery,
-                    self.forward(&delivery, Destination::Dead(action), &[], &reason)
-                        .await,
-                )
-                .await;
+                let headers = delivery.headers();
+                let route = Route::Dead { action };
+                let forwarded = self
+                    .forward(delivery.as_ref(), route, headers, &reason)
+                    .await;
+                self.settle(delivery.as_ref(), forwarded).await;
                 return;
             }
         };
@@ -142,13 +143,14 @@ impl<H: TaskHandler> Worker<H> {
             domain = %message.domain,
             %action,
         );
-        userhub_telemetry::continue_trace(&span, &delivery.text_headers());
-        self.apply_message(&delivery, message)
+        let trace = delivery.headers().text.into_iter().collect();
+        userhub_telemetry::continue_trace(&span, &trace);
+        self.apply_message(delivery.as_ref(), message)
             .instrument(span)
             .await;
     }
 
-    async fn apply_message(&self, delivery: &Delivery, mut message: ChunkMessage) {
+    async fn apply_message(&self, delivery: &dyn Delivery, mut message: ChunkMessage) {
         if !self.settings.profile_events {
             message.options.skip_triggers = true;
         }
@@ -161,7 +163,8 @@ impl<H: TaskHandler> Worker<H> {
             match self.handler.export_kind() {
                 Some(kind) => {
                     let chunk_records = self.settings.export_chunk_records;
-                    plan_export(&self.pool, &self.broker, message, kind, chunk_records).await
+                    let transport = self.transport.as_ref();
+                    plan_export(&self.pool, transport, message, kind, chunk_records).await
                 }
                 None => Err(ChunkError::Processing(format!(
                     "`{action}` tasks take no selector"
@@ -195,7 +198,8 @@ impl<H: TaskHandler> Worker<H> {
         ) && self.handler.applies_in_order()
         {
             let next = chunk_no as i32 + 1;
-            if let Err(error) = release_next(&self.pool, &self.broker, action, task, next).await {
+            let transport = self.transport.as_ref();
+            if let Err(error) = release_next(&self.pool, transport, action, task, next).await {
                 tracing::warn!(%error, %task_id, next, "could not release the next chunk; the sweep will");
             }
         }
@@ -248,15 +252,14 @@ impl<H: TaskHandler> Worker<H> {
         }
     }
 
-    async fn retry_or_give_up(&self, delivery: &Delivery, error: ChunkError) {
+    async fn retry_or_give_up(&self, delivery: &dyn Delivery, error: ChunkError) {
         let action = self.handler.action();
         let transient = error.is_transient();
-        let attempts = delivery.counter(ATTEMPT_HEADER) + i64::from(!transient);
-        let transient_attempts = delivery.counter(TRANSIENT_ATTEMPT_HEADER) + i64::from(transient);
-        let counters = [
-            (ATTEMPT_HEADER, attempts),
-            (TRANSIENT_ATTEMPT_HEADER, transient_attempts),
-        ];
+        let mut headers = delivery.headers();
+        headers.attempts += i64::from(!transient);
+        headers.transient_attempts += i64::from(transient);
+        let (attempts, transient_attempts) = (headers.attempts, headers.transient_attempts);
+        let reason = error.to_string();
         if transient || attempts < i64::from(self.settings.max_attempts) {
             let tier = if transient {
                 transient_attempts - 1
@@ -266,86 +269,68 @@ impl<H: TaskHandler> Worker<H> {
             .max(0) as usize;
             tracing::warn!(%error, %action, attempts, transient_attempts, "chunk failed; retrying later");
             self.metrics.chunk(action.as_str(), "retried");
-            let reason = error.to_string();
-            let result = self
-                .forward(
-                    delivery,
-                    Destination::Retry(action, tier),
-                    &counters,
-                    &reason,
-                )
-                .await;
+            let route = Route::Retry { action, tier };
+            let result = self.forward(delivery, route, headers, &reason).await;
             self.settle(delivery, result).await;
             return;
         }
-        let reason = error.to_string();
         tracing::error!(%error, %action, attempts, "chunk keeps failing; dead-lettering it");
         self.metrics.chunk(action.as_str(), "dead_lettered");
-        let Ok(message) = serde_json::from_slice::<ChunkMessage>(delivery.body()) else {
-            let result = self
-                .forward(delivery, Destination::Dead(action), &counters, &reason)
-                .await;
-            self.settle(delivery, result).await;
-            return;
+        let route = match serde_json::from_slice::<ChunkMessage>(delivery.body()) {
+            Ok(message) => self.give_up(message, &reason).await,
+            Err(_) => Route::Dead { action },
         };
+        let result = self.forward(delivery, route, headers, &reason).await;
+        self.settle(delivery, result).await;
+    }
+
+    /// Fails a chunk's records for good; where it then goes (its dead letter, or a retry when
+    /// the failure could not be recorded).
+    async fn give_up(&self, message: ChunkMessage, reason: &str) -> Route {
+        let action = self.handler.action();
         let (task_id, chunk_no) = (message.task_id, message.chunk_no as i32);
         let task = TaskKey::new(message.domain_id, task_id);
-        match fail_chunk::<H>(&self.pool, message, &reason).await {
+        match fail_chunk::<H>(&self.pool, message, reason).await {
             Ok(_) => {
                 if self.handler.applies_in_order() {
+                    let transport = self.transport.as_ref();
+                    let next = chunk_no + 1;
                     if let Err(error) =
-                        release_next(&self.pool, &self.broker, action, task, chunk_no + 1).await
+                        release_next(&self.pool, transport, action, task, next).await
                     {
                         tracing::warn!(%error, %task_id, "could not release the next chunk; the sweep will");
                     }
                 }
-                let result = self
-                    .forward(delivery, Destination::Dead(action), &counters, &reason)
-                    .await;
-                self.settle(delivery, result).await;
+                Route::Dead { action }
             }
             Err(error) => {
                 tracing::warn!(%error, "could not record the failed chunk; retrying later");
-                let result = self
-                    .forward(delivery, Destination::Retry(action, 0), &counters, &reason)
-                    .await;
-                self.settle(delivery, result).await;
+                Route::Retry { action, tier: 0 }
             }
         }
     }
 
-    /// Publishes a copy of the delivery elsewhere (retry or dead-letter queue), confirmed.
+    /// Publishes a copy of the delivery elsewhere (a retry or a dead letter), confirmed.
     async fn forward(
         &self,
-        delivery: &Delivery,
-        destination: Destination,
-        counters: &[(&str, i64)],
+        delivery: &dyn Delivery,
+        route: Route,
+        mut headers: MessageHeaders,
         reason: &str,
-    ) -> Result<(), BrokerError> {
-        let mut headers = delivery
-            .headers()
-            .cloned()
-            .unwrap_or_else(FieldTable::default);
-        for (name, value) in counters {
-            headers.insert((*name).into(), AMQPValue::LongLongInt(*value));
-        }
-        let reason: String = reason.chars().take(500).collect();
-        headers.insert(FAILURE_HEADER.into(), AMQPValue::LongString(reason.into()));
-        let message = OutgoingMessage {
-            destination,
-            message_id: delivery.message_id().unwrap_or_default(),
+    ) -> Result<(), TransportError> {
+        headers.failure = Some(reason.chars().take(500).collect());
+        let message = Outgoing {
+            route,
+            message_id: delivery.message_id(),
             body: delivery.body().to_vec(),
             headers,
             priority: delivery.priority(),
         };
-        let publisher = self.broker.publisher().await?;
-        let result = publisher.publish_all(std::slice::from_ref(&message)).await;
-        publisher.close().await;
-        result
+        self.transport.publish(std::slice::from_ref(&message)).await
     }
 
     /// Acknowledges after the work is safe; otherwise hands the delivery back to the queue.
-    async fn settle(&self, delivery: &Delivery, forwarded: Result<(), BrokerError>) {
+    async fn settle(&self, delivery: &dyn Delivery, forwarded: Result<(), TransportError>) {
         let settled = match forwarded {
             Ok(()) => delivery.ack().await,
             Err(error) => {
@@ -354,7 +339,7 @@ impl<H: TaskHandler> Worker<H> {
             }
         };
         if let Err(error) = settled {
-            tracing::warn!(%error, "acknowledgement failed; the broker will redeliver the chunk");
+            tracing::warn!(%error, "acknowledgement failed; the chunk will be delivered again");
         }
     }
 }
