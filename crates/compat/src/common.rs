@@ -367,7 +367,7 @@ pub(crate) fn path_parts(path: &str) -> (&str, &str) {
 pub(crate) async fn client(
     gateway: &Gateway,
     domain_id: userhub_domain::DomainId,
-) -> Result<userhub_http_common::TenantClient, DialectError> {
+) -> Result<userhub_store::TenantClient, DialectError> {
     let client = gateway
         .context
         .database

@@ -9,8 +9,8 @@ use crate::idempotency::Idempotency;
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
-use userhub_http_common::TenantPool;
 use userhub_store::StoreError;
+use userhub_store::TenantPool;
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };

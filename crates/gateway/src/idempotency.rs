@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use userhub_domain::{DomainId, TaskKey};
 use userhub_domain::{TaskAction, TaskOptions};
-use userhub_http_common::TenantPool;
+use userhub_store::TenantPool;
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";

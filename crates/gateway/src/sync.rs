@@ -8,7 +8,7 @@ use std::time::Duration;
 use userhub_domain::DomainId;
 use userhub_domain::outcome_line::{ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskKey, TaskState};
-use userhub_http_common::TenantPool;
+use userhub_store::TenantPool;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
 

@@ -8,13 +8,13 @@ use crate::budget::{Budgets, Slot};
 use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
-use crate::tenant_pool::{SharedPool, TenantPool};
 use crate::throttle::AuthThrottle;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use userhub_store::{SharedPool, TenantPool};
 
 pub use crate::auth::Principal;
 

@@ -12,67 +12,10 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use userhub_domain::DomainId;
-
-/// A share of some resource per domain: a semaphore per domain, made when first asked for and
-/// gone when nobody holds it.
-#[derive(Debug)]
-pub struct DomainShares {
-    share: usize,
-    semaphores: Mutex<HashMap<DomainId, Weak<Semaphore>>>,
-}
-
-/// Domains tracked before the table is swept of domains nobody holds.
-const SWEEP_ABOVE: usize = 1_024;
-
-impl DomainShares {
-    /// Each domain may hold `share` units at once.
-    pub fn new(share: usize) -> DomainShares {
-        DomainShares {
-            share: share.max(1),
-            semaphores: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The units each domain may hold.
-    pub fn share(&self) -> usize {
-        self.share
-    }
-
-    fn semaphore(&self, domain: DomainId) -> Arc<Semaphore> {
-        let mut semaphores = self
-            .semaphores
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(live) = semaphores.get(&domain).and_then(Weak::upgrade) {
-            return live;
-        }
-        if semaphores.len() >= SWEEP_ABOVE {
-            semaphores.retain(|_, semaphore| semaphore.strong_count() > 0);
-        }
-        let semaphore = Arc::new(Semaphore::new(self.share));
-        semaphores.insert(domain, Arc::downgrade(&semaphore));
-        semaphore
-    }
-
-    /// A unit of `domain`'s share, if one is free now.
-    pub fn try_acquire(&self, domain: DomainId) -> Option<OwnedSemaphorePermit> {
-        self.semaphore(domain).try_acquire_owned().ok()
-    }
-
-    /// A unit of `domain`'s share, waiting at most `wait` for one.
-    pub async fn acquire(&self, domain: DomainId, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        let semaphore = self.semaphore(domain);
-        tokio::time::timeout(wait, semaphore.acquire_owned())
-            .await
-            .ok()?
-            .ok()
-    }
-}
+use userhub_store::DomainShares;
 
 /// A request's hold on the process's slots; released when dropped.
 #[derive(Debug)]
@@ -199,35 +142,5 @@ mod tests {
         let first = budgets.domain_slot(DomainId::new(1)).unwrap();
         let second = budgets.domain_slot(DomainId::new(1)).unwrap();
         drop((stranger, first, second));
-    }
-
-    #[tokio::test]
-    async fn a_waiting_share_is_given_when_one_is_released_or_refused_after_the_wait() {
-        let shares = DomainShares::new(1);
-        let domain = DomainId::new(7);
-        let held = shares.try_acquire(domain).unwrap();
-        assert!(
-            shares
-                .acquire(domain, Duration::from_millis(20))
-                .await
-                .is_none()
-        );
-        drop(held);
-        assert!(
-            shares
-                .acquire(domain, Duration::from_millis(20))
-                .await
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn unused_domains_are_forgotten() {
-        let shares = DomainShares::new(1);
-        for n in 0..(SWEEP_ABOVE as i64 + 10) {
-            drop(shares.try_acquire(DomainId::new(n)));
-        }
-        let tracked = shares.semaphores.lock().unwrap().len();
-        assert!(tracked <= SWEEP_ABOVE, "{tracked} domains tracked");
     }
 }

@@ -20,7 +20,6 @@ pub mod schema;
 mod serve;
 mod settings;
 mod strict_heads;
-mod tenant_pool;
 mod throttle;
 
 pub use admission::{
@@ -28,7 +27,7 @@ pub use admission::{
 };
 pub use auth::{AuthFailure, Authenticator};
 pub use browsers::BrowserPolicy;
-pub use budget::{Budgets, DomainShares, Slot, anonymous_budget};
+pub use budget::{Budgets, Slot, anonymous_budget};
 pub use client_address::{AddressPolicy, ClientAddress};
 pub use error::{
     ApiError, ErrorBody, ErrorDetail, MAX_URI_BYTES, json_fallback, json_method_not_allowed,
@@ -43,5 +42,4 @@ pub use rate_limit::{RateDecision, RateLimiter};
 pub use request_id::{REQUEST_ID_HEADER, request_id_and_trace};
 pub use serve::{ServeOptions, serve};
 pub use settings::{HttpSettings, RateLimitSettings};
-pub use tenant_pool::{SharedPool, TenantClient, TenantPool};
 pub use throttle::AuthThrottle;

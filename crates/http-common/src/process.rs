@@ -6,7 +6,6 @@
 use crate::budget::Budgets;
 use crate::health::{self, Health, MetricsAccess};
 use crate::settings::{HttpSettings, RateLimitSettings};
-use crate::tenant_pool::SharedPool;
 use crate::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
 use axum::Router;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use userhub_store::SharedPool;
 use userhub_store::{DatabaseSettings, Pool, StoreError};
 use userhub_telemetry::{BrokerProbe, Metrics};
 

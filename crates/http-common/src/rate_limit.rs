@@ -7,8 +7,8 @@
 //! crate's keyed limiters keep their state in one process, give every key one quota (domains
 //! have their own), refill continuously (GCRA) and expose no window end for `Reset`.
 
-use crate::tenant_pool::TenantPool;
 use userhub_store::StoreError;
+use userhub_store::TenantPool;
 use userhub_store::rate_windows::{WindowCount, take};
 
 /// The verdict on one request and the figures for the `X-Rate-Limit-*` headers.

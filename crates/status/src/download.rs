@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use userhub_domain::TaskKey;
-use userhub_http_common::TenantPool;
 use userhub_store::StoreError;
+use userhub_store::TenantPool;
 use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::outcome_blob::{LINE_SEPARATOR, OutcomeFrame};
 

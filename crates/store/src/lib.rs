@@ -20,6 +20,7 @@ pub mod rate_windows;
 pub mod replication;
 pub mod retention;
 pub mod reverts;
+mod shares;
 pub mod statistics;
 pub mod tag_colors;
 pub mod tasks;
@@ -31,6 +32,7 @@ pub use migrate::{connect_migrated, run_migrations, run_migrations_through};
 pub use pool::{
     DatabaseSettings, connect, connect_replica, create_database_if_missing, drop_database,
 };
+pub use shares::{DomainShares, SharedPool, TenantClient, TenantPool};
 pub use tokio_postgres::IsolationLevel;
 
 /// Whether the database answers a trivial query on this connection (readiness).
