@@ -99,6 +99,12 @@ impl From<GatewayError> for DialectError {
     }
 }
 
+impl From<userhub_http_common::decode::DecodeError> for DialectError {
+    fn from(error: userhub_http_common::decode::DecodeError) -> Self {
+        DialectError::from(GatewayError::from(error))
+    }
+}
+
 impl From<ApiError> for DialectError {
     fn from(error: ApiError) -> Self {
         let retry_after = || {

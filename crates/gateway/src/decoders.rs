@@ -3,7 +3,6 @@
 //! committed corpus. Each checks the invariants that must hold for any input: no panic, bounded
 //! error lists, and values that serialise back to what parses equal.
 
-use crate::payload::RecordContent;
 use crate::request::{inspect_headers, read_request};
 use crate::settings::GatewaySettings;
 use crate::validate::validate_records;
@@ -17,6 +16,7 @@ use userhub_domain::record::{
 };
 use userhub_domain::values::CustomFields;
 use userhub_domain::{FieldError, IdentityKind, MatchBy};
+use userhub_http_common::decode::RecordContent;
 
 fn check_errors(errors: &[FieldError]) {
     assert!(!errors.is_empty(), "a refused record says why");

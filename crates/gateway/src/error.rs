@@ -1,12 +1,11 @@
 //! The gateway's request-level errors and their HTTP status table: the one place they become
 //! responses (database and broker faults through http-common's mapping).
 
-use crate::body::BodyError;
-use crate::payload::PayloadError;
-use crate::problems::{ActionProblem, MediaProblem, OptionProblem, PayloadProblem};
+use crate::problems::{ActionProblem, OptionProblem};
 use axum::http::StatusCode;
 use userhub_domain::TaskId;
 use userhub_http_common::ApiError;
+use userhub_http_common::decode::{DecodeError, MediaProblem, PayloadProblem};
 use userhub_store::StoreError;
 use userhub_tasks::TransportError;
 
@@ -83,24 +82,20 @@ pub enum GatewayError {
     TaskVanished(TaskId),
 }
 
-impl From<PayloadError> for GatewayError {
-    fn from(error: PayloadError) -> Self {
+impl From<DecodeError> for GatewayError {
+    fn from(error: DecodeError) -> Self {
         match error {
-            PayloadError::TooManyRecords { limit } => GatewayError::TooManyRecords { limit },
-            PayloadError::Invalid(problem) => GatewayError::InvalidPayload(problem),
+            DecodeError::TooManyRecords { limit } => GatewayError::TooManyRecords { limit },
+            DecodeError::TooLarge { limit } => GatewayError::PayloadTooLarge { limit },
+            DecodeError::TimedOut(timeout) => GatewayError::TimedOut(timeout),
+            DecodeError::Invalid(problem) => GatewayError::InvalidPayload(problem),
         }
     }
 }
 
-impl From<BodyError> for GatewayError {
-    fn from(error: BodyError) -> Self {
-        match error {
-            BodyError::TooLarge { limit } => GatewayError::PayloadTooLarge { limit },
-            BodyError::TimedOut(timeout) => GatewayError::TimedOut(timeout),
-            BodyError::BadGzip(_) | BodyError::Read(_) => {
-                GatewayError::InvalidPayload(PayloadProblem::Body(error))
-            }
-        }
+impl From<userhub_http_common::decode::BodyError> for GatewayError {
+    fn from(error: userhub_http_common::decode::BodyError) -> Self {
+        GatewayError::from(DecodeError::from(error))
     }
 }
 

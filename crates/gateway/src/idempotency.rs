@@ -4,11 +4,11 @@
 //! records sent in another encoding (form, JSONL, JSON) count as the same request.
 
 use crate::error::GatewayError;
-use crate::payload::{RawRecord, RecordContent};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use userhub_domain::{DomainId, TaskKey};
 use userhub_domain::{TaskAction, TaskOptions};
+use userhub_http_common::decode::{RawRecord, RecordContent};
 use userhub_store::TenantPool;
 use userhub_store::tasks::{TaskRecord, find_by_idempotency_key, release_idempotency_key};
 
@@ -107,8 +107,8 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::PayloadCollector;
     use axum::http::HeaderValue;
+    use userhub_http_common::decode::PayloadCollector;
 
     fn records(text: &str) -> Vec<RawRecord> {
         let mut collector = PayloadCollector::new(100, 10_000, false);

@@ -4,18 +4,14 @@
 //! compatible endpoints (`userhub-compat`) submit through.
 
 mod accept;
-mod body;
 pub mod cancel;
 mod chunking;
-mod csv_input;
 pub mod decoders;
 mod error;
 mod idempotency;
 pub mod ingest;
-mod json_budget;
 mod messages;
 mod options;
-mod payload;
 pub mod problems;
 mod request;
 pub mod retry;
@@ -25,7 +21,6 @@ mod settings;
 mod stored_outcomes;
 mod submit;
 mod sync;
-mod tabular;
 mod validate;
 
 pub use error::GatewayError;

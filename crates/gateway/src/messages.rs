@@ -1,11 +1,11 @@
 //! Serialising chunks into broker messages of schema `userhub.chunk.v1` without copying records.
 
-use crate::payload::{RawRecord, RecordContent};
 use crate::validate::Verdict;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use userhub_domain::DomainId;
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
+use userhub_http_common::decode::{RawRecord, RecordContent};
 use userhub_tasks::envelope::CHUNK_SCHEMA_V1;
 
 /// Borrowing twin of `userhub_tasks::envelope::ChunkMessage` (same JSON).
@@ -115,7 +115,7 @@ pub fn selector_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::PayloadCollector;
+    use userhub_http_common::decode::PayloadCollector;
     use userhub_tasks::envelope::ChunkMessage;
 
     #[test]

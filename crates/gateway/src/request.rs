@@ -1,14 +1,10 @@
 //! Reading a create request in any of its encodings (url-encoded form, multipart with a JSONL or
 //! JSON file part, JSON envelope; each optionally gzip) into an action and its records.
 
-use crate::body::{ContentEncoding, collect, decoded_stream};
-use crate::csv_input::CsvCollector;
 use crate::error::GatewayError;
 use crate::options::OptionFields;
-use crate::payload::{PayloadCollector, PayloadFormat, RawRecord};
-use crate::problems::{ActionProblem, MediaProblem, OptionProblem, PayloadProblem};
+use crate::problems::{ActionProblem, OptionProblem};
 use crate::settings::GatewaySettings;
-use crate::tabular::{read_columns, table_records};
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
@@ -16,6 +12,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use userhub_domain::record::read::RawMembers;
 use userhub_domain::{TaskAction, TaskOptions};
+use userhub_http_common::decode::MediaProblem;
+use userhub_http_common::decode::{
+    ContentEncoding, CsvCollector, PayloadCollector, PayloadFormat, PayloadProblem, RawRecord,
+    collect, decoded_stream, read_columns, table_records,
+};
 
 /// Longest `action` text part we read.
 const MAX_ACTION_BYTES: usize = 256;
@@ -119,7 +120,7 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, GatewayError> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    match crate::body::media_type(headers).as_str() {
+    match userhub_http_common::decode::media_type(headers).as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         "application/json" => Ok(BodyKind::Json),
         "text/csv" => Ok(BodyKind::Csv),
@@ -223,7 +224,7 @@ fn split_array(
     payload: &str,
     record_limit: usize,
 ) -> Result<(PayloadFormat, Vec<RawRecord>), GatewayError> {
-    let records = crate::payload::whole_array(payload.as_bytes(), record_limit)?;
+    let records = userhub_http_common::decode::whole_array(payload.as_bytes(), record_limit)?;
     Ok((PayloadFormat::JsonArray, records))
 }
 
@@ -376,7 +377,7 @@ fn is_csv_part(field: &multer::Field<'_>) -> bool {
 
 fn multipart_error(error: multer::Error) -> GatewayError {
     if let multer::Error::StreamReadFailed(inner) = &error {
-        if let Some(body_error) = inner.downcast_ref::<crate::body::BodyError>() {
+        if let Some(body_error) = inner.downcast_ref::<userhub_http_common::decode::BodyError>() {
             return GatewayError::from(body_error.clone());
         }
     }

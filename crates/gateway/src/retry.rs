@@ -6,7 +6,6 @@
 use crate::Gateway;
 use crate::error::GatewayError;
 use crate::idempotency::RETRY_KEY_PREFIX;
-use crate::payload::{PayloadFormat, RawRecord, RecordContent};
 use crate::request::ParsedRequest;
 use crate::stored_outcomes::for_each_line;
 use crate::submit::submit_task;
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
 use userhub_domain::{FieldError, TaskId, TaskKey, TaskState};
+use userhub_http_common::decode::{PayloadFormat, RawRecord, RecordContent};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::PooledClient;

@@ -5,7 +5,6 @@
 
 use crate::Gateway;
 use crate::idempotency::RETRY_KEY_PREFIX;
-use crate::payload::{PayloadFormat, RawRecord, RecordContent};
 use crate::request::ParsedRequest;
 use crate::submit::submit_task;
 use axum::Json;
@@ -14,6 +13,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
+use userhub_http_common::decode::{PayloadFormat, RawRecord, RecordContent};
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::reverts::{Touched, images_expired, revert_task_of, touched_profiles};

@@ -239,7 +239,7 @@ async fn selection_exceeds(
     let [record] = request.records.as_slice() else {
         return Ok(false);
     };
-    let crate::payload::RecordContent::Json(json) = &record.content else {
+    let userhub_http_common::decode::RecordContent::Json(json) = &record.content else {
         return Ok(false);
     };
     let Ok(ExportRequest::Selector(selector)) = parse_export_record(json.get(), target) else {

@@ -7,13 +7,13 @@ use crate::chunking::{ChunkLimits, assign_chunks};
 use crate::error::GatewayError;
 use crate::idempotency::{self, Idempotency, Prior};
 use crate::messages::{TaskHeader, chunk_messages, selector_message};
-use crate::payload::RecordContent;
 use crate::request::ParsedRequest;
 use crate::validate::{Plan, Verdict, validate_records};
 use tracing::Instrument;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskState};
 use userhub_http_common::Principal;
+use userhub_http_common::decode::RecordContent;
 
 /// What a `201` reports.
 #[derive(Debug, Clone, Copy)]

@@ -5,13 +5,13 @@
 //! A lone selector record turns a `get_*` task into an export of whole sets of profiles.
 
 use crate::error::GatewayError;
-use crate::payload::{RawRecord, RecordContent};
 use serde_json::Value;
 use std::collections::HashMap;
 use userhub_domain::record::{
     ExportRequest, ExportTarget, RecordKeys, is_selector, parse_export_record, record_keys,
 };
 use userhub_domain::{FieldError, MatchBy, TaskAction};
+use userhub_http_common::decode::{RawRecord, RecordContent};
 
 /// What the gateway learnt about one record.
 #[derive(Debug, Default)]
@@ -134,7 +134,7 @@ fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Pla
         return Ok(None);
     }
     if records.len() > 1 {
-        return Err(crate::problems::PayloadProblem::SelectorNotAlone.into());
+        return Err(userhub_http_common::decode::PayloadProblem::SelectorNotAlone.into());
     }
     let RecordContent::Json(json) = &records[0].content else {
         return Ok(None);
@@ -206,8 +206,8 @@ pub fn validate_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::PayloadCollector;
     use userhub_domain::{ErrorCode, IdentityKind};
+    use userhub_http_common::decode::PayloadCollector;
 
     fn records(text: &str) -> Vec<RawRecord> {
         let mut collector = PayloadCollector::new(100, 10_000, false);

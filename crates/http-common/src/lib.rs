@@ -8,6 +8,7 @@ mod auth;
 mod browsers;
 mod budget;
 mod client_address;
+pub mod decode;
 mod error;
 mod health;
 mod limits;

@@ -11,6 +11,7 @@ pub mod identities;
 pub mod keys;
 pub mod maps;
 pub mod object;
+pub mod raw;
 pub mod read;
 pub mod sink;
 

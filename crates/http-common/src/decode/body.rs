@@ -1,12 +1,12 @@
 //! The request body as a stream of decoded bytes: gzip is undone when asked, and the limit
 //! counts decompressed bytes and is enforced while reading, with or without `Content-Length`.
 
+use crate::limits::BodyTimeout;
 use axum::body::Body;
 use bytes::Bytes;
 use flate2::write::GzDecoder;
 use futures_util::{Stream, StreamExt};
 use std::io::Write;
-use userhub_http_common::BodyTimeout;
 
 /// Compressed input is fed to the decoder in slices this small, so that one slice can expand
 /// to at most about half a megabyte (deflate's ratio is at most about 1 032 : 1).

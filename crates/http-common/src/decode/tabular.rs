@@ -5,13 +5,13 @@
 //! empty CSV cell leaves its field out; a JSON `null` cell, or a CSV cell `\N`, is `null` (it
 //! clears on update).
 
-use crate::error::GatewayError;
-use crate::json_budget::{BudgetError, bounded_array};
-use crate::payload::{RawRecord, RecordContent};
-use crate::problems::PayloadProblem;
+use super::DecodeError;
+use super::json_budget::{BudgetError, bounded_array};
+use super::problems::PayloadProblem;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+use userhub_domain::record::raw::{RawRecord, RecordContent};
 use userhub_domain::{ErrorCode, FieldError, IdentityKind};
 
 /// The cells of a row, or its text and why it is not a row.
@@ -42,7 +42,7 @@ pub fn decode_cell(value: Value) -> Value {
 }
 
 /// Checks the header: at least one column, none blank, none twice.
-pub fn check_columns(columns: &[String]) -> Result<(), GatewayError> {
+pub fn check_columns(columns: &[String]) -> Result<(), DecodeError> {
     if columns.is_empty() {
         return Err(PayloadProblem::NoColumns.into());
     }
@@ -146,10 +146,10 @@ pub fn failed_record(index: u32, raw: String, error: FieldError) -> RawRecord {
 
 /// The cells of every row of a JSON `rows` array (each row an array of values), or why a row is
 /// not one; a request-level error if `rows` is not an array or holds too many rows.
-pub fn json_rows(rows: &RawValue, record_limit: usize) -> Result<Vec<&RawValue>, GatewayError> {
+pub fn json_rows(rows: &RawValue, record_limit: usize) -> Result<Vec<&RawValue>, DecodeError> {
     let rows: Vec<&RawValue> =
         bounded_array(rows.get().as_bytes(), record_limit).map_err(|error| match error {
-            BudgetError::TooMany { max } => GatewayError::TooManyRecords { limit: max },
+            BudgetError::TooMany { max } => DecodeError::TooManyRecords { limit: max },
             BudgetError::Json(error) => PayloadProblem::RowsNotArrays(error).into(),
         })?;
     if rows.is_empty() {
@@ -179,7 +179,7 @@ pub fn row_cells(row: &RawValue, width: usize) -> RowCells {
 }
 
 /// The column names of a JSON `columns` member: an array of at most [`MAX_COLUMNS`] strings.
-pub fn read_columns(raw: &RawValue) -> Result<Vec<String>, GatewayError> {
+pub fn read_columns(raw: &RawValue) -> Result<Vec<String>, DecodeError> {
     let columns: Vec<String> =
         bounded_array(raw.get().as_bytes(), MAX_COLUMNS).map_err(|error| match error {
             BudgetError::TooMany { max } => PayloadProblem::ColumnsOverLimit(max),
@@ -196,7 +196,7 @@ pub fn table_records(
     columns: &[String],
     rows: &RawValue,
     record_limit: usize,
-) -> Result<Vec<RawRecord>, GatewayError> {
+) -> Result<Vec<RawRecord>, DecodeError> {
     check_columns(columns)?;
     let rows = json_rows(rows, record_limit)?;
     Ok(rows

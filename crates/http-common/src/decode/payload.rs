@@ -1,64 +1,25 @@
 //! Splitting a payload into records: a JSON array, or JSONL read line by line as it streams in
 //! (CRLF, a UTF-8 BOM, blank lines and a last line without newline are all fine).
 
-use crate::problems::PayloadProblem;
+use super::DecodeError;
+use super::problems::PayloadProblem;
 use serde_json::value::RawValue;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
+use userhub_domain::record::raw::{PayloadFormat, RawRecord, RecordContent};
 use userhub_domain::record_error::truncate_utf8;
 use userhub_domain::{ErrorCode, FieldError};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// How the records arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadFormat {
-    /// One JSON array.
-    JsonArray,
-    /// One JSON object per line.
-    JsonLines,
-    /// EXT `columns` + `rows`.
-    Table,
-    /// EXT CSV with a header row.
-    Csv,
-    /// A compatible endpoint's own body.
-    Dialect(&'static str),
-}
-
-impl PayloadFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PayloadFormat::JsonArray => "json",
-            PayloadFormat::JsonLines => "jsonl",
-            PayloadFormat::Table => "table",
-            PayloadFormat::Csv => "csv",
-            PayloadFormat::Dialect(name) => name,
-        }
-    }
-}
-
-/// A record as read: its JSON, or the text of a line that was not JSON with the reason.
-#[derive(Debug)]
-pub enum RecordContent {
-    Json(Box<RawValue>),
-    Broken { raw: String, error: FieldError },
-}
-
-#[derive(Debug)]
-pub struct RawRecord {
-    pub index: u32,
-    pub line: Option<u32>,
-    pub content: RecordContent,
-}
-
 /// The records of a JSON array (a complete document), at most `max_records` of them.
-fn array_records(text: &[u8], max_records: usize) -> Result<Vec<RawRecord>, PayloadError> {
+fn array_records(text: &[u8], max_records: usize) -> Result<Vec<RawRecord>, DecodeError> {
     let items =
-        crate::json_budget::bounded_array::<Box<RawValue>>(text, max_records).map_err(|error| {
+        super::json_budget::bounded_array::<Box<RawValue>>(text, max_records).map_err(|error| {
             match error {
-                crate::json_budget::BudgetError::TooMany { max } => {
-                    PayloadError::TooManyRecords { limit: max }
+                super::json_budget::BudgetError::TooMany { max } => {
+                    DecodeError::TooManyRecords { limit: max }
                 }
-                crate::json_budget::BudgetError::Json(error) => {
+                super::json_budget::BudgetError::Json(error) => {
                     PayloadProblem::InvalidArray(error).into()
                 }
             }
@@ -77,7 +38,7 @@ fn array_records(text: &[u8], max_records: usize) -> Result<Vec<RawRecord>, Payl
 /// The records of a `payload` that is already whole in memory and must be a JSON array (a
 /// leading byte order mark and whitespace allowed): read in place, without the copy a
 /// streamed payload needs.
-pub fn whole_array(payload: &[u8], max_records: usize) -> Result<Vec<RawRecord>, PayloadError> {
+pub fn whole_array(payload: &[u8], max_records: usize) -> Result<Vec<RawRecord>, DecodeError> {
     let text = payload.strip_prefix(UTF8_BOM).unwrap_or(payload);
     match text.iter().find(|byte| !byte.is_ascii_whitespace()) {
         None => Err(PayloadProblem::NoRecords.into()),
@@ -90,15 +51,6 @@ pub fn whole_array(payload: &[u8], max_records: usize) -> Result<Vec<RawRecord>,
         }
         Some(_) => Err(PayloadProblem::NotAnArray.into()),
     }
-}
-
-/// A request-level payload problem.
-#[derive(Debug, thiserror::Error)]
-pub enum PayloadError {
-    #[error("the payload holds more than {limit} records")]
-    TooManyRecords { limit: usize },
-    #[error(transparent)]
-    Invalid(#[from] crate::problems::PayloadProblem),
 }
 
 /// Accepts payload bytes as they arrive and yields records.
@@ -144,7 +96,7 @@ impl PayloadCollector {
         }
     }
 
-    pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), PayloadError> {
+    pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), DecodeError> {
         if self.at_start {
             self.pending.extend_from_slice(bytes);
             if self.pending.len() < UTF8_BOM.len() && UTF8_BOM.starts_with(&self.pending) {
@@ -174,7 +126,7 @@ impl PayloadCollector {
         Ok(())
     }
 
-    fn push_decided(&mut self, bytes: &[u8]) -> Result<(), PayloadError> {
+    fn push_decided(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
             self.pending.extend_from_slice(bytes);
             return Ok(());
@@ -204,7 +156,7 @@ impl PayloadCollector {
         self.pending.extend_from_slice(part);
     }
 
-    fn end_line(&mut self) -> Result<(), PayloadError> {
+    fn end_line(&mut self) -> Result<(), DecodeError> {
         self.line_no += 1;
         let line = std::mem::take(&mut self.pending);
         let index = self.records.len() as u32;
@@ -239,9 +191,9 @@ impl PayloadCollector {
         self.add(record)
     }
 
-    fn add(&mut self, record: RawRecord) -> Result<(), PayloadError> {
+    fn add(&mut self, record: RawRecord) -> Result<(), DecodeError> {
         if self.records.len() >= self.max_records {
-            return Err(PayloadError::TooManyRecords {
+            return Err(DecodeError::TooManyRecords {
                 limit: self.max_records,
             });
         }
@@ -250,7 +202,7 @@ impl PayloadCollector {
     }
 
     /// Ends the payload; fails if it held no record or was not a well-formed array.
-    pub fn finish(mut self) -> Result<(PayloadFormat, Vec<RawRecord>), PayloadError> {
+    pub fn finish(mut self) -> Result<(PayloadFormat, Vec<RawRecord>), DecodeError> {
         match self.format {
             None => {
                 return Err(PayloadProblem::NoRecords.into());
@@ -278,7 +230,7 @@ impl PayloadCollector {
 mod tests {
     use super::*;
 
-    fn collect(chunks: &[&[u8]]) -> Result<(PayloadFormat, Vec<RawRecord>), PayloadError> {
+    fn collect(chunks: &[&[u8]]) -> Result<(PayloadFormat, Vec<RawRecord>), DecodeError> {
         let mut collector = PayloadCollector::new(10, 1000, false);
         for chunk in chunks {
             collector.push(chunk)?;
@@ -327,22 +279,22 @@ mod tests {
     fn request_level_problems_are_errors() {
         assert!(matches!(
             collect(&[b"   \n \n"]),
-            Err(PayloadError::Invalid(_))
+            Err(DecodeError::Invalid(_))
         ));
-        assert!(matches!(collect(&[b"[]"]), Err(PayloadError::Invalid(_))));
+        assert!(matches!(collect(&[b"[]"]), Err(DecodeError::Invalid(_))));
         assert!(matches!(
             collect(&[b"[{\"a\":1}"]),
-            Err(PayloadError::Invalid(_))
+            Err(DecodeError::Invalid(_))
         ));
         let eleven = "{}\n".repeat(11);
         assert!(matches!(
             collect(&[eleven.as_bytes()]),
-            Err(PayloadError::TooManyRecords { limit: 10 })
+            Err(DecodeError::TooManyRecords { limit: 10 })
         ));
         let eleven = format!("[{}{{}}]", "{},".repeat(10));
         assert!(matches!(
             collect(&[eleven.as_bytes()]),
-            Err(PayloadError::TooManyRecords { limit: 10 })
+            Err(DecodeError::TooManyRecords { limit: 10 })
         ));
         let mut array_only = PayloadCollector::new(10, 1000, true);
         assert!(array_only.push(b"{\"a\":1}").is_err());
@@ -355,14 +307,14 @@ mod tests {
         assert_eq!(records[1].index, 1);
         for refused in [&b""[..], b"  ", b"[]", b"{\"a\":1}", b"[{\"a\":1}"] {
             assert!(
-                matches!(whole_array(refused, 10), Err(PayloadError::Invalid(_))),
+                matches!(whole_array(refused, 10), Err(DecodeError::Invalid(_))),
                 "{refused:?}"
             );
         }
         let eleven = format!("[{}{{}}]", "{},".repeat(10));
         assert!(matches!(
             whole_array(eleven.as_bytes(), 10),
-            Err(PayloadError::TooManyRecords { limit: 10 })
+            Err(DecodeError::TooManyRecords { limit: 10 })
         ));
     }
 

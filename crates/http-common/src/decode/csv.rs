@@ -1,17 +1,17 @@
 //! CSV input (EXT) read as it streams in, one row at a time: a header row, then one record per
-//! row with the native column mapping (see [`crate::tabular`]). The text is never held whole:
+//! row with the native column mapping (see [`super::tabular`]). The text is never held whole:
 //! only the current row, itself bounded. Built on `csv-core`, the push parser under the `csv`
 //! crate, because the `csv` crate reads from a blocking `Read`.
 
-use crate::error::GatewayError;
-use crate::payload::RawRecord;
-use crate::problems::PayloadProblem;
-use crate::tabular::{
+use super::DecodeError;
+use super::problems::PayloadProblem;
+use super::tabular::{
     CSV_NULL, broken_record, check_columns, decode_cell, json_record, native_record,
 };
 use csv_core::ReadRecordResult;
 use serde_json::Value;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
+use userhub_domain::record::raw::RawRecord;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Most cells a row may have (a row with more is that record's error).
@@ -61,7 +61,7 @@ impl CsvCollector {
     }
 
     /// Reads the next bytes of the CSV text.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<(), GatewayError> {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         if let Some(mut start) = self.start.take() {
             start.extend_from_slice(bytes);
             if start.len() < UTF8_BOM.len() && UTF8_BOM.starts_with(&start) {
@@ -74,7 +74,7 @@ impl CsvCollector {
         self.feed_all(bytes)
     }
 
-    fn feed_all(&mut self, mut input: &[u8]) -> Result<(), GatewayError> {
+    fn feed_all(&mut self, mut input: &[u8]) -> Result<(), DecodeError> {
         while !input.is_empty() {
             input = self.feed(input)?;
         }
@@ -82,7 +82,7 @@ impl CsvCollector {
     }
 
     /// Feeds what the parser takes of `input`; returns the rest.
-    fn feed<'i>(&mut self, mut input: &'i [u8]) -> Result<&'i [u8], GatewayError> {
+    fn feed<'i>(&mut self, mut input: &'i [u8]) -> Result<&'i [u8], DecodeError> {
         if self.row_line.is_none() {
             // Line ends between rows (blank lines too) belong to no row.
             let skipped = input
@@ -148,7 +148,7 @@ impl CsvCollector {
         self.line = self.line.saturating_add(newlines as u32);
     }
 
-    fn end_row(&mut self) -> Result<(), GatewayError> {
+    fn end_row(&mut self) -> Result<(), DecodeError> {
         let line = self.row_line.take();
         let raw = String::from_utf8_lossy(&self.raw)
             .trim_end_matches(['\r', '\n'])
@@ -185,7 +185,7 @@ impl CsvCollector {
             Some(columns) => {
                 let index = self.records.len() as u32;
                 if self.records.len() >= self.record_limit {
-                    return Err(GatewayError::TooManyRecords {
+                    return Err(DecodeError::TooManyRecords {
                         limit: self.record_limit,
                     });
                 }
@@ -208,7 +208,7 @@ impl CsvCollector {
     }
 
     /// Ends the text; fails if it held no header or no row.
-    pub fn finish(mut self) -> Result<Vec<RawRecord>, GatewayError> {
+    pub fn finish(mut self) -> Result<Vec<RawRecord>, DecodeError> {
         if let Some(start) = self.start.take() {
             self.feed_all(&start)?;
         }
@@ -274,15 +274,15 @@ fn row_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::RecordContent;
     use serde_json::json;
+    use userhub_domain::record::raw::RecordContent;
 
     /// Reads a whole CSV text.
     fn csv_records(
         text: &[u8],
         record_limit: usize,
         max_row_bytes: usize,
-    ) -> Result<Vec<RawRecord>, GatewayError> {
+    ) -> Result<Vec<RawRecord>, DecodeError> {
         let mut collector = CsvCollector::new(record_limit, max_row_bytes);
         collector.push(text)?;
         collector.finish()
@@ -295,7 +295,7 @@ mod tests {
         }
     }
 
-    fn in_pieces(text: &[u8], size: usize) -> Result<Vec<RawRecord>, GatewayError> {
+    fn in_pieces(text: &[u8], size: usize) -> Result<Vec<RawRecord>, DecodeError> {
         let mut collector = CsvCollector::new(10, 1024);
         for piece in text.chunks(size) {
             collector.push(piece)?;
@@ -334,7 +334,7 @@ mod tests {
     fn limits_hold_for_rows_and_records() {
         assert!(matches!(
             csv_records(b"uid\na\nb\nc\n", 2, 1024),
-            Err(GatewayError::TooManyRecords { limit: 2 })
+            Err(DecodeError::TooManyRecords { limit: 2 })
         ));
         assert!(csv_records(b"uid,uid\na,b\n", 2, 1024).is_err());
         assert!(csv_records(b"uid\n", 2, 1024).is_err());
