@@ -8,15 +8,14 @@
 //! the rest unread (the connection is closed after the answer). Failed keys count against the
 //! caller's address and the key id (see `AuthThrottle`).
 
+use crate::Compat;
 use crate::key_scan::{Scan, json_member, xml_child};
 use crate::{DialectError, DialectRequest, admit};
 use axum::http::header;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::time::Duration;
-use userhub_gateway::Gateway;
-use userhub_gateway::GatewayError;
-use userhub_gateway::ingest::{BodyError, ContentEncoding, decoded_stream};
+use userhub_http_common::decode::{BodyError, ContentEncoding, decoded_stream};
 use userhub_http_common::{Authenticator, Principal, Slot};
 
 /// How much of a body is read, at most, before its key is known.
@@ -58,7 +57,7 @@ pub(crate) struct Admitted {
 
 /// Authenticates, authorizes and rate-limits the request, then reads its body.
 pub(crate) async fn admit_request(
-    gateway: &Gateway,
+    compat: &Compat,
     request: DialectRequest,
     admission: Admission,
 ) -> Result<Admitted, DialectError> {
@@ -82,7 +81,7 @@ pub(crate) async fn admit_request(
             .get(header::AUTHORIZATION)
             .and_then(Authenticator::key_of_header),
         KeyPlace::JsonMember(name) | KeyPlace::XmlChild(name) => {
-            let _anonymous = gateway.context.budgets.anonymous_slot()?;
+            let _anonymous = compat.context.budgets.anonymous_slot()?;
             let scan = find_key(&mut stream, &mut buffer, admission.place, name);
             tokio::time::timeout(PRE_AUTH_TIME, scan)
                 .await
@@ -94,7 +93,7 @@ pub(crate) async fn admit_request(
                 })??
         }
     };
-    let context = &gateway.context;
+    let context = &compat.context;
     let principal = match context.authenticate_token(key.as_deref()).await {
         Ok(principal) => principal,
         Err(failure) => return Err(context.refuse_authentication(client, failure).into()),
@@ -105,9 +104,9 @@ pub(crate) async fn admit_request(
             "this API key is read-only and cannot import profiles".to_owned(),
         ));
     }
-    admit(gateway, &principal, (admission.product_rate)(&principal)).await?;
+    admit(compat, &principal, (admission.product_rate)(&principal)).await?;
     while let Some(chunk) = stream.next().await {
-        buffer.extend_from_slice(&chunk.map_err(GatewayError::from)?);
+        buffer.extend_from_slice(&chunk.map_err(DialectError::from)?);
     }
     Ok(Admitted {
         principal,
@@ -127,7 +126,7 @@ async fn find_key(
     loop {
         let complete = match stream.next().await {
             Some(chunk) => {
-                buffer.extend_from_slice(&chunk.map_err(GatewayError::from)?);
+                buffer.extend_from_slice(&chunk.map_err(DialectError::from)?);
                 false
             }
             None => true,

@@ -4,6 +4,7 @@
 //! matching modes are answered with a clear "unsupported" error. `skip_triggers` suppresses the
 //! profile events. Also the profile mapping that seed 003's workflow import shares.
 
+use crate::Compat;
 use crate::ProfileDraft;
 use crate::admission::{Admission, Admitted, KeyPlace, admit_request};
 use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
@@ -12,10 +13,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use userhub_domain::{IdentityKind, MatchBy, TaskAction, TaskOptions};
-use userhub_gateway::Gateway;
-use userhub_gateway::ingest::RawRecord;
-use userhub_gateway::ingest::RecordOutcome;
-use userhub_gateway::ingest::{failed_record, json_record};
+use userhub_http_common::decode::RawRecord;
+use userhub_http_common::decode::{failed_record, json_record};
+use userhub_tasks::readback::RecordOutcome;
 
 /// The input format of `import_batch` tasks.
 pub(super) const IMPORT_PRODUCT: &str = "altcraft";
@@ -32,7 +32,7 @@ pub(super) enum Encoding {
 
 impl Encoding {
     pub(super) fn of(headers: &HeaderMap) -> Option<Encoding> {
-        match userhub_gateway::ingest::media_type(headers).as_str() {
+        match userhub_http_common::decode::media_type(headers).as_str() {
             "application/json" | "" => Some(Encoding::Json),
             "application/xml" | "text/xml" => Some(Encoding::Xml),
             _ => None,
@@ -95,7 +95,7 @@ fn read_document(bytes: &[u8], encoding: Encoding) -> Result<Map<String, Value>,
 /// Admits the request by its `token` (read-only keys only where `writes` is false), then
 /// reads its document.
 pub(super) async fn authorized_document(
-    gateway: &Gateway,
+    compat: &Compat,
     request: DialectRequest,
     encoding: Encoding,
     writes: bool,
@@ -106,12 +106,12 @@ pub(super) async fn authorized_document(
     };
     let admission = Admission {
         place,
-        limit: MAX_BODY_BYTES.min(gateway.settings.max_body_bytes),
+        limit: MAX_BODY_BYTES.min(compat.settings.max_body_bytes),
         writes,
         product_rate: |_| None,
     };
     let admitted =
-        admit_request(gateway, request, admission)
+        admit_request(compat, request, admission)
             .await
             .map_err(|error| match error {
                 DialectError::TooLarge(_) => {
@@ -128,11 +128,8 @@ pub(super) fn flag(document: &Map<String, Value>, name: &str) -> Result<bool, Di
     match document.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(value)) => Ok(*value),
-        Some(Value::String(text)) => Ok(userhub_gateway::ingest::flag(name, Some(text))?),
-        Some(Value::Number(number)) => Ok(userhub_gateway::ingest::flag(
-            name,
-            Some(&number.to_string()),
-        )?),
+        Some(Value::String(text)) => Ok(crate::option_flag(name, Some(text))?),
+        Some(Value::Number(number)) => Ok(crate::option_flag(name, Some(&number.to_string()))?),
         Some(other) => Err(DialectError::BadRequest(format!(
             "`{name}` must be true or false, not {other}"
         ))),
@@ -258,7 +255,7 @@ pub(super) fn records_of(
         .map(|(index, item)| match profile_of(item).map(profile_record) {
             Some(Ok(record)) => json_record(index as u32, None, &record),
             Some(Err(error)) => failed_record(index as u32, item.to_string(), error),
-            None => userhub_gateway::ingest::broken_record(
+            None => userhub_http_common::decode::broken_record(
                 index as u32,
                 None,
                 item.to_string(),
@@ -310,25 +307,25 @@ pub(super) fn result_entry(
 }
 
 /// `POST /api/v1.1/profiles/import_batch`.
-pub async fn import_batch(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
+pub async fn import_batch(State(compat): State<Compat>, request: DialectRequest) -> Response {
     let Some(encoding) = Encoding::of(&request.headers) else {
         let error = DialectError::BadRequest(
             "use Content-Type: application/json or application/xml".to_owned(),
         );
         return failure(Encoding::Json, error);
     };
-    match import(&gateway, request, encoding).await {
+    match import(&compat, request, encoding).await {
         Ok(response) => response,
         Err(error) => failure(encoding, error),
     }
 }
 
 async fn import(
-    gateway: &Gateway,
+    compat: &Compat,
     request: DialectRequest,
     encoding: Encoding,
 ) -> Result<Response, DialectError> {
-    let (document, admitted) = authorized_document(gateway, request, encoding, true).await?;
+    let (document, admitted) = authorized_document(compat, request, encoding, true).await?;
     let principal = &admitted.principal;
     if !document.get("db_id").is_some_and(|id| {
         id.is_i64() || id.as_str().is_some_and(|text| text.parse::<i64>().is_ok())
@@ -346,7 +343,7 @@ async fn import(
     };
     let records = records_of(
         document.get("data"),
-        record_limit(gateway, principal),
+        record_limit(compat, principal),
         Value::as_object,
     )?;
     let task = CanonicalTask {
@@ -355,7 +352,7 @@ async fn import(
         product: IMPORT_PRODUCT,
         records,
     };
-    Ok(match run(gateway, principal, task, true).await? {
+    Ok(match run(compat, principal, task, true).await? {
         Ran::Finished(finished) => {
             let items: Vec<&Value> = match document.get("data") {
                 Some(Value::Array(items)) => items.iter().collect(),

@@ -4,6 +4,7 @@
 //! reports `{data: {status, progress, result: {result: [{profile_id}]}}}`. Bodies over 10 MB are
 //! answered in Altcraft's error shape.
 
+use crate::Compat;
 use crate::altcraft_import::{
     Encoding, IMPORT_PRODUCT, authorized_document, failure, flag, match_by, records_of,
     result_entry,
@@ -17,21 +18,20 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use userhub_domain::{TaskAction, TaskOptions, TaskState};
-use userhub_gateway::Gateway;
 
 /// The input format of workflow import tasks.
 const WORKFLOW_PRODUCT: &str = "altcraft-workflow";
 
 /// `POST /api/v1.1/workflows/import_and_start_batch_task`.
-pub async fn import_and_start(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
-    match start(&gateway, request).await {
+pub async fn import_and_start(State(compat): State<Compat>, request: DialectRequest) -> Response {
+    match start(&compat, request).await {
         Ok(response) => response,
         Err(error) => failure(Encoding::Json, error),
     }
 }
 
-async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let (document, admitted) = authorized_document(gateway, request, Encoding::Json, true).await?;
+async fn start(compat: &Compat, request: DialectRequest) -> Result<Response, DialectError> {
+    let (document, admitted) = authorized_document(compat, request, Encoding::Json, true).await?;
     let principal = &admitted.principal;
     match document.get("format") {
         None | Some(Value::Null) => {}
@@ -59,7 +59,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
     // Each item holds its profile under `data`.
     let records = records_of(
         document.get("data"),
-        record_limit(gateway, principal),
+        record_limit(compat, principal),
         |item| item.get("data").and_then(Value::as_object),
     )?;
     let task = CanonicalTask {
@@ -68,7 +68,7 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
         product: WORKFLOW_PRODUCT,
         records,
     };
-    let created = match run(gateway, principal, task, false).await? {
+    let created = match run(compat, principal, task, false).await? {
         Ran::Accepted(created) => created,
         Ran::Finished(finished) => {
             return Err(DialectError::internal(&format!(
@@ -86,21 +86,21 @@ async fn start(gateway: &Gateway, request: DialectRequest) -> Result<Response, D
 }
 
 /// `POST /api/v1.1/tasks/status`.
-pub async fn task_status(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
-    match status(&gateway, request).await {
+pub async fn task_status(State(compat): State<Compat>, request: DialectRequest) -> Response {
+    match status(&compat, request).await {
         Ok(response) => response,
         Err(error) => failure(Encoding::Json, error),
     }
 }
 
-async fn status(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let (document, admitted) = authorized_document(gateway, request, Encoding::Json, false).await?;
+async fn status(compat: &Compat, request: DialectRequest) -> Result<Response, DialectError> {
+    let (document, admitted) = authorized_document(compat, request, Encoding::Json, false).await?;
     let principal = &admitted.principal;
     let not_found = || DialectError::NotFound("Task not found".to_owned());
     let task_id = task_id_of(document.get("task_id")).ok_or_else(not_found)?;
     // Only Altcraft's own imports (bounded by the domain's record limit) are shown.
     let task = dialect_task(
-        gateway,
+        compat,
         principal,
         task_id,
         &[WORKFLOW_PRODUCT, IMPORT_PRODUCT],
@@ -116,7 +116,7 @@ async fn status(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
     };
     let mut data = json!({"status": task.state.as_str(), "progress": progress});
     if task.state == TaskState::Completed {
-        let outcomes = task_outcomes(gateway, principal, &task).await?;
+        let outcomes = task_outcomes(compat, principal, &task).await?;
         let result: Vec<Value> = outcomes
             .iter()
             .map(|outcome| result_entry(outcome.as_ref(), None))

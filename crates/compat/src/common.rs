@@ -2,19 +2,18 @@
 //! before its product's rendering, submitting the canonical task (and waiting for it), and
 //! helpers that read a product's fields into canonical records.
 
+use crate::Compat;
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 use std::time::Duration;
 use userhub_domain::{TaskAction, TaskOptions};
-use userhub_gateway::Gateway;
-use userhub_gateway::GatewayError;
-use userhub_gateway::ingest::ParsedRequest;
-use userhub_gateway::ingest::{Awaited, Finished, await_task};
-use userhub_gateway::ingest::{Created, submit};
-use userhub_gateway::ingest::{PayloadFormat, RawRecord};
+use userhub_http_common::decode::{PayloadFormat, RawRecord};
 use userhub_http_common::{ApiError, ClientAddress, Principal};
+use userhub_tasks::TaskError;
+use userhub_tasks::intake::{Created, Submission};
+use userhub_tasks::readback::{Awaited, Finished, await_task};
 
 /// A compatible request as its handler takes it: the body unread, and the caller's address for
 /// throttling failed keys.
@@ -44,10 +43,12 @@ pub(crate) const MAX_DOCUMENT_VALUES: usize = 250_000;
 
 /// Checks a JSON document against [`MAX_DOCUMENT_VALUES`] before it is read into a tree.
 pub(crate) fn check_document_size(body: &[u8]) -> Result<(), DialectError> {
-    match userhub_gateway::ingest::check_value_count(body, MAX_DOCUMENT_VALUES) {
-        Err(userhub_gateway::ingest::BudgetError::TooMany { max }) => Err(DialectError::TooLarge(
-            format!("the body holds more than {max} values; send fewer profiles per request"),
-        )),
+    match userhub_http_common::decode::check_value_count(body, MAX_DOCUMENT_VALUES) {
+        Err(userhub_http_common::decode::BudgetError::TooMany { max }) => {
+            Err(DialectError::TooLarge(format!(
+                "the body holds more than {max} values; send fewer profiles per request"
+            )))
+        }
         // Syntax errors are reported by the parse that follows, with their own message.
         _ => Ok(()),
     }
@@ -79,29 +80,38 @@ pub(crate) enum DialectError {
     Fault(ApiError),
 }
 
-impl From<GatewayError> for DialectError {
-    fn from(error: GatewayError) -> Self {
+impl From<userhub_http_common::decode::DecodeError> for DialectError {
+    fn from(error: userhub_http_common::decode::DecodeError) -> Self {
+        use userhub_http_common::decode::DecodeError;
         let message = error.to_string();
         match error {
-            GatewayError::TooManyRecords { .. } | GatewayError::PayloadTooLarge { .. } => {
+            DecodeError::TooManyRecords { .. } | DecodeError::TooLarge { .. } => {
                 DialectError::TooLarge(message)
             }
-            GatewayError::ReadOnlyKey(_) => DialectError::Forbidden(message),
-            GatewayError::TimedOut(_) => DialectError::TimedOut(message),
-            GatewayError::Store(_)
-            | GatewayError::Transport(_)
-            | GatewayError::ChunkEncoding(_)
-            | GatewayError::StoredOutcomes { .. }
-            | GatewayError::StoredOutcomeLine { .. }
-            | GatewayError::TaskVanished(_) => DialectError::Fault(ApiError::from(error)),
-            _ => DialectError::BadRequest(message),
+            DecodeError::TimedOut(_) => DialectError::TimedOut(message),
+            DecodeError::Invalid(_) => DialectError::BadRequest(message),
         }
     }
 }
 
-impl From<userhub_http_common::decode::DecodeError> for DialectError {
-    fn from(error: userhub_http_common::decode::DecodeError) -> Self {
-        DialectError::from(GatewayError::from(error))
+impl From<userhub_http_common::decode::BodyError> for DialectError {
+    fn from(error: userhub_http_common::decode::BodyError) -> Self {
+        DialectError::from(userhub_http_common::decode::DecodeError::from(error))
+    }
+}
+
+impl From<TaskError> for DialectError {
+    fn from(error: TaskError) -> Self {
+        let message = error.to_string();
+        match error {
+            TaskError::ReadOnlyKey(_) => DialectError::Forbidden(message),
+            TaskError::Store(error) => DialectError::Fault(ApiError::from(error)),
+            TaskError::Transport(error) => {
+                DialectError::Fault(ApiError::unavailable("message broker").with_cause(&error))
+            }
+            error if error.is_fault() => DialectError::internal(&message),
+            _ => DialectError::BadRequest(message),
+        }
     }
 }
 
@@ -212,11 +222,11 @@ impl DialectError {
 
 /// Applies the domain's rate limit (or the product's own `per_minute`, counted separately).
 pub(crate) async fn admit(
-    gateway: &Gateway,
+    compat: &Compat,
     principal: &Principal,
     product: Option<(&str, u32)>,
 ) -> Result<(), DialectError> {
-    let decision = gateway.context.admit_rate(principal, product).await?;
+    let decision = compat.context.admit_rate(principal, product).await?;
     if decision.allowed {
         Ok(())
     } else {
@@ -239,36 +249,37 @@ pub(crate) enum Ran {
 }
 
 /// The domain's record limit.
-pub(crate) fn record_limit(gateway: &Gateway, principal: &Principal) -> usize {
+pub(crate) fn record_limit(compat: &Compat, principal: &Principal) -> usize {
     principal
         .domain
         .record_limit
-        .map_or(gateway.settings.records_per_task, |limit| {
+        .map_or(compat.settings.records_per_task, |limit| {
             limit.max(1) as usize
         })
 }
 
 /// Submits the task and, if `wait`, waits for it (up to the sync timeout).
 pub(crate) async fn run(
-    gateway: &Gateway,
+    compat: &Compat,
     principal: &Principal,
     task: CanonicalTask,
     wait: bool,
 ) -> Result<Ran, DialectError> {
-    let request = ParsedRequest {
+    let request = Submission {
         action: task.action,
         options: task.options,
         format: PayloadFormat::Dialect(task.product),
         records: task.records,
     };
-    let submitted = submit(gateway, principal, request, None).await?;
+    let submitter = compat.submitter(principal);
+    let submitted = compat.intake.submit(&submitter, request, None).await?;
     let created = submitted.created;
     if !wait {
         return Ok(Ran::Accepted(created));
     }
-    let timeout = Duration::from_millis(gateway.settings.sync_timeout_ms);
-    let pool = &gateway.context.database(principal);
-    let max_records = gateway.settings.sync_max_records;
+    let timeout = Duration::from_millis(compat.settings.sync_timeout_ms);
+    let pool = &compat.context.database(principal);
+    let max_records = compat.settings.sync_max_records;
     match await_task(
         pool,
         principal.domain.id,
@@ -371,16 +382,16 @@ pub(crate) fn path_parts(path: &str) -> (&str, &str) {
 
 /// A database connection of the domain's share.
 pub(crate) async fn client(
-    gateway: &Gateway,
+    compat: &Compat,
     domain_id: userhub_domain::DomainId,
 ) -> Result<userhub_store::TenantClient, DialectError> {
-    let client = gateway
+    let client = compat
         .context
         .database
         .for_domain(domain_id)
         .get()
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(DialectError::from)?;
     Ok(client)
 }
 
@@ -396,27 +407,27 @@ pub(crate) fn task_id_of(value: Option<&Value>) -> Option<userhub_domain::TaskId
 /// The domain's task `task_id` if one of `products` created it (a dialect shows only its own
 /// tasks, whose size it bounds); `None` otherwise.
 pub(crate) async fn dialect_task(
-    gateway: &Gateway,
+    compat: &Compat,
     principal: &Principal,
     task_id: userhub_domain::TaskId,
     products: &[&str],
 ) -> Result<Option<userhub_store::tasks::TaskRecord>, DialectError> {
-    let client = client(gateway, principal.domain.id).await?;
+    let client = client(compat, principal.domain.id).await?;
     let task = userhub_store::tasks::find_task(&*client, principal.domain.id, task_id)
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(DialectError::from)?;
     Ok(task.filter(|task| products.contains(&task.input_format.as_str())))
 }
 
 /// Every record's outcome of a completed task, in input order.
 pub(crate) async fn task_outcomes(
-    gateway: &Gateway,
+    compat: &Compat,
     principal: &Principal,
     task: &userhub_store::tasks::TaskRecord,
-) -> Result<Vec<Option<userhub_gateway::ingest::RecordOutcome>>, DialectError> {
+) -> Result<Vec<Option<userhub_tasks::readback::RecordOutcome>>, DialectError> {
     let total = usize::try_from(task.total).unwrap_or_default();
-    let pool = gateway.context.database(principal);
-    Ok(userhub_gateway::ingest::outcomes(&pool, task.key(), total).await?)
+    let pool = compat.context.database(principal);
+    Ok(userhub_tasks::readback::outcomes(&pool, task.key(), total).await?)
 }
 
 /// A canonical profile record being assembled from a product's fields.

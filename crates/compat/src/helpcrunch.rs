@@ -5,6 +5,7 @@
 //! limit of 120 requests per minute per domain. A request is checked whole before anything is
 //! written: an invalid field or an unknown customer changes nothing.
 
+use crate::Compat;
 use crate::ProfileDraft;
 use crate::admission::{Admission, KeyPlace, admit_request};
 use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, run};
@@ -20,15 +21,13 @@ use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{TaskAction, TaskOptions};
-use userhub_gateway::Gateway;
-use userhub_gateway::GatewayError;
-use userhub_gateway::ingest::RecordOutcome;
-use userhub_gateway::ingest::{BudgetError, bounded_array};
-use userhub_gateway::ingest::{RawRecord, RecordContent};
 use userhub_http_common::Principal;
+use userhub_http_common::decode::{BudgetError, bounded_array};
+use userhub_http_common::decode::{RawRecord, RecordContent};
 use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
 use userhub_store::tag_colors::{colors_of, set_colors};
+use userhub_tasks::readback::RecordOutcome;
 
 const MAX_CUSTOMERS: usize = 10;
 const REQUESTS_PER_MINUTE: u32 = 120;
@@ -75,8 +74,8 @@ fn failure(error: DialectError) -> Response {
 }
 
 /// `PUT /v1/customers/batch`.
-pub async fn update_customers(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
-    match update(&gateway, request).await {
+pub async fn update_customers(State(compat): State<Compat>, request: DialectRequest) -> Response {
+    match update(&compat, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
@@ -231,14 +230,14 @@ fn helpcrunch_rate(principal: &Principal) -> Option<(&'static str, u32)> {
     Some(("helpcrunch", per_minute))
 }
 
-async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
+async fn update(compat: &Compat, request: DialectRequest) -> Result<Response, DialectError> {
     let admission = Admission {
         place: KeyPlace::Header,
-        limit: gateway.settings.max_body_bytes,
+        limit: compat.settings.max_body_bytes,
         writes: true,
         product_rate: helpcrunch_rate,
     };
-    let admitted = admit_request(gateway, request, admission).await?;
+    let admitted = admit_request(compat, request, admission).await?;
     let principal = admitted.principal;
     crate::check_document_size(&admitted.body)?;
     let customers: Vec<Map<String, Value>> =
@@ -257,7 +256,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
     for (at, customer) in customers.iter().enumerate() {
         ids.push(customer_id(at, customer)?);
     }
-    let current = stored_customers(gateway, principal.domain.id, &ids).await?;
+    let current = stored_customers(compat, principal.domain.id, &ids).await?;
     if let Some(missing) = ids.iter().find(|id| !current.contains_key(id)) {
         return Err(DialectError::NotFound(format!(
             "Customer {missing} not found"
@@ -295,14 +294,14 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             content: RecordContent::Json(raw),
         });
     }
-    check_identities(gateway, principal.domain.id, &updates, &current).await?;
+    check_identities(compat, principal.domain.id, &updates, &current).await?;
     let task = CanonicalTask {
         action: TaskAction::UpdateCoreProfiles,
         options: TaskOptions::default(),
         product: "helpcrunch",
         records,
     };
-    let finished = match run(gateway, &principal, task, true).await? {
+    let finished = match run(compat, &principal, task, true).await? {
         Ran::Finished(finished) => finished,
         Ran::Accepted(created) => {
             return Err(DialectError::Unavailable(format!(
@@ -330,7 +329,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             failures.join("; ")
         )));
     }
-    let client = crate::client(gateway, principal.domain.id).await?;
+    let client = crate::client(compat, principal.domain.id).await?;
     let given: Vec<(String, String)> = tag_colors
         .iter()
         .flat_map(|colors| colors.iter())
@@ -338,8 +337,8 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         .collect();
     set_colors(&*client, principal.domain.id, &given)
         .await
-        .map_err(GatewayError::from)?;
-    let profiles = stored_customers(gateway, principal.domain.id, &ids).await?;
+        .map_err(DialectError::from)?;
+    let profiles = stored_customers(compat, principal.domain.id, &ids).await?;
     let tags: Vec<&str> = profiles
         .values()
         .filter_map(|profile| profile["tags"].as_array())
@@ -348,7 +347,7 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         .collect();
     let colors: Map<String, Value> = colors_of(&*client, principal.domain.id, &tags)
         .await
-        .map_err(GatewayError::from)?
+        .map_err(DialectError::from)?
         .into_iter()
         .map(|(tag, color)| (tag, Value::String(color)))
         .collect();
@@ -362,14 +361,14 @@ async fn update(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
 
 /// The stored profiles of `ids` in the domain, by id.
 async fn stored_customers(
-    gateway: &Gateway,
+    compat: &Compat,
     domain_id: DomainId,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
-    let client = crate::client(gateway, domain_id).await?;
+    let client = crate::client(compat, domain_id).await?;
     let profiles = core_profiles(&*client, domain_id, ids)
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(DialectError::from)?;
     profiles
         .into_iter()
         .map(|view| {
@@ -383,7 +382,7 @@ async fn stored_customers(
 /// Refuses the batch if an identity it adds belongs to another profile, is claimed by two of its
 /// customers, or would give a customer a second `userId` — so that nothing is half-written.
 async fn check_identities(
-    gateway: &Gateway,
+    compat: &Compat,
     domain_id: DomainId,
     updates: &[CoreProfilePatch],
     current: &HashMap<i64, Value>,
@@ -418,10 +417,10 @@ async fn check_identities(
         }
     }
     let keys: Vec<(&str, &str)> = claims.keys().copied().collect();
-    let client = crate::client(gateway, domain_id).await?;
+    let client = crate::client(compat, domain_id).await?;
     let owners = owners(&*client, domain_id, &keys)
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(DialectError::from)?;
     for ((kind, normalized), owner) in &owners {
         let claimant = claims[&(kind.as_str(), normalized.as_str())];
         if *owner != claimant {

@@ -1,6 +1,6 @@
 //! Compatible endpoints of other products (seeds 001–004), served by the gateway process: each
 //! module reads its product's request, translates it into a canonical task submitted through
-//! the gateway's ingest library (same validation, workers, storage and status as the native
+//! the task protocol's intake (same validation, workers, storage and status as the native
 //! API) and renders answers and errors in that product's shape. Authentication, rights, rate
 //! limits and the failed-key throttle are http-common's.
 
@@ -18,12 +18,54 @@ pub(crate) use common::*;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{post, put};
-use userhub_gateway::Gateway;
-use userhub_http_common::with_api_layers;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use userhub_domain::options::{InvalidFlag, parse_flag};
+use userhub_http_common::{ApiContext, Principal, with_api_layers};
+use userhub_tasks::intake::{Intake, Submitter};
+
+/// What the compatible endpoints need besides the API context and the intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompatSettings {
+    /// Most bytes of a body (decompressed).
+    pub max_body_bytes: u64,
+    /// Records a request may hold, unless the domain has its own limit.
+    pub records_per_task: usize,
+    /// Most records a synchronous answer returns.
+    pub sync_max_records: usize,
+    /// How long a synchronous request waits for its task.
+    pub sync_timeout_ms: u64,
+}
+
+/// The compatible endpoints' shared state.
+#[derive(Clone, Debug)]
+pub struct Compat {
+    pub context: ApiContext,
+    pub intake: Intake,
+    pub settings: Arc<CompatSettings>,
+}
+
+impl Compat {
+    /// `principal` as the intake sees who submits a task.
+    pub fn submitter(&self, principal: &Principal) -> Submitter {
+        Submitter {
+            domain_id: principal.domain.id,
+            domain: principal.domain.name.clone(),
+            read_only: principal.read_only,
+            database: self.context.database(principal),
+        }
+    }
+}
+
+/// A product's boolean field given as text (see [`parse_flag`]).
+pub(crate) fn option_flag(name: &str, text: Option<&str>) -> Result<bool, DialectError> {
+    parse_flag(name, text)
+        .map_err(|invalid: InvalidFlag| DialectError::BadRequest(invalid.to_string()))
+}
 
 /// The compatible endpoints (without a fallback, so that they can be merged with others).
-pub fn router(gateway: Gateway) -> Router {
-    let context = gateway.context.clone();
+pub fn router(compat: Compat) -> Router {
+    let context = compat.context.clone();
     let api = Router::new()
         .route(
             "/api/external/import/profile",
@@ -44,7 +86,7 @@ pub fn router(gateway: Gateway) -> Router {
             post(altcraft_workflows::task_status),
         )
         .layer(DefaultBodyLimit::disable());
-    with_api_layers(api, &context).with_state(gateway)
+    with_api_layers(api, &context).with_state(compat)
 }
 
 /// One document of a compatible endpoint (for the fuzz target and its corpus): the first byte

@@ -4,6 +4,7 @@
 //! fields. At most 10 000 rows; fewer than 100 are answered synchronously, else `202` with a
 //! task id for `POST /api/external/info/task`.
 
+use crate::Compat;
 use crate::ProfileDraft;
 use crate::admission::{Admission, KeyPlace, admit_request};
 use crate::{
@@ -18,12 +19,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use userhub_domain::{ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskOptions};
-use userhub_gateway::Gateway;
-use userhub_gateway::ingest::RawRecord;
-use userhub_gateway::ingest::RecordOutcome;
-use userhub_gateway::ingest::{
+use userhub_http_common::decode::RawRecord;
+use userhub_http_common::decode::{
     broken_record, check_columns, failed_record, json_record, json_rows, read_columns, row_cells,
 };
+use userhub_tasks::readback::RecordOutcome;
 
 /// The tasks' input format, which tells this endpoint's tasks apart.
 const PRODUCT: &str = "xtremepush";
@@ -47,10 +47,10 @@ struct TaskInfoRequest {
 }
 
 /// Where Xtremepush requests carry the key, and their body limit.
-fn admission(gateway: &Gateway, limit: u64, writes: bool) -> Admission {
+fn admission(compat: &Compat, limit: u64, writes: bool) -> Admission {
     Admission {
         place: KeyPlace::JsonMember("apptoken"),
-        limit: limit.min(gateway.settings.max_body_bytes),
+        limit: limit.min(compat.settings.max_body_bytes),
         writes,
         product_rate: |_| None,
     }
@@ -173,16 +173,16 @@ fn records_of(
 }
 
 /// `POST /api/external/import/profile`.
-pub async fn import_profiles(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
-    match import(&gateway, request).await {
+pub async fn import_profiles(State(compat): State<Compat>, request: DialectRequest) -> Response {
+    match import(&compat, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
 }
 
-async fn import(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let admission = admission(gateway, u64::MAX, true);
-    let admitted = admit_request(gateway, request, admission).await?;
+async fn import(compat: &Compat, request: DialectRequest) -> Result<Response, DialectError> {
+    let admission = admission(compat, u64::MAX, true);
+    let admitted = admit_request(compat, request, admission).await?;
     let principal = admitted.principal;
     let request: ImportRequest<'_> = serde_json::from_slice(&admitted.body).map_err(|error| {
         DialectError::BadRequest(format!(
@@ -207,7 +207,7 @@ async fn import(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
             "You must set a user_id (or, for anonymous profiles, a device_id) column".to_owned(),
         ));
     };
-    let limit = MAX_ROWS.min(record_limit(gateway, &principal));
+    let limit = MAX_ROWS.min(record_limit(compat, &principal));
     let records = records_of(&columns, rows, limit).map_err(|error| match error {
         DialectError::TooLarge(_) => DialectError::BadRequest(format!(
             "at most {limit} rows per request; send the rest in further requests"
@@ -224,7 +224,7 @@ async fn import(gateway: &Gateway, request: DialectRequest) -> Result<Response, 
         product: PRODUCT,
         records,
     };
-    Ok(match run(gateway, &principal, task, synchronous).await? {
+    Ok(match run(compat, &principal, task, synchronous).await? {
         Ran::Accepted(created) => (
             StatusCode::ACCEPTED,
             Json(json!({"success": true, "code": 202, "task_id": created.task_id.get()})),
@@ -269,16 +269,16 @@ fn row_result(row: usize, outcome: Option<&RecordOutcome>) -> Value {
 
 /// `POST /api/external/info/task`: `{apptoken, id}` → the import's progress and, once it is
 /// complete, every row's outcome.
-pub async fn task_info(State(gateway): State<Gateway>, request: DialectRequest) -> Response {
-    match info(&gateway, request).await {
+pub async fn task_info(State(compat): State<Compat>, request: DialectRequest) -> Response {
+    match info(&compat, request).await {
         Ok(response) => response,
         Err(error) => failure(error),
     }
 }
 
-async fn info(gateway: &Gateway, request: DialectRequest) -> Result<Response, DialectError> {
-    let admission = admission(gateway, 64 * 1024, false);
-    let admitted = admit_request(gateway, request, admission).await?;
+async fn info(compat: &Compat, request: DialectRequest) -> Result<Response, DialectError> {
+    let admission = admission(compat, 64 * 1024, false);
+    let admitted = admit_request(compat, request, admission).await?;
     let principal = admitted.principal;
     let request: TaskInfoRequest = serde_json::from_slice(&admitted.body).map_err(|error| {
         DialectError::BadRequest(format!(
@@ -288,7 +288,7 @@ async fn info(gateway: &Gateway, request: DialectRequest) -> Result<Response, Di
     let task_id = task_id_of(request.id.as_ref())
         .ok_or_else(|| DialectError::BadRequest("`id` must be a task id".to_owned()))?;
     // Only this endpoint's imports (whose results are at most MAX_ROWS entries) are shown.
-    let task = dialect_task(gateway, &principal, task_id, &[PRODUCT])
+    let task = dialect_task(compat, &principal, task_id, &[PRODUCT])
         .await?
         .ok_or_else(|| DialectError::NotFound(format!("task {task_id} not found")))?;
     let progress = if task.total > 0 {
@@ -306,7 +306,7 @@ async fn info(gateway: &Gateway, request: DialectRequest) -> Result<Response, Di
         "failed": task.failed,
     });
     if task.state == userhub_domain::TaskState::Completed {
-        let outcomes = task_outcomes(gateway, &principal, &task).await?;
+        let outcomes = task_outcomes(compat, &principal, &task).await?;
         data["results"] = outcomes
             .iter()
             .enumerate()

@@ -154,3 +154,23 @@ mod tests {
         assert_eq!(serde_json::from_str::<TaskOptions>(&text).unwrap(), options);
     }
 }
+
+/// A boolean option's text that is neither true nor false.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` must be true or false, not `{given}`")]
+pub struct InvalidFlag {
+    pub name: String,
+    pub given: String,
+}
+
+/// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
+pub fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, InvalidFlag> {
+    match text.map(str::trim).unwrap_or_default() {
+        "" | "false" | "0" => Ok(false),
+        "true" | "1" => Ok(true),
+        other => Err(InvalidFlag {
+            name: name.to_owned(),
+            given: other.to_owned(),
+        }),
+    }
+}

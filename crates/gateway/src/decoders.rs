@@ -5,7 +5,6 @@
 
 use crate::request::{inspect_headers, read_request};
 use crate::settings::GatewaySettings;
-use crate::validate::validate_records;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
 use userhub_domain::profile::core::CoreProfileState;
@@ -17,6 +16,7 @@ use userhub_domain::record::{
 use userhub_domain::values::CustomFields;
 use userhub_domain::{FieldError, IdentityKind, MatchBy};
 use userhub_http_common::decode::RecordContent;
+use userhub_tasks::intake::validate::validate_records;
 
 fn check_errors(errors: &[FieldError]) {
     assert!(!errors.is_empty(), "a refused record says why");

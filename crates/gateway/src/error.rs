@@ -3,11 +3,11 @@
 
 use crate::problems::{ActionProblem, OptionProblem};
 use axum::http::StatusCode;
-use userhub_domain::TaskId;
+
 use userhub_http_common::ApiError;
 use userhub_http_common::decode::{DecodeError, MediaProblem, PayloadProblem};
 use userhub_store::StoreError;
-use userhub_tasks::TransportError;
+use userhub_tasks::TaskError;
 
 /// Why a create request was refused (no task was created).
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +37,6 @@ pub enum GatewayError {
     PayloadTooLarge { limit: u64 },
     #[error(transparent)]
     UnsupportedMediaType(#[from] MediaProblem),
-    #[error("this API key is read-only and cannot start `{0}` tasks")]
-    ReadOnlyKey(String),
     #[error(
         "the request body is larger than {limit} bytes, the most a read-only key may send (its \
          tasks are exports, whose records are ids or one selector)"
@@ -46,40 +44,15 @@ pub enum GatewayError {
     ReadOnlyBodyTooLarge { limit: u64 },
     #[error(
         "`Idempotency-Key` must be 1 to {} visible ASCII characters, not starting with `{}`",
-        crate::idempotency::MAX_KEY_CHARS,
-        crate::idempotency::RETRY_KEY_PREFIX
+        userhub_tasks::intake::idempotency::MAX_KEY_CHARS,
+        userhub_tasks::intake::idempotency::RETRY_KEY_PREFIX
     )]
     InvalidIdempotencyKey,
-    #[error("this Idempotency-Key was already used for a different request")]
-    IdempotencyKeyReused,
-    #[error("a request with this Idempotency-Key is still being accepted; retry shortly")]
-    IdempotencyKeyInUse,
     #[error(transparent)]
     TimedOut(#[from] userhub_http_common::BodyTimeout),
-    /// PostgreSQL failed: `503` when it is transient, else `500`.
+    /// The task protocol refused or failed the request.
     #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The message broker failed or cannot be reached: `503`.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// A chunk message could not be encoded.
-    #[error("cannot encode a chunk message: {0}")]
-    ChunkEncoding(serde_json::Error),
-    /// A stored outcome blob of the task could not be inflated.
-    #[error("the stored outcomes of task {task_id} cannot be inflated: {source}")]
-    StoredOutcomes {
-        task_id: TaskId,
-        source: std::io::Error,
-    },
-    /// A stored outcome line of the task is not what the runtime writes.
-    #[error("a stored outcome of task {task_id} is malformed: {source}")]
-    StoredOutcomeLine {
-        task_id: TaskId,
-        source: serde_json::Error,
-    },
-    /// The awaited task was deleted while the request waited.
-    #[error("task {0} vanished while awaited")]
-    TaskVanished(TaskId),
+    Task(#[from] TaskError),
 }
 
 impl From<DecodeError> for GatewayError {
@@ -143,28 +116,44 @@ impl From<GatewayError> for ApiError {
                 "UNSUPPORTED_MEDIA_TYPE",
                 message,
             ),
-            GatewayError::ReadOnlyKey(_) => ApiError::forbidden(message),
-            GatewayError::Store(error) => ApiError::from(error),
-            GatewayError::Transport(error) => {
-                ApiError::unavailable("message broker").with_cause(&error)
-            }
+            GatewayError::Task(error) => task_error(error),
             GatewayError::InvalidIdempotencyKey => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", message)
             }
-            GatewayError::IdempotencyKeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                message,
-            ),
-            GatewayError::IdempotencyKeyInUse => {
-                ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", message)
-                    .with_header("retry-after", 1)
-            }
+
             GatewayError::TimedOut(timeout) => ApiError::from(timeout),
-            GatewayError::ChunkEncoding(_)
-            | GatewayError::StoredOutcomes { .. }
-            | GatewayError::StoredOutcomeLine { .. }
-            | GatewayError::TaskVanished(_) => ApiError::internal(&message),
         }
+    }
+}
+
+/// The answer to the task protocol's refusal or failure.
+pub fn task_error(error: TaskError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        TaskError::ReadOnlyKey(_) => ApiError::forbidden(message),
+        TaskError::SelectorNotAlone => {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD", message)
+        }
+        TaskError::IdempotencyKeyReused => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            message,
+        ),
+        TaskError::IdempotencyKeyInUse => {
+            ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", message)
+                .with_header("retry-after", 1)
+        }
+        TaskError::Store(error) => ApiError::from(error),
+        TaskError::Transport(error) => ApiError::unavailable("message broker").with_cause(&error),
+        TaskError::ChunkEncoding(_)
+        | TaskError::StoredOutcomes { .. }
+        | TaskError::StoredOutcomeLine { .. }
+        | TaskError::TaskVanished(_) => ApiError::internal(&message),
+    }
+}
+
+impl From<StoreError> for GatewayError {
+    fn from(error: StoreError) -> Self {
+        GatewayError::Task(TaskError::Store(error))
     }
 }

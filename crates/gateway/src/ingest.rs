@@ -4,10 +4,12 @@
 
 pub use crate::options::flag;
 pub use crate::request::ParsedRequest;
-pub use crate::submit::{Created, Submitted, submit};
-pub use crate::sync::{Awaited, Finished, OutcomeEntry, RecordOutcome, await_task, outcomes};
 pub use userhub_http_common::decode::{
     BodyError, BudgetError, ContentEncoding, PayloadFormat, RawRecord, RecordContent,
     bounded_array, broken_record, check_columns, check_value_count, decoded_stream, failed_record,
     json_record, json_rows, media_type, read_columns, row_cells,
+};
+pub use userhub_tasks::intake::{Created, Submitted};
+pub use userhub_tasks::readback::{
+    Awaited, Finished, OutcomeEntry, RecordOutcome, await_task, outcomes,
 };

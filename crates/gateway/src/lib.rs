@@ -3,14 +3,11 @@
 //! and publishes them with confirms before answering `201`. [`ingest`] is the library the
 //! compatible endpoints (`userhub-compat`) submit through.
 
-mod accept;
 pub mod cancel;
-mod chunking;
 pub mod decoders;
 mod error;
 mod idempotency;
 pub mod ingest;
-mod messages;
 mod options;
 pub mod problems;
 mod request;
@@ -18,10 +15,6 @@ pub mod retry;
 pub mod revert;
 pub mod routes;
 mod settings;
-mod stored_outcomes;
-mod submit;
-mod sync;
-mod validate;
 
 pub use error::GatewayError;
 pub use settings::GatewaySettings;
@@ -33,16 +26,17 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use userhub_http_common::{ApiContext, Process, ServiceError, with_api_layers};
+use userhub_http_common::{ApiContext, Principal, Process, ServiceError, with_api_layers};
 use userhub_tasks::ChunkTransport;
+use userhub_tasks::intake::{Intake, Submitter};
 use userhub_telemetry::BrokerProbe;
 
 /// The gateway's shared state.
 #[derive(Clone)]
 pub struct Gateway {
     pub context: ApiContext,
-    /// Where accepted tasks' chunks go.
-    pub transport: Arc<dyn ChunkTransport>,
+    /// Takes accepted tasks and publishes their chunks.
+    pub intake: Intake,
     pub settings: Arc<GatewaySettings>,
 }
 
@@ -62,10 +56,25 @@ impl Gateway {
         settings: GatewaySettings,
         transport: Arc<dyn ChunkTransport>,
     ) -> Gateway {
+        let intake = Intake {
+            transport,
+            settings: settings.intake_settings(),
+            metrics: process.metrics.clone(),
+        };
         Gateway {
             context: process.context.clone(),
-            transport,
+            intake,
             settings: Arc::new(settings),
+        }
+    }
+
+    /// `principal` as the intake sees who submits a task.
+    pub fn submitter(&self, principal: &Principal) -> Submitter {
+        Submitter {
+            domain_id: principal.domain.id,
+            domain: principal.domain.name.clone(),
+            read_only: principal.read_only,
+            database: self.context.database(principal),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::error::GatewayError;
 use crate::problems::OptionProblem;
+use userhub_domain::options::parse_flag;
 use userhub_domain::{MatchBy, TaskAction, TaskOptions};
 
 /// Option texts as they arrive, before they are checked.
@@ -15,17 +16,9 @@ pub struct OptionFields {
     dry_run: Option<String>,
 }
 
-/// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
+/// A boolean option's text (see [`parse_flag`]).
 pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
-    match text.map(str::trim).unwrap_or_default() {
-        "" | "false" | "0" => Ok(false),
-        "true" | "1" => Ok(true),
-        other => Err(OptionProblem::NotABoolean {
-            name: name.to_owned(),
-            given: other.to_owned(),
-        }
-        .into()),
-    }
+    parse_flag(name, text).map_err(|invalid| OptionProblem::NotABoolean(invalid).into())
 }
 
 /// The names of the request options.

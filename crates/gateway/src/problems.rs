@@ -3,7 +3,7 @@
 //! to a status and code once. Problems of the body itself are http-common's.
 
 use userhub_domain::TaskAction;
-use userhub_domain::options::InvalidMatchBy;
+use userhub_domain::options::{InvalidFlag, InvalidMatchBy};
 
 /// The action names, for the message of an unknown one.
 fn known_actions() -> String {
@@ -29,8 +29,8 @@ pub enum ActionProblem {
 /// What is wrong with a request option (EXT) or a query parameter's value.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionProblem {
-    #[error("`{name}` must be true or false, not `{given}`")]
-    NotABoolean { name: String, given: String },
+    #[error(transparent)]
+    NotABoolean(#[from] InvalidFlag),
     #[error("`match_by`: {0}")]
     MatchBy(#[from] InvalidMatchBy),
     #[error(

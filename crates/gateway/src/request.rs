@@ -21,14 +21,8 @@ use userhub_http_common::decode::{
 /// Longest `action` text part we read.
 const MAX_ACTION_BYTES: usize = 256;
 
-/// A create request, read and split into records.
-#[derive(Debug)]
-pub struct ParsedRequest {
-    pub action: TaskAction,
-    pub options: TaskOptions,
-    pub format: PayloadFormat,
-    pub records: Vec<RawRecord>,
-}
+/// A parsed request: what the intake takes.
+pub use userhub_tasks::intake::Submission as ParsedRequest;
 
 fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
     let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
@@ -73,7 +67,9 @@ impl RequestFields {
             if self.read_only {
                 if let Ok(action) = value.trim().parse::<TaskAction>() {
                     if action.is_write() {
-                        return Err(GatewayError::ReadOnlyKey(action.to_string()));
+                        return Err(
+                            userhub_tasks::TaskError::ReadOnlyKey(action.to_string()).into()
+                        );
                     }
                 }
             }

@@ -5,10 +5,7 @@
 
 use crate::Gateway;
 use crate::error::GatewayError;
-use crate::idempotency::RETRY_KEY_PREFIX;
 use crate::request::ParsedRequest;
-use crate::stored_outcomes::for_each_line;
-use crate::submit::submit_task;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, Uri};
@@ -22,6 +19,8 @@ use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::PooledClient;
 use userhub_store::ledger::OutcomeKind;
 use userhub_store::tasks::{TaskRecord, find_task};
+use userhub_tasks::intake::idempotency::RETRY_KEY_PREFIX;
+use userhub_tasks::readback::for_each_line;
 use utoipa::ToSchema;
 
 /// EXT: the answer to a retry request.
@@ -105,7 +104,7 @@ async fn pick(
     };
     for_each_line(client, task, OutcomeKind::Errors, |line| {
         let failed: FailedRecord<'_> = serde_json::from_str(line.text())
-            .map_err(|source| GatewayError::StoredOutcomeLine { task_id, source })?;
+            .map_err(|source| userhub_tasks::TaskError::StoredOutcomeLine { task_id, source })?;
         let retryable = failed.errors.iter().all(|error| error.code.is_retryable());
         if all_failed || retryable {
             take(&mut picked, failed);
@@ -236,7 +235,12 @@ pub async fn retry_task(
     };
     let choice = if all_failed { "all" } else { "retryable" };
     let key = format!("{RETRY_KEY_PREFIX}{task_id}:{choice}");
-    let submitted = submit_task(&gateway, &principal, request, Some(key), Some(task_id)).await?;
+    let submitter = gateway.submitter(&principal);
+    let submitted = gateway
+        .intake
+        .submit_child(&submitter, request, Some(key), Some(task_id))
+        .await
+        .map_err(GatewayError::from)?;
     Ok((
         StatusCode::CREATED,
         Json(RetryCreated {

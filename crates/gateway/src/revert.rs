@@ -4,9 +4,8 @@
 //! name each other; a task is reverted once.
 
 use crate::Gateway;
-use crate::idempotency::RETRY_KEY_PREFIX;
+use crate::error::GatewayError;
 use crate::request::ParsedRequest;
-use crate::submit::submit_task;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
@@ -18,6 +17,7 @@ use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
 use userhub_store::reverts::{Touched, images_expired, revert_task_of, touched_profiles};
 use userhub_store::tasks::{TaskRecord, find_task};
+use userhub_tasks::intake::idempotency::RETRY_KEY_PREFIX;
 use utoipa::ToSchema;
 
 /// EXT: the answer to a revert request.
@@ -170,7 +170,12 @@ pub async fn revert_task(
         records,
     };
     let key = format!("{RETRY_KEY_PREFIX}{task_id}:revert");
-    let submitted = submit_task(&gateway, &principal, request, Some(key), Some(task_id)).await?;
+    let submitter = gateway.submitter(&principal);
+    let submitted = gateway
+        .intake
+        .submit_child(&submitter, request, Some(key), Some(task_id))
+        .await
+        .map_err(GatewayError::from)?;
     Ok((
         StatusCode::CREATED,
         Json(RevertCreated {

@@ -5,8 +5,6 @@ use crate::error::GatewayError;
 use crate::idempotency;
 use crate::problems::OptionProblem;
 use crate::request::{inspect_headers, read_request};
-use crate::submit::{Created, submit};
-use crate::sync::{Awaited, Finished, RecordOutcome, await_task, selection_size};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
@@ -19,6 +17,8 @@ use std::time::Duration;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
+use userhub_tasks::intake::Created;
+use userhub_tasks::readback::{Awaited, Finished, RecordOutcome, await_task, selection_size};
 use utoipa::ToSchema;
 
 /// A created task, as the `201` answer shows it.
@@ -178,7 +178,12 @@ pub async fn create_task(
     // An export's size is known only once its selector is counted: a large one is accepted
     // but not awaited (202, as for a task slower than the sync timeout).
     let too_large = wait && selection_exceeds(&gateway, &principal, &request).await?;
-    let submitted = submit(&gateway, &principal, request, idempotency_key).await?;
+    let submitter = gateway.submitter(&principal);
+    let submitted = gateway
+        .intake
+        .submit(&submitter, request, idempotency_key)
+        .await
+        .map_err(GatewayError::from)?;
     let created = &submitted.created;
     let domain = &principal.domain.name;
     if !wait || too_large {
@@ -197,7 +202,8 @@ pub async fn create_task(
         timeout,
         settings.sync_max_records,
     )
-    .await?;
+    .await
+    .map_err(GatewayError::from)?;
     let mut response = match awaited {
         Awaited::Finished(finished) => completed_response(domain, &finished),
         Awaited::Running(state) => {

@@ -67,6 +67,15 @@ impl GatewaySettings {
         #[cfg(not(feature = "fault-injection"))]
         false
     }
+
+    /// How the intake cuts tasks into chunks.
+    pub fn intake_settings(&self) -> userhub_tasks::intake::IntakeSettings {
+        userhub_tasks::intake::IntakeSettings {
+            chunk_records: self.chunk_records,
+            chunk_bytes: self.chunk_bytes,
+            crash_before_queued: self.crash_before_queued(),
+        }
+    }
 }
 
 impl Default for GatewaySettings {

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use userhub_broker::{Broker, BrokerSettings};
+use userhub_compat::{Compat, CompatSettings};
 use userhub_domain::TaskAction;
 use userhub_gateway::Gateway;
 pub use userhub_http_common::ServiceError as ServerError;
@@ -117,7 +118,7 @@ async fn run_combined(
         let gateway = Gateway::new(&process, settings.gateway.clone(), transport);
         let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
         let routes = userhub_gateway::router(gateway.clone())
-            .merge(userhub_compat::router(gateway))
+            .merge(userhub_compat::router(compat(&gateway, &settings)))
             .merge(webhooks)
             .merge(userhub_status::service_routes(
                 &process,
@@ -150,6 +151,22 @@ pub async fn run_api(
     run_combined(settings, &[], listener, shutdown).await
 }
 
+/// The compatible endpoints' state: the gateway's context and intake, and its body and
+/// request limits.
+fn compat(gateway: &Gateway, settings: &Settings) -> Compat {
+    let limits = &settings.gateway;
+    Compat {
+        context: gateway.context.clone(),
+        intake: gateway.intake.clone(),
+        settings: Arc::new(CompatSettings {
+            max_body_bytes: limits.max_body_bytes,
+            records_per_task: limits.records_per_task,
+            sync_max_records: limits.sync_max_records,
+            sync_timeout_ms: limits.sync_timeout_ms,
+        }),
+    }
+}
+
 /// The HTTP ingest service alone.
 pub async fn run_gateway(
     settings: Settings,
@@ -162,7 +179,7 @@ pub async fn run_gateway(
         let gateway = Gateway::new(&process, settings.gateway.clone(), Arc::new(broker));
         let webhooks = userhub_webhooks::router(process.context.clone(), settings.webhooks.clone());
         let process = process
-            .with_routes(userhub_compat::router(gateway.clone()))
+            .with_routes(userhub_compat::router(compat(&gateway, &settings)))
             .with_routes(webhooks);
         userhub_gateway::run(process, gateway, probe, Some(listener), shutdown).await
     })

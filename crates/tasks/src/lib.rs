@@ -8,9 +8,12 @@
 
 pub mod apply;
 pub mod envelope;
+mod error;
 mod faults;
 pub mod handler;
+pub mod intake;
 pub mod jobs;
+pub mod readback;
 mod replica;
 mod settings;
 pub mod transport;
@@ -19,6 +22,7 @@ mod worker;
 pub use apply::{
     ChunkDisposition, ChunkError, OutcomeWriter, apply_chunk, apply_chunk_with_hook, fail_chunk,
 };
+pub use error::TaskError;
 pub use faults::{CrashPlan, CrashPoint, WorkerFaults};
 pub use handler::{
     AppProfileRef, ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey,

@@ -276,6 +276,25 @@ mod tests {
     }
 
     #[test]
+    fn an_array_and_its_lines_give_the_same_record_texts() {
+        // Idempotency keys compare requests by these texts, whatever the encoding.
+        let texts = |chunks: &[&[u8]]| -> Vec<String> {
+            let (_, records) = collect(chunks).unwrap();
+            records
+                .iter()
+                .map(|record| match &record.content {
+                    RecordContent::Json(json) => json.get().to_owned(),
+                    RecordContent::Broken { raw, .. } => raw.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            texts(&[b"[{\"a\":1}, {\"b\":[2, 3]}]"]),
+            texts(&[b"{\"a\":1}\r\n{\"b\":[2, 3]}\n"])
+        );
+    }
+
+    #[test]
     fn request_level_problems_are_errors() {
         assert!(matches!(
             collect(&[b"   \n \n"]),

@@ -4,14 +4,14 @@
 //! in input order and decides which of them wins; full validation happens once, in the worker.
 //! A lone selector record turns a `get_*` task into an export of whole sets of profiles.
 
-use crate::error::GatewayError;
+use crate::error::TaskError;
 use serde_json::Value;
 use std::collections::HashMap;
+use userhub_domain::record::raw::{RawRecord, RecordContent};
 use userhub_domain::record::{
     ExportRequest, ExportTarget, RecordKeys, is_selector, parse_export_record, record_keys,
 };
 use userhub_domain::{FieldError, MatchBy, TaskAction};
-use userhub_http_common::decode::{RawRecord, RecordContent};
 
 /// What the gateway learnt about one record.
 #[derive(Debug, Default)]
@@ -122,7 +122,7 @@ fn is_export(action: TaskAction) -> bool {
 }
 
 /// A lone selector record's plan, if the task is an export by selector.
-fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Plan>, GatewayError> {
+fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Plan>, TaskError> {
     if !is_export(action) {
         return Ok(None);
     }
@@ -134,7 +134,7 @@ fn selector_plan(action: TaskAction, records: &[RawRecord]) -> Result<Option<Pla
         return Ok(None);
     }
     if records.len() > 1 {
-        return Err(userhub_http_common::decode::PayloadProblem::SelectorNotAlone.into());
+        return Err(TaskError::SelectorNotAlone);
     }
     let RecordContent::Json(json) = &records[0].content else {
         return Ok(None);
@@ -159,7 +159,7 @@ pub fn validate_records(
     action: TaskAction,
     match_by: Option<&MatchBy>,
     records: &[RawRecord],
-) -> Result<Plan, GatewayError> {
+) -> Result<Plan, TaskError> {
     if let Some(plan) = selector_plan(action, records)? {
         return Ok(plan);
     }
@@ -206,14 +206,8 @@ pub fn validate_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::sample_records::records;
     use userhub_domain::{ErrorCode, IdentityKind};
-    use userhub_http_common::decode::PayloadCollector;
-
-    fn records(text: &str) -> Vec<RawRecord> {
-        let mut collector = PayloadCollector::new(100, 10_000, false);
-        collector.push(text.as_bytes()).unwrap();
-        collector.finish().unwrap().1
-    }
 
     fn keys(action: TaskAction, match_by: Option<&MatchBy>, text: &str) -> Vec<Option<i64>> {
         match validate_records(action, match_by, &records(text)).unwrap() {
@@ -272,7 +266,7 @@ mod tests {
             None,
             &records("{\"all\":true}\n{\"core-profile-id\":1}\n"),
         );
-        assert!(matches!(mixed, Err(GatewayError::InvalidPayload(_))));
+        assert!(matches!(mixed, Err(TaskError::SelectorNotAlone)));
         let bad = validate_records(
             TaskAction::GetAppProfiles,
             None,

@@ -1,12 +1,12 @@
 //! Serialising chunks into broker messages of schema `userhub.chunk.v1` without copying records.
 
-use crate::validate::Verdict;
+use super::validate::Verdict;
+use crate::envelope::CHUNK_SCHEMA_V1;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use userhub_domain::DomainId;
+use userhub_domain::record::raw::{RawRecord, RecordContent};
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
-use userhub_http_common::decode::{RawRecord, RecordContent};
-use userhub_tasks::envelope::CHUNK_SCHEMA_V1;
 
 /// Borrowing twin of `userhub_tasks::envelope::ChunkMessage` (same JSON).
 #[derive(Serialize)]
@@ -115,19 +115,19 @@ pub fn selector_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use userhub_http_common::decode::PayloadCollector;
-    use userhub_tasks::envelope::ChunkMessage;
+    use crate::envelope::ChunkMessage;
+    use crate::intake::sample_records::records;
 
     #[test]
     fn messages_parse_as_the_domain_envelope() {
-        let mut collector = PayloadCollector::new(10, 1000, false);
-        collector
-            .push(b"{\"identities\":[{\"uid\":\"a\"}]}\nbroken\n")
-            .unwrap();
-        let (_, records) = collector.finish().unwrap();
-        let crate::validate::Plan::Records(verdicts) =
-            crate::validate::validate_records(TaskAction::CreateCoreProfiles, None, &records)
-                .unwrap()
+        let records = records("{\"identities\":[{\"uid\":\"a\"}]}\nbroken\n");
+        let super::super::validate::Plan::Records(verdicts) =
+            super::super::validate::validate_records(
+                TaskAction::CreateCoreProfiles,
+                None,
+                &records,
+            )
+            .unwrap()
         else {
             panic!("records expected")
         };

@@ -1,15 +1,17 @@
-//! Synchronous small batches (EXT): after accepting a task, the request waits for it to complete
-//! and answers with every record's outcome inline, in input order.
+//! Readback: a task's stored outcome lines, blob by blob in index order — for the synchronous
+//! answer of small batches (EXT: after accepting a task the request waits for it to complete and
+//! answers with every record's outcome inline, in input order) and for retries of failed records.
 
-use crate::error::GatewayError;
-use crate::stored_outcomes::for_each_line;
+use crate::error::TaskError;
 use serde_json::value::RawValue;
 use std::time::Duration;
 use userhub_domain::DomainId;
+use userhub_domain::outcome_line;
 use userhub_domain::outcome_line::{ErrorMembers, OutcomeLine, ResultMembers};
 use userhub_domain::{TaskId, TaskKey, TaskState};
+use userhub_store::GenericClient;
 use userhub_store::TenantPool;
-use userhub_store::ledger::OutcomeKind;
+use userhub_store::ledger::{OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::tasks::{TaskRecord, find_task};
 
 /// One record's outcome: its results-file line, or its errors-file line.
@@ -61,7 +63,7 @@ pub async fn await_task(
     task_id: TaskId,
     timeout: Duration,
     max_records: usize,
-) -> Result<Awaited, GatewayError> {
+) -> Result<Awaited, TaskError> {
     let task = match wait_completed(pool, domain_id, task_id, timeout).await? {
         Ok(task) => task,
         Err(state) => return Ok(Awaited::Running(state)),
@@ -80,7 +82,7 @@ pub async fn selection_size(
     domain_id: DomainId,
     action: userhub_domain::TaskAction,
     selector: &userhub_domain::profile::selector::ExportSelector,
-) -> Result<i64, GatewayError> {
+) -> Result<i64, TaskError> {
     use userhub_store::exports::{ExportKind, count_selection};
     let kind = if action == userhub_domain::TaskAction::GetAppProfiles {
         ExportKind::AppProfiles
@@ -97,7 +99,7 @@ pub async fn wait_completed(
     domain_id: DomainId,
     task_id: TaskId,
     timeout: Duration,
-) -> Result<Result<TaskRecord, TaskState>, GatewayError> {
+) -> Result<Result<TaskRecord, TaskState>, TaskError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut pause = Duration::from_millis(10);
     loop {
@@ -109,7 +111,7 @@ pub async fn wait_completed(
             Some(task) if task.state == TaskState::Completed => return Ok(Ok(task)),
             Some(task) => task.state,
             None => {
-                return Err(GatewayError::TaskVanished(task_id));
+                return Err(TaskError::TaskVanished(task_id));
             }
         };
         if tokio::time::Instant::now() >= deadline {
@@ -126,7 +128,7 @@ pub async fn outcomes(
     pool: &TenantPool,
     task: TaskKey,
     total: usize,
-) -> Result<Vec<Option<RecordOutcome>>, GatewayError> {
+) -> Result<Vec<Option<RecordOutcome>>, TaskError> {
     let mut by_index: Vec<Option<RecordOutcome>> = vec![None; total];
     let client = pool.get().await?;
     for kind in [OutcomeKind::Results, OutcomeKind::Errors] {
@@ -141,7 +143,7 @@ pub async fn outcomes(
                 OutcomeKind::Results => OutcomeEntry::read(line).map(RecordOutcome::Succeeded),
                 OutcomeKind::Errors => OutcomeEntry::read(line).map(RecordOutcome::Failed),
             };
-            *slot = Some(outcome.map_err(|source| GatewayError::StoredOutcomeLine {
+            *slot = Some(outcome.map_err(|source| TaskError::StoredOutcomeLine {
                 task_id: task.task_id,
                 source,
             })?);
@@ -150,4 +152,33 @@ pub async fn outcomes(
         .await?;
     }
     Ok(by_index)
+}
+
+/// Blobs read per round trip.
+const BLOBS_PER_FETCH: i64 = 32;
+
+/// Calls `visit` with every `kind` line of the task, in the order the blobs are stored.
+pub async fn for_each_line(
+    client: &impl GenericClient,
+    task: TaskKey,
+    kind: OutcomeKind,
+    mut visit: impl FnMut(&OutcomeLine<'_>) -> Result<(), TaskError>,
+) -> Result<(), TaskError> {
+    let task_id = task.task_id;
+    let mut after = OutcomePosition::START;
+    loop {
+        let blobs = outcome_page(client, task, kind, after, BLOBS_PER_FETCH).await?;
+        let Some(last) = blobs.last() else {
+            return Ok(());
+        };
+        after = last.position;
+        for blob in blobs {
+            let text = blob
+                .text()
+                .map_err(|source| TaskError::StoredOutcomes { task_id, source })?;
+            for line in outcome_line::lines(&text).filter_map(OutcomeLine::parse) {
+                visit(&line)?;
+            }
+        }
+    }
 }

@@ -4,8 +4,9 @@
 //! client gets 503; if the gateway dies half-way, workers find the task still `created` without
 //! its lock and report it failed. So `201` is only ever said for a task that will complete.
 
-use crate::error::GatewayError;
-use crate::idempotency::Idempotency;
+use super::idempotency::Idempotency;
+use crate::error::TaskError;
+use crate::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
@@ -14,7 +15,6 @@ use userhub_store::TenantPool;
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
-use userhub_tasks::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
 
 /// The unique index that makes idempotency keys unique per domain.
 const IDEMPOTENCY_INDEX: &str = "tasks_by_idempotency_key";
@@ -51,13 +51,13 @@ pub async fn accept_task(
     transport: &dyn ChunkTransport,
     task: &TaskToAccept,
     crash_before_queued: bool,
-    build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, GatewayError>,
-) -> Result<Accepted, GatewayError> {
+    build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, TaskError>,
+) -> Result<Accepted, TaskError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
     if !transport.is_up() {
-        return Err(GatewayError::Transport(TransportError::Unavailable));
+        return Err(TaskError::Transport(TransportError::Unavailable));
     }
-    let mut client = pool.get().await.map_err(GatewayError::from)?;
+    let mut client = pool.get().await.map_err(TaskError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
     let key = TaskKey::new(task.domain_id, task_id);
     let bodies = match build_chunks(task_id) {
@@ -71,13 +71,13 @@ pub async fn accept_task(
         .transaction()
         .await
         .map_err(StoreError::from)
-        .map_err(GatewayError::from)?;
+        .map_err(TaskError::from)?;
     lock_task(&transaction, key)
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(TaskError::from)?;
     let backlog = domain_backlog(&transaction, task.domain_id)
         .await
-        .map_err(GatewayError::from)?;
+        .map_err(TaskError::from)?;
     let priority = priority_for_backlog(backlog);
     match publish(transport, task.action, key, priority, bodies).await {
         Ok(()) => {
@@ -87,12 +87,12 @@ pub async fn accept_task(
             }
             let state = mark_queued(&transaction, key)
                 .await
-                .map_err(GatewayError::from)?;
+                .map_err(TaskError::from)?;
             transaction
                 .commit()
                 .await
                 .map_err(StoreError::from)
-                .map_err(GatewayError::from)?;
+                .map_err(TaskError::from)?;
             Ok(Accepted {
                 task_id,
                 state: state.unwrap_or(TaskState::Queued),
@@ -104,7 +104,7 @@ pub async fn accept_task(
             if withdrawn.is_ok() {
                 let _ = transaction.commit().await;
             }
-            Err(GatewayError::from(error))
+            Err(TaskError::from(error))
         }
     }
 }
@@ -112,7 +112,7 @@ pub async fn accept_task(
 async fn insert_with_fresh_id(
     client: &userhub_store::PooledClient,
     task: &TaskToAccept,
-) -> Result<TaskId, GatewayError> {
+) -> Result<TaskId, TaskError> {
     let mut last_error = None;
     for _ in 0..ID_ATTEMPTS {
         let id = TaskId::generate();
@@ -140,13 +140,13 @@ async fn insert_with_fresh_id(
             // Another domain has a task with this id: draw another.
             Ok(false) => {}
             Err(error) if error.constraint() == Some(IDEMPOTENCY_INDEX) => {
-                return Err(GatewayError::IdempotencyKeyInUse);
+                return Err(TaskError::IdempotencyKeyInUse);
             }
             Err(error) if error.is_unique_violation() => last_error = Some(error),
             Err(error) => return Err(error.into()),
         }
     }
-    Err(GatewayError::from(last_error.unwrap_or_else(|| {
+    Err(TaskError::from(last_error.unwrap_or_else(|| {
         StoreError::Config("no task id".to_owned())
     })))
 }

@@ -1,0 +1,254 @@
+//! Intake: from parsed records to a committed task and its published chunks. The records are
+//! validated (which share a chunk, whether it is an export by selector), an `Idempotency-Key`
+//! is honoured, the records are grouped into chunks, and the task is accepted durably — its
+//! row committed and every chunk confirmed by the transport — before the caller answers `201`.
+//! Shared by the native API and the compatible endpoints.
+
+mod accept;
+mod chunking;
+pub mod idempotency;
+mod messages;
+#[cfg(test)]
+mod sample_records;
+pub mod validate;
+
+pub use accept::{Accepted, TaskToAccept, accept_task};
+pub use chunking::{ChunkLimits, assign_chunks};
+pub use messages::{TaskHeader, chunk_messages, selector_message};
+
+use crate::error::TaskError;
+use crate::transport::ChunkTransport;
+use idempotency::{Idempotency, Prior};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tracing::Instrument;
+use userhub_domain::manifest::ChunkManifest;
+use userhub_domain::record::raw::{PayloadFormat, RawRecord, RecordContent};
+use userhub_domain::{DomainId, TaskAction, TaskId, TaskOptions, TaskState};
+use userhub_store::TenantPool;
+use userhub_telemetry::Metrics;
+use validate::{Plan, Verdict, validate_records};
+
+/// How tasks are cut into chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeSettings {
+    /// Most records of one chunk.
+    pub chunk_records: usize,
+    /// Most bytes of one chunk's records.
+    pub chunk_bytes: usize,
+    /// Fault tests only: the process dies after publishing, before the task is queued.
+    pub crash_before_queued: bool,
+}
+
+/// Takes tasks: where their chunks go, how they are cut, what is counted.
+#[derive(Clone)]
+pub struct Intake {
+    pub transport: Arc<dyn ChunkTransport>,
+    pub settings: IntakeSettings,
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Intake")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who submits a task: the domain, whether its key may write, and its connections.
+#[derive(Debug, Clone)]
+pub struct Submitter {
+    pub domain_id: DomainId,
+    pub domain: String,
+    pub read_only: bool,
+    pub database: TenantPool,
+}
+
+/// A task's request, parsed: what to do, with which options, and its records.
+#[derive(Debug)]
+pub struct Submission {
+    pub action: TaskAction,
+    pub options: TaskOptions,
+    pub format: PayloadFormat,
+    pub records: Vec<RawRecord>,
+}
+
+/// What a `201` reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Created {
+    pub task_id: TaskId,
+    pub state: TaskState,
+    pub action: TaskAction,
+    pub total: i64,
+}
+
+/// An accepted task, and whether it is an idempotent repeat of an earlier request.
+#[derive(Debug, Clone, Copy)]
+pub struct Submitted {
+    pub created: Created,
+    pub replayed: bool,
+}
+
+/// The chunks of a record-by-record task, as positions into the request's records.
+fn plan_chunks(
+    settings: &IntakeSettings,
+    request: &Submission,
+    verdicts: &[Verdict],
+) -> Vec<Vec<usize>> {
+    let sizes = request.records.iter().map(|record| match &record.content {
+        RecordContent::Json(json) => json.get().len(),
+        RecordContent::Broken { raw, .. } => raw.len(),
+    });
+    let limits = ChunkLimits {
+        max_records: settings.chunk_records.max(1),
+        max_bytes: settings.chunk_bytes.max(1),
+    };
+    assign_chunks(
+        verdicts.iter().map(|verdict| verdict.key).zip(sizes),
+        limits,
+    )
+}
+
+impl Intake {
+    /// Validates `request` and accepts it as a task of `submitter`'s domain: once this returns,
+    /// the task row is committed and every chunk is confirmed by the transport.
+    pub async fn submit(
+        &self,
+        submitter: &Submitter,
+        request: Submission,
+        idempotency_key: Option<String>,
+    ) -> Result<Submitted, TaskError> {
+        self.submit_child(submitter, request, idempotency_key, None)
+            .await
+    }
+}
+
+impl Intake {
+    /// [`Intake::submit`] for a task that retries (or reverts) task `parent_task_id`; its key
+    /// starts with [`idempotency::RETRY_KEY_PREFIX`].
+    pub async fn submit_child(
+        &self,
+        submitter: &Submitter,
+        request: Submission,
+        idempotency_key: Option<String>,
+        parent_task_id: Option<TaskId>,
+    ) -> Result<Submitted, TaskError> {
+        let action = request.action;
+        if action.is_write() && submitter.read_only {
+            return Err(TaskError::ReadOnlyKey(action.to_string()));
+        }
+        let plan = validate_records(action, request.options.match_by.as_ref(), &request.records)?;
+        let idempotency = idempotency_key.map(|key| Idempotency {
+            key,
+            request_hash: idempotency::request_hash(action, &request.options, &request.records),
+        });
+        if let Some(idempotency) = &idempotency {
+            let prior =
+                idempotency::check(&submitter.database, submitter.domain_id, idempotency).await?;
+            if let Prior::Replay(task) = prior {
+                let accepted = Created {
+                    task_id: task.id,
+                    state: task.state,
+                    action,
+                    total: task.total,
+                };
+                return Ok(Submitted {
+                    created: accepted,
+                    replayed: true,
+                });
+            }
+        }
+        let (total, chunks) = match &plan {
+            // A selector's size is known once a worker has planned the export.
+            Plan::Selector(_) => (0, Vec::new()),
+            Plan::Records(verdicts) => (
+                request.records.len() as i64,
+                plan_chunks(&self.settings, &request, verdicts),
+            ),
+        };
+        let chunk_indexes: Vec<Vec<u32>> = chunks
+            .iter()
+            .map(|positions| {
+                positions
+                    .iter()
+                    .map(|&at| request.records[at].index)
+                    .collect()
+            })
+            .collect();
+        let manifest = match &plan {
+            Plan::Selector(_) => ChunkManifest::from_chunks([&[][..]]),
+            Plan::Records(_) => ChunkManifest::from_chunks(chunk_indexes.iter().map(Vec::as_slice)),
+        };
+        let task = TaskToAccept {
+            domain_id: submitter.domain_id,
+            action,
+            input_format: request.format.as_str(),
+            total,
+            chunks_total: chunks.len().max(1) as i32,
+            manifest,
+            idempotency,
+            options: request.options.clone(),
+            parent_task_id,
+        };
+        let render = |task_id: TaskId| {
+            let header = TaskHeader {
+                task_id,
+                domain_id: submitter.domain_id,
+                domain: &submitter.domain,
+                action,
+                options: &request.options,
+            };
+            let rendered = match &plan {
+                Plan::Selector(selector) => {
+                    selector_message(header, selector).map(|body| vec![body])
+                }
+                Plan::Records(verdicts) => {
+                    chunk_messages(header, &request.records, verdicts, &chunks)
+                }
+            };
+            rendered.map_err(TaskError::ChunkEncoding)
+        };
+        let crash = self.settings.crash_before_queued;
+        let span = tracing::info_span!(
+            "accept_task",
+            domain = %submitter.domain,
+            %action,
+            records = task.total,
+            task_id = tracing::field::Empty,
+        );
+        let accepted = accept_task(
+            &submitter.database,
+            self.transport.as_ref(),
+            &task,
+            crash,
+            render,
+        )
+        .instrument(span.clone())
+        .await?;
+        span.record("task_id", tracing::field::display(accepted.task_id));
+        let labels = userhub_telemetry::ActionLabels {
+            action: action.as_str().to_owned(),
+        };
+        self.metrics.tasks_accepted.get_or_create(&labels).inc();
+        tracing::info!(
+            task_id = %accepted.task_id,
+            domain = %submitter.domain,
+            %action,
+            records = task.total,
+            chunks = task.chunks_total,
+            "task accepted"
+        );
+        let created = Created {
+            task_id: accepted.task_id,
+            state: accepted.state,
+            action,
+            total: task.total,
+        };
+        Ok(Submitted {
+            created,
+            replayed: false,
+        })
+    }
+}
