@@ -1,7 +1,5 @@
 //! EXT task control: `POST /v2/{domain}/identity/bulk_actions/{task_id}/cancel` asks an open
-//! task to stop. Chunks already committed keep their records' outcomes; every record applied
-//! after the request commits fails with `CANCELED`, and the task completes with outcome
-//! `canceled` once its last chunk is through (workers, not this request, finish it).
+//! task to stop (`userhub_tasks::control::cancel` says what that means).
 
 use crate::Gateway;
 use axum::Json;
@@ -9,10 +7,10 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use userhub_domain::{TaskId, TaskKey};
+use userhub_domain::TaskId;
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_store::tasks::{CancelRequest, find_task, request_cancel};
+use userhub_tasks::control::cancel_own;
 use utoipa::ToSchema;
 
 /// EXT: the answer to a cancel request.
@@ -57,28 +55,14 @@ pub async fn cancel_task(
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<CancelRequested>), ApiError> {
-    if principal.read_only {
-        return Err(ApiError::forbidden(
-            "this API key is read-only and cannot cancel tasks",
-        ));
-    }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
-    let client = gateway.context.database(&principal).get().await?;
-    match request_cancel(&*client, TaskKey::new(principal.domain.id, task_id)).await? {
-        CancelRequest::Requested {
-            state,
-            requested_at,
-        } => Ok((
-            StatusCode::ACCEPTED,
-            Json(CancelRequested {
-                task_id: task_id.get(),
-                state: state.as_str().to_owned(),
-                cancel_requested_at: timestamp(requested_at),
-            }),
-        )),
-        CancelRequest::NotOpen => match find_task(&*client, principal.domain.id, task_id).await? {
-            None => Err(ApiError::task_not_found(task_id)),
-            Some(_) => Err(ApiError::task_completed(task_id)),
-        },
-    }
+    let requested = cancel_own(&gateway.submitter(&principal), task_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CancelRequested {
+            task_id: task_id.get(),
+            state: requested.state.as_str().to_owned(),
+            cancel_requested_at: timestamp(requested.requested_at),
+        }),
+    ))
 }

@@ -116,39 +116,13 @@ impl From<GatewayError> for ApiError {
                 "UNSUPPORTED_MEDIA_TYPE",
                 message,
             ),
-            GatewayError::Task(error) => task_error(error),
+            GatewayError::Task(error) => ApiError::from(error),
             GatewayError::InvalidIdempotencyKey => {
                 ApiError::new(StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY", message)
             }
 
             GatewayError::TimedOut(timeout) => ApiError::from(timeout),
         }
-    }
-}
-
-/// The answer to the task protocol's refusal or failure.
-pub fn task_error(error: TaskError) -> ApiError {
-    let message = error.to_string();
-    match error {
-        TaskError::ReadOnlyKey(_) => ApiError::forbidden(message),
-        TaskError::SelectorNotAlone => {
-            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD", message)
-        }
-        TaskError::IdempotencyKeyReused => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            message,
-        ),
-        TaskError::IdempotencyKeyInUse => {
-            ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", message)
-                .with_header("retry-after", 1)
-        }
-        TaskError::Store(error) => ApiError::from(error),
-        TaskError::Transport(error) => ApiError::unavailable("message broker").with_cause(&error),
-        TaskError::ChunkEncoding(_)
-        | TaskError::StoredOutcomes { .. }
-        | TaskError::StoredOutcomeLine { .. }
-        | TaskError::TaskVanished(_) => ApiError::internal(&message),
     }
 }
 

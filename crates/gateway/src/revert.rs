@@ -1,23 +1,16 @@
 //! EXT task control: `POST /v2/{domain}/identity/bulk_actions/{task_id}/revert` makes a
-//! `revert_profiles` task undoing what a completed create, update or upsert task changed — one
-//! record per core profile it touched, from the before-images its chunks kept. The two tasks
-//! name each other; a task is reverted once.
+//! `revert_profiles` task undoing what a completed create, update or upsert task changed
+//! (`userhub_tasks::control::revert`).
 
 use crate::Gateway;
-use crate::error::GatewayError;
-use crate::request::ParsedRequest;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
-use userhub_http_common::decode::{PayloadFormat, RawRecord, RecordContent};
+use userhub_domain::TaskId;
 use userhub_http_common::schema::StateName;
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_store::reverts::{Touched, images_expired, revert_task_of, touched_profiles};
-use userhub_store::tasks::{TaskRecord, find_task};
-use userhub_tasks::intake::idempotency::RETRY_KEY_PREFIX;
+use userhub_tasks::control::revert;
 use utoipa::ToSchema;
 
 /// EXT: the answer to a revert request.
@@ -35,55 +28,6 @@ pub struct RevertCreated {
     pub total: i64,
     /// `true` when the same revert was asked for just before: the answer names it.
     pub replayed: bool,
-}
-
-fn refuse(status: StatusCode, code: &'static str, message: String) -> ApiError {
-    ApiError::new(status, code, message)
-}
-
-/// Why `task` cannot be reverted, if it cannot.
-fn check_revertible(task: &TaskRecord) -> Result<(), ApiError> {
-    if !task.action.is_revertible() || task.options.dry_run {
-        let what = if task.options.dry_run {
-            "a dry run, which changed nothing".to_owned()
-        } else {
-            format!("a {} task", task.action)
-        };
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "NOT_REVERTIBLE",
-            format!(
-                "task {} is {what}; only create, update and upsert tasks can be reverted",
-                task.id
-            ),
-        ));
-    }
-    if task.state != TaskState::Completed {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "TASK_NOT_COMPLETED",
-            format!(
-                "task {} is {}; revert it once it has completed (or cancel it first)",
-                task.id,
-                task.state.as_str()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// A revert task's record for one profile.
-fn record(index: u32, touched: Touched) -> RawRecord {
-    let text = format!(
-        "{{\"core-profile-id\":{},\"created\":{}}}",
-        touched.core_profile_id, touched.created
-    );
-    let json = RawValue::from_string(text).expect("a revert record is JSON");
-    RawRecord {
-        index,
-        line: None,
-        content: RecordContent::Json(json),
-    }
 }
 
 /// Creates a task reverting a completed task.
@@ -113,69 +57,8 @@ pub async fn revert_task(
     Extension(principal): Extension<Principal>,
     Path((_domain, task_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<RevertCreated>), ApiError> {
-    if principal.read_only {
-        return Err(ApiError::forbidden(
-            "this API key is read-only and cannot revert tasks",
-        ));
-    }
     let task_id: TaskId = task_id.parse().map_err(ApiError::from)?;
-    let domain_id = principal.domain.id;
-    let client = gateway.context.database(&principal).get().await?;
-    let parent = find_task(&*client, domain_id, task_id)
-        .await?
-        .ok_or_else(|| ApiError::task_not_found(task_id))?;
-    check_revertible(&parent)?;
-    if images_expired(&*client, domain_id, task_id).await? {
-        return Err(refuse(
-            StatusCode::GONE,
-            "REVERT_EXPIRED",
-            format!(
-                "the before-images of task {task_id} were deleted after the retention period; \
-                 it can no longer be reverted"
-            ),
-        ));
-    }
-    if let Some(revert) = revert_task_of(&*client, domain_id, task_id).await? {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "ALREADY_REVERTED",
-            format!(
-                "task {task_id} was reverted by task {revert}; to retry the profiles that \
-                 revert could not undo, retry task {revert}"
-            ),
-        )
-        .with_details(serde_json::json!({ "revert_task_id": revert.to_string() })));
-    }
-    let touched = touched_profiles(&*client, domain_id, task_id).await?;
-    drop(client);
-    if touched.is_empty() {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "NOTHING_TO_REVERT",
-            format!("task {task_id} created and changed no profile"),
-        ));
-    }
-    let records = touched
-        .into_iter()
-        .enumerate()
-        .map(|(index, touched)| record(index as u32, touched))
-        .collect();
-    let request = ParsedRequest {
-        action: TaskAction::RevertProfiles,
-        options: TaskOptions {
-            reverts: Some(task_id),
-            ..TaskOptions::default()
-        },
-        format: PayloadFormat::JsonArray,
-        records,
-    };
-    let key = format!("{RETRY_KEY_PREFIX}{task_id}:revert");
-    let submitter = gateway.submitter(&principal);
-    let submitted = gateway
-        .intake
-        .submit_child(&submitter, request, Some(key), Some(task_id))
-        .await
-        .map_err(GatewayError::from)?;
+    let submitted = revert(&gateway.intake, &gateway.submitter(&principal), task_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(RevertCreated {

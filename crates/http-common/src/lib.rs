@@ -21,6 +21,7 @@ pub mod schema;
 mod serve;
 mod settings;
 mod strict_heads;
+mod task_errors;
 mod throttle;
 
 pub use admission::{

@@ -5,7 +5,6 @@
 //! download (the connection is aborted, never a truncated file that looks whole).
 
 use crate::download_slots::DownloadSlot;
-use crate::merge::OutcomeMerger;
 use crate::zip::ZipStream;
 use axum::body::Body;
 use bytes::Bytes;
@@ -22,6 +21,7 @@ use userhub_store::StoreError;
 use userhub_store::TenantPool;
 use userhub_store::ledger::{OutcomeBlob, OutcomeKind, OutcomePosition, outcome_page};
 use userhub_store::outcome_blob::{LINE_SEPARATOR, OutcomeFrame};
+use userhub_tasks::readback::OutcomeMerger;
 
 /// Chunks read from the ledger per round trip.
 const BLOBS_PER_FETCH: i64 = 8;

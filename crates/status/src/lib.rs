@@ -6,7 +6,6 @@ mod download;
 mod download_slots;
 pub mod limits;
 pub mod list;
-mod merge;
 mod negotiate;
 mod replica;
 pub mod routes;

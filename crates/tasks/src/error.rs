@@ -1,6 +1,7 @@
 //! Why the protocol refused or failed a request to take, control or read back a task; the
 //! HTTP front ends map each kind to their answer.
 
+use crate::control::ControlRefusal;
 use crate::transport::TransportError;
 use userhub_domain::TaskId;
 use userhub_store::StoreError;
@@ -12,6 +13,9 @@ pub enum TaskError {
     ReadOnlyKey(String),
     #[error("an export selector (`all`, `updated_since`, `identity`) must be the only record")]
     SelectorNotAlone,
+    /// A control request (cancel, retry, revert) the task or the caller does not allow.
+    #[error(transparent)]
+    Refused(#[from] ControlRefusal),
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being accepted; retry shortly")]

@@ -1,12 +1,15 @@
 //! The task protocol, end to end: a request becomes a task, the task becomes chunks, each
 //! chunk is applied once — in order per profile, with its outcomes, events and ledger row in
 //! one transaction — and a task can be canceled, dry-run, retried and reverted. The modules
-//! are its concepts: the chunk [`envelope`], the [`handler`] contract each task type fulfils,
-//! [`apply`] (decode → gate → parse → handle → record outcomes → commit), the background
-//! [`jobs`] (export planning, ordered release, stall detection, retention, event relay), and
-//! the settings, faults and replica reads they share.
+//! are its concepts: the chunk [`envelope`], [`intake`] (records to a committed task and its
+//! published chunks), the [`handler`] contract each task type fulfils, [`apply`] (decode →
+//! gate → parse → handle → record outcomes → commit), the background [`jobs`] (export
+//! planning, ordered release, stall detection, retention, event relay), [`control`] (cancel,
+//! retry, revert), [`readback`] (results and errors), the [`transport`] port chunks move
+//! through, and the settings, faults and replica reads they share.
 
 pub mod apply;
+pub mod control;
 pub mod envelope;
 mod error;
 mod faults;

@@ -11,7 +11,8 @@ use serde::Serialize;
 use userhub_domain::{TaskId, TaskKey};
 use userhub_http_common::ApiError;
 use userhub_store::StoreError;
-use userhub_store::tasks::{CancelRequest, domains_of_task, request_cancel, task_state};
+use userhub_store::tasks::domains_of_task;
+use userhub_tasks::control::cancel;
 
 /// The answer to the operator's cancel.
 #[derive(Debug, Serialize)]
@@ -38,24 +39,14 @@ pub async fn cancel_task(
             ));
         }
     };
-    match request_cancel(&client, task).await? {
-        CancelRequest::Requested {
-            state,
-            requested_at,
-        } => {
-            tracing::info!(%task_id, "an operator canceled the task");
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(CancelRequested {
-                    task_id: task_id.get(),
-                    state: state.as_str(),
-                    cancel_requested_at: crate::view::timestamp(requested_at),
-                }),
-            ))
-        }
-        CancelRequest::NotOpen => match task_state(&client, task).await? {
-            None => Err(ApiError::task_not_found(task_id)),
-            Some(_) => Err(ApiError::task_completed(task_id)),
-        },
-    }
+    let requested = cancel(&client, task).await?;
+    tracing::info!(%task_id, "an operator canceled the task");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CancelRequested {
+            task_id: task_id.get(),
+            state: requested.state.as_str(),
+            cancel_requested_at: crate::view::timestamp(requested.requested_at),
+        }),
+    ))
 }

@@ -1,6 +1,11 @@
-//! Readback: a task's stored outcome lines, blob by blob in index order — for the synchronous
-//! answer of small batches (EXT: after accepting a task the request waits for it to complete and
-//! answers with every record's outcome inline, in input order) and for retries of failed records.
+//! Readback: a task's stored outcome lines — merged into input order for the results and
+//! errors files ([`OutcomeMerger`]), blob by blob for the synchronous answer of small batches
+//! (EXT: after accepting a task the request waits for it to complete and answers with every
+//! record's outcome inline, in input order) and for retries of failed records.
+
+mod merge;
+
+pub use merge::OutcomeMerger;
 
 use crate::error::TaskError;
 use serde_json::value::RawValue;
