@@ -1,36 +1,48 @@
-//! The broker message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`).
+//! The message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`): its one type,
+//! [`ChunkMessage`], borrowing what it carries when it is built and owning it when it is read,
+//! and its one codec — [`encode`] for the intake and the export planner, [`decode`] (which
+//! checks the schema tag) for the workers.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use userhub_domain::echo::EchoedInput;
-use userhub_domain::{DomainId, FieldError, TaskAction, TaskId, TaskOptions};
+use userhub_domain::{DomainId, FieldError, TaskAction, TaskId, TaskKey, TaskOptions};
 
 /// The `schema` tag of version 1 of the chunk message.
 pub const CHUNK_SCHEMA_V1: &str = "userhub.chunk.v1";
 
-/// A slice of a task's records, published by the gateway and applied by one worker.
+/// A slice of a task's records, published by the intake (or the export planner) and applied by
+/// one worker.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ChunkMessage {
-    pub schema: String,
+pub struct ChunkMessage<'a> {
+    pub schema: Cow<'a, str>,
     pub task_id: TaskId,
     pub domain_id: DomainId,
-    pub domain: String,
+    pub domain: Cow<'a, str>,
     pub action: TaskAction,
     pub chunk_no: u32,
     pub chunks_total: u32,
-    pub records: Vec<ChunkRecord>,
+    pub records: Vec<ChunkRecord<'a>>,
     /// An export selector (EXT): the worker turns it into chunks of the selected profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<serde_json::Value>,
+    pub selector: Option<Cow<'a, serde_json::Value>>,
     /// The task's options (EXT), e.g. an upsert's `match_by`.
-    #[serde(default, skip_serializing_if = "TaskOptions::is_default")]
-    pub options: TaskOptions,
+    #[serde(default, skip_serializing_if = "default_options")]
+    pub options: Cow<'a, TaskOptions>,
+}
+
+/// A chunk message as a worker reads it.
+pub type ReceivedChunk = ChunkMessage<'static>;
+
+fn default_options(options: &TaskOptions) -> bool {
+    options.is_default()
 }
 
 /// One record of a chunk: its position in the request and either its JSON or, for a line that
-/// was not JSON, its raw text. `errors` holds problems the gateway already found.
+/// was not JSON, its raw text. `errors` holds problems the intake already found.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ChunkRecord {
+pub struct ChunkRecord<'a> {
     /// 0-based position among the request's records.
     pub index: u32,
     /// 1-based line in a JSONL upload.
@@ -41,25 +53,89 @@ pub struct ChunkRecord {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present_raw"
     )]
-    pub input: Option<Box<RawValue>>,
+    pub input: Option<Cow<'a, RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub raw: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "no_errors")]
+    pub errors: Cow<'a, [FieldError]>,
+}
+
+fn no_errors(errors: &[FieldError]) -> bool {
+    errors.is_empty()
 }
 
 /// A present `input` is kept even when it is JSON `null` (a record that is `null`).
 fn present_raw<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(deserializer).map(Some)
+) -> Result<Option<Cow<'static, RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(|raw| Some(Cow::Owned(raw)))
 }
 
-impl ChunkRecord {
+impl ChunkRecord<'_> {
     /// The `input` to echo in the errors file: the record's JSON, or its text cut at 4 KiB.
     pub fn echoed_input(&self) -> EchoedInput {
         EchoedInput::of(self.input.as_deref(), self.raw.as_deref())
     }
+}
+
+/// Whose chunk it is and where it sits in its task.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkHeader<'a> {
+    pub task_id: TaskId,
+    pub domain_id: DomainId,
+    pub domain: &'a str,
+    pub action: TaskAction,
+    pub options: &'a TaskOptions,
+    pub chunk_no: u32,
+    pub chunks_total: u32,
+}
+
+impl<'a> ChunkMessage<'a> {
+    /// A chunk of version 1 holding `records`.
+    pub fn new(header: ChunkHeader<'a>, records: Vec<ChunkRecord<'a>>) -> ChunkMessage<'a> {
+        ChunkMessage {
+            schema: Cow::Borrowed(CHUNK_SCHEMA_V1),
+            task_id: header.task_id,
+            domain_id: header.domain_id,
+            domain: Cow::Borrowed(header.domain),
+            action: header.action,
+            chunk_no: header.chunk_no,
+            chunks_total: header.chunks_total,
+            records,
+            selector: None,
+            options: Cow::Borrowed(header.options),
+        }
+    }
+
+    /// The task the chunk belongs to.
+    pub fn task(&self) -> TaskKey {
+        TaskKey::new(self.domain_id, self.task_id)
+    }
+}
+
+/// Why a message body is not a chunk this version can apply.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("not a chunk message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(
+        "a chunk message of schema `{0}`, which this version cannot apply (it applies `{CHUNK_SCHEMA_V1}`)"
+    )]
+    UnknownSchema(String),
+}
+
+/// The message body of `message`.
+pub fn encode(message: &ChunkMessage<'_>) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(message)
+}
+
+/// Reads a message body, refusing a schema other than version 1.
+pub fn decode(body: &[u8]) -> Result<ReceivedChunk, EnvelopeError> {
+    let message: ReceivedChunk = serde_json::from_slice(body)?;
+    if message.schema != CHUNK_SCHEMA_V1 {
+        return Err(EnvelopeError::UnknownSchema(message.schema.into_owned()));
+    }
+    Ok(message)
 }
 
 #[cfg(test)]
@@ -82,24 +158,23 @@ mod tests {
                 ChunkRecord {
                     index: 0,
                     line: Some(1),
-                    input: Some(
+                    input: Some(Cow::Owned(
                         RawValue::from_string(r#"{"identities":[{"uid":"u"}]}"#.into()).unwrap(),
-                    ),
+                    )),
                     raw: None,
-                    errors: vec![],
+                    errors: Cow::Borrowed(&[]),
                 },
                 ChunkRecord {
                     index: 1,
                     line: Some(2),
                     input: None,
                     raw: Some("{not json".into()),
-                    errors: vec![FieldError::new("", ErrorCode::InvalidJson, "bad")],
+                    errors: vec![FieldError::new("", ErrorCode::InvalidJson, "bad")].into(),
                 },
             ],
             selector: None,
         };
-        let text = serde_json::to_string(&message).unwrap();
-        let back: ChunkMessage = serde_json::from_str(&text).unwrap();
+        let back = decode(&encode(&message).unwrap()).unwrap();
         assert_eq!(
             back.records[0].input.as_ref().unwrap().get(),
             r#"{"identities":[{"uid":"u"}]}"#
@@ -113,9 +188,27 @@ mod tests {
 
     #[test]
     fn a_null_record_stays_a_record() {
-        let record: ChunkRecord = serde_json::from_str(r#"{"index": 2, "input": null}"#).unwrap();
+        let record: ChunkRecord<'_> =
+            serde_json::from_str(r#"{"index": 2, "input": null}"#).unwrap();
         assert_eq!(record.input.unwrap().get(), "null");
-        let missing: ChunkRecord = serde_json::from_str(r#"{"index": 2, "raw": "x"}"#).unwrap();
+        let missing: ChunkRecord<'_> = serde_json::from_str(r#"{"index": 2, "raw": "x"}"#).unwrap();
         assert!(missing.input.is_none());
+    }
+
+    #[test]
+    fn a_chunk_of_another_schema_is_refused_by_name() {
+        let body = br#"{"schema":"userhub.chunk.v2","task_id":1,"domain_id":1,"domain":"d","action":"create_core_profiles","chunk_no":0,"chunks_total":1,"records":[]}"#;
+        let refused = decode(body).unwrap_err();
+        assert!(
+            matches!(&refused, EnvelopeError::UnknownSchema(schema) if schema == "userhub.chunk.v2")
+        );
+        assert!(matches!(decode(b"{}"), Err(EnvelopeError::Malformed(_))));
+        let v1 = String::from_utf8(body.to_vec())
+            .unwrap()
+            .replace("v2", "v1");
+        assert_eq!(
+            decode(v1.as_bytes()).unwrap().task_id,
+            TaskId::from_parts(0, 1)
+        );
     }
 }

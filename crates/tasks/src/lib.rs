@@ -13,12 +13,15 @@ pub mod control;
 pub mod envelope;
 mod error;
 mod faults;
+mod gate;
 pub mod handler;
 pub mod intake;
 pub mod jobs;
 pub mod readback;
 mod replica;
 mod settings;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transport;
 mod worker;
 

@@ -6,7 +6,7 @@
 
 use crate::TaskHandler;
 use crate::apply::{ChunkDisposition, ChunkError, apply_chunk_with_hook, fail_chunk};
-use crate::envelope::ChunkMessage;
+use crate::envelope::{ReceivedChunk, decode};
 use crate::faults::CrashPlan;
 use crate::jobs::ordered::release_next;
 use crate::jobs::plan::plan_export;
@@ -122,7 +122,7 @@ pub async fn run_worker<H: TaskHandler>(
 impl<H: TaskHandler> Worker<H> {
     async fn process(&self, delivery: Box<dyn Delivery>) {
         let action = self.handler.action();
-        let message: ChunkMessage = match serde_json::from_slice(delivery.body()) {
+        let message = match decode(delivery.body()) {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(%error, %action, "undecodable chunk message; dead-lettering it");
@@ -150,9 +150,9 @@ impl<H: TaskHandler> Worker<H> {
             .await;
     }
 
-    async fn apply_message(&self, delivery: &dyn Delivery, mut message: ChunkMessage) {
+    async fn apply_message(&self, delivery: &dyn Delivery, mut message: ReceivedChunk) {
         if !self.settings.profile_events {
-            message.options.skip_triggers = true;
+            message.options.to_mut().skip_triggers = true;
         }
         let action = self.handler.action();
         let task_id = message.task_id;
@@ -276,7 +276,7 @@ impl<H: TaskHandler> Worker<H> {
         }
         tracing::error!(%error, %action, attempts, "chunk keeps failing; dead-lettering it");
         self.metrics.chunk(action.as_str(), "dead_lettered");
-        let route = match serde_json::from_slice::<ChunkMessage>(delivery.body()) {
+        let route = match decode(delivery.body()) {
             Ok(message) => self.give_up(message, &reason).await,
             Err(_) => Route::Dead { action },
         };
@@ -286,7 +286,7 @@ impl<H: TaskHandler> Worker<H> {
 
     /// Fails a chunk's records for good; where it then goes (its dead letter, or a retry when
     /// the failure could not be recorded).
-    async fn give_up(&self, message: ChunkMessage, reason: &str) -> Route {
+    async fn give_up(&self, message: ReceivedChunk, reason: &str) -> Route {
         let action = self.handler.action();
         let (task_id, chunk_no) = (message.task_id, message.chunk_no as i32);
         let task = TaskKey::new(message.domain_id, task_id);

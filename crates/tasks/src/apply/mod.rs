@@ -7,7 +7,8 @@ pub(crate) mod dry_run;
 pub(crate) mod events;
 pub(crate) mod outcomes;
 
-use crate::envelope::ChunkMessage;
+use crate::envelope::{ReceivedChunk, encode};
+use crate::gate::{self, Passage, RowLock};
 use crate::replica::ReplicaReads;
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
 use dry_run::ResultLine;
@@ -15,18 +16,16 @@ use events::chunk_events;
 use outcomes::ChunkOutcomes;
 pub use outcomes::OutcomeWriter;
 use serde_json::json;
+use std::borrow::Cow;
 use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::events::ChunkEvents;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskKey, TaskState};
-use userhub_store::deferred::{defer_chunk, predecessors_applied};
-use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
+use userhub_store::deferred::defer_chunk;
+use userhub_store::ledger::{ChunkEntry, insert_chunk};
 use userhub_store::profile_events::insert_events;
 use userhub_store::reverts::{capture_changes, record_created};
-use userhub_store::tasks::{
-    fail_task, fail_unaccepted_task, lock_task_state, record_chunk_progress, start_processing,
-    state_for_chunk,
-};
+use userhub_store::tasks::{fail_task, record_chunk_progress, start_processing, state_for_chunk};
 use userhub_store::{Pool, StoreError, Transaction};
 
 /// What happened to a delivered chunk; every variant means "acknowledge it".
@@ -95,7 +94,7 @@ fn canceled_error() -> FieldError {
 pub async fn apply_chunk<H: TaskHandler>(
     handler: &H,
     pool: &Pool,
-    message: ChunkMessage,
+    message: ReceivedChunk,
 ) -> Result<ChunkDisposition, ChunkError> {
     run_chunk(
         Resolution::Handler(handler),
@@ -113,7 +112,7 @@ pub async fn apply_chunk_with_hook<H: TaskHandler>(
     handler: &H,
     pool: &Pool,
     replica: Option<&ReplicaReads>,
-    message: ChunkMessage,
+    message: ReceivedChunk,
     before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
     let reads = ChunkReads { replica };
@@ -137,7 +136,7 @@ struct ChunkReads<'p> {
 /// (`H` only names the task type; no handler runs.)
 pub async fn fail_chunk<H: TaskHandler>(
     pool: &Pool,
-    message: ChunkMessage,
+    message: ReceivedChunk,
     reason: &str,
 ) -> Result<ChunkDisposition, ChunkError> {
     if message.selector.is_some() {
@@ -172,7 +171,7 @@ async fn run_chunk<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     pool: &Pool,
     reads: ChunkReads<'_>,
-    message: ChunkMessage,
+    message: ReceivedChunk,
     before_commit: impl FnOnce(),
 ) -> Result<ChunkDisposition, ChunkError> {
     let task_id = message.task_id;
@@ -199,47 +198,23 @@ async fn run_chunk<H: TaskHandler>(
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     // Chunks of an in-order task take the row exclusively: one applies at a time, and the check
     // for the predecessor below cannot miss a commit.
-    let gate = if ordered {
-        lock_task_state(&transaction, task).await?
+    let lock = if ordered {
+        RowLock::Exclusive
     } else {
-        state_for_chunk(&transaction, task).await?
+        RowLock::Shared
     };
-    match gate.map(|gate| gate.state) {
-        None => {
-            return Ok(ChunkDisposition::Dropped(
-                "the task was withdrawn before it was accepted",
-            ));
-        }
-        Some(TaskState::Created) => {
-            let reason =
-                "the task's acceptance was interrupted before all of its records were queued";
-            fail_unaccepted_task(&transaction, task, reason).await?;
-            transaction.commit().await.map_err(StoreError::from)?;
-            tracing::warn!(%task_id, "task found half-accepted; reported as failed");
-            return Ok(ChunkDisposition::Dropped(
-                "the task's acceptance was interrupted",
-            ));
-        }
-        Some(TaskState::Completed) => {
-            return Ok(ChunkDisposition::Dropped("the task is already completed"));
-        }
-        Some(TaskState::Queued | TaskState::Processing) => {}
-    }
-    // Checked under the task's share lock: a chunk being replayed has its ledger row removed
-    // by a transaction that holds the task row until it commits.
-    if chunk_applied(&transaction, task, chunk_no).await? {
-        return Ok(ChunkDisposition::Duplicate);
-    }
-    if ordered && !predecessors_applied(&transaction, task, chunk_no).await? {
-        let body = serde_json::to_vec(&message)
-            .map_err(|error| ChunkError::Processing(error.to_string()))?;
+    // A cancel request committed before the gate stops every record of the chunk; one that
+    // comes later waits for this transaction (it updates the row this chunk locks).
+    let canceled = match gate::check(&transaction, task, chunk_no, lock).await? {
+        Passage::Open { canceled } => canceled,
+        Passage::Stopped(stop) => return stop.finish(transaction).await,
+    };
+    if ordered && !gate::in_turn(&transaction, task, chunk_no).await? {
+        let body = encode(&message).map_err(|error| ChunkError::Processing(error.to_string()))?;
         defer_chunk(&transaction, task, chunk_no, &body).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Deferred);
     }
-    // A cancel request committed before this point stops every record of the chunk; one that
-    // comes later waits for this transaction (it updates the row this chunk share-locks).
-    let canceled = gate.is_some_and(|gate| gate.canceled);
     let resolution = if canceled {
         Resolution::FailAll(canceled_error())
     } else {
@@ -248,9 +223,9 @@ async fn run_chunk<H: TaskHandler>(
     let context = ChunkContext {
         task_id,
         domain_id: message.domain_id,
-        domain: message.domain.clone(),
+        domain: message.domain.to_string(),
         chunk_no: message.chunk_no,
-        options: message.options.clone(),
+        options: message.options.clone().into_owned(),
         replica,
     };
     let first_index = message
@@ -323,24 +298,26 @@ async fn resolve<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     transaction: &Transaction<'_>,
     context: &ChunkContext,
-    message: ChunkMessage,
+    message: ReceivedChunk,
 ) -> Result<(ChunkOutcomes, Option<ChunkEvents>), ChunkError> {
     let mut writer = OutcomeWriter::default();
     let mut refused: Vec<Refused> = Vec::new();
     let mut work: Vec<Work<H::Input>> = Vec::new();
     let mut texts: Vec<Box<serde_json::value::RawValue>> = Vec::new();
     for record in message.records {
-        let parsed = match (&resolution, record.input) {
-            (Resolution::Handler(handler), Some(input)) if record.errors.is_empty() => {
+        let input = record.input.map(Cow::into_owned);
+        let errors = record.errors.into_owned();
+        let parsed = match (&resolution, input) {
+            (Resolution::Handler(handler), Some(input)) if errors.is_empty() => {
                 match handler.parse(context, input.get()) {
                     Ok(parsed) => Ok((parsed, input)),
                     Err(errors) => Err((Some(input), errors)),
                 }
             }
-            (Resolution::FailAll(_), Some(input)) if record.errors.is_empty() => {
+            (Resolution::FailAll(_), Some(input)) if errors.is_empty() => {
                 Err((Some(input), Vec::new()))
             }
-            (_, input) => Err((input, record.errors)),
+            (_, input) => Err((input, errors)),
         };
         match parsed {
             Ok((input, text)) => {

@@ -89,7 +89,7 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::sample_records::records;
+    use crate::testing::records;
 
     #[test]
     fn the_hash_covers_the_action_the_options_and_every_record_in_order() {

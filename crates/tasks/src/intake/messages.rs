@@ -1,42 +1,12 @@
-//! Serialising chunks into broker messages of schema `userhub.chunk.v1` without copying records.
+//! The chunk messages of an accepted task, built with the envelope's codec without copying
+//! records.
 
 use super::validate::Verdict;
-use crate::envelope::CHUNK_SCHEMA_V1;
-use serde::Serialize;
-use serde_json::value::RawValue;
+use crate::envelope::{ChunkHeader, ChunkMessage, ChunkRecord, encode};
+use std::borrow::Cow;
 use userhub_domain::DomainId;
 use userhub_domain::record::raw::{RawRecord, RecordContent};
-use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
-
-/// Borrowing twin of `userhub_tasks::envelope::ChunkMessage` (same JSON).
-#[derive(Serialize)]
-struct ChunkMessageRef<'a> {
-    schema: &'static str,
-    task_id: TaskId,
-    domain_id: DomainId,
-    domain: &'a str,
-    action: TaskAction,
-    chunk_no: u32,
-    chunks_total: u32,
-    records: Vec<ChunkRecordRef<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    selector: Option<&'a serde_json::Value>,
-    #[serde(skip_serializing_if = "TaskOptions::is_default")]
-    options: &'a TaskOptions,
-}
-
-#[derive(Serialize)]
-struct ChunkRecordRef<'a> {
-    index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    raw: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
-}
+use userhub_domain::{TaskAction, TaskId, TaskOptions};
 
 /// Whom a task belongs to and what it does.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +16,20 @@ pub struct TaskHeader<'a> {
     pub domain: &'a str,
     pub action: TaskAction,
     pub options: &'a TaskOptions,
+}
+
+impl<'a> TaskHeader<'a> {
+    fn chunk(&self, chunk_no: u32, chunks_total: u32) -> ChunkHeader<'a> {
+        ChunkHeader {
+            task_id: self.task_id,
+            domain_id: self.domain_id,
+            domain: self.domain,
+            action: self.action,
+            options: self.options,
+            chunk_no,
+            chunks_total,
+        }
+    }
 }
 
 /// One JSON message body per chunk.
@@ -65,30 +49,24 @@ pub fn chunk_messages(
                 .map(|&position| {
                     let record = &records[position];
                     let (input, raw) = match &record.content {
-                        RecordContent::Json(json) => (Some(json.as_ref()), None),
-                        RecordContent::Broken { raw, .. } => (None, Some(raw.as_str())),
+                        RecordContent::Json(json) => (Some(Cow::Borrowed(json.as_ref())), None),
+                        RecordContent::Broken { raw, .. } => {
+                            (None, Some(Cow::Borrowed(raw.as_str())))
+                        }
                     };
-                    ChunkRecordRef {
+                    ChunkRecord {
                         index: record.index,
                         line: record.line,
                         input,
                         raw,
-                        errors: &verdicts[position].errors,
+                        errors: Cow::Borrowed(verdicts[position].errors.as_slice()),
                     }
                 })
                 .collect();
-            serde_json::to_vec(&ChunkMessageRef {
-                schema: CHUNK_SCHEMA_V1,
-                task_id: header.task_id,
-                domain_id: header.domain_id,
-                domain: header.domain,
-                action: header.action,
-                chunk_no: chunk_no as u32,
-                chunks_total,
+            encode(&ChunkMessage::new(
+                header.chunk(chunk_no as u32, chunks_total),
                 records,
-                selector: None,
-                options: header.options,
-            })
+            ))
         })
         .collect()
 }
@@ -98,25 +76,15 @@ pub fn selector_message(
     header: TaskHeader<'_>,
     selector: &serde_json::Value,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&ChunkMessageRef {
-        schema: CHUNK_SCHEMA_V1,
-        task_id: header.task_id,
-        domain_id: header.domain_id,
-        domain: header.domain,
-        action: header.action,
-        chunk_no: 0,
-        chunks_total: 1,
-        records: Vec::new(),
-        selector: Some(selector),
-        options: header.options,
-    })
+    let mut message = ChunkMessage::new(header.chunk(0, 1), Vec::new());
+    message.selector = Some(Cow::Borrowed(selector));
+    encode(&message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::ChunkMessage;
-    use crate::intake::sample_records::records;
+    use crate::testing::records;
 
     #[test]
     fn messages_parse_as_the_domain_envelope() {
@@ -139,8 +107,8 @@ mod tests {
             options: &userhub_domain::TaskOptions::default(),
         };
         let bodies = chunk_messages(header, &records, &verdicts, &[vec![0, 1]]).unwrap();
-        let message: ChunkMessage = serde_json::from_slice(&bodies[0]).unwrap();
-        assert_eq!(message.schema, CHUNK_SCHEMA_V1);
+        let message = crate::envelope::decode(&bodies[0]).unwrap();
+        assert_eq!(message.schema, crate::envelope::CHUNK_SCHEMA_V1);
         assert_eq!(message.records.len(), 2);
         assert!(message.records[0].errors.is_empty());
         assert_eq!(message.records[1].raw.as_deref(), Some("broken"));

@@ -8,8 +8,6 @@ mod accept;
 mod chunking;
 pub mod idempotency;
 mod messages;
-#[cfg(test)]
-mod sample_records;
 pub mod validate;
 
 pub use accept::{Accepted, TaskToAccept, accept_task};

@@ -206,7 +206,7 @@ pub fn validate_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::sample_records::records;
+    use crate::testing::records;
     use userhub_domain::{ErrorCode, IdentityKind};
 
     fn keys(action: TaskAction, match_by: Option<&MatchBy>, text: &str) -> Vec<Option<i64>> {

@@ -6,37 +6,44 @@
 //! confirmed; the export's chunks wait for that commit on the task row.
 
 use crate::apply::{ChunkDisposition, ChunkError};
-use crate::envelope::{CHUNK_SCHEMA_V1, ChunkMessage};
+use crate::envelope::{ChunkHeader, ChunkMessage, ChunkRecord, ReceivedChunk, encode};
+use crate::gate::{self, Passage, RowLock};
 use crate::transport::{ChunkTransport, Outgoing, priority_for_backlog};
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::{RawValue, to_raw_value};
+use std::borrow::Cow;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
-use userhub_domain::{TaskKey, TaskState};
+use userhub_domain::{TaskKey, TaskOptions, TaskState};
 use userhub_store::exports::{
     ExportKey, ExportKind, count_selection, next_selected, open_selection,
 };
-use userhub_store::ledger::{ChunkEntry, chunk_applied, insert_chunk};
+use userhub_store::ledger::{ChunkEntry, insert_chunk};
 use userhub_store::tasks::{
-    complete_canceled, fail_unaccepted_task, lock_task_state, record_chunk_progress, set_plan,
-    start_processing, state_for_chunk,
+    complete_canceled, record_chunk_progress, set_plan, start_processing, state_for_chunk,
 };
 use userhub_store::{Pool, StoreError};
 
 /// Chunks published per round of confirms.
 const PUBLISH_BATCH: usize = 16;
 
-fn record_input(key: &ExportKey) -> Value {
+/// The record that asks for one selected profile.
+fn record_input(key: &ExportKey) -> Result<Box<RawValue>, serde_json::Error> {
     match key {
-        ExportKey::Core(id) => json!({ "core-profile-id": id }),
-        ExportKey::App(pid) => json!({ "pid": pid }),
+        ExportKey::Core(id) => to_raw_value(&json!({ "core-profile-id": id })),
+        ExportKey::App(pid) => to_raw_value(&json!({ "pid": pid })),
     }
+}
+
+fn encoding(error: serde_json::Error) -> ChunkError {
+    ChunkError::Processing(error.to_string())
 }
 
 /// Turns a selector chunk into chunks of selected profiles.
 pub async fn plan_export(
     pool: &Pool,
     transport: &dyn ChunkTransport,
-    message: ChunkMessage,
+    message: ReceivedChunk,
     kind: ExportKind,
     chunk_records: usize,
 ) -> Result<ChunkDisposition, ChunkError> {
@@ -49,7 +56,7 @@ pub async fn plan_export(
     let text = message
         .selector
         .as_ref()
-        .map(serde_json::Value::to_string)
+        .map(|selector| selector.to_string())
         .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?;
     let selector = match parse_export_record(&text, target) {
         Ok(ExportRequest::Selector(selector)) => selector,
@@ -75,31 +82,11 @@ pub async fn plan_export(
         .start()
         .await
         .map_err(StoreError::from)?;
-    let gate = lock_task_state(&transaction, task).await?;
-    match gate.map(|gate| gate.state) {
-        None => {
-            return Ok(ChunkDisposition::Dropped(
-                "the task was withdrawn before it was accepted",
-            ));
-        }
-        Some(TaskState::Created) => {
-            let reason =
-                "the task's acceptance was interrupted before all of its records were queued";
-            fail_unaccepted_task(&transaction, task, reason).await?;
-            transaction.commit().await.map_err(StoreError::from)?;
-            return Ok(ChunkDisposition::Dropped(
-                "the task's acceptance was interrupted",
-            ));
-        }
-        Some(TaskState::Completed) => {
-            return Ok(ChunkDisposition::Dropped("the task is already completed"));
-        }
-        Some(TaskState::Queued | TaskState::Processing) => {}
-    }
-    if chunk_applied(&transaction, task, 0).await? {
-        return Ok(ChunkDisposition::Duplicate);
-    }
-    if gate.is_some_and(|gate| gate.canceled) {
+    let canceled = match gate::check(&transaction, task, 0, RowLock::Exclusive).await? {
+        Passage::Open { canceled } => canceled,
+        Passage::Stopped(stop) => return stop.finish(transaction).await,
+    };
+    if canceled {
         // Canceled before it was planned: no record was selected, none is reported.
         complete_canceled(&transaction, task).await?;
         transaction.commit().await.map_err(StoreError::from)?;
@@ -123,26 +110,27 @@ pub async fn plan_export(
             break;
         }
         runs.push(vec![[index as u32, (index + keys.len() as u64 - 1) as u32]]);
-        let records: Vec<Value> = keys
-            .iter()
-            .map(|key| {
-                let record = json!({ "index": index, "input": record_input(key) });
-                index += 1;
-                record
-            })
-            .collect();
-        let body = json!({
-            "schema": CHUNK_SCHEMA_V1,
-            "task_id": task_id,
-            "domain_id": message.domain_id,
-            "domain": message.domain,
-            "action": message.action,
-            "chunk_no": chunk_no,
-            "chunks_total": chunks_total,
-            "records": records,
-        });
-        let body =
-            serde_json::to_vec(&body).map_err(|error| ChunkError::Processing(error.to_string()))?;
+        let mut records = Vec::with_capacity(keys.len());
+        for key in &keys {
+            records.push(ChunkRecord {
+                index: index as u32,
+                line: None,
+                input: Some(Cow::Owned(record_input(key).map_err(encoding)?)),
+                raw: None,
+                errors: Cow::Borrowed(&[]),
+            });
+            index += 1;
+        }
+        let header = ChunkHeader {
+            task_id,
+            domain_id: message.domain_id,
+            domain: &message.domain,
+            action: message.action,
+            options: &TaskOptions::default(),
+            chunk_no,
+            chunks_total,
+        };
+        let body = encode(&ChunkMessage::new(header, records)).map_err(encoding)?;
         batch.push(Outgoing::chunk(
             message.action,
             task,

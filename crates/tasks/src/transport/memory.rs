@@ -107,6 +107,14 @@ impl InMemoryTransport {
             .unwrap_or_default()
     }
 
+    /// Puts `messages` at the end of `action`'s queue, in the order given (a test reorders or
+    /// repeats deliveries this way, as a broker may).
+    pub fn put_back(&self, action: TaskAction, messages: impl IntoIterator<Item = Stored>) {
+        for message in messages {
+            self.state.push(action, message, false);
+        }
+    }
+
     /// The dead letters of `action`'s task type so far.
     pub fn dead_letters(&self, action: TaskAction) -> Vec<Stored> {
         lock(&self.state.dead)
