@@ -5,6 +5,8 @@
 
 pub mod app;
 pub mod core;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::{AppApplied, AppChange, AppOutcome};
 pub use core::{CoreApplied, CoreChange, CoreOutcome, Indexed};

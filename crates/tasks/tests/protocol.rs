@@ -275,7 +275,11 @@ async fn a_chunk_that_keeps_failing_fails_its_records_and_is_dead_lettered() {
         .run_task(ACTION, TaskOptions::default(), lines)
         .await;
     let summary = finished.summary();
-    assert!(summary[..3].iter().all(|outcome| *outcome == Err(ErrorCode::ProcessingFailed)));
+    assert!(
+        summary[..3]
+            .iter()
+            .all(|outcome| *outcome == Err(ErrorCode::ProcessingFailed))
+    );
     assert!(summary[3].is_ok(), "the other chunk is not affected");
     let keys: Vec<String> = written(&protocol, finished.task.id)
         .await

@@ -235,6 +235,8 @@ pub fn records(lines: &str) -> Vec<RawRecord> {
 pub trait OutcomesExt {
     /// Each record's outcome as `Ok(results line)` or `Err(first error code)`, by index.
     fn summary(&self) -> Vec<Result<serde_json::Value, ErrorCode>>;
+    /// The errors-file lines, by index.
+    fn failures(&self) -> Vec<serde_json::Value>;
 }
 
 impl OutcomesExt for Finished {
@@ -247,6 +249,18 @@ impl OutcomesExt for Finished {
                 }
                 Some(RecordOutcome::Failed(entry)) => Err(entry.members.errors[0].code),
                 None => panic!("a record of a completed task has no outcome"),
+            })
+            .collect()
+    }
+
+    fn failures(&self) -> Vec<serde_json::Value> {
+        self.outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Some(RecordOutcome::Failed(entry)) => {
+                    Some(serde_json::from_str(entry.line.get()).expect("an errors line is JSON"))
+                }
+                _ => None,
             })
             .collect()
     }
