@@ -205,50 +205,61 @@ impl<H: TaskHandler> Worker<H> {
         }
         match outcome {
             Ok(disposition) => {
-                let action = action.as_str();
-                match &disposition {
-                    ChunkDisposition::Applied {
-                        completed_task,
-                        succeeded,
-                        failed,
-                    } => {
-                        let elapsed = started.elapsed();
-                        let elapsed_ms = elapsed.as_millis() as u64;
-                        tracing::debug!(%task_id, chunk_no, elapsed_ms, "chunk applied");
-                        self.metrics.chunk(action, "applied");
-                        self.metrics
-                            .records(action, u64::from(*succeeded), u64::from(*failed));
-                        let labels = ActionLabels {
-                            action: action.to_owned(),
-                        };
-                        self.metrics
-                            .chunk_duration
-                            .get_or_create(&labels)
-                            .observe(elapsed.as_secs_f64());
-                        if *completed_task {
-                            tracing::info!(%task_id, "task completed");
-                            self.metrics.tasks_completed.get_or_create(&labels).inc();
-                            if self.handler.export_kind().is_none() {
-                                tokio::spawn(refresh_statistics(self.pool.clone(), task_id));
-                            }
-                        }
-                    }
-                    ChunkDisposition::Duplicate => {
-                        tracing::info!(%task_id, chunk_no, "redelivered chunk skipped");
-                        self.metrics.chunk(action, "duplicate");
-                    }
-                    ChunkDisposition::Deferred => {
-                        tracing::debug!(%task_id, chunk_no, "chunk deferred until its predecessor is applied");
-                        self.metrics.chunk(action, "deferred");
-                    }
-                    ChunkDisposition::Dropped(reason) => {
-                        tracing::warn!(%task_id, chunk_no, reason, "chunk dropped");
-                        self.metrics.chunk(action, "dropped");
-                    }
-                }
+                self.count(&disposition, task_id, chunk_no, started.elapsed());
                 self.settle(delivery, Ok(())).await;
             }
             Err(error) => self.retry_or_give_up(delivery, error).await,
+        }
+    }
+
+    /// Logs and counts what happened to a chunk.
+    fn count(
+        &self,
+        disposition: &ChunkDisposition,
+        task_id: TaskId,
+        chunk_no: u32,
+        elapsed: Duration,
+    ) {
+        let action = self.handler.action();
+        let action = action.as_str();
+        match disposition {
+            ChunkDisposition::Applied {
+                completed_task,
+                succeeded,
+                failed,
+            } => {
+                let elapsed_ms = elapsed.as_millis() as u64;
+                tracing::debug!(%task_id, chunk_no, elapsed_ms, "chunk applied");
+                self.metrics.chunk(action, "applied");
+                self.metrics
+                    .records(action, u64::from(*succeeded), u64::from(*failed));
+                let labels = ActionLabels {
+                    action: action.to_owned(),
+                };
+                self.metrics
+                    .chunk_duration
+                    .get_or_create(&labels)
+                    .observe(elapsed.as_secs_f64());
+                if *completed_task {
+                    tracing::info!(%task_id, "task completed");
+                    self.metrics.tasks_completed.get_or_create(&labels).inc();
+                    if self.handler.export_kind().is_none() {
+                        tokio::spawn(refresh_statistics(self.pool.clone(), task_id));
+                    }
+                }
+            }
+            ChunkDisposition::Duplicate => {
+                tracing::info!(%task_id, chunk_no, "redelivered chunk skipped");
+                self.metrics.chunk(action, "duplicate");
+            }
+            ChunkDisposition::Deferred => {
+                tracing::debug!(%task_id, chunk_no, "chunk deferred until its predecessor is applied");
+                self.metrics.chunk(action, "deferred");
+            }
+            ChunkDisposition::Dropped(reason) => {
+                tracing::warn!(%task_id, chunk_no, reason, "chunk dropped");
+                self.metrics.chunk(action, "dropped");
+            }
         }
     }
 

@@ -251,28 +251,40 @@ async fn run_chunk<H: TaskHandler>(
         results: outcomes.results.as_ref(),
         errors: outcomes.errors.as_ref(),
     };
-    if !insert_chunk(&transaction, &entry).await? {
+    commit_chunk(transaction, &entry, events.as_ref(), canceled, before_commit).await
+}
+
+/// Writes the chunk's ledger row, its events and the task's progress, and commits — unless
+/// another delivery of the chunk committed first, or a cancel committed meanwhile.
+async fn commit_chunk(
+    transaction: Transaction<'_>,
+    entry: &ChunkEntry<'_>,
+    events: Option<&ChunkEvents>,
+    applied_as_canceled: bool,
+    before_commit: impl FnOnce(),
+) -> Result<ChunkDisposition, ChunkError> {
+    let task = entry.task;
+    if !insert_chunk(&transaction, entry).await? {
         // Another delivery of this chunk committed while we worked: ours must not count.
         transaction.rollback().await.map_err(StoreError::from)?;
         return Ok(ChunkDisposition::Duplicate);
     }
-    if let Some(events) = &events {
+    if let Some(events) = events {
         insert_events(&transaction, task.domain_id, events).await?;
     }
     let progress = record_chunk_progress(
         &transaction,
         task,
-        i64::from(outcomes.succeeded),
-        i64::from(outcomes.failed),
+        i64::from(entry.succeeded),
+        i64::from(entry.failed),
     )
     .await?;
-    if progress.canceled && !canceled {
+    if progress.canceled && !applied_as_canceled {
         // A cancel committed while this chunk was applied: undo it; the redelivery applies the
         // chunk as canceled, so that no record is applied after the cancel.
         transaction.rollback().await.map_err(StoreError::from)?;
         return Err(ChunkError::CanceledMeanwhile);
     }
-    let state = progress.state;
     before_commit();
     transaction
         .commit()
@@ -280,9 +292,9 @@ async fn run_chunk<H: TaskHandler>(
         .await
         .map_err(StoreError::from)?;
     Ok(ChunkDisposition::Applied {
-        completed_task: state == TaskState::Completed,
-        succeeded: outcomes.succeeded as u32,
-        failed: outcomes.failed as u32,
+        completed_task: progress.state == TaskState::Completed,
+        succeeded: entry.succeeded as u32,
+        failed: entry.failed as u32,
     })
 }
 
@@ -294,23 +306,55 @@ struct Refused {
     errors: Vec<FieldError>,
 }
 
+/// The records of a chunk after parsing: those to hand to the handler (with their text, for
+/// the errors file) and those it reports without applying them.
+struct Parsed<I> {
+    work: Vec<Work<I>>,
+    texts: Vec<Box<serde_json::value::RawValue>>,
+    refused: Vec<Refused>,
+}
+
+/// Decode → parse → handle → record outcomes, inside the chunk's transaction.
 async fn resolve<H: TaskHandler>(
     resolution: Resolution<'_, H>,
     transaction: &Transaction<'_>,
     context: &ChunkContext,
     message: ReceivedChunk,
 ) -> Result<(ChunkOutcomes, Option<ChunkEvents>), ChunkError> {
-    let mut writer = OutcomeWriter::default();
-    let mut refused: Vec<Refused> = Vec::new();
-    let mut work: Vec<Work<H::Input>> = Vec::new();
-    let mut texts: Vec<Box<serde_json::value::RawValue>> = Vec::new();
+    let mut parsed = parse(&resolution, context, message);
+    let (outcomes, events) = match resolution {
+        Resolution::Handler(handler) => handle(handler, transaction, context, &parsed.work).await?,
+        Resolution::FailAll(error) => {
+            for record in &mut parsed.refused {
+                if record.errors.is_empty() {
+                    record.errors.push(error.clone());
+                }
+            }
+            (Vec::new(), None)
+        }
+    };
+    Ok((record_outcomes(parsed, outcomes)?, events))
+}
+
+/// Parses each record that arrived without errors (every record is refused when the chunk
+/// fails as a whole).
+fn parse<H: TaskHandler>(
+    resolution: &Resolution<'_, H>,
+    context: &ChunkContext,
+    message: ReceivedChunk,
+) -> Parsed<H::Input> {
+    let mut parsed = Parsed {
+        work: Vec::new(),
+        texts: Vec::new(),
+        refused: Vec::new(),
+    };
     for record in message.records {
         let input = record.input.map(Cow::into_owned);
         let errors = record.errors.into_owned();
-        let parsed = match (&resolution, input) {
+        let outcome = match (resolution, input) {
             (Resolution::Handler(handler), Some(input)) if errors.is_empty() => {
                 match handler.parse(context, input.get()) {
-                    Ok(parsed) => Ok((parsed, input)),
+                    Ok(value) => Ok((value, input)),
                     Err(errors) => Err((Some(input), errors)),
                 }
             }
@@ -319,16 +363,16 @@ async fn resolve<H: TaskHandler>(
             }
             (_, input) => Err((input, errors)),
         };
-        match parsed {
+        match outcome {
             Ok((input, text)) => {
-                work.push(Work {
+                parsed.work.push(Work {
                     index: record.index,
                     line: record.line,
                     input,
                 });
-                texts.push(text);
+                parsed.texts.push(text);
             }
-            Err((input, errors)) => refused.push(Refused {
+            Err((input, errors)) => parsed.refused.push(Refused {
                 index: record.index,
                 line: record.line,
                 input: EchoedInput::of(input.as_deref(), record.raw.as_deref()),
@@ -336,76 +380,77 @@ async fn resolve<H: TaskHandler>(
             }),
         }
     }
-    let (handled, events) = match resolution {
-        Resolution::Handler(handler) => {
-            let dry_run = context.options.dry_run;
-            let action = handler.action();
-            let revertible = action.is_revertible() && !dry_run;
-            if dry_run {
-                dry_run::begin(transaction).await?;
-            }
-            // A create of core profiles changes no existing row: the ids it made are its whole
-            // before-image, and its identity inserts skip the triggers' lookups.
-            if revertible && action != TaskAction::CreateCoreProfiles {
-                capture_changes(transaction, context.task_id).await?;
-            }
-            let handled = handler.apply(transaction, context, &work).await?;
-            if handled.outcomes.len() != work.len() {
-                return Err(ChunkError::Processing(format!(
-                    "the handler returned {} outcomes for {} records",
-                    handled.outcomes.len(),
-                    work.len()
-                )));
-            }
-            if dry_run {
-                let outcomes =
-                    dry_run::finish(handler, transaction, context.domain_id, handled.outcomes)
-                        .await?;
-                (outcomes, None)
-            } else {
-                if revertible {
-                    let created: Vec<i64> = handled
-                        .changes
-                        .iter()
-                        .filter(|note| note.created_core_profile())
-                        .map(|note| note.core_profile_id)
-                        .collect();
-                    let chunk_no = context.chunk_no;
-                    record_created(
-                        transaction,
-                        context.domain_id,
-                        context.task_id,
-                        chunk_no,
-                        &created,
-                    )
-                    .await?;
-                }
-                let events = chunk_events(context, &handled.changes);
-                let outcomes = handled
-                    .outcomes
-                    .into_iter()
-                    .map(|outcome| match outcome {
-                        Outcome::Succeeded(output) => {
-                            Outcome::Succeeded(ResultLine::Applied(output))
-                        }
-                        Outcome::Failed(errors) => Outcome::Failed(errors),
-                    })
-                    .collect();
-                (outcomes, Some(events))
-            }
-        }
-        Resolution::FailAll(error) => {
-            for record in &mut refused {
-                if record.errors.is_empty() {
-                    record.errors.push(error.clone());
-                }
-            }
-            (Vec::new(), None)
-        }
-    };
-    // Merge the refused records and the handler's outcomes back into index order.
-    let mut handled = work.iter().zip(texts.iter()).zip(handled).peekable();
-    let mut refused = refused.into_iter().peekable();
+    parsed
+}
+
+/// The handler's outcomes as results lines, and the chunk's events: applied for real (keeping
+/// before-images of a revertible task), or as a dry run rolled back to its savepoint.
+async fn handle<H: TaskHandler>(
+    handler: &H,
+    transaction: &Transaction<'_>,
+    context: &ChunkContext,
+    work: &[Work<H::Input>],
+) -> Result<(Vec<Outcome<ResultLine<H::Output>>>, Option<ChunkEvents>), ChunkError> {
+    let dry_run = context.options.dry_run;
+    let action = handler.action();
+    let revertible = action.is_revertible() && !dry_run;
+    if dry_run {
+        dry_run::begin(transaction).await?;
+    }
+    // A create of core profiles changes no existing row: the ids it made are its whole
+    // before-image, and its identity inserts skip the triggers' lookups.
+    if revertible && action != TaskAction::CreateCoreProfiles {
+        capture_changes(transaction, context.task_id).await?;
+    }
+    let handled = handler.apply(transaction, context, work).await?;
+    if handled.outcomes.len() != work.len() {
+        return Err(ChunkError::Processing(format!(
+            "the handler returned {} outcomes for {} records",
+            handled.outcomes.len(),
+            work.len()
+        )));
+    }
+    if dry_run {
+        let outcomes =
+            dry_run::finish(handler, transaction, context.domain_id, handled.outcomes).await?;
+        return Ok((outcomes, None));
+    }
+    if revertible {
+        let created: Vec<i64> = handled
+            .changes
+            .iter()
+            .filter(|note| note.created_core_profile())
+            .map(|note| note.core_profile_id)
+            .collect();
+        let (domain_id, task_id) = (context.domain_id, context.task_id);
+        record_created(transaction, domain_id, task_id, context.chunk_no, &created).await?;
+    }
+    let events = chunk_events(context, &handled.changes);
+    let outcomes = handled
+        .outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Succeeded(output) => Outcome::Succeeded(ResultLine::Applied(output)),
+            Outcome::Failed(errors) => Outcome::Failed(errors),
+        })
+        .collect();
+    Ok((outcomes, Some(events)))
+}
+
+/// Merges the refused records and the handler's outcomes back into index order and writes
+/// them as the chunk's results and errors.
+fn record_outcomes<I, T: serde::Serialize>(
+    parsed: Parsed<I>,
+    outcomes: Vec<Outcome<T>>,
+) -> Result<ChunkOutcomes, ChunkError> {
+    let mut writer = OutcomeWriter::default();
+    let mut handled = parsed
+        .work
+        .iter()
+        .zip(parsed.texts.iter())
+        .zip(outcomes)
+        .peekable();
+    let mut refused = parsed.refused.into_iter().peekable();
     loop {
         let take_handled = match (handled.peek(), refused.peek()) {
             (Some(((record, _), _)), Some(other)) => record.index < other.index,
@@ -433,5 +478,5 @@ async fn resolve<H: TaskHandler>(
             writer.add_error(record.index, record.line, &record.input, &record.errors)?;
         }
     }
-    Ok((writer.finish()?, events))
+    Ok(writer.finish()?)
 }

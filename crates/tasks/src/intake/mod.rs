@@ -121,9 +121,7 @@ impl Intake {
         self.submit_child(submitter, request, idempotency_key, None)
             .await
     }
-}
 
-impl Intake {
     /// [`Intake::submit`] for a task that retries (or reverts) task `parent_task_id`; its key
     /// starts with [`idempotency::RETRY_KEY_PREFIX`].
     pub async fn submit_child(
@@ -142,54 +140,24 @@ impl Intake {
             key,
             request_hash: idempotency::request_hash(action, &request.options, &request.records),
         });
-        if let Some(idempotency) = &idempotency {
-            let prior =
-                idempotency::check(&submitter.database, submitter.domain_id, idempotency).await?;
-            if let Prior::Replay(task) = prior {
-                let accepted = Created {
-                    task_id: task.id,
-                    state: task.state,
-                    action,
-                    total: task.total,
-                };
-                return Ok(Submitted {
-                    created: accepted,
-                    replayed: true,
-                });
-            }
+        if let Some(idempotency) = &idempotency
+            && let Some(replayed) = replay(submitter, idempotency, action).await?
+        {
+            return Ok(replayed);
         }
-        let (total, chunks) = match &plan {
+        let chunks = match &plan {
             // A selector's size is known once a worker has planned the export.
-            Plan::Selector(_) => (0, Vec::new()),
-            Plan::Records(verdicts) => (
-                request.records.len() as i64,
-                plan_chunks(&self.settings, &request, verdicts),
-            ),
+            Plan::Selector(_) => Vec::new(),
+            Plan::Records(verdicts) => plan_chunks(&self.settings, &request, verdicts),
         };
-        let chunk_indexes: Vec<Vec<u32>> = chunks
-            .iter()
-            .map(|positions| {
-                positions
-                    .iter()
-                    .map(|&at| request.records[at].index)
-                    .collect()
-            })
-            .collect();
-        let manifest = match &plan {
-            Plan::Selector(_) => ChunkManifest::from_chunks([&[][..]]),
-            Plan::Records(_) => ChunkManifest::from_chunks(chunk_indexes.iter().map(Vec::as_slice)),
-        };
-        let task = TaskToAccept {
-            domain_id: submitter.domain_id,
-            action,
-            input_format: request.format.as_str(),
-            total,
-            chunks_total: chunks.len().max(1) as i32,
-            manifest,
+        let task = task_to_accept(
+            submitter,
+            &request,
+            &plan,
+            &chunks,
             idempotency,
-            options: request.options.clone(),
             parent_task_id,
-        };
+        );
         let render = |task_id: TaskId| {
             let header = TaskHeader {
                 task_id,
@@ -198,17 +166,28 @@ impl Intake {
                 action,
                 options: &request.options,
             };
-            let rendered = match &plan {
-                Plan::Selector(selector) => {
-                    selector_message(header, selector).map(|body| vec![body])
-                }
-                Plan::Records(verdicts) => {
-                    chunk_messages(header, &request.records, verdicts, &chunks)
-                }
-            };
-            rendered.map_err(TaskError::ChunkEncoding)
+            render_messages(header, &request.records, &plan, &chunks)
         };
-        let crash = self.settings.crash_before_queued;
+        let accepted = self.accept(submitter, &task, render).await?;
+        Ok(Submitted {
+            created: Created {
+                task_id: accepted.task_id,
+                state: accepted.state,
+                action,
+                total: task.total,
+            },
+            replayed: false,
+        })
+    }
+
+    /// Accepts `task` durably, publishing what `render` makes of it, and counts and logs it.
+    async fn accept(
+        &self,
+        submitter: &Submitter,
+        task: &TaskToAccept,
+        render: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, TaskError>,
+    ) -> Result<Accepted, TaskError> {
+        let action = task.action;
         let span = tracing::info_span!(
             "accept_task",
             domain = %submitter.domain,
@@ -219,8 +198,8 @@ impl Intake {
         let accepted = accept_task(
             &submitter.database,
             self.transport.as_ref(),
-            &task,
-            crash,
+            task,
+            self.settings.crash_before_queued,
             render,
         )
         .instrument(span.clone())
@@ -238,15 +217,79 @@ impl Intake {
             chunks = task.chunks_total,
             "task accepted"
         );
-        let created = Created {
-            task_id: accepted.task_id,
-            state: accepted.state,
+        Ok(accepted)
+    }
+}
+
+/// The task an earlier request with the same `Idempotency-Key` made, if there is one.
+async fn replay(
+    submitter: &Submitter,
+    idempotency: &Idempotency,
+    action: TaskAction,
+) -> Result<Option<Submitted>, TaskError> {
+    let prior = idempotency::check(&submitter.database, submitter.domain_id, idempotency).await?;
+    let Prior::Replay(task) = prior else {
+        return Ok(None);
+    };
+    Ok(Some(Submitted {
+        created: Created {
+            task_id: task.id,
+            state: task.state,
             action,
             total: task.total,
-        };
-        Ok(Submitted {
-            created,
-            replayed: false,
-        })
+        },
+        replayed: true,
+    }))
+}
+
+/// The task row to commit for `request`, cut into `chunks`.
+fn task_to_accept(
+    submitter: &Submitter,
+    request: &Submission,
+    plan: &Plan,
+    chunks: &[Vec<usize>],
+    idempotency: Option<Idempotency>,
+    parent_task_id: Option<TaskId>,
+) -> TaskToAccept {
+    let (total, manifest) = match plan {
+        Plan::Selector(_) => (0, ChunkManifest::from_chunks([&[][..]])),
+        Plan::Records(_) => {
+            let indexes: Vec<Vec<u32>> = chunks
+                .iter()
+                .map(|positions| {
+                    positions
+                        .iter()
+                        .map(|&at| request.records[at].index)
+                        .collect()
+                })
+                .collect();
+            let manifest = ChunkManifest::from_chunks(indexes.iter().map(Vec::as_slice));
+            (request.records.len() as i64, manifest)
+        }
+    };
+    TaskToAccept {
+        domain_id: submitter.domain_id,
+        action: request.action,
+        input_format: request.format.as_str(),
+        total,
+        chunks_total: chunks.len().max(1) as i32,
+        manifest,
+        idempotency,
+        options: request.options.clone(),
+        parent_task_id,
     }
+}
+
+/// The message bodies of the task: one per chunk, or the selector's single message.
+fn render_messages(
+    header: TaskHeader<'_>,
+    records: &[RawRecord],
+    plan: &Plan,
+    chunks: &[Vec<usize>],
+) -> Result<Vec<Vec<u8>>, TaskError> {
+    let rendered = match plan {
+        Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),
+        Plan::Records(verdicts) => chunk_messages(header, records, verdicts, chunks),
+    };
+    rendered.map_err(TaskError::ChunkEncoding)
 }

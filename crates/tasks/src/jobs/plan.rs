@@ -13,8 +13,9 @@ use serde_json::json;
 use serde_json::value::{RawValue, to_raw_value};
 use std::borrow::Cow;
 use userhub_domain::manifest::ChunkManifest;
+use userhub_domain::profile::selector::ExportSelector;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
-use userhub_domain::{TaskKey, TaskOptions, TaskState};
+use userhub_domain::{TaskOptions, TaskState};
 use userhub_store::exports::{
     ExportKey, ExportKind, count_selection, next_selected, open_selection,
 };
@@ -22,7 +23,7 @@ use userhub_store::ledger::{ChunkEntry, insert_chunk};
 use userhub_store::tasks::{
     complete_canceled, record_chunk_progress, set_plan, start_processing, state_for_chunk,
 };
-use userhub_store::{Pool, StoreError};
+use userhub_store::{Pool, StoreError, Transaction};
 
 /// Chunks published per round of confirms.
 const PUBLISH_BATCH: usize = 16;
@@ -39,16 +40,8 @@ fn encoding(error: serde_json::Error) -> ChunkError {
     ChunkError::Processing(error.to_string())
 }
 
-/// Turns a selector chunk into chunks of selected profiles.
-pub async fn plan_export(
-    pool: &Pool,
-    transport: &dyn ChunkTransport,
-    message: ReceivedChunk,
-    kind: ExportKind,
-    chunk_records: usize,
-) -> Result<ChunkDisposition, ChunkError> {
-    let task_id = message.task_id;
-    let task = TaskKey::new(message.domain_id, task_id);
+/// The selector the chunk carries, for `kind`'s profiles.
+fn selector_of(message: &ReceivedChunk, kind: ExportKind) -> Result<ExportSelector, ChunkError> {
     let target = match kind {
         ExportKind::CoreProfiles => ExportTarget::CoreProfiles,
         ExportKind::AppProfiles => ExportTarget::AppProfiles,
@@ -58,19 +51,37 @@ pub async fn plan_export(
         .as_ref()
         .map(|selector| selector.to_string())
         .ok_or_else(|| ChunkError::Processing("the chunk has no selector".to_owned()))?;
-    let selector = match parse_export_record(&text, target) {
-        Ok(ExportRequest::Selector(selector)) => selector,
-        Ok(_) => {
-            return Err(ChunkError::Processing(
-                "the chunk's selector selects nothing".to_owned(),
-            ));
-        }
-        Err(errors) => {
-            return Err(ChunkError::Processing(format!(
-                "invalid selector: {errors:?}"
-            )));
-        }
-    };
+    match parse_export_record(&text, target) {
+        Ok(ExportRequest::Selector(selector)) => Ok(selector),
+        Ok(_) => Err(ChunkError::Processing(
+            "the chunk's selector selects nothing".to_owned(),
+        )),
+        Err(errors) => Err(ChunkError::Processing(format!(
+            "invalid selector: {errors:?}"
+        ))),
+    }
+}
+
+/// What publishing the selected profiles made: how many, in how many chunks, which indexes
+/// each chunk holds.
+struct Published {
+    profiles: u64,
+    /// The next chunk number (chunk 0 is the plan itself).
+    chunks_end: u32,
+    manifest: ChunkManifest,
+}
+
+/// Turns a selector chunk into chunks of selected profiles.
+pub async fn plan_export(
+    pool: &Pool,
+    transport: &dyn ChunkTransport,
+    message: ReceivedChunk,
+    kind: ExportKind,
+    chunk_records: usize,
+) -> Result<ChunkDisposition, ChunkError> {
+    let task_id = message.task_id;
+    let task = message.task();
+    let selector = selector_of(&message, kind)?;
     let mut client = pool.get().await.map_err(StoreError::from)?;
     // Wait (on the task row) until the gateway has finished accepting the task, so that the
     // transaction below starts from its committed state.
@@ -94,59 +105,21 @@ pub async fn plan_export(
             "the task was canceled before it was planned",
         ));
     }
-    let chunk_records = chunk_records.max(1);
-    let total = count_selection(&transaction, message.domain_id, kind, &selector).await?;
-    let chunks_total = (total as usize).div_ceil(chunk_records) as u32 + 1;
-    let priority = priority_for_backlog(total);
-    let portal = open_selection(&transaction, message.domain_id, kind, &selector).await?;
-    let mut index: u64 = 0;
-    let mut chunk_no: u32 = 1;
-    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    // Chunk 0 is the plan itself (no records); chunk k holds a run of consecutive indexes.
-    let mut runs: Vec<Vec<[u32; 2]>> = vec![Vec::new()];
-    loop {
-        let keys = next_selected(&transaction, &portal, kind, chunk_records as i32).await?;
-        if keys.is_empty() {
-            break;
-        }
-        runs.push(vec![[index as u32, (index + keys.len() as u64 - 1) as u32]]);
-        let mut records = Vec::with_capacity(keys.len());
-        for key in &keys {
-            records.push(ChunkRecord {
-                index: index as u32,
-                line: None,
-                input: Some(Cow::Owned(record_input(key).map_err(encoding)?)),
-                raw: None,
-                errors: Cow::Borrowed(&[]),
-            });
-            index += 1;
-        }
-        let header = ChunkHeader {
-            task_id,
-            domain_id: message.domain_id,
-            domain: &message.domain,
-            action: message.action,
-            options: &TaskOptions::default(),
-            chunk_no,
-            chunks_total,
-        };
-        let body = encode(&ChunkMessage::new(header, records)).map_err(encoding)?;
-        batch.push(Outgoing::chunk(
-            message.action,
-            task,
-            chunk_no,
-            priority,
-            body,
-        ));
-        chunk_no += 1;
-        if batch.len() == PUBLISH_BATCH {
-            transport.publish(&batch).await?;
-            batch.clear();
-        }
-    }
-    transport.publish(&batch).await?;
-    let manifest = ChunkManifest::from_runs(runs);
-    set_plan(&transaction, task, index as i64, chunk_no as i32, &manifest).await?;
+    let selection = Selection {
+        message: &message,
+        kind,
+        selector: &selector,
+        chunk_records: chunk_records.max(1),
+    };
+    let published = selection.publish(&transaction, transport).await?;
+    set_plan(
+        &transaction,
+        task,
+        published.profiles as i64,
+        published.chunks_end as i32,
+        &published.manifest,
+    )
+    .await?;
     let plan_entry = ChunkEntry {
         task,
         chunk_no: 0,
@@ -163,10 +136,97 @@ pub async fn plan_export(
     }
     let state = record_chunk_progress(&transaction, task, 0, 0).await?.state;
     transaction.commit().await.map_err(StoreError::from)?;
-    tracing::info!(%task_id, profiles = index, chunks = chunk_no - 1, "export planned");
+    let chunks = published.chunks_end - 1;
+    tracing::info!(%task_id, profiles = published.profiles, chunks, "export planned");
     Ok(ChunkDisposition::Applied {
         completed_task: state == TaskState::Completed,
         succeeded: 0,
         failed: 0,
     })
+}
+
+/// An export's selection, to be published as chunks.
+struct Selection<'a> {
+    message: &'a ReceivedChunk,
+    kind: ExportKind,
+    selector: &'a ExportSelector,
+    chunk_records: usize,
+}
+
+impl Selection<'_> {
+    /// Streams the selected keys inside `transaction` and publishes them, a chunk of
+    /// `chunk_records` at a time, with confirms.
+    async fn publish(
+        &self,
+        transaction: &Transaction<'_>,
+        transport: &dyn ChunkTransport,
+    ) -> Result<Published, ChunkError> {
+        let message = self.message;
+        let (domain_id, kind) = (message.domain_id, self.kind);
+        let total = count_selection(transaction, domain_id, kind, self.selector).await?;
+        let chunks_total = (total as usize).div_ceil(self.chunk_records) as u32 + 1;
+        let priority = priority_for_backlog(total);
+        let portal = open_selection(transaction, domain_id, kind, self.selector).await?;
+        let mut index: u64 = 0;
+        let mut chunk_no: u32 = 1;
+        let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        // Chunk 0 is the plan itself (no records); chunk k holds a run of consecutive indexes.
+        let mut runs: Vec<Vec<[u32; 2]>> = vec![Vec::new()];
+        loop {
+            let keys = next_selected(transaction, &portal, kind, self.chunk_records as i32).await?;
+            if keys.is_empty() {
+                break;
+            }
+            runs.push(vec![[index as u32, (index + keys.len() as u64 - 1) as u32]]);
+            let header = ChunkHeader {
+                task_id: message.task_id,
+                domain_id,
+                domain: &message.domain,
+                action: message.action,
+                options: &TaskOptions::default(),
+                chunk_no,
+                chunks_total,
+            };
+            let body = chunk_body(header, &keys, &mut index)?;
+            let task = message.task();
+            batch.push(Outgoing::chunk(
+                message.action,
+                task,
+                chunk_no,
+                priority,
+                body,
+            ));
+            chunk_no += 1;
+            if batch.len() == PUBLISH_BATCH {
+                transport.publish(&batch).await?;
+                batch.clear();
+            }
+        }
+        transport.publish(&batch).await?;
+        Ok(Published {
+            profiles: index,
+            chunks_end: chunk_no,
+            manifest: ChunkManifest::from_runs(runs),
+        })
+    }
+}
+
+/// The message of one chunk of selected `keys`, numbered from `index` on.
+fn chunk_body(
+    header: ChunkHeader<'_>,
+    keys: &[ExportKey],
+    index: &mut u64,
+) -> Result<Vec<u8>, ChunkError> {
+    let mut records = Vec::with_capacity(keys.len());
+    for key in keys {
+        records.push(ChunkRecord {
+            index: *index as u32,
+            line: None,
+            input: Some(Cow::Owned(record_input(key).map_err(encoding)?)),
+            raw: None,
+            errors: Cow::Borrowed(&[]),
+        });
+        *index += 1;
+    }
+    encode(&ChunkMessage::new(header, records)).map_err(encoding)
 }
