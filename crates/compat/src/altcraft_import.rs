@@ -338,8 +338,7 @@ async fn import(
         match_by: Some(match_by(&document)?),
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: None,
-        dry_run: false,
-        reverts: None,
+        ..TaskOptions::default()
     };
     let records = records_of(
         document.get("data"),

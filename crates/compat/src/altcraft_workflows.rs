@@ -53,8 +53,7 @@ async fn start(compat: &Compat, request: DialectRequest) -> Result<Response, Dia
         match_by: Some(match_by(&document)?),
         skip_triggers: flag(&document, "skip_triggers")?,
         workflow_id: Some(workflow_id),
-        dry_run: false,
-        reverts: None,
+        ..TaskOptions::default()
     };
     // Each item holds its profile under `data`.
     let records = records_of(

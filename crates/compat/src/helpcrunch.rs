@@ -3,7 +3,8 @@
 //! `[{name, color}]`, `customData` `[{property, value}]` (custom fields). Synchronous: `200` with
 //! the updated customers. Errors in HelpCrunch's `{"errors": [{code, message}]}` shape; its own
 //! limit of 120 requests per minute per domain. A request is checked whole before anything is
-//! written: an invalid field or an unknown customer changes nothing.
+//! written: an invalid field or an unknown customer changes nothing. Everything it writes —
+//! the customers and their tags' colors — is written by the update task it submits.
 
 use crate::Compat;
 use crate::ProfileDraft;
@@ -20,13 +21,13 @@ use userhub_domain::DomainId;
 use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
-use userhub_domain::{TaskAction, TaskOptions};
+use userhub_domain::{TagColor, TaskAction, TaskOptions};
 use userhub_http_common::Principal;
 use userhub_http_common::decode::{BudgetError, bounded_array};
 use userhub_http_common::decode::{RawRecord, RecordContent};
 use userhub_store::exports::core_profiles;
 use userhub_store::identities::owners;
-use userhub_store::tag_colors::{colors_of, set_colors};
+use userhub_store::tag_colors::colors_of;
 use userhub_tasks::readback::RecordOutcome;
 
 const MAX_CUSTOMERS: usize = 10;
@@ -239,67 +240,29 @@ async fn update(compat: &Compat, request: DialectRequest) -> Result<Response, Di
     };
     let admitted = admit_request(compat, request, admission).await?;
     let principal = admitted.principal;
-    crate::check_document_size(&admitted.body)?;
-    let customers: Vec<Map<String, Value>> =
-        bounded_array(&admitted.body, MAX_CUSTOMERS).map_err(|error| match error {
-            BudgetError::TooMany { .. } => bad(format!(
-                "at most {MAX_CUSTOMERS} customers per request; send the rest in separate requests"
-            )),
-            BudgetError::Json(error) => bad(format!(
-                "the body must be a JSON array of customers: {error}"
-            )),
-        })?;
-    if customers.is_empty() {
-        return Err(bad("specify at least one customer".to_owned()));
-    }
-    let mut ids = Vec::with_capacity(customers.len());
-    for (at, customer) in customers.iter().enumerate() {
-        ids.push(customer_id(at, customer)?);
-    }
-    let current = stored_customers(compat, principal.domain.id, &ids).await?;
+    let domain_id = principal.domain.id;
+    let customers = read_customers(&admitted.body)?;
+    let ids = customers
+        .iter()
+        .enumerate()
+        .map(|(at, customer)| customer_id(at, customer))
+        .collect::<Result<Vec<i64>, DialectError>>()?;
+    let current = stored_customers(compat, domain_id, &ids).await?;
     if let Some(missing) = ids.iter().find(|id| !current.contains_key(id)) {
         return Err(DialectError::NotFound(format!(
             "Customer {missing} not found"
         )));
     }
-    let mut records = Vec::with_capacity(customers.len());
-    let mut updates = Vec::with_capacity(customers.len());
-    let mut tag_colors: Vec<Map<String, Value>> = Vec::new();
-    for (at, (customer, id)) in customers.iter().zip(&ids).enumerate() {
-        let (_, record) = customer_record(at, customer, &current[id])?;
-        let text =
-            serde_json::to_string(&record).map_err(|error| DialectError::internal(&error))?;
-        // Every customer is checked before anything is written.
-        let update = parse_core_profile_patch(&text).map_err(|errors| {
-            let details: Vec<String> = errors
-                .iter()
-                .map(|error| crate::described(&error.field, &error.message, &customer_field))
-                .collect();
-            bad(format!("customer {id}: {}", details.join("; ")))
-        })?;
-        updates.push(update);
-        let mut colors = Map::new();
-        if let Some(Value::Array(tags)) = customer.get("tags") {
-            for tag in tags {
-                if let (Some(name), Some(color)) = (tag["name"].as_str(), tag["color"].as_str()) {
-                    colors.insert(name.to_owned(), json!(color));
-                }
-            }
-        }
-        tag_colors.push(colors);
-        let raw = RawValue::from_string(text).map_err(|error| DialectError::internal(&error))?;
-        records.push(RawRecord {
-            index: at as u32,
-            line: None,
-            content: RecordContent::Json(raw),
-        });
-    }
-    check_identities(compat, principal.domain.id, &updates, &current).await?;
+    let prepared = prepare(&customers, &ids, &current)?;
+    check_identities(compat, domain_id, &prepared.updates, &current).await?;
     let task = CanonicalTask {
         action: TaskAction::UpdateCoreProfiles,
-        options: TaskOptions::default(),
+        options: TaskOptions {
+            tag_colors: prepared.tag_colors,
+            ..TaskOptions::default()
+        },
         product: "helpcrunch",
-        records,
+        records: prepared.records,
     };
     let finished = match run(compat, &principal, task, true).await? {
         Ran::Finished(finished) => finished,
@@ -329,34 +292,104 @@ async fn update(compat: &Compat, request: DialectRequest) -> Result<Response, Di
             failures.join("; ")
         )));
     }
-    let client = crate::client(compat, principal.domain.id).await?;
-    let given: Vec<(String, String)> = tag_colors
-        .iter()
-        .flat_map(|colors| colors.iter())
-        .filter_map(|(tag, color)| Some((tag.clone(), color.as_str()?.to_owned())))
-        .collect();
-    set_colors(&*client, principal.domain.id, &given)
-        .await
-        .map_err(DialectError::from)?;
-    let profiles = stored_customers(compat, principal.domain.id, &ids).await?;
+    let answer = updated_customers(compat, domain_id, &ids, &customers).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// The body's customers: a JSON array of 1 to 10 objects.
+fn read_customers(body: &[u8]) -> Result<Vec<Map<String, Value>>, DialectError> {
+    crate::check_document_size(body)?;
+    let customers: Vec<Map<String, Value>> =
+        bounded_array(body, MAX_CUSTOMERS).map_err(|error| match error {
+            BudgetError::TooMany { .. } => bad(format!(
+                "at most {MAX_CUSTOMERS} customers per request; send the rest in separate requests"
+            )),
+            BudgetError::Json(error) => bad(format!(
+                "the body must be a JSON array of customers: {error}"
+            )),
+        })?;
+    if customers.is_empty() {
+        return Err(bad("specify at least one customer".to_owned()));
+    }
+    Ok(customers)
+}
+
+/// The customers as update records, checked whole before anything is written, with the tag
+/// colors they give.
+struct Prepared {
+    records: Vec<RawRecord>,
+    updates: Vec<CoreProfilePatch>,
+    tag_colors: Vec<TagColor>,
+}
+
+fn prepare(
+    customers: &[Map<String, Value>],
+    ids: &[i64],
+    current: &HashMap<i64, Value>,
+) -> Result<Prepared, DialectError> {
+    let mut prepared = Prepared {
+        records: Vec::with_capacity(customers.len()),
+        updates: Vec::with_capacity(customers.len()),
+        tag_colors: Vec::new(),
+    };
+    for (at, (customer, id)) in customers.iter().zip(ids).enumerate() {
+        let (_, record) = customer_record(at, customer, &current[id])?;
+        let text =
+            serde_json::to_string(&record).map_err(|error| DialectError::internal(&error))?;
+        let update = parse_core_profile_patch(&text).map_err(|errors| {
+            let details: Vec<String> = errors
+                .iter()
+                .map(|error| crate::described(&error.field, &error.message, &customer_field))
+                .collect();
+            bad(format!("customer {id}: {}", details.join("; ")))
+        })?;
+        prepared.updates.push(update);
+        if let Some(Value::Array(tags)) = customer.get("tags") {
+            for tag in tags {
+                if let (Some(name), Some(color)) = (tag["name"].as_str(), tag["color"].as_str()) {
+                    prepared.tag_colors.push(TagColor {
+                        tag: name.to_owned(),
+                        color: color.to_owned(),
+                    });
+                }
+            }
+        }
+        let raw = RawValue::from_string(text).map_err(|error| DialectError::internal(&error))?;
+        prepared.records.push(RawRecord {
+            index: at as u32,
+            line: None,
+            content: RecordContent::Json(raw),
+        });
+    }
+    Ok(prepared)
+}
+
+/// The updated customers in HelpCrunch's shape, in request order.
+async fn updated_customers(
+    compat: &Compat,
+    domain_id: DomainId,
+    ids: &[i64],
+    customers: &[Map<String, Value>],
+) -> Result<Vec<Value>, DialectError> {
+    let profiles = stored_customers(compat, domain_id, ids).await?;
     let tags: Vec<&str> = profiles
         .values()
         .filter_map(|profile| profile["tags"].as_array())
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    let colors: Map<String, Value> = colors_of(&*client, principal.domain.id, &tags)
+    let client = crate::client(compat, domain_id).await?;
+    let colors: Map<String, Value> = colors_of(&*client, domain_id, &tags)
         .await
         .map_err(DialectError::from)?
         .into_iter()
         .map(|(tag, color)| (tag, Value::String(color)))
         .collect();
-    let answer: Vec<Value> = ids
+    Ok(ids
         .iter()
-        .zip(&customers)
+        .zip(customers)
         .filter_map(|(id, given)| Some(customer_of(profiles.get(id)?, &colors, given)))
-        .collect();
-    Ok(Json(answer).into_response())
+        .collect())
 }
 
 /// The stored profiles of `ids` in the domain, by id.

@@ -28,7 +28,7 @@ pub use action::TaskAction;
 pub use field::Field;
 pub use identity::{Identity, IdentityKind};
 pub use ids::{CoreProfileId, DomainId, TaskId, TaskKey};
-pub use options::{MatchBy, TaskOptions};
+pub use options::{MatchBy, TagColor, TaskOptions};
 pub use record_error::{ErrorCode, FieldError};
 pub use setting::InvalidSetting;
 pub use task::{TaskOutcome, TaskState};

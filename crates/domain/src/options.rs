@@ -100,6 +100,17 @@ pub struct TaskOptions {
     /// EXT: for a `revert_profiles` task, the task whose changes it undoes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverts: Option<TaskId>,
+    /// Colors of tags (the HelpCrunch-compatible update sends `{name, color}` tags), stored
+    /// for the domain in the same transaction as the task's changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_colors: Vec<TagColor>,
+}
+
+/// A tag's display color.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagColor {
+    pub tag: String,
+    pub color: String,
 }
 
 impl TaskOptions {
@@ -145,11 +156,15 @@ mod tests {
             workflow_id: Some(7),
             dry_run: true,
             reverts: Some(TaskId::from(1_700_000_000_000_i64 << 10)),
+            tag_colors: vec![TagColor {
+                tag: "vip".to_owned(),
+                color: "#c377e0".to_owned(),
+            }],
         };
         let text = serde_json::to_string(&options).unwrap();
         assert_eq!(
             text,
-            r#"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7,"dry_run":true,"reverts":1740800000000000}"#
+            r##"{"match_by":"custom_field:CRM_ID","skip_triggers":true,"workflow_id":7,"dry_run":true,"reverts":1740800000000000,"tag_colors":[{"tag":"vip","color":"#c377e0"}]}"##
         );
         assert_eq!(serde_json::from_str::<TaskOptions>(&text).unwrap(), options);
     }

@@ -154,92 +154,124 @@ pub fn create_record(n: usize) -> impl Strategy<Value = GeneratedProfile> {
         prop::option::of(-62_135_596_800_000i64..=253_402_300_799_999),
     );
     (identities, names, tags, custom, scalars).prop_map(
-        move |(identities, names, tags, custom, scalars)| {
-            let (age, country, language, city, privacy, ltv, last_active) = scalars;
-            let mut seen = std::collections::HashSet::new();
-            let mut kept: Vec<(IdentityKind, String)> = Vec::new();
-            let mut has_uid = false;
-            for (kind, value) in identities {
-                if kind == IdentityKind::Uid && has_uid {
-                    continue;
-                }
-                if seen.insert((kind, kind.normalize(&value))) {
-                    has_uid |= kind == IdentityKind::Uid;
-                    kept.push((kind, value));
-                }
-            }
-            let mut parts: Vec<String> = Vec::new();
-            let identity_texts: Vec<String> = kept
-                .iter()
-                .map(|(kind, value)| {
-                    format!("{{{}:{}}}", json_string(kind.as_str()), json_string(value))
-                })
-                .collect();
-            parts.push(format!("\"identities\":[{}]", identity_texts.join(",")));
-            let mut fields = Map::new();
-            if !names.is_empty() {
-                let names: Map<String, Value> = names
-                    .into_iter()
-                    .map(|(key, value)| (key.to_owned(), Value::String(value)))
-                    .collect();
-                parts.push(format!("\"names\":{}", Value::Object(names.clone())));
-                fields.insert("names".to_owned(), Value::Object(names));
-            }
-            let tags: Vec<Value> = tags.into_iter().map(Value::String).collect();
-            if !tags.is_empty() {
-                parts.push(format!("\"tags\":{}", Value::Array(tags.clone())));
-                fields.insert("tags".to_owned(), Value::Array(tags));
-            }
-            let custom_fields_text = (!custom.is_empty()).then(|| {
-                let members: Vec<String> = custom
-                    .iter()
-                    .map(|(key, value)| format!("{}:{value}", json_string(key)))
-                    .collect();
-                format!("{{{}}}", members.join(","))
-            });
-            if let Some(text) = &custom_fields_text {
-                parts.push(format!("\"custom_fields\":{text}"));
-            }
-            let mut scalars: Vec<(&str, String)> = Vec::new();
-            if let Some(age) = age {
-                scalars.push(("age", age.to_string()));
-            }
-            if let Some(country) = country {
-                scalars.push(("last_country", json_string(country)));
-            }
-            if let Some(language) = language {
-                scalars.push(("preferred_language", json_string(language)));
-            }
-            if let Some(city) = city {
-                scalars.push(("last_city", json_string(&city)));
-            }
-            if let Some(privacy) = privacy {
-                scalars.push(("full_privacy_enabled", privacy.to_string()));
-            }
-            if let Some(ms) = last_active {
-                scalars.push(("last_active_date", ms.to_string()));
-            }
-            for (key, text) in scalars {
-                if let Ok(value) = serde_json::from_str::<Value>(&text) {
-                    fields.insert(key.to_owned(), value);
-                }
-                parts.push(format!("{}:{text}", json_string(key)));
-            }
-            if let Some(ltv) = ltv {
-                // Sent as a string, exported as the number with the same digits.
-                parts.push(format!("\"lifetime_value\":{}", json_string(&ltv)));
-                if let Ok(value) = serde_json::from_str::<Value>(&ltv) {
-                    fields.insert("lifetime_value".to_owned(), value);
-                }
-            }
-            GeneratedProfile {
-                text: format!("{{{}}}", parts.join(",")),
-                fields,
-                custom_fields_text,
-                identities: kept,
-            }
+        |(identities, names, tags, custom, scalars)| {
+            assemble(unique_identities(identities), names, tags, custom, scalars)
         },
     )
+}
+
+/// The drawn optional scalars: age, country, language, city, privacy, lifetime value, last
+/// active date.
+type Scalars = (
+    Option<i64>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<String>,
+    Option<bool>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// The drawn identities without repeats (by normalized value) and with at most one uid.
+fn unique_identities(identities: Vec<(IdentityKind, String)>) -> Vec<(IdentityKind, String)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<(IdentityKind, String)> = Vec::new();
+    let mut has_uid = false;
+    for (kind, value) in identities {
+        if kind == IdentityKind::Uid && has_uid {
+            continue;
+        }
+        if seen.insert((kind, kind.normalize(&value))) {
+            has_uid |= kind == IdentityKind::Uid;
+            kept.push((kind, value));
+        }
+    }
+    kept
+}
+
+/// The scalar members as JSON text, by key.
+fn scalar_members(scalars: Scalars) -> Vec<(&'static str, String)> {
+    let (age, country, language, city, privacy, _, last_active) = scalars;
+    let mut members: Vec<(&str, String)> = Vec::new();
+    if let Some(age) = age {
+        members.push(("age", age.to_string()));
+    }
+    if let Some(country) = country {
+        members.push(("last_country", json_string(country)));
+    }
+    if let Some(language) = language {
+        members.push(("preferred_language", json_string(language)));
+    }
+    if let Some(city) = city {
+        members.push(("last_city", json_string(&city)));
+    }
+    if let Some(privacy) = privacy {
+        members.push(("full_privacy_enabled", privacy.to_string()));
+    }
+    if let Some(ms) = last_active {
+        members.push(("last_active_date", ms.to_string()));
+    }
+    members
+}
+
+/// The record's text and the fields its export must show.
+fn assemble(
+    kept: Vec<(IdentityKind, String)>,
+    names: std::collections::BTreeMap<&'static str, String>,
+    tags: std::collections::BTreeSet<String>,
+    custom: std::collections::BTreeMap<String, String>,
+    scalars: Scalars,
+) -> GeneratedProfile {
+    let mut parts: Vec<String> = Vec::new();
+    let identity_texts: Vec<String> = kept
+        .iter()
+        .map(|(kind, value)| format!("{{{}:{}}}", json_string(kind.as_str()), json_string(value)))
+        .collect();
+    parts.push(format!("\"identities\":[{}]", identity_texts.join(",")));
+    let mut fields = Map::new();
+    if !names.is_empty() {
+        let names: Map<String, Value> = names
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), Value::String(value)))
+            .collect();
+        parts.push(format!("\"names\":{}", Value::Object(names.clone())));
+        fields.insert("names".to_owned(), Value::Object(names));
+    }
+    let tags: Vec<Value> = tags.into_iter().map(Value::String).collect();
+    if !tags.is_empty() {
+        parts.push(format!("\"tags\":{}", Value::Array(tags.clone())));
+        fields.insert("tags".to_owned(), Value::Array(tags));
+    }
+    let custom_fields_text = (!custom.is_empty()).then(|| {
+        let members: Vec<String> = custom
+            .iter()
+            .map(|(key, value)| format!("{}:{value}", json_string(key)))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    });
+    if let Some(text) = &custom_fields_text {
+        parts.push(format!("\"custom_fields\":{text}"));
+    }
+    let ltv = scalars.5.clone();
+    for (key, text) in scalar_members(scalars) {
+        if let Ok(value) = serde_json::from_str::<Value>(&text) {
+            fields.insert(key.to_owned(), value);
+        }
+        parts.push(format!("{}:{text}", json_string(key)));
+    }
+    if let Some(ltv) = ltv {
+        // Sent as a string, exported as the number with the same digits.
+        parts.push(format!("\"lifetime_value\":{}", json_string(&ltv)));
+        if let Ok(value) = serde_json::from_str::<Value>(&ltv) {
+            fields.insert("lifetime_value".to_owned(), value);
+        }
+    }
+    GeneratedProfile {
+        text: format!("{{{}}}", parts.join(",")),
+        fields,
+        custom_fields_text,
+        identities: kept,
+    }
 }
 
 /// A batch of create records, profile `i` made by `create_record(i)`.

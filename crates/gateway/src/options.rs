@@ -81,7 +81,7 @@ impl OptionFields {
             skip_triggers,
             workflow_id,
             dry_run,
-            reverts: None,
+            ..TaskOptions::default()
         })
     }
 }

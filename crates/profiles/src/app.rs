@@ -61,32 +61,20 @@ fn already_exists(core: i64, app_id: &str, pid: Option<&String>) -> FieldError {
     }
 }
 
-/// Creates one app profile per record (`create_app_profiles`).
-pub async fn create(
-    client: &impl GenericClient,
-    domain_id: DomainId,
-    domain: &str,
+/// A record's new app profile: its position, pid, state and the fields it sets.
+type Planned = (usize, String, AppProfileState, FieldSet<AppField>);
+
+/// Each record's outcome before anything is written — refused (unknown owner, existing pair,
+/// pair an earlier record creates, invalid field) or to be created — and the profiles to insert.
+fn plan_creates(
     records: &[Indexed<'_, NewAppProfile>],
-) -> Result<AppApplied, StoreError> {
-    let mut core_ids: Vec<i64> = records
-        .iter()
-        .map(|r| r.record.core_profile_id.get())
-        .collect();
-    core_ids.sort_unstable();
-    core_ids.dedup();
-    // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
-    let cores: HashSet<i64> = share_lock_ids(client, domain_id, &core_ids)
-        .await?
-        .into_iter()
-        .collect();
-    let pairs: Vec<(i64, &str)> = records
-        .iter()
-        .map(|r| (r.record.core_profile_id.get(), r.record.app_id.as_str()))
-        .collect();
-    let stored = existing_pids(client, domain_id, &pairs).await?;
+    cores: &HashSet<i64>,
+    stored: &HashMap<(i64, String), String>,
+    domain: &str,
+) -> (Vec<AppOutcome>, Vec<Planned>) {
     let mut claimed: HashMap<(i64, &str), u32> = HashMap::new();
     let mut outcomes: Vec<AppOutcome> = Vec::with_capacity(records.len());
-    let mut states: Vec<(usize, String, AppProfileState, FieldSet<AppField>)> = Vec::new();
+    let mut states: Vec<Planned> = Vec::new();
     for (at, r) in records.iter().enumerate() {
         let core = r.record.core_profile_id.get();
         let app = r.record.app_id.as_str();
@@ -134,6 +122,33 @@ pub async fn create(
         });
         states.push((at, pid, state, changed));
     }
+    (outcomes, states)
+}
+
+/// Creates one app profile per record (`create_app_profiles`).
+pub async fn create(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    domain: &str,
+    records: &[Indexed<'_, NewAppProfile>],
+) -> Result<AppApplied, StoreError> {
+    let mut core_ids: Vec<i64> = records
+        .iter()
+        .map(|r| r.record.core_profile_id.get())
+        .collect();
+    core_ids.sort_unstable();
+    core_ids.dedup();
+    // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
+    let cores: HashSet<i64> = share_lock_ids(client, domain_id, &core_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let pairs: Vec<(i64, &str)> = records
+        .iter()
+        .map(|r| (r.record.core_profile_id.get(), r.record.app_id.as_str()))
+        .collect();
+    let stored = existing_pids(client, domain_id, &pairs).await?;
+    let (mut outcomes, states) = plan_creates(records, &cores, &stored, domain);
     let rows: Vec<NewAppProfileRow<'_>> = states
         .iter()
         .map(|(at, pid, state, _)| NewAppProfileRow {

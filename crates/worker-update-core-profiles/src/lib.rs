@@ -1,13 +1,15 @@
 //! `update_core_profiles`: present fields replace, absent stay, `null` clears, `names` and
 //! `custom_fields` merge per key, `tags` replace, identities are added — through the profile
 //! service, which applies the records of one profile in input order, writes each profile once
-//! and reports only the fields that really changed.
+//! and reports only the fields that really changed. Tag colors the task carries (the
+//! HelpCrunch-compatible update) are stored with the chunk's changes.
 
 use serde::Serialize;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{FieldError, TaskAction};
 use userhub_profiles::{CoreOutcome, Indexed};
+use userhub_store::tag_colors::set_colors;
 use userhub_store::{StoreError, Transaction};
 use userhub_tasks::{
     ChunkContext, Handled, Outcome, Preview, ProfileChangeNote, ProfileKey, TaskHandler, Work,
@@ -59,6 +61,13 @@ impl TaskHandler for UpdateCoreProfiles {
             })
             .collect();
         let applied = userhub_profiles::core::update(transaction, chunk.domain_id, &batch).await?;
+        let colors: Vec<(String, String)> = chunk
+            .options
+            .tag_colors
+            .iter()
+            .map(|given| (given.tag.clone(), given.color.clone()))
+            .collect();
+        set_colors(transaction, chunk.domain_id, &colors).await?;
         let outcomes = applied
             .outcomes
             .into_iter()

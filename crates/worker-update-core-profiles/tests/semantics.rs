@@ -110,3 +110,21 @@ async fn a_record_that_changes_nothing_reports_no_fields_and_a_dry_run_changes_n
     assert_eq!(line["dry_run"], "would_update");
     assert_eq!(stored(&protocol, id).await["age"], 30);
 }
+
+#[tokio::test]
+async fn tag_colors_the_task_carries_are_stored_with_its_changes() {
+    let (protocol, id) = protocol().await;
+    let options = TaskOptions {
+        tag_colors: vec![userhub_domain::TagColor {
+            tag: "vip".to_owned(),
+            color: "#ff0000".to_owned(),
+        }],
+        ..TaskOptions::default()
+    };
+    let line = format!("{{\"core-profile-id\":{id},\"tags\":[\"vip\"]}}\n");
+    protocol.run_task(UPDATE, options, &line).await;
+    let color = protocol
+        .query_text("SELECT color FROM tag_colors WHERE tag = 'vip'")
+        .await;
+    assert_eq!(color.as_deref(), Some("#ff0000"));
+}

@@ -268,17 +268,58 @@ impl<'k> Run<'k> {
                 return RecordResult::Failed(Vec::new());
             }
         };
-        let (mut state, mut identities, exists) = self.view(slot);
-        let mut errors = Vec::new();
+        let (mut state, identities, exists) = self.view(slot);
+        let mut plan = self.plan_identities(slot, op, &identities, exists);
+        let mut changed = match state.apply(op.fields) {
+            Ok(changed) => changed,
+            Err(error) => {
+                plan.errors.push(error);
+                FieldSet::default()
+            }
+        };
+        if !plan.errors.is_empty() {
+            return RecordResult::Failed(plan.errors);
+        }
+        if !plan.added.is_empty() || !plan.refreshed.is_empty() {
+            changed.insert(CoreField::Identities);
+        }
+        let kept = Kept {
+            state,
+            identities,
+            added: plan.added,
+            refreshed: plan.refreshed,
+            changed,
+            creates: !exists,
+        };
+        self.keep(slot, op, kept);
+        if exists {
+            RecordResult::Updated(slot, changed)
+        } else {
+            RecordResult::Created(slot)
+        }
+    }
+
+    /// Which of the record's identities the profile in `slot` (holding `identities`) gains,
+    /// which it already has with new metadata, and why any may not be added.
+    fn plan_identities<'o>(
+        &self,
+        slot: Slot,
+        op: &Op<'o>,
+        identities: &[Identity],
+        exists: bool,
+    ) -> IdentityPlan<'o> {
+        let mut plan = IdentityPlan {
+            added: Vec::new(),
+            refreshed: Vec::new(),
+            errors: Vec::new(),
+        };
         if !exists && op.identities.is_empty() {
-            errors.push(FieldError::new(
+            plan.errors.push(FieldError::new(
                 "identities",
                 ErrorCode::MissingRequiredField,
                 "a record that creates a profile needs at least one identity",
             ));
         }
-        let mut added: Vec<&Identity> = Vec::new();
-        let mut refreshed: Vec<&Identity> = Vec::new();
         for identity in op.identities {
             let key = key_of(identity);
             if let Some(own) = identities
@@ -287,56 +328,18 @@ impl<'k> Run<'k> {
             {
                 // The first spelling stays; metadata sent with a known identity replaces its own.
                 if !identity.metadata().is_empty() && identity.metadata() != own.metadata() {
-                    refreshed.push(identity);
+                    plan.refreshed.push(identity);
                 }
                 continue;
             }
-            if let Some((other, index)) = self.claims.get(&key) {
-                if *other != slot {
-                    errors.push(
-                        FieldError::new(
-                            identity.path(),
-                            ErrorCode::DuplicateInPayload,
-                            format!("record {index} of this payload already adds this identity"),
-                        )
-                        .with_details(serde_json::json!({ "index": index })),
-                    );
-                    continue;
-                }
+            match self.refusal(slot, identity, identities, &plan.added) {
+                Some(error) => plan.errors.push(error),
+                None => plan.added.push(identity),
             }
-            if let Some(owner) = self.knowledge().owners.get(&key) {
-                if Slot::Existing(*owner) != slot {
-                    errors.push(identity_conflict(
-                        identity.path(),
-                        identity.kind().as_str(),
-                        Some(*owner),
-                    ));
-                    continue;
-                }
-            }
-            if identity.kind() == IdentityKind::Uid {
-                let other_uid = identities
-                    .iter()
-                    .chain(added.iter().copied())
-                    .find(|own| own.kind() == IdentityKind::Uid);
-                if other_uid.is_some() {
-                    let who = match slot {
-                        Slot::Existing(id) => format!("core profile {id}"),
-                        Slot::New(_) => "the profile".to_owned(),
-                    };
-                    errors.push(FieldError::new(
-                        identity.path(),
-                        ErrorCode::InvalidIdentity,
-                        format!("{who} already has a different uid; a profile has at most one"),
-                    ));
-                    continue;
-                }
-            }
-            added.push(identity);
         }
-        let count = identities.len() + added.len();
-        if errors.is_empty() && count > MAX_IDENTITIES {
-            errors.push(FieldError::new(
+        let count = identities.len() + plan.added.len();
+        if plan.errors.is_empty() && count > MAX_IDENTITIES {
+            plan.errors.push(FieldError::new(
                 "identities",
                 ErrorCode::ExceededCountLimit,
                 format!(
@@ -345,19 +348,72 @@ impl<'k> Run<'k> {
                 ),
             ));
         }
-        let mut changed = match state.apply(op.fields) {
-            Ok(changed) => changed,
-            Err(error) => {
-                errors.push(error);
-                FieldSet::default()
+        plan
+    }
+
+    /// Why `identity` (new to the profile in `slot`) may not be added to it, if it may not: an
+    /// earlier record adds it to another profile, another profile owns it, or it is a second
+    /// uid.
+    fn refusal(
+        &self,
+        slot: Slot,
+        identity: &Identity,
+        identities: &[Identity],
+        added: &[&Identity],
+    ) -> Option<FieldError> {
+        let key = key_of(identity);
+        if let Some((other, index)) = self.claims.get(&key)
+            && *other != slot
+        {
+            return Some(
+                FieldError::new(
+                    identity.path(),
+                    ErrorCode::DuplicateInPayload,
+                    format!("record {index} of this payload already adds this identity"),
+                )
+                .with_details(serde_json::json!({ "index": index })),
+            );
+        }
+        if let Some(owner) = self.knowledge().owners.get(&key)
+            && Slot::Existing(*owner) != slot
+        {
+            return Some(identity_conflict(
+                identity.path(),
+                identity.kind().as_str(),
+                Some(*owner),
+            ));
+        }
+        if identity.kind() == IdentityKind::Uid {
+            let other_uid = identities
+                .iter()
+                .chain(added.iter().copied())
+                .find(|own| own.kind() == IdentityKind::Uid);
+            if other_uid.is_some() {
+                let who = match slot {
+                    Slot::Existing(id) => format!("core profile {id}"),
+                    Slot::New(_) => "the profile".to_owned(),
+                };
+                return Some(FieldError::new(
+                    identity.path(),
+                    ErrorCode::InvalidIdentity,
+                    format!("{who} already has a different uid; a profile has at most one"),
+                ));
             }
-        };
-        if !errors.is_empty() {
-            return RecordResult::Failed(errors);
         }
-        if !added.is_empty() || !refreshed.is_empty() {
-            changed.insert(CoreField::Identities);
-        }
+        None
+    }
+
+    /// Records what an applied record left in `slot`, for the records after it and the
+    /// chunk's writes.
+    fn keep(&mut self, slot: Slot, op: &Op<'_>, kept: Kept<'_>) {
+        let Kept {
+            state,
+            mut identities,
+            added,
+            refreshed,
+            changed,
+            creates,
+        } = kept;
         for identity in &added {
             self.claims.insert(key_of(identity), (slot, op.index));
             identities.push((*identity).clone());
@@ -373,7 +429,6 @@ impl<'k> Run<'k> {
                 );
             }
         }
-        let creates = !exists;
         if creates {
             self.created += 1;
             if let Target::Key(key) = &op.target {
@@ -405,36 +460,47 @@ impl<'k> Run<'k> {
                     own.kind() == identity.kind() && own.normalized() == identity.normalized()
                 })
                 .cloned();
-            match stored {
-                // An identity this chunk added is written once, in its final form.
-                Some(stored)
-                    if working
-                        .new_identities
-                        .iter()
-                        .any(|new| key_of(new) == key_of(&stored)) =>
-                {
-                    for new in working.new_identities.iter_mut() {
-                        if key_of(new) == key_of(&stored) {
-                            *new = stored.clone();
-                        }
-                    }
-                }
-                Some(stored) => {
-                    working
-                        .refreshed
-                        .retain(|old| key_of(old) != key_of(&stored));
-                    working.refreshed.push(stored);
-                }
-                None => {}
+            if let Some(stored) = stored {
+                working.keep_refreshed(stored);
             }
         }
         working.identities = identities;
-        if creates {
-            RecordResult::Created(slot)
+    }
+}
+
+impl Working {
+    /// Keeps the final form of an identity whose metadata a record refreshed: an identity this
+    /// chunk added is written once, in its final form; a stored one is updated once.
+    fn keep_refreshed(&mut self, stored: Identity) {
+        let key = key_of(&stored);
+        if self.new_identities.iter().any(|new| key_of(new) == key) {
+            for new in self.new_identities.iter_mut() {
+                if key_of(new) == key {
+                    *new = stored.clone();
+                }
+            }
         } else {
-            RecordResult::Updated(slot, changed)
+            self.refreshed.retain(|old| key_of(old) != key);
+            self.refreshed.push(stored);
         }
     }
+}
+
+/// The identities a record adds and refreshes, and its refusals.
+struct IdentityPlan<'o> {
+    added: Vec<&'o Identity>,
+    refreshed: Vec<&'o Identity>,
+    errors: Vec<FieldError>,
+}
+
+/// What an applied record leaves of its profile.
+struct Kept<'o> {
+    state: CoreProfileState,
+    identities: Vec<Identity>,
+    added: Vec<&'o Identity>,
+    refreshed: Vec<&'o Identity>,
+    changed: FieldSet<CoreField>,
+    creates: bool,
 }
 
 /// Applies `ops` in order with what `knowledge` says about the database.

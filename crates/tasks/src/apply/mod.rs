@@ -251,7 +251,14 @@ async fn run_chunk<H: TaskHandler>(
         results: outcomes.results.as_ref(),
         errors: outcomes.errors.as_ref(),
     };
-    commit_chunk(transaction, &entry, events.as_ref(), canceled, before_commit).await
+    commit_chunk(
+        transaction,
+        &entry,
+        events.as_ref(),
+        canceled,
+        before_commit,
+    )
+    .await
 }
 
 /// Writes the chunk's ledger row, its events and the task's progress, and commits — unless
