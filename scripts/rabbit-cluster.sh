@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A 3-node RabbitMQ cluster on loopback beside the system broker, for the cluster fault tests and
-# for trying quorum queues locally. Uses the installed Debian package; each node has its own node
+# for trying quorum queues locally; with USERHUB_CLUSTER_NODES=1, a single node of a test's own
+# (the restart tests stop and start it instead of the machine's broker). Uses the installed Debian package; each node has its own node
 # name (uh-rmq-N@localhost), AMQP port (${USERHUB_CLUSTER_PORT:-5701} + N - 1), distribution
 # port, data directory and a cookie shared by the three (not the system broker's).
 #   start          start the nodes and join them (idempotent); prints the AMQP URL list
@@ -16,7 +17,8 @@ set -euo pipefail
 
 base_port="${USERHUB_CLUSTER_PORT:-5701}"
 dir="${USERHUB_CLUSTER_DIR:-/tmp/userhub-rabbit-cluster-$base_port}"
-nodes=(1 2 3)
+# shellcheck disable=SC2207
+nodes=($(seq 1 "${USERHUB_CLUSTER_NODES:-3}"))
 # The package's own scripts: /usr/sbin's wrappers switch to the rabbitmq user and drop the
 # environment that gives each node its own names and directories.
 bin="${RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}"
@@ -100,7 +102,7 @@ start_node() {
 start() {
   prepare
   for n in "${nodes[@]}"; do start_node "$n"; done
-  for n in 2 3; do
+  for n in "${nodes[@]:1}"; do
     local members
     members="$(ctl 1 -q cluster_status 2>/dev/null || true)"
     if [[ "$members" != *"$(node_name "$n")"* ]]; then

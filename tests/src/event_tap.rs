@@ -1,15 +1,13 @@
 //! A private queue bound to the app's profile-events exchange, for tests that check events.
 
 use crate::TestApp;
-use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use serde_json::{Value, json};
 use std::time::Duration;
+use userhub_broker::Inspector;
 
 /// A private queue bound to every event of the app's exchange.
 pub struct EventTap {
-    connection: lapin::Connection,
-    channel: lapin::Channel,
+    inspector: Inspector,
     queue: String,
     /// Every event taken, validated against the published schema on close.
     seen: Vec<Value>,
@@ -30,40 +28,11 @@ fn routing_key(event: &Value) -> String {
 
 impl EventTap {
     pub async fn bind(app: &TestApp, pattern: &str) -> EventTap {
-        let connection = lapin::Connection::connect(
-            &app.settings.broker.url,
-            lapin::ConnectionProperties::default(),
-        )
-        .await
-        .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        let queue = channel
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap()
-            .name()
-            .to_string();
+        let inspector = Inspector::connect(&app.settings.broker).await.unwrap();
         let exchange = format!("{}.profile-events", app.settings.broker.prefix);
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                pattern.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
+        let queue = inspector.tap(&exchange, pattern).await.unwrap();
         EventTap {
-            connection,
-            channel,
+            inspector,
             queue,
             seen: Vec::new(),
             messages: Vec::new(),
@@ -84,13 +53,8 @@ impl EventTap {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut events = Vec::new();
-        while let Some(message) = self
-            .channel
-            .basic_get(self.queue.as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            let body: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        while let Some(message) = self.inspector.take(&self.queue).await.unwrap() {
+            let body: Value = serde_json::from_slice(&message.body).unwrap();
             self.messages.push(body.clone());
             if body["schema"] == "userhub.profile_event_batch.v1" {
                 let inside = body["events"].as_array().unwrap();
@@ -100,7 +64,7 @@ impl EventTap {
                     keys.windows(2).all(|pair| pair[0] == pair[1]),
                     "one key: {body}"
                 );
-                assert_eq!(message.delivery.routing_key.as_str(), keys[0]);
+                assert_eq!(message.routing_key, keys[0]);
                 events.extend(inside.iter().cloned());
             } else {
                 events.push(body);
@@ -154,6 +118,6 @@ impl EventTap {
                 assert!(problems.is_empty(), "{problems:?} in {message}");
             }
         }
-        self.connection.close(200, "done".into()).await.unwrap();
+        self.inspector.close().await;
     }
 }

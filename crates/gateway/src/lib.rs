@@ -1,13 +1,11 @@
-//! The HTTP ingest service of the native API: authenticates and rate-limits bulk requests,
-//! reads every body encoding as a bounded stream, validates records, groups them into chunks
-//! and publishes them with confirms before answering `201`. [`ingest`] is the library the
-//! compatible endpoints (`userhub-compat`) submit through.
+//! The HTTP ingest service of the native API: routes, auth and rate limits, every body
+//! encoding read as a bounded stream, options, and errors mapped to answers; the task itself
+//! (validation, chunking, publishing with confirms before `201`, control) is `userhub-tasks`'.
 
 pub mod cancel;
 pub mod decoders;
 mod error;
 mod idempotency;
-pub mod ingest;
 mod options;
 pub mod problems;
 mod request;

@@ -1,89 +1,126 @@
 //! RabbitMQ and PostgreSQL restarted under load (reliability.md 4 and 6), with a worker killed
 //! too: the gateway answers 503 (never a false 201) while a dependency is down, every service
 //! recovers by itself, every task completes and the database matches the input exactly.
-//! These tests stop the machine's shared services, so nextest runs each of them alone
-//! (`.config/nextest.toml`).
+//! Each test starts the instance it stops, beside the machine's shared services
+//! (`scripts/rabbit-cluster.sh` with one node, `scripts/postgres-instance.sh`), and never
+//! touches those; nextest runs each of these tests alone (`.config/nextest.toml`) because they
+//! load the whole machine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use userhub_tests::load::{post_until_accepted, wait_for_progress};
 use userhub_tests::oracle::{assert_import_applied, numbered_profiles};
-use userhub_tests::{ServerProcess, Service, TestApp, jsonl};
+use userhub_tests::{ServerProcess, Service, TestApp, jsonl, random_hex};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
 
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program)
+/// Runs one of the project's scripts with `environment`; its output.
+fn script(name: &str, environment: &[(&str, &str)], args: &[&str]) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name);
+    let output = Command::new("bash")
+        .arg(path)
         .args(args)
-        .status()
-        .unwrap_or_else(|error| panic!("{program}: {error}"));
-    assert!(status.success(), "{program} {args:?} failed: {status}");
+        .envs(environment.iter().copied())
+        .output()
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    assert!(
+        output.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Stops a shared service; starts it again when dropped, even if the test fails.
-struct Stopped {
-    start: fn(),
+/// A service instance of this test's own: started by its script, removed when dropped (even if
+/// the test fails).
+struct OwnInstance {
+    script: &'static str,
+    environment: &'static [(&'static str, &'static str)],
+    url: String,
+    stop: &'static [&'static str],
+    start: &'static [&'static str],
 }
 
-impl Stopped {
-    fn rabbitmq() -> Stopped {
-        run("rabbitmqctl", &["-q", "stop_app"]);
-        Stopped {
-            start: || run("rabbitmqctl", &["-q", "start_app"]),
-        }
-    }
-
-    fn postgres() -> Stopped {
-        run(
-            "pg_ctlcluster",
+impl OwnInstance {
+    /// A single RabbitMQ node on its own ports (not the cluster tests' ones).
+    fn rabbitmq() -> OwnInstance {
+        OwnInstance::start(
+            "rabbit-cluster.sh",
             &[
-                "--skip-systemctl-redirect",
-                &postgres_version(),
-                "main",
-                "stop",
-                "-m",
-                "fast",
+                ("USERHUB_CLUSTER_PORT", "5721"),
+                ("USERHUB_CLUSTER_NODES", "1"),
             ],
-        );
-        Stopped {
-            start: || {
-                run(
-                    "pg_ctlcluster",
-                    &[
-                        "--skip-systemctl-redirect",
-                        &postgres_version(),
-                        "main",
-                        "start",
-                    ],
-                )
-            },
+            &["stop-node", "1"],
+            &["start-node", "1"],
+        )
+    }
+
+    /// A PostgreSQL server on its own port and data directory.
+    fn postgres() -> OwnInstance {
+        OwnInstance::start(
+            "postgres-instance.sh",
+            &[("USERHUB_POSTGRES_PORT", "5441")],
+            &["stop-server"],
+            &["start-server"],
+        )
+    }
+
+    fn start(
+        script_name: &'static str,
+        environment: &'static [(&'static str, &'static str)],
+        stop: &'static [&'static str],
+        start: &'static [&'static str],
+    ) -> OwnInstance {
+        let url = script(script_name, environment, &["start"]);
+        OwnInstance {
+            script: script_name,
+            environment,
+            url,
+            stop,
+            start,
         }
     }
 
+    /// Stops the service, keeping its data; [`Stopped::start`] starts it again.
+    fn stop(&self) -> Stopped<'_> {
+        script(self.script, self.environment, self.stop);
+        Stopped { instance: self }
+    }
+}
+
+impl Drop for OwnInstance {
+    fn drop(&mut self) {
+        script(self.script, self.environment, &["stop"]);
+    }
+}
+
+/// A stopped instance; started again when dropped, even if the test fails.
+struct Stopped<'a> {
+    instance: &'a OwnInstance,
+}
+
+impl Stopped<'_> {
     fn start(self) {}
 }
 
-impl Drop for Stopped {
+impl Drop for Stopped<'_> {
     fn drop(&mut self) {
-        (self.start)();
+        let instance = self.instance;
+        script(instance.script, instance.environment, instance.start);
     }
-}
-
-fn postgres_version() -> String {
-    let mut versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
-        .expect("a Debian PostgreSQL cluster (/etc/postgresql)")
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .collect();
-    versions.sort_by_key(|version| version.parse::<u32>().unwrap_or(0));
-    versions.pop().expect("a PostgreSQL version")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rabbitmq_restart_and_a_killed_worker_during_a_100k_import_lose_and_repeat_nothing() {
+    let broker = OwnInstance::rabbitmq();
     let app = TestApp::spawn_service(Service::Api, |settings| {
-        settings.gateway.chunk_records = 500
+        settings.gateway.chunk_records = 500;
+        settings.broker.url = broker.url.clone();
     })
     .await;
     let records = numbered_profiles(0..100_000);
@@ -99,7 +136,7 @@ async fn a_rabbitmq_restart_and_a_killed_worker_during_a_100k_import_lose_and_re
     doomed.kill();
     let _replacement = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
 
-    let stopped = Stopped::rabbitmq();
+    let stopped = broker.stop();
     let during = app
         .post_jsonl("create_core_profiles", &jsonl(batches[5]))
         .await;
@@ -127,8 +164,10 @@ async fn a_rabbitmq_restart_and_a_killed_worker_during_a_100k_import_lose_and_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_during_an_import_is_ridden_out_by_every_service() {
+    let database = OwnInstance::postgres();
     let app = TestApp::spawn_service(Service::Api, |settings| {
-        settings.gateway.chunk_records = 500
+        settings.gateway.chunk_records = 500;
+        settings.database.url = format!("{}/uh_test_{}", database.url, random_hex(6));
     })
     .await;
     let records = numbered_profiles(0..40_000);
@@ -142,7 +181,7 @@ async fn a_postgres_restart_during_an_import_is_ridden_out_by_every_service() {
     ];
     wait_for_progress(&app, tasks[0]).await;
 
-    let stopped = Stopped::postgres();
+    let stopped = database.stop();
     let during = app
         .post_jsonl("create_core_profiles", &jsonl(batches[2]))
         .await;

@@ -109,32 +109,14 @@ fn rabbitmqctl(args: &[&str]) {
 /// Publishes `{}` into every work queue of `create_core_profiles` until the broker refuses it
 /// (the queue is over its length limit and its limit applies).
 async fn fill_until_refused(settings: &userhub_server::Settings) {
-    let connection =
-        lapin::Connection::connect(&settings.broker.url, lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+    let inspector = userhub_broker::Inspector::connect(&settings.broker)
         .await
         .unwrap();
     let topology = userhub_broker::Topology::new(&settings.broker);
     for queue in topology.work_queues(userhub_domain::TaskAction::CreateCoreProfiles) {
         let mut refused = false;
         for _ in 0..100 {
-            let confirmation = channel
-                .basic_publish(
-                    "".into(),
-                    queue.name.as_str().into(),
-                    Default::default(),
-                    b"{}",
-                    lapin::BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-            if confirmation.is_nack() {
+            if !inspector.offer(&queue.name, b"{}").await.unwrap() {
                 refused = true;
                 break;
             }
@@ -142,7 +124,7 @@ async fn fill_until_refused(settings: &userhub_server::Settings) {
         }
         assert!(refused, "{} refuses publishes once full", queue.name);
     }
-    let _ = connection.close(200, "done".into()).await;
+    inspector.close().await;
 }
 
 /// A work queue that is full (`max-length` 0 with the queues' `reject-publish` overflow) makes
