@@ -13,6 +13,7 @@
 #   urls           the AMQP URL list
 #   leader QUEUE   the number of the node leading quorum queue QUEUE
 #   connections N  the client-provided names of the connections to node N
+#   ctl N ARGS...  rabbitmqctl ARGS on node N
 set -euo pipefail
 
 base_port="${USERHUB_CLUSTER_PORT:-5701}"
@@ -152,12 +153,13 @@ case "${1:-}" in
   start-node) start_node "${2:?node number}" ;;
   urls) urls ;;
   leader) leader "${2:?queue name}" ;;
+  ctl) ctl "${2:?node number}" "${@:3}" ;;
   connections)
     ctl "${2:?node number}" -q list_connections --no-table-headers client_properties |
       grep -o 'userhub:[A-Za-z0-9_.-]*:[0-9]*' || true
     ;;
   *)
-    echo "usage: $0 start|stop|status|kill N|stop-node N|start-node N|urls|leader Q|connections N" >&2
+    echo "usage: $0 start|stop|status|kill N|stop-node N|start-node N|urls|leader Q|connections N|ctl N ARGS" >&2
     exit 2
     ;;
 esac

@@ -5,6 +5,7 @@
 pub mod event_tap;
 pub mod fixtures;
 pub mod hostile;
+pub mod instances;
 pub mod load;
 pub mod oracle;
 mod process;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use userhub_tests::TestApp;
 use userhub_tests::fixtures::seed_payload;
+use userhub_tests::instances::OwnInstance;
 
 #[tokio::test]
 async fn without_the_broker_creation_is_503_and_nothing_is_stored() {
@@ -65,45 +66,24 @@ async fn a_broker_node_list_passes_over_a_node_that_is_down() {
     app.stop().await;
 }
 
-/// A RabbitMQ policy on this test's queues of one task type, removed when dropped (even when the
-/// test fails).
-struct QueuePolicy {
-    name: String,
-}
-
-impl QueuePolicy {
-    fn set(prefix: &str, action: &str, definition: &str) -> QueuePolicy {
-        let name = format!("{prefix}-{action}");
-        let pattern = format!("^{prefix}\\.q\\.{action}\\.");
-        rabbitmqctl(&[
-            "set_policy",
-            "--apply-to",
-            "queues",
-            &name,
-            &pattern,
-            definition,
-        ]);
-        QueuePolicy { name }
-    }
-}
-
-impl Drop for QueuePolicy {
-    fn drop(&mut self) {
-        rabbitmqctl(&["clear_policy", &self.name]);
-    }
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let output = std::process::Command::new("rabbitmqctl")
-        .arg("-q")
-        .args(args)
-        .output()
-        .unwrap_or_else(|error| panic!("rabbitmqctl: {error}"));
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// Sets a policy on the test's queues of one task type on `broker` (a node of the test's own).
+fn set_queue_policy(
+    broker: &OwnInstance,
+    name: &str,
+    prefix: &str,
+    action: &str,
+    definition: &str,
+) {
+    let pattern = format!("^{prefix}\\.q\\.{action}\\.");
+    broker.rabbitmqctl(&[
+        "-q",
+        "set_policy",
+        "--apply-to",
+        "queues",
+        name,
+        &pattern,
+        definition,
+    ]);
 }
 
 /// Publishes `{}` into every work queue of `create_core_profiles` until the broker refuses it
@@ -133,8 +113,11 @@ async fn fill_until_refused(settings: &userhub_server::Settings) {
 /// messages, the same request is accepted and every chunk is published.
 #[tokio::test]
 async fn chunks_the_broker_refuses_answer_503_and_leave_no_task() {
+    // A policy makes the queues full: on a node of the test's own, not the machine's broker.
+    let broker = OwnInstance::rabbitmq(5731);
     // Only the gateway runs: nothing consumes the queues this test fills.
     let app = TestApp::spawn_service(userhub_tests::Service::Gateway, |settings| {
+        settings.broker.url = broker.url.clone();
         settings.gateway.chunk_records = 2;
         // Classic queues drop what is over their limit instead of refusing it.
         settings.broker.queue_type = userhub_broker::QueueType::Quorum;
@@ -154,7 +137,9 @@ async fn chunks_the_broker_refuses_answer_503_and_leave_no_task() {
         .send()
     };
 
-    let full = QueuePolicy::set(
+    set_queue_policy(
+        &broker,
+        "full",
         &app.settings.broker.prefix,
         "create_core_profiles",
         r#"{"max-length": 0}"#,
@@ -166,7 +151,7 @@ async fn chunks_the_broker_refuses_answer_503_and_leave_no_task() {
     let refused: Value = refused.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "SERVICE_UNAVAILABLE", "{refused}");
     assert_eq!(app.task_count().await, 0, "a refused task is withdrawn");
-    drop(full);
+    broker.rabbitmqctl(&["-q", "clear_policy", "full"]);
 
     let accepted = post().await.unwrap();
     assert_eq!(

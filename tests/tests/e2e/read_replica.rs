@@ -1,32 +1,18 @@
 //! Read replica (EXT): with `database.read_url` the status of a task and the task list are read
 //! from a streaming replica (started by the project's `scripts/replica.sh` with
-//! `pg_basebackup -R`); a task the replica has not replayed yet is read from the primary.
+//! `pg_basebackup -R`, of a primary of the test's own); a task the replica has not replayed yet
+//! is read from the primary.
 
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use userhub_tests::TestApp;
+use userhub_tests::instances::OwnInstance;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// Starts the replica (or finds it running); returns its URL without a database.
-fn start_replica() -> String {
-    let output = std::process::Command::new("bash")
-        .arg("scripts/replica.sh")
-        .arg("start")
-        .current_dir(workspace())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the replica did not start: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+/// A PostgreSQL primary of this test's own on `port` and its streaming replica on `port + 1`
+/// (the replica's replay is paused and resumed, which no other test may see).
+fn primary_and_replica(port: u16) -> (OwnInstance, OwnInstance) {
+    let primary = OwnInstance::postgres(port);
+    let replica = OwnInstance::replica_of(&primary, port + 1);
+    (primary, replica)
 }
 
 /// Runs `sql` on the replica; an error while the replica has not replayed the database or its
@@ -46,8 +32,10 @@ async fn on_replica(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
 
 #[tokio::test]
 async fn status_reads_come_from_the_replica_and_fall_back_to_the_primary() {
-    let replica = start_replica();
+    let (primary, standby) = primary_and_replica(5450);
+    let replica = standby.url.clone();
     let app = TestApp::spawn_with(|settings| {
+        settings.database.url = primary.database_url();
         let database = settings.database.url.rsplit('/').next().unwrap().to_owned();
         settings.database.read_url = Some(format!("{replica}/{database}"));
     })
@@ -187,8 +175,10 @@ fn uids(exported: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn exports_read_the_replica_once_it_caught_up_and_the_primary_when_it_lags() {
-    let replica = start_replica();
+    let (primary, standby) = primary_and_replica(5452);
+    let replica = standby.url.clone();
     let app = TestApp::spawn_with(|settings| {
+        settings.database.url = primary.database_url();
         let database = settings.database.url.rsplit('/').next().unwrap().to_owned();
         settings.database.read_url = Some(format!("{replica}/{database}"));
         settings.worker.replica_wait_ms = 5_000;
