@@ -31,6 +31,17 @@ fn ratio_row(
 /// The Markdown report of one run.
 pub fn render(results: &Results, records: u64) -> String {
     let mut table = String::new();
+    header(&mut table, records);
+    throughput_rows(&mut table, results);
+    latency_rows(&mut table, results);
+    memory_rows(&mut table, results);
+    scaling_rows(&mut table, results);
+    cost_rows(&mut table, results);
+    table
+}
+
+/// The run's line (date, machine, N) and the table's head.
+fn header(table: &mut String, records: u64) {
     let _ = writeln!(
         table,
         "Run of {} on {} with N = {records} (`make bench BENCH_RECORDS={records}`), release build, everything local.\n",
@@ -52,8 +63,12 @@ pub fn render(results: &Results, records: u64) -> String {
         "| # | scenario | userhub | baseline (same run) | ratio | target | |"
     );
     let _ = writeln!(table, "|---|---|---|---|---|---|---|");
+}
+
+/// B1–B3: throughput against PostgreSQL's own bulk paths.
+fn throughput_rows(table: &mut String, results: &Results) {
     ratio_row(
-        &mut table,
+        table,
         "B1",
         "import (4 clients, tasks of 10 000), events on",
         results.import.ours,
@@ -62,7 +77,7 @@ pub fn render(results: &Results, records: u64) -> String {
         0.75,
     );
     ratio_row(
-        &mut table,
+        table,
         "B1",
         "import, as above",
         results.import.ours,
@@ -71,7 +86,7 @@ pub fn render(results: &Results, records: u64) -> String {
         0.75,
     );
     ratio_row(
-        &mut table,
+        table,
         "B2",
         "update (3 fields + 1 custom field)",
         results.update.ours,
@@ -80,7 +95,7 @@ pub fn render(results: &Results, records: u64) -> String {
         0.75,
     );
     ratio_row(
-        &mut table,
+        table,
         "B3",
         "export by id, zips downloaded",
         results.export_by_id,
@@ -89,7 +104,7 @@ pub fn render(results: &Results, records: u64) -> String {
         0.75,
     );
     ratio_row(
-        &mut table,
+        table,
         "B3",
         "export `{\"all\": true}`, zip downloaded",
         results.export_all,
@@ -97,6 +112,10 @@ pub fn render(results: &Results, records: u64) -> String {
         "COPY TO + gzip -1",
         0.75,
     );
+}
+
+/// B4 and B5: accept latency and status reads.
+fn latency_rows(table: &mut String, results: &Results) {
     let (p50, p99, samples) = results.accept_latency_ms;
     let _ = writeln!(
         table,
@@ -111,6 +130,10 @@ pub fn render(results: &Results, records: u64) -> String {
         results.pgbench_tps,
         verdict(status_ratio >= 0.5 && status_p99 < 20.0)
     );
+}
+
+/// B6: peak memory of each process.
+fn memory_rows(table: &mut String, results: &Results) {
     for (process, phase, mib) in &results.memory {
         let limit = if process == "all" { 400 } else { 150 };
         let _ = writeln!(
@@ -119,6 +142,10 @@ pub fn render(results: &Results, records: u64) -> String {
             verdict(*mib < limit)
         );
     }
+}
+
+/// B7: scaling with worker processes.
+fn scaling_rows(table: &mut String, results: &Results) {
     let quota = match results.scaling_quota {
         Some(cores) => format!("each worker limited to {cores} core (cgroup cpu.cfs_quota_us)"),
         None => "no CPU quota (cgroup v1 cpu controller not writable)".to_owned(),
@@ -144,6 +171,10 @@ pub fn render(results: &Results, records: u64) -> String {
             verdict(met)
         );
     }
+}
+
+/// CPU per record, the per-record worker comparison, and the run's checks.
+fn cost_rows(table: &mut String, results: &Results) {
     if !results.cpu_per_record.is_empty() {
         let shares: Vec<String> = results
             .cpu_per_record
@@ -171,7 +202,6 @@ pub fn render(results: &Results, records: u64) -> String {
     for check in &results.checks {
         let _ = writeln!(table, "- {check}");
     }
-    table
 }
 
 /// Replaces the results section of `path` (between its markers), or appends one.

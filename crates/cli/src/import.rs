@@ -145,6 +145,54 @@ async fn upload(
     ))
 }
 
+/// Parts of at most the domain's records per task, and of a size its multipart limit takes.
+fn part_limits(limits: &Limits, options: &ImportOptions) -> PartLimits {
+    PartLimits {
+        records: options
+            .part_records
+            .unwrap_or(limits.records_per_task)
+            .clamp(1, limits.records_per_task.max(1)),
+        // Leave room for the multipart framing.
+        bytes: limits
+            .max_multipart_bytes
+            .saturating_sub(64 * 1024)
+            .max(1024),
+    }
+}
+
+/// What the user sees for an uploaded part.
+fn uploaded_line(part: &UploadedPart) -> String {
+    format!(
+        "part {}: records {}..{} -> task {}{}",
+        part.part,
+        part.first_index,
+        part.first_index + part.records - 1,
+        part.task_id,
+        if part.replayed {
+            " (already uploaded)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// What the user sees when an upload stopped at part `number`, and how to go on.
+fn stopped_line(
+    options: &ImportOptions,
+    error: &ApiError,
+    number: usize,
+    uploaded: usize,
+) -> String {
+    if error.is_retryable() || options.is_read() {
+        format!("stopped after {uploaded} uploaded parts; run the same command again to resume")
+    } else {
+        format!(
+            "the server refused part {number}; fix the input and run the command again \
+             (the {uploaded} parts uploaded so far are recognised and not sent twice)"
+        )
+    }
+}
+
 /// Splits and uploads; returns the parts in input order.
 async fn upload_all(
     client: &ApiClient,
@@ -152,18 +200,8 @@ async fn upload_all(
     options: &ImportOptions,
 ) -> Result<Vec<UploadedPart>, CliError> {
     let limits = limits_of(client).await?;
-    let records = options
-        .part_records
-        .unwrap_or(limits.records_per_task)
-        .clamp(1, limits.records_per_task.max(1));
-    let part_limits = PartLimits {
-        records,
-        // Leave room for the multipart framing.
-        bytes: limits
-            .max_multipart_bytes
-            .saturating_sub(64 * 1024)
-            .max(1024),
-    };
+    let part_limits = part_limits(&limits, options);
+    let records = part_limits.records;
     let concurrency = options.concurrency.max(1);
     let size = std::fs::metadata(&options.file).map_or(0, |meta| meta.len());
     let bar = ui.bar("upload", size, "bytes");
@@ -192,18 +230,7 @@ async fn upload_all(
         match outcome {
             Ok((part, bytes)) => {
                 bar.add(bytes);
-                ui.line(format!(
-                    "part {}: records {}..{} -> task {}{}",
-                    part.part,
-                    part.first_index,
-                    part.first_index + part.records - 1,
-                    part.task_id,
-                    if part.replayed {
-                        " (already uploaded)"
-                    } else {
-                        ""
-                    }
-                ));
+                ui.line(uploaded_line(&part));
                 uploaded.push(part);
                 // Kept current, so that an interrupted run leaves the list of what it uploaded.
                 uploaded.sort_by_key(|part| part.part);
@@ -219,18 +246,7 @@ async fn upload_all(
     uploaded.sort_by_key(|part| part.part);
     write_manifest(options, &uploaded)?;
     if let Some((number, error)) = failure {
-        if error.is_retryable() || options.is_read() {
-            ui.line(format!(
-                "stopped after {} uploaded parts; run the same command again to resume",
-                uploaded.len()
-            ));
-        } else {
-            ui.line(format!(
-                "the server refused part {number}; fix the input and run the command again \
-                 (the {} parts uploaded so far are recognised and not sent twice)",
-                uploaded.len()
-            ));
-        }
+        ui.line(stopped_line(options, &error, number, uploaded.len()));
         return Err(error.into());
     }
     match splitter.await {
