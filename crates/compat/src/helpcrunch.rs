@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::IdentityKind;
 use userhub_domain::profile::core::CoreProfilePatch;
@@ -392,21 +393,25 @@ async fn updated_customers(
         .collect())
 }
 
-/// The stored profiles of `ids` in the domain, by id.
+/// The stored profiles of `ids` in the domain, by id (an id no profile can have is missing).
 async fn stored_customers(
     compat: &Compat,
     domain_id: DomainId,
     ids: &[i64],
 ) -> Result<HashMap<i64, Value>, DialectError> {
     let client = crate::client(compat, domain_id).await?;
-    let profiles = core_profiles(&*client, domain_id, ids)
+    let ids: Vec<CoreProfileId> = ids
+        .iter()
+        .filter_map(|id| CoreProfileId::new(*id))
+        .collect();
+    let profiles = core_profiles(&*client, domain_id, &ids)
         .await
         .map_err(DialectError::from)?;
     profiles
         .into_iter()
         .map(|view| {
             serde_json::to_value(&view)
-                .map(|profile| (view.id, profile))
+                .map(|profile| (view.id.get(), profile))
                 .map_err(|error| DialectError::internal(&error))
         })
         .collect()
@@ -456,7 +461,7 @@ async fn check_identities(
         .map_err(DialectError::from)?;
     for ((kind, normalized), owner) in &owners {
         let claimant = claims[&(kind.as_str(), normalized.as_str())];
-        if *owner != claimant {
+        if owner.get() != claimant {
             return Err(bad(format!(
                 "customer {claimant}: this {kind} already belongs to customer {owner}"
             )));

@@ -81,7 +81,7 @@ pub struct ProfileEvent {
     pub event_id: String,
     pub domain: String,
     #[serde(rename = "core-profile-id")]
-    pub core_profile_id: i64,
+    pub core_profile_id: crate::CoreProfileId,
     pub action: ProfileChange,
     /// The top-level fields the task set, sorted (e.g. `names`, `tags`, `identities`).
     pub changed_fields: Vec<String>,
@@ -129,7 +129,7 @@ pub struct ChunkEvents {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventChange {
     /// The core profile (the owner, for an app profile).
-    pub core_profile_id: i64,
+    pub core_profile_id: crate::CoreProfileId,
     pub action: ProfileChange,
     /// The top-level fields that changed, sorted, joined by commas (field names have none).
     pub changed_fields: String,
@@ -174,7 +174,7 @@ mod tests {
             schema: PROFILE_EVENT_SCHEMA_V1.into(),
             event_id: format!("5.2.{n}"),
             domain: "demo".into(),
-            core_profile_id: 1_000_000_000 + n,
+            core_profile_id: crate::CoreProfileId::new(1_000_000_000 + n).unwrap(),
             action: ProfileChange::Created,
             changed_fields: vec!["identities".into()],
             pid: None,
@@ -207,13 +207,13 @@ mod tests {
             occurred_at: 12,
             changes: vec![
                 EventChange {
-                    core_profile_id: 7,
+                    core_profile_id: crate::CoreProfileId::new(7).unwrap(),
                     action: ProfileChange::Updated,
                     changed_fields: "names,tags".into(),
                     app: None,
                 },
                 EventChange {
-                    core_profile_id: 8,
+                    core_profile_id: crate::CoreProfileId::new(8).unwrap(),
                     action: ProfileChange::Created,
                     changed_fields: String::new(),
                     app: Some(("demo_profile_a".into(), "game".into())),
@@ -239,7 +239,7 @@ mod tests {
             schema: PROFILE_EVENT_SCHEMA_V1.into(),
             event_id: "1.0.0".into(),
             domain: "demo".into(),
-            core_profile_id: 1_000_000_001,
+            core_profile_id: crate::CoreProfileId::new(1_000_000_001).unwrap(),
             action: ProfileChange::Updated,
             changed_fields: vec!["names".into()],
             pid: None,

@@ -126,8 +126,14 @@ impl fmt::Display for TaskKey {
     }
 }
 
-/// The id of a core profile (`core-profile-id`), a positive JSON-safe integer.
+/// The id of a core profile (`core-profile-id`), a positive JSON-safe integer (read back from
+/// the store as it is: a dry run's throw-away ids are negative, see [`CoreProfileId::is_dry_run`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sql",
+    derive(postgres_types::ToSql, postgres_types::FromSql),
+    postgres(transparent)
+)]
 #[serde(transparent)]
 pub struct CoreProfileId(i64);
 
@@ -140,7 +146,30 @@ impl CoreProfileId {
     pub fn get(self) -> i64 {
         self.0
     }
+
+    /// Whether this is a throw-away id a dry run gave a profile it would create (negative,
+    /// from their own sequence; never stored, never shown).
+    pub fn is_dry_run(self) -> bool {
+        self.0 < 0
+    }
 }
+
+impl FromStr for CoreProfileId {
+    type Err = InvalidCoreProfileId;
+
+    /// Decimal digits of a valid id.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse::<i64>()
+            .ok()
+            .and_then(CoreProfileId::new)
+            .ok_or_else(|| InvalidCoreProfileId(text.to_owned()))
+    }
+}
+
+/// A text that is not a core profile id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a core profile id: {0}")]
+pub struct InvalidCoreProfileId(pub String);
 
 impl fmt::Display for CoreProfileId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

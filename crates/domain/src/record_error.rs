@@ -81,7 +81,11 @@ impl FieldError {
 }
 
 /// `IDENTITY_CONFLICT` for the identity at `path`, naming the owning profile when known.
-pub fn identity_conflict(path: String, kind: &str, owner: Option<i64>) -> FieldError {
+pub fn identity_conflict(
+    path: String,
+    kind: &str,
+    owner: Option<crate::CoreProfileId>,
+) -> FieldError {
     match owner {
         Some(owner) => FieldError::new(
             path,

@@ -6,6 +6,7 @@
 
 use crate::core::Indexed;
 use std::collections::{HashMap, HashSet};
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::ids::new_app_profile_pid;
 use userhub_domain::profile::FieldSet;
@@ -22,7 +23,7 @@ use userhub_store::{GenericClient, StoreError};
 pub enum AppOutcome {
     Created {
         pid: String,
-        core_profile_id: i64,
+        core_profile_id: CoreProfileId,
         app_id: String,
     },
     Updated {
@@ -36,7 +37,7 @@ pub enum AppOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppChange {
     pub pid: String,
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     pub app_id: String,
     pub created: bool,
     pub changed: FieldSet<AppField>,
@@ -49,7 +50,7 @@ pub struct AppApplied {
     pub changes: Vec<AppChange>,
 }
 
-fn already_exists(core: i64, app_id: &str, pid: Option<&String>) -> FieldError {
+fn already_exists(core: CoreProfileId, app_id: &str, pid: Option<&String>) -> FieldError {
     let error = FieldError::new(
         "app_id",
         ErrorCode::AlreadyExists,
@@ -68,15 +69,15 @@ type Planned = (usize, String, AppProfileState, FieldSet<AppField>);
 /// pair an earlier record creates, invalid field) or to be created — and the profiles to insert.
 fn plan_creates(
     records: &[Indexed<'_, NewAppProfile>],
-    cores: &HashSet<i64>,
-    stored: &HashMap<(i64, String), String>,
+    cores: &HashSet<CoreProfileId>,
+    stored: &HashMap<(CoreProfileId, String), String>,
     domain: &str,
 ) -> (Vec<AppOutcome>, Vec<Planned>) {
-    let mut claimed: HashMap<(i64, &str), u32> = HashMap::new();
+    let mut claimed: HashMap<(CoreProfileId, &str), u32> = HashMap::new();
     let mut outcomes: Vec<AppOutcome> = Vec::with_capacity(records.len());
     let mut states: Vec<Planned> = Vec::new();
     for (at, r) in records.iter().enumerate() {
-        let core = r.record.core_profile_id.get();
+        let core = r.record.core_profile_id;
         let app = r.record.app_id.as_str();
         if !cores.contains(&core) {
             outcomes.push(AppOutcome::Failed(vec![FieldError::new(
@@ -132,20 +133,18 @@ pub async fn create(
     domain: &str,
     records: &[Indexed<'_, NewAppProfile>],
 ) -> Result<AppApplied, StoreError> {
-    let mut core_ids: Vec<i64> = records
-        .iter()
-        .map(|r| r.record.core_profile_id.get())
-        .collect();
+    let mut core_ids: Vec<CoreProfileId> =
+        records.iter().map(|r| r.record.core_profile_id).collect();
     core_ids.sort_unstable();
     core_ids.dedup();
     // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
-    let cores: HashSet<i64> = share_lock_ids(client, domain_id, &core_ids)
+    let cores: HashSet<CoreProfileId> = share_lock_ids(client, domain_id, &core_ids)
         .await?
         .into_iter()
         .collect();
-    let pairs: Vec<(i64, &str)> = records
+    let pairs: Vec<(CoreProfileId, &str)> = records
         .iter()
-        .map(|r| (r.record.core_profile_id.get(), r.record.app_id.as_str()))
+        .map(|r| (r.record.core_profile_id, r.record.app_id.as_str()))
         .collect();
     let stored = existing_pids(client, domain_id, &pairs).await?;
     let (mut outcomes, states) = plan_creates(records, &cores, &stored, domain);
@@ -153,7 +152,7 @@ pub async fn create(
         .iter()
         .map(|(at, pid, state, _)| NewAppProfileRow {
             pid,
-            core_profile_id: records[*at].record.core_profile_id.get(),
+            core_profile_id: records[*at].record.core_profile_id,
             app_id: &records[*at].record.app_id,
             state,
         })
@@ -163,7 +162,7 @@ pub async fn create(
         .into_iter()
         .collect();
     // A concurrent chunk created some pairs first: those records already exist.
-    let raced: Vec<(i64, &str)> = rows
+    let raced: Vec<(CoreProfileId, &str)> = rows
         .iter()
         .filter(|row| !inserted.contains(row.pid))
         .map(|row| (row.core_profile_id, row.app_id))
@@ -172,7 +171,7 @@ pub async fn create(
     let mut changes = Vec::new();
     for (at, pid, _, changed) in &states {
         let r = &records[*at];
-        let core = r.record.core_profile_id.get();
+        let core = r.record.core_profile_id;
         if inserted.contains(pid) {
             changes.push(AppChange {
                 pid: pid.clone(),
@@ -200,7 +199,7 @@ pub async fn update(
     pids.sort_unstable();
     pids.dedup();
     // The owners first, for sharing, as a revert locks them (core before app rows everywhere).
-    let mut owners: Vec<i64> = owners_of(client, domain_id, &pids)
+    let mut owners: Vec<CoreProfileId> = owners_of(client, domain_id, &pids)
         .await?
         .into_values()
         .map(|(core, _)| core)
@@ -208,7 +207,7 @@ pub async fn update(
     owners.sort_unstable();
     owners.dedup();
     share_lock_ids(client, domain_id, &owners).await?;
-    let mut loaded: HashMap<String, (i64, String, AppProfileState, FieldSet<AppField>)> =
+    let mut loaded: HashMap<String, (CoreProfileId, String, AppProfileState, FieldSet<AppField>)> =
         lock_and_load(client, domain_id, &pids)
             .await?
             .into_iter()

@@ -3,6 +3,7 @@
 //! type.
 
 use crate::{AppOutcome, CoreOutcome, Indexed};
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::record::{parse_new_app_profile, parse_new_core_profile};
 use userhub_store::Pool;
@@ -10,7 +11,11 @@ use userhub_store::core_profiles::IdSequence;
 
 /// Creates a core profile per record (as `create_core_profiles` would) and returns their ids.
 /// Panics on a record that is refused: seeds are the test's own.
-pub async fn seed_core_profiles(pool: &Pool, domain_id: DomainId, records: &[&str]) -> Vec<i64> {
+pub async fn seed_core_profiles(
+    pool: &Pool,
+    domain_id: DomainId,
+    records: &[&str],
+) -> Vec<CoreProfileId> {
     let parsed: Vec<_> = records
         .iter()
         .map(|text| parse_new_core_profile(text).expect("a valid seed profile"))

@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfileState};
@@ -21,7 +22,7 @@ const OWNERS: &str = include_str!("../queries/app_profiles/owners.sql");
 #[derive(Debug, Clone)]
 pub struct StoredAppProfile {
     pub pid: String,
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     pub app_id: String,
     pub state: AppProfileState,
 }
@@ -30,7 +31,7 @@ pub struct StoredAppProfile {
 #[derive(Debug, Clone, Copy)]
 pub struct NewAppProfileRow<'a> {
     pub pid: &'a str,
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     pub app_id: &'a str,
     pub state: &'a AppProfileState,
 }
@@ -115,7 +116,7 @@ pub async fn insert_new(
     for row in rows {
         c.push(row.pid, row.state, FieldSet::default());
     }
-    let cores: Vec<i64> = rows.iter().map(|row| row.core_profile_id).collect();
+    let cores: Vec<CoreProfileId> = rows.iter().map(|row| row.core_profile_id).collect();
     let apps: Vec<&str> = rows.iter().map(|row| row.app_id).collect();
     let statement = client.prepare_cached(INSERT).await?;
     let inserted = client
@@ -149,12 +150,12 @@ pub async fn insert_new(
 pub async fn existing_pids(
     client: &impl GenericClient,
     domain_id: DomainId,
-    pairs: &[(i64, &str)],
-) -> Result<HashMap<(i64, String), String>, StoreError> {
+    pairs: &[(CoreProfileId, &str)],
+) -> Result<HashMap<(CoreProfileId, String), String>, StoreError> {
     if pairs.is_empty() {
         return Ok(HashMap::new());
     }
-    let cores: Vec<i64> = pairs.iter().map(|(core, _)| *core).collect();
+    let cores: Vec<CoreProfileId> = pairs.iter().map(|(core, _)| *core).collect();
     let apps: Vec<&str> = pairs.iter().map(|(_, app)| *app).collect();
     let statement = client.prepare_cached(EXISTING_PIDS).await?;
     let rows = client
@@ -237,7 +238,7 @@ pub async fn owners_of(
     client: &impl GenericClient,
     domain_id: DomainId,
     pids: &[&str],
-) -> Result<HashMap<String, (i64, String)>, StoreError> {
+) -> Result<HashMap<String, (CoreProfileId, String)>, StoreError> {
     if pids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Json;
 use tokio_postgres::types::Type;
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::profile::core::{CoreField, CoreProfileState};
 use userhub_domain::profile::{FieldSet, Names};
@@ -41,14 +42,14 @@ const COPY_TYPES: [Type; 16] = [
 /// A stored core profile's id and fields.
 #[derive(Debug, Clone)]
 pub struct StoredCoreProfile {
-    pub id: i64,
+    pub id: CoreProfileId,
     pub state: CoreProfileState,
 }
 
 /// Column arrays for `unnest`, one entry per profile.
 #[derive(Default)]
 struct Columns<'a> {
-    ids: Vec<i64>,
+    ids: Vec<CoreProfileId>,
     masks: Vec<i32>,
     names: Vec<Option<Json<&'a Names>>>,
     tags: Vec<Option<Json<&'a Vec<String>>>>,
@@ -67,7 +68,7 @@ struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn push(&mut self, id: i64, state: &'a CoreProfileState, mask: FieldSet<CoreField>) {
+    fn push(&mut self, id: CoreProfileId, state: &'a CoreProfileState, mask: FieldSet<CoreField>) {
         self.ids.push(id);
         self.masks.push(mask.bits() as i32);
         self.names
@@ -148,7 +149,7 @@ pub async fn allocate_ids(
     client: &impl GenericClient,
     count: usize,
     sequence: IdSequence,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<CoreProfileId>, StoreError> {
     if count == 0 {
         return Ok(Vec::new());
     }
@@ -166,7 +167,7 @@ pub async fn allocate_ids(
 pub async fn lock_and_load(
     client: &impl GenericClient,
     domain_id: DomainId,
-    ids: &[i64],
+    ids: &[CoreProfileId],
 ) -> Result<Vec<StoredCoreProfile>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -188,7 +189,7 @@ pub async fn lock_and_load(
 pub async fn insert_profiles(
     transaction: &Transaction<'_>,
     domain_id: DomainId,
-    profiles: &[(i64, &CoreProfileState)],
+    profiles: &[(CoreProfileId, &CoreProfileState)],
 ) -> Result<(), StoreError> {
     if profiles.is_empty() {
         return Ok(());
@@ -238,7 +239,7 @@ pub async fn insert_profiles(
 pub async fn update_changed(
     client: &impl GenericClient,
     domain_id: DomainId,
-    profiles: &[(i64, &CoreProfileState, FieldSet<CoreField>)],
+    profiles: &[(CoreProfileId, &CoreProfileState, FieldSet<CoreField>)],
 ) -> Result<(), StoreError> {
     let mut c = Columns::default();
     for (id, state, changed) in profiles {
@@ -282,8 +283,8 @@ pub async fn update_changed(
 pub async fn share_lock_ids(
     client: &impl GenericClient,
     domain_id: DomainId,
-    ids: &[i64],
-) -> Result<Vec<i64>, StoreError> {
+    ids: &[CoreProfileId],
+) -> Result<Vec<CoreProfileId>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/core_profiles/share_lock.sql"))
         .await?;
@@ -297,8 +298,8 @@ pub async fn share_lock_ids(
 pub async fn existing_ids(
     client: &impl GenericClient,
     domain_id: DomainId,
-    ids: &[i64],
-) -> Result<Vec<i64>, StoreError> {
+    ids: &[CoreProfileId],
+) -> Result<Vec<CoreProfileId>, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/core_profiles/existing_ids.sql"))
         .await?;
@@ -313,7 +314,7 @@ pub async fn existing_ids(
 pub struct CustomFieldHolders {
     pub key: String,
     /// The lowest ids among them (at most the limit asked for).
-    pub ids: Vec<i64>,
+    pub ids: Vec<CoreProfileId>,
     /// How many profiles hold the key in all.
     pub total: i64,
 }
@@ -338,7 +339,7 @@ pub async fn ids_by_custom_field(
     let mut holders: Vec<CustomFieldHolders> = Vec::new();
     for row in rows {
         let key: String = row.get(0);
-        let id: i64 = row.get(1);
+        let id: CoreProfileId = row.get(1);
         let total: i64 = row.get(2);
         match holders.last_mut() {
             Some(last) if last.key == key => last.ids.push(id),

@@ -8,6 +8,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::HashMap;
 use tokio_postgres::Portal;
 use tokio_postgres::types::ToSql;
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::Identity;
 use userhub_domain::profile::selector::ExportSelector;
@@ -23,7 +24,7 @@ pub enum ExportKind {
 /// A selected profile: a core profile id or an app profile pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportKey {
-    Core(i64),
+    Core(CoreProfileId),
     App(String),
 }
 
@@ -39,7 +40,7 @@ fn epoch_ms(row: &tokio_postgres::Row, column: &str) -> i64 {
 pub async fn core_profiles(
     client: &impl GenericClient,
     domain_id: DomainId,
-    ids: &[i64],
+    ids: &[CoreProfileId],
 ) -> Result<Vec<CoreProfileView>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -48,13 +49,13 @@ pub async fn core_profiles(
     let rows = client
         .query(&statement, &[&domain_id.as_i64(), &ids])
         .await?;
-    let found: Vec<i64> = rows.iter().map(|row| row.get("id")).collect();
-    let mut identities: HashMap<i64, Vec<Identity>> = HashMap::new();
+    let found: Vec<CoreProfileId> = rows.iter().map(|row| row.get("id")).collect();
+    let mut identities: HashMap<CoreProfileId, Vec<Identity>> = HashMap::new();
     for (owner, identity) in identities_of(client, domain_id, &found).await? {
         identities.entry(owner).or_default().push(identity);
     }
     let statement = client.prepare_cached(APP_PIDS).await?;
-    let mut pids: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut pids: HashMap<CoreProfileId, Vec<String>> = HashMap::new();
     for row in client
         .query(&statement, &[&domain_id.as_i64(), &found])
         .await?
@@ -64,7 +65,7 @@ pub async fn core_profiles(
     Ok(rows
         .iter()
         .map(|row| {
-            let id: i64 = row.get("id");
+            let id: CoreProfileId = row.get("id");
             CoreProfileView::new(
                 id,
                 crate::core_profiles::state_of(row),

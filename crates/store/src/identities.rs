@@ -5,6 +5,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{Json, Type};
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::{Identity, IdentityKind};
 
@@ -20,7 +21,7 @@ pub type IdentityKey = (String, String);
 #[derive(Debug, Clone, Copy)]
 pub struct OwnedIdentity<'a> {
     pub identity: &'a Identity,
-    pub owner: i64,
+    pub owner: CoreProfileId,
 }
 
 /// Column arrays for `unnest`, sorted by key so that concurrent chunks lock keys in one order.
@@ -29,7 +30,7 @@ struct Columns<'a> {
     normalized: Vec<&'a str>,
     values: Vec<&'a str>,
     metadata: Vec<Option<Json<&'a BTreeMap<String, String>>>>,
-    owners: Vec<i64>,
+    owners: Vec<CoreProfileId>,
 }
 
 impl<'a> Columns<'a> {
@@ -61,8 +62,8 @@ fn key_of<'a>(row: &&OwnedIdentity<'a>) -> (&'a str, &'a str) {
 pub async fn identities_of(
     client: &impl GenericClient,
     domain_id: DomainId,
-    profile_ids: &[i64],
-) -> Result<Vec<(i64, Identity)>, StoreError> {
+    profile_ids: &[CoreProfileId],
+) -> Result<Vec<(CoreProfileId, Identity)>, StoreError> {
     if profile_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -89,7 +90,7 @@ pub async fn owners(
     client: &impl GenericClient,
     domain_id: DomainId,
     keys: &[(&str, &str)],
-) -> Result<HashMap<IdentityKey, i64>, StoreError> {
+) -> Result<HashMap<IdentityKey, CoreProfileId>, StoreError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }

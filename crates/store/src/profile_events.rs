@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
-use userhub_domain::{DomainId, TaskId};
+use userhub_domain::{CoreProfileId, DomainId, TaskId};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub async fn insert_events(
         return Ok(());
     }
     let changes = &chunk.changes;
-    let profile_ids: Vec<i64> = changes.iter().map(|c| c.core_profile_id).collect();
+    let profile_ids: Vec<CoreProfileId> = changes.iter().map(|c| c.core_profile_id).collect();
     // `created` holds the action: true created, false updated, NULL deleted (by a revert).
     let created: Vec<Option<bool>> = changes
         .iter()
@@ -167,7 +167,7 @@ fn spelled_out(row: &Row, bodies: Vec<String>) -> Vec<PendingEvent> {
 
 /// A compact row's chunk.
 fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
-    let profile_ids: Vec<i64> = row.get("profile_ids");
+    let profile_ids: Vec<CoreProfileId> = row.get("profile_ids");
     let created: Vec<Option<bool>> = row.get("created");
     let field_lists: Vec<String> = row.get("field_lists");
     let field_list_of: Vec<i16> = row.get("field_list_of");

@@ -6,6 +6,7 @@
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use std::collections::{HashMap, HashSet};
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::AppField;
 use userhub_domain::profile::core::CoreField;
@@ -29,7 +30,7 @@ pub async fn record_created(
     domain_id: DomainId,
     task_id: TaskId,
     chunk_no: u32,
-    created: &[i64],
+    created: &[CoreProfileId],
 ) -> Result<(), StoreError> {
     if created.is_empty() {
         return Ok(());
@@ -54,7 +55,7 @@ pub async fn record_created(
 /// A core profile a task touched: what a revert task's record names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Touched {
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     /// The task created it (a revert deletes it).
     pub created: bool,
 }
@@ -159,12 +160,12 @@ pub async fn revert_profiles(
     if gone {
         return Ok(targets.iter().map(|_| RevertResult::Expired).collect());
     }
-    let ids: Vec<i64> = targets.iter().map(|t| t.core_profile_id).collect();
+    let ids: Vec<CoreProfileId> = targets.iter().map(|t| t.core_profile_id).collect();
     let created: Vec<bool> = targets.iter().map(|t| t.created).collect();
     let lock = client
         .prepare_cached(include_str!("../queries/reverts/lock.sql"))
         .await?;
-    let present: HashSet<i64> = client
+    let present: HashSet<CoreProfileId> = client
         .query(&lock, &[&domain, &ids])
         .await?
         .iter()
@@ -173,25 +174,25 @@ pub async fn revert_profiles(
     let later = client
         .prepare_cached(include_str!("../queries/reverts/later_changes.sql"))
         .await?;
-    let later: HashMap<i64, TaskId> = client
+    let later: HashMap<CoreProfileId, TaskId> = client
         .query(&later, &[&domain, &ids, &parent_id, &created])
         .await?
         .iter()
         .filter_map(|row| {
             let task: Option<i64> = row.get(1);
-            task.map(|task| (row.get::<_, i64>(0), TaskId::from(task)))
+            task.map(|task| (row.get::<_, CoreProfileId>(0), TaskId::from(task)))
         })
         .collect();
     let free = |t: &&Touched| {
         present.contains(&t.core_profile_id) && !later.contains_key(&t.core_profile_id)
     };
-    let deleting: Vec<i64> = targets
+    let deleting: Vec<CoreProfileId> = targets
         .iter()
         .filter(free)
         .filter(|t| t.created)
         .map(|t| t.core_profile_id)
         .collect();
-    let restoring: Vec<i64> = targets
+    let restoring: Vec<CoreProfileId> = targets
         .iter()
         .filter(free)
         .filter(|t| !t.created)
@@ -199,7 +200,7 @@ pub async fn revert_profiles(
         .collect();
     let deleted_apps = delete_profiles(client, domain, &deleting).await?;
     let restored = restore(client, domain, parent_id, &restoring).await?;
-    let done: Vec<i64> = deleting.iter().chain(&restoring).copied().collect();
+    let done: Vec<CoreProfileId> = deleting.iter().chain(&restoring).copied().collect();
     let mark = client
         .prepare_cached(include_str!("../queries/reverts/mark_reverted.sql"))
         .await?;
@@ -228,12 +229,12 @@ pub async fn revert_profiles(
         .collect())
 }
 
-type AppsByProfile = HashMap<i64, Vec<AppReverted>>;
+type AppsByProfile = HashMap<CoreProfileId, Vec<AppReverted>>;
 
 async fn delete_profiles(
     client: &impl GenericClient,
     domain: i64,
-    ids: &[i64],
+    ids: &[CoreProfileId],
 ) -> Result<AppsByProfile, StoreError> {
     let mut apps = AppsByProfile::new();
     if ids.is_empty() {
@@ -252,13 +253,13 @@ async fn delete_profiles(
     Ok(apps)
 }
 
-type Restored = HashMap<i64, (FieldSet<CoreField>, Vec<AppReverted>)>;
+type Restored = HashMap<CoreProfileId, (FieldSet<CoreField>, Vec<AppReverted>)>;
 
 async fn restore(
     client: &impl GenericClient,
     domain: i64,
     parent: i64,
-    ids: &[i64],
+    ids: &[CoreProfileId],
 ) -> Result<Restored, StoreError> {
     let mut restored = Restored::new();
     if ids.is_empty() {

@@ -5,8 +5,8 @@
 use crate::replica::Replica;
 use serde::Serialize;
 use std::future::Future;
-use userhub_domain::DomainId;
 use userhub_domain::events::ProfileChange;
+use userhub_domain::{CoreProfileId, DomainId};
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
 use userhub_store::{StoreError, Transaction};
@@ -55,7 +55,7 @@ pub struct AppProfileRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileChangeNote {
     /// The core profile (the owner, for an app profile).
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     /// Set for an app profile's change.
     pub app: Option<AppProfileRef>,
     pub change: ProfileChange,
@@ -73,7 +73,11 @@ fn created_or_updated(created: bool) -> ProfileChange {
 
 impl ProfileChangeNote {
     /// A core profile created or changed.
-    pub fn core(core_profile_id: i64, created: bool, changed_fields: Vec<&'static str>) -> Self {
+    pub fn core(
+        core_profile_id: CoreProfileId,
+        created: bool,
+        changed_fields: Vec<&'static str>,
+    ) -> Self {
         ProfileChangeNote {
             core_profile_id,
             app: None,
@@ -83,7 +87,7 @@ impl ProfileChangeNote {
     }
 
     /// A profile (core, or app when `app` is set) that a revert deleted.
-    pub fn deleted(core_profile_id: i64, app: Option<AppProfileRef>) -> Self {
+    pub fn deleted(core_profile_id: CoreProfileId, app: Option<AppProfileRef>) -> Self {
         ProfileChangeNote {
             core_profile_id,
             app,
@@ -99,7 +103,7 @@ impl ProfileChangeNote {
 
     /// An app profile (of core profile `core_profile_id`) created or changed.
     pub fn app(
-        core_profile_id: i64,
+        core_profile_id: CoreProfileId,
         app: AppProfileRef,
         created: bool,
         changed_fields: Vec<&'static str>,
@@ -125,7 +129,7 @@ pub struct Handled<T> {
 /// A stored profile: a core profile by id or an app profile by pid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProfileKey {
-    Core(i64),
+    Core(CoreProfileId),
     App(String),
 }
 

@@ -2,6 +2,7 @@
 //! through the profile service; an existing pair is `ALREADY_EXISTS` naming the existing pid.
 
 use serde::Serialize;
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::app::NewAppProfile;
 use userhub_domain::record::parse_new_app_profile;
 use userhub_domain::{FieldError, TaskAction};
@@ -20,7 +21,7 @@ pub struct CreateAppProfiles;
 pub struct CreatedAppProfile {
     pub pid: String,
     #[serde(rename = "core-profile-id")]
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     pub app_id: String,
 }
 

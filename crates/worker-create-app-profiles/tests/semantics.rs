@@ -2,14 +2,14 @@
 //! PostgreSQL alone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use userhub_domain::{ErrorCode, TaskAction, TaskOptions};
+use userhub_domain::{CoreProfileId, ErrorCode, TaskAction, TaskOptions};
 use userhub_profiles::testing::seed_core_profiles;
 use userhub_tasks::testing::{OutcomesExt, Protocol};
 use userhub_worker_create_app_profiles::CreateAppProfiles;
 
 const CREATE: TaskAction = TaskAction::CreateAppProfiles;
 
-async fn protocol() -> (Protocol, i64) {
+async fn protocol() -> (Protocol, CoreProfileId) {
     let mut protocol = Protocol::start().await;
     protocol.run(CreateAppProfiles);
     let core = seed_core_profiles(
@@ -41,7 +41,7 @@ async fn an_app_profile_per_core_profile_and_app_with_a_pid_of_the_domain() {
     let game = finished.summary()[0].clone().unwrap();
     let pid = game["pid"].as_str().unwrap();
     assert!(pid.starts_with("protocol-test_profile_"), "{pid}");
-    assert_eq!(game["core-profile-id"], core);
+    assert_eq!(game["core-profile-id"], core.get());
     assert_eq!(game["app_id"], "game");
     let country = protocol
         .query_text(&format!(

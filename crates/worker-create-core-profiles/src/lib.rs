@@ -4,6 +4,7 @@
 //! `DUPLICATE_IN_PAYLOAD`.
 
 use serde::Serialize;
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::core::NewCoreProfile;
 use userhub_domain::record::parse_new_core_profile;
 use userhub_domain::{FieldError, Identity, TaskAction};
@@ -22,7 +23,7 @@ pub struct CreateCoreProfiles;
 #[derive(Debug, Serialize)]
 pub struct CreatedProfile {
     #[serde(rename = "core-profile-id")]
-    pub id: i64,
+    pub id: CoreProfileId,
     pub identities: Vec<Identity>,
 }
 

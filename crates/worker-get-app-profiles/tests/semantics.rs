@@ -2,7 +2,7 @@
 //! alone — by pid and by selector.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use userhub_domain::{ErrorCode, TaskAction, TaskOptions};
+use userhub_domain::{CoreProfileId, ErrorCode, TaskAction, TaskOptions};
 use userhub_profiles::testing::{seed_app_profiles, seed_core_profiles};
 use userhub_tasks::testing::{OutcomesExt, Protocol};
 use userhub_worker_get_app_profiles::GetAppProfiles;
@@ -10,7 +10,7 @@ use userhub_worker_get_app_profiles::GetAppProfiles;
 const GET: TaskAction = TaskAction::GetAppProfiles;
 
 /// A protocol running app exports, and the pids of `count` app profiles of one core profile.
-async fn protocol(count: usize) -> (Protocol, i64, Vec<String>) {
+async fn protocol(count: usize) -> (Protocol, CoreProfileId, Vec<String>) {
     let mut protocol = Protocol::start().await;
     protocol.run(GetAppProfiles);
     let core = seed_core_profiles(
@@ -37,7 +37,7 @@ async fn each_requested_app_profile_is_exported_with_its_owner() {
     assert_eq!(line["pid"], pids[1].as_str());
     assert_eq!(line["app_id"], "app1");
     assert_eq!(line["user_level"], 1);
-    assert_eq!(line["core-profile-id"], core);
+    assert_eq!(line["core-profile-id"], core.get());
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! the chunk context and the profiles are read there.
 
 use std::collections::{HashMap, HashSet};
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::view::CoreProfileView;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_domain::{ErrorCode, FieldError, TaskAction};
@@ -16,9 +17,9 @@ use userhub_tasks::{ChunkContext, Handled, Outcome, TaskHandler, Work, replica_f
 pub struct GetCoreProfiles;
 
 /// An export record turned into the id it asks for.
-fn requested_id(request: ExportRequest) -> Result<i64, Vec<FieldError>> {
+fn requested_id(request: ExportRequest) -> Result<CoreProfileId, Vec<FieldError>> {
     match request {
-        ExportRequest::CoreProfile(id) => Ok(id.get()),
+        ExportRequest::CoreProfile(id) => Ok(id),
         _ => Err(vec![FieldError::new(
             "",
             ErrorCode::InvalidValue,
@@ -28,7 +29,7 @@ fn requested_id(request: ExportRequest) -> Result<i64, Vec<FieldError>> {
 }
 
 impl TaskHandler for GetCoreProfiles {
-    type Input = i64;
+    type Input = CoreProfileId;
     type Output = CoreProfileView;
 
     fn action(&self) -> TaskAction {
@@ -39,7 +40,7 @@ impl TaskHandler for GetCoreProfiles {
         Some(ExportKind::CoreProfiles)
     }
 
-    fn parse(&self, _: &ChunkContext, record: &str) -> Result<i64, Vec<FieldError>> {
+    fn parse(&self, _: &ChunkContext, record: &str) -> Result<CoreProfileId, Vec<FieldError>> {
         parse_export_record(record, ExportTarget::CoreProfiles).and_then(requested_id)
     }
 
@@ -47,9 +48,9 @@ impl TaskHandler for GetCoreProfiles {
         &'a self,
         transaction: &'a Transaction<'a>,
         chunk: &'a ChunkContext,
-        records: &'a [Work<i64>],
+        records: &'a [Work<CoreProfileId>],
     ) -> Result<Handled<CoreProfileView>, StoreError> {
-        let ids: Vec<i64> = records.iter().map(|work| work.input).collect();
+        let ids: Vec<CoreProfileId> = records.iter().map(|work| work.input).collect();
         let views = replica_first(
             chunk
                 .replica
@@ -58,10 +59,10 @@ impl TaskHandler for GetCoreProfiles {
             core_profiles(transaction, chunk.domain_id, &ids),
         )
         .await?;
-        let mut found: HashMap<i64, CoreProfileView> =
+        let mut found: HashMap<CoreProfileId, CoreProfileView> =
             views.into_iter().map(|view| (view.id, view)).collect();
-        let mut first_of: HashMap<i64, u32> = HashMap::new();
-        let mut exported: HashSet<i64> = HashSet::new();
+        let mut first_of: HashMap<CoreProfileId, u32> = HashMap::new();
+        let mut exported: HashSet<CoreProfileId> = HashSet::new();
         let outcomes = records
             .iter()
             .map(|work| {

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use userhub_domain::{ErrorCode, TaskAction, TaskOptions};
+use userhub_domain::{CoreProfileId, ErrorCode, TaskAction, TaskOptions};
 use userhub_profiles::testing::seed_core_profiles;
 use userhub_tasks::TaskError;
 use userhub_tasks::testing::{OutcomesExt, Protocol};
@@ -11,7 +11,7 @@ use userhub_worker_get_core_profiles::GetCoreProfiles;
 
 const GET: TaskAction = TaskAction::GetCoreProfiles;
 
-async fn protocol(profiles: usize) -> (Protocol, Vec<i64>) {
+async fn protocol(profiles: usize) -> (Protocol, Vec<CoreProfileId>) {
     let mut protocol = Protocol::start().await;
     protocol.run(GetCoreProfiles);
     let records: Vec<String> = (0..profiles)
@@ -32,10 +32,10 @@ async fn each_requested_profile_is_exported_whole() {
     let finished = protocol.run_task(GET, TaskOptions::default(), &lines).await;
     let summary = finished.summary();
     let second = summary[0].clone().unwrap();
-    assert_eq!(second["core-profile-id"], ids[1]);
+    assert_eq!(second["core-profile-id"], ids[1].get());
     assert_eq!(second["tags"], json!(["t1"]));
     assert_eq!(second["identities"][0]["uid"], "u1");
-    assert_eq!(summary[1].clone().unwrap()["core-profile-id"], ids[0]);
+    assert_eq!(summary[1].clone().unwrap()["core-profile-id"], ids[0].get());
 }
 
 #[tokio::test]
@@ -60,10 +60,15 @@ async fn a_selector_exports_every_profile_in_planned_chunks() {
         .run_task(GET, TaskOptions::default(), "{\"all\":true}\n")
         .await;
     assert_eq!(finished.task.total, 7);
-    let exported: Vec<i64> = finished
+    let exported: Vec<CoreProfileId> = finished
         .summary()
         .into_iter()
-        .map(|outcome| outcome.unwrap()["core-profile-id"].as_i64().unwrap())
+        .map(|outcome| {
+            outcome.unwrap()["core-profile-id"]
+                .as_i64()
+                .and_then(CoreProfileId::new)
+                .unwrap()
+        })
         .collect();
     assert_eq!(exported, ids, "in id order, each once");
     assert!(matches!(

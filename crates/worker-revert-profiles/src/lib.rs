@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use userhub_domain::CoreProfileId;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskId};
 use userhub_store::reverts::{AppReverted, RevertResult, Touched, revert_profiles};
 use userhub_store::{StoreError, Transaction};
@@ -21,7 +22,7 @@ pub struct RevertProfiles;
 #[serde(deny_unknown_fields)]
 pub struct RevertTarget {
     #[serde(rename = "core-profile-id")]
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     /// The reverted task created the profile.
     #[serde(default)]
     pub created: bool,
@@ -40,7 +41,7 @@ pub struct AppProfileReverted {
 #[derive(Debug, Serialize)]
 pub struct RevertedProfile {
     #[serde(rename = "core-profile-id")]
-    pub id: i64,
+    pub id: CoreProfileId,
     /// `deleted` (the task had created the profile) or `restored`.
     pub reverted: &'static str,
     /// The core profile's fields whose value changed back, sorted.
@@ -50,7 +51,7 @@ pub struct RevertedProfile {
     pub app_profiles: Vec<AppProfileReverted>,
 }
 
-fn conflict(id: i64, reverted: TaskId, later: TaskId) -> FieldError {
+fn conflict(id: CoreProfileId, reverted: TaskId, later: TaskId) -> FieldError {
     FieldError::new(
         "",
         ErrorCode::Conflict,
@@ -79,7 +80,7 @@ fn app_lines(apps: &[AppReverted]) -> Vec<AppProfileReverted> {
         .collect()
 }
 
-fn app_notes(id: i64, apps: &[AppReverted], notes: &mut Vec<ProfileChangeNote>) {
+fn app_notes(id: CoreProfileId, apps: &[AppReverted], notes: &mut Vec<ProfileChangeNote>) {
     for app in apps {
         let reference = AppProfileRef {
             pid: app.pid.clone(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 use userhub_domain::profile::core::{CoreProfilePatch, NewCoreProfile};
 use userhub_domain::record::{parse_core_profile_patch, parse_new_core_profile};
-use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskId, TaskOptions};
+use userhub_domain::{CoreProfileId, ErrorCode, FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_profiles::testing::seed_core_profiles;
 use userhub_profiles::{CoreApplied, CoreOutcome, Indexed};
 use userhub_store::core_profiles::IdSequence;
@@ -24,7 +24,7 @@ struct Updates;
 #[derive(Serialize)]
 struct Written {
     #[serde(rename = "core-profile-id")]
-    id: i64,
+    id: CoreProfileId,
 }
 
 fn handled(applied: CoreApplied) -> Handled<Written> {
@@ -123,7 +123,7 @@ async fn revert(protocol: &Protocol, task_id: TaskId) -> userhub_tasks::readback
     protocol.finished(submitted.created.task_id).await
 }
 
-async fn age_of(protocol: &Protocol, id: i64) -> Option<String> {
+async fn age_of(protocol: &Protocol, id: CoreProfileId) -> Option<String> {
     protocol
         .query_text(&format!(
             "SELECT coalesce(age::text, 'none') FROM core_profiles WHERE id = {id}"

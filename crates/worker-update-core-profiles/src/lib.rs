@@ -5,6 +5,7 @@
 //! HelpCrunch-compatible update) are stored with the chunk's changes.
 
 use serde::Serialize;
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::core::CoreProfilePatch;
 use userhub_domain::record::parse_core_profile_patch;
 use userhub_domain::{FieldError, TaskAction};
@@ -23,7 +24,7 @@ pub struct UpdateCoreProfiles;
 #[derive(Debug, Serialize)]
 pub struct UpdatedProfile {
     #[serde(rename = "core-profile-id")]
-    pub id: i64,
+    pub id: CoreProfileId,
     /// The fields whose value changed, sorted (empty when the record changed nothing).
     pub updated_fields: Vec<&'static str>,
 }

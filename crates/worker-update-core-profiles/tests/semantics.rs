@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
-use userhub_domain::{ErrorCode, TaskAction, TaskOptions};
+use userhub_domain::{CoreProfileId, ErrorCode, TaskAction, TaskOptions};
 use userhub_profiles::testing::seed_core_profiles;
 use userhub_tasks::testing::{OutcomesExt, Protocol};
 use userhub_worker_update_core_profiles::UpdateCoreProfiles;
@@ -11,7 +11,7 @@ use userhub_worker_update_core_profiles::UpdateCoreProfiles;
 const UPDATE: TaskAction = TaskAction::UpdateCoreProfiles;
 
 /// A protocol running updates, and one stored profile.
-async fn protocol() -> (Protocol, i64) {
+async fn protocol() -> (Protocol, CoreProfileId) {
     let mut protocol = Protocol::start().await;
     protocol.run(UpdateCoreProfiles);
     let ids = seed_core_profiles(
@@ -26,7 +26,7 @@ async fn protocol() -> (Protocol, i64) {
     (protocol, ids[0])
 }
 
-async fn stored(protocol: &Protocol, id: i64) -> serde_json::Value {
+async fn stored(protocol: &Protocol, id: CoreProfileId) -> serde_json::Value {
     let text = protocol
         .query_text(&format!(
             "SELECT json_build_object('names', names, 'tags', tags, 'custom_fields', \

@@ -9,6 +9,7 @@
 //! (the runtime's ordered mode), so this holds across chunks too.
 
 use serde::Serialize;
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::core::CoreProfileUpsert;
 use userhub_domain::record::parse_core_profile_upsert;
 use userhub_domain::{ErrorCode, FieldError, Identity, TaskAction};
@@ -43,7 +44,7 @@ pub enum UpsertResult {
 pub struct UpsertedProfile {
     pub result: UpsertResult,
     #[serde(rename = "core-profile-id")]
-    pub id: i64,
+    pub id: CoreProfileId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identities: Option<Vec<Identity>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use userhub_domain::options::MatchBy;
-use userhub_domain::{IdentityKind, TaskAction, TaskOptions};
+use userhub_domain::{CoreProfileId, IdentityKind, TaskAction, TaskOptions};
 use userhub_profiles::testing::seed_core_profiles;
 use userhub_tasks::testing::{OutcomesExt, Protocol};
 use userhub_worker_upsert_core_profiles::UpsertCoreProfiles;
@@ -18,7 +18,7 @@ fn by_email() -> TaskOptions {
     }
 }
 
-async fn protocol() -> (Protocol, i64) {
+async fn protocol() -> (Protocol, CoreProfileId) {
     let mut protocol = Protocol::start().await;
     protocol.run(UpsertCoreProfiles);
     let known = seed_core_profiles(
@@ -39,11 +39,11 @@ async fn a_known_key_updates_its_profile_and_an_unknown_one_creates_a_profile() 
     let summary = finished.summary();
     let updated = summary[0].clone().unwrap();
     assert_eq!(updated["result"], "updated");
-    assert_eq!(updated["core-profile-id"], known);
+    assert_eq!(updated["core-profile-id"], known.get());
     assert_eq!(updated["updated_fields"], json!(["age"]));
     let created = summary[1].clone().unwrap();
     assert_eq!(created["result"], "created");
-    assert_ne!(created["core-profile-id"], known);
+    assert_ne!(created["core-profile-id"], known.get());
     let count = protocol
         .query_text("SELECT count(*)::text FROM core_profiles")
         .await;
@@ -88,7 +88,7 @@ async fn a_record_without_the_match_key_fails_alone_and_a_dry_run_writes_nothing
     assert_eq!(finished.failures()[0]["errors"][0]["field"], "identities");
     let line = summary[1].clone().unwrap();
     assert_eq!(line["dry_run"], "would_update");
-    assert_eq!(line["core-profile-id"], known);
+    assert_eq!(line["core-profile-id"], known.get());
     let age = protocol
         .query_text(&format!(
             "SELECT age::text FROM core_profiles WHERE id = {known}"

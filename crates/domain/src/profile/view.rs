@@ -5,6 +5,7 @@ use super::Names;
 use super::app::AppProfileState;
 use super::core::CoreProfileState;
 use crate::identity::Identity;
+use crate::ids::CoreProfileId;
 use crate::values::{CustomFields, Decimal};
 use serde::Serialize;
 
@@ -20,7 +21,7 @@ fn is_empty_custom(fields: &CustomFields) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct CoreProfileView {
     #[serde(rename = "core-profile-id")]
-    pub id: i64,
+    pub id: CoreProfileId,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<Identity>,
     #[serde(skip_serializing_if = "is_empty_names")]
@@ -62,7 +63,7 @@ pub struct CoreProfileView {
 impl CoreProfileView {
     /// The view of a stored profile.
     pub fn new(
-        id: i64,
+        id: CoreProfileId,
         state: CoreProfileState,
         identities: Vec<Identity>,
         app_profiles: Vec<String>,
@@ -99,7 +100,7 @@ pub struct AppProfileView {
     pub pid: String,
     pub app_id: String,
     #[serde(rename = "core-profile-id")]
-    pub core_profile_id: i64,
+    pub core_profile_id: CoreProfileId,
     #[serde(skip_serializing_if = "is_empty_custom")]
     pub custom_fields: CustomFields,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +136,7 @@ impl AppProfileView {
     pub fn new(
         pid: String,
         app_id: String,
-        core_profile_id: i64,
+        core_profile_id: CoreProfileId,
         state: AppProfileState,
         created_at: i64,
         updated_at: i64,

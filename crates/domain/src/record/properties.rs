@@ -2,6 +2,7 @@
 //! to what was sent, and one wrong field fails its record with that field's path.
 
 use super::*;
+use crate::ids::CoreProfileId;
 use crate::profile::core::CoreProfileState;
 use crate::profile::view::CoreProfileView;
 use crate::testing::{GeneratedProfile, create_record};
@@ -13,7 +14,14 @@ fn exported(profile: &GeneratedProfile) -> (Value, CoreProfileState) {
         .unwrap_or_else(|errors| panic!("{errors:?} for {}", profile.text));
     let mut state = CoreProfileState::default();
     state.apply(&parsed.fields).unwrap();
-    let view = CoreProfileView::new(1, state.clone(), parsed.identities, Vec::new(), 0, 0);
+    let view = CoreProfileView::new(
+        CoreProfileId::new(1).unwrap(),
+        state.clone(),
+        parsed.identities,
+        Vec::new(),
+        0,
+        0,
+    );
     (serde_json::to_value(&view).unwrap(), state)
 }
 

@@ -9,6 +9,7 @@ pub mod simulate;
 
 use simulate::{Existing, Knowledge, Op, RecordResult, Simulation, Slot, Target};
 use std::collections::{HashMap, HashSet};
+use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::core::{
@@ -31,11 +32,11 @@ const MAX_ROUNDS: usize = 6;
 pub enum CoreOutcome {
     /// It created profile `id`.
     Created {
-        id: i64,
+        id: CoreProfileId,
     },
     /// It was applied to profile `id`, changing `changed` (possibly nothing).
     Updated {
-        id: i64,
+        id: CoreProfileId,
         changed: FieldSet<CoreField>,
     },
     Failed(Vec<FieldError>),
@@ -44,7 +45,7 @@ pub enum CoreOutcome {
 /// One profile the chunk created or changed (for profile events).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoreChange {
-    pub id: i64,
+    pub id: CoreProfileId,
     pub created: bool,
     pub changed: FieldSet<CoreField>,
 }
@@ -92,12 +93,12 @@ pub async fn update(
         .iter()
         .map(|r| Op {
             index: r.index,
-            target: Target::Id(r.record.id.get()),
+            target: Target::Id(r.record.id),
             identities: &r.record.identities,
             fields: &r.record.fields,
         })
         .collect();
-    let ids: Vec<i64> = ops
+    let ids: Vec<CoreProfileId> = ops
         .iter()
         .filter_map(|op| match op.target {
             Target::Id(id) => Some(id),
@@ -137,7 +138,7 @@ pub async fn upsert(
     let mut unique_keys: Vec<String> = keys.to_vec();
     unique_keys.sort_unstable();
     unique_keys.dedup();
-    let targets: Vec<i64> = match match_by {
+    let targets: Vec<CoreProfileId> = match match_by {
         MatchBy::Identity(kind) => {
             let pairs: Vec<(&str, &str)> = unique_keys
                 .iter()
@@ -156,7 +157,7 @@ pub async fn upsert(
             let per_key = simulate::MAX_LISTED_MATCHES as i64 + 1;
             let holders =
                 ids_by_custom_field(client, domain_id, name, &unique_keys, per_key).await?;
-            let single: Vec<i64> = holders
+            let single: Vec<CoreProfileId> = holders
                 .iter()
                 .filter(|holders| holders.total == 1)
                 .flat_map(|holders| holders.ids.iter().copied())
@@ -172,7 +173,7 @@ pub async fn upsert(
     apply(client, domain_id, &ops, knowledge, ids).await
 }
 
-fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), i64>) {
+fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), CoreProfileId>) {
     for ((kind, normalized), owner) in found {
         if let Ok(kind) = kind.parse::<IdentityKind>() {
             knowledge.owners.insert((kind, normalized), owner);
@@ -184,10 +185,10 @@ fn remember_owners(knowledge: &mut Knowledge, found: HashMap<(String, String), i
 async fn load(
     client: &Transaction<'_>,
     domain_id: DomainId,
-    ids: &[i64],
+    ids: &[CoreProfileId],
     knowledge: &mut Knowledge,
 ) -> Result<(), StoreError> {
-    let mut wanted: Vec<i64> = ids
+    let mut wanted: Vec<CoreProfileId> = ids
         .iter()
         .copied()
         .filter(|id| !knowledge.loaded.contains_key(id))
@@ -198,10 +199,10 @@ async fn load(
         return Ok(());
     }
     let profiles = lock_and_load(client, domain_id, &wanted).await?;
-    let found: Vec<i64> = profiles.iter().map(|profile| profile.id).collect();
+    let found: Vec<CoreProfileId> = profiles.iter().map(|profile| profile.id).collect();
     // Read after the locks are held: a statement that waited for a lock would see identities
     // from before the wait.
-    let mut identities: HashMap<i64, Vec<Identity>> = HashMap::new();
+    let mut identities: HashMap<CoreProfileId, Vec<Identity>> = HashMap::new();
     for (owner, identity) in identities_of(client, domain_id, &found).await? {
         knowledge
             .owners
@@ -230,7 +231,7 @@ fn identity_keys<'a>(ops: &'a [Op<'_>]) -> Vec<(&'static str, &'a str)> {
     keys
 }
 
-fn id_of(slot: Slot, new_ids: &[i64]) -> i64 {
+fn id_of(slot: Slot, new_ids: &[CoreProfileId]) -> CoreProfileId {
     match slot {
         Slot::Existing(id) => id,
         Slot::New(n) => new_ids[n],
@@ -244,7 +245,7 @@ async fn apply(
     mut knowledge: Knowledge,
     ids: IdSequence,
 ) -> Result<CoreApplied, StoreError> {
-    let mut new_ids: Vec<i64> = Vec::new();
+    let mut new_ids: Vec<CoreProfileId> = Vec::new();
     let mut owners_known = false;
     for _ in 0..MAX_ROUNDS {
         let run = simulate::simulate(ops, &knowledge);
@@ -274,7 +275,7 @@ async fn write(
     client: &Transaction<'_>,
     domain_id: DomainId,
     run: &Simulation,
-    new_ids: &[i64],
+    new_ids: &[CoreProfileId],
 ) -> Result<bool, StoreError> {
     let new_identities: Vec<OwnedIdentity<'_>> = run
         .writes
@@ -302,14 +303,14 @@ async fn write(
         })
         .collect();
     refresh(client, domain_id, &refreshed).await?;
-    let created: Vec<(i64, &_)> = run
+    let created: Vec<(CoreProfileId, &_)> = run
         .writes
         .iter()
         .filter(|write| write.created)
         .map(|write| (id_of(write.slot, new_ids), &write.state))
         .collect();
     insert_profiles(client, domain_id, &created).await?;
-    let changed: Vec<(i64, &_, FieldSet<CoreField>)> = run
+    let changed: Vec<(CoreProfileId, &_, FieldSet<CoreField>)> = run
         .writes
         .iter()
         .filter(|write| !write.created)
@@ -319,7 +320,7 @@ async fn write(
     Ok(true)
 }
 
-fn applied(run: Simulation, new_ids: &[i64]) -> CoreApplied {
+fn applied(run: Simulation, new_ids: &[CoreProfileId]) -> CoreApplied {
     let outcomes = run
         .results
         .into_iter()

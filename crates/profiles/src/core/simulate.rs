@@ -6,6 +6,7 @@
 //! fresher knowledge when the database disagrees (a concurrent chunk took an identity).
 
 use std::collections::HashMap;
+use userhub_domain::CoreProfileId;
 use userhub_domain::limits::MAX_IDENTITIES;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::core::{
@@ -24,7 +25,7 @@ pub enum Target {
     /// A profile the record creates.
     New,
     /// An existing profile by id (an unknown id is `NOT_FOUND`).
-    Id(i64),
+    Id(CoreProfileId),
     /// An upsert's match key (see `CoreProfileUpsert::match_key`).
     Key(String),
 }
@@ -50,9 +51,9 @@ pub struct Existing {
 #[derive(Debug, Default)]
 pub struct Knowledge {
     /// The locked existing profiles the records may target.
-    pub loaded: HashMap<i64, Existing>,
+    pub loaded: HashMap<CoreProfileId, Existing>,
     /// Owners of identity keys (all of them after a conflict; before, at least the match keys).
-    pub owners: HashMap<(IdentityKind, String), i64>,
+    pub owners: HashMap<(IdentityKind, String), CoreProfileId>,
     pub match_by: Option<MatchBy>,
     /// For matching by a custom field: who holds each key.
     pub holders: HashMap<String, CustomFieldHolders>,
@@ -61,7 +62,7 @@ pub struct Knowledge {
 /// A profile the chunk touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
-    Existing(i64),
+    Existing(CoreProfileId),
     /// The n-th profile the chunk creates.
     New(usize),
 }
@@ -99,7 +100,7 @@ pub struct Simulation {
     /// How many profiles the chunk creates.
     pub created: usize,
     /// Existing profiles some record needs that were not loaded: load them and run again.
-    pub missing: Vec<i64>,
+    pub missing: Vec<CoreProfileId>,
 }
 
 struct Working {
@@ -121,14 +122,14 @@ struct Run<'k> {
     /// Profiles created by earlier records, by their match key.
     created_by_key: HashMap<String, Slot>,
     created: usize,
-    missing: Vec<i64>,
+    missing: Vec<CoreProfileId>,
 }
 
 enum Resolved {
     Slot(Slot),
     Failed(FieldError),
     /// The profile exists but was not loaded.
-    Missing(i64),
+    Missing(CoreProfileId),
 }
 
 fn key_of(identity: &Identity) -> (IdentityKind, String) {
@@ -152,7 +153,7 @@ impl<'k> Run<'k> {
         self.knowledge
     }
 
-    fn existing(&self, id: i64) -> Resolved {
+    fn existing(&self, id: CoreProfileId) -> Resolved {
         if self.knowledge().loaded.contains_key(&id) {
             Resolved::Slot(Slot::Existing(id))
         } else {
@@ -186,9 +187,9 @@ impl<'k> Run<'k> {
                         None => Resolved::Slot(Slot::New(self.created)),
                     }
                 }
-                Some(MatchBy::CoreProfileId) => match key.parse::<i64>() {
-                    Ok(id) => self.resolve(&Target::Id(id)),
-                    Err(_) => Resolved::Failed(FieldError::new(
+                Some(MatchBy::CoreProfileId) => match key.parse::<CoreProfileId>().ok() {
+                    Some(id) => self.resolve(&Target::Id(id)),
+                    None => Resolved::Failed(FieldError::new(
                         CORE_PROFILE_ID_KEY,
                         ErrorCode::InvalidValue,
                         "not a profile id",
@@ -208,7 +209,7 @@ impl<'k> Run<'k> {
                             None => Resolved::Slot(Slot::New(self.created)),
                         },
                         Some(holders) => {
-                            let listed: Vec<i64> = holders
+                            let listed: Vec<CoreProfileId> = holders
                                 .ids
                                 .iter()
                                 .take(MAX_LISTED_MATCHES)

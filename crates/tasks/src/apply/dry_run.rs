@@ -7,7 +7,7 @@ use crate::{Outcome, Preview, ProfileKey, TaskHandler};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
-use userhub_domain::DomainId;
+use userhub_domain::{CoreProfileId, DomainId};
 use userhub_store::exports::{app_profiles, core_profiles};
 use userhub_store::{StoreError, Transaction};
 
@@ -38,7 +38,7 @@ pub struct FieldChange {
 pub struct DryRunLine {
     pub dry_run: Would,
     #[serde(rename = "core-profile-id", skip_serializing_if = "Option::is_none")]
-    pub core_profile_id: Option<i64>,
+    pub core_profile_id: Option<CoreProfileId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
     /// For `would_update`: every field the record would change.
@@ -68,7 +68,7 @@ async fn snapshot(
     domain_id: DomainId,
     keys: &[ProfileKey],
 ) -> Result<Snapshot, StoreError> {
-    let ids: Vec<i64> = keys
+    let ids: Vec<CoreProfileId> = keys
         .iter()
         .filter_map(|key| match key {
             ProfileKey::Core(id) => Some(*id),
@@ -173,7 +173,7 @@ fn line(preview: Preview, before: &Snapshot, after: &Snapshot) -> DryRunLine {
         .collect();
     let (core_profile_id, pid) = match key {
         // A profile an earlier record of the dry run created: its id is a throw-away one.
-        ProfileKey::Core(id) if id < 0 => (None, None),
+        ProfileKey::Core(id) if id.is_dry_run() => (None, None),
         ProfileKey::Core(id) => (Some(id), None),
         ProfileKey::App(pid) => (None, Some(pid)),
     };
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn an_update_names_each_changed_field_with_its_old_and_new_value() {
-        let key = ProfileKey::Core(7);
+        let key = ProfileKey::Core(CoreProfileId::new(7).expect("a valid id"));
         let before = snapshot_of(key.clone(), json!({"last_city": "Rome", "age": 30}));
         let after = snapshot_of(key.clone(), json!({"last_city": "Oslo", "tags": ["a"]}));
         let line = line(

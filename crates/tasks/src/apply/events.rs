@@ -43,7 +43,7 @@ mod tests {
     use super::*;
     use crate::AppProfileRef;
     use userhub_domain::events::{ProfileChange, ProfileEvent};
-    use userhub_domain::{TaskId, TaskOptions};
+    use userhub_domain::{CoreProfileId, TaskId, TaskOptions};
 
     fn chunk(options: TaskOptions) -> ChunkContext {
         ChunkContext {
@@ -56,8 +56,12 @@ mod tests {
         }
     }
 
-    fn note(id: i64, created: bool, fields: &[&'static str]) -> ProfileChangeNote {
-        ProfileChangeNote::core(id, created, fields.to_vec())
+    fn id(n: i64) -> CoreProfileId {
+        CoreProfileId::new(n).expect("a valid id")
+    }
+
+    fn note(n: i64, created: bool, fields: &[&'static str]) -> ProfileChangeNote {
+        ProfileChangeNote::core(id(n), created, fields.to_vec())
     }
 
     #[test]
@@ -75,7 +79,7 @@ mod tests {
         );
         let bodies: Vec<ProfileEvent> = events.events().collect();
         assert_eq!(bodies.len(), 2);
-        assert_eq!(bodies[0].core_profile_id, 7);
+        assert_eq!(bodies[0].core_profile_id, id(7));
         assert_eq!(bodies[0].changed_fields, ["names", "tags"]);
         assert_eq!(bodies[0].workflow_id, Some(77));
         assert_eq!(bodies[1].action, ProfileChange::Created);
@@ -89,7 +93,7 @@ mod tests {
     #[test]
     fn app_profile_events_name_the_pid_its_app_and_owner() {
         let change = ProfileChangeNote {
-            core_profile_id: 7,
+            core_profile_id: id(7),
             app: Some(AppProfileRef {
                 pid: "demo_profile_a".into(),
                 app_id: "game".into(),
@@ -99,7 +103,7 @@ mod tests {
         };
         let events = chunk_events(&chunk(TaskOptions::default()), &[change]);
         let event = events.events().next().unwrap();
-        assert_eq!(event.core_profile_id, 7);
+        assert_eq!(event.core_profile_id, id(7));
         assert_eq!(event.pid.as_deref(), Some("demo_profile_a"));
         assert_eq!(event.app_id.as_deref(), Some("game"));
         assert_eq!(event.routing_key(), "demo.app.updated");
@@ -122,8 +126,8 @@ mod tests {
             app_id: "game".into(),
         };
         let notes = [
-            ProfileChangeNote::deleted(7, None),
-            ProfileChangeNote::deleted(7, Some(app)),
+            ProfileChangeNote::deleted(id(7), None),
+            ProfileChangeNote::deleted(id(7), Some(app)),
         ];
         let events = chunk_events(&chunk(TaskOptions::default()), &notes);
         let keys: Vec<String> = events.events().map(|event| event.routing_key()).collect();

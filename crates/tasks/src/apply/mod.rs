@@ -423,7 +423,7 @@ async fn handle<H: TaskHandler>(
         return Ok((outcomes, None));
     }
     if revertible {
-        let created: Vec<i64> = handled
+        let created: Vec<userhub_domain::CoreProfileId> = handled
             .changes
             .iter()
             .filter(|note| note.created_core_profile())

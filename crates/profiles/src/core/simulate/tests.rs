@@ -1,6 +1,7 @@
 //! The rules of in-order application, without a database.
 
 use super::*;
+use userhub_domain::CoreProfileId;
 use userhub_domain::profile::core::{CoreProfilePatch, CoreProfileUpsert, NewCoreProfile};
 use userhub_domain::record::{
     parse_core_profile_patch, parse_core_profile_upsert, parse_new_core_profile,
@@ -37,7 +38,7 @@ fn patch_ops(records: &[CoreProfilePatch]) -> Vec<Op<'_>> {
         .enumerate()
         .map(|(index, record)| Op {
             index: index as u32,
-            target: Target::Id(record.id.get()),
+            target: Target::Id(record.id),
             identities: &record.identities,
             fields: &record.fields,
         })
@@ -68,7 +69,12 @@ fn codes(result: &RecordResult) -> Vec<(String, ErrorCode)> {
     }
 }
 
-fn loaded(id: i64, identities: Vec<Identity>, state: CoreProfileState) -> Knowledge {
+/// A valid core profile id.
+fn id(n: i64) -> CoreProfileId {
+    CoreProfileId::new(n).expect("a valid id")
+}
+
+fn loaded(id: CoreProfileId, identities: Vec<Identity>, state: CoreProfileState) -> Knowledge {
     let mut knowledge = Knowledge::default();
     knowledge.loaded.insert(id, Existing { state, identities });
     for identity in &knowledge.loaded[&id].identities.clone() {
@@ -104,7 +110,7 @@ fn a_failed_record_claims_nothing() {
     let mut knowledge = Knowledge::default();
     knowledge
         .owners
-        .insert((IdentityKind::Uid, "taken".to_owned()), 42);
+        .insert((IdentityKind::Uid, "taken".to_owned()), id(42));
     let run = simulate(&create_ops(&records), &knowledge);
     assert_eq!(
         codes(&run.results[0]),
@@ -119,7 +125,7 @@ fn an_update_that_changes_nothing_reports_no_field() {
         age: Some(30),
         ..CoreProfileState::default()
     };
-    let knowledge = loaded(7, vec![identity(IdentityKind::Email, "a@x.io")], state);
+    let knowledge = loaded(id(7), vec![identity(IdentityKind::Email, "a@x.io")], state);
     let records = [
         patch(r#"{"core-profile-id":7,"age":30,"identities":[{"email":"a@x.io"}]}"#),
         patch(r#"{"core-profile-id":7,"age":31}"#),
@@ -127,7 +133,7 @@ fn an_update_that_changes_nothing_reports_no_field() {
     let run = simulate(&patch_ops(&records), &knowledge);
     assert_eq!(
         run.results[0],
-        RecordResult::Updated(Slot::Existing(7), FieldSet::default())
+        RecordResult::Updated(Slot::Existing(id(7)), FieldSet::default())
     );
     let RecordResult::Updated(_, changed) = &run.results[1] else {
         panic!()
@@ -138,7 +144,7 @@ fn an_update_that_changes_nothing_reports_no_field() {
 #[test]
 fn the_identity_limit_holds_for_the_profile_not_only_the_record() {
     let knowledge = loaded(
-        7,
+        id(7),
         vec![identity(IdentityKind::Uid, "u")],
         CoreProfileState::default(),
     );
@@ -162,7 +168,7 @@ fn the_identity_limit_holds_for_the_profile_not_only_the_record() {
 
 #[test]
 fn a_second_uid_is_refused_whoever_added_the_first() {
-    let knowledge = loaded(7, vec![], CoreProfileState::default());
+    let knowledge = loaded(id(7), vec![], CoreProfileState::default());
     let records = [
         patch(r#"{"core-profile-id":7,"identities":[{"uid":"one"}]}"#),
         patch(r#"{"core-profile-id":7,"identities":[{"uid":"two"}]}"#),
@@ -189,7 +195,7 @@ fn unknown_ids_are_not_found() {
 fn upserts_reach_a_profile_by_any_of_its_keys_in_input_order() {
     let by_email = MatchBy::Identity(IdentityKind::Email);
     let mut knowledge = loaded(
-        7,
+        id(7),
         vec![
             identity(IdentityKind::Email, "a@x"),
             identity(IdentityKind::Email, "b@x"),
@@ -220,7 +226,7 @@ fn upserts_reach_a_profile_by_any_of_its_keys_in_input_order() {
 fn a_second_identity_of_the_match_kind_is_added() {
     let by_email = MatchBy::Identity(IdentityKind::Email);
     let mut knowledge = loaded(
-        7,
+        id(7),
         vec![identity(IdentityKind::Email, "ann@x.com")],
         CoreProfileState::default(),
     );
@@ -230,9 +236,10 @@ fn a_second_identity_of_the_match_kind_is_added() {
         &by_email,
     )];
     let run = simulate(&upsert_ops(&records, &by_email), &knowledge);
-    let RecordResult::Updated(Slot::Existing(7), changed) = &run.results[0] else {
+    let RecordResult::Updated(Slot::Existing(target), changed) = &run.results[0] else {
         panic!("{:?}", run.results)
     };
+    assert_eq!(*target, id(7));
     assert_eq!(changed.names(), vec!["identities"]);
     let added: Vec<&str> = run.writes[0]
         .new_identities
@@ -312,7 +319,7 @@ fn custom_field_keys_held_by_several_profiles_are_ambiguous_with_a_capped_list()
         "K".to_owned(),
         CustomFieldHolders {
             key: "K".to_owned(),
-            ids: (1..=11).collect(),
+            ids: (1..=11).map(id).collect(),
             total: 7000,
         },
     );
@@ -342,10 +349,10 @@ fn owners_that_were_not_loaded_are_asked_for() {
     };
     knowledge
         .owners
-        .insert((IdentityKind::Email, "a@x".to_owned()), 5);
+        .insert((IdentityKind::Email, "a@x".to_owned()), id(5));
     let records = [upsert(r#"{"identities":[{"email":"a@x"}]}"#, &by_email)];
     let run = simulate(&upsert_ops(&records, &by_email), &knowledge);
-    assert_eq!(run.missing, vec![5]);
+    assert_eq!(run.missing, vec![id(5)]);
 }
 
 #[test]
@@ -354,7 +361,7 @@ fn records_that_undo_each_other_leave_nothing_to_write() {
         last_city: Some("Pune".into()),
         ..CoreProfileState::default()
     };
-    let knowledge = loaded(7, vec![], state);
+    let knowledge = loaded(id(7), vec![], state);
     let records = [
         patch(r#"{"core-profile-id":7,"last_city":"Rome"}"#),
         patch(r#"{"core-profile-id":7,"last_city":"Pune"}"#),
