@@ -102,6 +102,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "domain_led_task_keys",
         include_str!("../migrations/0021_domain_led_task_keys.sql"),
     ),
+    (
+        22,
+        "webhook_safety",
+        include_str!("../migrations/0022_webhook_safety.sql"),
+    ),
+    (
+        23,
+        "rate_leases",
+        include_str!("../migrations/0023_rate_leases.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.
@@ -187,6 +197,39 @@ pub async fn connect_migrated(settings: &crate::DatabaseSettings) -> Result<Pool
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             Err(error) => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// Every file in `migrations/` is applied, under the version and name its file name gives,
+    /// in order: a migration written but not listed would silently never run.
+    #[test]
+    fn every_migration_file_is_listed_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("the migrations folder")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|(version, name, _)| format!("{version:04}_{name}.sql"))
+            .collect();
+        assert_eq!(listed, files);
+        for (file, (_, _, sql)) in files.iter().zip(MIGRATIONS) {
+            let text = std::fs::read_to_string(dir.join(file)).expect("the migration's text");
+            assert_eq!(&text, sql, "{file} is the text applied");
         }
     }
 }
