@@ -70,6 +70,12 @@ enum Command {
         #[arg(long, default_value = "target/release/userhub-server")]
         server: PathBuf,
     },
+    /// Only B5 (status reads, 32 connections) with rate-limit leases of 1 and of the default,
+    /// against `pgbench -S` in the same run.
+    Status {
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+    },
     /// Print generated `create_core_profiles` records as JSONL.
     Generate {
         #[arg(long, default_value_t = 1000)]
@@ -109,6 +115,16 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "{workers} worker(s): {rate:.0} records/s ({:.2}×), {failed} failed, {stored} stored",
                     rate / single.max(1e-9)
+                );
+            }
+        }
+        Command::Status { server } => {
+            let (runs, pgbench) = scenarios::status_only(&std::fs::canonicalize(&server)?).await?;
+            println!("pgbench -S -M prepared, 32 clients: {pgbench:.0} tps");
+            for (max_lease, (rps, p50, p99)) in runs {
+                println!(
+                    "max_lease {max_lease}: {rps:.0} req/s ({:.3} of pgbench), p50 {p50:.1} ms, p99 {p99:.1} ms",
+                    rps / pgbench.max(1e-9)
                 );
             }
         }

@@ -565,6 +565,32 @@ pub async fn export_only(records: u64, server: &Path) -> anyhow::Result<(f64, f6
     Ok(rates)
 }
 
+/// B5 alone, twice in one run: status reads with every request leasing one rate-limit request
+/// from PostgreSQL (`max_lease` 1, the cost before leases) and with the default leases, each
+/// against `pgbench -S` measured in the same run. Answers `(max_lease, (req/s, p50, p99))` and
+/// the pgbench rate.
+pub async fn status_only(server: &Path) -> anyhow::Result<(Vec<(u32, (f64, f64, f64))>, f64)> {
+    let pgbench_url = format!(
+        "{}/userhub_bench_pgbench_{}",
+        crate::stack::POSTGRES,
+        suffix()
+    );
+    userhub_store::create_database_if_missing(&pgbench_url).await?;
+    let pgbench_tps = baselines::pgbench(&pgbench_url, 32, 10).await?;
+    userhub_store::drop_database(&pgbench_url).await?;
+    let mut runs = Vec::new();
+    for max_lease in [1_u32, 256] {
+        let lease = max_lease.to_string();
+        let settings = [("USERHUB__RATE_LIMIT__MAX_LEASE", lease.as_str())];
+        let stack = Stack::start_with(server, Layout::All, &[], &settings).await?;
+        import(&stack, Generator::new(1), TASK_RECORDS).await?;
+        let task = last_task(&stack).await?;
+        runs.push((max_lease, status_reads(&stack, task, 10).await?));
+        stack.stop().await?;
+    }
+    Ok((runs, pgbench_tps))
+}
+
 /// Runs every scenario.
 pub async fn run_all(records: u64, server: &Path, seed: u64) -> anyhow::Result<Results> {
     let generator = Generator::new(seed);

@@ -90,13 +90,23 @@ fn spawn(server: &Path, args: &[&str], env: &[(String, String)]) -> anyhow::Resu
 
 impl Stack {
     pub async fn start(server: &Path, layout: Layout, actions: &[&str]) -> anyhow::Result<Stack> {
+        Stack::start_with(server, layout, actions, &[]).await
+    }
+
+    /// Starts the stack with `settings` (environment variables) added to every process's.
+    pub async fn start_with(
+        server: &Path,
+        layout: Layout,
+        actions: &[&str],
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Stack> {
         let database = format!("userhub_bench_{}", suffix());
         let (database_url, pool) = fresh_database(&database).await?;
         userhub_server::admin::create_domain(&pool, DOMAIN).await?;
         let key = userhub_server::admin::create_key(&pool, DOMAIN, false).await?;
         let port = free_port()?;
         let env = |addr: String| {
-            vec![
+            let mut env = vec![
                 ("USERHUB__DATABASE__URL".to_owned(), database_url.clone()),
                 (
                     "USERHUB__BROKER__PREFIX".to_owned(),
@@ -112,7 +122,13 @@ impl Stack {
                     "100000000".to_owned(),
                 ),
                 ("USERHUB__LOG__FILTER".to_owned(), "warn".to_owned()),
-            ]
+            ];
+            env.extend(
+                settings
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+            );
+            env
         };
         let mut services = Vec::new();
         let mut quotas = Vec::new();

@@ -78,7 +78,10 @@ impl Process {
                 share,
                 http.max_unauthenticated_in_flight,
             )),
-            limiter: Arc::new(RateLimiter::new(settings.rate_limit.per_minute)),
+            limiter: Arc::new(RateLimiter::new(
+                settings.rate_limit.per_minute,
+                settings.rate_limit.max_lease,
+            )),
             metrics: metrics.clone(),
             request_limits: settings.request_limits,
         };

@@ -287,14 +287,21 @@ impl HttpSettings {
 
 /// `[rate_limit]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RateLimitSettings {
     /// Requests per minute per domain, unless the domain has its own limit.
     pub per_minute: u32,
+    /// The most requests of a window one process leases at once (it leases a sixteenth of what
+    /// remains, within this); 1 makes every request a database round trip.
+    pub max_lease: u32,
 }
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        RateLimitSettings { per_minute: 60 }
+        RateLimitSettings {
+            per_minute: 60,
+            max_lease: 256,
+        }
     }
 }
 
@@ -303,6 +310,12 @@ impl RateLimitSettings {
         if self.per_minute == 0 {
             return Err(InvalidSetting::new(
                 "rate_limit.per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.max_lease == 0 {
+            return Err(InvalidSetting::new(
+                "rate_limit.max_lease",
                 "must be at least 1",
             ));
         }

@@ -109,33 +109,26 @@ async fn the_limits_endpoint_shows_the_domains_own_limits() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_api_processes_admit_exactly_the_domains_limit_together() {
-    let app = TestApp::spawn().await;
-    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(7))
-        .await
-        .unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
+/// A second API process on `app`'s database and settings: its base URL, once it answers.
+async fn second_process(
+    app: &TestApp,
+    stop: &tokio_util::sync::CancellationToken,
+) -> (
+    String,
+    tokio::task::JoinHandle<Result<(), userhub_server::ServerError>>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let second_base = format!("http://{}", listener.local_addr().unwrap());
-    let second = tokio::spawn(userhub_server::run_api(
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handle = tokio::spawn(userhub_server::run_api(
         app.settings.clone(),
         listener,
         stop.clone(),
     ));
-    let bases = [app.base_url.clone(), second_base];
-    let get = |base: &str| {
-        app.authorized(
-            app.client
-                .get(format!("{base}/v2/{}/identity/bulk_actions/1", app.domain)),
-        )
-        .send()
-    };
-    // The second process answers once it is up (its first answers are connection errors).
+    // It answers once it is up (its first answers are connection errors).
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     while app
         .client
-        .get(format!("{}/healthz", bases[1]))
+        .get(format!("{base}/healthz"))
         .send()
         .await
         .is_err()
@@ -146,6 +139,25 @@ async fn two_api_processes_admit_exactly_the_domains_limit_together() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    (base, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_processes_admit_exactly_the_domains_limit_together() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(7))
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (second_base, second) = second_process(&app, &stop).await;
+    let bases = [app.base_url.clone(), second_base];
+    let get = |base: &str| {
+        app.authorized(
+            app.client
+                .get(format!("{base}/v2/{}/identity/bulk_actions/1", app.domain)),
+        )
+        .send()
+    };
     let mut remaining = Vec::new();
     for n in 0..7 {
         let response = get(&bases[n % 2]).await.unwrap();
@@ -167,6 +179,60 @@ async fn two_api_processes_admit_exactly_the_domains_limit_together() {
         );
         assert!(header(&limited, "retry-after") >= 1);
     }
+    stop.cancel();
+    second.await.unwrap().unwrap();
+    app.stop().await;
+}
+
+/// With a limit large enough that processes lease batches of it, two processes asked in turn
+/// until both refuse admit exactly the limit: no request beyond it, and none held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_batches_admit_the_limit_exactly_across_two_processes() {
+    let app = TestApp::spawn().await;
+    let limit: i32 = 500;
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(limit))
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (second_base, second) = second_process(&app, &stop).await;
+    let bases = [app.base_url.clone(), second_base];
+    let mut admitted = [0, 0];
+    let mut refused = [false, false];
+    let mut n = 0;
+    while !(refused[0] && refused[1]) {
+        let at = n % 2;
+        n += 1;
+        if refused[at] {
+            continue;
+        }
+        let response = app
+            .authorized(app.client.get(format!(
+                "{}/v2/{}/identity/bulk_actions/1",
+                bases[at], app.domain
+            )))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            404 => admitted[at] += 1,
+            429 => refused[at] = true,
+            other => panic!("unexpected {other}"),
+        }
+        assert!(n < 2 * limit as usize + 10, "both processes stop admitting");
+    }
+    assert_eq!(admitted[0] + admitted[1], limit, "{admitted:?}");
+    assert!(admitted[0] > 0 && admitted[1] > 0, "{admitted:?}");
+    let leases = app
+        .query_json(&format!(
+            "SELECT used FROM rate_windows WHERE key = '{}'",
+            app.domain
+        ))
+        .await;
+    assert_eq!(
+        leases[0]["used"],
+        serde_json::json!(limit),
+        "every leased request was spent"
+    );
     stop.cancel();
     second.await.unwrap().unwrap();
     app.stop().await;
