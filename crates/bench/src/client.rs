@@ -14,6 +14,25 @@ use tokio::sync::Mutex;
 pub struct Uploads {
     pub task_ids: Vec<u64>,
     pub latencies_ms: Vec<f64>,
+    /// Each POST's `Server-Timing` steps, in milliseconds.
+    pub server_timings: Vec<Vec<(String, f64)>>,
+}
+
+/// The steps of a `Server-Timing` header (`name;dur=ms, ...`); unreadable steps are skipped.
+fn server_timing(headers: &reqwest::header::HeaderMap) -> Vec<(String, f64)> {
+    let Some(value) = headers
+        .get("server-timing")
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Vec::new();
+    };
+    value
+        .split(',')
+        .filter_map(|step| {
+            let (name, duration) = step.trim().split_once(";dur=")?;
+            Some((name.to_owned(), duration.parse().ok()?))
+        })
+        .collect()
 }
 
 pub fn client() -> reqwest::Client {
@@ -36,6 +55,7 @@ pub async fn post_jsonl(
     }
     .post(http, action, body)
     .await
+    .map(|(task_id, latency, _)| (task_id, latency))
 }
 
 /// Uploads `batches` bodies with `concurrency` clients; `body(i)` renders batch `i`.
@@ -69,10 +89,11 @@ pub async fn upload_all(
                     *next - 1
                 };
                 let payload = body(batch);
-                let (task_id, latency) = stack.post(&http, action, payload).await?;
+                let (task_id, latency, steps) = stack.post(&http, action, payload).await?;
                 let mut uploads = uploads.lock().await;
                 uploads.task_ids.push(task_id);
                 uploads.latencies_ms.push(latency);
+                uploads.server_timings.push(steps);
             }
         }));
     }
@@ -95,7 +116,7 @@ impl StackRef {
         http: &reqwest::Client,
         action: &str,
         body: Vec<u8>,
-    ) -> anyhow::Result<(u64, f64)> {
+    ) -> anyhow::Result<(u64, f64, Vec<(String, f64)>)> {
         let started = Instant::now();
         let form = reqwest::multipart::Form::new()
             .text("action", action.to_owned())
@@ -110,6 +131,7 @@ impl StackRef {
             .send()
             .await?;
         let status = response.status();
+        let steps = server_timing(response.headers());
         let text = response.text().await?;
         anyhow::ensure!(
             status.as_u16() == 201,
@@ -118,7 +140,7 @@ impl StackRef {
         let task_id = serde_json::from_str::<Value>(&text)?["task_id"]
             .as_u64()
             .context("no task id")?;
-        Ok((task_id, started.elapsed().as_secs_f64() * 1000.0))
+        Ok((task_id, started.elapsed().as_secs_f64() * 1000.0, steps))
     }
 }
 

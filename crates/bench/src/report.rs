@@ -122,6 +122,18 @@ fn latency_rows(table: &mut String, results: &Results) {
         "| B4 | accept latency, 10 000-record POST during B1 | p50 {p50:.0} ms, p99 {p99:.0} ms ({samples} POSTs) | — | — | p99 < 250 ms | {} |",
         verdict(p99 < 250.0)
     );
+    if !results.accept_steps_ms.is_empty() {
+        let steps: Vec<String> = results
+            .accept_steps_ms
+            .iter()
+            .map(|(name, ms)| format!("{name} {ms:.1} ms"))
+            .collect();
+        let _ = writeln!(
+            table,
+            "| B4 | where an accept's time goes (medians of `Server-Timing`): {} | — | — | — | — | |",
+            steps.join(", ")
+        );
+    }
     let (status_rps, status_p50, status_p99) = results.status;
     let status_ratio = status_rps / results.pgbench_tps.max(1e-9);
     let _ = writeln!(

@@ -41,6 +41,8 @@ pub struct Results {
     pub export_all: f64,
     pub export_baseline: f64,
     pub accept_latency_ms: (f64, f64, usize),
+    /// The median of each step of B4's accepts, as the server reported them (`Server-Timing`).
+    pub accept_steps_ms: Vec<(String, f64)>,
     pub status: (f64, f64, f64),
     pub pgbench_tps: f64,
     /// `(process, phase, peak MiB)`.
@@ -84,12 +86,35 @@ fn records_jsonl(records: impl Iterator<Item = Value>) -> Vec<u8> {
     body
 }
 
+/// What an import measured.
+struct Imported {
+    rate: f64,
+    latencies_ms: Vec<f64>,
+    /// Each POST's `Server-Timing` steps (milliseconds).
+    server_timings: Vec<Vec<(String, f64)>>,
+    statuses: Vec<Value>,
+}
+
+/// The median of each `Server-Timing` step over the POSTs, in the order the server names them.
+fn median_steps(timings: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
+    let Some(first) = timings.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|(name, _)| {
+            let mut values: Vec<f64> = timings
+                .iter()
+                .filter_map(|steps| steps.iter().find(|(step, _)| step == name))
+                .map(|(_, ms)| *ms)
+                .collect();
+            (name.clone(), percentile(&mut values, 0.5))
+        })
+        .collect()
+}
+
 /// Imports N generated records through the stack; returns the rate and the POST latencies.
-async fn import(
-    stack: &Stack,
-    generator: Generator,
-    records: u64,
-) -> anyhow::Result<(f64, Vec<f64>, Vec<Value>)> {
+async fn import(stack: &Stack, generator: Generator, records: u64) -> anyhow::Result<Imported> {
     let started = Instant::now();
     let batches = (records / TASK_RECORDS) as usize;
     let uploads = upload_all(
@@ -107,11 +132,12 @@ async fn import(
         uploaded.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    Ok((
-        rate(records, started.elapsed()),
-        uploads.latencies_ms,
+    Ok(Imported {
+        rate: rate(records, started.elapsed()),
+        latencies_ms: uploads.latencies_ms,
+        server_timings: uploads.server_timings,
         statuses,
-    ))
+    })
 }
 
 async fn count(stack: &Stack, sql: &str) -> anyhow::Result<i64> {
@@ -340,9 +366,15 @@ async fn all_in_one(
         .collect::<Vec<_>>();
 
     let watch = RssWatch::start(pids.clone());
-    let (import_rate, mut latencies, statuses) = import(&stack, generator, records).await?;
+    let Imported {
+        rate: import_rate,
+        latencies_ms: mut latencies,
+        server_timings,
+        statuses,
+    } = import(&stack, generator, records).await?;
     memory_of(&stack, watch, "B1 import", results);
     results.import.ours = import_rate;
+    results.accept_steps_ms = median_steps(&server_timings);
     let failed: i64 = statuses
         .iter()
         .map(|status| status["failed"].as_i64().unwrap_or(0))
@@ -496,7 +528,8 @@ async fn scaling(
         let stack = Stack::start(server, layout, &["create_core_profiles"]).await?;
         let watch = RssWatch::start(stack.services.iter().map(|service| service.pid()).collect());
         let cpu_before = CpuTimes::now(&stack);
-        let (import_rate, _, statuses) = import(&stack, generator, records).await?;
+        let imported = import(&stack, generator, records).await?;
+        let (import_rate, statuses) = (imported.rate, imported.statuses);
         if workers == 1 {
             results.cpu_per_record = CpuTimes::now(&stack).since(&cpu_before).per_record(records);
         }
@@ -545,7 +578,7 @@ pub async fn import_only(
     };
     let stack = Stack::start(server, layout, &["create_core_profiles"]).await?;
     let before = CpuTimes::now(&stack);
-    let (rate, _, _) = import(&stack, Generator::new(1), records).await?;
+    let rate = import(&stack, Generator::new(1), records).await?.rate;
     let cpu = CpuTimes::now(&stack).since(&before).per_record(records);
     stack.stop().await?;
     Ok((rate, cpu))

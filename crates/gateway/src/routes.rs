@@ -17,7 +17,7 @@ use std::time::Duration;
 use userhub_domain::record::{ExportRequest, ExportTarget, parse_export_record};
 use userhub_http_common::schema::{ActionName, StateName};
 use userhub_http_common::{ApiError, ErrorBody, Principal};
-use userhub_tasks::intake::Created;
+use userhub_tasks::intake::{AcceptTimings, Created};
 use userhub_tasks::readback::{Awaited, Finished, RecordOutcome, await_task, selection_size};
 use utoipa::ToSchema;
 
@@ -159,6 +159,7 @@ pub async fn create_task(
         .record_limit
         .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
     let query = uri.query().unwrap_or_default();
+    let reading = std::time::Instant::now();
     let request = read_request(spec, body, query, settings, record_limit)
         .await
         .map_err(|error| match error {
@@ -167,6 +168,7 @@ pub async fn create_task(
             }
             other => other,
         })?;
+    let read = reading.elapsed();
     let wait = wait || request.records.len() < settings.sync_below_records;
     if wait && request.records.len() > settings.sync_max_records {
         return Err(GatewayError::from(OptionProblem::TooManyToWait {
@@ -191,7 +193,7 @@ pub async fn create_task(
         if too_large {
             *response.status_mut() = StatusCode::ACCEPTED;
         }
-        return Ok(response);
+        return Ok(with_server_timing(response, read, &submitted.timings));
     }
     let timeout = Duration::from_millis(settings.sync_timeout_ms);
     let pool = &gateway.context.database(&principal);
@@ -228,7 +230,21 @@ pub async fn create_task(
             header::HeaderValue::from_static("true"),
         );
     }
-    Ok(response)
+    Ok(with_server_timing(response, read, &submitted.timings))
+}
+
+/// Adds `Server-Timing` (milliseconds): reading and decoding the body, then each step of
+/// accepting the task (a replayed task reports zeros for those).
+fn with_server_timing(mut response: Response, read: Duration, timings: &AcceptTimings) -> Response {
+    let millis = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let mut value = format!("read;dur={:.3}", millis(read));
+    for (name, duration) in timings.steps() {
+        value.push_str(&format!(", {name};dur={:.3}", millis(duration)));
+    }
+    if let Ok(value) = header::HeaderValue::from_str(&value) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 /// Whether the request is an export by selector picking more profiles than an answer may hold.

@@ -203,3 +203,46 @@ async fn a_large_import_is_split_into_chunks_and_keeps_input_order() {
     );
     app.stop().await;
 }
+
+/// `Server-Timing` on a created task names every step of accepting it, in order, each with a
+/// duration in milliseconds; together they take no longer than the request did.
+#[tokio::test]
+async fn a_created_task_reports_where_its_accept_time_went() {
+    let app = TestApp::spawn().await;
+    let records: Vec<Value> = (0..2_500)
+        .map(|n| json!({"identities": [{"uid": format!("timed-{n}")}]}))
+        .collect();
+    let body = json!({"action": "create_core_profiles", "payload": records});
+    let started = std::time::Instant::now();
+    let response = app
+        .authorized(app.client.post(app.tasks_url()).json(&body))
+        .send()
+        .await
+        .unwrap();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(response.status(), 201);
+    let timing = response.headers()["server-timing"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let steps: Vec<(String, f64)> = timing
+        .split(", ")
+        .map(|step| {
+            let (name, duration) = step.split_once(";dur=").expect("name;dur=ms");
+            (name.to_owned(), duration.parse().expect("milliseconds"))
+        })
+        .collect();
+    let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["read", "validate", "record", "render", "publish", "queued"],
+        "{timing}"
+    );
+    assert!(steps.iter().all(|(_, ms)| *ms >= 0.0), "{timing}");
+    let total: f64 = steps.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        total > 0.0 && total <= elapsed_ms,
+        "{timing} within {elapsed_ms} ms"
+    );
+    app.stop().await;
+}

@@ -7,6 +7,7 @@
 use super::idempotency::Idempotency;
 use crate::error::TaskError;
 use crate::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
+use std::time::{Duration, Instant};
 use userhub_domain::DomainId;
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
@@ -43,6 +44,36 @@ pub struct TaskToAccept {
 pub struct Accepted {
     pub task_id: TaskId,
     pub state: TaskState,
+    /// How long each step of accepting took.
+    pub timings: AcceptTimings,
+}
+
+/// Where the time of accepting a task went, step by step (what `Server-Timing` reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AcceptTimings {
+    /// Checking the records' keys and grouping them into chunks.
+    pub validate: Duration,
+    /// Inserting the task row (`created`) and committing it.
+    pub record: Duration,
+    /// Rendering the chunk messages.
+    pub render: Duration,
+    /// Publishing every chunk and awaiting the broker's confirms.
+    pub publish: Duration,
+    /// Marking the task `queued` and committing.
+    pub queued: Duration,
+}
+
+impl AcceptTimings {
+    /// Each step by its `Server-Timing` name.
+    pub fn steps(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("validate", self.validate),
+            ("record", self.record),
+            ("render", self.render),
+            ("publish", self.publish),
+            ("queued", self.queued),
+        ]
+    }
 }
 
 /// Accepts a task whose chunk bodies `build_chunks` renders once the task id is known.
@@ -57,10 +88,20 @@ pub async fn accept_task(
     if !transport.is_up() {
         return Err(TaskError::Transport(TransportError::Unavailable));
     }
+    let mut timings = AcceptTimings::default();
+    let mut step = Instant::now();
+    let mut lap = |into: &mut Duration| {
+        let now = Instant::now();
+        *into = now - step;
+        step = now;
+    };
     let mut client = pool.get().await.map_err(TaskError::from)?;
     let task_id = insert_with_fresh_id(&client, task).await?;
+    lap(&mut timings.record);
     let key = TaskKey::new(task.domain_id, task_id);
-    let bodies = match build_chunks(task_id) {
+    let built = build_chunks(task_id);
+    lap(&mut timings.render);
+    let bodies = match built {
         Ok(bodies) => bodies,
         Err(error) => {
             let _ = delete_task(&*client, key).await;
@@ -79,7 +120,9 @@ pub async fn accept_task(
         .await
         .map_err(TaskError::from)?;
     let priority = priority_for_backlog(backlog);
-    match publish(transport, task.action, key, priority, bodies).await {
+    let published = publish(transport, task.action, key, priority, bodies).await;
+    lap(&mut timings.publish);
+    match published {
         Ok(()) => {
             if crash_before_queued {
                 tracing::error!(%task_id, "injected crash after publishing, before queued");
@@ -93,9 +136,11 @@ pub async fn accept_task(
                 .await
                 .map_err(StoreError::from)
                 .map_err(TaskError::from)?;
+            lap(&mut timings.queued);
             Ok(Accepted {
                 task_id,
                 state: state.unwrap_or(TaskState::Queued),
+                timings,
             })
         }
         Err(error) => {

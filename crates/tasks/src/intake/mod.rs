@@ -10,7 +10,7 @@ pub mod idempotency;
 mod messages;
 pub mod validate;
 
-pub use accept::{Accepted, TaskToAccept, accept_task};
+pub use accept::{AcceptTimings, Accepted, TaskToAccept, accept_task};
 pub use chunking::{ChunkLimits, assign_chunks};
 pub use messages::{TaskHeader, chunk_messages, selector_message};
 
@@ -87,6 +87,8 @@ pub struct Created {
 pub struct Submitted {
     pub created: Created,
     pub replayed: bool,
+    /// Where the time of accepting it went (zero for a replay).
+    pub timings: AcceptTimings,
 }
 
 /// The chunks of a record-by-record task, as positions into the request's records.
@@ -135,6 +137,7 @@ impl Intake {
         if action.is_write() && submitter.read_only {
             return Err(TaskError::ReadOnlyKey(action.to_string()));
         }
+        let started = std::time::Instant::now();
         let plan = validate_records(action, request.options.match_by.as_ref(), &request.records)?;
         let idempotency = idempotency_key.map(|key| Idempotency {
             key,
@@ -168,6 +171,7 @@ impl Intake {
             };
             render_messages(header, &request.records, &plan, &chunks)
         };
+        let validated = started.elapsed();
         let accepted = self.accept(submitter, &task, render).await?;
         Ok(Submitted {
             created: Created {
@@ -177,6 +181,10 @@ impl Intake {
                 total: task.total,
             },
             replayed: false,
+            timings: AcceptTimings {
+                validate: validated,
+                ..accepted.timings
+            },
         })
     }
 
@@ -239,6 +247,7 @@ async fn replay(
             total: task.total,
         },
         replayed: true,
+        timings: AcceptTimings::default(),
     }))
 }
 
