@@ -6,8 +6,8 @@ mod probe;
 mod tracing_setup;
 
 pub use metrics::{
-    ActionLabels, ChunkLabels, HttpLabels, Metrics, OutcomeLabels, QueueLabels, RouteLabels,
-    StateLabels,
+    ActionLabels, ChunkLabels, HttpLabels, MetricSet, Metrics, OutcomeLabels, QueueLabels,
+    RouteLabels, StateLabels,
 };
 pub use probe::{BrokerProbe, QueueCounts, QueueCountsFuture};
 use serde::{Deserialize, Serialize};

@@ -56,10 +56,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
-/// The metrics of one process.
+/// The metrics of one process: one shared set, so that a clone (every request's context holds
+/// one) costs one reference count.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<MetricSet>);
+
+/// The metric families of a process (reached through [`Metrics`]).
+pub struct MetricSet {
+    registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: HistogramFamily<RouteLabels>,
     pub tasks_accepted: Family<ActionLabels, Counter>,
@@ -72,6 +76,14 @@ pub struct Metrics {
     pub pool_connections: Family<StateLabels, Gauge>,
     pub profile_events_published: Counter,
     pub profile_events_pending: Gauge,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -163,8 +175,8 @@ impl Metrics {
             "Profile events in the outbox, not yet confirmed by the broker (at scrape time)",
             profile_events_pending.clone(),
         );
-        Metrics {
-            registry: Arc::new(registry),
+        Metrics(Arc::new(MetricSet {
+            registry,
             http_requests,
             http_duration,
             tasks_accepted,
@@ -177,7 +189,7 @@ impl Metrics {
             pool_connections,
             profile_events_published,
             profile_events_pending,
-        }
+        }))
     }
 
     /// Counts a chunk delivery's result.
