@@ -503,6 +503,15 @@ pub fn settings_env(settings: &Settings) -> Vec<(String, String)> {
             settings.broker.shards.to_string(),
         ),
         ("USERHUB__HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        // Every process of a test counts against the same windows: with the same limits.
+        (
+            "USERHUB__RATE_LIMIT__PER_MINUTE".to_owned(),
+            settings.rate_limit.per_minute.to_string(),
+        ),
+        (
+            "USERHUB__RATE_LIMIT__MAX_LEASE".to_owned(),
+            settings.rate_limit.max_lease.to_string(),
+        ),
         (
             "USERHUB__HTTP__METRICS_TOKEN".to_owned(),
             METRICS_TOKEN.to_owned(),
