@@ -11,6 +11,7 @@ mod report;
 mod rss;
 mod scenarios;
 mod stack;
+mod status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -119,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Status { server } => {
-            let (runs, pgbench) = scenarios::status_only(&std::fs::canonicalize(&server)?).await?;
+            let (runs, pgbench) = status::status_only(&std::fs::canonicalize(&server)?).await?;
             println!("pgbench -S -M prepared, 32 clients: {pgbench:.0} tps");
             for (max_lease, (rps, p50, p99)) in runs {
                 println!(

@@ -87,7 +87,7 @@ fn records_jsonl(records: impl Iterator<Item = Value>) -> Vec<u8> {
 }
 
 /// What an import measured.
-struct Imported {
+pub(crate) struct Imported {
     rate: f64,
     latencies_ms: Vec<f64>,
     /// Each POST's `Server-Timing` steps (milliseconds).
@@ -114,7 +114,11 @@ fn median_steps(timings: &[Vec<(String, f64)>]) -> Vec<(String, f64)> {
 }
 
 /// Imports N generated records through the stack; returns the rate and the POST latencies.
-async fn import(stack: &Stack, generator: Generator, records: u64) -> anyhow::Result<Imported> {
+pub(crate) async fn import(
+    stack: &Stack,
+    generator: Generator,
+    records: u64,
+) -> anyhow::Result<Imported> {
     let started = Instant::now();
     let batches = (records / TASK_RECORDS) as usize;
     let uploads = upload_all(
@@ -209,45 +213,6 @@ async fn ids_by_uid(stack: &Stack) -> anyhow::Result<HashMap<String, i64>> {
         .query(include_str!("../queries/uid_owners.sql"), &[])
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-}
-
-async fn status_reads(
-    stack: &Stack,
-    task_id: u64,
-    seconds: u64,
-) -> anyhow::Result<(f64, f64, f64)> {
-    let http = crate::client::client();
-    let url = format!("{}/{task_id}", stack.tasks_url());
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let mut workers = Vec::new();
-    for _ in 0..32 {
-        let (http, url, key) = (http.clone(), url.clone(), stack.key.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < until {
-                let started = Instant::now();
-                let response = http.get(&url).bearer_auth(&key).send().await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "status read answered {}",
-                    response.status()
-                );
-                response.bytes().await?;
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<Vec<f64>, anyhow::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await??);
-    }
-    let requests_per_second = latencies.len() as f64 / seconds as f64;
-    Ok((
-        requests_per_second,
-        percentile(&mut latencies, 0.5),
-        percentile(&mut latencies, 0.99),
-    ))
 }
 
 fn work_dir() -> anyhow::Result<PathBuf> {
@@ -439,7 +404,7 @@ async fn all_in_one(
         "B3: {records} entries by id and {records} by `all` in the downloaded zips"
     ));
 
-    results.status = status_reads(&stack, last_task(&stack).await?, 10).await?;
+    results.status = crate::status::status_reads(&stack, last_task(&stack).await?, 10).await?;
     stack.stop().await
 }
 
@@ -493,7 +458,7 @@ async fn exports(
 }
 
 /// The id of the newest task (the status reads of B5 ask for it).
-async fn last_task(stack: &Stack) -> anyhow::Result<u64> {
+pub(crate) async fn last_task(stack: &Stack) -> anyhow::Result<u64> {
     Ok(u64::try_from(
         count(stack, include_str!("../queries/last_task.sql")).await?,
     )?)
@@ -596,32 +561,6 @@ pub async fn export_only(records: u64, server: &Path) -> anyhow::Result<(f64, f6
     let rates = exports(&stack, &ids, records).await?;
     stack.stop().await?;
     Ok(rates)
-}
-
-/// B5 alone, twice in one run: status reads with every request leasing one rate-limit request
-/// from PostgreSQL (`max_lease` 1, the cost before leases) and with the default leases, each
-/// against `pgbench -S` measured in the same run. Answers `(max_lease, (req/s, p50, p99))` and
-/// the pgbench rate.
-pub async fn status_only(server: &Path) -> anyhow::Result<(Vec<(u32, (f64, f64, f64))>, f64)> {
-    let pgbench_url = format!(
-        "{}/userhub_bench_pgbench_{}",
-        crate::stack::POSTGRES,
-        suffix()
-    );
-    userhub_store::create_database_if_missing(&pgbench_url).await?;
-    let pgbench_tps = baselines::pgbench(&pgbench_url, 32, 10).await?;
-    userhub_store::drop_database(&pgbench_url).await?;
-    let mut runs = Vec::new();
-    for max_lease in [1_u32, 256] {
-        let lease = max_lease.to_string();
-        let settings = [("USERHUB__RATE_LIMIT__MAX_LEASE", lease.as_str())];
-        let stack = Stack::start_with(server, Layout::All, &[], &settings).await?;
-        import(&stack, Generator::new(1), TASK_RECORDS).await?;
-        let task = last_task(&stack).await?;
-        runs.push((max_lease, status_reads(&stack, task, 10).await?));
-        stack.stop().await?;
-    }
-    Ok((runs, pgbench_tps))
 }
 
 /// Runs every scenario.

@@ -88,6 +88,39 @@ fn spawn(server: &Path, args: &[&str], env: &[(String, String)]) -> anyhow::Resu
         .with_context(|| format!("cannot start {}", server.display()))
 }
 
+/// The environment of one of the stack's processes: its database, broker names and address,
+/// no rate limit in the way, and the run's extra `settings`.
+fn process_env(
+    database: &str,
+    database_url: &str,
+    addr: String,
+    settings: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("USERHUB__DATABASE__URL".to_owned(), database_url.to_owned()),
+        (
+            "USERHUB__BROKER__PREFIX".to_owned(),
+            format!("bench{}", &database[14..]),
+        ),
+        (
+            "USERHUB__BROKER__QUEUE_EXPIRES_MS".to_owned(),
+            "600000".to_owned(),
+        ),
+        ("USERHUB__HTTP__ADDR".to_owned(), addr),
+        (
+            "USERHUB__RATE_LIMIT__PER_MINUTE".to_owned(),
+            "100000000".to_owned(),
+        ),
+        ("USERHUB__LOG__FILTER".to_owned(), "warn".to_owned()),
+    ];
+    env.extend(
+        settings
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    env
+}
+
 impl Stack {
     pub async fn start(server: &Path, layout: Layout, actions: &[&str]) -> anyhow::Result<Stack> {
         Stack::start_with(server, layout, actions, &[]).await
@@ -105,31 +138,7 @@ impl Stack {
         userhub_server::admin::create_domain(&pool, DOMAIN).await?;
         let key = userhub_server::admin::create_key(&pool, DOMAIN, false).await?;
         let port = free_port()?;
-        let env = |addr: String| {
-            let mut env = vec![
-                ("USERHUB__DATABASE__URL".to_owned(), database_url.clone()),
-                (
-                    "USERHUB__BROKER__PREFIX".to_owned(),
-                    format!("bench{}", &database[14..]),
-                ),
-                (
-                    "USERHUB__BROKER__QUEUE_EXPIRES_MS".to_owned(),
-                    "600000".to_owned(),
-                ),
-                ("USERHUB__HTTP__ADDR".to_owned(), addr),
-                (
-                    "USERHUB__RATE_LIMIT__PER_MINUTE".to_owned(),
-                    "100000000".to_owned(),
-                ),
-                ("USERHUB__LOG__FILTER".to_owned(), "warn".to_owned()),
-            ];
-            env.extend(
-                settings
-                    .iter()
-                    .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
-            );
-            env
-        };
+        let env = |addr: String| process_env(&database, &database_url, addr, settings);
         let mut services = Vec::new();
         let mut quotas = Vec::new();
         match layout {
