@@ -9,6 +9,18 @@ use userhub_domain::record::{parse_new_app_profile, parse_new_core_profile};
 use userhub_store::Pool;
 use userhub_store::core_profiles::IdSequence;
 
+/// The records as a batch, indexed in the order given.
+fn in_order<T>(records: &[T]) -> Vec<Indexed<'_, T>> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| Indexed {
+            index: index as u32,
+            record,
+        })
+        .collect()
+}
+
 /// Creates a core profile per record (as `create_core_profiles` would) and returns their ids.
 /// Panics on a record that is refused: seeds are the test's own.
 pub async fn seed_core_profiles(
@@ -20,14 +32,7 @@ pub async fn seed_core_profiles(
         .iter()
         .map(|text| parse_new_core_profile(text).expect("a valid seed profile"))
         .collect();
-    let batch: Vec<_> = parsed
-        .iter()
-        .enumerate()
-        .map(|(index, record)| Indexed {
-            index: index as u32,
-            record,
-        })
-        .collect();
+    let batch = in_order(&parsed);
     let mut client = pool.get().await.expect("a connection");
     let transaction = client.transaction().await.expect("a transaction");
     let applied = crate::core::create(&transaction, domain_id, &batch, IdSequence::Profiles)
@@ -56,14 +61,7 @@ pub async fn seed_app_profiles(
         .iter()
         .map(|text| parse_new_app_profile(text).expect("a valid seed app profile"))
         .collect();
-    let batch: Vec<_> = parsed
-        .iter()
-        .enumerate()
-        .map(|(index, record)| Indexed {
-            index: index as u32,
-            record,
-        })
-        .collect();
+    let batch = in_order(&parsed);
     let mut client = pool.get().await.expect("a connection");
     let transaction = client.transaction().await.expect("a transaction");
     let applied = crate::app::create(&transaction, domain_id, domain, &batch)
