@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod app_profiles;
+pub mod chunk_bodies;
 pub mod core_profiles;
 pub mod deferred;
 pub mod domains;

@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "rate_leases",
         include_str!("../migrations/0023_rate_leases.sql"),
     ),
+    (
+        24,
+        "chunk_bodies",
+        include_str!("../migrations/0024_chunk_bodies.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -11,6 +11,7 @@ const PER_DOMAIN_TABLES: &[&str] = &[
     "tasks",
     "task_chunks",
     "deferred_chunks",
+    "chunk_bodies",
     "profile_event_outbox",
     "core_profiles",
     "identities",

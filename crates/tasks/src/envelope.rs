@@ -1,7 +1,10 @@
-//! The message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`): its one type,
+//! The message envelope of one chunk of a task (`proto-schemas/chunk.v1.json`, and
+//! `chunk.v2.json` for a claim check whose records wait in PostgreSQL): its one type,
 //! [`ChunkMessage`], borrowing what it carries when it is built and owning it when it is read,
 //! and its one codec — [`encode`] for the intake and the export planner, [`decode`] (which
-//! checks the schema tag) for the workers.
+//! checks the schema tag) for the workers, and [`encode_records`] / [`decode_records`] for the
+//! stored records of a claim check (JSON compressed with LZ4, which is fast enough to cost the
+//! gateway less than the bytes it saves PostgreSQL).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -11,6 +14,10 @@ use userhub_domain::{DomainId, FieldError, TaskAction, TaskId, TaskKey, TaskOpti
 
 /// The `schema` tag of version 1 of the chunk message.
 pub const CHUNK_SCHEMA_V1: &str = "userhub.chunk.v1";
+
+/// The `schema` tag of version 2: a claim check, which names its chunk and carries no records
+/// (they are stored in PostgreSQL with the task, see `userhub_store::chunk_bodies`).
+pub const CHUNK_SCHEMA_V2: &str = "userhub.chunk.v2";
 
 /// A slice of a task's records, published by the intake (or the export planner) and applied by
 /// one worker.
@@ -23,6 +30,8 @@ pub struct ChunkMessage<'a> {
     pub action: TaskAction,
     pub chunk_no: u32,
     pub chunks_total: u32,
+    /// The records (none in a claim check).
+    #[serde(default)]
     pub records: Vec<ChunkRecord<'a>>,
     /// An export selector (EXT): the worker turns it into chunks of the selected profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,9 +116,33 @@ impl<'a> ChunkMessage<'a> {
         }
     }
 
+    /// A claim check for the chunk, whose records are stored apart.
+    pub fn reference(header: ChunkHeader<'a>) -> ChunkMessage<'a> {
+        ChunkMessage {
+            schema: Cow::Borrowed(CHUNK_SCHEMA_V2),
+            ..ChunkMessage::new(header, Vec::new())
+        }
+    }
+
     /// The task the chunk belongs to.
     pub fn task(&self) -> TaskKey {
         TaskKey::new(self.domain_id, self.task_id)
+    }
+
+    /// Whether the chunk's records are stored apart (a claim check).
+    pub fn is_reference(&self) -> bool {
+        self.schema == CHUNK_SCHEMA_V2
+    }
+}
+
+impl ReceivedChunk {
+    /// The chunk with the records its claim check stood for: a message of version 1.
+    pub fn with_records(self, records: Vec<ChunkRecord<'static>>) -> ReceivedChunk {
+        ChunkMessage {
+            schema: Cow::Borrowed(CHUNK_SCHEMA_V1),
+            records,
+            ..self
+        }
     }
 }
 
@@ -119,9 +152,11 @@ pub enum EnvelopeError {
     #[error("not a chunk message: {0}")]
     Malformed(#[from] serde_json::Error),
     #[error(
-        "a chunk message of schema `{0}`, which this version cannot apply (it applies `{CHUNK_SCHEMA_V1}`)"
+        "a chunk message of schema `{0}`, which this version cannot apply (it applies `{CHUNK_SCHEMA_V1}` and `{CHUNK_SCHEMA_V2}`)"
     )]
     UnknownSchema(String),
+    #[error("stored chunk records that do not decompress: {0}")]
+    Compressed(#[from] lz4_flex::block::DecompressError),
 }
 
 /// The message body of `message`.
@@ -129,13 +164,26 @@ pub fn encode(message: &ChunkMessage<'_>) -> Result<Vec<u8>, serde_json::Error> 
     serde_json::to_vec(message)
 }
 
-/// Reads a message body, refusing a schema other than version 1.
+/// Reads a message body, refusing a schema other than versions 1 and 2.
 pub fn decode(body: &[u8]) -> Result<ReceivedChunk, EnvelopeError> {
     let message: ReceivedChunk = serde_json::from_slice(body)?;
-    if message.schema != CHUNK_SCHEMA_V1 {
+    if message.schema != CHUNK_SCHEMA_V1 && message.schema != CHUNK_SCHEMA_V2 {
         return Err(EnvelopeError::UnknownSchema(message.schema.into_owned()));
     }
     Ok(message)
+}
+
+/// The stored form of a claim check's records.
+pub fn encode_records(records: &[ChunkRecord<'_>]) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(lz4_flex::compress_prepend_size(&serde_json::to_vec(
+        records,
+    )?))
+}
+
+/// Reads the stored records of a claim check.
+pub fn decode_records(stored: &[u8]) -> Result<Vec<ChunkRecord<'static>>, EnvelopeError> {
+    let json = lz4_flex::decompress_size_prepended(stored)?;
+    Ok(serde_json::from_slice(&json)?)
 }
 
 #[cfg(test)]
@@ -196,16 +244,56 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_check_round_trips_and_its_records_decompress() {
+        let header = ChunkHeader {
+            task_id: TaskId::from_parts(1, 2),
+            domain_id: DomainId::new(7),
+            domain: "demo",
+            action: TaskAction::UpdateCoreProfiles,
+            options: &TaskOptions::default(),
+            chunk_no: 3,
+            chunks_total: 4,
+        };
+        let reference = decode(&encode(&ChunkMessage::reference(header)).unwrap()).unwrap();
+        assert!(reference.is_reference());
+        assert!(reference.records.is_empty());
+        assert_eq!(reference.chunk_no, 3);
+        let input = RawValue::from_string(r#"{"core_profile_id":"9","x":1E2}"#.into()).unwrap();
+        let records = [ChunkRecord {
+            index: 41,
+            line: Some(42),
+            input: Some(Cow::Owned(input)),
+            raw: None,
+            errors: Cow::Borrowed(&[]),
+        }];
+        let stored = decode_records(&encode_records(&records).unwrap()).unwrap();
+        let full = reference.with_records(stored);
+        assert!(
+            !full.is_reference(),
+            "a filled claim check is a plain chunk"
+        );
+        assert_eq!(full.records[0].index, 41);
+        assert_eq!(
+            full.records[0].input.as_ref().unwrap().get(),
+            r#"{"core_profile_id":"9","x":1E2}"#
+        );
+        assert!(matches!(
+            decode_records(b"\x05\0\0\0garbage"),
+            Err(EnvelopeError::Compressed(_) | EnvelopeError::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn a_chunk_of_another_schema_is_refused_by_name() {
-        let body = br#"{"schema":"userhub.chunk.v2","task_id":1,"domain_id":1,"domain":"d","action":"create_core_profiles","chunk_no":0,"chunks_total":1,"records":[]}"#;
+        let body = br#"{"schema":"userhub.chunk.v3","task_id":1,"domain_id":1,"domain":"d","action":"create_core_profiles","chunk_no":0,"chunks_total":1,"records":[]}"#;
         let refused = decode(body).unwrap_err();
         assert!(
-            matches!(&refused, EnvelopeError::UnknownSchema(schema) if schema == "userhub.chunk.v2")
+            matches!(&refused, EnvelopeError::UnknownSchema(schema) if schema == "userhub.chunk.v3")
         );
         assert!(matches!(decode(b"{}"), Err(EnvelopeError::Malformed(_))));
         let v1 = String::from_utf8(body.to_vec())
             .unwrap()
-            .replace("v2", "v1");
+            .replace("v3", "v1");
         assert_eq!(
             decode(v1.as_bytes()).unwrap().task_id,
             TaskId::from_parts(0, 1)

@@ -7,7 +7,7 @@ mod probe;
 
 use probe::{ACTION, Probe, install, written};
 use serde_json::json;
-use userhub_domain::{ErrorCode, TaskOptions, TaskState};
+use userhub_domain::{ErrorCode, TaskOptions, TaskOutcome, TaskState};
 use userhub_tasks::TaskError;
 use userhub_tasks::control::ControlRefusal;
 use userhub_tasks::testing::{OutcomesExt, Protocol, ProtocolOptions};
@@ -33,6 +33,18 @@ async fn every_record_is_applied_once_even_when_every_chunk_arrives_twice() {
         .await;
     let chunks = protocol.transport.take_queued(ACTION);
     assert_eq!(chunks.len(), 4, "10 records in chunks of 3");
+    let stored = protocol
+        .query_text("SELECT count(*)::text FROM chunk_bodies")
+        .await;
+    assert_eq!(
+        stored.as_deref(),
+        Some("4"),
+        "the records wait in the database"
+    );
+    assert!(
+        chunks.iter().all(|chunk| chunk.body.len() < 400),
+        "the messages are claim checks"
+    );
     protocol
         .transport
         .put_back(ACTION, chunks.iter().chain(&chunks).cloned());
@@ -48,6 +60,14 @@ async fn every_record_is_applied_once_even_when_every_chunk_arrives_twice() {
     assert_eq!(indexes, (0..10).collect::<Vec<_>>());
     let summary = finished.summary();
     assert_eq!(summary[7], Ok(json!({"index": 7, "line": 8, "key": "k7"})));
+    let stored = protocol
+        .query_text("SELECT count(*)::text FROM chunk_bodies")
+        .await;
+    assert_eq!(
+        stored.as_deref(),
+        Some("0"),
+        "applied chunks take their records"
+    );
 }
 
 #[tokio::test]
@@ -295,7 +315,7 @@ async fn a_chunk_of_a_schema_this_version_does_not_know_is_dead_lettered_untouch
     let mut protocol = protocol().await;
     protocol.run(Probe::default());
     let body = json!({
-        "schema": "userhub.chunk.v2", "task_id": 1, "domain_id": protocol.domain_id(),
+        "schema": "userhub.chunk.v3", "task_id": 1, "domain_id": protocol.domain_id(),
         "domain": "d", "action": ACTION, "chunk_no": 0, "chunks_total": 1, "records": [],
     });
     let message = Outgoing {
@@ -318,5 +338,26 @@ async fn a_chunk_of_a_schema_this_version_does_not_know_is_dead_lettered_untouch
     };
     assert_eq!(dead[0].message_id, "future");
     let reason = dead[0].headers.failure.clone().unwrap_or_default();
-    assert!(reason.contains("userhub.chunk.v2"), "{reason}");
+    assert!(reason.contains("userhub.chunk.v3"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_claim_check_whose_records_are_gone_fails_its_task_instead_of_retrying_forever() {
+    let mut options = ProtocolOptions::default();
+    options.worker.max_attempts = 2;
+    let mut protocol = Protocol::start_with(options).await;
+    install(&protocol).await;
+    let task_id = protocol
+        .accepted(ACTION, TaskOptions::default(), &keys(4))
+        .await;
+    let gone = protocol
+        .query_text("DELETE FROM chunk_bodies WHERE chunk_no = 0 RETURNING chunk_no::text")
+        .await;
+    assert_eq!(gone.as_deref(), Some("0"));
+    protocol.run(Probe::default());
+    let finished = protocol.finished(task_id).await;
+    assert_eq!(finished.task.outcome, Some(TaskOutcome::Failed));
+    let reason = finished.task.failure_reason.clone().unwrap_or_default();
+    assert!(reason.contains("chunk 0 are not stored"), "{reason}");
+    assert_eq!(protocol.transport.dead_letters(ACTION).len(), 1);
 }

@@ -1,10 +1,12 @@
-//! The broker contract: messages the gateway really publishes validate against
+//! The broker contract: the claim checks the gateway really publishes validate against
+//! `proto-schemas/chunk.v2.json`, and each, filled with the records it stored, against
 //! `proto-schemas/chunk.v1.json`.
 
 use serde_json::{Value, json};
 use userhub_tests::{Service, TestApp};
 
 const CHUNK_SCHEMA: &str = include_str!("../../../proto-schemas/chunk.v1.json");
+const CLAIM_CHECK_SCHEMA: &str = include_str!("../../../proto-schemas/chunk.v2.json");
 
 #[tokio::test]
 async fn gateway_messages_match_the_published_schema() {
@@ -104,16 +106,55 @@ async fn upsert_messages_carry_their_options_and_match_the_schema() {
 }
 
 fn chunk_validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(CHUNK_SCHEMA).unwrap();
+    validator(CHUNK_SCHEMA)
+}
+
+fn validator(schema: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(schema).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 
-/// Takes every message waiting in the work queues of `action`.
+/// Takes every message waiting in the work queues of `action`: each a claim check valid
+/// against its schema, returned as the version-1 message it stands for.
 async fn published(app: &TestApp, action: &str) -> Vec<Value> {
+    let claim_checks = validator(CLAIM_CHECK_SCHEMA);
     let action = action.parse().unwrap();
-    userhub_tests::take_work_messages(&app.settings, action, usize::MAX)
+    let mut messages = Vec::new();
+    for body in userhub_tests::take_work_messages(&app.settings, action, usize::MAX).await {
+        let mut message = serde_json::from_slice::<Value>(&body).unwrap();
+        let problems: Vec<String> = claim_checks
+            .iter_errors(&message)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(problems.is_empty(), "{problems:?} in {message}");
+        message["schema"] = json!("userhub.chunk.v1");
+        message["records"] = stored_records(app, &message).await;
+        messages.push(message);
+    }
+    let mut full = messages.first().cloned().unwrap_or(json!({}));
+    full["schema"] = json!("userhub.chunk.v2");
+    assert!(
+        !claim_checks.is_valid(&full),
+        "a claim check carries no records"
+    );
+    messages
+}
+
+/// The records the gateway stored for the chunk `reference` names.
+async fn stored_records(app: &TestApp, reference: &Value) -> Value {
+    let client = app.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT records FROM chunk_bodies WHERE domain_id = $1 AND task_id = $2 AND chunk_no = $3",
+            &[
+                &reference["domain_id"].as_i64().unwrap(),
+                &reference["task_id"].as_i64().unwrap(),
+                &(reference["chunk_no"].as_i64().unwrap() as i32),
+            ],
+        )
         .await
-        .iter()
-        .map(|body| serde_json::from_slice::<Value>(body).unwrap())
-        .collect()
+        .unwrap();
+    let stored: Vec<u8> = row.get(0);
+    let records = userhub_tasks::envelope::decode_records(&stored).unwrap();
+    serde_json::to_value(&records).unwrap()
 }

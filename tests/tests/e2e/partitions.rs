@@ -278,6 +278,7 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
         ("tasks", vec!["domain_id", "id"]),
         ("task_chunks", vec!["domain_id", "task_id", "chunk_no"]),
         ("deferred_chunks", vec!["domain_id", "task_id", "chunk_no"]),
+        ("chunk_bodies", vec!["domain_id", "task_id", "chunk_no"]),
         ("profile_event_outbox", vec!["domain_id", "id"]),
         ("revert_created", vec!["domain_id", "task_id", "chunk_no"]),
         ("core_profile_images", vec!["domain_id", "task_id", "id"]),

@@ -1,13 +1,14 @@
 //! Applying one chunk exactly once: the task's state is checked under a share lock, the
 //! handler's effects, the per-record outcomes, the ledger row and the task counters are written
 //! in one transaction, with the chunk's profile events in the outbox (and, for a revertible
-//! task, its before-images); a chunk whose ledger row exists is skipped.
+//! task, its before-images); a chunk whose ledger row exists is skipped. A claim check takes
+//! its stored records in that transaction, so they are gone exactly when the chunk is applied.
 
 pub(crate) mod dry_run;
 pub(crate) mod events;
 pub(crate) mod outcomes;
 
-use crate::envelope::{ReceivedChunk, encode};
+use crate::envelope::{ReceivedChunk, decode_records, encode};
 use crate::gate::{self, Passage, RowLock};
 use crate::replica::ReplicaReads;
 use crate::{ChunkContext, Outcome, TaskHandler, Work};
@@ -21,6 +22,7 @@ use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::events::ChunkEvents;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskKey, TaskState};
+use userhub_store::chunk_bodies::take_body;
 use userhub_store::deferred::defer_chunk;
 use userhub_store::ledger::{ChunkEntry, insert_chunk};
 use userhub_store::profile_events::insert_events;
@@ -63,6 +65,9 @@ pub enum ChunkError {
     /// chunk is to be delivered again (it then completes as canceled).
     #[error("the task was canceled while the chunk was applied")]
     CanceledMeanwhile,
+    /// A claim check whose records are not stored (nothing can apply it, ever).
+    #[error("the records of chunk {0} are not stored")]
+    RecordsMissing(u32),
 }
 
 impl ChunkError {
@@ -70,7 +75,9 @@ impl ChunkError {
         match self {
             ChunkError::Store(error) => error.is_transient(),
             ChunkError::Transport(_) | ChunkError::CanceledMeanwhile => true,
-            ChunkError::Processing(_) | ChunkError::Outcomes(_) => false,
+            ChunkError::Processing(_) | ChunkError::Outcomes(_) | ChunkError::RecordsMissing(_) => {
+                false
+            }
         }
     }
 }
@@ -157,14 +164,28 @@ pub async fn fail_chunk<H: TaskHandler>(
         "the record could not be processed after retries",
     )
     .with_details(json!({ "reason": reason }));
-    run_chunk::<H>(
+    let task = message.task();
+    let failed = run_chunk::<H>(
         Resolution::FailAll(error),
         pool,
         ChunkReads::default(),
         message,
         || {},
     )
-    .await
+    .await;
+    match failed {
+        Err(ChunkError::RecordsMissing(chunk_no)) => {
+            // Without its records the chunk cannot even be failed record by record: the task
+            // fails as a whole.
+            let client = pool.get().await.map_err(StoreError::from)?;
+            let reason = format!("the records of chunk {chunk_no} are not stored");
+            fail_task(&client, task, &reason).await?;
+            Ok(ChunkDisposition::Dropped(
+                "the chunk's records are not stored",
+            ))
+        }
+        other => other,
+    }
 }
 
 async fn run_chunk<H: TaskHandler>(
@@ -209,6 +230,7 @@ async fn run_chunk<H: TaskHandler>(
         Passage::Open { canceled } => canceled,
         Passage::Stopped(stop) => return stop.finish(transaction).await,
     };
+    let message = with_stored_records(&transaction, task, message).await?;
     if ordered && !gate::in_turn(&transaction, task, chunk_no).await? {
         let body = encode(&message).map_err(|error| ChunkError::Processing(error.to_string()))?;
         defer_chunk(&transaction, task, chunk_no, &body).await?;
@@ -259,6 +281,24 @@ async fn run_chunk<H: TaskHandler>(
         before_commit,
     )
     .await
+}
+
+/// The chunk with its records: a claim check takes them from where the intake stored them.
+async fn with_stored_records(
+    transaction: &Transaction<'_>,
+    task: TaskKey,
+    message: ReceivedChunk,
+) -> Result<ReceivedChunk, ChunkError> {
+    if !message.is_reference() {
+        return Ok(message);
+    }
+    let chunk_no = message.chunk_no;
+    let Some(stored) = take_body(transaction, task, chunk_no as i32).await? else {
+        return Err(ChunkError::RecordsMissing(chunk_no));
+    };
+    let records = decode_records(&stored)
+        .map_err(|error| ChunkError::Processing(format!("chunk {chunk_no}: {error}")))?;
+    Ok(message.with_records(records))
 }
 
 /// Writes the chunk's ledger row, its events and the task's progress, and commits — unless

@@ -1,10 +1,12 @@
 //! The durable acceptance of a task. The task row is committed as `created`; then, holding the
-//! row's lock (which makes workers wait), every chunk is published with confirms and the task
-//! becomes `queued` in the same transaction. If publishing fails the row is deleted and the
+//! row's lock (which makes workers wait), the chunks' records are stored beside it, a claim
+//! check per chunk is published with confirms, and the task becomes `queued` in the same
+//! transaction. If publishing fails the row is deleted and the
 //! client gets 503; if the gateway dies half-way, workers find the task still `created` without
 //! its lock and report it failed. So `201` is only ever said for a task that will complete.
 
 use super::idempotency::Idempotency;
+use super::messages::RenderedTask;
 use crate::error::TaskError;
 use crate::transport::{ChunkTransport, Outgoing, TransportError, priority_for_backlog};
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
 use userhub_store::StoreError;
 use userhub_store::TenantPool;
+use userhub_store::chunk_bodies::store_bodies;
 use userhub_store::tasks::{
     NewTask, delete_task, domain_backlog, insert_task, lock_task, mark_queued,
 };
@@ -55,8 +58,10 @@ pub struct AcceptTimings {
     pub validate: Duration,
     /// Inserting the task row (`created`) and committing it.
     pub record: Duration,
-    /// Rendering the chunk messages.
+    /// Rendering the chunk messages and compressing their records.
     pub render: Duration,
+    /// Storing the chunks' records beside the task.
+    pub store: Duration,
     /// Publishing every chunk and awaiting the broker's confirms.
     pub publish: Duration,
     /// Marking the task `queued` and committing.
@@ -65,11 +70,12 @@ pub struct AcceptTimings {
 
 impl AcceptTimings {
     /// Each step by its `Server-Timing` name.
-    pub fn steps(&self) -> [(&'static str, Duration); 5] {
+    pub fn steps(&self) -> [(&'static str, Duration); 6] {
         [
             ("validate", self.validate),
             ("record", self.record),
             ("render", self.render),
+            ("store", self.store),
             ("publish", self.publish),
             ("queued", self.queued),
         ]
@@ -82,7 +88,7 @@ pub async fn accept_task(
     transport: &dyn ChunkTransport,
     task: &TaskToAccept,
     crash_before_queued: bool,
-    build_chunks: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, TaskError>,
+    build_chunks: impl Fn(TaskId) -> Result<RenderedTask, TaskError>,
 ) -> Result<Accepted, TaskError> {
     // Fail fast while the broker is known to be down: no row, no work, a clear 503.
     if !transport.is_up() {
@@ -101,8 +107,8 @@ pub async fn accept_task(
     let key = TaskKey::new(task.domain_id, task_id);
     let built = build_chunks(task_id);
     lap(&mut timings.render);
-    let bodies = match built {
-        Ok(bodies) => bodies,
+    let rendered = match built {
+        Ok(rendered) => rendered,
         Err(error) => {
             let _ = delete_task(&*client, key).await;
             return Err(error);
@@ -120,7 +126,15 @@ pub async fn accept_task(
         .await
         .map_err(TaskError::from)?;
     let priority = priority_for_backlog(backlog);
-    let published = publish(transport, task.action, key, priority, bodies).await;
+    if !rendered.stored_records.is_empty() {
+        if let Err(error) = store_bodies(&transaction, key, &rendered.stored_records).await {
+            let _ = transaction.rollback().await;
+            let _ = delete_task(&*client, key).await;
+            return Err(TaskError::from(error));
+        }
+    }
+    lap(&mut timings.store);
+    let published = publish(transport, task.action, key, priority, rendered.messages).await;
     lap(&mut timings.publish);
     match published {
         Ok(()) => {

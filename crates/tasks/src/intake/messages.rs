@@ -1,8 +1,8 @@
 //! The chunk messages of an accepted task, built with the envelope's codec without copying
-//! records.
+//! records: a claim check per chunk, and the chunk's records to store beside the task.
 
 use super::validate::Verdict;
-use crate::envelope::{ChunkHeader, ChunkMessage, ChunkRecord, encode};
+use crate::envelope::{ChunkHeader, ChunkMessage, ChunkRecord, encode, encode_records};
 use std::borrow::Cow;
 use userhub_domain::DomainId;
 use userhub_domain::record::raw::{RawRecord, RecordContent};
@@ -32,53 +32,62 @@ impl<'a> TaskHeader<'a> {
     }
 }
 
-/// One JSON message body per chunk.
+/// What a task is published and stored as.
+#[derive(Debug, Default)]
+pub struct RenderedTask {
+    /// One message body per chunk, in chunk order.
+    pub messages: Vec<Vec<u8>>,
+    /// The stored records of chunk `n` when message `n` is a claim check (else empty).
+    pub stored_records: Vec<Vec<u8>>,
+}
+
+/// One claim check per chunk, and each chunk's records to store.
 pub fn chunk_messages(
     header: TaskHeader<'_>,
     records: &[RawRecord],
     verdicts: &[Verdict],
     chunks: &[Vec<usize>],
-) -> Result<Vec<Vec<u8>>, serde_json::Error> {
+) -> Result<RenderedTask, serde_json::Error> {
     let chunks_total = chunks.len() as u32;
-    chunks
-        .iter()
-        .enumerate()
-        .map(|(chunk_no, positions)| {
-            let records = positions
-                .iter()
-                .map(|&position| {
-                    let record = &records[position];
-                    let (input, raw) = match &record.content {
-                        RecordContent::Json(json) => (Some(Cow::Borrowed(json.as_ref())), None),
-                        RecordContent::Broken { raw, .. } => {
-                            (None, Some(Cow::Borrowed(raw.as_str())))
-                        }
-                    };
-                    ChunkRecord {
-                        index: record.index,
-                        line: record.line,
-                        input,
-                        raw,
-                        errors: Cow::Borrowed(verdicts[position].errors.as_slice()),
-                    }
-                })
-                .collect();
-            encode(&ChunkMessage::new(
-                header.chunk(chunk_no as u32, chunks_total),
-                records,
-            ))
-        })
-        .collect()
+    let mut rendered = RenderedTask::default();
+    for (chunk_no, positions) in chunks.iter().enumerate() {
+        let chunk_records: Vec<ChunkRecord<'_>> = positions
+            .iter()
+            .map(|&position| {
+                let record = &records[position];
+                let (input, raw) = match &record.content {
+                    RecordContent::Json(json) => (Some(Cow::Borrowed(json.as_ref())), None),
+                    RecordContent::Broken { raw, .. } => (None, Some(Cow::Borrowed(raw.as_str()))),
+                };
+                ChunkRecord {
+                    index: record.index,
+                    line: record.line,
+                    input,
+                    raw,
+                    errors: Cow::Borrowed(verdicts[position].errors.as_slice()),
+                }
+            })
+            .collect();
+        let reference = ChunkMessage::reference(header.chunk(chunk_no as u32, chunks_total));
+        rendered.messages.push(encode(&reference)?);
+        rendered
+            .stored_records
+            .push(encode_records(&chunk_records)?);
+    }
+    Ok(rendered)
 }
 
 /// The single message of an export by selector; the worker plans the export's chunks.
 pub fn selector_message(
     header: TaskHeader<'_>,
     selector: &serde_json::Value,
-) -> Result<Vec<u8>, serde_json::Error> {
+) -> Result<RenderedTask, serde_json::Error> {
     let mut message = ChunkMessage::new(header.chunk(0, 1), Vec::new());
     message.selector = Some(Cow::Borrowed(selector));
-    encode(&message)
+    Ok(RenderedTask {
+        messages: vec![encode(&message)?],
+        stored_records: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -106,8 +115,12 @@ mod tests {
             action: TaskAction::CreateCoreProfiles,
             options: &userhub_domain::TaskOptions::default(),
         };
-        let bodies = chunk_messages(header, &records, &verdicts, &[vec![0, 1]]).unwrap();
-        let message = crate::envelope::decode(&bodies[0]).unwrap();
+        let rendered = chunk_messages(header, &records, &verdicts, &[vec![0, 1]]).unwrap();
+        let reference = crate::envelope::decode(&rendered.messages[0]).unwrap();
+        assert!(reference.is_reference());
+        assert!(reference.records.is_empty(), "records travel apart");
+        let stored = crate::envelope::decode_records(&rendered.stored_records[0]).unwrap();
+        let message = reference.with_records(stored);
         assert_eq!(message.schema, crate::envelope::CHUNK_SCHEMA_V1);
         assert_eq!(message.records.len(), 2);
         assert!(message.records[0].errors.is_empty());

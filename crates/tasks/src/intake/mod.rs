@@ -12,7 +12,7 @@ pub mod validate;
 
 pub use accept::{AcceptTimings, Accepted, TaskToAccept, accept_task};
 pub use chunking::{ChunkLimits, assign_chunks};
-pub use messages::{TaskHeader, chunk_messages, selector_message};
+pub use messages::{RenderedTask, TaskHeader, chunk_messages, selector_message};
 
 use crate::error::TaskError;
 use crate::transport::ChunkTransport;
@@ -193,7 +193,7 @@ impl Intake {
         &self,
         submitter: &Submitter,
         task: &TaskToAccept,
-        render: impl Fn(TaskId) -> Result<Vec<Vec<u8>>, TaskError>,
+        render: impl Fn(TaskId) -> Result<RenderedTask, TaskError>,
     ) -> Result<Accepted, TaskError> {
         let action = task.action;
         let span = tracing::info_span!(
@@ -295,9 +295,9 @@ fn render_messages(
     records: &[RawRecord],
     plan: &Plan,
     chunks: &[Vec<usize>],
-) -> Result<Vec<Vec<u8>>, TaskError> {
+) -> Result<RenderedTask, TaskError> {
     let rendered = match plan {
-        Plan::Selector(selector) => selector_message(header, selector).map(|body| vec![body]),
+        Plan::Selector(selector) => selector_message(header, selector),
         Plan::Records(verdicts) => chunk_messages(header, records, verdicts, chunks),
     };
     rendered.map_err(TaskError::ChunkEncoding)
