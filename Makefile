@@ -44,13 +44,14 @@ test: services tools lint ## Lint, then run every test against real PostgreSQL a
 	fi
 
 BENCH_RECORDS ?= 100000
+BENCH_PRELOAD ?= 0
 
 .PHONY: bench
-bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=100000; 1000000 for the full run)
+bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=100000; 1000000 for the full run; BENCH_PRELOAD=5000000 adds B1 on a grown database)
 	$(CARGO) build --release --locked -p userhub-server -p userhub-bench
 	target_dir=$$(bash scripts/target-dir.sh) && \
 		"$$target_dir/release/userhub-bench" run --records $(BENCH_RECORDS) \
-		--server "$$target_dir/release/userhub-server"
+		--preload $(BENCH_PRELOAD) --server "$$target_dir/release/userhub-server"
 
 .PHONY: soak
 soak: services ## 10-minute soak: 10 domains at their rate limit + a heavy import (SOAK_SECONDS=600)

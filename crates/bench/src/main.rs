@@ -7,11 +7,13 @@ mod client;
 mod columns;
 mod cpu;
 mod cpu_quota;
+mod growth;
 mod report;
 mod rss;
 mod scenarios;
 mod stack;
 mod status;
+mod storage;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -45,6 +47,19 @@ enum Command {
         /// Seed of the generated records.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Profiles to add between two B1 imports measuring the cost of growth (0: skip it).
+        #[arg(long, default_value_t = 0)]
+        preload: u64,
+    },
+    /// Only the cost of growth: B1 on an empty database, then again after `--preload` more
+    /// profiles, without baselines.
+    Growth {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        preload: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
     },
     /// Only B1 through `userhub-server all`, without baselines (for profiling): its rate and
     /// the CPU time per record of each process.
@@ -100,12 +115,16 @@ async fn main() -> anyhow::Result<()> {
             server,
             split,
         } => {
-            let (rate, cpu) =
+            let (rate, cpu, written) =
                 scenarios::import_only(records, &std::fs::canonicalize(&server)?, split).await?;
             println!("import: {rate:.0} records/s");
             for (component, micros) in cpu {
                 println!("  {component}: {micros:.1} µs CPU per record");
             }
+            println!(
+                "  written per record: {:.0} B in the profile tables, {:.0} B of task bookkeeping, {:.0} B of WAL",
+                written.profiles, written.bookkeeping, written.wal
+            );
         }
         Command::Scaling { records, server } => {
             let results =
@@ -134,15 +153,35 @@ async fn main() -> anyhow::Result<()> {
                 scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
             println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
         }
+        Command::Growth {
+            records,
+            preload,
+            server,
+        } => {
+            anyhow::ensure!(
+                records % 10_000 == 0 && preload % 10_000 == 0,
+                "--records and --preload must be multiples of 10 000"
+            );
+            let server = std::fs::canonicalize(&server)?;
+            let measured = growth::growth(&server, records, preload).await?;
+            println!(
+                "empty: {:.0} records/s; with {} profiles stored: {:.0} records/s ({:.3})",
+                measured.empty,
+                measured.preloaded,
+                measured.loaded,
+                measured.loaded / measured.empty.max(1e-9)
+            );
+        }
         Command::Run {
             records,
             server,
             out,
             seed,
+            preload,
         } => {
             anyhow::ensure!(
-                records >= 10_000 && records % 10_000 == 0,
-                "--records must be a multiple of 10 000"
+                records >= 10_000 && records % 10_000 == 0 && preload % 10_000 == 0,
+                "--records and --preload must be multiples of 10 000"
             );
             let server = std::fs::canonicalize(&server).with_context(|| {
                 format!(
@@ -150,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
                     server.display()
                 )
             })?;
-            let results = scenarios::run_all(records, &server, seed).await?;
+            let results = scenarios::run_all(records, &server, seed, preload).await?;
             let table = report::render(&results, records);
             println!("{table}");
             report::write_into(&out, &table)?;

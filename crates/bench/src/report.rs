@@ -37,7 +37,27 @@ pub fn render(results: &Results, records: u64) -> String {
     memory_rows(&mut table, results);
     scaling_rows(&mut table, results);
     cost_rows(&mut table, results);
+    growth_row(&mut table, results);
     table
+}
+
+/// B1 once the database holds more profiles, against B1 on an empty one.
+fn growth_row(table: &mut String, results: &Results) {
+    let Some(growth) = results.growth else {
+        return;
+    };
+    ratio_row(
+        table,
+        "B1g",
+        &format!(
+            "import into a database already holding {} profiles",
+            growth.preloaded
+        ),
+        growth.loaded,
+        growth.empty,
+        "the same import into an empty database",
+        0.85,
+    );
 }
 
 /// The run's line (date, machine, N) and the table's head.

@@ -55,6 +55,8 @@ pub struct Results {
     pub scaling_records: u64,
     /// Microseconds of CPU per record by component, B7 with one worker process.
     pub cpu_per_record: Vec<(String, f64)>,
+    /// B1 on an empty database and on a grown one (when `--preload` is set).
+    pub growth: Option<crate::growth::Growth>,
     pub checks: Vec<String>,
 }
 
@@ -70,8 +72,8 @@ pub fn percentile(values: &mut [f64], share: f64) -> f64 {
     values[((values.len() - 1) as f64 * share).round() as usize]
 }
 
-fn jsonl_batch(generator: &Generator, batch: usize) -> Vec<u8> {
-    let start = batch as u64 * TASK_RECORDS;
+fn jsonl_batch(generator: &Generator, first: u64, batch: usize) -> Vec<u8> {
+    let start = first + batch as u64 * TASK_RECORDS;
     let mut body = Vec::with_capacity(TASK_RECORDS as usize * 450);
     let _ = generator.write_create_jsonl(start..start + TASK_RECORDS, &mut body);
     body
@@ -88,11 +90,21 @@ fn records_jsonl(records: impl Iterator<Item = Value>) -> Vec<u8> {
 
 /// What an import measured.
 pub(crate) struct Imported {
-    rate: f64,
+    pub(crate) rate: f64,
     latencies_ms: Vec<f64>,
     /// Each POST's `Server-Timing` steps (milliseconds).
     server_timings: Vec<Vec<(String, f64)>>,
     statuses: Vec<Value>,
+}
+
+impl Imported {
+    /// Records that failed, over every task of the import.
+    pub(crate) fn failed(&self) -> i64 {
+        self.statuses
+            .iter()
+            .map(|status| status["failed"].as_i64().unwrap_or(0))
+            .sum()
+    }
 }
 
 /// The median of each `Server-Timing` step over the POSTs, in the order the server names them.
@@ -119,6 +131,16 @@ pub(crate) async fn import(
     generator: Generator,
     records: u64,
 ) -> anyhow::Result<Imported> {
+    import_range(stack, generator, 0, records).await
+}
+
+/// Imports the generated records `first..first + records`.
+pub(crate) async fn import_range(
+    stack: &Stack,
+    generator: Generator,
+    first: u64,
+    records: u64,
+) -> anyhow::Result<Imported> {
     let started = Instant::now();
     let batches = (records / TASK_RECORDS) as usize;
     let uploads = upload_all(
@@ -126,7 +148,7 @@ pub(crate) async fn import(
         "create_core_profiles",
         batches,
         CLIENTS,
-        move |batch| jsonl_batch(&generator, batch),
+        move |batch| jsonl_batch(&generator, first, batch),
     )
     .await?;
     let uploaded = started.elapsed();
@@ -532,7 +554,7 @@ pub async fn import_only(
     records: u64,
     server: &Path,
     split: bool,
-) -> anyhow::Result<(f64, Vec<(String, f64)>)> {
+) -> anyhow::Result<(f64, Vec<(String, f64)>, crate::storage::StoragePerRecord)> {
     let layout = if split {
         Layout::Split {
             workers: 1,
@@ -543,10 +565,12 @@ pub async fn import_only(
     };
     let stack = Stack::start(server, layout, &["create_core_profiles"]).await?;
     let before = CpuTimes::now(&stack);
+    let storage = crate::storage::StorageProbe::start(&stack).await?;
     let rate = import(&stack, Generator::new(1), records).await?.rate;
     let cpu = CpuTimes::now(&stack).since(&before).per_record(records);
+    let written = storage.per_record(&stack, records).await?;
     stack.stop().await?;
-    Ok((rate, cpu))
+    Ok((rate, cpu, written))
 }
 
 /// B1 then B3, without baselines (for profiling exports); the export rates by id and by `all`.
@@ -563,8 +587,13 @@ pub async fn export_only(records: u64, server: &Path) -> anyhow::Result<(f64, f6
     Ok(rates)
 }
 
-/// Runs every scenario.
-pub async fn run_all(records: u64, server: &Path, seed: u64) -> anyhow::Result<Results> {
+/// Runs every scenario (growth only when `preload` is not zero).
+pub async fn run_all(
+    records: u64,
+    server: &Path,
+    seed: u64,
+    preload: u64,
+) -> anyhow::Result<Results> {
     let generator = Generator::new(seed);
     let mut results = Results::default();
     eprintln!("baselines...");
@@ -573,5 +602,9 @@ pub async fn run_all(records: u64, server: &Path, seed: u64) -> anyhow::Result<R
     all_in_one(server, records, generator, &mut results).await?;
     eprintln!("B7 scaling...");
     scaling(server, records, generator, &mut results).await?;
+    if preload > 0 {
+        eprintln!("growth: B1 on an empty database and after {preload} more profiles...");
+    }
+    crate::growth::add_growth(server, records, preload, &mut results).await?;
     Ok(results)
 }

@@ -235,7 +235,9 @@ async fn a_created_task_reports_where_its_accept_time_went() {
     let names: Vec<&str> = steps.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["read", "validate", "record", "render", "store", "publish", "queued"],
+        [
+            "read", "validate", "record", "render", "store", "publish", "queued"
+        ],
         "{timing}"
     );
     assert!(steps.iter().all(|(_, ms)| *ms >= 0.0), "{timing}");
