@@ -2,7 +2,9 @@
 -- compressed, in the transaction that queues the task, and the broker carries only a small
 -- reference (`userhub.chunk.v2`). The worker takes the row in the chunk's own transaction, so a
 -- redelivery before the commit reads the same records and one after it finds the chunk in the
--- ledger. The bodies are compressed by the gateway: PostgreSQL does not compress them again.
+-- ledger; a chunk given up on (dead-lettered) keeps its row for a replay, and retention removes
+-- what is left with its task. The bodies are compressed by the gateway: PostgreSQL does not
+-- compress them again.
 CREATE TABLE chunk_bodies (
     domain_id BIGINT NOT NULL,
     task_id BIGINT NOT NULL,

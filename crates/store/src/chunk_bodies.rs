@@ -7,6 +7,7 @@ use userhub_domain::TaskKey;
 
 const INSERT: &str = include_str!("../queries/chunk_bodies/insert.sql");
 const TAKE: &str = include_str!("../queries/chunk_bodies/take.sql");
+const READ: &str = include_str!("../queries/chunk_bodies/read.sql");
 
 /// Stores `bodies[n]` as the records of chunk `n` of `task`, in one statement.
 pub async fn store_bodies(
@@ -37,7 +38,25 @@ pub async fn take_body(
     task: TaskKey,
     chunk_no: i32,
 ) -> Result<Option<Vec<u8>>, StoreError> {
-    let statement = client.prepare_cached(TAKE).await?;
+    body(client, TAKE, task, chunk_no).await
+}
+
+/// Reads the stored records of chunk `chunk_no` and keeps them.
+pub async fn read_body(
+    client: &impl GenericClient,
+    task: TaskKey,
+    chunk_no: i32,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    body(client, READ, task, chunk_no).await
+}
+
+async fn body(
+    client: &impl GenericClient,
+    sql: &str,
+    task: TaskKey,
+    chunk_no: i32,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let statement = client.prepare_cached(sql).await?;
     let row = client
         .query_opt(
             &statement,

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use userhub_domain::echo::EchoedInput;
 use userhub_domain::events::ChunkEvents;
 use userhub_domain::{ErrorCode, FieldError, TaskAction, TaskKey, TaskState};
-use userhub_store::chunk_bodies::take_body;
+use userhub_store::chunk_bodies::{read_body, take_body};
 use userhub_store::deferred::defer_chunk;
 use userhub_store::ledger::{ChunkEntry, insert_chunk};
 use userhub_store::profile_events::insert_events;
@@ -230,7 +230,10 @@ async fn run_chunk<H: TaskHandler>(
         Passage::Open { canceled } => canceled,
         Passage::Stopped(stop) => return stop.finish(transaction).await,
     };
-    let message = with_stored_records(&transaction, task, message).await?;
+    // A chunk given up on keeps its stored records, so that a replay of its dead letter can
+    // apply them.
+    let keep_records = matches!(resolution, Resolution::FailAll(_));
+    let message = with_stored_records(&transaction, task, message, keep_records).await?;
     if ordered && !gate::in_turn(&transaction, task, chunk_no).await? {
         let body = encode(&message).map_err(|error| ChunkError::Processing(error.to_string()))?;
         defer_chunk(&transaction, task, chunk_no, &body).await?;
@@ -283,17 +286,24 @@ async fn run_chunk<H: TaskHandler>(
     .await
 }
 
-/// The chunk with its records: a claim check takes them from where the intake stored them.
+/// The chunk with its records: a claim check takes them from where the intake stored them (or
+/// only reads them, when `keep`).
 async fn with_stored_records(
     transaction: &Transaction<'_>,
     task: TaskKey,
     message: ReceivedChunk,
+    keep: bool,
 ) -> Result<ReceivedChunk, ChunkError> {
     if !message.is_reference() {
         return Ok(message);
     }
     let chunk_no = message.chunk_no;
-    let Some(stored) = take_body(transaction, task, chunk_no as i32).await? else {
+    let stored = if keep {
+        read_body(transaction, task, chunk_no as i32).await?
+    } else {
+        take_body(transaction, task, chunk_no as i32).await?
+    };
+    let Some(stored) = stored else {
         return Err(ChunkError::RecordsMissing(chunk_no));
     };
     let records = decode_records(&stored)
