@@ -41,6 +41,8 @@ pub enum ServiceError {
     Settings(#[from] userhub_domain::InvalidSetting),
     #[error("HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
+    #[error("cannot start the threads of a runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// A process's connections and shared state; see the module comment.

@@ -8,6 +8,7 @@ pub mod dead_letters;
 pub mod openapi;
 pub mod services;
 pub mod settings;
+mod worker_threads;
 
 pub use services::{ServerError, run_all, run_api, run_gateway, run_status, run_worker};
 pub use settings::Settings;

@@ -2,6 +2,7 @@
 //! runs itself (`gateway::run`, `status::run`, `worker_runtime::run`); the combined modes
 //! (`all`, `api`) merge their routes and jobs into one process.
 
+use crate::worker_threads::WorkerThreads;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
@@ -18,7 +19,7 @@ use userhub_http_common::{Process, anonymous_budget};
 use userhub_store::Pool;
 use userhub_tasks::ChunkTransport;
 use userhub_telemetry::BrokerProbe;
-use userhub_worker_runtime::Consumers;
+use userhub_worker_runtime::{Consumers, WorkerResources};
 
 use crate::settings::Settings;
 
@@ -96,14 +97,24 @@ async fn run_combined(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let process = process(&settings).await?;
-    with_broker(settings.broker.clone(), |broker| async move {
+    let threads = worker_threads(&settings, actions)?;
+    let resources = match &threads {
+        Some(threads) => WorkerResources {
+            pool: userhub_store::connect(&settings.database)?,
+            replica: userhub_store::connect_replica(&settings.database)?,
+            metrics: process.metrics.clone(),
+            runtime: threads.handle().clone(),
+        },
+        None => WorkerResources::of(&process),
+    };
+    let served = with_broker(settings.broker.clone(), |broker| async move {
         let mut jobs = JoinSet::new();
         let worker_settings = (&settings.worker, &settings.retention);
         let consumers = consumers(actions);
         let transport: Arc<dyn ChunkTransport> = Arc::new(broker.clone());
         userhub_worker_runtime::spawn_workers(
             &mut jobs,
-            &process,
+            resources,
             &transport,
             worker_settings,
             consumers,
@@ -130,7 +141,25 @@ async fn run_combined(
             .serve(routes, Some(probe), jobs, Some(listener), shutdown)
             .await
     })
-    .await
+    .await;
+    if let Some(threads) = threads {
+        threads.stop();
+    }
+    served
+}
+
+/// The workers' own threads when `actions` run beside the HTTP services and are to run nicer.
+fn worker_threads(
+    settings: &Settings,
+    actions: &[TaskAction],
+) -> Result<Option<WorkerThreads>, ServerError> {
+    let nice = settings.combined.worker_nice;
+    if actions.is_empty() || nice == 0 {
+        return Ok(None);
+    }
+    WorkerThreads::start(nice)
+        .map(Some)
+        .map_err(ServerError::Runtime)
 }
 
 /// Gateway, status and every worker in one process behind one HTTP port.

@@ -22,6 +22,34 @@ pub struct TelemetrySettings {
     pub otlp_endpoint: Option<String>,
 }
 
+/// `[combined]` settings: `userhub-server all`, which runs the HTTP services and the workers in
+/// one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CombinedSettings {
+    /// How much nicer (lower in CPU priority, 0–19) than the HTTP threads the workers' own
+    /// threads run, so that accepting a task or reading a status is not queued behind chunk
+    /// work on shared cores; 0 runs the workers on the HTTP threads.
+    pub worker_nice: i32,
+}
+
+impl Default for CombinedSettings {
+    fn default() -> Self {
+        CombinedSettings { worker_nice: 10 }
+    }
+}
+
+impl CombinedSettings {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(0..=19).contains(&self.worker_nice) {
+            return Err(InvalidSetting::new(
+                "combined.worker_nice",
+                "must be between 0 and 19",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -37,6 +65,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub ops: OpsSettings,
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub combined: CombinedSettings,
 }
 
 /// Settings that could not be read or make no sense.
@@ -83,6 +113,7 @@ impl Settings {
         self.retention.validate()?;
         self.ops.validate()?;
         self.webhooks.validate()?;
+        self.combined.validate()?;
         Ok(())
     }
 

@@ -3,4 +3,4 @@
 
 mod service;
 
-pub use service::{Consumers, run, spawn_workers};
+pub use service::{Consumers, WorkerResources, run, spawn_workers};

@@ -4,6 +4,7 @@
 use axum::Router;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use userhub_http_common::{Process, ServiceError};
@@ -14,6 +15,28 @@ use userhub_tasks::{
 };
 use userhub_telemetry::{BrokerProbe, Metrics};
 
+/// What the workers of a process use: its database pools, its metrics and the runtime they run
+/// on.
+#[derive(Clone)]
+pub struct WorkerResources {
+    pub pool: Pool,
+    pub replica: Option<Pool>,
+    pub metrics: Metrics,
+    pub runtime: Handle,
+}
+
+impl WorkerResources {
+    /// The process's own pools, on the runtime of the caller.
+    pub fn of(process: &Process) -> WorkerResources {
+        WorkerResources {
+            pool: process.pool.clone(),
+            replica: process.replica.clone(),
+            metrics: process.metrics.clone(),
+            runtime: Handle::current(),
+        }
+    }
+}
+
 /// What every consume loop of a process shares.
 struct Shared {
     pool: Pool,
@@ -22,6 +45,7 @@ struct Shared {
     settings: WorkerSettings,
     metrics: Metrics,
     shutdown: CancellationToken,
+    runtime: Handle,
 }
 
 type Spawner = Box<dyn FnOnce(&mut JoinSet<()>, &Shared) + Send>;
@@ -37,7 +61,7 @@ impl Consumers {
     pub fn add<H: TaskHandler>(&mut self, handler: H) {
         self.spawners
             .push(Box::new(move |jobs: &mut JoinSet<()>, shared: &Shared| {
-                jobs.spawn(run_worker(
+                let worker = run_worker(
                     Arc::new(handler),
                     shared.pool.clone(),
                     shared.replica.clone(),
@@ -45,7 +69,8 @@ impl Consumers {
                     shared.settings.clone(),
                     shared.metrics.clone(),
                     shared.shutdown.clone(),
-                ));
+                );
+                jobs.spawn_on(worker, &shared.runtime);
             }));
     }
 
@@ -54,10 +79,11 @@ impl Consumers {
     }
 }
 
-/// Spawns the consume loops and the process-wide jobs into `jobs`; they end on `shutdown`.
+/// Spawns the consume loops and the process-wide jobs into `jobs`, on `resources.runtime`; they
+/// end on `shutdown`.
 pub fn spawn_workers(
     jobs: &mut JoinSet<()>,
-    process: &Process,
+    resources: WorkerResources,
     transport: &Arc<dyn ChunkTransport>,
     settings: (&WorkerSettings, &RetentionSettings),
     consumers: Consumers,
@@ -68,34 +94,34 @@ pub fn spawn_workers(
         return;
     }
     let shared = Shared {
-        pool: process.pool.clone(),
-        replica: process.replica.clone(),
+        pool: resources.pool,
+        replica: resources.replica,
         transport: Arc::clone(transport),
         settings: settings.clone(),
-        metrics: process.metrics.clone(),
+        metrics: resources.metrics,
         shutdown: shutdown.clone(),
+        runtime: resources.runtime,
     };
     for spawn in consumers.spawners {
         spawn(jobs, &shared);
     }
-    jobs.spawn(run_stall_detector(
+    let stalls = run_stall_detector(
         shared.pool.clone(),
         Arc::clone(transport),
         settings.clone(),
         shutdown.clone(),
-    ));
-    jobs.spawn(run_retention_sweeper(
-        shared.pool.clone(),
-        retention.clone(),
-        shutdown.clone(),
-    ));
-    jobs.spawn(run_event_relay(
+    );
+    jobs.spawn_on(stalls, &shared.runtime);
+    let retention = run_retention_sweeper(shared.pool.clone(), retention.clone(), shutdown.clone());
+    jobs.spawn_on(retention, &shared.runtime);
+    let relay = run_event_relay(
         shared.pool,
         Arc::clone(transport),
         settings.clone(),
         shared.metrics,
         shutdown.clone(),
-    ));
+    );
+    jobs.spawn_on(relay, &shared.runtime);
 }
 
 /// Workers alone, with `/healthz`, `/readyz` and `/metrics` on the listener, until `shutdown`
@@ -109,8 +135,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
     let mut jobs = JoinSet::new();
+    let resources = WorkerResources::of(&process);
     spawn_workers(
-        &mut jobs, &process, &transport, settings, consumers, &shutdown,
+        &mut jobs, resources, &transport, settings, consumers, &shutdown,
     );
     process
         .serve(Router::new(), Some(probe), jobs, listener, shutdown)
