@@ -9,6 +9,7 @@ mod cpu;
 mod cpu_quota;
 mod growth;
 mod report;
+mod results;
 mod rss;
 mod scenarios;
 mod stack;

@@ -48,7 +48,7 @@ fn growth_row(table: &mut String, results: &Results) {
     };
     ratio_row(
         table,
-        "B1g",
+        "B9",
         &format!(
             "import into a database already holding {} profiles",
             growth.preloaded
@@ -103,7 +103,7 @@ fn throughput_rows(table: &mut String, results: &Results) {
         results.import.ours,
         results.import_wide_baseline,
         "(b) COPY into one wide table",
-        0.75,
+        0.40,
     );
     ratio_row(
         table,
@@ -112,7 +112,7 @@ fn throughput_rows(table: &mut String, results: &Results) {
         results.update.ours,
         results.update.baseline,
         "COPY + UPDATE FROM",
-        0.75,
+        0.65,
     );
     ratio_row(
         table,
