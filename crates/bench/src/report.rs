@@ -38,6 +38,7 @@ pub fn render(results: &Results, records: u64) -> String {
     scaling_rows(&mut table, results);
     cost_rows(&mut table, results);
     growth_row(&mut table, results);
+    checks(&mut table, results);
     table
 }
 
@@ -230,6 +231,10 @@ fn cost_rows(table: &mut String, results: &Results) {
         "| — | a typical per-record worker (one INSERT … ON CONFLICT per row, 1 000 per transaction) | {:.0} rec/s | — | userhub is {per_record_ratio:.1}× faster | — | |",
         results.per_record_worker
     );
+}
+
+/// What the run checked as it went.
+fn checks(table: &mut String, results: &Results) {
     let _ = writeln!(table, "\nChecks made during the run:\n");
     for check in &results.checks {
         let _ = writeln!(table, "- {check}");
