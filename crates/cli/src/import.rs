@@ -34,6 +34,14 @@ impl ImportOptions {
     pub fn is_read(&self) -> bool {
         self.action.starts_with("get_")
     }
+
+    /// A dry run judges the data as it is now: like a read, it is never resumed from an
+    /// earlier run (and the server does not replay a dry run by its key either).
+    pub fn is_dry_run(&self) -> bool {
+        self.task_options
+            .iter()
+            .any(|(name, value)| name == "dry_run" && value == "true")
+    }
 }
 
 /// One uploaded part, as `import.json` lists it.
@@ -93,14 +101,14 @@ fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(),
 }
 
 /// What the idempotency key covers besides the bytes: the action and any options (an import
-/// without options keeps the keys of earlier versions), and for reads this run, so that a
-/// retry within the run is idempotent but a new run reads afresh.
+/// without options keeps the keys of earlier versions), and for reads and dry runs this run, so
+/// that a retry within the run is idempotent but a new run judges the data afresh.
 fn request_descriptor(options: &ImportOptions, run: &str) -> String {
     let mut descriptor = options.action.clone();
     for (name, value) in &options.task_options {
         descriptor.push_str(&format!("\n{name}={value}"));
     }
-    if options.is_read() {
+    if options.is_read() || options.is_dry_run() {
         descriptor.push_str(&format!("\nrun={run}"));
     }
     descriptor

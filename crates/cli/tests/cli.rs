@@ -453,6 +453,29 @@ async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
     assert_eq!(profile_count(&app).await, 0, "nothing was written");
     let options = app.query_json("SELECT options FROM tasks").await;
     assert_eq!(options[0]["options"], json!({"dry_run": true}));
+
+    // The real run of the same file really runs...
+    let mut command = userhub(&app, &work);
+    command.args(["import", "--action", "create_core_profiles", "dry.jsonl"]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert_eq!(profile_count(&app).await, 1, "the real run wrote");
+    // ...and a dry run after it judges the data as it is now: uid dry-1 exists.
+    let mut command = userhub(&app, &work);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--dry-run",
+        "dry.jsonl",
+    ]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let results = read_ndjson(&work.join("dry.jsonl.userhub/results.ndjson"));
+    assert!(results.is_empty(), "no longer would_create: {results:?}");
+    let errors = read_ndjson(&work.join("dry.jsonl.userhub/errors.ndjson"));
+    assert_eq!(errors[0]["line"], 1, "{errors:?}");
+    assert_eq!(profile_count(&app).await, 1);
     app.stop().await;
 }
 

@@ -22,24 +22,28 @@ pub enum EchoedInput {
 }
 
 impl EchoedInput {
-    /// The echo of a record: its JSON when it fits in [`MAX_ECHOED_INPUT_BYTES`], else its text
-    /// cut there.
+    /// The echo of a record: its compact JSON (the form the errors file shows) when that fits
+    /// in [`MAX_ECHOED_INPUT_BYTES`], else that form's text cut there.
     pub fn of(input: Option<&RawValue>, raw: Option<&str>) -> EchoedInput {
         match (input, raw) {
-            (Some(input), _) if input.get().len() <= MAX_ECHOED_INPUT_BYTES => {
-                match compact(input.get()).map(RawValue::from_string) {
-                    Some(Ok(json)) => EchoedInput::Json(json),
-                    _ => EchoedInput::Text(input.get().to_owned()),
+            (Some(input), _) => match compact(input.get()) {
+                Some(compacted) if compacted.len() <= MAX_ECHOED_INPUT_BYTES => {
+                    match RawValue::from_string(compacted) {
+                        Ok(json) => EchoedInput::Json(json),
+                        Err(_) => EchoedInput::cut(input.get()),
+                    }
                 }
-            }
-            (Some(input), _) => {
-                EchoedInput::Text(truncate_utf8(input.get(), MAX_ECHOED_INPUT_BYTES).to_owned())
-            }
-            (None, Some(raw)) => {
-                EchoedInput::Text(truncate_utf8(raw, MAX_ECHOED_INPUT_BYTES).to_owned())
-            }
+                Some(compacted) => EchoedInput::cut(&compacted),
+                None => EchoedInput::cut(input.get()),
+            },
+            (None, Some(raw)) => EchoedInput::cut(raw),
             (None, None) => EchoedInput::Null,
         }
+    }
+
+    /// `text` as text, cut at [`MAX_ECHOED_INPUT_BYTES`].
+    fn cut(text: &str) -> EchoedInput {
+        EchoedInput::Text(truncate_utf8(text, MAX_ECHOED_INPUT_BYTES).to_owned())
     }
 }
 
@@ -173,6 +177,31 @@ mod tests {
         let EchoedInput::Text(text) = EchoedInput::of(Some(&raw), None) else {
             panic!("a big input is text");
         };
+        assert_eq!(text.len(), MAX_ECHOED_INPUT_BYTES);
+    }
+
+    #[test]
+    fn the_limit_applies_to_the_compact_form_the_file_shows() {
+        // Pretty-printed, the text is over the limit; compact, the record fits: it is echoed
+        // whole, as JSON.
+        let fields: Vec<String> = (0..300)
+            .map(|n| format!("\n    \"f{n:03}\" : {n}"))
+            .collect();
+        let pretty = format!("{{{}\n}}", fields.join(","));
+        assert!(pretty.len() > MAX_ECHOED_INPUT_BYTES);
+        let raw = RawValue::from_string(pretty.clone()).unwrap();
+        let echoed = EchoedInput::of(Some(&raw), None);
+        let EchoedInput::Json(json) = &echoed else {
+            panic!("a record whose compact form fits is echoed as JSON: {echoed:?}");
+        };
+        assert_eq!(json.get(), compact(&pretty).unwrap());
+        // Over the limit even when compact: the compact text, cut at the limit.
+        let big = format!("{{ \"x\" : \"{}\" }}", "a".repeat(5000));
+        let raw = RawValue::from_string(big).unwrap();
+        let EchoedInput::Text(text) = EchoedInput::of(Some(&raw), None) else {
+            panic!("a big input is text");
+        };
+        assert!(text.starts_with("{\"x\":\"aaa"), "{}", &text[..20]);
         assert_eq!(text.len(), MAX_ECHOED_INPUT_BYTES);
     }
 

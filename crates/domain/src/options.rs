@@ -172,20 +172,62 @@ mod tests {
 
 /// A boolean option's text that is neither true nor false.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{name}` must be true or false, not `{given}`")]
+#[error("`{name}` must be true, false, 1 or 0, not `{given}`")]
 pub struct InvalidFlag {
     pub name: String,
     pub given: String,
 }
 
-/// A boolean option's text: `true`/`1` or `false`/`0`; absent or blank is `false`.
+/// The one grammar of every boolean option (query parameter, form or multipart field, JSON
+/// member given as text): `true` or `1`, `false` or `0`, in any letter case and with blanks
+/// around it; absent or blank is `false`.
 pub fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, InvalidFlag> {
-    match text.map(str::trim).unwrap_or_default() {
-        "" | "false" | "0" => Ok(false),
-        "true" | "1" => Ok(true),
-        other => Err(InvalidFlag {
-            name: name.to_owned(),
-            given: other.to_owned(),
-        }),
+    let text = text.map(str::trim).unwrap_or_default();
+    if text.is_empty() || text == "0" || text.eq_ignore_ascii_case("false") {
+        return Ok(false);
+    }
+    if text == "1" || text.eq_ignore_ascii_case("true") {
+        return Ok(true);
+    }
+    Err(InvalidFlag {
+        name: name.to_owned(),
+        given: text.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::parse_flag;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_spelling_of_true_and_false_is_read_alike() {
+        for text in ["true", "TRUE", "True", " tRuE ", "1"] {
+            assert_eq!(parse_flag("dry_run", Some(text)), Ok(true), "{text}");
+        }
+        for text in ["false", "FALSE", "False", "0", "", "  "] {
+            assert_eq!(parse_flag("dry_run", Some(text)), Ok(false), "{text}");
+        }
+        assert_eq!(parse_flag("dry_run", None), Ok(false));
+        let refused = parse_flag("dry_run", Some("yes")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "`dry_run` must be true, false, 1 or 0, not `yes`"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn anything_else_is_refused_naming_the_option(text in "\\PC{0,12}") {
+            let trimmed = text.trim();
+            let known = ["", "0", "1"].contains(&trimmed)
+                || trimmed.eq_ignore_ascii_case("true")
+                || trimmed.eq_ignore_ascii_case("false");
+            let parsed = parse_flag("wait", Some(&text));
+            prop_assert_eq!(parsed.is_ok(), known);
+            if let Err(refused) = parsed {
+                prop_assert_eq!(refused.name, "wait");
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod routes;
 mod settings;
 
 pub use error::GatewayError;
+pub use options::CREATE_QUERY_PARAMETERS;
 pub use settings::GatewaySettings;
 
 use axum::Router;

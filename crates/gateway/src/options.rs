@@ -24,6 +24,17 @@ pub fn flag(name: &str, text: Option<&str>) -> Result<bool, GatewayError> {
 /// The names of the request options.
 pub const OPTION_NAMES: [&str; 4] = ["match_by", "skip_triggers", "workflow_id", "dry_run"];
 
+/// Every query parameter task creation reads: `wait`, `action` (with a CSV body) and the
+/// options.
+pub const CREATE_QUERY_PARAMETERS: [&str; 6] = [
+    "wait",
+    "action",
+    OPTION_NAMES[0],
+    OPTION_NAMES[1],
+    OPTION_NAMES[2],
+    OPTION_NAMES[3],
+];
+
 /// Whether `name` is a request option.
 pub fn is_option(name: &str) -> bool {
     OPTION_NAMES.contains(&name)

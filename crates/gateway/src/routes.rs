@@ -56,7 +56,9 @@ pub struct CompletedTask {
     pub records: Vec<Box<RawValue>>,
 }
 
-/// EXT query of the create request.
+/// EXT query of the create request. Boolean parameters take `true` or `1`, `false` or `0`, in
+/// any letter case; options may also be form or multipart fields or top-level JSON members
+/// (once: `400 INVALID_OPTION` when given twice).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CreateTaskQuery {
@@ -64,10 +66,22 @@ pub struct CreateTaskQuery {
     /// records) and answer `200` with every record's outcome; `202` with the task if it takes
     /// longer than the sync timeout.
     pub wait: Option<bool>,
+    /// The task type, for a `text/csv` body only (other bodies name it inside).
+    #[param(value_type = Option<ActionName>)]
+    pub action: Option<String>,
+    /// `upsert_core_profiles` only (required there): what a record is matched by — an
+    /// identity kind (`uid`, `email`, ...), `core-profile-id` or `custom_field:<name>`.
+    #[param(example = "email")]
+    pub match_by: Option<String>,
+    /// `true`: the task's changes publish no profile events.
+    pub skip_triggers: Option<bool>,
+    /// A non-negative integer carried by the task's profile events.
+    #[param(minimum = 0)]
+    pub workflow_id: Option<i64>,
     /// `true` on a write task: run it against the real data and roll everything back; the
     /// results say what each record would do (`would_create`, `would_update` with each
     /// changed field's `old` and `new` value, `would_change_nothing`) and the errors file what
-    /// would fail. Also a form field or a top-level JSON key. `400 INVALID_OPTION` on reads.
+    /// would fail. `400 INVALID_OPTION` on reads.
     pub dry_run: Option<bool>,
 }
 

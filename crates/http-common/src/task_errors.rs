@@ -56,8 +56,10 @@ fn refused(refusal: ControlRefusal) -> ApiError {
         ControlRefusal::RevertExpired(_) => {
             ApiError::new(StatusCode::GONE, "REVERT_EXPIRED", message)
         }
-        ControlRefusal::AlreadyReverted { revert, .. } => conflict("ALREADY_REVERTED")
-            .with_details(json!({ "revert_task_id": revert.to_string() })),
+        ControlRefusal::AlreadyReverted { revert, .. } => {
+            conflict("ALREADY_REVERTED").with_details(json!({ "revert_task_id": revert }))
+        }
         ControlRefusal::NothingToRevert(_) => conflict("NOTHING_TO_REVERT"),
+        ControlRefusal::ChildInProgress { .. } => conflict("CHILD_TASK_IN_PROGRESS"),
     }
 }

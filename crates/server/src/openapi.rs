@@ -113,6 +113,23 @@ mod tests {
         assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     }
 
+    #[test]
+    fn task_creation_documents_every_query_parameter_it_reads() {
+        let document = document();
+        let parameters =
+            document["paths"]["/v2/{domain}/identity/bulk_actions"]["post"]["parameters"]
+                .as_array()
+                .unwrap();
+        let documented: Vec<&str> = parameters
+            .iter()
+            .filter(|parameter| parameter["in"] == "query")
+            .filter_map(|parameter| parameter["name"].as_str())
+            .collect();
+        for name in userhub_gateway::CREATE_QUERY_PARAMETERS {
+            assert!(documented.contains(&name), "{name} in {documented:?}");
+        }
+    }
+
     fn references(value: &serde_json::Value, found: &mut Vec<String>) {
         match value {
             serde_json::Value::Object(map) => {

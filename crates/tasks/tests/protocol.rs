@@ -201,6 +201,40 @@ async fn a_retry_takes_the_retryable_failures_and_answers_the_same_child_twice()
 }
 
 #[tokio::test]
+async fn two_concurrent_retries_of_one_task_answer_the_same_child() {
+    let mut protocol = protocol().await;
+    protocol.run(Probe::default());
+    let lines = "{\"refuse\":\"NOT_FOUND\"}\n{\"key\":\"a\"}\n";
+    let finished = protocol
+        .run_task(ACTION, TaskOptions::default(), lines)
+        .await;
+    let parent = finished.task.id;
+    // The first retry's accept stays in flight (its publish is held), so that the second
+    // finds the child's key in use.
+    let hold = protocol.transport.hold_publishes().await;
+    let (first, second) = tokio::join!(protocol.retry(parent, true), async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let second = protocol.retry(parent, true);
+        tokio::pin!(second);
+        // Still waiting while the first cannot finish...
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), &mut second)
+                .await
+                .is_err(),
+            "the second retry waits for the first"
+        );
+        drop(hold);
+        second.await
+    });
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        first.submitted.created.task_id,
+        second.submitted.created.task_id
+    );
+    assert!(!first.submitted.replayed && second.submitted.replayed);
+}
+
+#[tokio::test]
 async fn a_revert_is_refused_where_it_cannot_apply() {
     let mut protocol = protocol().await;
     let queued = protocol
@@ -281,6 +315,43 @@ async fn the_same_idempotency_key_answers_the_first_task_and_refuses_other_conte
         Err(TaskError::IdempotencyKeyReused)
     ));
     assert_eq!(protocol.transport.queued(ACTION), 1, "one task, one chunk");
+}
+
+#[tokio::test]
+async fn a_dry_run_neither_records_nor_replays_its_idempotency_key() {
+    let protocol = protocol().await;
+    let submit = |dry_run: bool| {
+        let request = userhub_tasks::intake::Submission {
+            action: ACTION,
+            options: TaskOptions {
+                dry_run,
+                ..TaskOptions::default()
+            },
+            format: userhub_domain::record::raw::PayloadFormat::JsonLines,
+            records: userhub_tasks::testing::records(&keys(2)),
+        };
+        protocol.intake.submit(
+            &protocol.submitter,
+            request,
+            Some("nightly.jsonl".to_owned()),
+        )
+    };
+    let first = submit(true).await.unwrap();
+    let second = submit(true).await.unwrap();
+    assert!(!second.replayed, "a second dry run judges the data again");
+    assert_ne!(first.created.task_id, second.created.task_id);
+    let real = submit(false).await.unwrap();
+    assert!(!real.replayed, "the real run after dry runs really runs");
+    assert_ne!(real.created.task_id, second.created.task_id);
+    let again = submit(false).await.unwrap();
+    assert!(
+        again.replayed,
+        "the key still makes the real run idempotent"
+    );
+    assert_eq!(again.created.task_id, real.created.task_id);
+    let dry_after = submit(true).await.unwrap();
+    assert!(!dry_after.replayed, "a dry run never answers the real task");
+    assert_ne!(dry_after.created.task_id, real.created.task_id);
 }
 
 #[tokio::test]

@@ -61,8 +61,8 @@ fn conflict(id: CoreProfileId, reverted: TaskId, later: TaskId) -> FieldError {
         ),
     )
     .with_details(json!({
-        "changed_by_task_id": later.to_string(),
-        "reverted_task_id": reverted.to_string(),
+        "changed_by_task_id": later,
+        "reverted_task_id": reverted,
     }))
 }
 

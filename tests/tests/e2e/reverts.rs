@@ -318,7 +318,16 @@ async fn a_profile_a_later_task_changed_fails_with_conflict_naming_that_task() {
     assert_eq!(errors[0]["input"]["core-profile-id"], p);
     let error = &errors[0]["errors"][0];
     assert_eq!(error["code"], "CONFLICT");
-    assert_eq!(error["details"]["changed_by_task_id"], later.to_string());
+    assert_eq!(
+        error["details"]["changed_by_task_id"],
+        json!(later),
+        "a JSON integer"
+    );
+    assert_eq!(
+        error["details"]["reverted_task_id"],
+        json!(first),
+        "a JSON integer"
+    );
     assert!(
         error["message"]
             .as_str()
@@ -335,6 +344,11 @@ async fn a_profile_a_later_task_changed_fails_with_conflict_naming_that_task() {
     let (code, refused) = revert(&app, first).await;
     assert_eq!(code, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "ALREADY_REVERTED", "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["revert_task_id"],
+        json!(revert_task),
+        "a JSON integer"
+    );
 
     // Reverting the later task first, then retrying the conflict, undoes both.
     let (_, _, errors) = run_revert(&app, later).await;

@@ -17,6 +17,7 @@ use crate::values::number::check_number;
 use crate::values::structured::check_structured;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::collections::HashSet;
 use std::fmt;
 
 /// The keys `names` may hold.
@@ -174,18 +175,13 @@ impl<'de> Visitor<'de> for TagsSeed<'_> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(self.other(Scalar::Object))
     }
+    /// Every element is read; the limit counts distinct tags (a repeated tag is dropped first).
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut tags: Vec<String> = Vec::new();
+        let mut distinct: HashSet<String> = HashSet::new();
         let mut ok = true;
         let mut count = 0usize;
         loop {
-            if count >= MAX_TAGS {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    break;
-                }
-                count += 1;
-                continue;
-            }
             let path = element("tags", count);
             let sink = &mut *self.sink;
             let Some(tag) = seq.next_element_seed(WithScalar(|scalar| match scalar {
@@ -200,16 +196,20 @@ impl<'de> Visitor<'de> for TagsSeed<'_> {
             };
             count += 1;
             match tag {
-                Some(Field::Set(tag)) if !tags.contains(&tag) => tags.push(tag),
+                Some(Field::Set(tag)) => {
+                    if distinct.insert(tag.clone()) && tags.len() < MAX_TAGS {
+                        tags.push(tag);
+                    }
+                }
                 Some(_) => {}
                 None => ok = false,
             }
         }
-        if count > MAX_TAGS {
+        if distinct.len() > MAX_TAGS {
             self.sink.report(
                 "tags",
                 ErrorCode::ExceededCountLimit,
-                format!("at most {MAX_TAGS} tags, got {count}"),
+                format!("at most {MAX_TAGS} distinct tags, got {}", distinct.len()),
             );
             ok = false;
         }

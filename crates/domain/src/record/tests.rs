@@ -271,3 +271,30 @@ fn records_too_deep_to_read_are_invalid_json() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn the_tag_limit_counts_distinct_tags() {
+    let tags = |list: Vec<String>| {
+        let record = serde_json::json!({"core-profile-id": "42", "tags": list}).to_string();
+        parse_core_profile_patch(&record)
+    };
+    // Forty tags that are thirty distinct ones fit; the repeats are dropped.
+    let repeated: Vec<String> = (0..40).map(|n| format!("t{}", n % 30)).collect();
+    let accepted = tags(repeated).unwrap();
+    let Field::Set(kept) = &accepted.fields.tags else {
+        panic!("tags expected")
+    };
+    assert_eq!(kept.len(), 30);
+    assert_eq!(kept[29], "t29");
+    // Thirty-one distinct tags do not, and the message counts distinct ones.
+    let errors = tags((0..31).map(|n| format!("t{n}")).collect()).unwrap_err();
+    assert_eq!(
+        fields_of(&errors),
+        [("tags", ErrorCode::ExceededCountLimit)]
+    );
+    assert!(
+        errors[0].message.contains("got 31"),
+        "{}",
+        errors[0].message
+    );
+}

@@ -161,6 +161,9 @@ fn line(preview: Preview, before: &Snapshot, after: &Snapshot) -> DryRunLine {
             .cloned()
             .unwrap_or(Value::Null)
     };
+    // A field the handler wrote with the value it already had is no change: `would_update`
+    // lists only fields whose exported value differs, so that `would_change_nothing` is said
+    // exactly when the export would show the same profile.
     let changes: BTreeMap<&'static str, FieldChange> = fields
         .into_iter()
         .map(|field| {
@@ -170,6 +173,7 @@ fn line(preview: Preview, before: &Snapshot, after: &Snapshot) -> DryRunLine {
             };
             (field, change)
         })
+        .filter(|(_, change)| change.old != change.new)
         .collect();
     let (core_profile_id, pid) = match key {
         // A profile an earlier record of the dry run created: its id is a throw-away one.
@@ -223,6 +227,47 @@ mod tests {
                 "age": {"old": 30, "new": null},
             }})
         );
+    }
+
+    #[test]
+    fn a_field_written_with_the_value_it_had_is_no_change() {
+        let key = ProfileKey::Core(CoreProfileId::new(9).expect("a valid id"));
+        let same = json!({"last_city": "Rome", "custom_fields": {"seats": 1E2}});
+        let before = snapshot_of(key.clone(), same.clone());
+        let after = snapshot_of(key.clone(), same);
+        let line = line(
+            Preview::Update {
+                key: key.clone(),
+                fields: vec!["last_city", "custom_fields"],
+            },
+            &before,
+            &after,
+        );
+        assert_eq!(
+            serde_json::to_value(&line).unwrap(),
+            json!({"dry_run": "would_change_nothing", "core-profile-id": 9})
+        );
+        let moved = snapshot_of(
+            key.clone(),
+            json!({"last_city": "Oslo", "custom_fields": {"seats": 1E2}}),
+        );
+        let partly = line_of(key, &before, &moved);
+        assert_eq!(
+            serde_json::to_value(&partly).unwrap(),
+            json!({"dry_run": "would_update", "core-profile-id": 9,
+                   "changes": {"last_city": {"old": "Rome", "new": "Oslo"}}})
+        );
+    }
+
+    fn line_of(key: ProfileKey, before: &Snapshot, after: &Snapshot) -> DryRunLine {
+        line(
+            Preview::Update {
+                key,
+                fields: vec!["last_city", "custom_fields"],
+            },
+            before,
+            after,
+        )
     }
 
     #[test]

@@ -11,7 +11,15 @@ pub use cancel::{CancelRequested, cancel, cancel_own};
 pub use retry::{NotRetried, Retried, retry};
 pub use revert::revert;
 
+use crate::error::TaskError;
+use std::time::{Duration, Instant};
 use userhub_domain::{TaskId, TaskState};
+
+/// How long a retry or revert waits for a concurrent one of the same task to finish creating
+/// their common child task.
+const CHILD_WAIT: Duration = Duration::from_secs(30);
+/// How often it looks again meanwhile.
+const CHILD_POLL: Duration = Duration::from_millis(50);
 
 /// What a caller asked of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +76,46 @@ pub enum ControlRefusal {
     AlreadyReverted { task_id: TaskId, revert: TaskId },
     #[error("task {0} created and changed no profile")]
     NothingToRevert(TaskId),
+    #[error(
+        "another {} of task {task_id} is still creating its child task; ask again in a moment",
+        .asked.verb()
+    )]
+    ChildInProgress {
+        task_id: TaskId,
+        asked: ControlAction,
+    },
 }
 
 fn not_completed_hint(asked: ControlAction) -> &'static str {
     match asked {
         ControlAction::Revert => "revert it once it has completed (or cancel it first)",
         _ => "retry its failed records once it has completed",
+    }
+}
+
+/// Runs `attempt` again while a concurrent identical request is still accepting the child task
+/// (its key is in use), so that both answer the same child; refuses with
+/// [`ControlRefusal::ChildInProgress`] if that takes longer than [`CHILD_WAIT`].
+async fn same_child<T, F, Fut>(
+    task_id: TaskId,
+    asked: ControlAction,
+    mut attempt: F,
+) -> Result<T, TaskError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, TaskError>>,
+{
+    let deadline = Instant::now() + CHILD_WAIT;
+    loop {
+        match attempt().await {
+            Err(TaskError::IdempotencyKeyInUse) if Instant::now() < deadline => {
+                tokio::time::sleep(CHILD_POLL).await;
+            }
+            Err(TaskError::IdempotencyKeyInUse) => {
+                return Err(ControlRefusal::ChildInProgress { task_id, asked }.into());
+            }
+            other => return other,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! and line, and the two tasks name each other. Retrying the same task again with the same
 //! choice answers the same child.
 
-use super::{ControlAction, ControlRefusal, child_key};
+use super::{ControlAction, ControlRefusal, child_key, same_child};
 use crate::error::TaskError;
 use crate::intake::{Intake, Submission, Submitted, Submitter};
 use crate::readback::for_each_line;
@@ -49,8 +49,21 @@ struct Picked {
 }
 
 /// Creates the child task retrying `task_id`'s failed records: those that failed with a
-/// retryable code, or every failed record with `all_failed`.
+/// retryable code, or every failed record with `all_failed`. Concurrent identical retries
+/// answer the same child.
 pub async fn retry(
+    intake: &Intake,
+    caller: &Submitter,
+    task_id: TaskId,
+    all_failed: bool,
+) -> Result<Retried, TaskError> {
+    same_child(task_id, ControlAction::Retry, || {
+        retry_once(intake, caller, task_id, all_failed)
+    })
+    .await
+}
+
+async fn retry_once(
     intake: &Intake,
     caller: &Submitter,
     task_id: TaskId,

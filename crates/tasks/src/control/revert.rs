@@ -2,7 +2,7 @@
 //! task changed — one record per core profile it touched, from the before-images its chunks
 //! kept. The two tasks name each other; a task is reverted once.
 
-use super::{ControlAction, ControlRefusal, child_key};
+use super::{ControlAction, ControlRefusal, child_key, same_child};
 use crate::error::TaskError;
 use crate::intake::{Intake, Submission, Submitted, Submitter};
 use serde_json::value::RawValue;
@@ -11,8 +11,20 @@ use userhub_domain::{TaskAction, TaskId, TaskOptions, TaskState};
 use userhub_store::reverts::{Touched, images_expired, revert_task_of, touched_profiles};
 use userhub_store::tasks::{TaskRecord, find_task};
 
-/// Creates the task reverting `task_id`.
+/// Creates the task reverting `task_id` (a concurrent second revert waits for the first and
+/// is then refused as `AlreadyReverted`).
 pub async fn revert(
+    intake: &Intake,
+    caller: &Submitter,
+    task_id: TaskId,
+) -> Result<Submitted, TaskError> {
+    same_child(task_id, ControlAction::Revert, || {
+        revert_once(intake, caller, task_id)
+    })
+    .await
+}
+
+async fn revert_once(
     intake: &Intake,
     caller: &Submitter,
     task_id: TaskId,

@@ -139,6 +139,9 @@ impl Intake {
         }
         let started = std::time::Instant::now();
         let plan = validate_records(action, request.options.match_by.as_ref(), &request.records)?;
+        // A dry run writes nothing and must judge the data as it is now: its key is neither
+        // recorded nor replayed, and stays free for the real run.
+        let idempotency_key = idempotency_key.filter(|_| !request.options.dry_run);
         let idempotency = idempotency_key.map(|key| Idempotency {
             key,
             request_hash: idempotency::request_hash(action, &request.options, &request.records),

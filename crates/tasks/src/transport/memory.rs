@@ -37,6 +37,8 @@ struct State {
     down: AtomicBool,
     refusal: Mutex<Option<String>>,
     published: AtomicUsize,
+    /// Publishes pass through it; a test holds it to keep a publish in flight.
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +92,12 @@ impl InMemoryTransport {
     /// Refuses every publish with `reason` until called with `None`.
     pub fn refuse_publishes(&self, reason: Option<&str>) {
         *lock(&self.state.refusal) = reason.map(str::to_owned);
+    }
+
+    /// Holds every publish until the returned guard is dropped (a test keeps an accept in
+    /// flight this way).
+    pub async fn hold_publishes(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        Arc::clone(&self.state.gate).write_owned().await
     }
 
     /// Chunks waiting in `action`'s queue (not those taken or delayed).
@@ -185,6 +193,7 @@ impl ChunkTransport for InMemoryTransport {
         messages: &'a [Outgoing],
     ) -> BoxFuture<'a, Result<(), TransportError>> {
         async move {
+            let _pass = self.state.gate.read().await;
             if !self.is_up() {
                 return Err(TransportError::Unavailable);
             }
