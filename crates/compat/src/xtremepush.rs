@@ -161,7 +161,14 @@ fn records_of(
         .map(|(index, row)| {
             let index = index as u32;
             let cells = match row_cells(row, columns.len()) {
-                Ok(cells) => cells.into_iter().map(Option::unwrap_or_default).collect(),
+                // XtremePush's mapping reads cells as values (its numbers are re-spelled).
+                Ok(cells) => cells
+                    .into_iter()
+                    .map(|cell| {
+                        cell.and_then(|cell| serde_json::from_str(cell.get()).ok())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
                 Err((raw, message)) => return broken_record(index, None, raw, message),
             };
             match row_record(columns, cells) {

@@ -140,3 +140,46 @@ async fn malformed_tables_are_request_errors() {
     assert_eq!(app.task_count().await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn numbers_in_tables_and_csv_keep_the_notation_they_were_sent_in() {
+    let app = TestApp::spawn().await;
+    // Sent as text: a JSON library would re-spell the numbers before they left.
+    let table = r#"{"action": "create_core_profiles",
+        "columns": ["uid", "custom_fields.n", "custom_fields.list"],
+        "rows": [["x-1", 1E2, "[2.50E-3, 7]"]]}"#;
+    let response = app
+        .authorized(app.client.post(app.tasks_url()))
+        .header("content-type", "application/json")
+        .body(table)
+        .send()
+        .await
+        .unwrap();
+    let task = created(response).await;
+    assert_eq!(app.wait_completed(task).await["succeeded"], 1);
+    let csv = "uid,custom_fields.list\nx-2,\"[1E+2, -0.0]\"\n";
+    let response = app
+        .authorized(
+            app.client
+                .post(format!("{}?action=create_core_profiles", app.tasks_url())),
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let task = created(response).await;
+    assert_eq!(app.wait_completed(task).await["succeeded"], 1);
+    let stored = app
+        .query_json("SELECT custom_fields::text AS text FROM core_profiles ORDER BY id")
+        .await;
+    let table_row = stored[0]["text"].as_str().unwrap();
+    assert!(table_row.contains("1E2"), "{table_row}");
+    assert!(table_row.contains("2.50E-3"), "{table_row}");
+    let csv_row = stored[1]["text"].as_str().unwrap();
+    assert!(
+        csv_row.contains("1E+2") && csv_row.contains("-0.0"),
+        "{csv_row}"
+    );
+    app.stop().await;
+}

@@ -6,10 +6,9 @@
 use super::DecodeError;
 use super::problems::PayloadProblem;
 use super::tabular::{
-    CSV_NULL, broken_record, check_columns, decode_cell, json_record, native_record,
+    CSV_NULL, Cell, broken_record, check_columns, json_record, native_record, null_cell, text_cell,
 };
 use csv_core::ReadRecordResult;
-use serde_json::Value;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
 use userhub_domain::record::raw::RawRecord;
 
@@ -254,15 +253,15 @@ fn row_record(
         );
         return broken_record(index, line, raw, message);
     }
-    let values: Option<Vec<Option<Value>>> = cells
+    let values: Option<Vec<Option<Cell>>> = cells
         .iter()
         .map(|cell| {
             let text = std::str::from_utf8(cell).ok()?;
-            Some(match text {
-                "" => None,
-                CSV_NULL => Some(Value::Null),
-                text => Some(decode_cell(Value::String(text.to_owned()))),
-            })
+            match text {
+                "" => Some(None),
+                CSV_NULL => Some(Some(null_cell())),
+                text => text_cell(text).map(Some),
+            }
         })
         .collect();
     match values {
@@ -274,6 +273,7 @@ fn row_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use serde_json::json;
     use userhub_domain::record::raw::RecordContent;
 

@@ -17,8 +17,8 @@ pub use json_budget::{BudgetError, bounded_array, check_value_count};
 pub use payload::{PayloadCollector, whole_array};
 pub use problems::{MediaProblem, PayloadProblem};
 pub use tabular::{
-    CSV_NULL, MAX_COLUMNS, RowCells, broken_record, check_columns, decode_cell, failed_record,
-    json_record, json_rows, native_record, read_columns, row_cells, table_records,
+    CSV_NULL, Cell, MAX_COLUMNS, RowCells, broken_record, check_columns, decode_cell,
+    failed_record, json_record, json_rows, native_record, read_columns, row_cells, table_records,
 };
 pub use userhub_domain::record::raw::{PayloadFormat, RawRecord, RecordContent};
 

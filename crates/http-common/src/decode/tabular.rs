@@ -3,19 +3,22 @@
 //! identity; `names.first_name` or `custom_fields.tier` sets a nested field; any other column
 //! sets the field of its name. A string cell holding a JSON array or object decodes to it. An
 //! empty CSV cell leaves its field out; a JSON `null` cell, or a CSV cell `\N`, is `null` (it
-//! clears on update).
+//! clears on update). Cells stay JSON text ([`Cell`]) from the request to the record, so that a
+//! number keeps the notation it was sent in (`serde_json::Value` would write `1E2` as `1e+2`).
 
 use super::DecodeError;
 use super::json_budget::{BudgetError, bounded_array};
 use super::problems::PayloadProblem;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 use userhub_domain::record::raw::{RawRecord, RecordContent};
 use userhub_domain::{ErrorCode, FieldError, IdentityKind};
 
+/// One cell: its JSON text exactly as sent (or as a CSV cell's text encodes).
+pub type Cell = Box<RawValue>;
+
 /// The cells of a row, or its text and why it is not a row.
-pub type RowCells = Result<Vec<Option<Value>>, (String, String)>;
+pub type RowCells = Result<Vec<Option<Cell>>, (String, String)>;
 
 /// A CSV cell holding exactly this is `null` (it clears the field on update), as in
 /// PostgreSQL's `COPY`; an empty cell leaves the field out.
@@ -26,19 +29,93 @@ const MAX_COLUMN_CHARS: usize = 255;
 /// Most columns a table or CSV may have.
 pub const MAX_COLUMNS: usize = 256;
 
-/// A string cell holding a JSON array or object (JSON-escaped) becomes that value.
-pub fn decode_cell(value: Value) -> Value {
-    if let Value::String(text) = &value {
-        let trimmed = text.trim();
-        let bracketed = (trimmed.starts_with('[') && trimmed.ends_with(']'))
-            || (trimmed.starts_with('{') && trimmed.ends_with('}'));
-        if bracketed {
-            if let Ok(decoded) = serde_json::from_str::<Value>(trimmed) {
-                return decoded;
-            }
+/// A string cell holding a JSON array or object (JSON-escaped) becomes that value, its text
+/// as written.
+pub fn decode_cell(cell: Cell) -> Cell {
+    if !cell.get().starts_with('"') {
+        return cell;
+    }
+    let Ok(text) = serde_json::from_str::<String>(cell.get()) else {
+        return cell;
+    };
+    let trimmed = text.trim();
+    let bracketed = (trimmed.starts_with('[') && trimmed.ends_with(']'))
+        || (trimmed.starts_with('{') && trimmed.ends_with('}'));
+    if bracketed && serde_json::from_str::<&RawValue>(trimmed).is_ok() {
+        if let Ok(decoded) = RawValue::from_string(trimmed.to_owned()) {
+            return decoded;
         }
     }
-    value
+    cell
+}
+
+/// The cell of a CSV text: a JSON string, decoded by [`decode_cell`].
+pub fn text_cell(text: &str) -> Option<Cell> {
+    let json = serde_json::to_string(text).ok()?;
+    RawValue::from_string(json).ok().map(decode_cell)
+}
+
+/// The `null` cell.
+pub fn null_cell() -> Cell {
+    RawValue::NULL.to_owned()
+}
+
+fn is_null(cell: &RawValue) -> bool {
+    cell.get().trim() == "null"
+}
+
+/// A record built from cells, its members in column order.
+#[derive(Debug, Default)]
+pub struct RowObject(Vec<(String, RowValue)>);
+
+/// A member of a [`RowObject`].
+#[derive(Debug)]
+enum RowValue {
+    Cell(Cell),
+    Object(RowObject),
+    Array(Vec<RowObject>),
+}
+
+impl RowObject {
+    fn slot(&mut self, name: &str) -> &mut RowValue {
+        let at = match self.0.iter().position(|(key, _)| key == name) {
+            Some(at) => at,
+            None => {
+                self.0
+                    .push((name.to_owned(), RowValue::Object(RowObject::default())));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    fn insert(&mut self, name: &str, value: RowValue) {
+        match self.0.iter_mut().find(|(key, _)| key == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((name.to_owned(), value)),
+        }
+    }
+}
+
+impl serde::Serialize for RowObject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl serde::Serialize for RowValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RowValue::Cell(cell) => cell.serialize(serializer),
+            RowValue::Object(object) => object.serialize(serializer),
+            RowValue::Array(items) => items.serialize(serializer),
+        }
+    }
 }
 
 /// Checks the header: at least one column, none blank, none twice.
@@ -71,40 +148,36 @@ pub fn check_columns(columns: &[String]) -> Result<(), DecodeError> {
 }
 
 /// The native record of one row: `cells[i]` belongs to `columns[i]`; `None` leaves it out.
-pub fn native_record(columns: &[String], cells: Vec<Option<Value>>) -> Map<String, Value> {
-    let mut record = Map::new();
+pub fn native_record(columns: &[String], cells: Vec<Option<Cell>>) -> RowObject {
+    let mut record = RowObject::default();
     let mut identities = Vec::new();
     for (column, cell) in columns.iter().zip(cells) {
         let Some(cell) = cell else { continue };
         let column = column.trim();
         if column.parse::<IdentityKind>().is_ok() {
-            if !cell.is_null() {
-                identities.push(Value::Object(Map::from_iter([(column.to_owned(), cell)])));
+            if !is_null(&cell) {
+                identities.push(RowObject(vec![(column.to_owned(), RowValue::Cell(cell))]));
             }
             continue;
         }
         match column.split_once('.') {
             Some((parent, child)) if !parent.is_empty() && !child.is_empty() => {
-                let slot = record
-                    .entry(parent.to_owned())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(nested) = slot {
-                    nested.insert(child.to_owned(), cell);
+                let slot = record.slot(parent);
+                if let RowValue::Object(nested) = slot {
+                    nested.insert(child, RowValue::Cell(cell));
                 }
             }
-            _ => {
-                record.insert(column.to_owned(), cell);
-            }
+            _ => record.insert(column, RowValue::Cell(cell)),
         }
     }
     if !identities.is_empty() {
-        record.insert("identities".to_owned(), Value::Array(identities));
+        record.insert("identities", RowValue::Array(identities));
     }
     record
 }
 
 /// A record from an object built out of a row.
-pub fn json_record(index: u32, line: Option<u32>, object: &Map<String, Value>) -> RawRecord {
+pub fn json_record(index: u32, line: Option<u32>, object: &impl serde::Serialize) -> RawRecord {
     let content = serde_json::to_string(object)
         .ok()
         .and_then(|text| RawValue::from_string(text).ok())
@@ -161,7 +234,7 @@ pub fn json_rows(rows: &RawValue, record_limit: usize) -> Result<Vec<&RawValue>,
 /// The cells of one JSON row of `width` cells.
 pub fn row_cells(row: &RawValue, width: usize) -> RowCells {
     let raw = || row.get().to_owned();
-    match bounded_array::<Value>(row.get().as_bytes(), width) {
+    match bounded_array::<Cell>(row.get().as_bytes(), width) {
         Ok(cells) if cells.len() == width => Ok(cells
             .into_iter()
             .map(|cell| Some(decode_cell(cell)))
@@ -212,6 +285,7 @@ pub fn table_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use serde_json::json;
 
     fn json_of(record: &RawRecord) -> Value {
@@ -257,6 +331,25 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("1 cells")
+        );
+    }
+
+    #[test]
+    fn cells_keep_their_json_text() {
+        let columns: Vec<String> = ["uid", "custom_fields.n", "custom_fields.list", "age"]
+            .map(str::to_owned)
+            .to_vec();
+        let rows = RawValue::from_string(
+            r#"[["u1", 1E2, "[2.50E-3, {\"k\": -0.0}]", 3.0e+1]]"#.to_owned(),
+        )
+        .unwrap();
+        let records = table_records(&columns, &rows, 10).unwrap();
+        let RecordContent::Json(text) = &records[0].content else {
+            panic!("a record expected")
+        };
+        assert_eq!(
+            text.get(),
+            r#"{"custom_fields":{"n":1E2,"list":[2.50E-3, {"k": -0.0}]},"age":3.0e+1,"identities":[{"uid":"u1"}]}"#
         );
     }
 }
