@@ -11,6 +11,19 @@ async fn created(response: reqwest::Response) -> u64 {
     body["task_id"].as_u64().unwrap()
 }
 
+/// Creates profiles from a CSV body; the task's id.
+async fn csv_task(app: &TestApp, csv: &'static str) -> u64 {
+    let url = format!("{}?action=create_core_profiles", app.tasks_url());
+    let response = app
+        .authorized(app.client.post(url))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    created(response).await
+}
+
 #[tokio::test]
 async fn columns_and_rows_create_profiles_by_column_name() {
     let app = TestApp::spawn().await;
@@ -62,17 +75,7 @@ async fn columns_and_rows_create_profiles_by_column_name() {
 async fn a_csv_body_and_a_csv_part_give_the_same_profiles() {
     let app = TestApp::spawn().await;
     let csv = "uid,age,tags\r\nc-1,31,\"[\"\"vip\"\"]\"\r\nc-2,,\r\nc-3,not-a-number,\r\n";
-    let response = app
-        .authorized(
-            app.client
-                .post(format!("{}?action=create_core_profiles", app.tasks_url())),
-        )
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    let task = created(response).await;
+    let task = csv_task(&app, csv).await;
     app.wait_completed(task).await;
     let results = app.results(task).await;
     assert_eq!(results.len(), 2, "{:?}", app.errors(task).await);
@@ -158,17 +161,7 @@ async fn numbers_in_tables_and_csv_keep_the_notation_they_were_sent_in() {
     let task = created(response).await;
     assert_eq!(app.wait_completed(task).await["succeeded"], 1);
     let csv = "uid,custom_fields.list\nx-2,\"[1E+2, -0.0]\"\n";
-    let response = app
-        .authorized(
-            app.client
-                .post(format!("{}?action=create_core_profiles", app.tasks_url())),
-        )
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    let task = created(response).await;
+    let task = csv_task(&app, csv).await;
     assert_eq!(app.wait_completed(task).await["succeeded"], 1);
     let stored = app
         .query_json("SELECT custom_fields::text AS text FROM core_profiles ORDER BY id")
