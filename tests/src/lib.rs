@@ -233,6 +233,22 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Reverts `task`: the revert task's id once it has completed.
+    pub async fn revert_completed(&self, task: u64) -> u64 {
+        let url = format!("{}/revert", self.task_url(task));
+        let answer: Value = self
+            .authorized(self.client.post(url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let revert = answer["task_id"].as_u64().expect("a revert task");
+        self.wait_completed(revert).await;
+        revert
+    }
+
     /// POST as `application/json` `{"action", "payload"}`.
     pub async fn post_json(&self, action: &str, payload: &Value) -> reqwest::Response {
         let body = serde_json::json!({"action": action, "payload": payload});

@@ -2,7 +2,7 @@
 //! normalised form under which they are unique.
 
 use crate::limits::{MAX_IDENTITY_VALUE_CHARS, MAX_UID_CHARS};
-use serde_json::{Map, Value};
+use crate::values::MetadataValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -126,7 +126,7 @@ pub struct Identity {
     kind: IdentityKind,
     value: String,
     normalized: String,
-    metadata: BTreeMap<String, String>,
+    metadata: BTreeMap<String, MetadataValue>,
     /// Position in the record's `identities` array, for error paths.
     position: usize,
 }
@@ -137,7 +137,7 @@ impl Identity {
     pub fn new(
         kind: IdentityKind,
         value: String,
-        metadata: BTreeMap<String, String>,
+        metadata: BTreeMap<String, MetadataValue>,
         position: usize,
     ) -> Identity {
         Identity {
@@ -153,7 +153,7 @@ impl Identity {
     pub fn stored(
         kind: IdentityKind,
         value: String,
-        metadata: BTreeMap<String, String>,
+        metadata: BTreeMap<String, MetadataValue>,
     ) -> Identity {
         Identity::new(kind, value, metadata, 0)
     }
@@ -182,21 +182,8 @@ impl Identity {
         &self.normalized
     }
 
-    pub fn metadata(&self) -> &BTreeMap<String, String> {
+    pub fn metadata(&self) -> &BTreeMap<String, MetadataValue> {
         &self.metadata
-    }
-
-    /// The identity as the API shows it: `{"email": "...", <metadata>...}`.
-    pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        for (key, value) in &self.metadata {
-            object.insert(key.clone(), Value::String(value.clone()));
-        }
-        object.insert(
-            self.kind.as_str().to_owned(),
-            Value::String(self.value.clone()),
-        );
-        Value::Object(object)
     }
 }
 
@@ -272,11 +259,12 @@ mod tests {
     #[test]
     fn identities_show_their_metadata_beside_their_value() {
         let mut metadata = BTreeMap::new();
-        metadata.insert("source".to_owned(), "crm".to_owned());
+        metadata.insert("source".to_owned(), MetadataValue::text("crm"));
+        metadata.insert("rank".to_owned(), MetadataValue::number("3").unwrap());
         let identity = Identity::new(IdentityKind::Email, "Ada@x.io".into(), metadata, 0);
         assert_eq!(
             serde_json::to_string(&identity).unwrap(),
-            r#"{"source":"crm","email":"Ada@x.io"}"#
+            r#"{"rank":3,"source":"crm","email":"Ada@x.io"}"#
         );
         assert_eq!(identity.normalized(), "ada@x.io");
     }

@@ -7,6 +7,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{Json, Type};
 use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
+use userhub_domain::values::MetadataValue;
 use userhub_domain::{Identity, IdentityKind};
 
 const OF_PROFILES: &str = include_str!("../queries/identities/of_profiles.sql");
@@ -29,7 +30,7 @@ struct Columns<'a> {
     kinds: Vec<&'a str>,
     normalized: Vec<&'a str>,
     values: Vec<&'a str>,
-    metadata: Vec<Option<Json<&'a BTreeMap<String, String>>>>,
+    metadata: Vec<Option<Json<&'a BTreeMap<String, MetadataValue>>>>,
     owners: Vec<CoreProfileId>,
 }
 
@@ -76,7 +77,7 @@ pub async fn identities_of(
         .filter_map(|row| {
             let kind: IdentityKind = row.get::<_, &str>("kind").parse().ok()?;
             let metadata = row
-                .get::<_, Option<Json<BTreeMap<String, String>>>>("metadata")
+                .get::<_, Option<Json<BTreeMap<String, MetadataValue>>>>("metadata")
                 .map(|Json(metadata)| metadata)
                 .unwrap_or_default();
             let identity = Identity::stored(kind, row.get("value"), metadata);
@@ -157,7 +158,7 @@ async fn copy_in(
             Type::TEXT,
             Type::TEXT,
             Type::TEXT,
-            Type::JSONB,
+            Type::JSON,
             Type::INT8,
         ],
     );

@@ -117,6 +117,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "chunk_bodies",
         include_str!("../migrations/0024_chunk_bodies.sql"),
     ),
+    (
+        25,
+        "exact_identity_metadata",
+        include_str!("../migrations/0025_exact_identity_metadata.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

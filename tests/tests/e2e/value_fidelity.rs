@@ -129,6 +129,39 @@ async fn exported_values_are_the_values_imported() {
 }
 
 #[tokio::test]
+async fn identity_metadata_keeps_its_types_and_notation_through_create_update_and_revert() {
+    let app = TestApp::spawn().await;
+    let line =
+        r#"{"identities":[{"uid":"meta-1","rank":1E2,"vip":true,"source":"crm","score":-0.50}]}"#;
+    let task = app
+        .create_task_from_lines("create_core_profiles", &[line.to_owned()])
+        .await;
+    app.wait_completed(task).await;
+    let id = app.results(task).await[0]["core-profile-id"].clone();
+    export(&app, std::slice::from_ref(&id)).await;
+    let text = app.results_ndjson(last_task(&app).await).await;
+    assert!(
+        text.contains(r#"{"rank":1E2,"score":-0.50,"source":"crm","vip":true,"uid":"meta-1"}"#),
+        "numbers and booleans stay what they were: {text}"
+    );
+    // Re-adding the identity with other metadata replaces it; the revert restores the first.
+    let update =
+        format!(r#"{{"core-profile-id":{id},"identities":[{{"uid":"meta-1","rank":7.0}}]}}"#);
+    let task = app
+        .create_task_from_lines("update_core_profiles", &[update])
+        .await;
+    assert_eq!(app.wait_completed(task).await["failed"], 0);
+    export(&app, std::slice::from_ref(&id)).await;
+    let text = app.results_ndjson(last_task(&app).await).await;
+    assert!(text.contains(r#"{"rank":7.0,"uid":"meta-1"}"#), "{text}");
+    app.revert_completed(task).await;
+    export(&app, std::slice::from_ref(&id)).await;
+    let text = app.results_ndjson(last_task(&app).await).await;
+    assert!(text.contains(r#""rank":1E2,"score":-0.50"#), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn values_that_cannot_be_kept_exactly_are_refused_with_a_clear_reason() {
     let app = TestApp::spawn().await;
     let lines = [

@@ -8,7 +8,9 @@ use super::sink::{ErrorSink, child, element, shown_key};
 use crate::identity::{Identity, IdentityKind};
 use crate::limits::{MAX_IDENTITIES, MAX_IDENTITY_METADATA, MAX_METADATA_CHARS};
 use crate::record_error::ErrorCode;
+use crate::values::MetadataValue;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -184,21 +186,33 @@ fn identity_value(
     Some(text)
 }
 
-/// A metadata value: a string, or a number or boolean kept as its text.
-fn metadata_value(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<String> {
-    let text = match scalar {
-        Scalar::Text(text) => text.into_owned(),
-        Scalar::Number(text) => text.into_owned(),
-        Scalar::Bool(flag) => flag.to_string(),
+/// A metadata value: a string, a number (its text as sent, read from the raw value because
+/// `serde_json` hands numbers over re-spelled) or a boolean.
+fn metadata_value(raw: &RawValue, path: &str, sink: &mut ErrorSink) -> Option<MetadataValue> {
+    const EXPECTED: &str = "a string, a number or a boolean";
+    let text = raw.get();
+    let value = match text.as_bytes().first() {
+        Some(b'"') => {
+            let string = serde_json::from_str::<String>(text).ok()?;
+            if !reject_nul(&string, path, sink) {
+                return None;
+            }
+            MetadataValue::Text(string)
+        }
+        Some(b't') => MetadataValue::Bool(true),
+        Some(b'f') => MetadataValue::Bool(false),
+        Some(b'-' | b'0'..=b'9') => MetadataValue::number(text)?,
         other => {
-            sink.wrong_type(path, "a string", other.type_name());
+            let found = match other {
+                Some(b'[') => "an array",
+                Some(b'{') => "an object",
+                _ => "null",
+            };
+            sink.wrong_type(path, EXPECTED, found);
             return None;
         }
     };
-    if !reject_nul(&text, path, sink) {
-        return None;
-    }
-    if text.chars().count() > MAX_METADATA_CHARS {
+    if value.chars() > MAX_METADATA_CHARS {
         sink.report(
             path,
             ErrorCode::ExceededValueLengthLimit,
@@ -206,7 +220,7 @@ fn metadata_value(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Optio
         );
         return None;
     }
-    Some(text)
+    Some(value)
 }
 
 impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
@@ -221,7 +235,7 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Identity>, A::Error> {
         let mut kinds: Vec<(String, Option<(IdentityKind, String)>)> = Vec::new();
-        let mut metadata: BTreeMap<String, String> = BTreeMap::new();
+        let mut metadata: BTreeMap<String, MetadataValue> = BTreeMap::new();
         let mut ok = true;
         let mut metadata_count = 0usize;
         let mut first = true;
@@ -268,8 +282,8 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
                 ok = false;
                 continue;
             }
-            let sink = &mut *self.sink;
-            match map.next_value_seed(WithScalar(|scalar| metadata_value(scalar, &path, sink)))? {
+            let raw = map.next_value::<&'de RawValue>()?;
+            match metadata_value(raw, &path, self.sink) {
                 Some(value) => {
                     metadata.insert(key.into_owned(), value);
                 }
@@ -356,7 +370,15 @@ mod tests {
         };
         assert_eq!(identities[0].value(), "Ada@Example.COM");
         assert_eq!(identities[0].normalized(), "ada@example.com");
-        assert_eq!(identities[0].metadata()["rank"], "3");
+        assert_eq!(
+            identities[0].metadata()["rank"],
+            MetadataValue::number("3").unwrap(),
+            "a number stays a number"
+        );
+        assert_eq!(
+            identities[0].metadata()["source"],
+            MetadataValue::text("crm")
+        );
         assert_eq!(identities[1].normalized(), "+15550109988");
         assert_eq!(identities[1].path(), "identities[1].phone_number");
     }

@@ -3,8 +3,10 @@
 
 pub mod custom;
 pub mod decimal;
+pub mod metadata;
 pub mod number;
 pub mod structured;
 
 pub use custom::{CustomFields, CustomValue};
 pub use decimal::Decimal;
+pub use metadata::MetadataValue;
