@@ -176,3 +176,19 @@ async fn numbers_in_tables_and_csv_keep_the_notation_they_were_sent_in() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_quoted_empty_csv_cell_sets_the_empty_string() {
+    let app = TestApp::spawn().await;
+    let csv = "uid,custom_fields.note,custom_fields.other\ne-1,\"\",\n";
+    let task = csv_task(&app, csv).await;
+    assert_eq!(app.wait_completed(task).await["succeeded"], 1);
+    let stored = app
+        .query_json("SELECT custom_fields::text AS text FROM core_profiles")
+        .await;
+    assert_eq!(
+        stored[0]["text"], r#"{"note":""}"#,
+        "the empty cell left its field out"
+    );
+    app.stop().await;
+}

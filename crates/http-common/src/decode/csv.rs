@@ -4,6 +4,7 @@
 //! crate, because the `csv` crate reads from a blocking `Read`.
 
 use super::DecodeError;
+use super::csv_quotes::QuoteTracker;
 use super::problems::PayloadProblem;
 use super::tabular::{
     CSV_NULL, Cell, broken_record, check_columns, json_record, native_record, null_cell, text_cell,
@@ -31,6 +32,8 @@ pub struct CsvCollector {
     raw: Vec<u8>,
     /// The current row outgrew `max_row_bytes` or [`MAX_CELLS`]; its cells are dropped.
     oversized: bool,
+    /// Which of the current row's cells were quoted.
+    quotes: QuoteTracker,
     /// The line of the next byte, and of the current row's first byte.
     line: u32,
     row_line: Option<u32>,
@@ -52,6 +55,7 @@ impl CsvCollector {
             ends_used: 0,
             raw: Vec::new(),
             oversized: false,
+            quotes: QuoteTracker::new(MAX_CELLS),
             line: 1,
             row_line: None,
             start: Some(Vec::new()),
@@ -98,6 +102,7 @@ impl CsvCollector {
         let (result, read) = self.parse(input);
         let consumed = &input[..read];
         self.count_lines(consumed);
+        self.quotes.feed(consumed);
         let room = (MAX_ECHOED_INPUT_BYTES + 2).saturating_sub(self.raw.len());
         self.raw
             .extend_from_slice(&consumed[..consumed.len().min(room)]);
@@ -188,21 +193,22 @@ impl CsvCollector {
                         limit: self.record_limit,
                     });
                 }
-                Some(row_record(
+                let row = Row {
                     index,
                     line,
                     raw,
-                    columns,
-                    &cells,
+                    cells: &cells,
+                    quotes: &self.quotes,
                     oversized,
-                    self.max_row_bytes,
-                ))
+                };
+                Some(row_record(row, columns, self.max_row_bytes))
             }
         };
         self.records.extend(record);
         self.cells_used = 0;
         self.ends_used = 0;
         self.raw.clear();
+        self.quotes.reset();
         Ok(())
     }
 
@@ -231,16 +237,27 @@ impl CsvCollector {
     }
 }
 
-/// The record of one data row, or the row's error.
-fn row_record(
+/// One data row as read.
+struct Row<'r> {
     index: u32,
     line: Option<u32>,
     raw: String,
-    columns: &[String],
-    cells: &[&[u8]],
+    cells: &'r [&'r [u8]],
+    quotes: &'r QuoteTracker,
     oversized: bool,
-    max_row_bytes: usize,
-) -> RawRecord {
+}
+
+/// The record of one data row, or the row's error. An empty cell leaves its field out, a quoted
+/// empty cell (`""`) is the empty string, `\N` is `null`.
+fn row_record(row: Row<'_>, columns: &[String], max_row_bytes: usize) -> RawRecord {
+    let Row {
+        index,
+        line,
+        raw,
+        cells,
+        quotes,
+        oversized,
+    } = row;
     if oversized {
         let message = format!("the row is longer than {max_row_bytes} bytes or {MAX_CELLS} cells");
         return broken_record(index, line, raw, message);
@@ -255,9 +272,11 @@ fn row_record(
     }
     let values: Option<Vec<Option<Cell>>> = cells
         .iter()
-        .map(|cell| {
+        .enumerate()
+        .map(|(at, cell)| {
             let text = std::str::from_utf8(cell).ok()?;
             match text {
+                "" if quotes.quoted(at) => text_cell("").map(Some),
                 "" => Some(None),
                 CSV_NULL => Some(Some(null_cell())),
                 text => text_cell(text).map(Some),
@@ -292,6 +311,19 @@ mod tests {
         match &record.content {
             RecordContent::Json(raw) => serde_json::from_str(raw.get()).unwrap(),
             RecordContent::Broken { error, .. } => json!({"broken": error.message}),
+        }
+    }
+
+    #[test]
+    fn a_quoted_empty_cell_is_the_empty_string_and_an_empty_one_is_left_out() {
+        let text = b"uid,last_city,user_persona,names.first_name\r\nq-1,\"\",,\\N\r\n";
+        for size in [1, 3, 5, text.len()] {
+            let records = in_pieces(text, size).unwrap();
+            assert_eq!(
+                json_of(&records[0]),
+                json!({"identities": [{"uid": "q-1"}], "last_city": "", "names": {"first_name": null}}),
+                "pieces of {size}"
+            );
         }
     }
 

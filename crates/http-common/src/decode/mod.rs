@@ -6,6 +6,7 @@
 
 mod body;
 mod csv;
+mod csv_quotes;
 mod json_budget;
 mod payload;
 mod problems;

@@ -2,8 +2,8 @@
 //! records by column name. A column named after an identity kind (`uid`, `email`, ...) adds that
 //! identity; `names.first_name` or `custom_fields.tier` sets a nested field; any other column
 //! sets the field of its name. A string cell holding a JSON array or object decodes to it. An
-//! empty CSV cell leaves its field out; a JSON `null` cell, or a CSV cell `\N`, is `null` (it
-//! clears on update). Cells stay JSON text ([`Cell`]) from the request to the record, so that a
+//! empty CSV cell leaves its field out, a quoted empty one (`""`) is the empty string; a JSON
+//! `null` cell, or a CSV cell `\N`, is `null` (it clears on update). Cells stay JSON text ([`Cell`]) from the request to the record, so that a
 //! number keeps the notation it was sent in (`serde_json::Value` would write `1E2` as `1e+2`).
 
 use super::DecodeError;
