@@ -81,7 +81,7 @@ fn all_failed(uri: &Uri) -> Result<bool, ApiError> {
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND` (also for other domains' tasks)", body = ErrorBody),
-        (status = 409, description = "`TASK_NOT_COMPLETED`, or `NOTHING_TO_RETRY`: no failed record qualifies", body = ErrorBody),
+        (status = 409, description = "`TASK_NOT_COMPLETED`, `NOTHING_TO_RETRY` (no failed record qualifies), or `CHILD_TASK_IN_PROGRESS` (an identical retry has been accepting the child for over 30 s; ask again)", body = ErrorBody),
         (status = 410, description = "`RESULTS_EXPIRED`: the task's outcomes were deleted after the retention period", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
         (status = 503, description = "The database or the broker is unavailable", body = ErrorBody),

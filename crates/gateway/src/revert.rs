@@ -45,7 +45,7 @@ pub struct RevertCreated {
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key", body = ErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND` (also for other domains' tasks)", body = ErrorBody),
-        (status = 409, description = "`TASK_NOT_COMPLETED`, `NOT_REVERTIBLE` (an export, a dry run or a revert), `ALREADY_REVERTED` (naming the revert task) or `NOTHING_TO_REVERT`", body = ErrorBody),
+        (status = 409, description = "`TASK_NOT_COMPLETED`, `NOT_REVERTIBLE` (an export, a dry run or a revert), `ALREADY_REVERTED` (naming the revert task), `NOTHING_TO_REVERT`, or `CHILD_TASK_IN_PROGRESS` (another revert has been accepting for over 30 s)", body = ErrorBody),
         (status = 410, description = "`REVERT_EXPIRED`: the task's before-images were deleted after the retention period (`retention.revert_days`, 7 by default)", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`", body = ErrorBody),
         (status = 503, description = "The database or the broker is unavailable", body = ErrorBody),
