@@ -422,6 +422,21 @@ async fn cancel_stops_a_queued_task_and_refuses_a_completed_one() {
     app.stop().await;
 }
 
+/// `userhub import` of `dry.jsonl` as creates, as a dry run or for real.
+async fn import_dry_jsonl(
+    app: &TestApp,
+    work: &std::path::Path,
+    dry_run: bool,
+) -> std::process::Output {
+    let mut command = userhub(app, work);
+    command.args(["import", "--action", "create_core_profiles"]);
+    if dry_run {
+        command.arg("--dry-run");
+    }
+    command.arg("dry.jsonl");
+    run(command).await
+}
+
 #[tokio::test]
 async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
     let app = TestApp::spawn().await;
@@ -434,15 +449,7 @@ async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
     .map(|line| format!("{line}\n"))
     .collect::<String>();
     std::fs::write(work.join("dry.jsonl"), lines).unwrap();
-    let mut command = userhub(&app, &work);
-    command.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--dry-run",
-        "dry.jsonl",
-    ]);
-    let output = run(command).await;
+    let output = import_dry_jsonl(&app, &work, true).await;
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     let results = read_ndjson(&work.join("dry.jsonl.userhub/results.ndjson"));
     assert_eq!(results.len(), 1, "{results:?}");
@@ -455,21 +462,11 @@ async fn a_dry_run_import_writes_nothing_and_reports_what_would_happen() {
     assert_eq!(options[0]["options"], json!({"dry_run": true}));
 
     // The real run of the same file really runs...
-    let mut command = userhub(&app, &work);
-    command.args(["import", "--action", "create_core_profiles", "dry.jsonl"]);
-    let output = run(command).await;
+    let output = import_dry_jsonl(&app, &work, false).await;
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     assert_eq!(profile_count(&app).await, 1, "the real run wrote");
     // ...and a dry run after it judges the data as it is now: uid dry-1 exists.
-    let mut command = userhub(&app, &work);
-    command.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--dry-run",
-        "dry.jsonl",
-    ]);
-    let output = run(command).await;
+    let output = import_dry_jsonl(&app, &work, true).await;
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     let results = read_ndjson(&work.join("dry.jsonl.userhub/results.ndjson"));
     assert!(results.is_empty(), "no longer would_create: {results:?}");

@@ -35,24 +35,29 @@ pub fn decode_cell(cell: Cell) -> Cell {
     if !cell.get().starts_with('"') {
         return cell;
     }
-    let Ok(text) = serde_json::from_str::<String>(cell.get()) else {
-        return cell;
-    };
+    match serde_json::from_str::<String>(cell.get()) {
+        Ok(text) => bracketed_json(&text).unwrap_or(cell),
+        Err(_) => cell,
+    }
+}
+
+/// `text` as a JSON array or object when it is one (blanks around it aside).
+fn bracketed_json(text: &str) -> Option<Cell> {
     let trimmed = text.trim();
     let bracketed = (trimmed.starts_with('[') && trimmed.ends_with(']'))
         || (trimmed.starts_with('{') && trimmed.ends_with('}'));
-    if bracketed && serde_json::from_str::<&RawValue>(trimmed).is_ok() {
-        if let Ok(decoded) = RawValue::from_string(trimmed.to_owned()) {
-            return decoded;
-        }
+    if !bracketed || serde_json::from_str::<&RawValue>(trimmed).is_err() {
+        return None;
     }
-    cell
+    RawValue::from_string(trimmed.to_owned()).ok()
 }
 
-/// The cell of a CSV text: a JSON string, decoded by [`decode_cell`].
+/// The cell of a CSV text: the array or object it holds, else a JSON string.
 pub fn text_cell(text: &str) -> Option<Cell> {
-    let json = serde_json::to_string(text).ok()?;
-    RawValue::from_string(json).ok().map(decode_cell)
+    bracketed_json(text).or_else(|| {
+        let json = serde_json::to_string(text).ok()?;
+        RawValue::from_string(json).ok()
+    })
 }
 
 /// The `null` cell.
