@@ -5,6 +5,7 @@
 //! per chunk and routing key, [`batch_body`]), else one message per event.
 
 use crate::TaskId;
+use crate::values::Version;
 use serde::{Deserialize, Serialize};
 
 /// The `schema` value of every profile event.
@@ -91,6 +92,9 @@ pub struct ProfileEvent {
     /// For an app profile's event: its app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// EXT: the profile's external version after the change, once one was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<i64>,
     pub task_id: TaskId,
@@ -135,6 +139,8 @@ pub struct EventChange {
     pub changed_fields: String,
     /// For an app profile's change: its pid and app.
     pub app: Option<(String, String)>,
+    /// The profile's external version after the change, if it has one.
+    pub version: Option<Version>,
 }
 
 impl ChunkEvents {
@@ -157,6 +163,7 @@ impl ChunkEvents {
                     .collect(),
                 pid: change.app.as_ref().map(|(pid, _)| pid.clone()),
                 app_id: change.app.as_ref().map(|(_, app_id)| app_id.clone()),
+                version: change.version,
                 workflow_id: self.workflow_id,
                 task_id: self.task_id,
                 occurred_at: self.occurred_at,
@@ -179,6 +186,7 @@ mod tests {
             changed_fields: vec!["identities".into()],
             pid: None,
             app_id: None,
+            version: Version::new(n),
             workflow_id: Some(3),
             task_id: TaskId::from_parts(9, 1),
             occurred_at: 1,
@@ -211,12 +219,14 @@ mod tests {
                     action: ProfileChange::Updated,
                     changed_fields: "names,tags".into(),
                     app: None,
+                    version: Version::new(12),
                 },
                 EventChange {
                     core_profile_id: crate::CoreProfileId::new(8).unwrap(),
                     action: ProfileChange::Created,
                     changed_fields: String::new(),
                     app: Some(("demo_profile_a".into(), "game".into())),
+                    version: None,
                 },
             ],
         };
@@ -228,6 +238,8 @@ mod tests {
         assert!(events[1].changed_fields.is_empty());
         assert_eq!(events[1].routing_key(), "demo.app.created");
         assert_eq!(events[1].pid.as_deref(), Some("demo_profile_a"));
+        assert_eq!(events[0].version, Version::new(12));
+        assert_eq!(events[1].version, None);
         assert!(events.iter().all(|event| event.workflow_id == Some(77)
             && event.occurred_at == 12
             && event.task_id == task));
@@ -244,6 +256,7 @@ mod tests {
             changed_fields: vec!["names".into()],
             pid: None,
             app_id: None,
+            version: Version::new(4),
             workflow_id: None,
             task_id: TaskId::from_parts(1, 1),
             occurred_at: 5,
@@ -252,6 +265,7 @@ mod tests {
         assert_eq!(value["core-profile-id"], 1_000_000_001);
         assert_eq!(value["action"], "updated");
         assert!(value.get("workflow_id").is_none());
+        assert_eq!(value["version"], 4);
         assert_eq!(event.routing_key(), "demo.updated");
         let back: ProfileEvent = serde_json::from_value(value).unwrap();
         assert_eq!(back, event);

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     Conflict,
     /// EXT: a revert ran after the reverted task's before-images were deleted.
     RevertExpired,
+    /// EXT: the record's `version` is not greater than the profile's stored version.
+    StaleVersion,
 }
 
 impl ErrorCode {

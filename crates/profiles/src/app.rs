@@ -11,6 +11,7 @@ use userhub_domain::DomainId;
 use userhub_domain::ids::new_app_profile_pid;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfilePatch, AppProfileState, NewAppProfile};
+use userhub_domain::values::Version;
 use userhub_domain::{ErrorCode, FieldError};
 use userhub_store::app_profiles::{
     NewAppProfileRow, existing_pids, insert_new, lock_and_load, owners_of, update_changed,
@@ -41,6 +42,8 @@ pub struct AppChange {
     pub app_id: String,
     pub created: bool,
     pub changed: FieldSet<AppField>,
+    /// Its external version after the chunk, if it has one.
+    pub version: Option<Version>,
 }
 
 /// Every record's outcome in input order, and every app profile that changed.
@@ -169,7 +172,7 @@ pub async fn create(
         .collect();
     let winners = existing_pids(client, domain_id, &raced).await?;
     let mut changes = Vec::new();
-    for (at, pid, _, changed) in &states {
+    for (at, pid, state, changed) in &states {
         let r = &records[*at];
         let core = r.record.core_profile_id;
         if inserted.contains(pid) {
@@ -179,6 +182,7 @@ pub async fn create(
                 app_id: r.record.app_id.clone(),
                 created: true,
                 changed: *changed,
+                version: state.version,
             });
         } else {
             let winner = winners.get(&(core, r.record.app_id.clone()));
@@ -263,13 +267,14 @@ pub async fn update(
     let changes = order
         .iter()
         .filter_map(|pid| {
-            let (core, app, _, changed) = loaded.remove(pid)?;
+            let (core, app, state, changed) = loaded.remove(pid)?;
             Some(AppChange {
                 pid: pid.clone(),
                 core_profile_id: core,
                 app_id: app,
                 created: false,
                 changed,
+                version: state.version,
             })
         })
         .collect();

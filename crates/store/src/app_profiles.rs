@@ -10,7 +10,7 @@ use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::{AppField, AppProfileState};
-use userhub_domain::values::{CustomFields, Decimal};
+use userhub_domain::values::{CustomFields, Decimal, Version};
 
 const INSERT: &str = include_str!("../queries/app_profiles/insert.sql");
 const UPDATE_CHANGED: &str = include_str!("../queries/app_profiles/update_changed.sql");
@@ -53,6 +53,7 @@ struct Columns<'a> {
     language: Vec<Option<&'a str>>,
     rating: Vec<Option<&'a str>>,
     ltv: Vec<Option<&'a str>>,
+    version: Vec<Option<i64>>,
 }
 
 impl<'a> Columns<'a> {
@@ -75,6 +76,7 @@ impl<'a> Columns<'a> {
             .push(state.app_rating.as_ref().map(Decimal::as_str));
         self.ltv
             .push(state.lifetime_value.as_ref().map(Decimal::as_str));
+        self.version.push(state.version.map(Version::get));
     }
 }
 
@@ -100,6 +102,7 @@ pub(crate) fn state_of(row: &Row) -> AppProfileState {
         lifetime_value: row
             .get::<_, Option<String>>("lifetime_value")
             .map(Decimal::from_stored),
+        version: crate::core_profiles::version_of(row),
     }
 }
 
@@ -140,6 +143,7 @@ pub async fn insert_new(
                 &c.language,
                 &c.rating,
                 &c.ltv,
+                &c.version,
             ],
         )
         .await?;
@@ -227,6 +231,7 @@ pub async fn update_changed(
                 &c.language,
                 &c.rating,
                 &c.ltv,
+                &c.version,
             ],
         )
         .await?;

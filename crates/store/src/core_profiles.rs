@@ -12,7 +12,7 @@ use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
 use userhub_domain::profile::core::{CoreField, CoreProfileState};
 use userhub_domain::profile::{FieldSet, Names};
-use userhub_domain::values::{CustomFields, Decimal};
+use userhub_domain::values::{CustomFields, Decimal, Version};
 
 const COPY_IN: &str = include_str!("../queries/core_profiles/copy_in.sql");
 const UPDATE_CHANGED: &str = include_str!("../queries/core_profiles/update_changed.sql");
@@ -20,7 +20,7 @@ const LOCK_AND_LOAD: &str = include_str!("../queries/core_profiles/lock_and_load
 const BY_CUSTOM_FIELD: &str = include_str!("../queries/core_profiles/by_custom_field.sql");
 
 /// The column types of `copy_in.sql`, in its order.
-const COPY_TYPES: [Type; 16] = [
+const COPY_TYPES: [Type; 17] = [
     Type::INT8,
     Type::INT8,
     Type::JSONB,
@@ -36,6 +36,7 @@ const COPY_TYPES: [Type; 16] = [
     Type::TEXT,
     Type::BOOL,
     Type::TEXT,
+    Type::INT8,
     Type::INT8,
 ];
 
@@ -65,6 +66,7 @@ struct Columns<'a> {
     accepted_t_and_c: Vec<Option<bool>>,
     preferred_language: Vec<Option<&'a str>>,
     last_active_date: Vec<Option<i64>>,
+    version: Vec<Option<i64>>,
 }
 
 impl<'a> Columns<'a> {
@@ -91,6 +93,7 @@ impl<'a> Columns<'a> {
         self.preferred_language
             .push(state.preferred_language.as_deref());
         self.last_active_date.push(state.last_active_date);
+        self.version.push(state.version.map(Version::get));
     }
 }
 
@@ -121,7 +124,13 @@ pub(crate) fn state_of(row: &Row) -> CoreProfileState {
         accepted_t_and_c: row.get("accepted_t_and_c"),
         preferred_language: row.get("preferred_language"),
         last_active_date: row.get("last_active_date"),
+        version: version_of(row),
     }
+}
+
+/// Reads a profile's `version` column (a stored value is never negative).
+pub(crate) fn version_of(row: &Row) -> Option<Version> {
+    row.get::<_, Option<i64>>("version").and_then(Version::new)
 }
 
 /// Where new profile ids come from.
@@ -208,6 +217,7 @@ pub async fn insert_profiles(
             .as_ref()
             .map(|value| NumericText(value.as_str()));
         let age = state.age.map(|age| age as i16);
+        let version = state.version.map(Version::get);
         writer
             .as_mut()
             .write(&[
@@ -227,6 +237,7 @@ pub async fn insert_profiles(
                 &state.accepted_t_and_c,
                 &state.preferred_language,
                 &state.last_active_date,
+                &version,
             ])
             .await?;
     }
@@ -272,6 +283,7 @@ pub async fn update_changed(
                 &c.accepted_t_and_c,
                 &c.preferred_language,
                 &c.last_active_date,
+                &c.version,
             ],
         )
         .await?;

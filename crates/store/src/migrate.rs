@@ -122,6 +122,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "exact_identity_metadata",
         include_str!("../migrations/0025_exact_identity_metadata.sql"),
     ),
+    (
+        26,
+        "record_versions",
+        include_str!("../migrations/0026_record_versions.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -6,6 +6,7 @@ use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use userhub_domain::events::{ChunkEvents, EventChange, ProfileChange};
+use userhub_domain::values::Version;
 use userhub_domain::{CoreProfileId, DomainId, TaskId};
 
 /// One event waiting to be published.
@@ -59,6 +60,14 @@ pub async fn insert_events(
         .iter()
         .map(|c| c.app.as_ref().map(|(_, app_id)| app_id.as_str()))
         .collect();
+    // Versions only when some profile of the chunk has one (most chunks carry none).
+    let versions: Option<Vec<Option<i64>>> =
+        changes.iter().any(|c| c.version.is_some()).then(|| {
+            changes
+                .iter()
+                .map(|c| c.version.map(Version::get))
+                .collect()
+        });
     let statement = client
         .prepare_cached(include_str!("../queries/profile_events/insert.sql"))
         .await?;
@@ -78,6 +87,7 @@ pub async fn insert_events(
                 &field_list_of,
                 &pids,
                 &app_ids,
+                &versions,
             ],
         )
         .await?;
@@ -173,6 +183,7 @@ fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
     let field_list_of: Vec<i16> = row.get("field_list_of");
     let pids: Vec<Option<String>> = row.get("pids");
     let app_ids: Vec<Option<String>> = row.get("app_ids");
+    let versions: Option<Vec<Option<i64>>> = row.get("versions");
     let consistent = [
         created.len(),
         field_list_of.len(),
@@ -180,7 +191,10 @@ fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
         app_ids.len(),
     ]
     .iter()
-    .all(|len| *len == profile_ids.len());
+    .all(|len| *len == profile_ids.len())
+        && versions
+            .as_ref()
+            .is_none_or(|versions| versions.len() == profile_ids.len());
     let corrupt = || StoreError::Corrupt("an outbox row's event arrays disagree".into());
     if !consistent {
         return Err(corrupt());
@@ -197,6 +211,10 @@ fn chunk_of(row: &Row) -> Result<ChunkEvents, StoreError> {
                 },
                 changed_fields: field_lists.get(list).ok_or_else(corrupt)?.clone(),
                 app: pids[n].clone().zip(app_ids[n].clone()),
+                version: versions
+                    .as_ref()
+                    .and_then(|versions| versions[n])
+                    .and_then(Version::new),
             })
         })
         .collect::<Result<_, StoreError>>()?;

@@ -5,11 +5,12 @@
 
 use crate::error::StoreError;
 use deadpool_postgres::GenericClient;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use userhub_domain::CoreProfileId;
 use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::app::AppField;
 use userhub_domain::profile::core::CoreField;
+use userhub_domain::values::Version;
 use userhub_domain::{DomainId, TaskId};
 
 /// Captures the before-images of what this transaction changes for `task_id`.
@@ -118,6 +119,8 @@ pub struct AppReverted {
     pub app_id: String,
     /// `None`: the reverted task had created it, and it was deleted.
     pub restored: Option<FieldSet<AppField>>,
+    /// The external version it has back (none once deleted).
+    pub version: Option<Version>,
 }
 
 /// What reverting one profile did.
@@ -130,6 +133,8 @@ pub enum RevertResult {
     Restored {
         fields: FieldSet<CoreField>,
         apps: Vec<AppReverted>,
+        /// Its external version now.
+        version: Option<Version>,
     },
     /// Another task changed the profile after the reverted one: nothing was done.
     ChangedLater { task_id: TaskId },
@@ -165,11 +170,11 @@ pub async fn revert_profiles(
     let lock = client
         .prepare_cached(include_str!("../queries/reverts/lock.sql"))
         .await?;
-    let present: HashSet<CoreProfileId> = client
+    let present: HashMap<CoreProfileId, Option<Version>> = client
         .query(&lock, &[&domain, &ids])
         .await?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| (row.get(0), crate::core_profiles::version_of(row)))
         .collect();
     let later = client
         .prepare_cached(include_str!("../queries/reverts/later_changes.sql"))
@@ -184,7 +189,7 @@ pub async fn revert_profiles(
         })
         .collect();
     let free = |t: &&Touched| {
-        present.contains(&t.core_profile_id) && !later.contains_key(&t.core_profile_id)
+        present.contains_key(&t.core_profile_id) && !later.contains_key(&t.core_profile_id)
     };
     let deleting: Vec<CoreProfileId> = targets
         .iter()
@@ -215,15 +220,19 @@ pub async fn revert_profiles(
             let id = target.core_profile_id;
             if let Some(task_id) = later.get(&id) {
                 RevertResult::ChangedLater { task_id: *task_id }
-            } else if !present.contains(&id) {
+            } else if !present.contains_key(&id) {
                 RevertResult::Missing
             } else if target.created {
                 RevertResult::Deleted {
                     apps: deleted_apps.remove(&id).unwrap_or_default(),
                 }
             } else {
-                let (fields, apps) = restored.remove(&id).unwrap_or_default();
-                RevertResult::Restored { fields, apps }
+                let back = restored.remove(&id).unwrap_or_default();
+                RevertResult::Restored {
+                    fields: back.fields,
+                    apps: back.apps,
+                    version: back.version.unwrap_or(present[&id]),
+                }
             }
         })
         .collect())
@@ -248,12 +257,22 @@ async fn delete_profiles(
             pid: row.get(1),
             app_id: row.get(2),
             restored: None,
+            version: None,
         });
     }
     Ok(apps)
 }
 
-type Restored = HashMap<CoreProfileId, (FieldSet<CoreField>, Vec<AppReverted>)>;
+/// What restoring one profile gave back.
+#[derive(Default)]
+struct Restoration {
+    fields: FieldSet<CoreField>,
+    /// Set when its row was restored from a before-image (to that image's version).
+    version: Option<Option<Version>>,
+    apps: Vec<AppReverted>,
+}
+
+type Restored = HashMap<CoreProfileId, Restoration>;
 
 async fn restore(
     client: &impl GenericClient,
@@ -270,8 +289,9 @@ async fn restore(
         .await?;
     for row in client.query(&core, &[&domain, &ids, &parent]).await? {
         let fields: Vec<String> = row.get(1);
-        restored.entry(row.get(0)).or_default().0 =
-            FieldSet::from_names(fields.iter().map(String::as_str));
+        let restoration = restored.entry(row.get(0)).or_default();
+        restoration.fields = FieldSet::from_names(fields.iter().map(String::as_str));
+        restoration.version = Some(crate::core_profiles::version_of(&row));
     }
     let identities = client
         .prepare_cached(include_str!("../queries/reverts/restore_identities.sql"))
@@ -280,7 +300,7 @@ async fn restore(
         restored
             .entry(row.get(0))
             .or_default()
-            .0
+            .fields
             .insert(CoreField::Identities);
     }
     let apps = client
@@ -288,11 +308,17 @@ async fn restore(
         .await?;
     for row in client.query(&apps, &[&domain, &ids, &parent]).await? {
         let fields: Option<Vec<String>> = row.get(3);
-        restored.entry(row.get(0)).or_default().1.push(AppReverted {
-            pid: row.get(1),
-            app_id: row.get(2),
-            restored: fields.map(|fields| FieldSet::from_names(fields.iter().map(String::as_str))),
-        });
+        restored
+            .entry(row.get(0))
+            .or_default()
+            .apps
+            .push(AppReverted {
+                pid: row.get(1),
+                app_id: row.get(2),
+                restored: fields
+                    .map(|fields| FieldSet::from_names(fields.iter().map(String::as_str))),
+                version: crate::core_profiles::version_of(&row),
+            });
     }
     Ok(restored)
 }

@@ -6,6 +6,7 @@ use crate::replica::Replica;
 use serde::Serialize;
 use std::future::Future;
 use userhub_domain::events::ProfileChange;
+use userhub_domain::values::Version;
 use userhub_domain::{CoreProfileId, DomainId};
 use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 use userhub_store::exports::ExportKind;
@@ -61,6 +62,8 @@ pub struct ProfileChangeNote {
     pub change: ProfileChange,
     /// The top-level fields that changed, sorted.
     pub changed_fields: Vec<&'static str>,
+    /// The profile's external version after the change, if it has one.
+    pub version: Option<Version>,
 }
 
 fn created_or_updated(created: bool) -> ProfileChange {
@@ -83,6 +86,7 @@ impl ProfileChangeNote {
             app: None,
             change: created_or_updated(created),
             changed_fields,
+            version: None,
         }
     }
 
@@ -93,7 +97,13 @@ impl ProfileChangeNote {
             app,
             change: ProfileChange::Deleted,
             changed_fields: Vec::new(),
+            version: None,
         }
+    }
+
+    /// The note with the profile's version after the change.
+    pub fn with_version(self, version: Option<Version>) -> Self {
+        ProfileChangeNote { version, ..self }
     }
 
     /// Whether this note is about a core profile the chunk created.
@@ -113,6 +123,7 @@ impl ProfileChangeNote {
             app: Some(app),
             change: created_or_updated(created),
             changed_fields,
+            version: None,
         }
     }
 }

@@ -88,6 +88,7 @@ impl TaskHandler for CreateAppProfiles {
                     change.created,
                     change.changed.names(),
                 )
+                .with_version(change.version)
             })
             .collect();
         Ok(Handled { outcomes, changes })

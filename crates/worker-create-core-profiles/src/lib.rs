@@ -82,6 +82,7 @@ impl TaskHandler for CreateCoreProfiles {
             .iter()
             .map(|change| {
                 ProfileChangeNote::core(change.id, change.created, change.changed.names())
+                    .with_version(change.version)
             })
             .collect();
         Ok(Handled { outcomes, changes })

@@ -89,7 +89,10 @@ fn app_notes(id: CoreProfileId, apps: &[AppReverted], notes: &mut Vec<ProfileCha
         match app.restored {
             None => notes.push(ProfileChangeNote::deleted(id, Some(reference))),
             Some(fields) if !fields.is_empty() => {
-                notes.push(ProfileChangeNote::app(id, reference, false, fields.names()));
+                notes.push(
+                    ProfileChangeNote::app(id, reference, false, fields.names())
+                        .with_version(app.version),
+                );
             }
             Some(_) => {}
         }
@@ -131,9 +134,14 @@ fn settle(
                 app_profiles: app_lines(&apps),
             })
         }
-        RevertResult::Restored { fields, apps } => {
+        RevertResult::Restored {
+            fields,
+            apps,
+            version,
+        } => {
             if !fields.is_empty() {
-                notes.push(ProfileChangeNote::core(id, false, fields.names()));
+                notes
+                    .push(ProfileChangeNote::core(id, false, fields.names()).with_version(version));
             }
             app_notes(id, &apps, notes);
             Outcome::Succeeded(RevertedProfile {

@@ -86,6 +86,7 @@ impl TaskHandler for UpdateAppProfiles {
                     change.created,
                     change.changed.names(),
                 )
+                .with_version(change.version)
             })
             .collect();
         Ok(Handled { outcomes, changes })

@@ -89,6 +89,7 @@ impl TaskHandler for UpdateCoreProfiles {
             .iter()
             .map(|change| {
                 ProfileChangeNote::core(change.id, change.created, change.changed.names())
+                    .with_version(change.version)
             })
             .collect();
         Ok(Handled { outcomes, changes })

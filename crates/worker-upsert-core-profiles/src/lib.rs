@@ -140,6 +140,7 @@ impl TaskHandler for UpsertCoreProfiles {
             .iter()
             .map(|change| {
                 ProfileChangeNote::core(change.id, change.created, change.changed.names())
+                    .with_version(change.version)
             })
             .collect();
         Ok(Handled { outcomes, changes })

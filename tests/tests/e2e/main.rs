@@ -38,5 +38,6 @@ mod tracing_spans;
 mod update_semantics;
 mod upserts;
 mod value_fidelity;
+mod versions;
 mod webhook_limits;
 mod webhooks;

@@ -6,6 +6,7 @@ use super::{MapPatch, merge_custom_fields};
 use crate::field::Field;
 use crate::ids::CoreProfileId;
 use crate::record_error::FieldError;
+use crate::values::version::{self, Version};
 use crate::values::{CustomFields, CustomValue, Decimal};
 
 /// The key of an app profile id in records.
@@ -33,6 +34,7 @@ field_enum!(
         Language => "language",
         AppRating => "app_rating",
         LifetimeValue => "lifetime_value",
+        Version => "version",
     }
 );
 
@@ -55,6 +57,8 @@ pub struct AppProfileFields {
     /// 0..=5.
     pub app_rating: Field<Decimal>,
     pub lifetime_value: Field<Decimal>,
+    /// EXT: the record's external version (see [`crate::values::version`]).
+    pub version: Option<Version>,
 }
 
 impl AppProfileFields {
@@ -81,6 +85,7 @@ impl AppProfileFields {
             (!self.language.is_absent(), AppField::Language),
             (!self.app_rating.is_absent(), AppField::AppRating),
             (!self.lifetime_value.is_absent(), AppField::LifetimeValue),
+            (self.version.is_some(), AppField::Version),
         ];
         for (present, field) in flags {
             if present {
@@ -122,11 +127,15 @@ pub struct AppProfileState {
     pub language: Option<String>,
     pub app_rating: Option<Decimal>,
     pub lifetime_value: Option<Decimal>,
+    /// EXT: the highest external version applied to the app profile.
+    pub version: Option<Version>,
 }
 
 impl AppProfileState {
-    /// Applies `fields` with the update semantics and returns the fields that really changed.
+    /// Applies `fields` with the update semantics and returns the fields that really changed;
+    /// nothing changes when the record's version is stale.
     pub fn apply(&mut self, fields: &AppProfileFields) -> Result<FieldSet<AppField>, FieldError> {
+        version::guard(fields.version, self.version)?;
         let mut changed = FieldSet::default();
         if let Some(patch) = &fields.custom_fields {
             let merged = merge_custom_fields(patch, &self.custom_fields)?;
@@ -193,6 +202,9 @@ impl AppProfileState {
             AppField::LifetimeValue,
             c,
         );
+        if version::advance(&mut self.version, fields.version) {
+            changed.insert(AppField::Version);
+        }
         Ok(changed)
     }
 }
@@ -217,5 +229,34 @@ mod tests {
             ..AppProfileFields::default()
         };
         assert_eq!(state.apply(&level).unwrap().names(), vec!["user_level"]);
+    }
+
+    #[test]
+    fn a_stale_version_changes_nothing_and_a_newer_one_is_kept() {
+        let versioned = |version: i64, level: i64| AppProfileFields {
+            user_level: Field::Set(level),
+            version: Version::new(version),
+            ..AppProfileFields::default()
+        };
+        let mut state = AppProfileState::default();
+        let changed = state.apply(&versioned(5, 1)).unwrap();
+        assert_eq!(changed.names(), vec!["user_level", "version"]);
+        let before = state.clone();
+        let error = state.apply(&versioned(5, 2)).unwrap_err();
+        assert_eq!(error.code, crate::ErrorCode::StaleVersion);
+        assert_eq!(state, before, "a stale record changes nothing");
+        let unversioned = AppProfileFields {
+            user_level: Field::Set(9),
+            ..AppProfileFields::default()
+        };
+        assert_eq!(
+            state.apply(&unversioned).unwrap().names(),
+            vec!["user_level"]
+        );
+        assert_eq!(
+            state.version,
+            Version::new(5),
+            "a record without one keeps it"
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::identity::Identity;
 use crate::ids::CoreProfileId;
 use crate::options::MatchBy;
 use crate::record_error::{ErrorCode, FieldError};
+use crate::values::version::{self, Version};
 use crate::values::{CustomFields, CustomValue, Decimal};
 
 /// The key of the profile id in records (note the hyphens).
@@ -31,6 +32,7 @@ field_enum!(
         AcceptedTAndC => "accepted_t_and_c",
         PreferredLanguage => "preferred_language",
         LastActiveDate => "last_active_date",
+        Version => "version",
     }
 );
 
@@ -54,6 +56,8 @@ pub struct CoreProfileFields {
     pub preferred_language: Field<String>,
     /// Epoch milliseconds.
     pub last_active_date: Field<i64>,
+    /// EXT: the record's external version (see [`crate::values::version`]).
+    pub version: Option<Version>,
 }
 
 impl CoreProfileFields {
@@ -94,6 +98,7 @@ impl CoreProfileFields {
             !self.last_active_date.is_absent(),
             CoreField::LastActiveDate,
         );
+        mark(self.version.is_some(), CoreField::Version);
         set
     }
 }
@@ -189,6 +194,8 @@ pub struct CoreProfileState {
     pub accepted_t_and_c: Option<bool>,
     pub preferred_language: Option<String>,
     pub last_active_date: Option<i64>,
+    /// EXT: the highest external version applied to the profile.
+    pub version: Option<Version>,
 }
 
 impl CoreProfileState {
@@ -244,13 +251,15 @@ impl CoreProfileState {
             self.last_active_date != other.last_active_date,
             CoreField::LastActiveDate,
         );
+        mark(self.version != other.version, CoreField::Version);
         set
     }
 
     /// Applies `fields` as an update does (present replaces, `null` clears, maps merge per key)
-    /// and returns the fields whose value really changed; nothing changes when the merged
-    /// custom fields would exceed their limit.
+    /// and returns the fields whose value really changed; nothing changes when the record's
+    /// version is stale or the merged custom fields would exceed their limit.
     pub fn apply(&mut self, fields: &CoreProfileFields) -> Result<FieldSet<CoreField>, FieldError> {
+        version::guard(fields.version, self.version)?;
         let custom_fields = fields
             .custom_fields
             .as_ref()
@@ -333,6 +342,9 @@ impl CoreProfileState {
             CoreField::LastActiveDate,
             c,
         );
+        if version::advance(&mut self.version, fields.version) {
+            changed.insert(CoreField::Version);
+        }
         Ok(changed)
     }
 }

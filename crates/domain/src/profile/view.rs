@@ -6,7 +6,7 @@ use super::app::AppProfileState;
 use super::core::CoreProfileState;
 use crate::identity::Identity;
 use crate::ids::CoreProfileId;
-use crate::values::{CustomFields, Decimal};
+use crate::values::{CustomFields, Decimal, Version};
 use serde::Serialize;
 
 fn is_empty_names(names: &Names) -> bool {
@@ -52,6 +52,9 @@ pub struct CoreProfileView {
     pub preferred_language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_active_date: Option<i64>,
+    /// EXT: the highest external version applied, once one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
     /// The pids of its app profiles.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub app_profiles: Vec<String>,
@@ -87,6 +90,7 @@ impl CoreProfileView {
             accepted_t_and_c: state.accepted_t_and_c,
             preferred_language: state.preferred_language,
             last_active_date: state.last_active_date,
+            version: state.version,
             app_profiles,
             created_at,
             updated_at,
@@ -127,6 +131,9 @@ pub struct AppProfileView {
     pub app_rating: Option<Decimal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lifetime_value: Option<Decimal>,
+    /// EXT: the highest external version applied, once one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -158,6 +165,7 @@ impl AppProfileView {
             language: state.language,
             app_rating: state.app_rating,
             lifetime_value: state.lifetime_value,
+            version: state.version,
             created_at,
             updated_at,
         }

@@ -12,10 +12,11 @@ use crate::limits::MAX_STRING_CHARS;
 use crate::profile::app::{APP_ID_KEY, AppProfileFields, MAX_APP_RATING, PID_KEY};
 use crate::profile::core::CORE_PROFILE_ID_KEY;
 use crate::record_error::ErrorCode;
+use crate::values::version::VERSION_KEY;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-const CREATE_KEYS: [&str; 15] = [
+const CREATE_KEYS: [&str; 16] = [
     CORE_PROFILE_ID_KEY,
     APP_ID_KEY,
     "custom_fields",
@@ -31,8 +32,9 @@ const CREATE_KEYS: [&str; 15] = [
     "language",
     "app_rating",
     "lifetime_value",
+    VERSION_KEY,
 ];
-const UPDATE_KEYS: [&str; 14] = [
+const UPDATE_KEYS: [&str; 15] = [
     PID_KEY,
     "custom_fields",
     "user_persona",
@@ -47,6 +49,7 @@ const UPDATE_KEYS: [&str; 14] = [
     "language",
     "app_rating",
     "lifetime_value",
+    VERSION_KEY,
 ];
 
 /// The keys that identify an app record, besides its fields.
@@ -218,6 +221,9 @@ impl<'de> Visitor<'de> for AppRecordSeed<'_> {
                 "lifetime_value" => {
                     f.lifetime_value =
                         scalar_field(map, |s| fields::decimal(s, "lifetime_value", None, sink))?
+                }
+                VERSION_KEY => {
+                    f.version = map.next_value_seed(WithScalar(|s| fields::version(s, sink)))?
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

@@ -14,11 +14,12 @@ use crate::limits::{AGE_RANGE, EPOCH_MS_RANGE, MAX_STRING_CHARS};
 use crate::profile::core::{CORE_PROFILE_ID_KEY, CoreProfileFields};
 use crate::record_error::ErrorCode;
 use crate::values::number::number_parts;
+use crate::values::version::VERSION_KEY;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// The keys a core record may carry, and with `core-profile-id` (allowed by some task types).
-const KEYS_WITH_ID: [&str; 16] = [
+const KEYS_WITH_ID: [&str; 17] = [
     CORE_PROFILE_ID_KEY,
     "identities",
     "names",
@@ -35,8 +36,9 @@ const KEYS_WITH_ID: [&str; 16] = [
     "accepted_t_and_c",
     "preferred_language",
     "last_active_date",
+    VERSION_KEY,
 ];
-const FIELD_KEYS: [&str; 15] = [
+const FIELD_KEYS: [&str; 16] = [
     "identities",
     "names",
     "tags",
@@ -52,6 +54,7 @@ const FIELD_KEYS: [&str; 15] = [
     "accepted_t_and_c",
     "preferred_language",
     "last_active_date",
+    VERSION_KEY,
 ];
 
 /// What a core record held, before the task type's own rules.
@@ -193,6 +196,9 @@ impl<'de> Visitor<'de> for CoreRecordSeed<'_> {
                     f.last_active_date = scalar_field(map, |s| {
                         integer(s, "last_active_date", EPOCH_MS_RANGE, sink)
                     })?
+                }
+                VERSION_KEY => {
+                    f.version = map.next_value_seed(WithScalar(|s| fields::version(s, sink)))?
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

@@ -10,6 +10,7 @@ use crate::language::language_code;
 use crate::record_error::ErrorCode;
 use crate::values::decimal::{Decimal, DecimalProblem, MAX_DECIMAL_CHARS};
 use crate::values::number::{IntegerProblem, number_parts};
+use crate::values::version::{VERSION_KEY, Version};
 use std::ops::RangeInclusive;
 
 /// Reports NUL characters, which PostgreSQL cannot store.
@@ -230,6 +231,28 @@ pub fn language(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<
         language_code,
         "is not an ISO 639-1 language code",
     )
+}
+
+/// EXT: a record's `version`: a whole JSON number or a string of digits, 0 ≤ v < 2^63; anything
+/// else (`null` too) is `INVALID_VALUE`.
+pub fn version(scalar: Scalar<'_>, sink: &mut ErrorSink) -> Option<Version> {
+    let parsed = match &scalar {
+        Scalar::Number(text) => Version::parse(text, false),
+        Scalar::Text(text) => Version::parse(text, true),
+        _ => None,
+    };
+    if parsed.is_none() {
+        sink.report(
+            VERSION_KEY,
+            ErrorCode::InvalidValue,
+            format!(
+                "`{VERSION_KEY}` must be an integer from 0 to 2^63 - 1 (a JSON number or a string \
+                 of digits), not {}",
+                scalar.type_name()
+            ),
+        );
+    }
+    parsed
 }
 
 #[cfg(test)]

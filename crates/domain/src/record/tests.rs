@@ -298,3 +298,54 @@ fn the_tag_limit_counts_distinct_tags() {
         errors[0].message
     );
 }
+
+#[test]
+fn every_writing_record_kind_takes_a_version_and_refuses_anything_else() {
+    use crate::values::Version;
+    let by_email = MatchBy::Identity(IdentityKind::Email);
+    let create = parse_new_core_profile(r#"{"identities":[{"uid":"u"}],"version":7}"#).unwrap();
+    assert_eq!(create.fields.version, Version::new(7));
+    let update = parse_core_profile_patch(r#"{"core-profile-id":5,"version":"12"}"#).unwrap();
+    assert_eq!(
+        update.fields.version,
+        Version::new(12),
+        "a version alone is a change"
+    );
+    let upsert = parse_core_profile_upsert(
+        r#"{"identities":[{"email":"a@b.co"}],"version":9223372036854775807}"#,
+        &by_email,
+    )
+    .unwrap();
+    assert_eq!(upsert.fields.version, Version::new(i64::MAX));
+    let app = parse_new_app_profile(r#"{"core-profile-id":5,"app_id":"g","version":0}"#).unwrap();
+    assert_eq!(app.fields.version, Version::new(0));
+    let app_patch = parse_app_profile_patch(r#"{"pid":"p","version":3}"#).unwrap();
+    assert_eq!(app_patch.fields.version, Version::new(3));
+    for bad in [
+        "-1",
+        "1.5",
+        "null",
+        "true",
+        "\"\"",
+        "\"-1\"",
+        "\" 7\"",
+        "[1]",
+        "{}",
+        "9223372036854775808",
+    ] {
+        let errors =
+            parse_core_profile_patch(&format!(r#"{{"core-profile-id":5,"version":{bad}}}"#))
+                .unwrap_err();
+        assert_eq!(
+            fields_of(&errors),
+            vec![("version", ErrorCode::InvalidValue)],
+            "{bad}"
+        );
+        let errors = parse_app_profile_patch(&format!(r#"{{"pid":"p","age":1,"version":{bad}}}"#))
+            .unwrap_err();
+        assert!(
+            fields_of(&errors).contains(&("version", ErrorCode::InvalidValue)),
+            "{bad}: {errors:?}"
+        );
+    }
+}

@@ -6,7 +6,9 @@ pub mod decimal;
 pub mod metadata;
 pub mod number;
 pub mod structured;
+pub mod version;
 
 pub use custom::{CustomFields, CustomValue};
 pub use decimal::Decimal;
 pub use metadata::MetadataValue;
+pub use version::Version;

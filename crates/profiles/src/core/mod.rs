@@ -15,6 +15,7 @@ use userhub_domain::profile::FieldSet;
 use userhub_domain::profile::core::{
     CoreField, CoreProfilePatch, CoreProfileUpsert, NewCoreProfile,
 };
+use userhub_domain::values::Version;
 use userhub_domain::{FieldError, Identity, IdentityKind, MatchBy};
 use userhub_store::core_profiles::{
     IdSequence, allocate_ids, ids_by_custom_field, insert_profiles, lock_and_load,
@@ -48,6 +49,8 @@ pub struct CoreChange {
     pub id: CoreProfileId,
     pub created: bool,
     pub changed: FieldSet<CoreField>,
+    /// Its external version after the chunk, if it has one.
+    pub version: Option<Version>,
 }
 
 /// The outcome of every record, in input order, and every profile that changed.
@@ -345,6 +348,7 @@ fn applied(run: Simulation, new_ids: &[CoreProfileId]) -> CoreApplied {
             id: id_of(write.slot, new_ids),
             created: write.created,
             changed: write.changed,
+            version: write.state.version,
         })
         .collect();
     CoreApplied { outcomes, changes }

@@ -13,6 +13,7 @@ use userhub_domain::profile::core::{
     CORE_PROFILE_ID_KEY, CoreField, CoreProfileFields, CoreProfileState,
 };
 use userhub_domain::record_error::identity_conflict;
+use userhub_domain::values::version;
 use userhub_domain::{ErrorCode, FieldError, Identity, IdentityKind, MatchBy};
 use userhub_store::core_profiles::CustomFieldHolders;
 
@@ -270,6 +271,10 @@ impl<'k> Run<'k> {
             }
         };
         let (mut state, identities, exists) = self.view(slot);
+        // A stale record is refused before anything else is judged: it changes nothing.
+        if let Err(stale) = version::guard(op.fields.version, state.version) {
+            return RecordResult::Failed(vec![stale]);
+        }
         let mut plan = self.plan_identities(slot, op, &identities, exists);
         let mut changed = match state.apply(op.fields) {
             Ok(changed) => changed,

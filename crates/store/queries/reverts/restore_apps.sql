@@ -1,6 +1,6 @@
 -- Deletes the app profiles task $3 created for the domain's profiles $2 and gives those it
 -- changed their fields back; returns each app profile with `deleted` or the fields whose value
--- changes back.
+-- changes back, and the version it has back.
 WITH removed AS (
     DELETE FROM app_profiles a
      USING app_profile_images i
@@ -14,7 +14,8 @@ WITH removed AS (
            user_level = i.user_level, accepted_t_and_c = i.accepted_t_and_c,
            app_status = i.app_status, user_support_status = i.user_support_status,
            country = i.country, city = i.city, language = i.language,
-           app_rating = i.app_rating, lifetime_value = i.lifetime_value, updated_at = now()
+           app_rating = i.app_rating, lifetime_value = i.lifetime_value, version = i.version,
+           updated_at = now()
       FROM app_profile_images i, app_profiles cur
      WHERE i.task_id = $3 AND NOT i.added AND i.domain_id = $1
        AND i.core_profile_id = ANY($2) AND a.domain_id = $1 AND a.pid = i.pid
@@ -39,9 +40,10 @@ WITH removed AS (
         CASE WHEN cur.app_rating::text IS DISTINCT FROM i.app_rating::text
              THEN 'app_rating' END,
         CASE WHEN cur.lifetime_value::text IS DISTINCT FROM i.lifetime_value::text
-             THEN 'lifetime_value' END
-    ], NULL) AS fields
+             THEN 'lifetime_value' END,
+        CASE WHEN cur.version IS DISTINCT FROM i.version THEN 'version' END
+    ], NULL) AS fields, a.version
 )
-SELECT core_profile_id, pid, app_id, NULL::text[] AS fields FROM removed
+SELECT core_profile_id, pid, app_id, NULL::text[] AS fields, NULL::bigint AS version FROM removed
 UNION ALL
-SELECT core_profile_id, pid, app_id, fields FROM restored
+SELECT core_profile_id, pid, app_id, fields, version FROM restored

@@ -1,6 +1,6 @@
 -- Gives the domain's profiles $2 back the fields they had before task $3 first changed them;
 -- returns each profile with the fields whose value changes back (compared as text: numbers
--- and JSON keep their exact text).
+-- and JSON keep their exact text) and the version it has back.
 UPDATE core_profiles p
    SET names = i.names, tags = i.tags, custom_fields = i.custom_fields,
        full_privacy_enabled = i.full_privacy_enabled, last_country = i.last_country,
@@ -8,7 +8,7 @@ UPDATE core_profiles p
        user_persona = i.user_persona, user_vip_segment = i.user_vip_segment,
        user_support_status = i.user_support_status, accepted_t_and_c = i.accepted_t_and_c,
        preferred_language = i.preferred_language, last_active_date = i.last_active_date,
-       updated_at = now()
+       version = i.version, updated_at = now()
   FROM core_profile_images i, core_profiles cur
  WHERE i.domain_id = $1 AND i.task_id = $3 AND i.id = p.id AND cur.domain_id = $1 AND cur.id = p.id
    AND p.domain_id = $1 AND p.id = ANY($2)
@@ -34,5 +34,6 @@ RETURNING p.id, array_remove(ARRAY[
     CASE WHEN cur.preferred_language IS DISTINCT FROM i.preferred_language
          THEN 'preferred_language' END,
     CASE WHEN cur.last_active_date IS DISTINCT FROM i.last_active_date
-         THEN 'last_active_date' END
-], NULL) AS fields
+         THEN 'last_active_date' END,
+    CASE WHEN cur.version IS DISTINCT FROM i.version THEN 'version' END
+], NULL) AS fields, p.version

@@ -25,6 +25,7 @@ pub(crate) fn chunk_events(chunk: &ChunkContext, changes: &[ProfileChangeNote]) 
                     .app
                     .as_ref()
                     .map(|app| (app.pid.clone(), app.app_id.clone())),
+                version: change.version,
             })
             .collect()
     };
@@ -99,7 +100,8 @@ mod tests {
                 app_id: "game".into(),
             }),
             change: ProfileChange::Updated,
-            changed_fields: vec!["user_level"],
+            changed_fields: vec!["user_level", "version"],
+            version: userhub_domain::values::Version::new(8),
         };
         let events = chunk_events(&chunk(TaskOptions::default()), &[change]);
         let event = events.events().next().unwrap();
@@ -107,6 +109,7 @@ mod tests {
         assert_eq!(event.pid.as_deref(), Some("demo_profile_a"));
         assert_eq!(event.app_id.as_deref(), Some("game"));
         assert_eq!(event.routing_key(), "demo.app.updated");
+        assert_eq!(event.version, userhub_domain::values::Version::new(8));
     }
 
     #[test]
