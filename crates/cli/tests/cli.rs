@@ -546,3 +546,49 @@ async fn revert_makes_a_task_undoing_a_create_and_refuses_a_second_one() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_import_passes_record_versions_through_and_reports_stale_ones() {
+    let app = TestApp::spawn().await;
+    let work = work_dir();
+    // A change stream replayed out of order: version 3 arrives after version 5.
+    let changes: String = [(1, 20), (5, 50), (3, 30)]
+        .iter()
+        .map(|(version, age)| {
+            format!(
+                "{}\n",
+                json!({"identities": [{"email": "cdc@example.com"}], "age": age, "version": version})
+            )
+        })
+        .collect();
+    std::fs::write(work.join("changes.jsonl"), &changes).unwrap();
+    let mut command = userhub(&app, &work);
+    command.args([
+        "import",
+        "--action",
+        "upsert_core_profiles",
+        "--match-by",
+        "email",
+        "changes.jsonl",
+    ]);
+    let output = run(command).await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "some records failed: {}",
+        text(&output.stderr)
+    );
+    let errors = read_ndjson(&work.join("changes.jsonl.userhub/errors.ndjson"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["line"], 3);
+    assert_eq!(errors[0]["errors"][0]["code"], "STALE_VERSION");
+    assert_eq!(
+        errors[0]["errors"][0]["details"],
+        json!({"version": 3, "stored_version": 5})
+    );
+    let stored = app
+        .query_json("SELECT age, version FROM core_profiles")
+        .await;
+    assert_eq!(stored, json!([{"age": 50, "version": 5}]));
+    app.stop().await;
+}

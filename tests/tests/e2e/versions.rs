@@ -130,6 +130,7 @@ async fn an_older_version_is_refused_a_newer_one_applied_and_none_leaves_it_alon
         201,
         "`?all_failed` takes stale records too"
     );
+    tap.close().await;
 }
 
 #[tokio::test]
