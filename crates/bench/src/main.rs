@@ -15,6 +15,7 @@ mod scenarios;
 mod stack;
 mod status;
 mod storage;
+mod versions;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -59,6 +60,13 @@ enum Command {
         records: u64,
         #[arg(long, default_value_t = 1_000_000)]
         preload: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+    },
+    /// Only the version guard's cost: B1 and B2 with and without a `version` on every record.
+    Versions {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
         #[arg(long, default_value = "target/release/userhub-server")]
         server: PathBuf,
     },
@@ -153,6 +161,23 @@ async fn main() -> anyhow::Result<()> {
             let (by_id, all) =
                 scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
             println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
+        }
+        Command::Versions { records, server } => {
+            anyhow::ensure!(
+                records % 20_000 == 0,
+                "--records must be a multiple of 20 000"
+            );
+            let server = std::fs::canonicalize(&server)?;
+            let cost = versions::version_cost(&server, records).await?;
+            println!(
+                "import: {:.0} records/s plain, {:.0} versioned ({:.3}); update: {:.0} plain, {:.0} versioned ({:.3})",
+                cost.import_plain,
+                cost.import_versioned,
+                cost.import_versioned / cost.import_plain,
+                cost.update_plain,
+                cost.update_versioned,
+                cost.update_versioned / cost.update_plain
+            );
         }
         Command::Growth {
             records,

@@ -38,6 +38,7 @@ pub fn render(results: &Results, records: u64) -> String {
     scaling_rows(&mut table, results);
     cost_rows(&mut table, results);
     growth_row(&mut table, results);
+    version_rows(&mut table, results);
     checks(&mut table, results);
     table
 }
@@ -58,6 +59,31 @@ fn growth_row(table: &mut String, results: &Results) {
         growth.empty,
         "the same import into an empty database",
         0.85,
+    );
+}
+
+/// B1 and B2 with a version on every record, against the same without (target: within 5 %).
+fn version_rows(table: &mut String, results: &Results) {
+    let Some(cost) = results.versions else {
+        return;
+    };
+    ratio_row(
+        table,
+        "B1v",
+        "import with a `version` on every record",
+        cost.import_versioned,
+        cost.import_plain,
+        "the same import without versions",
+        0.95,
+    );
+    ratio_row(
+        table,
+        "B2v",
+        "update with a `version` on every record",
+        cost.update_versioned,
+        cost.update_plain,
+        "the same update without versions",
+        0.95,
     );
 }
 

@@ -34,5 +34,7 @@ pub struct Results {
     pub cpu_per_record: Vec<(String, f64)>,
     /// B1 on an empty database and on a grown one (when `--preload` is set).
     pub growth: Option<crate::growth::Growth>,
+    /// B1 and B2 with and without a `version` on every record.
+    pub versions: Option<crate::versions::VersionCost>,
     pub checks: Vec<String>,
 }

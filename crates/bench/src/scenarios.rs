@@ -131,6 +131,39 @@ pub(crate) async fn import_range(
     })
 }
 
+/// Updates the generated profiles `first..first + records` (B2's records), `ids` by uid.
+pub(crate) async fn update_range(
+    stack: &Stack,
+    generator: Generator,
+    ids: Arc<HashMap<String, i64>>,
+    first: u64,
+    records: u64,
+) -> anyhow::Result<Imported> {
+    let started = Instant::now();
+    let batches = (records / TASK_RECORDS) as usize;
+    let uploads = upload_all(
+        stack,
+        "update_core_profiles",
+        batches,
+        CLIENTS,
+        move |batch| {
+            let start = first + batch as u64 * TASK_RECORDS;
+            records_jsonl((start..start + TASK_RECORDS).map(|n| {
+                let id = ids.get(&generator.uid(n)).copied().unwrap_or(0);
+                generator.update_record(n, id)
+            }))
+        },
+    )
+    .await?;
+    let statuses = wait_completed(stack, &uploads.task_ids).await?;
+    Ok(Imported {
+        rate: rate(records, started.elapsed()),
+        latencies_ms: uploads.latencies_ms,
+        server_timings: uploads.server_timings,
+        statuses,
+    })
+}
+
 async fn count(stack: &Stack, sql: &str) -> anyhow::Result<i64> {
     let client = stack.pool.get().await?;
     Ok(client.query_one(sql, &[]).await?.get(0))
@@ -194,7 +227,7 @@ async fn check_sample(
 }
 
 /// The uid → id map of every stored profile.
-async fn ids_by_uid(stack: &Stack) -> anyhow::Result<HashMap<String, i64>> {
+pub(crate) async fn ids_by_uid(stack: &Stack) -> anyhow::Result<HashMap<String, i64>> {
     let client = stack.pool.get().await?;
     let rows = client
         .query(include_str!("../queries/uid_owners.sql"), &[])
@@ -351,32 +384,9 @@ async fn all_in_one(
 
     let ids = Arc::new(ids_by_uid(&stack).await?);
     anyhow::ensure!(ids.len() == records as usize, "every profile has its uid");
-    let started = Instant::now();
-    let batches = (records / TASK_RECORDS) as usize;
-    let (update_ids, update_generator) = (ids.clone(), generator);
-    let uploads = upload_all(
-        &stack,
-        "update_core_profiles",
-        batches,
-        CLIENTS,
-        move |batch| {
-            let start = batch as u64 * TASK_RECORDS;
-            records_jsonl((start..start + TASK_RECORDS).map(|n| {
-                let id = update_ids
-                    .get(&update_generator.uid(n))
-                    .copied()
-                    .unwrap_or(0);
-                update_generator.update_record(n, id)
-            }))
-        },
-    )
-    .await?;
-    let statuses = wait_completed(&stack, &uploads.task_ids).await?;
-    results.update.ours = rate(records, started.elapsed());
-    let failed: i64 = statuses
-        .iter()
-        .map(|status| status["failed"].as_i64().unwrap_or(0))
-        .sum();
+    let updated = update_range(&stack, generator, ids.clone(), 0, records).await?;
+    results.update.ours = updated.rate;
+    let failed = updated.failed();
     anyhow::ensure!(failed == 0, "update: {failed} failed records");
     results
         .checks
@@ -571,5 +581,7 @@ pub async fn run_all(
         eprintln!("growth: B1 on an empty database and after {preload} more profiles...");
     }
     crate::growth::add_growth(server, records, preload, &mut results).await?;
+    eprintln!("versions: B1 and B2 with and without a version on every record...");
+    crate::versions::add_version_cost(server, records, &mut results).await?;
     Ok(results)
 }

@@ -6,11 +6,14 @@
 
 use crate::Compat;
 use crate::ProfileDraft;
+use crate::RawMembers;
 use crate::admission::{Admission, Admitted, KeyPlace, admit_request};
+use crate::draft::DraftRecord;
 use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, record_limit, run};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use userhub_domain::{IdentityKind, MatchBy, TaskAction, TaskOptions};
 use userhub_http_common::decode::RawRecord;
@@ -171,9 +174,11 @@ pub(super) fn match_by(document: &Map<String, Value>) -> Result<MatchBy, Dialect
 
 /// One profile's data as a canonical upsert record: `email`, `phone`/`phones` → identities,
 /// `_fname`/`_lname` → names, `profile_id` → `core-profile-id`, anything else → custom fields.
+/// `sent` holds the profile's members as sent (JSON bodies), whose text custom fields keep.
 pub(super) fn profile_record(
     data: &Map<String, Value>,
-) -> Result<Map<String, Value>, userhub_domain::FieldError> {
+    sent: Option<&RawMembers>,
+) -> Result<DraftRecord, userhub_domain::FieldError> {
     let mut draft = ProfileDraft::default();
     for (key, value) in data {
         match key.as_str() {
@@ -216,19 +221,46 @@ pub(super) fn profile_record(
                     .insert("core-profile-id".to_owned(), value.clone());
             }
             _ => {
-                draft.custom.insert(key.clone(), value.clone());
+                let text = sent.and_then(|sent| sent.get(key));
+                draft.custom.insert(key.clone(), value, text);
             }
         }
     }
     Ok(draft.finish())
 }
 
+/// The profiles of a JSON body's `data` items as sent (each item's member `nested` when
+/// given): what custom fields keep their text from. An item that is not an object is `None`.
+pub(super) fn sent_profiles(body: &[u8], nested: Option<&str>) -> Vec<Option<RawMembers>> {
+    let Some(data) = serde_json::from_slice::<RawMembers>(body)
+        .ok()
+        .and_then(|document| document.get("data").map(RawValue::to_owned))
+    else {
+        return Vec::new();
+    };
+    let items: Vec<Box<RawValue>> = match serde_json::from_str(data.get()) {
+        Ok(items) => items,
+        Err(_) => vec![data],
+    };
+    items
+        .iter()
+        .map(|item| {
+            let members = RawMembers::of(item)?;
+            match nested {
+                Some(key) => members.get(key).and_then(RawMembers::of),
+                None => Some(members),
+            }
+        })
+        .collect()
+}
+
 /// The records of `data` (an array, or one object as XML gives for a single element), each
-/// item's profile found by `profile_of`.
+/// item's profile found by `profile_of`; `sent[i]` is item i's profile as sent, when known.
 pub(super) fn records_of(
     data: Option<&Value>,
     limit: usize,
     profile_of: impl Fn(&Value) -> Option<&Map<String, Value>>,
+    sent: &[Option<RawMembers>],
 ) -> Result<Vec<RawRecord>, DialectError> {
     let items: Vec<&Value> = match data {
         Some(Value::Array(items)) => items.iter().collect(),
@@ -252,7 +284,15 @@ pub(super) fn records_of(
     Ok(items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| match profile_of(item).map(profile_record) {
+        .map(|(index, item)| {
+            let sent = sent.get(index).and_then(Option::as_ref);
+            (
+                index,
+                item,
+                profile_of(item).map(|profile| profile_record(profile, sent)),
+            )
+        })
+        .map(|(index, item, record)| match record {
             Some(Ok(record)) => json_record(index as u32, None, &record),
             Some(Err(error)) => failed_record(index as u32, item.to_string(), error),
             None => userhub_http_common::decode::broken_record(
@@ -340,10 +380,15 @@ async fn import(
         workflow_id: None,
         ..TaskOptions::default()
     };
+    let sent = match encoding {
+        Encoding::Json => sent_profiles(&admitted.body, None),
+        Encoding::Xml => Vec::new(),
+    };
     let records = records_of(
         document.get("data"),
         record_limit(compat, principal),
         Value::as_object,
+        &sent,
     )?;
     let task = CanonicalTask {
         action: TaskAction::UpsertCoreProfiles,

@@ -7,7 +7,7 @@
 use crate::Compat;
 use crate::altcraft_import::{
     Encoding, IMPORT_PRODUCT, authorized_document, failure, flag, match_by, records_of,
-    result_entry,
+    result_entry, sent_profiles,
 };
 use crate::{
     CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, record_limit, run, task_id_of,
@@ -56,10 +56,12 @@ async fn start(compat: &Compat, request: DialectRequest) -> Result<Response, Dia
         ..TaskOptions::default()
     };
     // Each item holds its profile under `data`.
+    let sent = sent_profiles(&admitted.body, Some("data"));
     let records = records_of(
         document.get("data"),
         record_limit(compat, principal),
         |item| item.get("data").and_then(Value::as_object),
+        &sent,
     )?;
     let task = CanonicalTask {
         action: TaskAction::UpsertCoreProfiles,

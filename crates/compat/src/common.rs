@@ -429,30 +429,3 @@ pub(crate) async fn task_outcomes(
     let pool = compat.context.database(principal);
     Ok(userhub_tasks::readback::outcomes(&pool, task.key(), total).await?)
 }
-
-/// A canonical profile record being assembled from a product's fields.
-#[derive(Debug, Default)]
-pub(crate) struct ProfileDraft {
-    /// Top-level fields (e.g. `core-profile-id`, `preferred_language`).
-    pub fields: serde_json::Map<String, Value>,
-    pub identities: Vec<Value>,
-    pub names: serde_json::Map<String, Value>,
-    pub custom: serde_json::Map<String, Value>,
-}
-
-impl ProfileDraft {
-    /// The record: the fields, plus `identities`, `names` and `custom_fields` when not empty.
-    pub(crate) fn finish(self) -> serde_json::Map<String, Value> {
-        let mut record = self.fields;
-        if !self.identities.is_empty() {
-            record.insert("identities".to_owned(), Value::Array(self.identities));
-        }
-        if !self.names.is_empty() {
-            record.insert("names".to_owned(), Value::Object(self.names));
-        }
-        if !self.custom.is_empty() {
-            record.insert("custom_fields".to_owned(), Value::Object(self.custom));
-        }
-        record
-    }
-}

@@ -8,7 +8,9 @@
 
 use crate::Compat;
 use crate::ProfileDraft;
+use crate::RawMembers;
 use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::draft::DraftRecord;
 use crate::{CanonicalTask, DialectError, DialectRequest, Ran, error_text, run};
 use axum::Json;
 use axum::extract::State;
@@ -124,8 +126,9 @@ fn customer_field(path: &str) -> String {
 fn customer_record(
     at: usize,
     customer: &Map<String, Value>,
+    sent: Option<&RawMembers>,
     current: &Value,
-) -> Result<(i64, Value), DialectError> {
+) -> Result<(i64, DraftRecord), DialectError> {
     let id = customer_id(at, customer)?;
     let mut draft = ProfileDraft::default();
     draft.fields.insert("core-profile-id".to_owned(), json!(id));
@@ -167,21 +170,27 @@ fn customer_record(
                     if let Some(fields) = current["custom_fields"].as_object() {
                         for key in fields.keys() {
                             if !PLAIN_FIELDS.contains(&key.as_str()) {
-                                draft.custom.entry(key.clone()).or_insert(Value::Null);
+                                draft.custom.clear_unless_set(key);
                             }
                         }
                     }
                 }
                 Value::Array(items) => {
-                    for item in items {
+                    let sent_items: Vec<Box<RawValue>> = sent
+                        .and_then(|sent| sent.get("customData"))
+                        .and_then(|data| serde_json::from_str(data.get()).ok())
+                        .unwrap_or_default();
+                    for (n, item) in items.iter().enumerate() {
                         let property = item["property"].as_str().ok_or_else(|| {
                             bad(format!(
                                 "customer {id}: every customData item needs a `property`"
                             ))
                         })?;
+                        let sent_item = sent_items.get(n).and_then(|item| RawMembers::of(item));
+                        let text = sent_item.as_ref().and_then(|item| item.get("value"));
                         draft
                             .custom
-                            .insert(property.to_owned(), item["value"].clone());
+                            .insert(property.to_owned(), &item["value"], text);
                     }
                 }
                 _ => {
@@ -191,14 +200,15 @@ fn customer_record(
                 }
             },
             plain if PLAIN_FIELDS.contains(&plain) => {
-                draft.custom.insert(plain.to_owned(), value.clone());
+                let text = sent.and_then(|sent| sent.get(plain));
+                draft.custom.insert(plain.to_owned(), value, text);
             }
             other => {
                 return Err(bad(format!("customer {id}: unknown field `{other}`")));
             }
         }
     }
-    Ok((id, Value::Object(draft.finish())))
+    Ok((id, draft.finish()))
 }
 
 fn tag_names(id: i64, tags: &Value) -> Result<Value, DialectError> {
@@ -254,7 +264,10 @@ async fn update(compat: &Compat, request: DialectRequest) -> Result<Response, Di
             "Customer {missing} not found"
         )));
     }
-    let prepared = prepare(&customers, &ids, &current)?;
+    // The customers as sent, whose text custom fields keep.
+    let sent: Vec<RawMembers> =
+        serde_json::from_slice(&admitted.body).map_err(|error| DialectError::internal(&error))?;
+    let prepared = prepare(&customers, &sent, &ids, &current)?;
     check_identities(compat, domain_id, &prepared.updates, &current).await?;
     let task = CanonicalTask {
         action: TaskAction::UpdateCoreProfiles,
@@ -325,6 +338,7 @@ struct Prepared {
 
 fn prepare(
     customers: &[Map<String, Value>],
+    sent: &[RawMembers],
     ids: &[i64],
     current: &HashMap<i64, Value>,
 ) -> Result<Prepared, DialectError> {
@@ -334,7 +348,7 @@ fn prepare(
         tag_colors: Vec::new(),
     };
     for (at, (customer, id)) in customers.iter().zip(ids).enumerate() {
-        let (_, record) = customer_record(at, customer, &current[id])?;
+        let (_, record) = customer_record(at, customer, sent.get(at), &current[id])?;
         let text =
             serde_json::to_string(&record).map_err(|error| DialectError::internal(&error))?;
         let update = parse_core_profile_patch(&text).map_err(|errors| {

@@ -8,12 +8,14 @@ mod admission;
 mod altcraft_import;
 mod altcraft_workflows;
 mod common;
+mod draft;
 mod helpcrunch;
 mod key_scan;
 mod xml;
 mod xtremepush;
 
 pub(crate) use common::*;
+pub(crate) use draft::{ProfileDraft, RawMembers};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -7,6 +7,7 @@
 use crate::Compat;
 use crate::ProfileDraft;
 use crate::admission::{Admission, KeyPlace, admit_request};
+use crate::draft::DraftRecord;
 use crate::{
     CanonicalTask, DialectError, DialectRequest, Ran, dialect_task, error_text, identity_text,
     is_given, record_limit, run, task_id_of, task_outcomes, unusable_identity,
@@ -17,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use userhub_domain::{ErrorCode, FieldError, IdentityKind, MatchBy, TaskAction, TaskOptions};
 use userhub_http_common::decode::RawRecord;
 use userhub_http_common::decode::{
@@ -106,7 +107,11 @@ const REQUIRED_WITH: [(&str, &str); 2] = [
 ];
 
 /// The canonical record of one row, or the row's error.
-fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value>, FieldError> {
+fn row_record(
+    columns: &[String],
+    cells: Vec<Value>,
+    sent: &[Option<Box<RawValue>>],
+) -> Result<DraftRecord, FieldError> {
     let cell_of = |name: &str| {
         columns
             .iter()
@@ -123,7 +128,7 @@ fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value
         }
     }
     let mut draft = ProfileDraft::default();
-    for (column, cell) in columns.iter().zip(cells) {
+    for ((column, cell), sent) in columns.iter().zip(cells).zip(sent) {
         if cell.is_null() {
             continue;
         }
@@ -142,7 +147,7 @@ fn row_record(columns: &[String], cells: Vec<Value>) -> Result<Map<String, Value
                 draft.fields.insert(field.to_owned(), cell);
             }
             Target::CustomField(name) => {
-                draft.custom.insert(name, cell);
+                draft.custom.insert(name, &cell, sent.as_deref());
             }
         }
     }
@@ -160,18 +165,20 @@ fn records_of(
         .enumerate()
         .map(|(index, row)| {
             let index = index as u32;
-            let cells = match row_cells(row, columns.len()) {
-                // XtremePush's mapping reads cells as values (its numbers are re-spelled).
-                Ok(cells) => cells
-                    .into_iter()
-                    .map(|cell| {
-                        cell.and_then(|cell| serde_json::from_str(cell.get()).ok())
-                            .unwrap_or_default()
-                    })
-                    .collect(),
+            let sent = match row_cells(row, columns.len()) {
+                Ok(sent) => sent,
                 Err((raw, message)) => return broken_record(index, None, raw, message),
             };
-            match row_record(columns, cells) {
+            // The mapping reads cells as values; custom fields take the cells' text.
+            let cells: Vec<Value> = sent
+                .iter()
+                .map(|cell| {
+                    cell.as_ref()
+                        .and_then(|cell| serde_json::from_str(cell.get()).ok())
+                        .unwrap_or_default()
+                })
+                .collect();
+            match row_record(columns, cells, &sent) {
                 Ok(object) => json_record(index, None, &object),
                 Err(error) => failed_record(index, String::new(), error),
             }

@@ -54,11 +54,27 @@ impl SplitMix {
 #[derive(Debug, Clone, Copy)]
 pub struct Generator {
     seed: u64,
+    /// Whether records carry an external `version` (creates 1, updates 2).
+    versioned: bool,
 }
+
+/// The `version` of versioned creates; updates carry the next one.
+pub const CREATE_VERSION: u64 = 1;
 
 impl Generator {
     pub fn new(seed: u64) -> Generator {
-        Generator { seed }
+        Generator {
+            seed,
+            versioned: false,
+        }
+    }
+
+    /// The same records, each with a `version` (for measuring the version guard's cost).
+    pub fn with_versions(self) -> Generator {
+        Generator {
+            versioned: true,
+            ..self
+        }
     }
 
     fn rng(&self, n: u64, salt: u64) -> SplitMix {
@@ -111,6 +127,9 @@ impl Generator {
             record["user_support_status"] = json!("active");
             record["accepted_t_and_c"] = json!(true);
         }
+        if self.versioned {
+            record["version"] = json!(CREATE_VERSION);
+        }
         record
     }
 
@@ -118,13 +137,17 @@ impl Generator {
     pub fn update_record(&self, n: u64, id: i64) -> Value {
         let mut rng = self.rng(n, 2);
         let (_, city) = CITIES[rng.below(CITIES.len() as u64) as usize];
-        json!({
+        let mut record = json!({
             "core-profile-id": id,
             "last_city": city,
             "age": 18 + rng.below(70),
             "user_persona": rng.pick(&PERSONAS),
             "custom_fields": {"plan": rng.pick(&PLANS)},
-        })
+        });
+        if self.versioned {
+            record["version"] = json!(CREATE_VERSION + 1);
+        }
+        record
     }
 
     /// Writes records `range` as JSONL.
@@ -177,6 +200,18 @@ mod tests {
             (320..=480).contains(&average),
             "about 400 bytes per record (within 20 %), got {average}"
         );
+    }
+
+    #[test]
+    fn versioned_records_are_the_same_records_with_a_version() {
+        let plain = Generator::new(3);
+        let versioned = plain.with_versions();
+        let mut create = versioned.create_record(9);
+        assert_eq!(create["version"], CREATE_VERSION);
+        create.as_object_mut().unwrap().remove("version");
+        assert_eq!(create, plain.create_record(9));
+        let update = versioned.update_record(9, 5);
+        assert_eq!(update["version"], CREATE_VERSION + 1);
     }
 
     #[test]

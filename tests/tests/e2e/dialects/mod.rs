@@ -4,6 +4,7 @@
 mod altcraft_import;
 mod altcraft_workflows;
 mod helpcrunch;
+mod number_notation;
 mod xtremepush;
 
 use serde_json::Value;
