@@ -162,23 +162,7 @@ async fn main() -> anyhow::Result<()> {
                 scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
             println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
         }
-        Command::Versions { records, server } => {
-            anyhow::ensure!(
-                records % 20_000 == 0,
-                "--records must be a multiple of 20 000"
-            );
-            let server = std::fs::canonicalize(&server)?;
-            let cost = versions::version_cost(&server, records).await?;
-            println!(
-                "import: {:.0} records/s plain, {:.0} versioned ({:.3}); update: {:.0} plain, {:.0} versioned ({:.3})",
-                cost.import_plain,
-                cost.import_versioned,
-                cost.import_versioned / cost.import_plain,
-                cost.update_plain,
-                cost.update_versioned,
-                cost.update_versioned / cost.update_plain
-            );
-        }
+        Command::Versions { records, server } => print_version_cost(records, &server).await?,
         Command::Growth {
             records,
             preload,
@@ -222,5 +206,26 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("results written to {}", out.display());
         }
     }
+    Ok(())
+}
+
+/// `userhub-bench versions`: B1 and B2 with and without a version on every record.
+async fn print_version_cost(records: u64, server: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        records % 20_000 == 0,
+        "--records must be a multiple of 20 000"
+    );
+    let server = std::fs::canonicalize(server)?;
+    let cost = versions::version_cost(&server, records).await?;
+    println!(
+        "import: {:.0} records/s plain, {:.0} versioned ({:.3}); update: {:.0} plain, {:.0} \
+         versioned ({:.3})",
+        cost.import_plain,
+        cost.import_versioned,
+        cost.import_versioned / cost.import_plain,
+        cost.update_plain,
+        cost.update_versioned,
+        cost.update_versioned / cost.update_plain
+    );
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod setting;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod upload;
 pub mod values;
 
 pub use action::TaskAction;

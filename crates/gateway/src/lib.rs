@@ -13,6 +13,7 @@ pub mod retry;
 pub mod revert;
 pub mod routes;
 mod settings;
+pub mod uploads;
 
 pub use error::GatewayError;
 pub use options::CREATE_QUERY_PARAMETERS;
@@ -20,7 +21,7 @@ pub use settings::GatewaySettings;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::routing::{head, post};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -97,6 +98,16 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/v2/{domain}/identity/bulk_actions/{task_id}/revert",
             post(revert::revert_task),
+        )
+        .route(
+            "/v2/{domain}/uploads",
+            post(uploads::create).options(uploads::options),
+        )
+        .route(
+            "/v2/{domain}/uploads/{upload_id}",
+            head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::delete),
         )
         .layer(DefaultBodyLimit::disable());
     with_api_layers(api, &context).with_state(gateway)

@@ -1,4 +1,4 @@
-//! `[gateway]` settings: body limits, chunking and synchronous requests.
+//! `[gateway]` settings: body limits, chunking, synchronous requests and uploads.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,12 @@ pub struct GatewaySettings {
     /// Native requests with fewer records than this are answered synchronously as if they
     /// said `?wait=true`. 0 (the default) keeps the original API's `201` for every size.
     pub sync_below_records: usize,
+    /// EXT resumable uploads: the largest upload accepted (`Tus-Max-Size`).
+    pub upload_max_bytes: u64,
+    /// Bytes of an upload stored per database row, and held in memory per upload request.
+    pub upload_part_bytes: usize,
+    /// Hours an incomplete upload is kept before it expires.
+    pub upload_expiry_hours: u64,
     /// Crashes for the fault tests (test builds only): `USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED`
     /// aborts the process after every chunk of a task is published, before it becomes `queued`.
     #[cfg(feature = "fault-injection")]
@@ -41,6 +47,12 @@ pub struct GatewayFaults {
 impl GatewaySettings {
     /// Checks the section.
     pub fn validate(&self) -> Result<(), userhub_domain::InvalidSetting> {
+        if self.upload_part_bytes == 0 {
+            return Err(userhub_domain::InvalidSetting::new(
+                "gateway.upload_part_bytes",
+                "an upload part must hold at least 1 byte",
+            ));
+        }
         if self.records_per_task == 0 || self.chunk_records == 0 {
             return Err(userhub_domain::InvalidSetting::new(
                 "gateway.records_per_task",
@@ -90,6 +102,9 @@ impl Default for GatewaySettings {
             sync_max_records: 1_000,
             sync_timeout_ms: 30_000,
             sync_below_records: 0,
+            upload_max_bytes: 1 << 30,
+            upload_part_bytes: 4 << 20,
+            upload_expiry_hours: 24,
             #[cfg(feature = "fault-injection")]
             faults: GatewayFaults::default(),
         }

@@ -25,6 +25,7 @@ mod shares;
 pub mod statistics;
 pub mod tag_colors;
 pub mod tasks;
+pub mod uploads;
 pub mod webhooks;
 
 pub use deadpool_postgres::{GenericClient, Object as PooledClient, Pool, Transaction};

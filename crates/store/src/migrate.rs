@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "record_versions",
         include_str!("../migrations/0026_record_versions.sql"),
     ),
+    (
+        27,
+        "uploads",
+        include_str!("../migrations/0027_uploads.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

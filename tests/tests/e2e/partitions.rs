@@ -164,7 +164,11 @@ async fn a_database_with_profiles_is_converted_with_every_row_unchanged() {
                     || (SELECT json_agg(a ORDER BY pid)::text FROM app_profiles a)";
     let before: String = client.query_one(dump, &[]).await.unwrap().get(0);
     drop(client);
-    let applied = userhub_store::run_migrations(&pool).await.unwrap();
+    // Through the last migration before one adds a column (0026, `version`): the rows'
+    // columns are then the same before and after, and must hold the same values.
+    let applied = userhub_store::run_migrations_through(&pool, 25)
+        .await
+        .unwrap();
     assert!(applied >= 1, "the partitioning migration ran");
     let client = pool.get().await.unwrap();
     let after: String = client.query_one(dump, &[]).await.unwrap().get(0);

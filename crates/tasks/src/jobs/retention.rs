@@ -3,8 +3,8 @@
 //! tasks older than
 //! `retention.task_days` (their results and errors are deleted; their status answers
 //! `"expired": true` and downloads `410`) and deletes task rows `retention.expired_task_days`
-//! after that, and deletes webhook deliveries older than `retention.webhook_delivery_days`, in
-//! small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
+//! after that, deletes webhook deliveries older than `retention.webhook_delivery_days` and
+//! incomplete uploads past their expiry (`gateway.upload_expiry_hours`), in small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -13,12 +13,15 @@ use userhub_store::retention::{
     expire_completed_tasks, forget_expired_tasks, forget_webhook_deliveries,
 };
 use userhub_store::reverts::expire_before_images;
+use userhub_store::uploads::expire_uploads;
 use userhub_store::{Pool, StoreError};
 
 /// Tasks handled per statement.
 const TASKS_PER_BATCH: i64 = 100;
 /// Webhook deliveries deleted per statement.
 const DELIVERIES_PER_BATCH: i64 = 1_000;
+/// Expired uploads deleted per statement (each with its parts).
+const UPLOADS_PER_BATCH: i64 = 100;
 /// Batches per round, so that one round ends even with a large backlog.
 const BATCHES_PER_ROUND: usize = 50;
 
@@ -134,6 +137,18 @@ pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u6
     }
     if deliveries > 0 {
         tracing::info!(deliveries, "retention: webhook deliveries deleted");
+    }
+    for _ in 0..BATCHES_PER_ROUND {
+        let done = expire_uploads(&client, UPLOADS_PER_BATCH).await?;
+        if done > 0 {
+            tracing::info!(
+                uploads = done,
+                "retention: incomplete uploads expired and deleted"
+            );
+        }
+        if done < UPLOADS_PER_BATCH as u64 {
+            break;
+        }
     }
     for _ in 0..BATCHES_PER_ROUND {
         let done = expire_before_images(&client, settings.revert_days, TASKS_PER_BATCH).await?;

@@ -10,13 +10,12 @@ use userhub_tests::TestApp;
 /// The stored custom fields of every profile, as their JSON text.
 async fn custom_texts(app: &TestApp) -> Vec<String> {
     let rows = app
-        .query_json("SELECT custom_fields::text AS t FROM core_profiles ORDER BY id")
+        .query_json("SELECT custom_fields::text AS custom FROM core_profiles ORDER BY id")
         .await;
-    // One column: the rows come back as its values.
     rows.as_array()
         .unwrap()
         .iter()
-        .filter_map(|text| text.as_str().map(str::to_owned))
+        .filter_map(|row| row["custom"].as_str().map(str::to_owned))
         .collect()
 }
 

@@ -1,0 +1,133 @@
+//! Resumable uploads (EXT, tus 1.0): an upload's row and its bytes in parts, written as they
+//! arrive so that any gateway process can resume an upload another one began.
+
+use crate::error::StoreError;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::types::Json;
+use userhub_domain::DomainId;
+use userhub_domain::upload::UploadMetadata;
+
+/// An upload as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUpload {
+    /// The bytes announced (`Upload-Length`).
+    pub length: i64,
+    /// The bytes received so far (`Upload-Offset`).
+    pub received: i64,
+    pub metadata: UploadMetadata,
+    /// When an incomplete upload expires.
+    pub expires_at: DateTime<Utc>,
+    /// Incomplete and past its expiry.
+    pub expired: bool,
+}
+
+impl StoredUpload {
+    pub fn is_complete(&self) -> bool {
+        self.received == self.length
+    }
+}
+
+/// Records a new upload of `length` bytes, incomplete until `expires_at`.
+pub async fn create_upload(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    id: &str,
+    length: i64,
+    metadata: &UploadMetadata,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/uploads/create.sql"))
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &domain_id.as_i64(),
+                &id,
+                &length,
+                &Json(metadata),
+                &expires_at,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The domain's upload `id`, if it exists.
+pub async fn find_upload(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    id: &str,
+) -> Result<Option<StoredUpload>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/uploads/find.sql"))
+        .await?;
+    let Some(row) = client
+        .query_opt(&statement, &[&domain_id.as_i64(), &id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Json(metadata): Json<UploadMetadata> = row.try_get("metadata")?;
+    Ok(Some(StoredUpload {
+        length: row.get("length"),
+        received: row.get("received"),
+        metadata,
+        expires_at: row.get("expires_at"),
+        expired: row.get("expired"),
+    }))
+}
+
+/// Appends `bytes` at offset `at` in the caller's transaction: the new offset, or `None` when
+/// the upload is no longer at `at` (another request moved it), would grow past its length, has
+/// expired or is gone — then nothing is written.
+pub async fn append_part(
+    transaction: &Transaction<'_>,
+    domain_id: DomainId,
+    id: &str,
+    at: i64,
+    bytes: &[u8],
+) -> Result<Option<i64>, StoreError> {
+    let advance = transaction
+        .prepare_cached(include_str!("../queries/uploads/advance.sql"))
+        .await?;
+    let length = bytes.len() as i64;
+    let Some(row) = transaction
+        .query_opt(&advance, &[&domain_id.as_i64(), &id, &at, &length])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let insert = transaction
+        .prepare_cached(include_str!("../queries/uploads/insert_part.sql"))
+        .await?;
+    transaction
+        .execute(&insert, &[&domain_id.as_i64(), &id, &at, &bytes])
+        .await?;
+    Ok(Some(row.get(0)))
+}
+
+/// Deletes the domain's upload `id` with its bytes; whether it existed.
+pub async fn delete_upload(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/uploads/delete.sql"))
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&domain_id.as_i64(), &id])
+        .await?
+        .is_some())
+}
+
+/// Deletes up to `batch` incomplete uploads past their expiry; how many.
+pub async fn expire_uploads(client: &impl GenericClient, batch: i64) -> Result<u64, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/uploads/expire.sql"))
+        .await?;
+    Ok(client.execute(&statement, &[&batch]).await?)
+}
