@@ -17,7 +17,7 @@ services: ## Start (or install) local PostgreSQL and RabbitMQ
 	@bash scripts/services.sh
 
 .PHONY: tools
-tools: ## Install the test tools (schemathesis, validators, playwright-core, chromium) once
+tools: ## Install the test tools (schemathesis, validators, tuspy, playwright-core, chromium) once
 	@bash scripts/test-tools.sh
 
 .PHONY: build

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives besides cargo, once: schemathesis, check-jsonschema and
+# Installs what the test suite drives besides cargo, once: schemathesis, check-jsonschema, tuspy and
 # kubernetes-validate (Python, into .tools/venv), playwright-core, yaml and the kubernetes-models
 # schemas (npm, into tests/js) and Debian's chromium for the dashboard test. Re-running it is
 # quick when everything is there.
