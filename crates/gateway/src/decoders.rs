@@ -112,7 +112,7 @@ pub fn fuzz_body(data: &[u8]) {
         &settings,
         100,
     ));
-    let Ok(request) = read else {
+    let Ok(crate::request::CreateRequest::Records(request)) = read else {
         return;
     };
     assert!(request.records.len() <= 100, "the record limit holds");

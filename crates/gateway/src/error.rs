@@ -24,8 +24,8 @@ pub enum GatewayError {
     /// A request field that is neither `action`, the records nor an option.
     #[error(
         "`{0}` is not a field of a task request: the fields are `action`, `payload` (or \
-         `columns` with `rows`), `options` and the options `match_by`, `skip_triggers`, \
-         `workflow_id`"
+         `columns` with `rows`, or `upload_id`), `options` and the options `match_by`, \
+         `skip_triggers`, `workflow_id`, `dry_run`"
     )]
     UnknownField(String),
     /// A query parameter the endpoint does not take.
@@ -53,6 +53,21 @@ pub enum GatewayError {
     /// The task protocol refused or failed the request.
     #[error(transparent)]
     Task(#[from] TaskError),
+    #[error("no upload `{0}` in this domain")]
+    UploadNotFound(String),
+    #[error(
+        "upload `{id}` holds {received} of its {length} bytes: finish it (tus PATCH) before \
+         making a task of it"
+    )]
+    UploadIncomplete {
+        id: String,
+        received: i64,
+        length: i64,
+    },
+    #[error("upload `{id}` already became task {task_id}; an upload makes one task")]
+    UploadUsed { id: String, task_id: u64 },
+    #[error("`wait=true` is not available for a task from an upload; poll its status instead")]
+    WaitForUpload,
 }
 
 impl From<DecodeError> for GatewayError {
@@ -122,6 +137,25 @@ impl From<GatewayError> for ApiError {
             }
 
             GatewayError::TimedOut(timeout) => ApiError::from(timeout),
+            GatewayError::UploadNotFound(id) => {
+                ApiError::new(StatusCode::NOT_FOUND, "UPLOAD_NOT_FOUND", message)
+                    .with_details(serde_json::json!({ "upload_id": id }))
+            }
+            GatewayError::UploadIncomplete {
+                id,
+                received,
+                length,
+            } => ApiError::new(StatusCode::CONFLICT, "UPLOAD_INCOMPLETE", message).with_details(
+                serde_json::json!({ "upload_id": id, "upload_offset": received, "upload_length": length }),
+            ),
+            GatewayError::UploadUsed { id, task_id } => {
+                ApiError::new(StatusCode::CONFLICT, "UPLOAD_USED", message)
+                    .with_details(serde_json::json!({ "upload_id": id, "task_id": task_id }))
+            }
+            GatewayError::WaitForUpload => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_OPTION", message)
+                    .with_details(serde_json::json!({ "field": "wait" }))
+            }
         }
     }
 }

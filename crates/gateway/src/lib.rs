@@ -5,6 +5,7 @@
 pub mod cancel;
 pub mod decoders;
 mod error;
+mod gunzip;
 mod idempotency;
 mod options;
 pub mod problems;

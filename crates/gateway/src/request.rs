@@ -2,6 +2,7 @@
 //! JSON file part, JSON envelope; each optionally gzip) into an action and its records.
 
 use crate::error::GatewayError;
+use crate::gunzip::PartReader;
 use crate::options::OptionFields;
 use crate::problems::{ActionProblem, OptionProblem};
 use crate::settings::GatewaySettings;
@@ -46,6 +47,8 @@ fn parse_action(text: Option<&str>) -> Result<TaskAction, GatewayError> {
 #[derive(Debug, Default)]
 struct RequestFields {
     action: Option<String>,
+    /// EXT: a complete upload whose file holds the records.
+    upload_id: Option<String>,
     options: OptionFields,
     /// The caller's key is read-only: a write action is refused as soon as it is read.
     read_only: bool,
@@ -60,6 +63,13 @@ impl RequestFields {
     }
 
     fn take(&mut self, name: &str, value: String) -> Result<(), GatewayError> {
+        if name == "upload_id" {
+            if self.upload_id.is_some() {
+                return Err(GatewayError::RepeatedField(name.to_owned()));
+            }
+            self.upload_id = Some(value);
+            return Ok(());
+        }
         if name == "action" {
             if self.action.is_some() {
                 return Err(GatewayError::RepeatedField(name.to_owned()));
@@ -88,6 +98,48 @@ impl RequestFields {
         let options = self.options.finish(action)?;
         Ok((action, options))
     }
+
+    /// The request: the records `read` yields, or the upload it names (not both).
+    fn into_request(
+        mut self,
+        read: Option<impl FnOnce() -> Result<(PayloadFormat, Vec<RawRecord>), GatewayError>>,
+    ) -> Result<CreateRequest, GatewayError> {
+        let upload_id = self.upload_id.take();
+        let (action, options) = self.finish()?;
+        match (read, upload_id) {
+            (Some(_), Some(_)) => Err(PayloadProblem::PayloadAndUpload.into()),
+            (None, Some(upload_id)) => Ok(CreateRequest::Upload(UploadTaskRequest {
+                action,
+                options,
+                upload_id,
+            })),
+            (Some(read), None) => {
+                let (format, records) = read()?;
+                Ok(CreateRequest::Records(ParsedRequest {
+                    action,
+                    options,
+                    format,
+                    records,
+                }))
+            }
+            (None, None) => Err(PayloadProblem::PayloadRequired.into()),
+        }
+    }
+}
+
+/// EXT: a create request that names a complete upload instead of carrying records.
+#[derive(Debug)]
+pub struct UploadTaskRequest {
+    pub action: TaskAction,
+    pub options: TaskOptions,
+    pub upload_id: String,
+}
+
+/// What a create request asks for: a task of the records it carries, or of an upload's file.
+#[derive(Debug)]
+pub enum CreateRequest {
+    Records(ParsedRequest),
+    Upload(UploadTaskRequest),
 }
 
 /// The options (and, for a CSV body, `action`) of the query string; `wait` is read elsewhere.
@@ -183,7 +235,7 @@ pub async fn read_request(
     query: &str,
     settings: &GatewaySettings,
     record_limit: usize,
-) -> Result<ParsedRequest, GatewayError> {
+) -> Result<CreateRequest, GatewayError> {
     let BodySpec {
         kind,
         encoding,
@@ -206,12 +258,12 @@ pub async fn read_request(
             while let Some(chunk) = stream.next().await {
                 csv.push(&chunk?)?;
             }
-            Ok(ParsedRequest {
+            Ok(CreateRequest::Records(ParsedRequest {
                 action,
                 options,
                 format: PayloadFormat::Csv,
                 records: csv.finish()?,
-            })
+            }))
         }
     }
 }
@@ -228,7 +280,7 @@ fn read_form(
     body: &[u8],
     mut fields: RequestFields,
     record_limit: usize,
-) -> Result<ParsedRequest, GatewayError> {
+) -> Result<CreateRequest, GatewayError> {
     let mut payload = None;
     for (key, value) in form_urlencoded::parse(body) {
         if key == "payload" {
@@ -240,15 +292,7 @@ fn read_form(
             fields.take(&key, value.into_owned())?;
         }
     }
-    let (action, options) = fields.finish()?;
-    let payload = payload.ok_or(PayloadProblem::PayloadRequired)?;
-    let (format, records) = split_array(&payload, record_limit)?;
-    Ok(ParsedRequest {
-        action,
-        options,
-        format,
-        records,
-    })
+    fields.into_request(payload.map(|payload| move || split_array(&payload, record_limit)))
 }
 
 /// The text of a JSON member that is an option: a string's content, else the JSON as written.
@@ -290,7 +334,7 @@ fn read_json(
     body: &[u8],
     mut fields: RequestFields,
     record_limit: usize,
-) -> Result<ParsedRequest, GatewayError> {
+) -> Result<CreateRequest, GatewayError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|_| PayloadProblem::NotUtf8)?;
     let what = "the body (`{\"action\": ..., \"payload\": [...]}`)";
@@ -312,6 +356,11 @@ fn read_json(
                     .map_err(|_| ActionProblem::NotAString(json_kind(raw.get())))?;
                 fields.take("action", action)?;
             }
+            "upload_id" => {
+                let upload_id = serde_json::from_str::<String>(raw.get())
+                    .map_err(|_| PayloadProblem::UploadIdNotAString(json_kind(raw.get())))?;
+                fields.take("upload_id", upload_id)?;
+            }
             "options" => {
                 for (option, value) in object_members(raw.get(), "`options`")? {
                     if !crate::options::is_option(&option) {
@@ -331,29 +380,24 @@ fn read_json(
             other => return Err(GatewayError::UnknownField(other.to_owned())),
         }
     }
-    let (action, options) = fields.finish()?;
-    let (format, records) = match (payload, columns, rows) {
-        (Some(payload), None, None) => split_array(payload.get(), record_limit)?,
-        (None, Some(columns), Some(rows)) => {
-            let columns = read_columns(columns)?;
-            (
-                PayloadFormat::Table,
-                table_records(&columns, rows, record_limit)?,
-            )
-        }
-        (None, None, None) => {
-            return Err(PayloadProblem::RecordsRequired.into());
-        }
-        _ => {
-            return Err(PayloadProblem::PayloadAndTable.into());
-        }
+    let records = match (payload, columns, rows) {
+        (None, None, None) if fields.upload_id.is_some() => None,
+        (None, None, None) => return Err(PayloadProblem::RecordsRequired.into()),
+        other => Some(other),
     };
-    Ok(ParsedRequest {
-        action,
-        options,
-        format,
-        records,
-    })
+    fields.into_request(records.map(|parts| {
+        move || match parts {
+            (Some(payload), None, None) => split_array(payload.get(), record_limit),
+            (None, Some(columns), Some(rows)) => {
+                let columns = read_columns(columns)?;
+                Ok((
+                    PayloadFormat::Table,
+                    table_records(&columns, rows, record_limit)?,
+                ))
+            }
+            _ => Err(PayloadProblem::PayloadAndTable.into()),
+        }
+    }))
 }
 
 fn raw_is_null(raw: &RawValue) -> bool {
@@ -380,71 +424,13 @@ fn multipart_error(error: multer::Error) -> GatewayError {
     PayloadProblem::Multipart(error).into()
 }
 
-/// A `payload` part's bytes, gunzipped when the part is a gzip file (`.jsonl.gz` uploaded as
-/// is): its first bytes say so. Decompressed bytes count against `limit`.
-struct PartReader {
-    decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
-    decided: bool,
-    produced: u64,
-    limit: u64,
-}
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-impl PartReader {
-    fn new(limit: u64) -> PartReader {
-        PartReader {
-            decoder: None,
-            decided: false,
-            produced: 0,
-            limit,
-        }
-    }
-
-    fn decode(&mut self, chunk: &[u8]) -> Result<Vec<u8>, GatewayError> {
-        use std::io::Write;
-        if !self.decided {
-            self.decided = true;
-            if chunk.starts_with(&GZIP_MAGIC) {
-                self.decoder = Some(flate2::write::GzDecoder::new(Vec::new()));
-            }
-        }
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Ok(chunk.to_vec());
-        };
-        let mut output = Vec::new();
-        for slice in chunk.chunks(1024) {
-            decoder
-                .write_all(slice)
-                .map_err(PayloadProblem::GzipPartUnreadable)?;
-            let before = output.len();
-            output.append(decoder.get_mut());
-            self.produced += (output.len() - before) as u64;
-            if self.produced > self.limit {
-                return Err(GatewayError::PayloadTooLarge { limit: self.limit });
-            }
-        }
-        Ok(output)
-    }
-
-    fn finish(&mut self) -> Result<Vec<u8>, GatewayError> {
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Ok(Vec::new());
-        };
-        decoder
-            .try_finish()
-            .map_err(PayloadProblem::GzipPartCutShort)?;
-        Ok(std::mem::take(decoder.get_mut()))
-    }
-}
-
 async fn read_multipart(
     multipart: &mut multer::Multipart<'_>,
     mut fields: RequestFields,
     settings: &GatewaySettings,
     limit: u64,
     record_limit: usize,
-) -> Result<ParsedRequest, GatewayError> {
+) -> Result<CreateRequest, GatewayError> {
     let mut payload: Option<(PayloadFormat, Vec<RawRecord>)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -471,7 +457,7 @@ async fn read_multipart(
             payload = Some(collector.finish()?);
             continue;
         }
-        if name != "action" && !crate::options::is_option(&name) {
+        if name != "action" && name != "upload_id" && !crate::options::is_option(&name) {
             return Err(GatewayError::UnknownField(if name.is_empty() {
                 "(a part without a name)".to_owned()
             } else {
@@ -487,12 +473,5 @@ async fn read_multipart(
         }
         fields.take(&name, String::from_utf8_lossy(&text).into_owned())?;
     }
-    let (action, options) = fields.finish()?;
-    let (format, records) = payload.ok_or(PayloadProblem::PayloadRequired)?;
-    Ok(ParsedRequest {
-        action,
-        options,
-        format,
-        records,
-    })
+    fields.into_request(payload.map(|payload| move || Ok(payload)))
 }

@@ -4,7 +4,8 @@ use crate::Gateway;
 use crate::error::GatewayError;
 use crate::idempotency;
 use crate::problems::OptionProblem;
-use crate::request::{inspect_headers, read_request};
+use crate::request::{CreateRequest, inspect_headers, read_request};
+use crate::uploads::create_task_from_upload;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, State};
@@ -182,6 +183,14 @@ pub async fn create_task(
             }
             other => other,
         })?;
+    let request = match request {
+        CreateRequest::Records(request) => request,
+        CreateRequest::Upload(_) if wait => return Err(GatewayError::WaitForUpload.into()),
+        CreateRequest::Upload(upload) => {
+            let (gateway, principal) = (gateway.clone(), principal.clone());
+            return create_task_from_upload(gateway, principal, upload, idempotency_key).await;
+        }
+    };
     let read = reading.elapsed();
     let wait = wait || request.records.len() < settings.sync_below_records;
     if wait && request.records.len() > settings.sync_max_records {
@@ -340,7 +349,7 @@ fn completed_response(domain: &str, finished: &Finished) -> Response {
 }
 
 /// `201` with the task and its `Location`; `replayed` for an idempotent repeat.
-fn created_response(domain: &str, created: &Created, replayed: bool) -> Response {
+pub(crate) fn created_response(domain: &str, created: &Created, replayed: bool) -> Response {
     let location = format!("/v2/{domain}/identity/bulk_actions/{}", created.task_id);
     let body = CreatedTask {
         task_id: created.task_id.get(),

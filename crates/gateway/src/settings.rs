@@ -29,6 +29,11 @@ pub struct GatewaySettings {
     pub upload_part_bytes: usize,
     /// Hours an incomplete upload is kept before it expires.
     pub upload_expiry_hours: u64,
+    /// Records a task made from an upload may hold, for domains without their own limit.
+    pub records_per_upload: usize,
+    /// How long a request that makes a task of an upload waits for the task to be `queued`
+    /// before answering `202` with the task still `created`.
+    pub upload_task_wait_ms: u64,
     /// Crashes for the fault tests (test builds only): `USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED`
     /// aborts the process after every chunk of a task is published, before it becomes `queued`.
     #[cfg(feature = "fault-injection")]
@@ -53,7 +58,7 @@ impl GatewaySettings {
                 "an upload part must hold at least 1 byte",
             ));
         }
-        if self.records_per_task == 0 || self.chunk_records == 0 {
+        if self.records_per_task == 0 || self.chunk_records == 0 || self.records_per_upload == 0 {
             return Err(userhub_domain::InvalidSetting::new(
                 "gateway.records_per_task",
                 "record limits must be at least 1",
@@ -66,6 +71,7 @@ impl GatewaySettings {
     pub fn request_limits(&self) -> userhub_http_common::RequestLimits {
         userhub_http_common::RequestLimits {
             records_per_task: self.records_per_task,
+            records_per_upload: self.records_per_upload,
             max_body_bytes: self.max_body_bytes,
             max_multipart_bytes: self.max_multipart_bytes,
         }
@@ -105,6 +111,8 @@ impl Default for GatewaySettings {
             upload_max_bytes: 1 << 30,
             upload_part_bytes: 4 << 20,
             upload_expiry_hours: 24,
+            records_per_upload: 1_000_000,
+            upload_task_wait_ms: 10_000,
             #[cfg(feature = "fault-injection")]
             faults: GatewayFaults::default(),
         }

@@ -113,6 +113,8 @@ impl ApiContext {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestLimits {
     pub records_per_task: usize,
+    /// Records a task made from an upload may hold.
+    pub records_per_upload: usize,
     pub max_body_bytes: u64,
     pub max_multipart_bytes: u64,
 }

@@ -32,7 +32,8 @@ impl From<TaskError> for ApiError {
             TaskError::ChunkEncoding(_)
             | TaskError::StoredOutcomes { .. }
             | TaskError::StoredOutcomeLine { .. }
-            | TaskError::TaskVanished(_) => ApiError::internal(&message),
+            | TaskError::TaskVanished(_)
+            | TaskError::SourceChanged => ApiError::internal(&message),
         }
     }
 }

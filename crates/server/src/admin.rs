@@ -2,6 +2,7 @@
 
 use userhub_domain::DomainId;
 use userhub_domain::api_key::generate_key;
+use userhub_store::domains::DomainLimit;
 use userhub_store::{Pool, StoreError, api_keys, domains, webhooks};
 
 /// An admin command failed.
@@ -60,18 +61,27 @@ pub async fn revoke_key(pool: &Pool, key_id: &str) -> Result<(), AdminError> {
     }
 }
 
+async fn set_limit(
+    pool: &Pool,
+    domain: &str,
+    limit: DomainLimit,
+    value: Option<i32>,
+) -> Result<(), AdminError> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    if domains::set_limit(&client, domain, limit, value).await? {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownDomain(domain.to_owned()))
+    }
+}
+
 /// Sets (or with `None` resets) a domain's requests per minute.
 pub async fn set_rate_limit(
     pool: &Pool,
     domain: &str,
     per_minute: Option<i32>,
 ) -> Result<(), AdminError> {
-    let client = pool.get().await.map_err(StoreError::from)?;
-    if domains::set_rate_limit(&client, domain, per_minute).await? {
-        Ok(())
-    } else {
-        Err(AdminError::UnknownDomain(domain.to_owned()))
-    }
+    set_limit(pool, domain, DomainLimit::RequestsPerMinute, per_minute).await
 }
 
 /// Sets (or with `None` resets) a domain's records per request.
@@ -80,12 +90,16 @@ pub async fn set_record_limit(
     domain: &str,
     records: Option<i32>,
 ) -> Result<(), AdminError> {
-    let client = pool.get().await.map_err(StoreError::from)?;
-    if domains::set_record_limit(&client, domain, records).await? {
-        Ok(())
-    } else {
-        Err(AdminError::UnknownDomain(domain.to_owned()))
-    }
+    set_limit(pool, domain, DomainLimit::RecordsPerTask, records).await
+}
+
+/// Sets (or with `None` resets) a domain's records per task from an upload.
+pub async fn set_upload_record_limit(
+    pool: &Pool,
+    domain: &str,
+    records: Option<i32>,
+) -> Result<(), AdminError> {
+    set_limit(pool, domain, DomainLimit::RecordsPerUpload, records).await
 }
 
 /// Every domain with its limits and keys, as a table for the terminal.
@@ -94,17 +108,18 @@ pub async fn domain_table(pool: &Pool) -> Result<String, AdminError> {
     let domains = domains::list_domains(&client).await?;
     let limit = |value: Option<i32>| value.map_or("default".to_owned(), |v| v.to_string());
     let mut table = format!(
-        "{:<6} {:<32} {:>10} {:>10} {:>6} {:>10}  {}\n",
-        "id", "name", "req/min", "records", "keys", "read-only", "created"
+        "{:<6} {:<32} {:>10} {:>10} {:>10} {:>6} {:>10}  {}\n",
+        "id", "name", "req/min", "records", "upload", "keys", "read-only", "created"
     );
     for summary in &domains {
         let domain = &summary.domain;
         table.push_str(&format!(
-            "{:<6} {:<32} {:>10} {:>10} {:>6} {:>10}  {}\n",
+            "{:<6} {:<32} {:>10} {:>10} {:>10} {:>6} {:>10}  {}\n",
             domain.id,
             domain.name,
             limit(domain.rate_limit_per_minute),
             limit(domain.record_limit),
+            limit(domain.upload_record_limit),
             summary.active_keys,
             summary.read_only_keys,
             summary.created_at.format("%Y-%m-%d %H:%M UTC"),

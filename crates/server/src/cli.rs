@@ -98,6 +98,8 @@ pub enum DomainCommand {
     SetRateLimit { domain: String, per_minute: String },
     /// Set the domain's records per request (`default` for the server default).
     SetRecordLimit { domain: String, records: String },
+    /// Set the records a task from an upload may hold (`default` for the server default).
+    SetUploadRecordLimit { domain: String, records: String },
 }
 
 #[derive(Subcommand)]

@@ -98,6 +98,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     admin::set_record_limit(&pool, &domain, optional_limit(&records)?).await?;
                     eprintln!("record limit of `{domain}` set to {records} records per request");
                 }
+                AdminCommand::Domain(DomainCommand::SetUploadRecordLimit { domain, records }) => {
+                    admin::set_upload_record_limit(&pool, &domain, optional_limit(&records)?)
+                        .await?;
+                    eprintln!(
+                        "upload record limit of `{domain}` set to {records} records per task"
+                    );
+                }
                 AdminCommand::Key(KeyCommand::Create { domain, read_only }) => {
                     println!("{}", admin::create_key(&pool, &domain, read_only).await?);
                 }

@@ -13,6 +13,9 @@ pub struct DomainLimits {
     /// Records per create request (`413 TOO_MANY_RECORDS` above).
     #[schema(example = 10000)]
     pub records_per_task: u64,
+    /// Records a task made from an upload may hold (`413 TOO_MANY_RECORDS` above).
+    #[schema(example = 1000000)]
+    pub records_per_upload: u64,
     /// Requests per minute (`429 RATE_LIMITED` above).
     #[schema(example = 60)]
     pub requests_per_minute: u32,
@@ -46,6 +49,12 @@ pub async fn get_limits(
         .map_or(defaults.records_per_task as u64, |limit| {
             limit.max(1) as u64
         });
+    let records_per_upload = principal
+        .domain
+        .upload_record_limit
+        .map_or(defaults.records_per_upload as u64, |limit| {
+            limit.max(1) as u64
+        });
     let requests_per_minute = principal
         .domain
         .rate_limit_per_minute
@@ -54,6 +63,7 @@ pub async fn get_limits(
         });
     Json(DomainLimits {
         records_per_task,
+        records_per_upload,
         requests_per_minute,
         max_body_bytes: defaults.max_body_bytes,
         max_multipart_bytes: defaults.max_multipart_bytes,

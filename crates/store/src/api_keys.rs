@@ -47,6 +47,7 @@ pub async fn find_key(
             name: row.get("name"),
             rate_limit_per_minute: row.get("rate_limit_per_minute"),
             record_limit: row.get("record_limit"),
+            upload_record_limit: row.get("upload_record_limit"),
         },
     }))
 }

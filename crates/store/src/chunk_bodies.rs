@@ -16,6 +16,17 @@ pub async fn store_bodies(
     bodies: &[Vec<u8>],
 ) -> Result<(), StoreError> {
     let chunk_nos: Vec<i32> = (0..bodies.len() as i32).collect();
+    store_numbered_bodies(client, task, &chunk_nos, bodies).await
+}
+
+/// Stores the records of chunks `chunk_nos` of `task`, the `n`th body for the `n`th number
+/// (chunks stored as they complete, in any order).
+pub async fn store_numbered_bodies(
+    client: &impl GenericClient,
+    task: TaskKey,
+    chunk_nos: &[i32],
+    bodies: &[Vec<u8>],
+) -> Result<(), StoreError> {
     let statement = client.prepare_cached(INSERT).await?;
     client
         .execute(

@@ -13,6 +13,8 @@ pub struct Domain {
     pub rate_limit_per_minute: Option<i32>,
     /// Records per request; `None` means the server default.
     pub record_limit: Option<i32>,
+    /// Records per task made from an upload; `None` means the server default.
+    pub upload_record_limit: Option<i32>,
 }
 
 fn domain_of(row: &tokio_postgres::Row) -> Domain {
@@ -21,6 +23,7 @@ fn domain_of(row: &tokio_postgres::Row) -> Domain {
         name: row.get("name"),
         rate_limit_per_minute: row.get("rate_limit_per_minute"),
         record_limit: row.get("record_limit"),
+        upload_record_limit: row.get("upload_record_limit"),
     }
 }
 
@@ -45,34 +48,36 @@ pub async fn find_domain(
     Ok(row.as_ref().map(domain_of))
 }
 
-/// Sets the domain's requests per minute; `None` returns it to the server default.
-/// Returns false if there is no such domain.
-pub async fn set_rate_limit(
-    client: &impl GenericClient,
-    name: &str,
-    per_minute: Option<i32>,
-) -> Result<bool, StoreError> {
-    let updated = client
-        .execute(
-            include_str!("../queries/domains/set_rate_limit.sql"),
-            &[&name, &per_minute],
-        )
-        .await?;
-    Ok(updated == 1)
+/// A limit a domain may set for itself instead of the server default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainLimit {
+    RequestsPerMinute,
+    RecordsPerTask,
+    /// Records of a task made from an upload.
+    RecordsPerUpload,
 }
 
-/// Sets the domain's records per request; `None` returns it to the server default.
-pub async fn set_record_limit(
+impl DomainLimit {
+    fn statement(self) -> &'static str {
+        match self {
+            DomainLimit::RequestsPerMinute => include_str!("../queries/domains/set_rate_limit.sql"),
+            DomainLimit::RecordsPerTask => include_str!("../queries/domains/set_record_limit.sql"),
+            DomainLimit::RecordsPerUpload => {
+                include_str!("../queries/domains/set_upload_record_limit.sql")
+            }
+        }
+    }
+}
+
+/// Sets one of the domain's limits; `None` returns it to the server default. Returns false if
+/// there is no such domain.
+pub async fn set_limit(
     client: &impl GenericClient,
     name: &str,
-    records: Option<i32>,
+    limit: DomainLimit,
+    value: Option<i32>,
 ) -> Result<bool, StoreError> {
-    let updated = client
-        .execute(
-            include_str!("../queries/domains/set_record_limit.sql"),
-            &[&name, &records],
-        )
-        .await?;
+    let updated = client.execute(limit.statement(), &[&name, &value]).await?;
     Ok(updated == 1)
 }
 

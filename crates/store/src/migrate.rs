@@ -132,6 +132,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "uploads",
         include_str!("../migrations/0027_uploads.sql"),
     ),
+    (
+        28,
+        "upload_tasks",
+        include_str!("../migrations/0028_upload_tasks.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -20,6 +20,8 @@ pub struct StoredUpload {
     pub expires_at: DateTime<Utc>,
     /// Incomplete and past its expiry.
     pub expired: bool,
+    /// The task the upload became, once it has.
+    pub task_id: Option<i64>,
 }
 
 impl StoredUpload {
@@ -77,6 +79,7 @@ pub async fn find_upload(
         metadata,
         expires_at: row.get("expires_at"),
         expired: row.get("expired"),
+        task_id: row.get("task_id"),
     }))
 }
 
@@ -130,4 +133,73 @@ pub async fn expire_uploads(client: &impl GenericClient, batch: i64) -> Result<u
         .prepare_cached(include_str!("../queries/uploads/expire.sql"))
         .await?;
     Ok(client.execute(&statement, &[&batch]).await?)
+}
+
+/// The part of upload `id` that starts at byte `offset`, if there is one (parts follow each
+/// other without gaps, so a reader asks for the offset where the last part ended).
+pub async fn read_part(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    id: &str,
+    offset: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!("../queries/uploads/read_part.sql"))
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&domain_id.as_i64(), &id, &offset])
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Whether an upload may become a task, as [`lock_upload`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadClaim {
+    /// Complete and not yet a task: locked for the caller's transaction.
+    Free,
+    Missing,
+    Incomplete,
+    /// Already task `.0`.
+    Used(i64),
+}
+
+/// Locks upload `id` for the caller's transaction and says whether it may become a task.
+pub async fn lock_upload(
+    transaction: &Transaction<'_>,
+    domain_id: DomainId,
+    id: &str,
+) -> Result<UploadClaim, StoreError> {
+    let statement = transaction
+        .prepare_cached(include_str!("../queries/uploads/claim.sql"))
+        .await?;
+    let Some(row) = transaction
+        .query_opt(&statement, &[&domain_id.as_i64(), &id])
+        .await?
+    else {
+        return Ok(UploadClaim::Missing);
+    };
+    if let Some(task_id) = row.get::<_, Option<i64>>("task_id") {
+        return Ok(UploadClaim::Used(task_id));
+    }
+    if !row.get::<_, bool>("complete") {
+        return Ok(UploadClaim::Incomplete);
+    }
+    Ok(UploadClaim::Free)
+}
+
+/// Records in the caller's transaction that upload `id` became task `task_id`, and drops its
+/// parts (their records are stored with the task's chunks).
+pub async fn set_upload_task(
+    transaction: &Transaction<'_>,
+    domain_id: DomainId,
+    id: &str,
+    task_id: i64,
+) -> Result<(), StoreError> {
+    let statement = transaction
+        .prepare_cached(include_str!("../queries/uploads/set_task.sql"))
+        .await?;
+    transaction
+        .execute(&statement, &[&domain_id.as_i64(), &id, &task_id])
+        .await?;
+    Ok(())
 }

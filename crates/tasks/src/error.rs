@@ -41,6 +41,9 @@ pub enum TaskError {
         task_id: TaskId,
         source: serde_json::Error,
     },
+    /// A file read twice for one task read differently the second time.
+    #[error("the file changed while its task was accepted")]
+    SourceChanged,
     /// The awaited task was deleted while the request waited.
     #[error("task {0} vanished while awaited")]
     TaskVanished(TaskId),
@@ -57,6 +60,7 @@ impl TaskError {
                 | TaskError::StoredOutcomes { .. }
                 | TaskError::StoredOutcomeLine { .. }
                 | TaskError::TaskVanished(_)
+                | TaskError::SourceChanged
         )
     }
 }

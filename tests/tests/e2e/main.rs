@@ -36,6 +36,7 @@ mod task_list;
 mod tenancy;
 mod tracing_spans;
 mod update_semantics;
+mod upload_tasks;
 mod uploads;
 mod upserts;
 mod value_fidelity;

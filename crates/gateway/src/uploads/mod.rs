@@ -2,13 +2,17 @@
 //! `creation-with-upload`, `termination` and `expiration` extensions: any tus client can send
 //! one large file, resuming after a dropped connection from the offset the server holds. The
 //! bytes go to PostgreSQL in parts as they arrive (memory: one part per request), so an upload
-//! begun on one gateway process resumes on another and survives restarts.
+//! begun on one gateway process resumes on another and survives restarts. A complete upload
+//! becomes one task (`task`), its file read back part by part (`source`).
 
 mod error;
 mod protocol;
 mod receive;
+mod source;
+mod task;
 
 pub use error::UploadError;
+pub use task::create_task_from_upload;
 
 use crate::Gateway;
 use axum::body::Body;

@@ -4,6 +4,7 @@
 //! crate, because the `csv` crate reads from a blocking `Read`.
 
 use super::DecodeError;
+use super::bom::LeadingBom;
 use super::csv_quotes::QuoteTracker;
 use super::problems::PayloadProblem;
 use super::tabular::{
@@ -13,7 +14,6 @@ use csv_core::ReadRecordResult;
 use userhub_domain::limits::MAX_ECHOED_INPUT_BYTES;
 use userhub_domain::record::raw::RawRecord;
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Most cells a row may have (a row with more is that record's error).
 const MAX_CELLS: usize = 4_096;
 
@@ -37,9 +37,10 @@ pub struct CsvCollector {
     /// The line of the next byte, and of the current row's first byte.
     line: u32,
     row_line: Option<u32>,
-    /// Bytes seen before the BOM question was settled.
-    start: Option<Vec<u8>>,
+    bom: LeadingBom,
     records: Vec<RawRecord>,
+    /// Records already handed out by [`CsvCollector::take_records`].
+    taken: usize,
 }
 
 impl CsvCollector {
@@ -58,23 +59,18 @@ impl CsvCollector {
             quotes: QuoteTracker::new(MAX_CELLS),
             line: 1,
             row_line: None,
-            start: Some(Vec::new()),
+            bom: LeadingBom::default(),
             records: Vec::new(),
+            taken: 0,
         }
     }
 
     /// Reads the next bytes of the CSV text.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
-        if let Some(mut start) = self.start.take() {
-            start.extend_from_slice(bytes);
-            if start.len() < UTF8_BOM.len() && UTF8_BOM.starts_with(&start) {
-                self.start = Some(start);
-                return Ok(());
-            }
-            let text = start.strip_prefix(UTF8_BOM).unwrap_or(&start);
-            return self.feed_all(text);
+        match self.bom.strip(bytes) {
+            Some(text) => self.feed_all(&text),
+            None => Ok(()),
         }
-        self.feed_all(bytes)
     }
 
     fn feed_all(&mut self, mut input: &[u8]) -> Result<(), DecodeError> {
@@ -187,8 +183,8 @@ impl CsvCollector {
                 None
             }
             Some(columns) => {
-                let index = self.records.len() as u32;
-                if self.records.len() >= self.record_limit {
+                let index = (self.taken + self.records.len()) as u32;
+                if self.taken + self.records.len() >= self.record_limit {
                     return Err(DecodeError::TooManyRecords {
                         limit: self.record_limit,
                     });
@@ -212,11 +208,18 @@ impl CsvCollector {
         Ok(())
     }
 
-    /// Ends the text; fails if it held no header or no row.
+    /// The records read so far and not yet taken, so that a text of any length is read in
+    /// bounded memory.
+    pub fn take_records(&mut self) -> Vec<RawRecord> {
+        self.taken += self.records.len();
+        std::mem::take(&mut self.records)
+    }
+
+    /// Ends the text; fails if it held no header or no row. The records are those not taken
+    /// before.
     pub fn finish(mut self) -> Result<Vec<RawRecord>, DecodeError> {
-        if let Some(start) = self.start.take() {
-            self.feed_all(&start)?;
-        }
+        let start = self.bom.finish();
+        self.feed_all(&start)?;
         if self.row_line.is_some() {
             loop {
                 let (result, _) = self.parse(&[]);
@@ -230,7 +233,7 @@ impl CsvCollector {
         if self.columns.is_none() {
             return Err(PayloadProblem::CsvEmpty.into());
         }
-        if self.records.is_empty() {
+        if self.taken + self.records.len() == 0 {
             return Err(PayloadProblem::CsvWithoutRows.into());
         }
         Ok(self.records)

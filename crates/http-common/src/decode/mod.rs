@@ -1,19 +1,25 @@
 //! Reading request bodies into records, shared by every HTTP front end (the native API and
 //! the compatible endpoints): the body as a bounded stream of decoded bytes (gzip undone, limits
 //! on decompressed bytes), JSON with a budget of values, and records split from JSON arrays,
-//! JSONL, tables (`columns` + `rows`) and CSV — each a [`RawRecord`] with its position and line.
+//! JSONL, tables (`columns` + `rows`) and CSV — whole bodies, or files of any size piece by
+//! piece — each a [`RawRecord`] with its position and line.
 //! [`DecodeError`] says why a body could not be read, and maps to its answer once.
 
+mod array_stream;
 mod body;
+mod bom;
 mod csv;
 mod csv_quotes;
+mod file;
 mod json_budget;
 mod payload;
 mod problems;
 mod tabular;
 
+pub use array_stream::ArraySplitter;
 pub use body::{BodyError, ContentEncoding, collect, decoded_stream, media_type};
 pub use csv::CsvCollector;
+pub use file::{FileLayout, FileSplitter};
 pub use json_budget::{BudgetError, bounded_array, check_value_count};
 pub use payload::{PayloadCollector, whole_array};
 pub use problems::{MediaProblem, PayloadProblem};

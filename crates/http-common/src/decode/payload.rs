@@ -66,6 +66,8 @@ pub struct PayloadCollector {
     oversized_line: Option<usize>,
     line_no: u32,
     records: Vec<RawRecord>,
+    /// Records already handed out by [`PayloadCollector::take_records`].
+    taken: usize,
     at_start: bool,
 }
 
@@ -92,6 +94,7 @@ impl PayloadCollector {
             oversized_line: None,
             line_no: 0,
             records: Vec::new(),
+            taken: 0,
             at_start: true,
         }
     }
@@ -159,7 +162,7 @@ impl PayloadCollector {
     fn end_line(&mut self) -> Result<(), DecodeError> {
         self.line_no += 1;
         let line = std::mem::take(&mut self.pending);
-        let index = self.records.len() as u32;
+        let index = (self.taken + self.records.len()) as u32;
         if let Some(length) = self.oversized_line.take() {
             let message = format!(
                 "line {} is {length} bytes long; at most {} are allowed",
@@ -192,7 +195,7 @@ impl PayloadCollector {
     }
 
     fn add(&mut self, record: RawRecord) -> Result<(), DecodeError> {
-        if self.records.len() >= self.max_records {
+        if self.taken + self.records.len() >= self.max_records {
             return Err(DecodeError::TooManyRecords {
                 limit: self.max_records,
             });
@@ -201,7 +204,15 @@ impl PayloadCollector {
         Ok(())
     }
 
-    /// Ends the payload; fails if it held no record or was not a well-formed array.
+    /// JSONL: the records read so far and not yet taken, so that a stream of any length is read
+    /// in bounded memory (a JSON array is only split by [`PayloadCollector::finish`]).
+    pub fn take_records(&mut self) -> Vec<RawRecord> {
+        self.taken += self.records.len();
+        std::mem::take(&mut self.records)
+    }
+
+    /// Ends the payload; fails if it held no record or was not a well-formed array. The records
+    /// are those not taken before.
     pub fn finish(mut self) -> Result<(PayloadFormat, Vec<RawRecord>), DecodeError> {
         match self.format {
             None => {
@@ -218,7 +229,7 @@ impl PayloadCollector {
             // The collector only ever detects the two JSON layouts.
             Some(PayloadFormat::Table | PayloadFormat::Csv | PayloadFormat::Dialect(_)) => {}
         }
-        if self.records.is_empty() {
+        if self.taken + self.records.len() == 0 {
             return Err(PayloadProblem::NoRecords.into());
         }
         let format = self.format.unwrap_or(PayloadFormat::JsonLines);

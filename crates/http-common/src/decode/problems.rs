@@ -52,12 +52,18 @@ pub enum PayloadProblem {
     RecordsRequired,
     #[error("give either `payload` or `columns` with `rows`")]
     PayloadAndTable,
+    #[error("give either the records or `upload_id`, not both")]
+    PayloadAndUpload,
+    #[error("`upload_id` must be a string, not {0}")]
+    UploadIdNotAString(&'static str),
     #[error("`payload` must be a JSON array of records")]
     NotAnArray,
     #[error("`payload` is not a valid JSON array: {0}")]
     InvalidArray(serde_json::Error),
     #[error("the payload holds no records")]
     NoRecords,
+    #[error("the JSON array is malformed at line {line}: {what}")]
+    MalformedArray { line: u32, what: String },
     #[error("the CSV header row is longer than {max_bytes} bytes or {max_cells} cells")]
     CsvHeaderTooLong { max_bytes: usize, max_cells: usize },
     #[error("the CSV is empty: it needs a header row naming the columns")]

@@ -168,7 +168,8 @@ pub async fn accept_task(
     }
 }
 
-async fn insert_with_fresh_id(
+/// Inserts the task row (`created`) under an id no task of any domain has.
+pub(super) async fn insert_with_fresh_id(
     client: &userhub_store::PooledClient,
     task: &TaskToAccept,
 ) -> Result<TaskId, TaskError> {
@@ -210,7 +211,8 @@ async fn insert_with_fresh_id(
     })))
 }
 
-async fn publish(
+/// Publishes one message per chunk and awaits every confirm.
+pub(super) async fn publish(
     transport: &dyn ChunkTransport,
     action: TaskAction,
     task: TaskKey,

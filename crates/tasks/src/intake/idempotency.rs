@@ -36,8 +36,7 @@ pub enum Prior {
 /// `control`); clients may not use it, so that no request of theirs can pass for either.
 pub const RETRY_KEY_PREFIX: &str = "userhub-retry:";
 
-/// The hash of what the request asks for: its action and every record's text, in order.
-pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRecord]) -> Vec<u8> {
+fn hasher_of(action: TaskAction, options: &TaskOptions) -> Sha256 {
     let mut hasher = Sha256::new();
     hasher.update(action.as_str().as_bytes());
     if !options.is_default() {
@@ -48,6 +47,21 @@ pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRec
                 .as_bytes(),
         );
     }
+    hasher
+}
+
+/// The hash of a task from an upload: its action, options and the upload (whose bytes cannot
+/// change once complete).
+pub fn upload_request_hash(action: TaskAction, options: &TaskOptions, upload_id: &str) -> Vec<u8> {
+    let mut hasher = hasher_of(action, options);
+    hasher.update(b"\nupload:");
+    hasher.update(upload_id.as_bytes());
+    hasher.finalize().to_vec()
+}
+
+/// The hash of what the request asks for: its action and every record's text, in order.
+pub fn request_hash(action: TaskAction, options: &TaskOptions, records: &[RawRecord]) -> Vec<u8> {
+    let mut hasher = hasher_of(action, options);
     for record in records {
         hasher.update(b"\n");
         match &record.content {

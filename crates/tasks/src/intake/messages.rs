@@ -6,7 +6,7 @@ use crate::envelope::{ChunkHeader, ChunkMessage, ChunkRecord, encode, encode_rec
 use std::borrow::Cow;
 use userhub_domain::DomainId;
 use userhub_domain::record::raw::{RawRecord, RecordContent};
-use userhub_domain::{TaskAction, TaskId, TaskOptions};
+use userhub_domain::{FieldError, TaskAction, TaskId, TaskOptions};
 
 /// Whom a task belongs to and what it does.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +41,50 @@ pub struct RenderedTask {
     pub stored_records: Vec<Vec<u8>>,
 }
 
+/// A record as its chunk carries it, with the errors found before any worker saw it.
+fn chunk_record<'r>(record: &'r RawRecord, errors: &'r [FieldError]) -> ChunkRecord<'r> {
+    let (input, raw) = match &record.content {
+        RecordContent::Json(json) => (Some(Cow::Borrowed(json.as_ref())), None),
+        RecordContent::Broken { raw, .. } => (None, Some(Cow::Borrowed(raw.as_str()))),
+    };
+    ChunkRecord {
+        index: record.index,
+        line: record.line,
+        input,
+        raw,
+        errors: Cow::Borrowed(errors),
+    }
+}
+
+/// The stored form of one chunk's records, each as read (a record that could not be read
+/// carries its error).
+pub fn stored_chunk(records: &[RawRecord]) -> Result<Vec<u8>, serde_json::Error> {
+    let chunk_records: Vec<ChunkRecord<'_>> = records
+        .iter()
+        .map(|record| match &record.content {
+            RecordContent::Broken { error, .. } => {
+                chunk_record(record, std::slice::from_ref(error))
+            }
+            RecordContent::Json(_) => chunk_record(record, &[]),
+        })
+        .collect();
+    encode_records(&chunk_records)
+}
+
+/// The claim checks of a task of `chunks_total` chunks whose records are stored apart.
+pub fn reference_messages(
+    header: TaskHeader<'_>,
+    chunks_total: u32,
+) -> Result<Vec<Vec<u8>>, serde_json::Error> {
+    (0..chunks_total)
+        .map(|chunk_no| {
+            encode(&ChunkMessage::reference(
+                header.chunk(chunk_no, chunks_total),
+            ))
+        })
+        .collect()
+}
+
 /// One claim check per chunk, and each chunk's records to store.
 pub fn chunk_messages(
     header: TaskHeader<'_>,
@@ -48,28 +92,15 @@ pub fn chunk_messages(
     verdicts: &[Verdict],
     chunks: &[Vec<usize>],
 ) -> Result<RenderedTask, serde_json::Error> {
-    let chunks_total = chunks.len() as u32;
-    let mut rendered = RenderedTask::default();
-    for (chunk_no, positions) in chunks.iter().enumerate() {
+    let mut rendered = RenderedTask {
+        messages: reference_messages(header, chunks.len() as u32)?,
+        stored_records: Vec::with_capacity(chunks.len()),
+    };
+    for positions in chunks {
         let chunk_records: Vec<ChunkRecord<'_>> = positions
             .iter()
-            .map(|&position| {
-                let record = &records[position];
-                let (input, raw) = match &record.content {
-                    RecordContent::Json(json) => (Some(Cow::Borrowed(json.as_ref())), None),
-                    RecordContent::Broken { raw, .. } => (None, Some(Cow::Borrowed(raw.as_str()))),
-                };
-                ChunkRecord {
-                    index: record.index,
-                    line: record.line,
-                    input,
-                    raw,
-                    errors: Cow::Borrowed(verdicts[position].errors.as_slice()),
-                }
-            })
+            .map(|&position| chunk_record(&records[position], &verdicts[position].errors))
             .collect();
-        let reference = ChunkMessage::reference(header.chunk(chunk_no as u32, chunks_total));
-        rendered.messages.push(encode(&reference)?);
         rendered
             .stored_records
             .push(encode_records(&chunk_records)?);

@@ -8,11 +8,13 @@ mod accept;
 mod chunking;
 pub mod idempotency;
 mod messages;
+mod stream;
 pub mod validate;
 
 pub use accept::{AcceptTimings, Accepted, TaskToAccept, accept_task};
 pub use chunking::{ChunkLimits, assign_chunks};
 pub use messages::{RenderedTask, TaskHeader, chunk_messages, selector_message};
+pub use stream::{RecordReader, RecordSource, StreamedTask};
 
 use crate::error::TaskError;
 use crate::transport::ChunkTransport;

@@ -77,40 +77,108 @@ fn grouping_keys(action: TaskAction, match_by: Option<&MatchBy>, keys: &RecordKe
     out
 }
 
-/// Disjoint sets of record positions (union by size, path halving).
+/// Disjoint sets of record positions (union by size, path halving), grown one record at a time.
+#[derive(Debug, Default)]
 struct Groups {
-    parent: Vec<usize>,
-    size: Vec<usize>,
+    parent: Vec<u32>,
+    size: Vec<u32>,
 }
 
 impl Groups {
-    fn new(count: usize) -> Groups {
-        Groups {
-            parent: (0..count).collect(),
-            size: vec![1; count],
-        }
+    fn add(&mut self) -> u32 {
+        let at = self.parent.len() as u32;
+        self.parent.push(at);
+        self.size.push(1);
+        at
     }
 
-    fn find(&mut self, mut at: usize) -> usize {
-        while self.parent[at] != at {
-            self.parent[at] = self.parent[self.parent[at]];
-            at = self.parent[at];
+    fn find(&mut self, mut at: u32) -> u32 {
+        while self.parent[at as usize] != at {
+            let grandparent = self.parent[self.parent[at as usize] as usize];
+            self.parent[at as usize] = grandparent;
+            at = grandparent;
         }
         at
     }
 
-    fn join(&mut self, a: usize, b: usize) {
+    fn join(&mut self, a: u32, b: u32) {
         let (a, b) = (self.find(a), self.find(b));
         if a == b {
             return;
         }
-        let (big, small) = if self.size[a] >= self.size[b] {
+        let (big, small) = if self.size[a as usize] >= self.size[b as usize] {
             (a, b)
         } else {
             (b, a)
         };
-        self.parent[small] = big;
-        self.size[big] += self.size[small];
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+/// Finds which records must share a chunk, fed one record at a time so that a file of any
+/// length needs only its keys in memory: a 64-bit hash per grouping key (two keys that collide
+/// only put their records in one chunk) and a few integers per record.
+#[derive(Debug)]
+pub struct KeyGrouper<'a> {
+    action: TaskAction,
+    match_by: Option<&'a MatchBy>,
+    groups: Groups,
+    first_with: HashMap<u64, u32>,
+    keyed: Vec<bool>,
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same key hashes alike in every chunk of one file.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<'a> KeyGrouper<'a> {
+    pub fn new(action: TaskAction, match_by: Option<&'a MatchBy>) -> KeyGrouper<'a> {
+        KeyGrouper {
+            action,
+            match_by,
+            groups: Groups::default(),
+            first_with: HashMap::new(),
+            keyed: Vec::new(),
+        }
+    }
+
+    /// Takes the next record in input order.
+    pub fn push(&mut self, record: &RawRecord) {
+        let at = self.groups.add();
+        self.keyed.push(false);
+        let RecordContent::Json(json) = &record.content else {
+            return;
+        };
+        let custom_field = match self.match_by {
+            Some(MatchBy::CustomField(name)) => Some(name.as_str()),
+            _ => None,
+        };
+        let keys = record_keys(json.get(), custom_field);
+        for key in grouping_keys(self.action, self.match_by, &keys) {
+            self.keyed[at as usize] = true;
+            match self.first_with.entry(key_hash(&key)) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    let first = *first.get();
+                    self.groups.join(first, at);
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
+            }
+        }
+    }
+
+    /// Each record's group (records of one group share a chunk), or `None` for a record tied to
+    /// no other.
+    pub fn finish(mut self) -> Vec<Option<i64>> {
+        (0..self.keyed.len())
+            .map(|at| self.keyed[at].then(|| i64::from(self.groups.find(at as u32))))
+            .collect()
     }
 }
 
@@ -163,40 +231,23 @@ pub fn validate_records(
     if let Some(plan) = selector_plan(action, records)? {
         return Ok(plan);
     }
-    let custom_field = match match_by {
-        Some(MatchBy::CustomField(name)) => Some(name.as_str()),
-        _ => None,
-    };
-    let mut groups = Groups::new(records.len());
-    let mut first_with: HashMap<String, usize> = HashMap::new();
-    let mut keyed = vec![false; records.len()];
-    for (at, record) in records.iter().enumerate() {
-        let RecordContent::Json(json) = &record.content else {
-            continue;
-        };
-        let keys = record_keys(json.get(), custom_field);
-        for key in grouping_keys(action, match_by, &keys) {
-            keyed[at] = true;
-            match first_with.get(&key) {
-                Some(&first) => groups.join(first, at),
-                None => {
-                    first_with.insert(key, at);
-                }
-            }
-        }
+    let mut grouper = KeyGrouper::new(action, match_by);
+    for record in records {
+        grouper.push(record);
     }
+    let keys = grouper.finish();
     Ok(Plan::Records(
         records
             .iter()
-            .enumerate()
-            .map(|(at, record)| match &record.content {
+            .zip(keys)
+            .map(|(record, key)| match &record.content {
                 RecordContent::Broken { error, .. } => Verdict {
                     errors: vec![error.clone()],
                     key: None,
                 },
                 RecordContent::Json(_) => Verdict {
                     errors: Vec::new(),
-                    key: keyed[at].then(|| groups.find(at) as i64),
+                    key,
                 },
             })
             .collect(),

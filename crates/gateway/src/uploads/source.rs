@@ -1,0 +1,165 @@
+//! A complete upload as the file of one task: its parts read back from PostgreSQL in order, one
+//! at a time, gunzipped and split into records on the blocking pool (the work is CPU-bound), so
+//! memory holds one part and its records however large the file.
+
+use crate::error::GatewayError;
+use crate::gunzip::PartReader;
+use userhub_domain::DomainId;
+use userhub_domain::record::raw::{PayloadFormat, RawRecord};
+use userhub_domain::upload::{UploadFormat, UploadMetadata};
+use userhub_http_common::decode::{FileLayout, FileSplitter};
+use userhub_store::uploads::{UploadClaim, lock_upload, read_part, set_upload_task};
+use userhub_store::{TenantPool, Transaction};
+use userhub_tasks::TaskError;
+use userhub_tasks::intake::{RecordReader, RecordSource};
+
+/// Compressed bytes decoded at a time (what one step may expand, by at most gzip's ratio).
+const DECODE_SLICE: usize = 8 * 1024;
+
+/// The upload `id` of a domain, and how to read its file.
+#[derive(Debug, Clone)]
+pub struct UploadSource {
+    pub database: TenantPool,
+    pub domain_id: DomainId,
+    pub id: String,
+    pub length: i64,
+    pub metadata: UploadMetadata,
+    /// Most records the file may hold.
+    pub record_limit: usize,
+    pub max_line_bytes: usize,
+    /// Most bytes the file may expand to when gunzipped.
+    pub max_decoded_bytes: u64,
+}
+
+/// The state of one reading: the gzip decoder and the record splitter.
+struct Decoding {
+    gunzip: PartReader,
+    splitter: FileSplitter,
+}
+
+impl Decoding {
+    /// Decodes and splits `bytes` (the last part when `end`): the records now whole, and at the
+    /// end the file's layout.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        end: bool,
+    ) -> Result<(Vec<RawRecord>, Option<PayloadFormat>), GatewayError> {
+        for slice in bytes.chunks(DECODE_SLICE) {
+            let decoded = self.gunzip.decode(slice)?;
+            self.splitter.push(&decoded)?;
+        }
+        let mut records = self.splitter.take_records();
+        if !end {
+            return Ok((records, None));
+        }
+        let rest = self.gunzip.finish()?;
+        self.splitter.push(&rest)?;
+        let splitter = std::mem::replace(
+            &mut self.splitter,
+            FileSplitter::new(FileLayout::Json, 0, 0),
+        );
+        let (format, last) = splitter.finish()?;
+        records.extend(last);
+        Ok((records, Some(format)))
+    }
+}
+
+/// One reading of an upload, from its first byte.
+pub struct UploadReader {
+    source: UploadSource,
+    offset: i64,
+    decoding: Option<Decoding>,
+    format: PayloadFormat,
+}
+
+impl RecordReader for UploadReader {
+    type Error = GatewayError;
+
+    async fn next_records(&mut self) -> Result<Option<Vec<RawRecord>>, GatewayError> {
+        loop {
+            let Some(mut decoding) = self.decoding.take() else {
+                return Ok(None);
+            };
+            let bytes = if self.offset < self.source.length {
+                let client = self.source.database.get().await.map_err(TaskError::from)?;
+                let part = read_part(
+                    &*client,
+                    self.source.domain_id,
+                    &self.source.id,
+                    self.offset,
+                )
+                .await?;
+                part.ok_or_else(|| GatewayError::UploadNotFound(self.source.id.clone()))?
+            } else {
+                Vec::new()
+            };
+            self.offset += bytes.len() as i64;
+            let end = self.offset >= self.source.length;
+            let (decoding, fed) = tokio::task::spawn_blocking(move || {
+                let fed = decoding.feed(&bytes, end);
+                (decoding, fed)
+            })
+            .await
+            .map_err(|_| TaskError::SourceChanged)?;
+            let (records, format) = fed?;
+            if let Some(format) = format {
+                self.format = format;
+            } else {
+                self.decoding = Some(decoding);
+            }
+            if !records.is_empty() {
+                return Ok(Some(records));
+            }
+        }
+    }
+
+    fn format(&self) -> PayloadFormat {
+        self.format
+    }
+}
+
+impl RecordSource for UploadSource {
+    type Error = GatewayError;
+    type Reader = UploadReader;
+
+    async fn open(&self) -> Result<UploadReader, GatewayError> {
+        let layout = match self.metadata.content_type {
+            UploadFormat::Csv => FileLayout::Csv,
+            UploadFormat::JsonLines | UploadFormat::JsonArray => FileLayout::Json,
+        };
+        Ok(UploadReader {
+            source: self.clone(),
+            offset: 0,
+            decoding: Some(Decoding {
+                gunzip: PartReader::new(self.max_decoded_bytes),
+                splitter: FileSplitter::new(layout, self.record_limit, self.max_line_bytes),
+            }),
+            format: PayloadFormat::JsonLines,
+        })
+    }
+
+    async fn claim(
+        &self,
+        transaction: &Transaction<'_>,
+        task: userhub_domain::TaskKey,
+    ) -> Result<(), GatewayError> {
+        match lock_upload(transaction, self.domain_id, &self.id).await? {
+            UploadClaim::Free => {
+                set_upload_task(transaction, self.domain_id, &self.id, task.task_id.as_i64())
+                    .await?;
+                Ok(())
+            }
+            UploadClaim::Missing => Err(GatewayError::UploadNotFound(self.id.clone())),
+            UploadClaim::Incomplete => Err(GatewayError::UploadIncomplete {
+                id: self.id.clone(),
+                received: 0,
+                length: self.length,
+            }),
+            UploadClaim::Used(task_id) => Err(GatewayError::UploadUsed {
+                id: self.id.clone(),
+                task_id: task_id as u64,
+            }),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+-- Tasks from uploads (issue 29): the task an upload became (set once, in the transaction that
+-- accepts the task, when its parts are dropped), and each domain's records per upload task
+-- (NULL: the server default).
+ALTER TABLE uploads ADD COLUMN task_id BIGINT;
+ALTER TABLE domains ADD COLUMN upload_record_limit INTEGER;

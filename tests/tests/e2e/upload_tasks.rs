@@ -1,0 +1,342 @@
+//! Tasks from uploads (EXT): a complete upload named by `upload_id` becomes one task of every
+//! record in its file — JSONL, CSV or a JSON array, gzip or not — with the usual per-record
+//! errors and line numbers, records of one profile applied in file order across chunks, one task
+//! per upload (`409 UPLOAD_USED`, or the same task again under its `Idempotency-Key`), and the
+//! refusals of an upload that is unknown, another domain's or incomplete.
+
+use base64::Engine;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::Response;
+use serde_json::{Value, json};
+use std::io::Write;
+use userhub_tests::TestApp;
+
+/// Uploads `bytes` in one tus creation-with-upload request; the upload's id.
+pub async fn upload_file(
+    app: &TestApp,
+    key: &str,
+    metadata: &[(&str, &str)],
+    bytes: &[u8],
+) -> String {
+    let metadata: Vec<String> = metadata
+        .iter()
+        .map(|(name, value)| {
+            let value = base64::engine::general_purpose::STANDARD.encode(value);
+            format!("{name} {value}")
+        })
+        .collect();
+    let response = app
+        .client
+        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
+        .header("authorization", format!("Bearer {key}"))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", bytes.len().to_string())
+        .header("upload-metadata", metadata.join(","))
+        .header("content-type", "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap();
+    location.rsplit('/').next().unwrap().to_owned()
+}
+
+async fn task_from_upload(app: &TestApp, body: Value, idempotency_key: Option<&str>) -> Response {
+    let mut request = app.authorized(app.client.post(app.tasks_url())).json(&body);
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    request.send().await.unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn city_of(app: &TestApp, uid: &str) -> Value {
+    let rows = app
+        .query_json(&format!(
+            "SELECT last_city FROM core_profiles WHERE id = \
+               (SELECT core_profile_id FROM identities WHERE kind = 'uid' AND normalized = '{uid}')"
+        ))
+        .await;
+    rows[0]["last_city"].clone()
+}
+
+#[tokio::test]
+async fn a_gzip_jsonl_upload_becomes_one_task_with_line_numbers_and_file_order() {
+    // Three records per chunk: the two records of `far` (lines 2 and 40) must still share one.
+    let app = TestApp::spawn_with(|settings| settings.gateway.chunk_records = 3).await;
+    let mut lines: Vec<String> = Vec::new();
+    for n in 0..40 {
+        lines.push(
+            json!({"identities": [{"uid": format!("up-{n}")}], "last_city": "Pune"}).to_string(),
+        );
+    }
+    lines.insert(
+        1,
+        json!({"identities": [{"uid": "far"}], "last_city": "First"}).to_string(),
+    );
+    lines.push(json!({"identities": [{"uid": "far"}], "last_city": "Last"}).to_string());
+    lines.insert(10, "{not json".to_owned());
+    lines.insert(20, String::new());
+    let text = lines.join("\n") + "\n";
+    let metadata = [("filename", "people.jsonl.gz")];
+    let upload_id = upload_file(&app, &app.api_key, &metadata, &gzip(text.as_bytes())).await;
+
+    let body = json!({"action": "upsert_core_profiles", "upload_id": upload_id, "options": {"match_by": "uid"}});
+    let response = task_from_upload(&app, body.clone(), Some("file-1")).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["state"], "queued");
+    assert_eq!(created["total"], 43, "every line but the blank one");
+    let task_id = created["task_id"].as_u64().unwrap();
+    let status = app.wait_completed(task_id).await;
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(42), Some(1))
+    );
+    let errors = app.errors(task_id).await;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["line"], 11, "{errors:?}");
+    assert_eq!(errors[0]["errors"][0]["code"], "INVALID_JSON");
+    assert_eq!(
+        city_of(&app, "far").await,
+        "Last",
+        "records of one profile apply in file order"
+    );
+    assert_eq!(city_of(&app, "up-39").await, "Pune");
+    let chunks = app
+        .query_json(&format!(
+            "SELECT chunks_total FROM tasks WHERE id = {task_id}"
+        ))
+        .await;
+    assert!(
+        chunks[0]["chunks_total"].as_i64().unwrap() >= 14,
+        "{chunks}"
+    );
+
+    // One upload makes one task: the same key answers it again, anything else is refused.
+    let again = task_from_upload(&app, body.clone(), Some("file-1")).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["task_id"].as_u64(), Some(task_id));
+    let used = task_from_upload(&app, body, None).await;
+    assert_eq!(used.status(), 409);
+    let used: Value = used.json().await.unwrap();
+    assert_eq!(used["error"]["code"], "UPLOAD_USED", "{used}");
+    assert_eq!(used["error"]["details"]["task_id"].as_u64(), Some(task_id));
+    let parts = app
+        .query_json("SELECT count(*) AS parts FROM upload_parts")
+        .await;
+    assert_eq!(parts[0]["parts"], 0, "a used upload's bytes are dropped");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn csv_and_json_array_uploads_give_the_records_they_hold() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.chunk_records = 2).await;
+    let csv = "uid,last_city,age\ncsv-1,Oslo,30\ncsv-2,Lima\ncsv-3,Rome,41\n";
+    let csv_id = upload_file(
+        &app,
+        &app.api_key,
+        &[("filename", "people.csv")],
+        csv.as_bytes(),
+    )
+    .await;
+    let array = "[\n{\"identities\":[{\"uid\":\"arr-1\"}],\"last_city\":\"Kyiv\"},\n{\"identities\":[{\"uid\":\"arr-2\"}],\"last_city\":\"Baku\"},\n 17\n]";
+    let metadata = [("filename", "x"), ("content_type", "application/json")];
+    let array_id = upload_file(&app, &app.api_key, &metadata, array.as_bytes()).await;
+
+    let response = task_from_upload(
+        &app,
+        json!({"action": "create_core_profiles", "upload_id": csv_id}),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let task_id = response.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
+    let status = app.wait_completed(task_id).await;
+    assert_eq!(status["succeeded"], 2, "{status}");
+    let errors = app.errors(task_id).await;
+    assert_eq!(
+        errors[0]["line"], 3,
+        "the short row keeps its line: {errors:?}"
+    );
+    assert_eq!(city_of(&app, "csv-3").await, "Rome");
+
+    // The url-encoded form names an upload as well.
+    let form = app
+        .authorized(app.client.post(app.tasks_url()))
+        .form(&[
+            ("action", "create_core_profiles"),
+            ("upload_id", array_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 201);
+    let task_id = form.json::<Value>().await.unwrap()["task_id"]
+        .as_u64()
+        .unwrap();
+    let status = app.wait_completed(task_id).await;
+    assert_eq!(
+        (status["succeeded"].as_i64(), status["failed"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let errors = app.errors(task_id).await;
+    assert_eq!(errors[0]["line"], 4, "{errors:?}");
+    assert_eq!(city_of(&app, "arr-2").await, "Baku");
+    let format = app
+        .query_json(&format!(
+            "SELECT input_format FROM tasks WHERE id = {task_id}"
+        ))
+        .await;
+    assert_eq!(format[0]["input_format"], "json", "{format}");
+    app.stop().await;
+}
+
+async fn refusal(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"].clone())
+}
+
+#[tokio::test]
+async fn uploads_that_cannot_become_tasks_are_refused_with_their_reason() {
+    let app = TestApp::spawn().await;
+    app.execute(&format!(
+        "UPDATE domains SET upload_record_limit = 3 WHERE name = '{}'",
+        app.domain
+    ))
+    .await;
+    let limits: Value = app
+        .authorized(app.client.get(format!("{}/limits", app.tasks_url())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limits["records_per_upload"], 3, "{limits}");
+
+    let create =
+        |upload_id: &str| json!({"action": "create_core_profiles", "upload_id": upload_id});
+    let (status, error) = refusal(task_from_upload(&app, create("nope"), None).await).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("UPLOAD_NOT_FOUND"))
+    );
+
+    // Incomplete: 5 of 10 bytes.
+    let response = app
+        .client
+        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
+        .header("authorization", format!("Bearer {}", app.api_key))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "10")
+        .header("upload-metadata", "filename YS5qc29ubA==")
+        .header("content-type", "application/offset+octet-stream")
+        .body("{\"a\":")
+        .send()
+        .await
+        .unwrap();
+    let half = response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, error) = refusal(task_from_upload(&app, create(&half), None).await).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("UPLOAD_INCOMPLETE")),
+        "{error}"
+    );
+    assert_eq!(error["details"]["upload_offset"], 5);
+
+    // More records than the domain's upload limit: nothing is created, the upload stays usable.
+    let lines: String = (0..4)
+        .map(|n| format!("{{\"identities\":[{{\"uid\":\"l-{n}\"}}]}}\n"))
+        .collect();
+    let four = upload_file(
+        &app,
+        &app.api_key,
+        &[("filename", "a.jsonl")],
+        lines.as_bytes(),
+    )
+    .await;
+    let (status, error) = refusal(task_from_upload(&app, create(&four), None).await).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (413, Some("TOO_MANY_RECORDS")),
+        "{error}"
+    );
+    assert_eq!(app.task_count().await, 0);
+
+    // A read-only key cannot write.
+    let reader = app.create_domain_with_key(&app.domain, true).await;
+    let (status, _) = refusal(
+        app.client
+            .post(app.tasks_url())
+            .header("authorization", format!("Bearer {reader}"))
+            .json(&create(&four))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Another domain's upload is not there; no waiting.
+    let other_key = app.create_domain_with_key("uploads-elsewhere", false).await;
+    let (status, _) = refusal(
+        app.client
+            .post(format!(
+                "{}/v2/uploads-elsewhere/identity/bulk_actions",
+                app.base_url
+            ))
+            .header("authorization", format!("Bearer {other_key}"))
+            .json(&create(&four))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, error) = refusal(
+        app.authorized(app.client.post(format!("{}?wait=true", app.tasks_url())))
+            .json(&create(&four))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("INVALID_OPTION")),
+        "{error}"
+    );
+    let both = json!({"action": "create_core_profiles", "upload_id": four, "payload": [{"identities": [{"uid": "x"}]}]});
+    let (status, error) = refusal(task_from_upload(&app, both, None).await).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("INVALID_PAYLOAD")),
+        "{error}"
+    );
+    app.execute(&format!(
+        "UPDATE domains SET upload_record_limit = NULL WHERE name = '{}'",
+        app.domain
+    ))
+    .await;
+    assert_eq!(app.task_count().await, 0, "no refusal left a task behind");
+    app.stop().await;
+}
