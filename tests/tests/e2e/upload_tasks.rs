@@ -340,3 +340,80 @@ async fn uploads_that_cannot_become_tasks_are_refused_with_their_reason() {
     assert_eq!(app.task_count().await, 0, "no refusal left a task behind");
     app.stop().await;
 }
+
+/// Polls until the task is completed, for as long as a million records take here.
+async fn wait_long(app: &TestApp, task_id: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1200);
+    loop {
+        if let Some(status) = app.status_when_available(task_id).await {
+            if status["state"] == "completed" {
+                return status;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_million_record_upload_becomes_one_task() {
+    const RECORDS: usize = 1_000_000;
+    let app = TestApp::spawn_with(|settings| settings.gateway.upload_task_wait_ms = 1_000).await;
+    let mut text = String::with_capacity(RECORDS * 48);
+    for n in 0..RECORDS {
+        text.push_str(&format!(
+            "{{\"identities\":[{{\"uid\":\"m-{n}\"}}],\"age\":{}}}\n",
+            n % 90 + 1
+        ));
+    }
+    let compressed = gzip(text.as_bytes());
+    drop(text);
+    let upload_id = upload_file(
+        &app,
+        &app.api_key,
+        &[("filename", "million.jsonl.gz")],
+        &compressed,
+    )
+    .await;
+    let response = task_from_upload(
+        &app,
+        json!({"action": "create_core_profiles", "upload_id": upload_id}),
+        None,
+    )
+    .await;
+    let code = response.status().as_u16();
+    let created: Value = response.json().await.unwrap();
+    assert!(
+        code == 201 || (code == 202 && created["state"] == "created"),
+        "{code} {created}"
+    );
+    assert_eq!(created["total"], RECORDS);
+    let task_id = created["task_id"].as_u64().unwrap();
+    let status = wait_long(&app, task_id).await;
+    assert_eq!(
+        (status["succeeded"].as_u64(), status["failed"].as_u64()),
+        (Some(RECORDS as u64), Some(0)),
+        "{status}"
+    );
+
+    // Every line became its own profile, and the results file lists each record once.
+    let stored = app
+        .query_json("SELECT count(*) AS profiles, sum(age) AS ages FROM core_profiles")
+        .await;
+    let ages: u64 = (0..RECORDS as u64).map(|n| n % 90 + 1).sum();
+    assert_eq!(stored[0]["profiles"], RECORDS, "{stored}");
+    assert_eq!(stored[0]["ages"], ages, "{stored}");
+    let results = app.results_ndjson(task_id).await;
+    let mut seen = vec![false; RECORDS];
+    for line in results.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let index = entry["index"].as_u64().unwrap() as usize;
+        assert_eq!(entry["line"].as_u64(), Some(index as u64 + 1));
+        assert!(
+            !std::mem::replace(&mut seen[index], true),
+            "index {index} twice"
+        );
+    }
+    assert!(seen.iter().all(|seen| *seen), "every record has a result");
+    app.stop().await;
+}
