@@ -100,6 +100,9 @@ pub struct TaskPage {
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Limits {
     pub records_per_task: u64,
+    /// Records a task made from an upload may hold (servers without uploads leave it out).
+    #[serde(default)]
+    pub records_per_upload: Option<u64>,
     pub requests_per_minute: u32,
     pub max_multipart_bytes: u64,
 }
@@ -126,6 +129,8 @@ pub enum Payload {
     File { bytes: Bytes, jsonl: bool },
     /// A JSON body with the given records.
     Json(serde_json::Value),
+    /// A JSON body naming a complete upload whose file holds the records.
+    Upload(String),
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -175,12 +180,41 @@ impl ApiClient {
         format!("{}/{task_id}", self.tasks_url)
     }
 
+    /// The domain's tus upload endpoint.
+    pub fn uploads_url(&self) -> String {
+        self.tasks_url.replace("/identity/bulk_actions", "/uploads")
+    }
+
+    /// The server's own address, for a `Location` it gives as a path.
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return location.to_owned();
+        }
+        let origin_end = self.tasks_url.find("/v2/").unwrap_or(self.tasks_url.len());
+        format!("{}{location}", &self.tasks_url[..origin_end])
+    }
+
+    /// A request of the tus protocol, built afresh for every attempt.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends the request `build` makes (again for every attempt) until it gets an answer that is
     /// final: a success, or a client error.
-    async fn send(
+    pub async fn send(
         &self,
         url: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        self.send_accepting(url, build, &[]).await
+    }
+
+    /// [`ApiClient::send`] that also takes the client errors in `accepted` as answers.
+    pub async fn send_accepting(
+        &self,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        accepted: &[u16],
     ) -> Result<reqwest::Response, ApiError> {
         use std::sync::atomic::Ordering;
         let mut backoff = FIRST_BACKOFF;
@@ -231,7 +265,9 @@ impl ApiClient {
                         409 | 502 | 503 | 504 if retryable(status, &response) => {
                             retry_after(&response).unwrap_or(backoff)
                         }
-                        _ if response.status().is_success() => return Ok(response),
+                        _ if response.status().is_success() || accepted.contains(&status) => {
+                            return Ok(response);
+                        }
                         _ => return Err(error_of(url, response).await),
                     }
                 }
@@ -360,8 +396,16 @@ impl ApiClient {
                     }
                     request.multipart(form.part("payload", file))
                 }
-                Payload::Json(records) => {
-                    let mut body = serde_json::json!({"action": action, "payload": records});
+                Payload::Json(_) | Payload::Upload(_) => {
+                    let mut body = match payload {
+                        Payload::Upload(id) => {
+                            serde_json::json!({"action": action, "upload_id": id})
+                        }
+                        Payload::Json(records) => {
+                            serde_json::json!({"action": action, "payload": records})
+                        }
+                        Payload::File { .. } => serde_json::Value::Null,
+                    };
                     for (name, value) in options {
                         body[name.as_str()] = serde_json::Value::String(value.clone());
                     }

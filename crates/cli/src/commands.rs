@@ -275,6 +275,7 @@ pub async fn export(
                 concurrency,
                 part_records: None,
                 wait: true,
+                upload: false,
             };
             import(client, ui, &options).await
         }

@@ -27,6 +27,9 @@ pub struct ImportOptions {
     /// At most the domain's limit.
     pub part_records: Option<u64>,
     pub wait: bool,
+    /// Send a file over the per-task limit as one resumable upload, as one task (when the
+    /// server takes uploads).
+    pub upload: bool,
 }
 
 impl ImportOptions {
@@ -80,6 +83,7 @@ async fn limits_of(client: &ApiClient) -> Result<Limits, ApiError> {
     match client.limits().await {
         Err(ApiError::Server { status: 404, .. }) => Ok(Limits {
             records_per_task: 10_000,
+            records_per_upload: None,
             requests_per_minute: 60,
             max_multipart_bytes: 16 * 1024 * 1024,
         }),
@@ -87,7 +91,7 @@ async fn limits_of(client: &ApiClient) -> Result<Limits, ApiError> {
     }
 }
 
-fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(), CliError> {
+pub fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(), CliError> {
     let path = options.out_dir.join("import.json");
     let manifest = serde_json::json!({
         "file": options.file.display().to_string(),
@@ -103,7 +107,7 @@ fn write_manifest(options: &ImportOptions, parts: &[UploadedPart]) -> Result<(),
 /// What the idempotency key covers besides the bytes: the action and any options (an import
 /// without options keeps the keys of earlier versions), and for reads and dry runs this run, so
 /// that a retry within the run is idempotent but a new run judges the data afresh.
-fn request_descriptor(options: &ImportOptions, run: &str) -> String {
+pub fn request_descriptor(options: &ImportOptions, run: &str) -> String {
     let mut descriptor = options.action.clone();
     for (name, value) in &options.task_options {
         descriptor.push_str(&format!("\n{name}={value}"));
@@ -169,7 +173,7 @@ fn part_limits(limits: &Limits, options: &ImportOptions) -> PartLimits {
 }
 
 /// What the user sees for an uploaded part.
-fn uploaded_line(part: &UploadedPart) -> String {
+pub fn uploaded_line(part: &UploadedPart) -> String {
     format!(
         "part {}: records {}..{} -> task {}{}",
         part.part,
@@ -208,6 +212,9 @@ async fn upload_all(
     options: &ImportOptions,
 ) -> Result<Vec<UploadedPart>, CliError> {
     let limits = limits_of(client).await?;
+    if let Some(whole) = crate::whole::import_as_one_upload(client, ui, options, &limits).await? {
+        return Ok(whole);
+    }
     let part_limits = part_limits(&limits, options);
     let records = part_limits.records;
     let concurrency = options.concurrency.max(1);

@@ -9,7 +9,9 @@ mod merge;
 mod parts;
 mod rate_gate;
 mod ui;
+mod upload;
 mod watch;
+mod whole;
 
 use api::ApiClient;
 use clap::{Args, Parser, Subcommand};
@@ -56,8 +58,9 @@ struct ConnectionArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import a JSONL file (or a JSON array) of any size: split, upload, wait, download results
-    /// and errors. Re-running it resumes without creating tasks twice.
+    /// Import a JSONL file (or a JSON array) of any size: split (or, over the per-task limit,
+    /// send it whole as one resumable upload and one task), wait, download results and errors.
+    /// Re-running it resumes without creating tasks twice.
     Import {
         /// The task type, e.g. create_core_profiles.
         #[arg(long)]
@@ -76,6 +79,10 @@ enum Command {
         /// Upload only: do not wait for the tasks.
         #[arg(long)]
         no_wait: bool,
+        /// Always split the file into parts of the domain's limit, one task each, even when the
+        /// server could take it whole as one resumable upload (one task).
+        #[arg(long)]
+        no_upload: bool,
         /// For upsert_core_profiles: what to match by (an identity kind such as email,
         /// core-profile-id, or custom_field:<name>).
         #[arg(long)]
@@ -209,6 +216,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             concurrency,
             part_records,
             no_wait,
+            no_upload,
             file,
             match_by,
             skip_triggers,
@@ -236,6 +244,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
                 concurrency,
                 part_records,
                 wait: !no_wait,
+                upload: !no_upload,
             };
             commands::import(&client, &ui, &options).await
         }

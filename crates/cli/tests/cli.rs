@@ -25,6 +25,7 @@ async fn import_splits_by_the_domain_limit_and_merges_results_and_errors() {
         "import",
         "--action",
         "create_core_profiles",
+        "--no-upload",
         "profiles.jsonl",
     ]);
     let output = run(command).await;
@@ -101,7 +102,13 @@ async fn rerunning_an_interrupted_import_creates_no_task_twice() {
     );
 
     let mut second = userhub(&app, &work);
-    second.args(["import", "--action", "create_core_profiles", "big.jsonl"]);
+    second.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--no-upload",
+        "big.jsonl",
+    ]);
     let output = run(second).await;
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -122,7 +129,13 @@ async fn rerunning_an_interrupted_import_creates_no_task_twice() {
 
     // A third run changes nothing: every part is found again.
     let mut third = userhub(&app, &work);
-    third.args(["import", "--action", "create_core_profiles", "big.jsonl"]);
+    third.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--no-upload",
+        "big.jsonl",
+    ]);
     let output = run(third).await;
     assert!(text(&output.stdout).contains("tasks: 5 (5 already uploaded"));
     assert_eq!(app.task_count().await, 5);
@@ -142,7 +155,13 @@ async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
     let work = work_dir();
     write_input(&work.join("paced.jsonl"), "paced");
     let mut command = userhub(&app, &work);
-    command.args(["import", "--action", "create_core_profiles", "paced.jsonl"]);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--no-upload",
+        "paced.jsonl",
+    ]);
     let output = run(command).await;
     let stdout = text(&output.stdout);
     assert_eq!(

@@ -26,8 +26,8 @@ pub fn userhub(app: &TestApp, work: &Path) -> tokio::process::Command {
     command
 }
 
-/// Starts `userhub import --action create_core_profiles --concurrency 1 <input>` with its
-/// progress lines (stderr) readable line by line.
+/// Starts `userhub import --action create_core_profiles --concurrency 1 --no-upload <input>`
+/// (in parts) with its progress lines (stderr) readable line by line.
 pub fn spawn_serial_import(
     app: &TestApp,
     work: &Path,
@@ -41,6 +41,7 @@ pub fn spawn_serial_import(
             "create_core_profiles",
             "--concurrency",
             "1",
+            "--no-upload",
         ])
         .arg(input)
         .stderr(Stdio::piped())
