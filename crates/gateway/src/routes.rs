@@ -96,7 +96,9 @@ pub struct CreateTaskForm {
     #[schema(
         example = "[{\"identities\":[{\"uid\":\"uid-1\"}],\"last_country\":\"India\",\"last_city\":\"Pune\"}]"
     )]
-    pub payload: String,
+    pub payload: Option<String>,
+    /// EXT: a complete upload whose file holds the records (instead of `payload`).
+    pub upload_id: Option<String>,
 }
 
 /// A multipart upload: `payload` is a JSONL file (or a JSON array).
@@ -121,6 +123,9 @@ pub struct CreateTaskJson {
     /// EXT tabular form: one array of cells per record, in column order.
     #[schema(value_type = Option<Vec<Vec<Object>>>)]
     pub rows: Option<Vec<Vec<serde_json::Value>>>,
+    /// EXT: a complete upload (`/v2/{domain}/uploads`) whose file holds the records: one task of
+    /// all of them (instead of `payload` or `columns` with `rows`).
+    pub upload_id: Option<String>,
 }
 
 /// Creates a bulk task: validates the request, queues its records, answers once they are durable.
@@ -143,11 +148,12 @@ pub struct CreateTaskJson {
     responses(
         (status = 200, description = "EXT `?wait=true`: the task completed; every record's outcome inline", body = CompletedTask),
         (status = 201, description = "The task is accepted; `Location` names its status", body = CreatedTask),
-        (status = 202, description = "EXT `?wait=true`: the task did not complete within the sync timeout; poll `Location`", body = CreatedTask),
+        (status = 202, description = "EXT `?wait=true`: the task did not complete within the sync timeout; a task from an upload still `created` after the upload wait; poll `Location`", body = CreatedTask),
         (status = 400, description = "`INVALID_ACTION`, `INVALID_PAYLOAD` or `INVALID_IDEMPOTENCY_KEY`", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 403, description = "A read-only key and a write task", body = ErrorBody),
-        (status = 409, description = "`IDEMPOTENCY_KEY_IN_USE`", body = ErrorBody),
+        (status = 404, description = "EXT `UPLOAD_NOT_FOUND`: the `upload_id` names no upload of this domain", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_IN_USE`; EXT `UPLOAD_INCOMPLETE`, `UPLOAD_USED`", body = ErrorBody),
         (status = 413, description = "`TOO_MANY_RECORDS` or `PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorBody),
         (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`", body = ErrorBody),
