@@ -15,6 +15,7 @@ mod scenarios;
 mod stack;
 mod status;
 mod storage;
+mod upload_task;
 mod versions;
 
 use anyhow::Context;
@@ -60,6 +61,14 @@ enum Command {
         records: u64,
         #[arg(long, default_value_t = 1_000_000)]
         preload: u64,
+        #[arg(long, default_value = "target/release/userhub-server")]
+        server: PathBuf,
+    },
+    /// Only B8 against B1: one file through an upload and one task, and the same records as
+    /// tasks of 10 000, each on a fresh stack.
+    Upload {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
         #[arg(long, default_value = "target/release/userhub-server")]
         server: PathBuf,
     },
@@ -163,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
         }
         Command::Versions { records, server } => print_version_cost(records, &server).await?,
+        Command::Upload { records, server } => print_upload_task(records, &server).await?,
         Command::Growth {
             records,
             preload,
@@ -206,6 +216,26 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("results written to {}", out.display());
         }
     }
+    Ok(())
+}
+
+/// `userhub-bench upload`: B1 then B8, each on a fresh stack.
+async fn print_upload_task(records: u64, server: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        records % 10_000 == 0,
+        "--records must be a multiple of 10 000"
+    );
+    let server = std::fs::canonicalize(server)?;
+    let generator = userhub_datagen::Generator::new(7);
+    let stack = stack::Stack::start(&server, stack::Layout::All, &[]).await?;
+    let tasks = scenarios::import(&stack, generator, records).await?;
+    stack.stop().await?;
+    let upload = upload_task::upload_task(&server, records, generator).await?;
+    println!(
+        "B1 (tasks of 10 000): {:.0} records/s; B8 (one upload, one task): {upload:.0} records/s ({:.3})",
+        tasks.rate,
+        upload / tasks.rate.max(1e-9)
+    );
     Ok(())
 }
 

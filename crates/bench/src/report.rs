@@ -39,6 +39,7 @@ pub fn render(results: &Results, records: u64) -> String {
     cost_rows(&mut table, results);
     growth_row(&mut table, results);
     version_rows(&mut table, results);
+    upload_row(&mut table, results);
     checks(&mut table, results);
     table
 }
@@ -84,6 +85,23 @@ fn version_rows(table: &mut String, results: &Results) {
         cost.update_plain,
         "the same update without versions",
         0.95,
+    );
+}
+
+/// B8 against B1's COPY baseline; its target is B1's own ratio (no slower than B1).
+fn upload_row(table: &mut String, results: &Results) {
+    let Some(ours) = results.upload_task else {
+        return;
+    };
+    let b1 = results.import.ours / results.import.baseline.max(1e-9);
+    ratio_row(
+        table,
+        "B8",
+        "one file of N records: a resumable upload, then one task of it",
+        ours,
+        results.import.baseline,
+        "(a) COPY into our tables; target: B1's ratio",
+        (b1 * 1000.0).floor() / 1000.0,
     );
 }
 

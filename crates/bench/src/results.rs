@@ -36,5 +36,7 @@ pub struct Results {
     pub growth: Option<crate::growth::Growth>,
     /// B1 and B2 with and without a `version` on every record.
     pub versions: Option<crate::versions::VersionCost>,
+    /// B8: records per second of one file through an upload and one task.
+    pub upload_task: Option<f64>,
     pub checks: Vec<String>,
 }

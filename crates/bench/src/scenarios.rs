@@ -25,7 +25,7 @@ const PER_RECORD_SAMPLE: u64 = 50_000;
 
 pub use crate::results::Results;
 
-fn rate(records: u64, elapsed: Duration) -> f64 {
+pub(crate) fn rate(records: u64, elapsed: Duration) -> f64 {
     records as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
@@ -37,7 +37,8 @@ pub fn percentile(values: &mut [f64], share: f64) -> f64 {
     values[((values.len() - 1) as f64 * share).round() as usize]
 }
 
-fn jsonl_batch(generator: &Generator, first: u64, batch: usize) -> Vec<u8> {
+/// The JSONL of batch `batch` (of `TASK_RECORDS`) of the create records from `first` on.
+pub(crate) fn jsonl_batch(generator: &Generator, first: u64, batch: usize) -> Vec<u8> {
     let start = first + batch as u64 * TASK_RECORDS;
     let mut body = Vec::with_capacity(TASK_RECORDS as usize * 450);
     let _ = generator.write_create_jsonl(start..start + TASK_RECORDS, &mut body);
@@ -583,5 +584,7 @@ pub async fn run_all(
     crate::growth::add_growth(server, records, preload, &mut results).await?;
     eprintln!("versions: B1 and B2 with and without a version on every record...");
     crate::versions::add_version_cost(server, records, &mut results).await?;
+    eprintln!("B8: one file through an upload and one task...");
+    crate::upload_task::add_upload_task(server, records, generator, &mut results).await?;
     Ok(results)
 }

@@ -3,3 +3,7 @@
 -- (NULL: the server default).
 ALTER TABLE uploads ADD COLUMN task_id BIGINT;
 ALTER TABLE domains ADD COLUMN upload_record_limit INTEGER;
+-- Complete uploads expire too (one expiry period after incomplete ones would): the sweeper
+-- looks at every upload by its expiry.
+DROP INDEX uploads_by_expiry;
+CREATE INDEX uploads_by_expiry ON uploads (expires_at);

@@ -127,7 +127,8 @@ pub async fn delete_upload(
         .is_some())
 }
 
-/// Deletes up to `batch` incomplete uploads past their expiry; how many.
+/// Deletes up to `batch` uploads past their expiry (a complete one's is twice an incomplete
+/// one's); how many.
 pub async fn expire_uploads(client: &impl GenericClient, batch: i64) -> Result<u64, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/uploads/expire.sql"))

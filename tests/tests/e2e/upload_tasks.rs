@@ -417,3 +417,68 @@ async fn a_million_record_upload_becomes_one_task() {
     assert!(seen.iter().all(|seen| *seen), "every record has a result");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_sweeper_deletes_incomplete_uploads_at_expiry_and_complete_ones_a_period_later() {
+    let app = TestApp::spawn().await;
+    let line = b"{\"identities\":[{\"uid\":\"swept\"}]}\n";
+    let complete = upload_file(&app, &app.api_key, &[("filename", "a.jsonl")], line).await;
+    let fresh = upload_file(&app, &app.api_key, &[("filename", "b.jsonl")], line).await;
+    let response = app
+        .client
+        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
+        .bearer_auth(&app.api_key)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "100")
+        .header("upload-metadata", "filename Yy5qc29ubA==")
+        .send()
+        .await
+        .unwrap();
+    let incomplete = response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Created 30 hours ago with a 24-hour expiry: the incomplete one is past it, the complete
+    // one has until hour 48.
+    app.execute(&format!(
+        "UPDATE uploads SET created_at = now() - interval '30 hours', \
+                            expires_at = now() - interval '6 hours' \
+          WHERE id IN ('{complete}', '{incomplete}')"
+    ))
+    .await;
+    let sweep = || async {
+        let client = app.pool.get().await.unwrap();
+        userhub_store::uploads::expire_uploads(&client, 100)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sweep().await, 1);
+    let left = app.query_json("SELECT id FROM uploads ORDER BY id").await;
+    let mut expected = vec![complete.clone(), fresh.clone()];
+    expected.sort();
+    let left: Vec<&str> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, expected);
+    app.execute(&format!(
+        "UPDATE uploads SET created_at = now() - interval '50 hours', \
+                            expires_at = now() - interval '26 hours' WHERE id = '{complete}'"
+    ))
+    .await;
+    assert_eq!(
+        sweep().await,
+        1,
+        "a complete upload goes one period after its expiry"
+    );
+    let parts = app
+        .query_json("SELECT count(*) AS n FROM upload_parts")
+        .await;
+    assert_eq!(parts[0]["n"], 1, "only the fresh upload's bytes are left");
+    app.stop().await;
+}

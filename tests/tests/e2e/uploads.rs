@@ -176,7 +176,7 @@ async fn uploads_are_created_patched_at_their_offset_and_terminated() {
     assert_eq!(header(&last, "upload-offset").as_deref(), Some("10"));
     assert!(
         header(&last, "upload-expires").is_none(),
-        "a complete upload does not expire"
+        "a complete upload has no Upload-Expires"
     );
     assert_eq!(stored_bytes(&app).await, b"0123456789");
 

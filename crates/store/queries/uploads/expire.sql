@@ -1,7 +1,10 @@
--- Deletes up to $1 incomplete uploads past their expiry, with their parts; returns how many.
+-- Deletes up to $1 uploads past their expiry, with their parts; returns how many. An incomplete
+-- upload expires at `expires_at`; a complete one (made into a task or not) one expiry period
+-- later, so that there is time to make a task of it.
 WITH expired AS (
     SELECT domain_id, id FROM uploads
-     WHERE expires_at < now() AND received < length
+     WHERE expires_at < now()
+       AND (received < length OR expires_at + (expires_at - created_at) < now())
      ORDER BY expires_at
      LIMIT $1
        FOR UPDATE SKIP LOCKED

@@ -4,7 +4,9 @@
 //! `retention.task_days` (their results and errors are deleted; their status answers
 //! `"expired": true` and downloads `410`) and deletes task rows `retention.expired_task_days`
 //! after that, deletes webhook deliveries older than `retention.webhook_delivery_days` and
-//! incomplete uploads past their expiry (`gateway.upload_expiry_hours`), in small batches (`SKIP LOCKED` keeps sweepers of several processes apart).
+//! uploads past their expiry (incomplete ones after `gateway.upload_expiry_hours`, complete ones
+//! twice that after they were begun), in small batches (`SKIP LOCKED` keeps sweepers of several
+//! processes apart).
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -141,10 +143,7 @@ pub async fn sweep(pool: &Pool, settings: &RetentionSettings) -> Result<(u64, u6
     for _ in 0..BATCHES_PER_ROUND {
         let done = expire_uploads(&client, UPLOADS_PER_BATCH).await?;
         if done > 0 {
-            tracing::info!(
-                uploads = done,
-                "retention: incomplete uploads expired and deleted"
-            );
+            tracing::info!(uploads = done, "retention: expired uploads deleted");
         }
         if done < UPLOADS_PER_BATCH as u64 {
             break;
