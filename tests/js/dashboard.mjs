@@ -1,11 +1,11 @@
 // Drives the operator dashboard in headless chromium (Debian's, through playwright-core) for
 // tests/tests/e2e/dashboard_browser.rs. Environment: BASE_URL, OPERATOR_TOKEN, TASK_ID,
-// HOSTILE_TEXT, SCREENSHOT. Prints `READY` once the queued task is shown, then waits for the
+// HOSTILE_TEXT, SCREENSHOT, UPLOAD_ID (an upload holding 40 of its 100 bytes). Prints `READY` once the queued task is shown, then waits for the
 // test to start the workers and for the page to show the task completed.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
-const { BASE_URL, OPERATOR_TOKEN, TASK_ID, HOSTILE_TEXT, SCREENSHOT } = process.env;
+const { BASE_URL, OPERATOR_TOKEN, TASK_ID, HOSTILE_TEXT, SCREENSHOT, UPLOAD_ID } = process.env;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
@@ -51,6 +51,13 @@ try {
   assert.equal(await page.evaluate(() => window.__pwned), undefined, "no injected script ran");
   assert.equal(await page.locator("#stalled-count").innerText(), "1");
 
+  // An upload under way: its file, its progress and its bytes.
+  const upload = page.locator(`#uploads tbody tr[data-upload-id="${UPLOAD_ID}"]`);
+  await upload.waitFor();
+  assert.equal(await upload.locator("td").nth(2).innerText(), "people.jsonl");
+  assert.equal(await upload.locator('[role="progressbar"]').getAttribute("aria-valuenow"), "40");
+  assert.equal(await upload.locator("td.bytes").innerText(), "40 / 100");
+
   console.log("READY");
 
   // The workers start: the bar moves to 100 % and the chart shows the committed records.
@@ -62,6 +69,12 @@ try {
   await page.waitForFunction(() =>
     [...document.querySelectorAll("#throughput-chart rect.bucket")]
       .some((bar) => Number(bar.getAttribute("data-records")) > 0));
+  // The upload was finished and made into a task meanwhile.
+  await page.waitForFunction((id) => {
+    const row = document.querySelector(`#uploads tbody tr[data-upload-id="${id}"]`);
+    return row && row.querySelector("td.task").textContent !== "–"
+      && row.querySelector('[role="progressbar"]').getAttribute("aria-valuenow") === "100";
+  }, UPLOAD_ID, { timeout: 60_000 });
   const processed = await row.locator("td.processed").innerText();
   assert.match(processed, /^([\d,]+) \/ \1$/, `processed equals total: ${processed}`);
 

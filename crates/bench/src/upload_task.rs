@@ -62,6 +62,7 @@ pub async fn upload_task(server: &Path, records: u64, generator: Generator) -> a
     let http = client();
     let started = Instant::now();
     let upload_id = upload(&stack, &http, &file).await?;
+    let uploaded = started.elapsed();
     drop(file);
     let created: Value = http
         .post(stack.tasks_url())
@@ -73,8 +74,16 @@ pub async fn upload_task(server: &Path, records: u64, generator: Generator) -> a
         .json()
         .await?;
     let task_id = created["task_id"].as_u64().context("no task_id")?;
+    let accepted = started.elapsed();
     let statuses = wait_completed(&stack, &[task_id]).await?;
     let elapsed = started.elapsed();
+    eprintln!(
+        "  upload task: uploaded after {:.2} s, task answered ({}) after {:.2} s, completed after {:.2} s",
+        uploaded.as_secs_f64(),
+        created["state"].as_str().unwrap_or("?"),
+        accepted.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     let failed = statuses[0]["failed"].as_i64().unwrap_or(-1);
     let total = statuses[0]["total"].as_u64().unwrap_or(0);
     anyhow::ensure!(

@@ -7,3 +7,6 @@ ALTER TABLE domains ADD COLUMN upload_record_limit INTEGER;
 -- looks at every upload by its expiry.
 DROP INDEX uploads_by_expiry;
 CREATE INDEX uploads_by_expiry ON uploads (expires_at);
+-- An upload's bytes are stored as sent (often gzip already) and read back twice when it becomes
+-- a task: out of line, but without PostgreSQL's own compression.
+ALTER TABLE upload_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;

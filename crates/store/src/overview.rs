@@ -1,5 +1,5 @@
 //! Cross-domain reads for the operator dashboard: the open and recently completed tasks with
-//! their domain, and records committed per time bucket.
+//! their domain, uploads under way, and records committed per time bucket.
 
 use crate::error::StoreError;
 use crate::tasks::{TaskRecord, task_of};
@@ -33,6 +33,45 @@ pub async fn open_and_recent_tasks(
             })
         })
         .collect()
+}
+
+/// An upload with the name of its domain, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainUpload {
+    pub domain: String,
+    pub id: String,
+    pub filename: Option<String>,
+    pub received: i64,
+    pub length: i64,
+    pub task_id: Option<i64>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every upload not yet made into a task and those begun in the last `recent_seconds`, newest
+/// first; at most `limit`.
+pub async fn open_and_recent_uploads(
+    client: &impl GenericClient,
+    recent_seconds: f64,
+    limit: i64,
+) -> Result<Vec<DomainUpload>, StoreError> {
+    let statement = client
+        .prepare_cached(include_str!(
+            "../queries/overview/open_and_recent_uploads.sql"
+        ))
+        .await?;
+    let rows = client.query(&statement, &[&recent_seconds, &limit]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| DomainUpload {
+            domain: row.get("domain_name"),
+            id: row.get("id"),
+            filename: row.get("filename"),
+            received: row.get("received"),
+            length: row.get("length"),
+            task_id: row.get("task_id"),
+            created_at: row.get("created_at"),
+        })
+        .collect())
 }
 
 /// Records committed in one time bucket.

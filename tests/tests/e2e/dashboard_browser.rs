@@ -1,7 +1,8 @@
 //! The operator dashboard in a real browser (Debian's chromium driven by playwright-core): login
 //! with the operator token, a queued task and its queue depth, hostile text shown as text, then
-//! the task moving to 100 % once workers start, the throughput chart, and a screenshot saved to
-//! `test-artifacts/dashboard.png`; and an operator canceling a queued task from the page.
+//! the task moving to 100 % once workers start, an upload's progress and the task it becomes, the
+//! throughput chart, and a screenshot saved to `test-artifacts/dashboard.png`; and an operator
+//! canceling a queued task from the page.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -44,6 +45,57 @@ async fn insert_hostile_stalled_task(app: &TestApp) -> i64 {
     task_id
 }
 
+/// A JSONL file of exactly 100 bytes (one record padded with spaces).
+fn hundred_byte_file() -> Vec<u8> {
+    let mut line = br#"{"identities":[{"uid":"dashboard-upload"}]}"#.to_vec();
+    line.resize(99, b' ');
+    line.push(b'\n');
+    line
+}
+
+/// An upload of [`hundred_byte_file`] holding its first 40 bytes; its id.
+async fn begin_upload(app: &TestApp) -> String {
+    let response = app
+        .client
+        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
+        .bearer_auth(&app.api_key)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "100")
+        .header("upload-metadata", "filename cGVvcGxlLmpzb25s")
+        .header("content-type", "application/offset+octet-stream")
+        .body(hundred_byte_file()[..40].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap();
+    location.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Sends the rest of the upload and makes a task of it.
+async fn finish_upload(app: &TestApp, upload_id: &str) {
+    let url = format!("{}/v2/{}/uploads/{upload_id}", app.base_url, app.domain);
+    let patched = app
+        .client
+        .patch(url)
+        .bearer_auth(&app.api_key)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", "40")
+        .header("content-type", "application/offset+octet-stream")
+        .body(hundred_byte_file()[40..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 204);
+    let created = app
+        .authorized(app.client.post(app.tasks_url()))
+        .json(&serde_json::json!({"action": "create_core_profiles", "upload_id": upload_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
 #[tokio::test]
 async fn the_dashboard_shows_a_task_moving_in_chromium() {
     let script = workspace().join("tests/js/dashboard.mjs");
@@ -61,6 +113,7 @@ async fn the_dashboard_shows_a_task_moving_in_chromium() {
     let task_id = app
         .create_task("create_core_profiles", &numbered_profiles(0..3000))
         .await;
+    let upload_id = begin_upload(&app).await;
 
     let artifacts = workspace().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -73,6 +126,7 @@ async fn the_dashboard_shows_a_task_moving_in_chromium() {
         .env("TASK_ID", task_id.to_string())
         .env("HOSTILE_TEXT", HOSTILE)
         .env("SCREENSHOT", &screenshot)
+        .env("UPLOAD_ID", &upload_id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -104,6 +158,7 @@ async fn the_dashboard_shows_a_task_moving_in_chromium() {
                 stalled_since = NULL WHERE id = {hostile_task}"
     ))
     .await;
+    finish_upload(&app, &upload_id).await;
     let worker_stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let worker = tokio::spawn(userhub_server::run_worker(

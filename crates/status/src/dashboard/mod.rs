@@ -19,7 +19,7 @@ use userhub_http_common::{
 use userhub_store::Pool;
 use userhub_telemetry::{BrokerProbe, Metrics};
 
-pub use overview::{DashboardTask, Overview, QueueRow, ThroughputSeries};
+pub use overview::{DashboardTask, DashboardUpload, Overview, QueueRow, ThroughputSeries};
 
 const PAGE: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/dashboard.js");

@@ -1,5 +1,5 @@
-//! `/ops/api/overview`: open and recent tasks across domains, throughput per bucket, queue depths
-//! and dead-lettered chunks, in one JSON document.
+//! `/ops/api/overview`: open and recent tasks across domains, uploads under way, throughput per
+//! bucket, queue depths and dead-lettered chunks, in one JSON document.
 
 use super::Dashboard;
 use crate::view::{TaskStatus, status_body};
@@ -7,7 +7,9 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use userhub_domain::TaskAction;
 use userhub_http_common::ApiError;
-use userhub_store::overview::{open_and_recent_tasks, throughput};
+use userhub_store::overview::{
+    DomainUpload, open_and_recent_tasks, open_and_recent_uploads, throughput,
+};
 
 /// How long completed tasks stay on the dashboard.
 const RECENT_SECONDS: f64 = 15.0 * 60.0;
@@ -22,6 +24,43 @@ pub struct DashboardTask {
     pub domain: String,
     #[serde(flatten)]
     pub status: TaskStatus,
+}
+
+/// An upload and how much of it has arrived.
+#[derive(Debug, Serialize)]
+pub struct DashboardUpload {
+    pub domain: String,
+    pub upload_id: String,
+    pub filename: Option<String>,
+    pub received: i64,
+    pub length: i64,
+    /// Whole percent of the bytes received (100 once complete).
+    pub progress_percentage: i64,
+    /// The task it became.
+    pub task_id: Option<u64>,
+    pub created_at: String,
+}
+
+impl From<&DomainUpload> for DashboardUpload {
+    fn from(upload: &DomainUpload) -> Self {
+        let progress_percentage = if upload.length == 0 {
+            100
+        } else {
+            (i128::from(upload.received) * 100 / i128::from(upload.length)) as i64
+        };
+        DashboardUpload {
+            domain: upload.domain.clone(),
+            upload_id: upload.id.clone(),
+            filename: upload.filename.clone(),
+            received: upload.received,
+            length: upload.length,
+            progress_percentage,
+            task_id: upload.task_id.map(|id| id as u64),
+            created_at: upload
+                .created_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+        }
+    }
 }
 
 /// One task type's queues.
@@ -48,6 +87,8 @@ pub struct Overview {
     /// `up`, `down` (queue depths unknown) or `unused` (this process has no broker).
     pub broker: &'static str,
     pub tasks: Vec<DashboardTask>,
+    /// Uploads not yet a task, and those begun in the last 15 minutes.
+    pub uploads: Vec<DashboardUpload>,
     pub open_tasks: usize,
     pub stalled_tasks: usize,
     pub throughput: ThroughputSeries,
@@ -97,6 +138,9 @@ pub async fn collect(dashboard: &Dashboard) -> Result<Overview, ApiError> {
             status: status_body(&entry.task, now),
         })
         .collect();
+    let uploads = open_and_recent_uploads(&client, RECENT_SECONDS, MAX_TASKS)
+        .await
+        .map_err(ApiError::from)?;
     let points = throughput(&client, BUCKET_SECONDS, WINDOW_SECONDS)
         .await
         .map_err(ApiError::from)?;
@@ -115,6 +159,7 @@ pub async fn collect(dashboard: &Dashboard) -> Result<Overview, ApiError> {
             .count(),
         dead_lettered_chunks: queues.iter().map(|row| u64::from(row.dead)).sum(),
         tasks,
+        uploads: uploads.iter().map(DashboardUpload::from).collect(),
         throughput: ThroughputSeries {
             bucket_seconds: BUCKET_SECONDS,
             points: points

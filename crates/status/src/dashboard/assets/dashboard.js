@@ -39,16 +39,38 @@ function number(value) {
   return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US");
 }
 
-function progressBar(task) {
+function progressBar(item) {
   const bar = element("div", null, "bar");
   bar.setAttribute("role", "progressbar");
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
-  bar.setAttribute("aria-valuenow", String(task.progress_percentage));
-  const fill = element("div", null, task.stalled ? "fill stalled" : "fill");
-  fill.style.width = `${Math.max(0, Math.min(100, task.progress_percentage))}%`;
-  bar.append(fill, element("span", `${task.progress_percentage}%`, "text"));
+  bar.setAttribute("aria-valuenow", String(item.progress_percentage));
+  const fill = element("div", null, item.stalled ? "fill stalled" : "fill");
+  fill.style.width = `${Math.max(0, Math.min(100, item.progress_percentage))}%`;
+  bar.append(fill, element("span", `${item.progress_percentage}%`, "text"));
   return bar;
+}
+
+// Uploads: how much of each file has arrived, and the task it became.
+function renderUploads(uploads) {
+  const body = document.querySelector("#uploads tbody");
+  body.replaceChildren();
+  for (const upload of uploads) {
+    const row = element("tr");
+    row.dataset.uploadId = upload.upload_id;
+    const progress = element("td");
+    progress.append(progressBar(upload));
+    row.append(
+      element("td", upload.domain, "domain"),
+      element("td", upload.upload_id),
+      element("td", upload.filename || "–"),
+      progress,
+      element("td", `${number(upload.received)} / ${number(upload.length)}`, "bytes"),
+      element("td", upload.task_id ? String(upload.task_id) : "–", "task"),
+    );
+    body.append(row);
+  }
+  document.getElementById("no-uploads").hidden = uploads.length > 0;
 }
 
 // The row's controls: a cancel button while the task is open and not canceled yet.
@@ -184,6 +206,7 @@ function render(overview) {
   document.getElementById("dead-letters").textContent = number(overview.dead_lettered_chunks);
   document.getElementById("broker-state").textContent = overview.broker;
   renderTasks(overview.tasks);
+  renderUploads(overview.uploads);
   renderChart(overview.throughput);
   renderQueues(overview.queues);
   renderStalled(overview.tasks);
