@@ -34,6 +34,9 @@ pub struct GatewaySettings {
     /// How long a request that makes a task of an upload waits for the task to be `queued`
     /// before answering `202` with the task still `created`.
     pub upload_task_wait_ms: u64,
+    /// Most memory the chunks of a task from an upload may hold while they are stored (a file
+    /// whose records of one profile lie far apart is read again per group of chunks past it).
+    pub upload_open_chunk_bytes: usize,
     /// Crashes for the fault tests (test builds only): `USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED`
     /// aborts the process after every chunk of a task is published, before it becomes `queued`.
     #[cfg(feature = "fault-injection")]
@@ -91,6 +94,7 @@ impl GatewaySettings {
         userhub_tasks::intake::IntakeSettings {
             chunk_records: self.chunk_records,
             chunk_bytes: self.chunk_bytes,
+            open_chunk_bytes: self.upload_open_chunk_bytes,
             crash_before_queued: self.crash_before_queued(),
         }
     }
@@ -113,6 +117,7 @@ impl Default for GatewaySettings {
             upload_expiry_hours: 24,
             records_per_upload: 1_000_000,
             upload_task_wait_ms: 10_000,
+            upload_open_chunk_bytes: 64 << 20,
             #[cfg(feature = "fault-injection")]
             faults: GatewayFaults::default(),
         }

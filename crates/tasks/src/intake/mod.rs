@@ -36,6 +36,9 @@ pub struct IntakeSettings {
     pub chunk_records: usize,
     /// Most bytes of one chunk's records.
     pub chunk_bytes: usize,
+    /// A task from a file: most memory its open chunks may hold while the file is read to
+    /// store them (past it, the file is read once more per group of chunks).
+    pub open_chunk_bytes: usize,
     /// Fault tests only: the process dies after publishing, before the task is queued.
     pub crash_before_queued: bool,
 }

@@ -76,6 +76,7 @@ impl Protocol {
             settings: IntakeSettings {
                 chunk_records: options.chunk_records,
                 chunk_bytes: 1 << 20,
+                open_chunk_bytes: 64 << 20,
                 crash_before_queued: false,
             },
             metrics: Metrics::new(),

@@ -21,8 +21,6 @@ use userhub_store::chunk_bodies::store_numbered_bodies;
 use userhub_store::tasks::{delete_task, domain_backlog, lock_task, mark_queued};
 use userhub_store::{StoreError, Transaction};
 
-/// Most memory the open chunks of one reading may hold.
-const OPEN_CHUNK_BUDGET: usize = 64 * 1024 * 1024;
 /// Stored chunk bodies are written in batches of about this many bytes.
 const BODY_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
@@ -200,7 +198,8 @@ impl StreamAcceptance<'_> {
         let plan = self.plan;
         let chunk_of = chunk_of_records(&plan.chunks, plan.total);
         let spans = chunk_spans(&plan.chunks, &plan.sizes);
-        for pass in plan_passes(&chunk_of, &spans, &plan.sizes, OPEN_CHUNK_BUDGET) {
+        let budget = self.intake.settings.open_chunk_bytes.max(1);
+        for pass in plan_passes(&chunk_of, &spans, &plan.sizes, budget) {
             self.store_pass(transaction, key, source, &chunk_of, pass)
                 .await?;
         }
