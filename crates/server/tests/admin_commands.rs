@@ -27,6 +27,11 @@ async fn domains_are_listed_with_their_limits_and_keys() {
     let app = TestApp::spawn_service(Service::Api, |_| {}).await;
     admin(&app, &["domain", "create", "zz-listed"]).await;
     admin(&app, &["domain", "set-rate-limit", "zz-listed", "120"]).await;
+    admin(
+        &app,
+        &["domain", "set-upload-record-limit", "zz-listed", "5000"],
+    )
+    .await;
     admin(&app, &["key", "create", "zz-listed", "--read-only"]).await;
     let table = admin(&app, &["domain", "list"]).await;
     let row = table
@@ -35,8 +40,8 @@ async fn domains_are_listed_with_their_limits_and_keys() {
         .unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(
-        &cells[1..6],
-        &["zz-listed", "120", "default", "1", "1"],
+        &cells[1..7],
+        &["zz-listed", "120", "default", "5000", "1", "1"],
         "{row}"
     );
     assert!(

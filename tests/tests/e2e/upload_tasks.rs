@@ -126,6 +126,13 @@ async fn a_gzip_jsonl_upload_becomes_one_task_with_line_numbers_and_file_order()
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["task_id"].as_u64(), Some(task_id));
+    let other_key = task_from_upload(&app, body.clone(), Some("file-2")).await;
+    let (status, error) = refusal(other_key).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("UPLOAD_USED")),
+        "another key finds the upload used, its bytes gone: {error}"
+    );
     let used = task_from_upload(&app, body, None).await;
     assert_eq!(used.status(), 409);
     let used: Value = used.json().await.unwrap();

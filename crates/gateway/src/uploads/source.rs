@@ -8,7 +8,9 @@ use userhub_domain::DomainId;
 use userhub_domain::record::raw::{PayloadFormat, RawRecord};
 use userhub_domain::upload::{UploadFormat, UploadMetadata};
 use userhub_http_common::decode::{FileLayout, FileSplitter};
-use userhub_store::uploads::{UploadClaim, lock_upload, read_part, set_upload_task};
+use userhub_store::uploads::{
+    StoredUpload, UploadClaim, find_upload, lock_upload, read_part, set_upload_task,
+};
 use userhub_store::{TenantPool, Transaction};
 use userhub_tasks::TaskError;
 use userhub_tasks::intake::{RecordReader, RecordSource};
@@ -29,6 +31,24 @@ pub struct UploadSource {
     pub max_line_bytes: usize,
     /// Most bytes the file may expand to when gunzipped.
     pub max_decoded_bytes: u64,
+}
+
+impl UploadSource {
+    /// Why a part of the upload is gone: another request made it into a task meanwhile (which
+    /// drops its bytes), or it was deleted.
+    async fn vanished(&self, client: &impl userhub_store::GenericClient) -> GatewayError {
+        match find_upload(client, self.domain_id, &self.id).await {
+            Ok(Some(StoredUpload {
+                task_id: Some(task_id),
+                ..
+            })) => GatewayError::UploadUsed {
+                id: self.id.clone(),
+                task_id: task_id as u64,
+            },
+            Ok(_) => GatewayError::UploadNotFound(self.id.clone()),
+            Err(error) => GatewayError::from(error),
+        }
+    }
 }
 
 /// The state of one reading: the gzip decoder and the record splitter.
@@ -90,7 +110,10 @@ impl RecordReader for UploadReader {
                     self.offset,
                 )
                 .await?;
-                part.ok_or_else(|| GatewayError::UploadNotFound(self.source.id.clone()))?
+                match part {
+                    Some(bytes) => bytes,
+                    None => return Err(self.source.vanished(&*client).await),
+                }
             } else {
                 Vec::new()
             };

@@ -90,11 +90,16 @@ pub async fn create_task_from_upload(
     let (recorded, on_record) = tokio::sync::oneshot::channel::<Created>();
     let intake = gateway.intake.clone();
     let mut accepting = tokio::spawn(async move {
-        intake
+        let accepted = intake
             .submit_stream(&submitter, task, idempotency_key, move |created| {
                 let _ = recorded.send(created);
             })
-            .await
+            .await;
+        // After a `202` nobody else hears of a failure: the task was withdrawn.
+        if let Err(error) = &accepted {
+            tracing::warn!(domain = %submitter.domain, %error, "a task from an upload was not accepted");
+        }
+        accepted
     });
     let domain = &principal.domain.name;
     let joined = |joined: Result<Result<Submitted, GatewayError>, tokio::task::JoinError>| {
