@@ -1,47 +1,40 @@
 //! `userhub import` of a file over the per-task limit as one task: when the server takes
-//! resumable uploads and the file holds more records than a task but no more than an upload
-//! task, the file goes up whole (resumably, see `upload`) and becomes one task, whose key is
-//! derived from the upload so that a run started again gets the same task.
+//! resumable uploads and the file (JSONL or a JSON array) holds more records than a task but no
+//! more than an upload task, the file goes up whole (resumably, see `upload`) and becomes one
+//! task, whose key is derived from the upload so that a run started again gets the same task.
 
 use crate::api::{ApiClient, Limits, Payload};
 use crate::error::CliError;
 use crate::import::{
     ImportOptions, UploadedPart, request_descriptor, uploaded_line, write_manifest,
 };
+use crate::parts::{PartLimits, split_file};
 use crate::ui::Ui;
 use crate::upload::{max_upload_bytes, upload_file};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
-/// The records of a plain JSONL file (its non-blank lines), or `None` for any other file (a
-/// JSON array, gzip), which is imported in parts.
-fn jsonl_records(file: &Path) -> Result<Option<u64>, CliError> {
-    let fail =
-        |error: std::io::Error| CliError::Usage(format!("cannot read {}: {error}", file.display()));
-    let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(file).map_err(fail)?);
-    let start = reader.fill_buf().map_err(fail)?;
-    let first = start
-        .iter()
-        .find(|byte| !byte.is_ascii_whitespace() && !b"\xEF\xBB\xBF".contains(byte));
-    if matches!(first, Some(b'[') | Some(0x1f) | None) {
-        return Ok(None);
-    }
-    let mut records = 0;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(u64::MAX)
-            .read_until(b'\n', &mut line)
-            .map_err(fail)?;
-        if read == 0 {
-            return Ok(Some(records));
+/// The records of a JSONL or JSON-array file, counted as `userhub import` splits it (one
+/// streaming reading), or `None` for a file it cannot read that way (gzip, a broken array),
+/// which is left to the parts, whose errors say what is wrong.
+async fn count_records(file: &Path) -> Result<Option<u64>, CliError> {
+    let path = file.to_owned();
+    let counted = tokio::task::spawn_blocking(move || {
+        let mut start = [0u8; 2];
+        let read = std::fs::File::open(&path).and_then(|mut handle| handle.read(&mut start));
+        if matches!(read, Ok(2)) && start == [0x1f, 0x8b] {
+            return None;
         }
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            records += 1;
-        }
-    }
+        let limits = PartLimits {
+            records: 10_000,
+            bytes: 16 << 20,
+        };
+        split_file(&path, limits, |_| true).ok()
+    })
+    .await
+    .map_err(|error| CliError::Usage(format!("counting the records failed: {error}")))?;
+    Ok(counted)
 }
 
 /// The task's idempotency key: the upload and what is asked of it.
@@ -76,7 +69,8 @@ pub async fn import_as_one_upload(
     let Some(per_upload) = limits.records_per_upload else {
         return Ok(None);
     };
-    let Some(records) = jsonl_records(&options.file)?
+    let Some(records) = count_records(&options.file)
+        .await?
         .filter(|records| *records > limits.records_per_task && *records <= per_upload)
     else {
         return Ok(None);

@@ -115,3 +115,37 @@ async fn an_interrupted_upload_resumes_from_the_server_s_offset() {
     assert_eq!(profile_count(&app).await, 2498);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_json_array_over_the_task_limit_goes_up_whole_too() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(1000))
+        .await
+        .unwrap();
+    let work = work_dir();
+    let elements: Vec<String> = (0..1500)
+        .map(|n| json!({"identities": [{"uid": format!("arr-{n}")}], "age": 40}).to_string())
+        .collect();
+    std::fs::write(
+        work.join("people.json"),
+        format!("[\n{}\n]\n", elements.join(",\n")),
+    )
+    .unwrap();
+    let mut command = userhub(&app, &work);
+    command.args(["import", "--action", "create_core_profiles", "people.json"]);
+    let output = run(command).await;
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("in one task of 1500 records"), "{stderr}");
+    assert_eq!(app.task_count().await, 1);
+    let results = read_ndjson(&work.join("people.json.userhub/results.ndjson"));
+    assert_eq!(results.len(), 1500);
+    let last = &results[1499];
+    assert_eq!(
+        (last["index"].as_u64(), last["line"].as_u64()),
+        (Some(1499), Some(1501))
+    );
+    assert_eq!(last["identities"][0]["uid"], "arr-1499");
+    assert_eq!(profile_count(&app).await, 1500);
+    app.stop().await;
+}
