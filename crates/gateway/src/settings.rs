@@ -29,6 +29,8 @@ pub struct GatewaySettings {
     pub upload_part_bytes: usize,
     /// Hours an incomplete upload is kept before it expires.
     pub upload_expiry_hours: u64,
+    /// Most bytes one domain's uploads not yet made into tasks may announce in all.
+    pub upload_domain_max_bytes: u64,
     /// Records a task made from an upload may hold, for domains without their own limit.
     pub records_per_upload: usize,
     /// How long a request that makes a task of an upload waits for the task to be `queued`
@@ -115,6 +117,7 @@ impl Default for GatewaySettings {
             upload_max_bytes: 1 << 30,
             upload_part_bytes: 4 << 20,
             upload_expiry_hours: 24,
+            upload_domain_max_bytes: 8 << 30,
             records_per_upload: 1_000_000,
             upload_task_wait_ms: 10_000,
             upload_open_chunk_bytes: 64 << 20,

@@ -30,7 +30,10 @@ impl StoredUpload {
     }
 }
 
-/// Records a new upload of `length` bytes, incomplete until `expires_at`.
+/// Records a new upload of `length` bytes, incomplete until `expires_at`, unless the domain's
+/// uploads not yet made into tasks would then announce more than `domain_max_bytes`: whether it
+/// was recorded. (Concurrent creations may pass the check together: the overshoot is bounded by
+/// the creations in flight.)
 pub async fn create_upload(
     client: &impl GenericClient,
     domain_id: DomainId,
@@ -38,12 +41,13 @@ pub async fn create_upload(
     length: i64,
     metadata: &UploadMetadata,
     expires_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    domain_max_bytes: i64,
+) -> Result<bool, StoreError> {
     let statement = client
         .prepare_cached(include_str!("../queries/uploads/create.sql"))
         .await?;
-    client
-        .execute(
+    let created = client
+        .query_opt(
             &statement,
             &[
                 &domain_id.as_i64(),
@@ -51,10 +55,11 @@ pub async fn create_upload(
                 &length,
                 &Json(metadata),
                 &expires_at,
+                &domain_max_bytes,
             ],
         )
         .await?;
-    Ok(())
+    Ok(created.is_some())
 }
 
 /// The domain's upload `id`, if it exists.

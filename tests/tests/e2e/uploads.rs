@@ -381,3 +381,47 @@ async fn an_upload_broken_off_on_one_process_resumes_on_another() {
     assert_eq!(stored_bytes(&second).await, data);
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_domain_s_unused_uploads_are_bounded_in_bytes_and_other_domains_are_not_affected() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.upload_domain_max_bytes = 100).await;
+    let first = create(&app, 60).await;
+    let over = request(
+        &app,
+        &app.api_key,
+        Method::POST,
+        &uploads_url(&app),
+        &[TUS, ("upload-length", "50"), ("upload-metadata", METADATA)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(over.status(), 413);
+    let body: serde_json::Value = over.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "UPLOAD_QUOTA_EXCEEDED", "{body}");
+    assert_eq!(body["error"]["details"]["limit_bytes"], 100);
+    // Another domain has a quota of its own.
+    let other = app.create_domain_with_key("quota-elsewhere", false).await;
+    let elsewhere = request(
+        &app,
+        &other,
+        Method::POST,
+        &format!("{}/v2/quota-elsewhere/uploads", app.base_url),
+        &[TUS, ("upload-length", "90"), ("upload-metadata", METADATA)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(elsewhere.status(), 201);
+    // Deleting an upload gives its bytes back.
+    let deleted = request(
+        &app,
+        &app.api_key,
+        Method::DELETE,
+        &first,
+        &[TUS],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(deleted.status(), 204);
+    create(&app, 50).await;
+    app.stop().await;
+}

@@ -20,6 +20,11 @@ pub enum UploadError {
     InvalidMetadata(String),
     #[error("the upload would hold {length} bytes; at most {limit} are accepted")]
     TooLarge { length: i64, limit: u64 },
+    #[error(
+        "the domain's uploads not yet made into tasks would hold more than {limit} bytes: make \
+         tasks of them or delete some first"
+    )]
+    DomainQuota { limit: u64 },
     #[error("a read-only key cannot upload")]
     ReadOnlyKey,
     #[error("no upload `{0}` in this domain")]
@@ -63,6 +68,12 @@ impl From<UploadError> for ApiError {
                     .with_details(serde_json::json!({ "limit_bytes": limit }))
                     .with_header("tus-max-size", limit)
             }
+            UploadError::DomainQuota { limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "UPLOAD_QUOTA_EXCEEDED",
+                message,
+            )
+            .with_details(serde_json::json!({ "limit_bytes": limit })),
             UploadError::ReadOnlyKey => ApiError::forbidden(message),
             UploadError::NotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "UPLOAD_NOT_FOUND", message)

@@ -89,9 +89,16 @@ pub async fn create(
     let domain_id = principal.domain.id;
     {
         let client = database.get().await.map_err(UploadError::from)?;
-        create_upload(&*client, domain_id, &id, length, &metadata, expires_at)
-            .await
-            .map_err(UploadError::from)?;
+        let quota = gateway.settings.upload_domain_max_bytes;
+        let limit = i64::try_from(quota).unwrap_or(i64::MAX);
+        let created = create_upload(
+            &*client, domain_id, &id, length, &metadata, expires_at, limit,
+        )
+        .await
+        .map_err(UploadError::from)?;
+        if !created {
+            return Err(UploadError::DomainQuota { limit: quota }.into());
+        }
     }
     let mut received = 0;
     if with_bytes {
