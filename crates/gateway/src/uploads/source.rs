@@ -1,6 +1,7 @@
-//! A complete upload as the file of one task: its parts read back from PostgreSQL in order, one
-//! at a time, gunzipped and split into records on the blocking pool (the work is CPU-bound), so
-//! memory holds one part and its records however large the file.
+//! A complete upload as the file of one task: its parts read back from PostgreSQL in order (the
+//! next one while the current one is decoded), gunzipped and split into records on the blocking
+//! pool (the work is CPU-bound), so memory holds two parts and their records however large the
+//! file.
 
 use crate::error::GatewayError;
 use crate::gunzip::PartReader;
@@ -89,8 +90,22 @@ impl Decoding {
 pub struct UploadReader {
     source: UploadSource,
     offset: i64,
+    /// The part at `offset`, being read.
+    next: Option<tokio::task::JoinHandle<Result<Vec<u8>, GatewayError>>>,
     decoding: Option<Decoding>,
     format: PayloadFormat,
+}
+
+/// The part of `source` that starts at `offset` (nothing at the end).
+async fn fetch(source: UploadSource, offset: i64) -> Result<Vec<u8>, GatewayError> {
+    if offset >= source.length {
+        return Ok(Vec::new());
+    }
+    let client = source.database.get().await.map_err(TaskError::from)?;
+    match read_part(&*client, source.domain_id, &source.id, offset).await? {
+        Some(bytes) => Ok(bytes),
+        None => Err(source.vanished(&*client).await),
+    }
 }
 
 impl RecordReader for UploadReader {
@@ -101,24 +116,17 @@ impl RecordReader for UploadReader {
             let Some(mut decoding) = self.decoding.take() else {
                 return Ok(None);
             };
-            let bytes = if self.offset < self.source.length {
-                let client = self.source.database.get().await.map_err(TaskError::from)?;
-                let part = read_part(
-                    &*client,
-                    self.source.domain_id,
-                    &self.source.id,
-                    self.offset,
-                )
-                .await?;
-                match part {
-                    Some(bytes) => bytes,
-                    None => return Err(self.source.vanished(&*client).await),
-                }
-            } else {
-                Vec::new()
+            let bytes = match self.next.take() {
+                Some(fetching) => fetching.await.map_err(|_| TaskError::SourceChanged)??,
+                None => fetch(self.source.clone(), self.offset).await?,
             };
             self.offset += bytes.len() as i64;
             let end = self.offset >= self.source.length;
+            if !end {
+                // The next part is read from PostgreSQL while this one is decoded.
+                let next = tokio::spawn(fetch(self.source.clone(), self.offset));
+                self.next = Some(next);
+            }
             let (decoding, fed) = tokio::task::spawn_blocking(move || {
                 let fed = decoding.feed(&bytes, end);
                 (decoding, fed)
@@ -154,6 +162,7 @@ impl RecordSource for UploadSource {
         Ok(UploadReader {
             source: self.clone(),
             offset: 0,
+            next: None,
             decoding: Some(Decoding {
                 gunzip: PartReader::new(self.max_decoded_bytes),
                 splitter: FileSplitter::new(layout, self.record_limit, self.max_line_bytes),
