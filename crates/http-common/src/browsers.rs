@@ -114,26 +114,46 @@ pub async fn apply_browser_policy(
         && request
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let tus = is_upload_path(request.uri().path());
     let mut response = if preflight {
         StatusCode::NO_CONTENT.into_response()
     } else {
         next.run(request).await
     };
-    add_cors_headers(response.headers_mut(), origin.as_deref(), grant);
+    add_cors_headers(response.headers_mut(), origin.as_deref(), grant, tus);
     response
 }
 
-fn add_cors_headers(headers: &mut HeaderMap, origin: Option<&str>, grant: Grant) {
+/// Whether the path is one of the resumable-upload endpoints (`/v2/{domain}/uploads...`).
+fn is_upload_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/');
+    segments.next() == Some("v2") && segments.nth(1) == Some("uploads")
+}
+
+/// The original API's methods and headers; the tus endpoints (EXT) add their own, so that a tus
+/// client in a page of an allowed origin can send and read them.
+fn add_cors_headers(headers: &mut HeaderMap, origin: Option<&str>, grant: Grant, tus: bool) {
+    let (methods, allowed) = if tus {
+        (
+            "GET, POST, PUT, DELETE, OPTIONS, PATCH, HEAD",
+            "Accept,Authorization,Content-Type,Content-Encoding,Keep-Alive,Origin,User-Agent,\
+             X-Requested-With,Idempotency-Key,X-Request-Id,Tus-Resumable,Upload-Length,\
+             Upload-Offset,Upload-Metadata,Upload-Defer-Length,Upload-Concat",
+        )
+    } else {
+        (
+            "GET, POST, PUT, DELETE, OPTIONS",
+            "Accept,Authorization,Content-Type,Content-Encoding,Keep-Alive,Origin,User-Agent,\
+             X-Requested-With,Idempotency-Key,X-Request-Id",
+        )
+    };
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+        HeaderValue::from_static(methods),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(
-            "Accept,Authorization,Content-Type,Content-Encoding,Keep-Alive,Origin,User-Agent,\
-             X-Requested-With,Idempotency-Key,X-Request-Id",
-        ),
+        HeaderValue::from_static(allowed),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -147,12 +167,17 @@ fn add_cors_headers(headers: &mut HeaderMap, origin: Option<&str>, grant: Grant)
         return;
     };
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    let exposed = if tus {
+        "Location,X-Request-Id,X-Rate-Limit-Limit,X-Rate-Limit-Remaining,X-Rate-Limit-Reset,\
+         Retry-After,Idempotent-Replayed,Tus-Resumable,Tus-Version,Tus-Extension,Tus-Max-Size,\
+         Upload-Offset,Upload-Length,Upload-Expires,Upload-Metadata"
+    } else {
+        "Location,X-Request-Id,X-Rate-Limit-Limit,X-Rate-Limit-Remaining,X-Rate-Limit-Reset,\
+         Retry-After,Idempotent-Replayed"
+    };
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(
-            "Location,X-Request-Id,X-Rate-Limit-Limit,X-Rate-Limit-Remaining,X-Rate-Limit-Reset,\
-             Retry-After,Idempotent-Replayed",
-        ),
+        HeaderValue::from_static(exposed),
     );
     if grant == Grant::Listed {
         headers.insert(

@@ -425,3 +425,76 @@ async fn a_domain_s_unused_uploads_are_bounded_in_bytes_and_other_domains_are_no
     create(&app, 50).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_tus_client_in_a_page_of_an_allowed_origin_may_send_and_read_the_tus_headers() {
+    const ORIGIN: &str = "https://app.example.com";
+    let app = TestApp::spawn_with(|settings| {
+        settings.http.cors_allowed_origins = vec![ORIGIN.to_owned()];
+    })
+    .await;
+    // The browser's preflight carries no key and is answered before any is asked for.
+    let preflight = request(
+        &app,
+        "not-a-key",
+        Method::OPTIONS,
+        &format!("{}/some-upload", uploads_url(&app)),
+        &[
+            ("origin", ORIGIN),
+            ("access-control-request-method", "PATCH"),
+            (
+                "access-control-request-headers",
+                "tus-resumable,upload-offset,content-type",
+            ),
+        ],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(preflight.status(), 204);
+    let methods = header(&preflight, "access-control-allow-methods").unwrap();
+    assert!(
+        methods.contains("PATCH") && methods.contains("HEAD"),
+        "{methods}"
+    );
+    let allowed = header(&preflight, "access-control-allow-headers").unwrap();
+    for name in [
+        "Tus-Resumable",
+        "Upload-Offset",
+        "Upload-Length",
+        "Upload-Metadata",
+    ] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    // The answers show a page the headers a tus client reads.
+    let url = create(&app, 4).await;
+    let head = request(
+        &app,
+        &app.api_key,
+        Method::HEAD,
+        &url,
+        &[TUS, ("origin", ORIGIN)],
+        Vec::new(),
+    )
+    .await;
+    let exposed = header(&head, "access-control-expose-headers").unwrap();
+    for name in [
+        "Upload-Offset",
+        "Upload-Length",
+        "Tus-Resumable",
+        "Location",
+    ] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    // The rest of the API keeps the original API's methods.
+    let tasks = app
+        .authorized(app.client.get(format!("{}/limits", app.tasks_url())))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&tasks, "access-control-allow-methods").as_deref(),
+        Some("GET, POST, PUT, DELETE, OPTIONS")
+    );
+    app.stop().await;
+}
