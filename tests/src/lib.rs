@@ -233,6 +233,40 @@ impl TestApp {
             .unwrap()
     }
 
+    /// EXT tus: creates an upload of `length` bytes with `metadata` (name, value pairs) and
+    /// sends its first bytes, `first`, in the same request; the upload's id.
+    pub async fn begin_upload(
+        &self,
+        length: usize,
+        metadata: &[(&str, &str)],
+        first: &[u8],
+    ) -> String {
+        use base64::Engine;
+        let metadata: Vec<String> = metadata
+            .iter()
+            .map(|(name, value)| {
+                let value = base64::engine::general_purpose::STANDARD.encode(value);
+                format!("{name} {value}")
+            })
+            .collect();
+        let response = self
+            .authorized(
+                self.client
+                    .post(format!("{}/v2/{}/uploads", self.base_url, self.domain)),
+            )
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", length)
+            .header("upload-metadata", metadata.join(","))
+            .header("content-type", "application/offset+octet-stream")
+            .body(first.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let location = response.headers()["location"].to_str().unwrap();
+        location.rsplit('/').next().unwrap().to_owned()
+    }
+
     /// Reverts `task`: the revert task's id once it has completed.
     pub async fn revert_completed(&self, task: u64) -> u64 {
         let url = format!("{}/revert", self.task_url(task));

@@ -1,6 +1,6 @@
 //! The `userhub` binary against a real server (PostgreSQL, RabbitMQ, HTTP): import with
-//! splitting, merged results and errors, resuming without duplicates, rate-limit pacing, export,
-//! status, wait, tasks, and its configuration sources.
+//! splitting, merged results and errors, resuming without duplicates, export, status, wait,
+//! tasks, and its configuration sources.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -140,54 +140,6 @@ async fn rerunning_an_interrupted_import_creates_no_task_twice() {
     assert!(text(&output.stdout).contains("tasks: 5 (5 already uploaded"));
     assert_eq!(app.task_count().await, 5);
     assert_eq!(profile_count(&app).await, 2498);
-    app.stop().await;
-}
-
-#[tokio::test]
-async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
-    let app = TestApp::spawn().await;
-    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(1000))
-        .await
-        .unwrap();
-    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(6))
-        .await
-        .unwrap();
-    let work = work_dir();
-    write_input(&work.join("paced.jsonl"), "paced");
-    let mut command = userhub(&app, &work);
-    command.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--no-upload",
-        "paced.jsonl",
-    ]);
-    let output = run(command).await;
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(3),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
-    assert!(stdout.contains("2498 succeeded, 2 failed"), "{stdout}");
-    assert_eq!(app.task_count().await, 3);
-    // More requests than one window allows were needed, yet none was refused: the client waited
-    // for the window to reset instead.
-    let metrics = app.metrics().await;
-    let answered: f64 = metrics
-        .lines()
-        .filter(|line| line.starts_with("userhub_http_requests_total{") && line.contains("/v2/"))
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum();
-    assert!(answered > 6.0, "{metrics}");
-    assert!(
-        !metrics
-            .lines()
-            .any(|line| line.starts_with("userhub_http_requests_total{")
-                && line.contains("status=\"429\"")),
-        "{metrics}"
-    );
     app.stop().await;
 }
 

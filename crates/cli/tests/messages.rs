@@ -1,5 +1,5 @@
 //! What the `userhub` binary tells its user and leaves behind: fresh reads, refusals, an
-//! unreachable server, an interruption, paged listings and full statuses.
+//! unreachable server, an interruption, pacing by the rate limit, paged listings and full statuses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -175,6 +175,54 @@ async fn task_listings_page_with_a_cursor_and_status_shows_every_timestamp() {
             .values()
             .all(|value| !value.is_null()),
         "no nulls: {shown}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
+    let app = TestApp::spawn().await;
+    userhub_server::admin::set_record_limit(&app.pool, &app.domain, Some(1000))
+        .await
+        .unwrap();
+    userhub_server::admin::set_rate_limit(&app.pool, &app.domain, Some(6))
+        .await
+        .unwrap();
+    let work = work_dir();
+    write_input(&work.join("paced.jsonl"), "paced");
+    let mut command = userhub(&app, &work);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--no-upload",
+        "paced.jsonl",
+    ]);
+    let output = run(command).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("2498 succeeded, 2 failed"), "{stdout}");
+    assert_eq!(app.task_count().await, 3);
+    // More requests than one window allows were needed, yet none was refused: the client waited
+    // for the window to reset instead.
+    let metrics = app.metrics().await;
+    let answered: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("userhub_http_requests_total{") && line.contains("/v2/"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(answered > 6.0, "{metrics}");
+    assert!(
+        !metrics
+            .lines()
+            .any(|line| line.starts_with("userhub_http_requests_total{")
+                && line.contains("status=\"429\"")),
+        "{metrics}"
     );
     app.stop().await;
 }

@@ -66,20 +66,10 @@ async fn an_interrupted_upload_resumes_from_the_server_s_offset() {
     let bytes = std::fs::read(&file).unwrap();
 
     // An earlier run created the upload and sent the first 40 000 bytes before it was stopped.
-    let created = app
-        .client
-        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
-        .bearer_auth(&app.api_key)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", bytes.len())
-        .header("upload-metadata", "filename YmlnLmpzb25s")
-        .header("content-type", "application/offset+octet-stream")
-        .body(bytes[..40_000].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let upload_id = app
+        .begin_upload(bytes.len(), &[("filename", "big.jsonl")], &bytes[..40_000])
+        .await;
+    let location = format!("/v2/{}/uploads/{upload_id}", app.domain);
     let modified = std::fs::metadata(&file)
         .unwrap()
         .modified()

@@ -55,21 +55,9 @@ fn hundred_byte_file() -> Vec<u8> {
 
 /// An upload of [`hundred_byte_file`] holding its first 40 bytes; its id.
 async fn begin_upload(app: &TestApp) -> String {
-    let response = app
-        .client
-        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
-        .bearer_auth(&app.api_key)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "100")
-        .header("upload-metadata", "filename cGVvcGxlLmpzb25s")
-        .header("content-type", "application/offset+octet-stream")
-        .body(hundred_byte_file()[..40].to_vec())
-        .send()
+    let metadata = [("filename", "people.jsonl")];
+    app.begin_upload(100, &metadata, &hundred_byte_file()[..40])
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let location = response.headers()["location"].to_str().unwrap();
-    location.rsplit('/').next().unwrap().to_owned()
 }
 
 /// Sends the rest of the upload and makes a task of it.

@@ -4,7 +4,6 @@
 //! per upload (`409 UPLOAD_USED`, or the same task again under its `Idempotency-Key`), and the
 //! refusals of an upload that is unknown, another domain's or incomplete.
 
-use base64::Engine;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::Response;
@@ -13,34 +12,8 @@ use std::io::Write;
 use userhub_tests::TestApp;
 
 /// Uploads `bytes` in one tus creation-with-upload request; the upload's id.
-pub async fn upload_file(
-    app: &TestApp,
-    key: &str,
-    metadata: &[(&str, &str)],
-    bytes: &[u8],
-) -> String {
-    let metadata: Vec<String> = metadata
-        .iter()
-        .map(|(name, value)| {
-            let value = base64::engine::general_purpose::STANDARD.encode(value);
-            format!("{name} {value}")
-        })
-        .collect();
-    let response = app
-        .client
-        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
-        .header("authorization", format!("Bearer {key}"))
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", bytes.len().to_string())
-        .header("upload-metadata", metadata.join(","))
-        .header("content-type", "application/offset+octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let location = response.headers()["location"].to_str().unwrap();
-    location.rsplit('/').next().unwrap().to_owned()
+pub async fn upload_file(app: &TestApp, metadata: &[(&str, &str)], bytes: &[u8]) -> String {
+    app.begin_upload(bytes.len(), metadata, bytes).await
 }
 
 async fn task_from_upload(app: &TestApp, body: Value, idempotency_key: Option<&str>) -> Response {
@@ -86,7 +59,7 @@ async fn a_gzip_jsonl_upload_becomes_one_task_with_line_numbers_and_file_order()
     lines.insert(20, String::new());
     let text = lines.join("\n") + "\n";
     let metadata = [("filename", "people.jsonl.gz")];
-    let upload_id = upload_file(&app, &app.api_key, &metadata, &gzip(text.as_bytes())).await;
+    let upload_id = upload_file(&app, &metadata, &gzip(text.as_bytes())).await;
 
     let body = json!({"action": "upsert_core_profiles", "upload_id": upload_id, "options": {"match_by": "uid"}});
     let response = task_from_upload(&app, body.clone(), Some("file-1")).await;
@@ -149,16 +122,10 @@ async fn a_gzip_jsonl_upload_becomes_one_task_with_line_numbers_and_file_order()
 async fn csv_and_json_array_uploads_give_the_records_they_hold() {
     let app = TestApp::spawn_with(|settings| settings.gateway.chunk_records = 2).await;
     let csv = "uid,last_city,age\ncsv-1,Oslo,30\ncsv-2,Lima\ncsv-3,Rome,41\n";
-    let csv_id = upload_file(
-        &app,
-        &app.api_key,
-        &[("filename", "people.csv")],
-        csv.as_bytes(),
-    )
-    .await;
+    let csv_id = upload_file(&app, &[("filename", "people.csv")], csv.as_bytes()).await;
     let array = "[\n{\"identities\":[{\"uid\":\"arr-1\"}],\"last_city\":\"Kyiv\"},\n{\"identities\":[{\"uid\":\"arr-2\"}],\"last_city\":\"Baku\"},\n 17\n]";
     let metadata = [("filename", "x"), ("content_type", "application/json")];
-    let array_id = upload_file(&app, &app.api_key, &metadata, array.as_bytes()).await;
+    let array_id = upload_file(&app, &metadata, array.as_bytes()).await;
 
     let response = task_from_upload(
         &app,
@@ -243,25 +210,9 @@ async fn uploads_that_cannot_become_tasks_are_refused_with_their_reason() {
     );
 
     // Incomplete: 5 of 10 bytes.
-    let response = app
-        .client
-        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
-        .header("authorization", format!("Bearer {}", app.api_key))
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "10")
-        .header("upload-metadata", "filename YS5qc29ubA==")
-        .header("content-type", "application/offset+octet-stream")
-        .body("{\"a\":")
-        .send()
-        .await
-        .unwrap();
-    let half = response.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let half = app
+        .begin_upload(10, &[("filename", "a.jsonl")], b"{\"a\":")
+        .await;
     let (status, error) = refusal(task_from_upload(&app, create(&half), None).await).await;
     assert_eq!(
         (status, error["code"].as_str()),
@@ -274,13 +225,7 @@ async fn uploads_that_cannot_become_tasks_are_refused_with_their_reason() {
     let lines: String = (0..4)
         .map(|n| format!("{{\"identities\":[{{\"uid\":\"l-{n}\"}}]}}\n"))
         .collect();
-    let four = upload_file(
-        &app,
-        &app.api_key,
-        &[("filename", "a.jsonl")],
-        lines.as_bytes(),
-    )
-    .await;
+    let four = upload_file(&app, &[("filename", "a.jsonl")], lines.as_bytes()).await;
     let (status, error) = refusal(task_from_upload(&app, create(&four), None).await).await;
     assert_eq!(
         (status, error["code"].as_str()),
@@ -364,13 +309,7 @@ async fn chunks_held_open_past_the_memory_budget_are_stored_over_several_reading
         }
     }
     let text = lines.join("\n");
-    let upload_id = upload_file(
-        &app,
-        &app.api_key,
-        &[("filename", "pairs.jsonl")],
-        text.as_bytes(),
-    )
-    .await;
+    let upload_id = upload_file(&app, &[("filename", "pairs.jsonl")], text.as_bytes()).await;
     let body = json!({"action": "upsert_core_profiles", "upload_id": upload_id, "options": {"match_by": "uid"}});
     let response = task_from_upload(&app, body, None).await;
     let code = response.status().as_u16();
@@ -432,13 +371,7 @@ async fn a_million_record_upload_becomes_one_task() {
     }
     let compressed = gzip(text.as_bytes());
     drop(text);
-    let upload_id = upload_file(
-        &app,
-        &app.api_key,
-        &[("filename", "million.jsonl.gz")],
-        &compressed,
-    )
-    .await;
+    let upload_id = upload_file(&app, &[("filename", "million.jsonl.gz")], &compressed).await;
     let response = task_from_upload(
         &app,
         json!({"action": "create_core_profiles", "upload_id": upload_id}),
@@ -485,25 +418,9 @@ async fn a_million_record_upload_becomes_one_task() {
 async fn the_sweeper_deletes_incomplete_uploads_at_expiry_and_complete_ones_a_period_later() {
     let app = TestApp::spawn().await;
     let line = b"{\"identities\":[{\"uid\":\"swept\"}]}\n";
-    let complete = upload_file(&app, &app.api_key, &[("filename", "a.jsonl")], line).await;
-    let fresh = upload_file(&app, &app.api_key, &[("filename", "b.jsonl")], line).await;
-    let response = app
-        .client
-        .post(format!("{}/v2/{}/uploads", app.base_url, app.domain))
-        .bearer_auth(&app.api_key)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "100")
-        .header("upload-metadata", "filename Yy5qc29ubA==")
-        .send()
-        .await
-        .unwrap();
-    let incomplete = response.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let complete = upload_file(&app, &[("filename", "a.jsonl")], line).await;
+    let fresh = upload_file(&app, &[("filename", "b.jsonl")], line).await;
+    let incomplete = app.begin_upload(100, &[("filename", "c.jsonl")], b"").await;
     // Created 30 hours ago with a 24-hour expiry: the incomplete one is past it, the complete
     // one has until hour 48.
     app.execute(&format!(
