@@ -175,10 +175,10 @@ pub async fn create_task(
     // closed, so its rest is never read).
     let idempotency_key = idempotency::key_of(&headers)?;
     let spec = inspect_headers(&headers, settings, principal.read_only)?;
-    let record_limit = principal
-        .domain
-        .record_limit
-        .map_or(settings.records_per_task, |limit| limit.max(1) as usize);
+    let record_limit = gateway
+        .context
+        .request_limits
+        .records_per_task(&principal.domain);
     let query = uri.query().unwrap_or_default();
     let reading = std::time::Instant::now();
     let request = read_request(spec, body, query, settings, record_limit)

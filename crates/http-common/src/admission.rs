@@ -119,6 +119,24 @@ pub struct RequestLimits {
     pub max_multipart_bytes: u64,
 }
 
+impl RequestLimits {
+    /// The records a request of `domain` may hold: its own limit, else the server's.
+    pub fn records_per_task(&self, domain: &userhub_store::domains::Domain) -> usize {
+        own_or(domain.record_limit, self.records_per_task)
+    }
+
+    /// The records a task from an upload of `domain` may hold: its own limit, else the
+    /// server's.
+    pub fn records_per_upload(&self, domain: &userhub_store::domains::Domain) -> usize {
+        own_or(domain.upload_record_limit, self.records_per_upload)
+    }
+}
+
+/// A domain's own limit (at least 1), else the server's.
+fn own_or(own: Option<i32>, server: usize) -> usize {
+    own.map_or(server, |limit| limit.max(1) as usize)
+}
+
 /// The tenant segment of `/v2/{domain}/...`, if the path has one.
 fn domain_of_path(path: &str) -> Option<&str> {
     let mut segments = path.trim_start_matches('/').split('/');

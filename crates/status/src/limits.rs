@@ -43,18 +43,8 @@ pub async fn get_limits(
     Extension(principal): Extension<Principal>,
 ) -> Json<DomainLimits> {
     let defaults = context.request_limits;
-    let records_per_task = principal
-        .domain
-        .record_limit
-        .map_or(defaults.records_per_task as u64, |limit| {
-            limit.max(1) as u64
-        });
-    let records_per_upload = principal
-        .domain
-        .upload_record_limit
-        .map_or(defaults.records_per_upload as u64, |limit| {
-            limit.max(1) as u64
-        });
+    let records_per_task = defaults.records_per_task(&principal.domain) as u64;
+    let records_per_upload = defaults.records_per_upload(&principal.domain) as u64;
     let requests_per_minute = principal
         .domain
         .rate_limit_per_minute

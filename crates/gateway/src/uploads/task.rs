@@ -57,10 +57,10 @@ async fn usable_upload(
         id: id.to_owned(),
         length: upload.length,
         metadata: upload.metadata,
-        record_limit: principal
-            .domain
-            .upload_record_limit
-            .map_or(settings.records_per_upload, |limit| limit.max(1) as usize),
+        record_limit: gateway
+            .context
+            .request_limits
+            .records_per_upload(&principal.domain),
         max_line_bytes: settings.max_line_bytes,
         max_decoded_bytes: settings.upload_max_bytes.saturating_mul(MAX_EXPANSION),
     })

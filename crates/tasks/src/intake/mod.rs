@@ -221,19 +221,37 @@ impl Intake {
         .instrument(span.clone())
         .await?;
         span.record("task_id", tracing::field::display(accepted.task_id));
+        self.count_accepted(
+            submitter,
+            action,
+            accepted.task_id,
+            task.total,
+            task.chunks_total,
+        );
+        Ok(accepted)
+    }
+
+    /// Counts and logs an accepted task.
+    fn count_accepted(
+        &self,
+        submitter: &Submitter,
+        action: TaskAction,
+        task_id: TaskId,
+        records: i64,
+        chunks: i32,
+    ) {
         let labels = userhub_telemetry::ActionLabels {
             action: action.as_str().to_owned(),
         };
         self.metrics.tasks_accepted.get_or_create(&labels).inc();
         tracing::info!(
-            task_id = %accepted.task_id,
+            %task_id,
             domain = %submitter.domain,
             %action,
-            records = task.total,
-            chunks = task.chunks_total,
+            records,
+            chunks,
             "task accepted"
         );
-        Ok(accepted)
     }
 }
 

@@ -166,18 +166,8 @@ impl Intake {
                 });
             })
             .await?;
-        tracing::info!(
-            task_id = %accepted.task_id,
-            domain = %submitter.domain,
-            %action,
-            records = plan.total,
-            chunks = plan.chunks.len(),
-            "task accepted from a file"
-        );
-        let labels = userhub_telemetry::ActionLabels {
-            action: action.as_str().to_owned(),
-        };
-        self.metrics.tasks_accepted.get_or_create(&labels).inc();
+        let chunks = i32::try_from(plan.chunks.len()).unwrap_or(i32::MAX);
+        self.count_accepted(submitter, action, accepted.task_id, total, chunks);
         Ok(Submitted {
             created: Created {
                 task_id: accepted.task_id,
