@@ -148,3 +148,80 @@ pub async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Str
         }
     }
 }
+
+/// An HTTP/1.1 request sent by [`send_reading_early`].
+pub struct EarlyRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: Vec<(&'a str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` with `Connection: close` while reading the answer, as a client must that
+/// reads an answer given before its body is sent (hyper's client may report the broken pipe of
+/// a refused upload instead); returns the status and the answer's body (de-chunked).
+pub async fn send_reading_early(
+    addr: &str,
+    request: EarlyRequest<'_>,
+    within: Duration,
+) -> (u16, String) {
+    let stream = TcpStream::connect(addr).await.expect("the server listens");
+    let (mut reader, mut writer) = stream.into_split();
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        request.method,
+        request.path,
+        request.body.len()
+    );
+    for (name, value) in &request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let body = request.body;
+    let sending = tokio::spawn(async move {
+        // The server may close before the body is sent: that is the case this function serves.
+        if writer.write_all(head.as_bytes()).await.is_ok() {
+            let _ = writer.write_all(&body).await;
+        }
+        // Dropping the writer would half-close the connection, which the server takes as the
+        // client going away: hold it until the answer is read.
+        std::future::pending::<()>().await;
+        drop(writer);
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, reader.read_to_end(&mut answer)).await;
+    sending.abort();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+/// The data of a chunked HTTP body (as much of it as arrived).
+fn dechunk(mut chunked: &str) -> String {
+    let mut data = String::new();
+    while let Some((size, rest)) = chunked.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        let (Some(part), Some(after)) = (rest.get(..size), rest.get(size..)) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        data.push_str(part);
+        chunked = after.trim_start_matches("\r\n");
+    }
+    data
+}

@@ -33,14 +33,18 @@ use tower::ServiceExt;
 
 /// How long the answer for a connection past a cap may take to write.
 const REFUSAL_WRITE_TIME: Duration = Duration::from_secs(2);
-/// After a refusal, a closing connection's unread input is read for at most this long...
+/// After a refusal, a closing connection's unread input is read and dropped for at most this
+/// long...
 const LINGER_TIME: Duration = Duration::from_secs(2);
-/// ... and at most this much of it, so that the client reads our answer rather than a reset.
-const LINGER_BYTES: usize = 64 * 1024;
+/// ... and at most this much of it, so that a client still sending its body reads our answer
+/// rather than a reset (a connection closed with unread input is reset, and the reset discards
+/// the answer the client has not read yet). Reading and dropping costs little; the caps on
+/// connections bound how many do it at once.
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
 /// After the service's own failure (a dependency down: the client did nothing wrong and should
 /// retry), the rest of an upload is read for longer, so that the client surely sees the `503`.
 const LINGER_AFTER_FAILURE_TIME: Duration = Duration::from_secs(10);
-const LINGER_AFTER_FAILURE_BYTES: usize = 32 * 1024 * 1024;
+const LINGER_AFTER_FAILURE_BYTES: usize = 64 * 1024 * 1024;
 /// hyper's read and write buffers per connection (request heads must fit).
 const CONNECTION_BUFFER_BYTES: usize = 32 * 1024;
 
@@ -271,7 +275,7 @@ fn is_service_failure(response: &axum::response::Response) -> bool {
 async fn linger(mut io: impl AsyncRead + AsyncWrite + Unpin, most: usize, time: Duration) {
     let close = async {
         io.shutdown().await?;
-        let mut sink = [0u8; 4096];
+        let mut sink = vec![0u8; 16 * 1024];
         let mut read = 0;
         while read < most {
             match io.read(&mut sink).await? {

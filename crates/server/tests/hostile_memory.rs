@@ -4,15 +4,17 @@
 //! within 64 MiB of its resident memory before the request (docs/operations.md, "Sharing a server between tenants").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use userhub_tests::hostile::{RunningServer, gzip};
+use std::time::Duration;
+use userhub_tests::hostile::{EarlyRequest, RunningServer, gzip, send_reading_early};
 use userhub_tests::{Service, TestApp};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_userhub-server");
 const BOUND_KIB: u64 = 64 * 1024;
+const ANSWER_WITHIN: Duration = Duration::from_secs(120);
 
 struct Probe {
     name: &'static str,
-    method: reqwest::Method,
+    method: &'static str,
     path: String,
     content_type: String,
     key: Option<String>,
@@ -87,7 +89,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
     let probes = vec![
         Probe {
             name: "Altcraft XML of 2.5 M elements without a token",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/xml".to_owned(),
             key: None,
@@ -97,7 +99,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Altcraft XML of 2.5 M elements after a valid token",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/xml".to_owned(),
             key: None,
@@ -112,7 +114,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Altcraft JSON with its token after 2 MiB of data",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: "/api/v1.1/profiles/import_batch".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -127,7 +129,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Xtremepush columns bomb without an apptoken",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: "/api/external/import/profile".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -137,7 +139,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "Xtremepush columns bomb after a valid apptoken",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: "/api/external/import/profile".to_owned(),
             content_type: "application/json".to_owned(),
             key: None,
@@ -152,7 +154,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "HelpCrunch array of 2 M customers",
-            method: reqwest::Method::PUT,
+            method: "PUT",
             path: "/v1/customers/batch".to_owned(),
             content_type: "application/json".to_owned(),
             key: Some(app.api_key.clone()),
@@ -162,7 +164,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "native JSON payload of 5 M records",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: format!("/v2/{domain}/identity/bulk_actions"),
             content_type: "application/json".to_owned(),
             key: Some(app.api_key.clone()),
@@ -177,7 +179,7 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         },
         Probe {
             name: "native multipart CSV of 160 MB with a read-only key",
-            method: reqwest::Method::POST,
+            method: "POST",
             path: format!("/v2/{domain}-ro/identity/bulk_actions"),
             content_type: "multipart/form-data; boundary=XyZzy".to_owned(),
             key: Some(read_only.clone()),
@@ -190,23 +192,22 @@ async fn hostile_bodies_are_refused_within_the_memory_bound() {
         let raw_size = probe.body.len();
         server.reset_peak();
         let before = server.resident_kib();
-        let body = gzip(probe.body);
-        let mut request = http
-            .request(probe.method, format!("{}{}", server.base, probe.path))
-            .header("content-type", &probe.content_type)
-            .header("content-encoding", "gzip")
-            .body(body);
+        let mut headers = vec![
+            ("Content-Type", probe.content_type.clone()),
+            ("Content-Encoding", "gzip".to_owned()),
+        ];
         if let Some(key) = &probe.key {
-            request = request.bearer_auth(key);
+            headers.push(("Authorization", format!("Bearer {key}")));
         }
-        // A server that refuses early may close the connection before the body is sent.
-        let (status, text) = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                (status, response.text().await.unwrap_or_default())
-            }
-            Err(error) => panic!("{}: no answer: {error}", probe.name),
+        // A server that refuses early closes the connection before the body is sent: the
+        // answer is read while the body is written.
+        let request = EarlyRequest {
+            method: probe.method,
+            path: &probe.path,
+            headers,
+            body: gzip(probe.body),
         };
+        let (status, text) = send_reading_early(&server.addr, request, ANSWER_WITHIN).await;
         assert!(
             probe.expected.contains(&status),
             "{} ({raw_size} bytes inflated): {status} {text}",
