@@ -45,21 +45,27 @@ pub async fn core_profiles(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let statement = client.prepare_cached(CORE_PROFILES).await?;
-    let rows = client
-        .query(&statement, &[&domain_id.as_i64(), &ids])
-        .await?;
-    let found: Vec<CoreProfileId> = rows.iter().map(|row| row.get("id")).collect();
+    // The three queries go out together (tokio-postgres pipelines them on the connection):
+    // identities and app profiles are asked for by the requested ids, since an id that is not
+    // the domain's profile has neither.
+    let domain = domain_id.as_i64();
+    let (rows, owned, app_pids) = tokio::try_join!(
+        async {
+            let statement = client.prepare_cached(CORE_PROFILES).await?;
+            Ok::<_, StoreError>(client.query(&statement, &[&domain, &ids]).await?)
+        },
+        identities_of(client, domain_id, ids),
+        async {
+            let statement = client.prepare_cached(APP_PIDS).await?;
+            Ok::<_, StoreError>(client.query(&statement, &[&domain, &ids]).await?)
+        },
+    )?;
     let mut identities: HashMap<CoreProfileId, Vec<Identity>> = HashMap::new();
-    for (owner, identity) in identities_of(client, domain_id, &found).await? {
+    for (owner, identity) in owned {
         identities.entry(owner).or_default().push(identity);
     }
-    let statement = client.prepare_cached(APP_PIDS).await?;
     let mut pids: HashMap<CoreProfileId, Vec<String>> = HashMap::new();
-    for row in client
-        .query(&statement, &[&domain_id.as_i64(), &found])
-        .await?
-    {
+    for row in app_pids {
         pids.entry(row.get(0)).or_default().push(row.get(1));
     }
     Ok(rows
