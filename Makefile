@@ -48,6 +48,9 @@ BENCH_PRELOAD ?= 0
 
 .PHONY: bench
 bench: services ## Benchmarks B1-B7 with same-run baselines (BENCH_RECORDS=100000; 1000000 for the full run; BENCH_PRELOAD=5000000 adds B1 on a grown database)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || \
+		echo "wrk is not installed: B5's status reads are made by the reqwest client instead"
 	$(CARGO) build --release --locked -p userhub-server -p userhub-bench
 	target_dir=$$(bash scripts/target-dir.sh) && \
 		"$$target_dir/release/userhub-bench" run --records $(BENCH_RECORDS) \

@@ -14,6 +14,7 @@ mod rss;
 mod scenarios;
 mod stack;
 mod status;
+mod status_wrk;
 mod storage;
 mod upload_task;
 mod versions;
@@ -159,10 +160,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Status { server } => {
             let (runs, pgbench) = status::status_only(&std::fs::canonicalize(&server)?).await?;
             println!("pgbench -S -M prepared, 32 clients: {pgbench:.0} tps");
-            for (max_lease, (rps, p50, p99)) in runs {
+            for (max_lease, reads) in runs {
                 println!(
-                    "max_lease {max_lease}: {rps:.0} req/s ({:.3} of pgbench), p50 {p50:.1} ms, p99 {p99:.1} ms",
-                    rps / pgbench.max(1e-9)
+                    "max_lease {max_lease}, {}: {:.0} req/s ({:.3} of pgbench), p50 {:.1} ms, p99 {:.1} ms",
+                    reads.client.name(),
+                    reads.per_second,
+                    reads.per_second / pgbench.max(1e-9),
+                    reads.p50_ms,
+                    reads.p99_ms
                 );
             }
         }

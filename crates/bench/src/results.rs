@@ -20,7 +20,7 @@ pub struct Results {
     pub accept_latency_ms: (f64, f64, usize),
     /// The median of each step of B4's accepts, as the server reported them (`Server-Timing`).
     pub accept_steps_ms: Vec<(String, f64)>,
-    pub status: (f64, f64, f64),
+    pub status: crate::status_wrk::StatusReads,
     pub pgbench_tps: f64,
     /// `(process, phase, peak MiB)`.
     pub memory: Vec<(String, String, u64)>,

@@ -1,20 +1,35 @@
-//! B5, status reads: 32 connections reading one task's status for a while, and B5 alone with
-//! rate-limit leases of 1 and of the default against `pgbench -S` in the same run.
+//! B5, status reads: 32 connections reading one task's status for a while (by `wrk` when it is
+//! installed, else by `reqwest`), and B5 alone with rate-limit leases of 1 and of the default
+//! against `pgbench -S` in the same run.
 
 use crate::baselines;
 use crate::scenarios::{TASK_RECORDS, import, last_task, percentile};
 use crate::stack::{Layout, Stack, suffix};
+use crate::status_wrk::{StatusClient, StatusReads, wrk_installed, wrk_reads};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use userhub_datagen::Generator;
 
-/// Reads task `task_id`'s status from 32 connections for `seconds`: requests per second, p50
-/// and p99 in milliseconds.
+/// Reads task `task_id`'s status from 32 connections for `seconds`, by `wrk` when it is
+/// installed.
 pub(crate) async fn status_reads(
     stack: &Stack,
     task_id: u64,
     seconds: u64,
-) -> anyhow::Result<(f64, f64, f64)> {
+) -> anyhow::Result<StatusReads> {
+    if wrk_installed().await {
+        let url = format!("{}/{task_id}", stack.tasks_url());
+        return wrk_reads(&url, &stack.key, seconds).await;
+    }
+    reqwest_reads(stack, task_id, seconds).await
+}
+
+/// [`status_reads`] by 32 `reqwest` client tasks.
+pub(crate) async fn reqwest_reads(
+    stack: &Stack,
+    task_id: u64,
+    seconds: u64,
+) -> anyhow::Result<StatusReads> {
     let http = crate::client::client();
     let url = format!("{}/{task_id}", stack.tasks_url());
     let until = Instant::now() + Duration::from_secs(seconds);
@@ -41,19 +56,19 @@ pub(crate) async fn status_reads(
     for worker in workers {
         latencies.extend(worker.await??);
     }
-    let requests_per_second = latencies.len() as f64 / seconds as f64;
-    Ok((
-        requests_per_second,
-        percentile(&mut latencies, 0.5),
-        percentile(&mut latencies, 0.99),
-    ))
+    Ok(StatusReads {
+        per_second: latencies.len() as f64 / seconds as f64,
+        p50_ms: percentile(&mut latencies, 0.5),
+        p99_ms: percentile(&mut latencies, 0.99),
+        client: StatusClient::Reqwest,
+    })
 }
 
 /// B5 alone, twice in one run: status reads with every request leasing one rate-limit request
 /// from PostgreSQL (`max_lease` 1, the cost before leases) and with the default leases, each
-/// against `pgbench -S` measured in the same run. Answers `(max_lease, (req/s, p50, p99))` and
-/// the pgbench rate.
-pub async fn status_only(server: &Path) -> anyhow::Result<(Vec<(u32, (f64, f64, f64))>, f64)> {
+/// against `pgbench -S` measured in the same run; each by `reqwest` and, when it is installed,
+/// by `wrk`. Answers `(max_lease, reads)` and the pgbench rate.
+pub async fn status_only(server: &Path) -> anyhow::Result<(Vec<(u32, StatusReads)>, f64)> {
     let pgbench_url = format!(
         "{}/userhub_bench_pgbench_{}",
         crate::stack::POSTGRES,
@@ -69,7 +84,11 @@ pub async fn status_only(server: &Path) -> anyhow::Result<(Vec<(u32, (f64, f64, 
         let stack = Stack::start_with(server, Layout::All, &[], &settings).await?;
         import(&stack, Generator::new(1), TASK_RECORDS).await?;
         let task = last_task(&stack).await?;
-        runs.push((max_lease, status_reads(&stack, task, 10).await?));
+        runs.push((max_lease, reqwest_reads(&stack, task, 10).await?));
+        if wrk_installed().await {
+            let url = format!("{}/{task}", stack.tasks_url());
+            runs.push((max_lease, wrk_reads(&url, &stack.key, 10).await?));
+        }
         stack.stop().await?;
     }
     Ok((runs, pgbench_tps))
