@@ -138,6 +138,9 @@ Transfer/sec:      3.00MB
         assert!(parse_report(&refused).is_err());
         assert!(parse_report("unable to connect to 127.0.0.1:1").is_err());
         assert!(latency("4.2 parsecs").is_err());
-        assert_eq!(latency("1.5s").expect("a latency"), Duration::from_millis(1500));
+        assert_eq!(
+            latency("1.5s").expect("a latency"),
+            Duration::from_millis(1500)
+        );
     }
 }

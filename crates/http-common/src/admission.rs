@@ -18,10 +18,30 @@ use userhub_store::{SharedPool, TenantPool};
 
 pub use crate::auth::Principal;
 
-/// What every API handler needs: storage, authentication, budgets, rate limiting and request
-/// limits.
+/// What every API handler needs, behind one `Arc`: each request clones the context several
+/// times (every layer and handler takes its own), and one reference count costs less than one
+/// per handle.
 #[derive(Clone, Debug)]
-pub struct ApiContext {
+pub struct ApiContext(Arc<ApiParts>);
+
+impl ApiContext {
+    pub fn new(parts: ApiParts) -> ApiContext {
+        ApiContext(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ApiContext {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+/// The parts of an [`ApiContext`]: storage, authentication, budgets, rate limiting and request
+/// limits.
+#[derive(Debug)]
+pub struct ApiParts {
     /// The primary's pool, lent to each domain's requests by its share.
     pub database: SharedPool,
     /// The read replica's pool (`database.read_url`) for status reads and task lists.

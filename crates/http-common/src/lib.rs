@@ -25,7 +25,8 @@ mod task_errors;
 mod throttle;
 
 pub use admission::{
-    ApiContext, Principal, RequestLimits, admission_layer, auth_throttled, with_api_layers,
+    ApiContext, ApiParts, Principal, RequestLimits, admission_layer, auth_throttled,
+    with_api_layers,
 };
 pub use auth::{AuthFailure, Authenticator};
 pub use browsers::BrowserPolicy;

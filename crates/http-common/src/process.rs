@@ -6,7 +6,7 @@
 use crate::budget::Budgets;
 use crate::health::{self, Health, MetricsAccess};
 use crate::settings::{HttpSettings, RateLimitSettings};
-use crate::{ApiContext, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
+use crate::{ApiContext, ApiParts, AuthThrottle, Authenticator, RateLimiter, RequestLimits};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +68,7 @@ impl Process {
                 .with_unauthenticated_domain(http.unauthenticated_domain.clone());
         let replica = userhub_store::connect_replica(&settings.database)?;
         let share = http.domain_share_percent;
-        let context = ApiContext {
+        let context = ApiContext::new(ApiParts {
             database: SharedPool::new(pool.clone(), share),
             replica: replica
                 .clone()
@@ -86,7 +86,7 @@ impl Process {
             )),
             metrics: metrics.clone(),
             request_limits: settings.request_limits,
-        };
+        });
         Ok(Process {
             pool,
             replica,
