@@ -157,20 +157,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Status { server } => {
-            let (runs, pgbench) = status::status_only(&std::fs::canonicalize(&server)?).await?;
-            println!("pgbench -S -M prepared, 32 clients: {pgbench:.0} tps");
-            for (max_lease, reads) in runs {
-                println!(
-                    "max_lease {max_lease}, {}: {:.0} req/s ({:.3} of pgbench), p50 {:.1} ms, p99 {:.1} ms",
-                    reads.client.name(),
-                    reads.per_second,
-                    reads.per_second / pgbench.max(1e-9),
-                    reads.p50_ms,
-                    reads.p99_ms
-                );
-            }
-        }
+        Command::Status { server } => print_status_only(&server).await?,
         Command::Export { records, server } => {
             let (by_id, all) =
                 scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
@@ -262,5 +249,22 @@ async fn print_version_cost(records: u64, server: &std::path::Path) -> anyhow::R
         cost.update_versioned,
         cost.update_versioned / cost.update_plain
     );
+    Ok(())
+}
+
+/// B5 alone: prints each lease setting's status reads by each client against pgbench.
+async fn print_status_only(server: &std::path::Path) -> anyhow::Result<()> {
+    let (runs, pgbench) = status::status_only(&std::fs::canonicalize(server)?).await?;
+    println!("pgbench -S -M prepared, 32 clients: {pgbench:.0} tps");
+    for (max_lease, reads) in runs {
+        println!(
+            "max_lease {max_lease}, {}: {:.0} req/s ({:.3} of pgbench), p50 {:.1} ms, p99 {:.1} ms",
+            reads.client.name(),
+            reads.per_second,
+            reads.per_second / pgbench.max(1e-9),
+            reads.p50_ms,
+            reads.p99_ms
+        );
+    }
     Ok(())
 }
