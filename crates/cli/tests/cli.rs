@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    first_line_where, profile_count, read_ndjson, run, spawn_serial_import, text, userhub,
-    work_dir, write_input,
+    first_line_where, profile_count, read_ndjson, run, spawn_serial_import, split_import, text,
+    userhub, work_dir, write_input,
 };
 use serde_json::{Value, json};
 use userhub_tests::TestApp;
@@ -20,14 +20,7 @@ async fn import_splits_by_the_domain_limit_and_merges_results_and_errors() {
         .unwrap();
     let work = work_dir();
     write_input(&work.join("profiles.jsonl"), "imp");
-    let mut command = userhub(&app, &work);
-    command.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--no-upload",
-        "profiles.jsonl",
-    ]);
+    let command = split_import(&app, &work, "profiles.jsonl");
     let output = run(command).await;
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -101,14 +94,7 @@ async fn rerunning_an_interrupted_import_creates_no_task_twice() {
         "{after_interruption}"
     );
 
-    let mut second = userhub(&app, &work);
-    second.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--no-upload",
-        "big.jsonl",
-    ]);
+    let second = split_import(&app, &work, "big.jsonl");
     let output = run(second).await;
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -128,14 +114,7 @@ async fn rerunning_an_interrupted_import_creates_no_task_twice() {
     );
 
     // A third run changes nothing: every part is found again.
-    let mut third = userhub(&app, &work);
-    third.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--no-upload",
-        "big.jsonl",
-    ]);
+    let third = split_import(&app, &work, "big.jsonl");
     let output = run(third).await;
     assert!(text(&output.stdout).contains("tasks: 5 (5 already uploaded"));
     assert_eq!(app.task_count().await, 5);

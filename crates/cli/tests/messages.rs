@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    first_line_where, read_ndjson, run, spawn_serial_import, text, userhub, work_dir, write_input,
+    first_line_where, read_ndjson, run, spawn_serial_import, split_import, text, userhub, work_dir,
+    write_input,
 };
 use serde_json::{Value, json};
 use userhub_tests::TestApp;
@@ -190,14 +191,7 @@ async fn uploads_and_polls_pace_themselves_by_the_rate_limit_headers() {
         .unwrap();
     let work = work_dir();
     write_input(&work.join("paced.jsonl"), "paced");
-    let mut command = userhub(&app, &work);
-    command.args([
-        "import",
-        "--action",
-        "create_core_profiles",
-        "--no-upload",
-        "paced.jsonl",
-    ]);
+    let command = split_import(&app, &work, "paced.jsonl");
     let output = run(command).await;
     let stdout = text(&output.stdout);
     assert_eq!(

@@ -26,6 +26,20 @@ pub fn userhub(app: &TestApp, work: &Path) -> tokio::process::Command {
     command
 }
 
+/// `userhub import --action create_core_profiles --no-upload <input>`: the import in parts of
+/// the domain's record limit, not as one upload.
+pub fn split_import(app: &TestApp, work: &Path, input: &str) -> tokio::process::Command {
+    let mut command = userhub(app, work);
+    command.args([
+        "import",
+        "--action",
+        "create_core_profiles",
+        "--no-upload",
+        input,
+    ]);
+    command
+}
+
 /// Starts `userhub import --action create_core_profiles --concurrency 1 --no-upload <input>`
 /// (in parts) with its progress lines (stderr) readable line by line.
 pub fn spawn_serial_import(
