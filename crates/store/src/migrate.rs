@@ -137,6 +137,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "upload_tasks",
         include_str!("../migrations/0028_upload_tasks.sql"),
     ),
+    (
+        29,
+        "cheaper_identity_capture",
+        include_str!("../migrations/0029_cheaper_identity_capture.sql"),
+    ),
+    (
+        30,
+        "lz4_chunk_arrays",
+        include_str!("../migrations/0030_lz4_chunk_arrays.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -252,8 +252,9 @@ async fn an_upsert_revert_deletes_what_it_created_and_restores_what_it_matched()
             "upsert_core_profiles",
             json!({"match_by": "uid"}),
             &[
-                json!({"identities": [{"uid": "old"}], "last_city": "Lima"}),
-                json!({"identities": [{"uid": "new"}], "last_city": "Pune"}),
+                // One identity statement adds to the matched profile and to a new one.
+                json!({"identities": [{"uid": "old"}, {"email": "o@x.example"}], "last_city": "Lima"}),
+                json!({"identities": [{"uid": "new"}, {"email": "n@x.example"}], "last_city": "Pune"}),
             ],
         )
         .await;
@@ -274,6 +275,8 @@ async fn an_upsert_revert_deletes_what_it_created_and_restores_what_it_matched()
     assert_eq!(export(&app, &[old]).await, before);
     let profiles = count(&app, "SELECT count(*) AS n FROM core_profiles").await;
     assert_eq!(profiles, 1);
+    let identities = count(&app, "SELECT count(*) AS n FROM identities").await;
+    assert_eq!(identities, 1, "only the matched profile's uid is left");
     app.stop().await;
 }
 

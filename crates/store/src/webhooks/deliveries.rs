@@ -215,6 +215,24 @@ pub struct ProfileEventsBatch<'a> {
     pub body: &'a str,
 }
 
+/// Which of `domains` have an endpoint subscribed to `profile.changed`: the relay spells out
+/// a chunk's events as a delivery body only for those.
+pub async fn domains_with_profile_hooks(
+    client: &impl GenericClient,
+    domains: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    if domains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = client
+        .prepare_cached(include_str!(
+            "../../queries/webhooks/domains_with_profile_hooks.sql"
+        ))
+        .await?;
+    let rows = client.query(&statement, &[&domains]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// Queues a `profile.changed` delivery of each batch for the endpoints of its domain that
 /// subscribed to it (in the relay's transaction, so a batch is queued once it is published).
 pub async fn enqueue_profile_events(

@@ -14,8 +14,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use userhub_domain::events::{EventMessages, batch_body};
 use userhub_store::profile_events::{PendingBatch, PendingEvent, delete_batches, lock_pending};
-use userhub_store::webhooks::{ProfileEventsBatch, enqueue_profile_events};
-use userhub_store::{Pool, StoreError};
+use userhub_store::webhooks::{
+    ProfileEventsBatch, domains_with_profile_hooks, enqueue_profile_events,
+};
+use userhub_store::{Pool, StoreError, Transaction};
 use userhub_telemetry::Metrics;
 
 /// Outbox rows (one chunk's events each) published per round of confirms.
@@ -83,7 +85,7 @@ pub async fn relay_round(
         EventMessages::Batch => batches.iter().flat_map(batch_messages).collect(),
     };
     transport.publish(&messages).await?;
-    let hooks = webhook_batches(&batches);
+    let hooks = webhook_batches(&transaction, &batches).await?;
     let queued: Vec<ProfileEventsBatch<'_>> = hooks
         .iter()
         .map(|(domain, batch_id, body)| ProfileEventsBatch {
@@ -111,12 +113,27 @@ fn message(routing_key: &str, message_id: String, body: String) -> Outgoing {
 }
 
 /// Each chunk's events as one `userhub.profile_event_batch.v1` body, for the webhook endpoints
-/// that subscribed to `profile.changed`: (domain, batch id, body).
-fn webhook_batches(batches: &[PendingBatch]) -> Vec<(&str, String, String)> {
-    batches
+/// that subscribed to `profile.changed`: (domain, batch id, body). Only the chunks of domains
+/// with such an endpoint are spelled out (an endpoint added meanwhile sees the events that are
+/// relayed after this transaction, as if it had been added after it).
+async fn webhook_batches<'a>(
+    transaction: &Transaction<'_>,
+    batches: &'a [PendingBatch],
+) -> Result<Vec<(&'a str, String, String)>, StoreError> {
+    let mut domains: Vec<&str> = batches
+        .iter()
+        .filter_map(|batch| batch.domain.as_deref())
+        .collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let subscribed = domains_with_profile_hooks(transaction, &domains).await?;
+    Ok(batches
         .iter()
         .filter_map(|batch| {
             let domain = batch.domain.as_deref()?;
+            if !subscribed.iter().any(|name| name == domain) {
+                return None;
+            }
             let first = &batch.events.first()?.event_id;
             let last = &batch.events.last()?.event_id;
             let batch_id = format!("{first}..{last}");
@@ -128,7 +145,7 @@ fn webhook_batches(batches: &[PendingBatch]) -> Vec<(&str, String, String)> {
             let body = batch_body(&batch_id, &bodies);
             Some((domain, batch_id, body))
         })
-        .collect()
+        .collect())
 }
 
 /// One outbox row (one chunk's events) as a message per routing key, its events in order.
