@@ -15,7 +15,7 @@ BEGIN
     FOR domain, owners IN
         SELECT n.domain_id, array_agg(DISTINCT n.core_profile_id) FROM new_rows n GROUP BY n.domain_id
     LOOP
-        SELECT array_agg(p.id ORDER BY p.id) INTO existing
+        SELECT array_agg(p.id) INTO existing
           FROM core_profiles p
          WHERE p.domain_id = domain AND p.id = ANY (owners);
         CONTINUE WHEN existing IS NULL;
