@@ -39,6 +39,9 @@ pub struct GatewaySettings {
     /// Most memory the chunks of a task from an upload may hold while they are stored (a file
     /// whose records of one profile lie far apart is read again per group of chunks past it).
     pub upload_open_chunk_bytes: usize,
+    /// A task from an upload stores and publishes its chunks in batches of about this many bytes
+    /// (workers start on the first batch while the rest of the file is read).
+    pub upload_batch_bytes: usize,
     /// Crashes for the fault tests (test builds only): `USERHUB__GATEWAY__FAULTS__CRASH_BEFORE_QUEUED`
     /// aborts the process after every chunk of a task is published, before it becomes `queued`.
     #[cfg(feature = "fault-injection")]
@@ -97,6 +100,7 @@ impl GatewaySettings {
             chunk_records: self.chunk_records,
             chunk_bytes: self.chunk_bytes,
             open_chunk_bytes: self.upload_open_chunk_bytes,
+            batch_bytes: self.upload_batch_bytes,
             crash_before_queued: self.crash_before_queued(),
         }
     }
@@ -121,6 +125,7 @@ impl Default for GatewaySettings {
             records_per_upload: 1_000_000,
             upload_task_wait_ms: 10_000,
             upload_open_chunk_bytes: 64 << 20,
+            upload_batch_bytes: 8 << 20,
             #[cfg(feature = "fault-injection")]
             faults: GatewayFaults::default(),
         }

@@ -87,9 +87,9 @@ async fn a_task_whose_chunk_was_lost_is_reported_stalled_then_completed_with_its
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
-    let app = app_with_fast_stall_detection().await;
+/// A task left `created` as a gateway that died mid-acceptance leaves it (accepted in one
+/// transaction, or in batches as a task from an upload); a worker for its type is running.
+async fn abandoned_task(app: &TestApp, accepted_in_batches: bool) -> TaskId {
     let domain_id = app
         .query_json(&format!(
             "SELECT id FROM domains WHERE name = '{}'",
@@ -111,11 +111,15 @@ async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
         chunk_manifest: None,
         options: Default::default(),
         parent_task_id: None,
+        accepted_in_batches,
     };
     insert_task(&app.pool.get().await.unwrap(), &task)
         .await
         .unwrap();
-    let _worker = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+    id
+}
+
+async fn assert_failed_as_abandoned(app: &TestApp, id: TaskId) {
     let status = app.wait_completed(id.get()).await;
     assert_eq!(status["outcome"], "failed");
     assert!(
@@ -126,5 +130,37 @@ async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
         "{status}"
     );
     assert_eq!(json!(app.errors(id.get()).await), json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_abandoned_during_acceptance_is_failed_with_the_reason() {
+    let app = app_with_fast_stall_detection().await;
+    let id = abandoned_task(&app, false).await;
+    let _worker = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+    assert_failed_as_abandoned(&app, id).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_task_abandoned_before_any_chunk_applied_is_failed_and_frees_its_upload() {
+    let app = app_with_fast_stall_detection().await;
+    let id = abandoned_task(&app, true).await;
+    app.execute(&format!(
+        "INSERT INTO uploads (domain_id, id, length, received, metadata, expires_at, task_id) \
+         SELECT id, 'abandoned-upload', 10, 10, '{{\"content_type\": \"application/x-ndjson\"}}', \
+                now() + interval '1 day', {id} FROM domains WHERE name = '{}'",
+        app.domain
+    ))
+    .await;
+    let _worker = ServerProcess::worker(SERVER, &app.settings, "create_core_profiles", &[]);
+    assert_failed_as_abandoned(&app, id).await;
+    let upload = app
+        .query_json("SELECT task_id FROM uploads WHERE id = 'abandoned-upload'")
+        .await;
+    assert_eq!(
+        upload,
+        json!([{"task_id": null}]),
+        "the upload can make a task again"
+    );
     app.stop().await;
 }

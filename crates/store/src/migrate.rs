@@ -147,6 +147,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "lz4_chunk_arrays",
         include_str!("../migrations/0030_lz4_chunk_arrays.sql"),
     ),
+    (
+        31,
+        "tasks_accepted_in_batches",
+        include_str!("../migrations/0031_tasks_accepted_in_batches.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

@@ -193,8 +193,8 @@ pub async fn lock_upload(
     Ok(UploadClaim::Free)
 }
 
-/// Records in the caller's transaction that upload `id` became task `task_id`, and drops its
-/// parts (their records are stored with the task's chunks).
+/// Records in the caller's transaction that upload `id` became task `task_id` (its parts stay
+/// until [`drop_upload_parts`]: the task's acceptance reads them after this commits).
 pub async fn set_upload_task(
     transaction: &Transaction<'_>,
     domain_id: DomainId,
@@ -206,6 +206,21 @@ pub async fn set_upload_task(
         .await?;
     transaction
         .execute(&statement, &[&domain_id.as_i64(), &id, &task_id])
+        .await?;
+    Ok(())
+}
+
+/// Drops the parts of upload `id` once its task holds every record.
+pub async fn drop_upload_parts(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    id: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            include_str!("../queries/uploads/drop_parts.sql"),
+            &[&domain_id.as_i64(), &id],
+        )
         .await?;
     Ok(())
 }

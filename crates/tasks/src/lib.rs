@@ -17,6 +17,7 @@ mod gate;
 pub mod handler;
 pub mod intake;
 pub mod jobs;
+mod lost;
 pub mod readback;
 mod replica;
 mod settings;

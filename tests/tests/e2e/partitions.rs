@@ -334,6 +334,7 @@ async fn a_database_with_tasks_is_rekeyed_by_domain() {
         chunk_manifest: None,
         options: Default::default(),
         parent_task_id: None,
+        accepted_in_batches: false,
     };
     let inserted = userhub_store::tasks::insert_task(&client, &taken)
         .await

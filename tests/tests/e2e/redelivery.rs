@@ -37,6 +37,7 @@ async fn queued_task(app: &TestApp, total: i64, chunks_total: i32) -> TaskId {
         chunk_manifest: None,
         options: Default::default(),
         parent_task_id: None,
+        accepted_in_batches: false,
     };
     insert_task(&client, &task).await.unwrap();
     mark_queued(&client, userhub_domain::TaskKey::new(task.domain_id, id))

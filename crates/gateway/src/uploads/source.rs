@@ -1,7 +1,7 @@
 //! A complete upload as the file of one task: its parts read back from PostgreSQL in order (the
 //! next one while the current one is decoded), gunzipped and split into records on the blocking
-//! pool (the work is CPU-bound), so memory holds two parts and their records however large the
-//! file.
+//! pool (the work is CPU-bound) one part ahead of the caller, so memory holds three parts and
+//! their records however large the file.
 
 use crate::error::GatewayError;
 use crate::gunzip::PartReader;
@@ -10,7 +10,8 @@ use userhub_domain::record::raw::{PayloadFormat, RawRecord};
 use userhub_domain::upload::{UploadFormat, UploadMetadata};
 use userhub_http_common::decode::{FileLayout, FileSplitter};
 use userhub_store::uploads::{
-    StoredUpload, UploadClaim, find_upload, lock_upload, read_part, set_upload_task,
+    StoredUpload, UploadClaim, drop_upload_parts, find_upload, lock_upload, read_part,
+    set_upload_task,
 };
 use userhub_store::{TenantPool, Transaction};
 use userhub_tasks::TaskError;
@@ -86,13 +87,14 @@ impl Decoding {
     }
 }
 
-/// One reading of an upload, from its first byte.
+/// What one decoded part gave: its records, and at the end the file's layout.
+type Decoded = Result<(Vec<RawRecord>, Option<PayloadFormat>), GatewayError>;
+
+/// One reading of an upload, from its first byte. A task of its own reads and decodes the
+/// parts one ahead of the caller (a channel of one), so that the caller's work on one part's
+/// records overlaps the decoding of the next.
 pub struct UploadReader {
-    source: UploadSource,
-    offset: i64,
-    /// The part at `offset`, being read.
-    next: Option<tokio::task::JoinHandle<Result<Vec<u8>, GatewayError>>>,
-    decoding: Option<Decoding>,
+    decoded: tokio::sync::mpsc::Receiver<Decoded>,
     format: PayloadFormat,
 }
 
@@ -108,41 +110,66 @@ async fn fetch(source: UploadSource, offset: i64) -> Result<Vec<u8>, GatewayErro
     }
 }
 
+/// Reads every part in order, decoding each on the blocking pool while the next is fetched,
+/// and sends each part's records on; stops at the end, at an error, or when the reader is gone.
+async fn decode_parts(
+    source: UploadSource,
+    mut decoding: Decoding,
+    sender: tokio::sync::mpsc::Sender<Decoded>,
+) {
+    let mut offset = 0i64;
+    let mut next = None;
+    loop {
+        let bytes = match next.take() {
+            Some(fetching) => fetching,
+            None => tokio::spawn(fetch(source.clone(), offset)),
+        }
+        .await
+        .map_err(|_| GatewayError::from(TaskError::SourceChanged))
+        .and_then(|fetched| fetched);
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let _ = sender.send(Err(error)).await;
+                return;
+            }
+        };
+        offset += bytes.len() as i64;
+        let end = offset >= source.length;
+        if !end {
+            next = Some(tokio::spawn(fetch(source.clone(), offset)));
+        }
+        let fed = tokio::task::spawn_blocking(move || {
+            let fed = decoding.feed(&bytes, end);
+            (decoding, fed)
+        })
+        .await;
+        let Ok((returned, fed)) = fed else {
+            let _ = sender.send(Err(TaskError::SourceChanged.into())).await;
+            return;
+        };
+        decoding = returned;
+        let last = end || fed.is_err();
+        if sender.send(fed).await.is_err() || last {
+            return;
+        }
+    }
+}
+
 impl RecordReader for UploadReader {
     type Error = GatewayError;
 
     async fn next_records(&mut self) -> Result<Option<Vec<RawRecord>>, GatewayError> {
-        loop {
-            let Some(mut decoding) = self.decoding.take() else {
-                return Ok(None);
-            };
-            let bytes = match self.next.take() {
-                Some(fetching) => fetching.await.map_err(|_| TaskError::SourceChanged)??,
-                None => fetch(self.source.clone(), self.offset).await?,
-            };
-            self.offset += bytes.len() as i64;
-            let end = self.offset >= self.source.length;
-            if !end {
-                // The next part is read from PostgreSQL while this one is decoded.
-                let next = tokio::spawn(fetch(self.source.clone(), self.offset));
-                self.next = Some(next);
-            }
-            let (decoding, fed) = tokio::task::spawn_blocking(move || {
-                let fed = decoding.feed(&bytes, end);
-                (decoding, fed)
-            })
-            .await
-            .map_err(|_| TaskError::SourceChanged)?;
-            let (records, format) = fed?;
+        while let Some(decoded) = self.decoded.recv().await {
+            let (records, format) = decoded?;
             if let Some(format) = format {
                 self.format = format;
-            } else {
-                self.decoding = Some(decoding);
             }
             if !records.is_empty() {
                 return Ok(Some(records));
             }
         }
+        Ok(None)
     }
 
     fn format(&self) -> PayloadFormat {
@@ -159,14 +186,14 @@ impl RecordSource for UploadSource {
             UploadFormat::Csv => FileLayout::Csv,
             UploadFormat::JsonLines | UploadFormat::JsonArray => FileLayout::Json,
         };
+        let decoding = Decoding {
+            gunzip: PartReader::new(self.max_decoded_bytes),
+            splitter: FileSplitter::new(layout, self.record_limit, self.max_line_bytes),
+        };
+        let (sender, decoded) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(decode_parts(self.clone(), decoding, sender));
         Ok(UploadReader {
-            source: self.clone(),
-            offset: 0,
-            next: None,
-            decoding: Some(Decoding {
-                gunzip: PartReader::new(self.max_decoded_bytes),
-                splitter: FileSplitter::new(layout, self.record_limit, self.max_line_bytes),
-            }),
+            decoded,
             format: PayloadFormat::JsonLines,
         })
     }
@@ -193,5 +220,10 @@ impl RecordSource for UploadSource {
                 task_id: task_id as u64,
             }),
         }
+    }
+
+    async fn consumed(&self, transaction: &Transaction<'_>) -> Result<(), GatewayError> {
+        drop_upload_parts(transaction, self.domain_id, &self.id).await?;
+        Ok(())
     }
 }

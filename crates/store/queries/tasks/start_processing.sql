@@ -1,3 +1,5 @@
--- queued → processing, when a worker picks up a chunk.
+-- queued → processing, when a worker picks up a chunk (or created → processing, for a task
+-- accepted in batches whose first chunks arrive while the rest are stored).
 UPDATE tasks SET state = 'processing', started_at = coalesce(started_at, now())
- WHERE domain_id = $1 AND id = $2 AND state = 'queued'
+ WHERE domain_id = $1 AND id = $2
+   AND (state = 'queued' OR (state = 'created' AND accepted_in_batches))

@@ -48,6 +48,7 @@ pub async fn insert_task(client: &impl GenericClient, task: &NewTask) -> Result<
                 &manifest,
                 &options,
                 &task.parent_task_id.map(TaskId::as_i64),
+                &task.accepted_in_batches,
             ],
         )
         .await?;
@@ -83,6 +84,22 @@ pub async fn mark_queued(
     .transpose()
 }
 
+/// Notes that a task accepted in batches stored another batch (its acceptance is alive).
+pub async fn note_acceptance_progress(
+    client: &impl GenericClient,
+    task: TaskKey,
+) -> Result<(), StoreError> {
+    on_task(
+        client,
+        include_str!("../../queries/tasks/note_acceptance_progress.sql"),
+        task,
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Withdraws a task nothing of which was applied (an upload it claimed is free again).
 pub async fn delete_task(client: &impl GenericClient, task: TaskKey) -> Result<(), StoreError> {
     on_task(
         client,
@@ -153,6 +170,8 @@ async fn on_task(
 pub struct ChunkGate {
     pub state: TaskState,
     pub canceled: bool,
+    /// Its chunks may arrive while it is still `created` (see [`NewTask::accepted_in_batches`]).
+    pub accepted_in_batches: bool,
 }
 
 fn gate_of(row: &tokio_postgres::Row) -> Result<ChunkGate, StoreError> {
@@ -160,6 +179,7 @@ fn gate_of(row: &tokio_postgres::Row) -> Result<ChunkGate, StoreError> {
     Ok(ChunkGate {
         state: state.parse().map_err(|_| decode_error("state", &state))?,
         canceled: row.get(1),
+        accepted_in_batches: row.get(2),
     })
 }
 

@@ -29,6 +29,9 @@ pub struct NewTask {
     pub options: TaskOptions,
     /// The task whose failed records this one retries.
     pub parent_task_id: Option<TaskId>,
+    /// Its chunks are published a batch at a time while it is `created` (a task from an
+    /// upload), and workers apply them before it is `queued`.
+    pub accepted_in_batches: bool,
 }
 
 /// A task as stored.

@@ -40,6 +40,8 @@ pub struct TaskToAccept {
     pub options: TaskOptions,
     /// The task whose failed records this one retries.
     pub parent_task_id: Option<TaskId>,
+    /// Its chunks are published a batch at a time while it is `created`.
+    pub accepted_in_batches: bool,
 }
 
 /// A task that is durably accepted.
@@ -134,7 +136,8 @@ pub async fn accept_task(
         }
     }
     lap(&mut timings.store);
-    let published = publish(transport, task.action, key, priority, rendered.messages).await;
+    let bodies = (0u32..).zip(rendered.messages);
+    let published = publish(transport, task.action, key, priority, bodies).await;
     lap(&mut timings.publish);
     match published {
         Ok(()) => {
@@ -194,6 +197,7 @@ pub(super) async fn insert_with_fresh_id(
             chunk_manifest: Some(task.manifest.clone()),
             options: task.options.clone(),
             parent_task_id: task.parent_task_id,
+            accepted_in_batches: task.accepted_in_batches,
         };
         match insert_task(client, &row).await {
             Ok(true) => return Ok(id),
@@ -211,18 +215,17 @@ pub(super) async fn insert_with_fresh_id(
     })))
 }
 
-/// Publishes one message per chunk and awaits every confirm.
+/// Publishes one message per chunk (its number and body) and awaits every confirm.
 pub(super) async fn publish(
     transport: &dyn ChunkTransport,
     action: TaskAction,
     task: TaskKey,
     priority: u8,
-    bodies: Vec<Vec<u8>>,
+    bodies: impl IntoIterator<Item = (u32, Vec<u8>)>,
 ) -> Result<(), TransportError> {
     let messages: Vec<Outgoing> = bodies
         .into_iter()
-        .enumerate()
-        .map(|(chunk_no, body)| Outgoing::chunk(action, task, chunk_no as u32, priority, body))
+        .map(|(chunk_no, body)| Outgoing::chunk(action, task, chunk_no, priority, body))
         .collect();
     transport.publish(&messages).await
 }

@@ -77,12 +77,19 @@ pub fn reference_messages(
     chunks_total: u32,
 ) -> Result<Vec<Vec<u8>>, serde_json::Error> {
     (0..chunks_total)
-        .map(|chunk_no| {
-            encode(&ChunkMessage::reference(
-                header.chunk(chunk_no, chunks_total),
-            ))
-        })
+        .map(|chunk_no| reference_message(&header, chunk_no, chunks_total))
         .collect()
+}
+
+/// The claim check of chunk `chunk_no` of a task of `chunks_total` chunks.
+pub fn reference_message(
+    header: &TaskHeader<'_>,
+    chunk_no: u32,
+    chunks_total: u32,
+) -> Result<Vec<u8>, serde_json::Error> {
+    encode(&ChunkMessage::reference(
+        header.chunk(chunk_no, chunks_total),
+    ))
 }
 
 /// One claim check per chunk, and each chunk's records to store.

@@ -39,6 +39,9 @@ pub struct IntakeSettings {
     /// A task from a file: most memory its open chunks may hold while the file is read to
     /// store them (past it, the file is read once more per group of chunks).
     pub open_chunk_bytes: usize,
+    /// A task from a file: its chunks are stored and published in batches of about this many
+    /// bytes, so that workers start on the first while the rest of the file is read.
+    pub batch_bytes: usize,
     /// Fault tests only: the process dies after publishing, before the task is queued.
     pub crash_before_queued: bool,
 }
@@ -312,6 +315,7 @@ fn task_to_accept(
         idempotency,
         options: request.options.clone(),
         parent_task_id,
+        accepted_in_batches: false,
     }
 }
 

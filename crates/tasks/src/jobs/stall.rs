@@ -6,19 +6,17 @@
 //! process runs a detector; row locks with `SKIP LOCKED` keep them from doing the same work.
 
 use crate::apply::ChunkError;
-use crate::apply::OutcomeWriter;
+use crate::lost::{Loss, fail_chunks};
 use crate::settings::WorkerSettings;
 use crate::transport::ChunkTransport;
-use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use userhub_domain::{ErrorCode, FieldError, TaskState};
-use userhub_store::ledger::{ChunkEntry, applied_chunk_numbers, insert_chunk};
+use userhub_domain::TaskState;
+use userhub_store::ledger::applied_chunk_numbers;
 use userhub_store::tasks::{
-    StalledTask, claim_idle_tasks, fail_unaccepted_task, mark_stalled, record_chunk_progress,
-    set_failure_reason,
+    StalledTask, claim_idle_tasks, fail_unaccepted_task, mark_stalled, set_failure_reason,
 };
 use userhub_store::{Pool, StoreError, Transaction};
 
@@ -106,37 +104,19 @@ async fn complete_lost_chunks(
         .await?
         .into_iter()
         .collect();
-    let error = FieldError::new(
-        "",
-        ErrorCode::ProcessingFailed,
-        "the record's chunk was lost before it was processed",
+    let missing = (0..task.chunks_total).filter(|chunk_no| !applied.contains(chunk_no));
+    let loss = Loss {
+        message: "the record's chunk was lost before it was processed",
+        reason,
+    };
+    fail_chunks(
+        transaction,
+        task.task,
+        task.manifest.as_ref(),
+        missing,
+        &loss,
     )
-    .with_details(json!({ "reason": reason }));
-    for chunk_no in (0..task.chunks_total).filter(|chunk_no| !applied.contains(chunk_no)) {
-        let indexes: Vec<u32> = task
-            .manifest
-            .as_ref()
-            .map(|manifest| manifest.indexes(chunk_no as usize).collect())
-            .unwrap_or_default();
-        let mut writer = OutcomeWriter::default();
-        for index in &indexes {
-            writer.add_error(*index, None, &Value::Null, std::slice::from_ref(&error))?;
-        }
-        let outcomes = writer.finish()?;
-        let entry = ChunkEntry {
-            task: task.task,
-            chunk_no,
-            first_index: indexes.first().map_or(0, |index| i64::from(*index)),
-            records: indexes.len() as i32,
-            succeeded: 0,
-            failed: outcomes.failed,
-            results: None,
-            errors: outcomes.errors.as_ref(),
-        };
-        if insert_chunk(transaction, &entry).await? {
-            record_chunk_progress(transaction, task.task, 0, i64::from(outcomes.failed)).await?;
-        }
-    }
+    .await?;
     let failure = format!(
         "some chunks were lost ({reason}); their records are reported as PROCESSING_FAILED"
     );

@@ -3,7 +3,9 @@
 //! type's handler are tested with PostgreSQL alone — no broker, no HTTP.
 
 mod database;
+mod file;
 mod protocol;
 
 pub use database::TestDatabase;
+pub use file::{Hold, TestFile};
 pub use protocol::{OutcomesExt, Protocol, ProtocolOptions, records};

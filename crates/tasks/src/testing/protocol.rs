@@ -27,6 +27,8 @@ pub struct ProtocolOptions {
     pub chunk_records: usize,
     /// Chunks a consume loop applies at once.
     pub prefetch: usize,
+    /// A task from a file: bytes of chunks stored and published at a time.
+    pub batch_bytes: usize,
     pub worker: WorkerSettings,
 }
 
@@ -35,6 +37,7 @@ impl Default for ProtocolOptions {
         ProtocolOptions {
             chunk_records: 3,
             prefetch: 4,
+            batch_bytes: 8 << 20,
             worker: WorkerSettings {
                 shutdown_grace_ms: 2_000,
                 export_chunk_records: 3,
@@ -77,6 +80,7 @@ impl Protocol {
                 chunk_records: options.chunk_records,
                 chunk_bytes: 1 << 20,
                 open_chunk_bytes: 64 << 20,
+                batch_bytes: options.batch_bytes,
                 crash_before_queued: false,
             },
             metrics: Metrics::new(),

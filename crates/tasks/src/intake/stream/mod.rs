@@ -1,9 +1,9 @@
 //! Tasks from a file read as a stream (an upload) rather than from records in memory. The file
 //! is read twice: once to count its records and plan its chunks (keeping only a key hash and a
-//! size per record), and once, under the task's lock, to store each chunk's records as soon as
-//! the chunk is whole. Records that must share a chunk may lie far apart in the file, so the
-//! second reading keeps open chunks in memory up to a budget and, past it, reads the file once
-//! more per group of chunks.
+//! size per record), and once to store each chunk's records as soon as the chunk is whole,
+//! publishing them a batch at a time while the rest is read. Records that must share a chunk
+//! may lie far apart in the file, so the second reading keeps open chunks in memory up to a
+//! budget and, past it, reads the file once more per group of chunks.
 
 mod passes;
 mod store;
@@ -36,12 +36,19 @@ pub trait RecordSource: Sync {
     type Reader: RecordReader<Error = Self::Error>;
     /// Starts reading the file from its first byte.
     fn open(&self) -> impl Future<Output = Result<Self::Reader, Self::Error>> + Send;
-    /// Marks the file used by `task` in the transaction that accepts the task, or refuses (the
-    /// file is gone, incomplete or already a task).
+    /// Marks the file used by `task`, or refuses (the file is gone, incomplete or already a
+    /// task). This commits before the file is read to store its chunks, so that no other task
+    /// claims it meanwhile; withdrawing the task frees it again.
     fn claim(
         &self,
         transaction: &Transaction<'_>,
         task: TaskKey,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Lets go of the file's bytes, in the transaction that marks the task `queued` (its chunks
+    /// hold every record by then).
+    fn consumed(
+        &self,
+        transaction: &Transaction<'_>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
