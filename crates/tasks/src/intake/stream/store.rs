@@ -17,7 +17,7 @@ use crate::intake::{AcceptTimings, Accepted, Intake, Submitter, TaskToAccept};
 use crate::lost::{Loss, fail_chunks};
 use crate::transport::{TransportError, priority_for_backlog};
 use std::ops::Range;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use userhub_domain::manifest::ChunkManifest;
 use userhub_domain::record::raw::RawRecord;
 use userhub_domain::{TaskAction, TaskId, TaskKey, TaskOptions, TaskState};
@@ -48,8 +48,14 @@ struct Filling {
     priority: u8,
     /// Whether each chunk's claim check is confirmed by the broker.
     queued: Vec<bool>,
+    /// When the stall detector last learnt that the acceptance goes on.
+    noted: Instant,
     timings: AcceptTimings,
 }
+
+/// How often an acceptance in batches tells the stall detector it goes on (far below its
+/// timeout, five minutes by default).
+const NOTE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Whole chunks waiting to be stored and published.
 #[derive(Default)]
@@ -119,6 +125,7 @@ impl StreamAcceptance<'_> {
             key: TaskKey::new(self.submitter.domain_id, task_id),
             priority: 0,
             queued: vec![false; self.plan.chunks.len()],
+            noted: started,
             timings: AcceptTimings {
                 record: started.elapsed(),
                 ..AcceptTimings::default()
@@ -308,8 +315,13 @@ impl StreamAcceptance<'_> {
         let step = Instant::now();
         let transaction = client.transaction().await.map_err(StoreError::from)?;
         store_numbered_bodies(&transaction, key, &batch.chunk_nos, &batch.bodies).await?;
-        note_acceptance_progress(&transaction, key).await?;
         transaction.commit().await.map_err(StoreError::from)?;
+        // Apart from the batch's transaction, whose commit flushes megabytes: the task row's
+        // lock is not held that long (workers count their chunks on it).
+        if filling.noted.elapsed() >= NOTE_PROGRESS_EVERY {
+            note_acceptance_progress(&*client, key).await?;
+            filling.noted = Instant::now();
+        }
         filling.timings.store += step.elapsed();
         let step = Instant::now();
         let header = TaskHeader {
