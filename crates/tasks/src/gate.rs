@@ -1,7 +1,6 @@
 //! The gate a chunk passes in its transaction before any record is touched — the one place
-//! the apply path and the export planner ask: is the task accepted (or being accepted in
-//! batches) and still open, was this chunk applied already, is it its turn (tasks applied in
-//! order), was the task canceled?
+//! the apply path and the export planner ask: is the task accepted and still open, was this
+//! chunk applied already, is it its turn (tasks applied in order), was the task canceled?
 //! A stopped chunk says why ([`Stop`]); an open one says whether its records end as `CANCELED`.
 
 use crate::apply::{ChunkDisposition, ChunkError};
@@ -73,8 +72,6 @@ pub async fn check(
         return Ok(Stop::drop("the task was withdrawn before it was accepted"));
     };
     match gate.state {
-        // Its chunks are published a batch at a time while the rest of the file is stored.
-        TaskState::Created if gate.accepted_in_batches => {}
         TaskState::Created => {
             let reason =
                 "the task's acceptance was interrupted before all of its records were queued";

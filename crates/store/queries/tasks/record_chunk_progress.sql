@@ -17,4 +17,4 @@ UPDATE tasks SET
                    WHEN succeeded + $3 = 0 THEN 'failed'
                    ELSE 'completed_with_errors' END
  WHERE domain_id = $1 AND id = $2
-RETURNING state, cancel_requested_at IS NOT NULL, accepted_in_batches
+RETURNING state, cancel_requested_at IS NOT NULL

@@ -1,2 +1,2 @@
 -- The state under a share lock that lets the task's other chunks proceed in parallel.
-SELECT state, cancel_requested_at IS NOT NULL, accepted_in_batches FROM tasks WHERE domain_id = $1 AND id = $2 FOR KEY SHARE
+SELECT state, cancel_requested_at IS NOT NULL FROM tasks WHERE domain_id = $1 AND id = $2 FOR KEY SHARE

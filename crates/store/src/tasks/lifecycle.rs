@@ -170,8 +170,6 @@ async fn on_task(
 pub struct ChunkGate {
     pub state: TaskState,
     pub canceled: bool,
-    /// Its chunks may arrive while it is still `created` (see [`NewTask::accepted_in_batches`]).
-    pub accepted_in_batches: bool,
 }
 
 fn gate_of(row: &tokio_postgres::Row) -> Result<ChunkGate, StoreError> {
@@ -179,7 +177,6 @@ fn gate_of(row: &tokio_postgres::Row) -> Result<ChunkGate, StoreError> {
     Ok(ChunkGate {
         state: state.parse().map_err(|_| decode_error("state", &state))?,
         canceled: row.get(1),
-        accepted_in_batches: row.get(2),
     })
 }
 
