@@ -178,7 +178,7 @@ impl<'de> Visitor<'de> for AppRecordSeed<'_> {
                 }
                 "custom_fields" => {
                     let seed = CustomFieldsSeed {
-                        path: "custom_fields",
+                        path: "custom_fields".into(),
                         sink,
                     };
                     f.custom_fields = map.next_value_seed(seed)?;

@@ -142,7 +142,7 @@ impl<'de> Visitor<'de> for CoreRecordSeed<'_> {
                 }
                 "identities" => {
                     let seed = IdentitiesSeed {
-                        path: "identities",
+                        path: "identities".into(),
                         sink,
                     };
                     parts.identities = Some(map.next_value_seed(seed)?);
@@ -155,7 +155,7 @@ impl<'de> Visitor<'de> for CoreRecordSeed<'_> {
                 }
                 "custom_fields" => {
                     let seed = CustomFieldsSeed {
-                        path: "custom_fields",
+                        path: "custom_fields".into(),
                         sink,
                     };
                     f.custom_fields = map.next_value_seed(seed)?;

@@ -3,7 +3,7 @@
 //! with the field's path and a message that says what is expected; `None` means "reported".
 
 use super::read::Scalar;
-use super::sink::ErrorSink;
+use super::sink::{ErrorSink, FieldPath};
 use crate::country::country_alpha2;
 use crate::field::Field;
 use crate::language::language_code;
@@ -14,7 +14,8 @@ use crate::values::version::{VERSION_KEY, Version};
 use std::ops::RangeInclusive;
 
 /// Reports NUL characters, which PostgreSQL cannot store.
-pub fn reject_nul(text: &str, path: &str, sink: &mut ErrorSink) -> bool {
+pub fn reject_nul<'p>(text: &str, path: impl Into<FieldPath<'p>>, sink: &mut ErrorSink) -> bool {
+    let path = path.into();
     if text.contains('\0') {
         sink.report(
             path,
@@ -27,12 +28,13 @@ pub fn reject_nul(text: &str, path: &str, sink: &mut ErrorSink) -> bool {
 }
 
 /// A string of at most `max_chars` characters, or `null`.
-pub fn text(
+pub fn text<'p>(
     scalar: Scalar<'_>,
-    path: &str,
+    path: impl Into<FieldPath<'p>>,
     max_chars: usize,
     sink: &mut ErrorSink,
 ) -> Option<Field<String>> {
+    let path = path.into();
     match scalar {
         Scalar::Null => Some(Field::Clear),
         Scalar::Text(text) => {
@@ -57,7 +59,12 @@ pub fn text(
 }
 
 /// `true`/`false`, also as strings in any case; or `null`.
-pub fn boolean(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<Field<bool>> {
+pub fn boolean<'p>(
+    scalar: Scalar<'_>,
+    path: impl Into<FieldPath<'p>>,
+    sink: &mut ErrorSink,
+) -> Option<Field<bool>> {
+    let path = path.into();
     match scalar {
         Scalar::Null => Some(Field::Clear),
         Scalar::Bool(flag) => Some(Field::Set(flag)),
@@ -81,12 +88,13 @@ pub fn boolean(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<F
 }
 
 /// A whole number within `range` (a number, or a string holding one); or `null`.
-pub fn integer(
+pub fn integer<'p>(
     scalar: Scalar<'_>,
-    path: &str,
+    path: impl Into<FieldPath<'p>>,
     range: RangeInclusive<i64>,
     sink: &mut ErrorSink,
 ) -> Option<Field<i64>> {
+    let path = path.into();
     let (text, from_string) = match &scalar {
         Scalar::Null => return Some(Field::Clear),
         Scalar::Number(text) => (text.as_ref(), false),
@@ -131,12 +139,13 @@ pub fn integer(
 
 /// A decimal ≥ 0 (and ≤ `max` when given) in plain notation, as a number or a string; or
 /// `null`.
-pub fn decimal(
+pub fn decimal<'p>(
     scalar: Scalar<'_>,
-    path: &str,
+    path: impl Into<FieldPath<'p>>,
     max: Option<u64>,
     sink: &mut ErrorSink,
 ) -> Option<Field<Decimal>> {
+    let path = path.into();
     let text = match &scalar {
         Scalar::Null => return Some(Field::Clear),
         Scalar::Number(text) => text.as_ref(),
@@ -146,16 +155,18 @@ pub fn decimal(
             return None;
         }
     };
-    let range = max.map_or_else(
-        || "at least 0".to_owned(),
-        |max| format!("between 0 and {max}"),
-    );
+    let range = || {
+        max.map_or_else(
+            || "at least 0".to_owned(),
+            |max| format!("between 0 and {max}"),
+        )
+    };
     match Decimal::parse(text) {
         Ok(value) if max.is_some_and(|max| value.exceeds(max)) => {
             sink.report(
                 path,
                 ErrorCode::InvalidValue,
-                format!("`{path}` must be {range}"),
+                format!("`{path}` must be {}", range()),
             );
             None
         }
@@ -172,7 +183,7 @@ pub fn decimal(
             sink.report(
                 path,
                 ErrorCode::InvalidValue,
-                format!("`{path}` must be {range}"),
+                format!("`{path}` must be {}", range()),
             );
             None
         }
@@ -192,13 +203,14 @@ pub fn decimal(
 
 /// A string narrowed by `check` (e.g. a country name to its code); `INVALID_VALUE` with the
 /// check's reason when it does not pass.
-fn restricted(
+fn restricted<'p>(
     scalar: Scalar<'_>,
-    path: &str,
+    path: impl Into<FieldPath<'p>>,
     sink: &mut ErrorSink,
     check: impl FnOnce(&str) -> Option<String>,
     reason: &str,
 ) -> Option<Field<String>> {
+    let path = path.into();
     match text(scalar, path, crate::limits::MAX_STRING_CHARS, sink)? {
         Field::Set(given) => match check(&given) {
             Some(value) => Some(Field::Set(value)),
@@ -212,7 +224,12 @@ fn restricted(
 }
 
 /// A country (alpha-2, alpha-3 or English name), stored as alpha-2.
-pub fn country(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<Field<String>> {
+pub fn country<'p>(
+    scalar: Scalar<'_>,
+    path: impl Into<FieldPath<'p>>,
+    sink: &mut ErrorSink,
+) -> Option<Field<String>> {
+    let path = path.into();
     restricted(
         scalar,
         path,
@@ -223,7 +240,12 @@ pub fn country(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<F
 }
 
 /// An ISO 639-1 language code, stored in lower case.
-pub fn language(scalar: Scalar<'_>, path: &str, sink: &mut ErrorSink) -> Option<Field<String>> {
+pub fn language<'p>(
+    scalar: Scalar<'_>,
+    path: impl Into<FieldPath<'p>>,
+    sink: &mut ErrorSink,
+) -> Option<Field<String>> {
+    let path = path.into();
     restricted(
         scalar,
         path,

@@ -4,13 +4,14 @@
 use super::fields::reject_nul;
 use super::maps::{any_type_seed, duplicate_key, scalars_to_other};
 use super::read::{Scalar, Text, WithScalar, is_number_token};
-use super::sink::{ErrorSink, child, element, shown_key};
+use super::sink::{ErrorSink, FieldPath};
 use crate::identity::{Identity, IdentityKind};
 use crate::limits::{MAX_IDENTITIES, MAX_IDENTITY_METADATA, MAX_METADATA_CHARS};
 use crate::record_error::ErrorCode;
 use crate::values::MetadataValue;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -27,7 +28,7 @@ pub enum IdentitiesField {
 
 /// Reads `identities` at `path`.
 pub struct IdentitiesSeed<'p, 's> {
-    pub path: &'p str,
+    pub path: FieldPath<'p>,
     pub sink: &'s mut ErrorSink,
 }
 
@@ -66,9 +67,8 @@ impl<'de> Visitor<'de> for IdentitiesSeed<'_, '_> {
                 count += 1;
                 continue;
             }
-            let path = element(self.path, count);
             let seed = IdentitySeed {
-                path: &path,
+                path: FieldPath::Element(&self.path, count),
                 position: count,
                 sink: &mut *self.sink,
             };
@@ -127,7 +127,7 @@ impl<'de> Visitor<'de> for IdentitiesSeed<'_, '_> {
 
 /// Reads one identity map at `path` (e.g. `identities[0]`).
 pub struct IdentitySeed<'p, 's> {
-    pub path: &'p str,
+    pub path: FieldPath<'p>,
     pub position: usize,
     pub sink: &'s mut ErrorSink,
 }
@@ -149,7 +149,7 @@ any_type_seed!(IdentitySeed<'_, '_>, Option<Identity>);
 fn identity_value(
     kind: IdentityKind,
     scalar: Scalar<'_>,
-    path: &str,
+    path: FieldPath<'_>,
     sink: &mut ErrorSink,
 ) -> Option<String> {
     let text = match scalar {
@@ -188,7 +188,11 @@ fn identity_value(
 
 /// A metadata value: a string, a number (its text as sent, read from the raw value because
 /// `serde_json` hands numbers over re-spelled) or a boolean.
-fn metadata_value(raw: &RawValue, path: &str, sink: &mut ErrorSink) -> Option<MetadataValue> {
+fn metadata_value(
+    raw: &RawValue,
+    path: FieldPath<'_>,
+    sink: &mut ErrorSink,
+) -> Option<MetadataValue> {
     const EXPECTED: &str = "a string, a number or a boolean";
     let text = raw.get();
     let value = match text.as_bytes().first() {
@@ -223,6 +227,9 @@ fn metadata_value(raw: &RawValue, path: &str, sink: &mut ErrorSink) -> Option<Me
     Some(value)
 }
 
+/// An identity key as sent, with its kind and value when the value was valid.
+type KeyOfKind<'de> = (Cow<'de, str>, Option<(IdentityKind, String)>);
+
 impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
     type Value = Option<Identity>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -234,7 +241,7 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
         Ok(self.other(Scalar::Array))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Identity>, A::Error> {
-        let mut kinds: Vec<(String, Option<(IdentityKind, String)>)> = Vec::new();
+        let mut kinds: Vec<KeyOfKind<'de>> = Vec::new();
         let mut metadata: BTreeMap<String, MetadataValue> = BTreeMap::new();
         let mut ok = true;
         let mut metadata_count = 0usize;
@@ -245,11 +252,11 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
                 return Ok(self.other(Scalar::Number("".into())));
             }
             first = false;
-            let path = child(self.path, &shown_key(&key));
+            let path = FieldPath::Key(&self.path, &key);
             let repeated =
                 kinds.iter().any(|(seen, _)| *seen == key) || metadata.contains_key(key.as_ref());
             if repeated {
-                duplicate_key(&path, self.sink);
+                duplicate_key(path, self.sink);
                 map.next_value::<IgnoredAny>()?;
                 ok = false;
                 continue;
@@ -257,9 +264,9 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
             if let Ok(kind) = key.parse::<IdentityKind>() {
                 let sink = &mut *self.sink;
                 let value = map.next_value_seed(WithScalar(|scalar| {
-                    identity_value(kind, scalar, &path, sink)
+                    identity_value(kind, scalar, path, sink)
                 }))?;
-                kinds.push((key.into_owned(), value.map(|value| (kind, value))));
+                kinds.push((key, value.map(|value| (kind, value))));
                 continue;
             }
             metadata_count += 1;
@@ -269,7 +276,7 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
             }
             if key.chars().count() > MAX_METADATA_CHARS {
                 self.sink.report(
-                    &path,
+                    path,
                     ErrorCode::ExceededKeyLengthLimit,
                     format!("metadata keys may have at most {MAX_METADATA_CHARS} characters"),
                 );
@@ -277,13 +284,13 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
                 ok = false;
                 continue;
             }
-            if !reject_nul(&key, &path, self.sink) {
+            if !reject_nul(&key, path, self.sink) {
                 map.next_value::<IgnoredAny>()?;
                 ok = false;
                 continue;
             }
             let raw = map.next_value::<&'de RawValue>()?;
-            match metadata_value(raw, &path, self.sink) {
+            match metadata_value(raw, path, self.sink) {
                 Some(value) => {
                     metadata.insert(key.into_owned(), value);
                 }
@@ -299,7 +306,7 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
             ok = false;
         }
         let [(_, found)] = kinds.as_slice() else {
-            let found: Vec<&str> = kinds.iter().map(|(key, _)| key.as_str()).collect();
+            let found: Vec<&str> = kinds.iter().map(|(key, _)| key.as_ref()).collect();
             self.sink.report(
                 self.path,
                 ErrorCode::InvalidIdentity,
@@ -325,7 +332,7 @@ impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
 /// Parses one identity map from its text, e.g. an export selector's `identity`.
 pub fn parse_identity_map(text: &str, path: &str, sink: &mut ErrorSink) -> Option<Identity> {
     let seed = IdentitySeed {
-        path,
+        path: FieldPath::Whole(path),
         position: 0,
         sink: &mut *sink,
     };
@@ -346,7 +353,7 @@ mod tests {
     fn parse(text: &str) -> (IdentitiesField, Vec<(String, ErrorCode)>) {
         let mut sink = ErrorSink::default();
         let seed = IdentitiesSeed {
-            path: "identities",
+            path: "identities".into(),
             sink: &mut sink,
         };
         let mut deserializer = serde_json::Deserializer::from_str(text);

@@ -48,7 +48,7 @@ impl<'de> Visitor<'de> for KeysVisitor<'_> {
             match key.as_ref() {
                 "identities" => {
                     let seed = IdentitiesSeed {
-                        path: "identities",
+                        path: "identities".into(),
                         sink: &mut scratch,
                     };
                     if let IdentitiesField::Valid(identities) = map.next_value_seed(seed)? {

@@ -4,7 +4,7 @@
 
 use super::fields::{reject_nul, text};
 use super::read::{Scalar, Text, WithScalar, is_number_token};
-use super::sink::{ErrorSink, child, element, shown_key};
+use super::sink::{ErrorSink, FieldPath, shown_key};
 use crate::field::Field;
 use crate::limits::{
     MAX_CUSTOM_FIELD_JSON_BYTES, MAX_CUSTOM_FIELD_KEY_CHARS, MAX_CUSTOM_FIELD_VALUE_CHARS,
@@ -24,13 +24,13 @@ use std::fmt;
 pub const NAME_KEYS: [&str; 4] = ["first_name", "last_name", "full_name", "display_name"];
 
 /// Reports a key given twice.
-pub fn duplicate_key(path: &str, sink: &mut ErrorSink) {
-    let shown = path.rsplit('.').next().unwrap_or(path);
-    sink.report(
-        path,
-        ErrorCode::DuplicateKey,
-        format!("`{shown}` appears more than once; give each key once"),
-    );
+pub fn duplicate_key(path: impl fmt::Display, sink: &mut ErrorSink) {
+    let path = path.to_string();
+    let message = {
+        let shown = path.rsplit('.').next().unwrap_or(&path);
+        format!("`{shown}` appears more than once; give each key once")
+    };
+    sink.report(path, ErrorCode::DuplicateKey, message);
 }
 
 /// A field whose value is read by a visitor that accepts every JSON type.
@@ -106,14 +106,15 @@ impl<'de> Visitor<'de> for NamesSeed<'_> {
         let mut ok = true;
         let mut seen = 0u8;
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            let path = child("names", &shown_key(&key));
+            let names = FieldPath::Whole("names");
+            let path = FieldPath::Key(&names, &key);
             let Some(slot) = NAME_KEYS.iter().position(|name| *name == key) else {
                 if is_number_token(&key) {
                     map.next_value::<IgnoredAny>()?;
                     return Ok(self.other(Scalar::Number("".into())));
                 }
                 self.sink.report(
-                    &path,
+                    path,
                     ErrorCode::UnsupportedKey,
                     format!(
                         "`{}` is not a name; names are {}",
@@ -126,7 +127,7 @@ impl<'de> Visitor<'de> for NamesSeed<'_> {
                 continue;
             };
             if seen & (1 << slot) != 0 {
-                duplicate_key(&path, self.sink);
+                duplicate_key(path, self.sink);
                 map.next_value::<IgnoredAny>()?;
                 ok = false;
                 continue;
@@ -134,7 +135,7 @@ impl<'de> Visitor<'de> for NamesSeed<'_> {
             seen |= 1 << slot;
             let sink = &mut *self.sink;
             let value = map.next_value_seed(WithScalar(|scalar| {
-                text(scalar, &path, MAX_STRING_CHARS, sink)
+                text(scalar, path, MAX_STRING_CHARS, sink)
             }))?;
             match value {
                 Some(Field::Set(name)) => patch.entries.push((key.into_owned(), Some(name))),
@@ -182,14 +183,15 @@ impl<'de> Visitor<'de> for TagsSeed<'_> {
         let mut ok = true;
         let mut count = 0usize;
         loop {
-            let path = element("tags", count);
+            let tags_path = FieldPath::Whole("tags");
+            let path = FieldPath::Element(&tags_path, count);
             let sink = &mut *self.sink;
             let Some(tag) = seq.next_element_seed(WithScalar(|scalar| match scalar {
                 Scalar::Null => {
-                    sink.wrong_type(&path, "a string", "null");
+                    sink.wrong_type(path, "a string", "null");
                     None
                 }
-                other => text(other, &path, MAX_TAG_CHARS, sink),
+                other => text(other, path, MAX_TAG_CHARS, sink),
             }))?
             else {
                 break;
@@ -221,7 +223,7 @@ impl<'de> Visitor<'de> for TagsSeed<'_> {
 /// number, a boolean, `null` (removes the key) or (EXT) an array or object of at most 4 KiB of
 /// JSON; `null` for the whole map clears it.
 pub struct CustomFieldsSeed<'p, 's> {
-    pub path: &'p str,
+    pub path: FieldPath<'p>,
     pub sink: &'s mut ErrorSink,
 }
 
@@ -241,7 +243,7 @@ any_type_seed!(CustomFieldsSeed<'_, '_>, Option<MapPatch<CustomValue>>);
 /// Checks one custom value from its raw text; `None` inside `Some` removes the key.
 pub fn custom_value(
     raw: &RawValue,
-    path: &str,
+    path: FieldPath<'_>,
     sink: &mut ErrorSink,
 ) -> Option<Option<CustomValue>> {
     let text = raw.get();
@@ -326,31 +328,31 @@ impl<'de> Visitor<'de> for CustomFieldsSeed<'_, '_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let path = child(self.path, &shown_key(&key));
+            let path = FieldPath::Key(&self.path, &key);
             if key.is_empty() {
                 self.sink.report(
-                    &path,
+                    path,
                     ErrorCode::InvalidValue,
                     "custom field keys may not be empty",
                 );
                 ok = false;
             } else if key.chars().count() > MAX_CUSTOM_FIELD_KEY_CHARS {
                 self.sink.report(
-                    &path,
+                    path,
                     ErrorCode::ExceededKeyLengthLimit,
                     format!(
                         "custom field keys may have at most {MAX_CUSTOM_FIELD_KEY_CHARS} characters"
                     ),
                 );
                 ok = false;
-            } else if !reject_nul(&key, &path, self.sink) {
+            } else if !reject_nul(&key, path, self.sink) {
                 ok = false;
             } else if patch.entries.iter().any(|(seen, _)| *seen == key) {
-                duplicate_key(&path, self.sink);
+                duplicate_key(path, self.sink);
                 ok = false;
             } else {
                 let raw = map.next_value::<&'de RawValue>()?;
-                match custom_value(raw, &path, self.sink) {
+                match custom_value(raw, path, self.sink) {
                     Some(value) => patch.entries.push((key.into_owned(), value)),
                     None => ok = false,
                 }
@@ -377,7 +379,7 @@ mod tests {
     fn custom(text: &str) -> (Option<MapPatch<CustomValue>>, Vec<(String, ErrorCode)>) {
         let mut sink = ErrorSink::default();
         let seed = CustomFieldsSeed {
-            path: "custom_fields",
+            path: "custom_fields".into(),
             sink: &mut sink,
         };
         let mut deserializer = serde_json::Deserializer::from_str(text);

@@ -2,6 +2,7 @@
 //! that a hostile record cannot make its error list grow without bound.
 
 use crate::record_error::{ErrorCode, FieldError};
+use std::fmt;
 
 /// At most this many errors are reported for one record; the rest are summarised.
 pub const MAX_ERRORS_PER_RECORD: usize = 20;
@@ -23,12 +24,13 @@ impl ErrorSink {
     }
 
     /// Reports `code` with `message` at `path`.
-    pub fn report(&mut self, path: impl Into<String>, code: ErrorCode, message: impl Into<String>) {
-        self.push(FieldError::new(path, code, message));
+    pub fn report(&mut self, path: impl fmt::Display, code: ErrorCode, message: impl Into<String>) {
+        self.push(FieldError::new(path.to_string(), code, message));
     }
 
     /// Reports that `path` has the wrong JSON type.
-    pub fn wrong_type(&mut self, path: &str, expected: &str, found: &str) {
+    pub fn wrong_type(&mut self, path: impl fmt::Display, expected: &str, found: &str) {
+        let path = path.to_string();
         let message = if path.is_empty() {
             format!("the record must be {expected}, not {found}")
         } else {
@@ -57,18 +59,50 @@ impl ErrorSink {
     }
 }
 
-/// The path of `key` inside `parent` (`""` is the record itself).
-pub fn child(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
+/// Where a value sits in its record (`identities[0].email`), written out only when an error
+/// names it: spelling the path of every field read would cost an allocation per field.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldPath<'a> {
+    /// A path given whole (`""` is the record itself).
+    Whole(&'a str),
+    /// `key` inside `parent`.
+    Key(&'a FieldPath<'a>, &'a str),
+    /// The `position`-th element of `parent`.
+    Element(&'a FieldPath<'a>, usize),
+}
+
+impl<'a> From<&'a str> for FieldPath<'a> {
+    fn from(path: &'a str) -> FieldPath<'a> {
+        FieldPath::Whole(path)
     }
 }
 
-/// The path of the `position`-th element of `parent`.
-pub fn element(parent: &str, position: usize) -> String {
-    format!("{parent}[{position}]")
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldPath::Whole(path) => f.write_str(path),
+            FieldPath::Key(parent, key) => {
+                if !matches!(parent, FieldPath::Whole("")) {
+                    write!(f, "{parent}.")?;
+                }
+                write_shown_key(f, key)
+            }
+            FieldPath::Element(parent, position) => write!(f, "{parent}[{position}]"),
+        }
+    }
+}
+
+/// Writes `key` as [`shown_key`] shows it.
+fn write_shown_key(f: &mut fmt::Formatter<'_>, key: &str) -> fmt::Result {
+    let mut parts = key.split('\0');
+    if let Some(first) = parts.next() {
+        f.write_str(first)?;
+    }
+    for part in parts {
+        f.write_str("\\u0000")?;
+        f.write_str(part)?;
+    }
+    Ok(())
 }
 
 /// Shows a key in a path or message: NUL characters escaped so the text stays printable.
@@ -99,8 +133,28 @@ mod tests {
 
     #[test]
     fn paths_join_keys_and_positions() {
-        assert_eq!(child("", "age"), "age");
-        assert_eq!(child("names", "first_name"), "names.first_name");
-        assert_eq!(element("identities", 2), "identities[2]");
+        let root = FieldPath::Whole("");
+        assert_eq!(FieldPath::Key(&root, "age").to_string(), "age");
+        let names = FieldPath::Whole("names");
+        let first = FieldPath::Key(&names, "first_name");
+        assert_eq!(first.to_string(), "names.first_name");
+        let identities = FieldPath::Whole("identities");
+        let second = FieldPath::Element(&identities, 2);
+        assert_eq!(second.to_string(), "identities[2]");
+        let meta = FieldPath::Key(&second, "a\0b\0");
+        assert_eq!(meta.to_string(), "identities[2].a\\u0000b\\u0000");
+        assert_eq!(
+            FieldPath::Element(&meta, 0).to_string(),
+            format!("{meta}[0]")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_key_is_shown_in_a_path_as_shown_key_shows_it(key in ".*") {
+            let parent = FieldPath::Whole("custom_fields");
+            let path = FieldPath::Key(&parent, &key);
+            proptest::prop_assert_eq!(path.to_string(), format!("custom_fields.{}", shown_key(&key)));
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! every number within what JSON readers hold, no NUL characters, no key twice in one object.
 
 use crate::record::read::{Text, is_number_token};
-use crate::record::sink::{ErrorSink, child, element, shown_key};
+use crate::record::sink::{ErrorSink, FieldPath, shown_key};
 use crate::record_error::ErrorCode;
 use crate::values::number::check_number;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Walks `text` (a well-formed JSON array or object) and reports every problem under `path`.
-pub fn check_structured(text: &str, path: &str, sink: &mut ErrorSink) {
+pub fn check_structured(text: &str, path: FieldPath<'_>, sink: &mut ErrorSink) {
     let seed = Check { path, sink };
     let mut deserializer = serde_json::Deserializer::from_str(text);
     if let Err(error) = seed.deserialize(&mut deserializer) {
@@ -19,11 +19,11 @@ pub fn check_structured(text: &str, path: &str, sink: &mut ErrorSink) {
 }
 
 struct Check<'p, 's> {
-    path: &'p str,
+    path: FieldPath<'p>,
     sink: &'s mut ErrorSink,
 }
 
-fn report_nul(path: &str, sink: &mut ErrorSink) {
+fn report_nul(path: FieldPath<'_>, sink: &mut ErrorSink) {
     sink.report(
         path,
         ErrorCode::InvalidValue,
@@ -31,7 +31,7 @@ fn report_nul(path: &str, sink: &mut ErrorSink) {
     );
 }
 
-fn report_number(text: &str, path: &str, sink: &mut ErrorSink) {
+fn report_number(text: &str, path: FieldPath<'_>, sink: &mut ErrorSink) {
     if let Err(problem) = check_number(text) {
         sink.report(
             path,
@@ -81,9 +81,8 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut position = 0;
         loop {
-            let path = element(self.path, position);
             let seed = Check {
-                path: &path,
+                path: FieldPath::Element(&self.path, position),
                 sink: &mut *self.sink,
             };
             if seq.next_element_seed(seed)?.is_none() {
@@ -102,13 +101,13 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                 return Ok(());
             }
             first = false;
-            let path = child(self.path, &shown_key(&key));
+            let path = FieldPath::Key(&self.path, &key);
             if key.contains('\0') {
-                report_nul(&path, self.sink);
+                report_nul(path, self.sink);
             }
             if !seen.insert(key.clone().into_owned()) {
                 self.sink.report(
-                    &path,
+                    path,
                     ErrorCode::DuplicateKey,
                     format!("the key `{}` appears twice in one object", shown_key(&key)),
                 );
@@ -116,7 +115,7 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                 continue;
             }
             map.next_value_seed(Check {
-                path: &path,
+                path,
                 sink: &mut *self.sink,
             })?;
         }
@@ -130,7 +129,7 @@ mod tests {
 
     fn problems(text: &str) -> Vec<(String, ErrorCode)> {
         let mut sink = ErrorSink::default();
-        check_structured(text, "custom_fields.o", &mut sink);
+        check_structured(text, "custom_fields.o".into(), &mut sink);
         sink.into_errors()
             .into_iter()
             .map(|e| (e.field, e.code))
