@@ -8,6 +8,7 @@ mod columns;
 mod cpu;
 mod cpu_quota;
 mod growth;
+mod parse;
 mod report;
 mod results;
 mod rss;
@@ -111,6 +112,12 @@ enum Command {
         #[arg(long, default_value = "target/release/userhub-server")]
         server: PathBuf,
     },
+    /// Only the record readers: CPU time per record of reading generated records, one thread,
+    /// no services (for measuring a change to the readers apart from an import's noise).
+    Parse {
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+    },
     /// Print generated `create_core_profiles` records as JSONL.
     Generate {
         #[arg(long, default_value_t = 1000)]
@@ -163,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 scenarios::export_only(records, &std::fs::canonicalize(&server)?).await?;
             println!("export by id: {by_id:.0} records/s; export of all: {all:.0} records/s");
         }
+        Command::Parse { records } => parse::print_parse_cost(records)?,
         Command::Versions { records, server } => print_version_cost(records, &server).await?,
         Command::Upload { records, server } => print_upload_task(records, &server).await?,
         Command::Growth {
