@@ -4,6 +4,10 @@
 //! profiles and `{domain}.app.{change}` for app profiles — by default as batches (one message
 //! per chunk and routing key, [`batch_body`]), else one message per event.
 
+mod published;
+
+pub use published::PublishedEvent;
+
 use crate::TaskId;
 use crate::values::Version;
 use serde::{Deserialize, Serialize};

@@ -146,13 +146,13 @@ fn events_of(row: &Row) -> Result<Vec<PendingEvent>, StoreError> {
     match row.get::<_, Option<Vec<String>>>("bodies") {
         Some(bodies) => Ok(spelled_out(row, bodies)),
         None => chunk_of(row)?
-            .events()
+            .published()
             .map(|event| {
+                let event = event.map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 Ok(PendingEvent {
-                    routing_key: event.routing_key(),
-                    body: serde_json::to_string(&event)
-                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
                     event_id: event.event_id,
+                    routing_key: event.routing_key,
+                    body: event.body,
                 })
             })
             .collect(),
