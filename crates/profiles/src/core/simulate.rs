@@ -138,12 +138,14 @@ fn key_of(identity: &Identity) -> (IdentityKind, String) {
 }
 
 impl<'k> Run<'k> {
-    fn new(knowledge: &'k Knowledge) -> Run<'k> {
+    /// A run over `records` records, its maps sized for one profile and identity per record
+    /// (growing them record by record rehashed each several times per chunk).
+    fn new(knowledge: &'k Knowledge, records: usize) -> Run<'k> {
         Run {
             knowledge,
-            profiles: HashMap::new(),
-            order: Vec::new(),
-            claims: HashMap::new(),
+            profiles: HashMap::with_capacity(records),
+            order: Vec::with_capacity(records),
+            claims: HashMap::with_capacity(records),
             created_by_key: HashMap::new(),
             created: 0,
             missing: Vec::new(),
@@ -511,7 +513,7 @@ struct Kept<'o> {
 
 /// Applies `ops` in order with what `knowledge` says about the database.
 pub fn simulate(ops: &[Op<'_>], knowledge: &Knowledge) -> Simulation {
-    let mut run = Run::new(knowledge);
+    let mut run = Run::new(knowledge, ops.len());
     let results = ops.iter().map(|op| run.apply(op)).collect();
     let writes = run
         .order
