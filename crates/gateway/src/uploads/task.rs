@@ -96,8 +96,26 @@ pub async fn create_task_from_upload(
             })
             .await;
         // After a `202` nobody else hears of a failure: the task was withdrawn.
-        if let Err(error) = &accepted {
-            tracing::warn!(domain = %submitter.domain, %error, "a task from an upload was not accepted");
+        match &accepted {
+            Err(error) => {
+                tracing::warn!(domain = %submitter.domain, %error, "a task from an upload was not accepted");
+            }
+            // What a `202` cannot say in `Server-Timing`: where the acceptance's time went.
+            Ok(submitted) => {
+                let steps: Vec<String> = submitted
+                    .timings
+                    .steps()
+                    .iter()
+                    .map(|(name, took)| format!("{name}={}ms", took.as_millis()))
+                    .collect();
+                tracing::info!(
+                    domain = %submitter.domain,
+                    task_id = %submitted.created.task_id,
+                    records = submitted.created.total,
+                    steps = %steps.join(" "),
+                    "a task from an upload was accepted"
+                );
+            }
         }
         accepted
     });

@@ -147,21 +147,68 @@ impl<'a> KeyGrouper<'a> {
         }
     }
 
-    /// Takes the next record in input order.
-    pub fn push(&mut self, record: &RawRecord) {
-        let at = self.groups.add();
-        self.keyed.push(false);
+    /// The hashes of `record`'s grouping keys (none for a line that is not JSON), for
+    /// [`KeyGrouper::push_hashes`]. Reads nothing but the record, so that the records of a
+    /// large file can be read on several threads ([`KeyGrouper::hashes_of`]).
+    pub fn key_hashes(&self, record: &RawRecord) -> Vec<u64> {
         let RecordContent::Json(json) = &record.content else {
-            return;
+            return Vec::new();
         };
         let custom_field = match self.match_by {
             Some(MatchBy::CustomField(name)) => Some(name.as_str()),
             _ => None,
         };
         let keys = record_keys(json.get(), custom_field);
-        for key in grouping_keys(self.action, self.match_by, &keys) {
-            self.keyed[at as usize] = true;
-            match self.first_with.entry(key_hash(&key)) {
+        grouping_keys(self.action, self.match_by, &keys)
+            .iter()
+            .map(|key| key_hash(key))
+            .collect()
+    }
+
+    /// Each record's [`KeyGrouper::key_hashes`], in order, read on up to `threads` threads.
+    pub fn hashes_of(&self, records: &[RawRecord], threads: usize) -> Vec<Vec<u64>> {
+        /// Fewer records than this per thread are read on the caller's thread alone.
+        const MIN_PER_THREAD: usize = 256;
+        let threads = threads
+            .clamp(1, 8)
+            .min(records.len() / MIN_PER_THREAD)
+            .max(1);
+        let per_thread = records.len().div_ceil(threads);
+        let read = |part: &[RawRecord]| -> Vec<Vec<u64>> {
+            part.iter().map(|record| self.key_hashes(record)).collect()
+        };
+        if threads == 1 {
+            return read(records);
+        }
+        let (first, rest) = records.split_at(per_thread);
+        std::thread::scope(|scope| {
+            let others: Vec<_> = rest
+                .chunks(per_thread)
+                .map(|part| scope.spawn(move || read(part)))
+                .collect();
+            let mut hashes = read(first);
+            for other in others {
+                match other.join() {
+                    Ok(part) => hashes.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            hashes
+        })
+    }
+
+    /// Takes the next record in input order.
+    pub fn push(&mut self, record: &RawRecord) {
+        let hashes = self.key_hashes(record);
+        self.push_hashes(&hashes);
+    }
+
+    /// Takes the next record in input order, given its [`KeyGrouper::key_hashes`].
+    pub fn push_hashes(&mut self, hashes: &[u64]) {
+        let at = self.groups.add();
+        self.keyed.push(!hashes.is_empty());
+        for &hash in hashes {
+            match self.first_with.entry(hash) {
                 std::collections::hash_map::Entry::Occupied(first) => {
                     let first = *first.get();
                     self.groups.join(first, at);
@@ -265,6 +312,39 @@ mod tests {
             Plan::Records(verdicts) => verdicts.into_iter().map(|v| v.key).collect(),
             Plan::Selector(_) => panic!("not a selector"),
         }
+    }
+
+    #[test]
+    fn hashes_read_on_several_threads_group_as_read_on_one() {
+        // Records tied to others far away in the file, and lines that are not JSON.
+        let lines: String = (0..3_000)
+            .map(|n| match n % 7 {
+                0 => "{not json\n".to_owned(),
+                _ => format!(
+                    "{{\"identities\":[{{\"uid\":\"u{n}\"}},{{\"email\":\"e{}@x.io\"}}]}}\n",
+                    (n * 7919) % 500
+                ),
+            })
+            .collect();
+        let records = records(&lines);
+        let grouper = KeyGrouper::new(TaskAction::CreateCoreProfiles, None);
+        let one = grouper.hashes_of(&records, 1);
+        assert_eq!(one.len(), records.len());
+        assert!(one.iter().filter(|hashes| hashes.is_empty()).count() > 400);
+        for threads in [2, 3, 8] {
+            assert_eq!(
+                grouper.hashes_of(&records, threads),
+                one,
+                "{threads} threads"
+            );
+        }
+        let mut by_record = KeyGrouper::new(TaskAction::CreateCoreProfiles, None);
+        let mut by_hashes = KeyGrouper::new(TaskAction::CreateCoreProfiles, None);
+        for (record, hashes) in records.iter().zip(&grouper.hashes_of(&records, 2)) {
+            by_record.push(record);
+            by_hashes.push_hashes(hashes);
+        }
+        assert_eq!(by_record.finish(), by_hashes.finish());
     }
 
     #[test]

@@ -85,10 +85,12 @@ async fn plan_file<S: RecordSource>(
         TaskAction::GetCoreProfiles | TaskAction::GetAppProfiles
     );
     let mut grouper = KeyGrouper::new(action, options.match_by.as_ref());
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut sizes: Vec<u32> = Vec::new();
     let mut reader = source.open().await?;
     while let Some(records) = reader.next_records().await? {
-        for record in &records {
+        let hashes = grouper.hashes_of(&records, threads);
+        for (record, hashes) in records.iter().zip(&hashes) {
             let size = match &record.content {
                 RecordContent::Json(json) => {
                     if export && is_selector(json.get()) {
@@ -98,7 +100,7 @@ async fn plan_file<S: RecordSource>(
                 }
                 RecordContent::Broken { raw, .. } => raw.len(),
             };
-            grouper.push(record);
+            grouper.push_hashes(hashes);
             sizes.push(u32::try_from(size).unwrap_or(u32::MAX));
         }
     }
