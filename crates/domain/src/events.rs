@@ -111,10 +111,17 @@ impl ProfileEvent {
     /// `{domain}.app.{created|updated}` for app profiles, so consumers can bind to `demo.*`,
     /// `*.app.*` or `demo.#`.
     pub fn routing_key(&self) -> String {
-        match self.pid {
-            Some(_) => format!("{}.app.{}", self.domain, self.action.as_str()),
-            None => format!("{}.{}", self.domain, self.action.as_str()),
-        }
+        routing_key(&self.domain, self.action, self.pid.is_some())
+    }
+}
+
+/// The routing key of an event of `domain` (see [`ProfileEvent::routing_key`]).
+fn routing_key(domain: &str, action: ProfileChange, app_profile: bool) -> String {
+    let action = action.as_str();
+    if app_profile {
+        format!("{domain}.app.{action}")
+    } else {
+        format!("{domain}.{action}")
     }
 }
 

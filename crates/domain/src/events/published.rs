@@ -3,7 +3,7 @@
 //! [`ProfileEvent`](super::ProfileEvent) of [`ChunkEvents::events`], without copying the
 //! strings the events share or splitting each field list into strings first.
 
-use super::{ChunkEvents, EventChange, PROFILE_EVENT_SCHEMA_V1};
+use super::{ChunkEvents, EventChange, PROFILE_EVENT_SCHEMA_V1, routing_key};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// One event, ready to publish.
@@ -70,11 +70,7 @@ impl ChunkEvents {
     pub fn published(&self) -> impl Iterator<Item = serde_json::Result<PublishedEvent>> + '_ {
         self.changes.iter().enumerate().map(|(n, change)| {
             let event_id = format!("{}.{}.{n}", self.task_id, self.chunk_no);
-            let action = change.action.as_str();
-            let routing_key = match change.app {
-                Some(_) => format!("{}.app.{action}", self.domain),
-                None => format!("{}.{action}", self.domain),
-            };
+            let routing_key = routing_key(&self.domain, change.action, change.app.is_some());
             let body = serde_json::to_string(&EventBody {
                 chunk: self,
                 change,

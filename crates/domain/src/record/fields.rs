@@ -203,14 +203,13 @@ pub fn decimal<'p>(
 
 /// A string narrowed by `check` (e.g. a country name to its code); `INVALID_VALUE` with the
 /// check's reason when it does not pass.
-fn restricted<'p>(
+fn restricted(
     scalar: Scalar<'_>,
-    path: impl Into<FieldPath<'p>>,
+    path: FieldPath<'_>,
     sink: &mut ErrorSink,
     check: impl FnOnce(&str) -> Option<String>,
     reason: &str,
 ) -> Option<Field<String>> {
-    let path = path.into();
     match text(scalar, path, crate::limits::MAX_STRING_CHARS, sink)? {
         Field::Set(given) => match check(&given) {
             Some(value) => Some(Field::Set(value)),
@@ -229,10 +228,9 @@ pub fn country<'p>(
     path: impl Into<FieldPath<'p>>,
     sink: &mut ErrorSink,
 ) -> Option<Field<String>> {
-    let path = path.into();
     restricted(
         scalar,
-        path,
+        path.into(),
         sink,
         |text| country_alpha2(text).map(str::to_owned),
         "is not an ISO 3166 country code or English country name",
@@ -245,10 +243,9 @@ pub fn language<'p>(
     path: impl Into<FieldPath<'p>>,
     sink: &mut ErrorSink,
 ) -> Option<Field<String>> {
-    let path = path.into();
     restricted(
         scalar,
-        path,
+        path.into(),
         sink,
         language_code,
         "is not an ISO 639-1 language code",
