@@ -152,6 +152,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tasks_accepted_in_batches",
         include_str!("../migrations/0031_tasks_accepted_in_batches.sql"),
     ),
+    (
+        32,
+        "lz4_upload_parts",
+        include_str!("../migrations/0032_lz4_upload_parts.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

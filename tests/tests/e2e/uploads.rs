@@ -498,3 +498,65 @@ async fn a_tus_client_in_a_page_of_an_allowed_origin_may_send_and_read_the_tus_h
     );
     app.stop().await;
 }
+
+/// The compression method, raw length and stored size of each of the domain's parts, in order.
+async fn stored_parts(app: &TestApp) -> Vec<(Option<String>, i64, i64)> {
+    let rows = app
+        .query_json(
+            "SELECT pg_column_compression(bytes) AS method, octet_length(bytes) AS raw, \
+             pg_column_size(bytes) AS stored FROM upload_parts ORDER BY start_offset",
+        )
+        .await;
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|part| {
+            (
+                part["method"].as_str().map(str::to_owned),
+                part["raw"].as_i64().unwrap(),
+                part["stored"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn parts_are_stored_compressed_when_that_shrinks_them_and_read_back_exactly() {
+    let app = TestApp::spawn_with(|settings| settings.gateway.upload_part_bytes = 64 << 10).await;
+    let lines: String = (0..3_000)
+        .map(|n| format!("{{\"identities\":[{{\"uid\":\"lz-{n}\"}}],\"first_name\":\"Ada\"}}\n"))
+        .collect();
+    let url = create(&app, lines.len()).await;
+    assert_eq!(patch(&app, &url, 0, lines.as_bytes()).await.status(), 204);
+    let parts = stored_parts(&app).await;
+    assert!(parts.len() >= 2, "{parts:?}");
+    for (method, raw, stored) in &parts {
+        assert_eq!(method.as_deref(), Some("lz4"), "{parts:?}");
+        assert!(stored * 3 < *raw, "JSON lines shrink: {parts:?}");
+    }
+    assert_eq!(stored_bytes(&app).await, lines.as_bytes());
+    let deleted = request(&app, &app.api_key, Method::DELETE, &url, &[TUS], Vec::new()).await;
+    assert_eq!(deleted.status(), 204);
+
+    // Bytes that do not compress (gzip already, say) are stored as they came.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let noise: Vec<u8> = (0..100_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let url = create(&app, noise.len()).await;
+    assert_eq!(patch(&app, &url, 0, &noise).await.status(), 204);
+    let parts = stored_parts(&app).await;
+    assert!(
+        parts
+            .iter()
+            .all(|(method, raw, stored)| method.is_none() && stored >= raw),
+        "{parts:?}"
+    );
+    assert_eq!(stored_bytes(&app).await, noise);
+    app.stop().await;
+}
