@@ -157,6 +157,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "lz4_upload_parts",
         include_str!("../migrations/0032_lz4_upload_parts.sql"),
     ),
+    (
+        33,
+        "identity_capture_without_trigger",
+        include_str!("../migrations/0033_identity_capture_without_trigger.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming the advisory lock that serialises concurrent migrators.

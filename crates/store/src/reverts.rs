@@ -4,6 +4,7 @@
 //! ones given back their fields, identities and app profiles — unless a later task changed them.
 
 use crate::error::StoreError;
+use crate::identities::OwnedIdentity;
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 use userhub_domain::CoreProfileId;
@@ -22,6 +23,35 @@ pub async fn capture_changes(
         .prepare_cached(include_str!("../queries/reverts/capture.sql"))
         .await?;
     client.query_one(&statement, &[&task_id.as_i64()]).await?;
+    Ok(())
+}
+
+/// Captures the identities this transaction just added to profiles that existed before its
+/// chunk (a revert removes them), when [`capture_changes`] is on; a plain statement rather than
+/// an insert trigger, whose transition table would make PostgreSQL insert each row of the
+/// identities' `COPY` on its own.
+pub async fn capture_added_identities(
+    client: &impl GenericClient,
+    domain_id: DomainId,
+    rows: &[OwnedIdentity<'_>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let owners: Vec<CoreProfileId> = rows.iter().map(|row| row.owner).collect();
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|row| row.identity.kind().as_str())
+        .collect();
+    let keys: Vec<&str> = rows.iter().map(|row| row.identity.normalized()).collect();
+    let statement = client
+        .prepare_cached(include_str!(
+            "../queries/reverts/capture_added_identities.sql"
+        ))
+        .await?;
+    client
+        .query(&statement, &[&domain_id.as_i64(), &owners, &kinds, &keys])
+        .await?;
     Ok(())
 }
 

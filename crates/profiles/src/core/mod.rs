@@ -7,7 +7,7 @@
 
 pub mod simulate;
 
-use simulate::{Existing, Knowledge, Op, RecordResult, Simulation, Slot, Target};
+use simulate::{Existing, Knowledge, Op, ProfileWrite, RecordResult, Simulation, Slot, Target};
 use std::collections::{HashMap, HashSet};
 use userhub_domain::CoreProfileId;
 use userhub_domain::DomainId;
@@ -22,6 +22,7 @@ use userhub_store::core_profiles::{
     lock_custom_field_matching, update_changed,
 };
 use userhub_store::identities::{OwnedIdentity, identities_of, insert_new, owners, refresh};
+use userhub_store::reverts::capture_added_identities;
 use userhub_store::{StoreError, Transaction};
 
 /// How many times a chunk is applied again after finding its knowledge out of date before it
@@ -280,31 +281,14 @@ async fn write(
     run: &Simulation,
     new_ids: &[CoreProfileId],
 ) -> Result<bool, StoreError> {
-    let new_identities: Vec<OwnedIdentity<'_>> = run
-        .writes
-        .iter()
-        .flat_map(|write| {
-            let owner = id_of(write.slot, new_ids);
-            write
-                .new_identities
-                .iter()
-                .map(move |identity| OwnedIdentity { identity, owner })
-        })
-        .collect();
+    let new_identities = owned(run.writes.iter(), |write| &write.new_identities, new_ids);
     if !insert_new(client, domain_id, &new_identities).await? {
         return Ok(false);
     }
-    let refreshed: Vec<OwnedIdentity<'_>> = run
-        .writes
-        .iter()
-        .flat_map(|write| {
-            let owner = id_of(write.slot, new_ids);
-            write
-                .refreshed
-                .iter()
-                .map(move |identity| OwnedIdentity { identity, owner })
-        })
-        .collect();
+    let existing = run.writes.iter().filter(|write| !write.created);
+    let added_to_existing = owned(existing, |write| &write.new_identities, new_ids);
+    capture_added_identities(client, domain_id, &added_to_existing).await?;
+    let refreshed = owned(run.writes.iter(), |write| &write.refreshed, new_ids);
     refresh(client, domain_id, &refreshed).await?;
     let created: Vec<(CoreProfileId, &_)> = run
         .writes
@@ -321,6 +305,22 @@ async fn write(
         .collect();
     update_changed(client, domain_id, &changed).await?;
     Ok(true)
+}
+
+/// The identities `pick` takes from each of `writes`, with their owners' ids.
+fn owned<'r>(
+    writes: impl Iterator<Item = &'r ProfileWrite>,
+    pick: fn(&ProfileWrite) -> &Vec<Identity>,
+    new_ids: &[CoreProfileId],
+) -> Vec<OwnedIdentity<'r>> {
+    writes
+        .flat_map(|write| {
+            let owner = id_of(write.slot, new_ids);
+            pick(write)
+                .iter()
+                .map(move |identity| OwnedIdentity { identity, owner })
+        })
+        .collect()
 }
 
 fn applied(run: Simulation, new_ids: &[CoreProfileId]) -> CoreApplied {
