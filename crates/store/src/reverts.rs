@@ -1,7 +1,8 @@
 //! Reverting a task (EXT): the before-images a revertible task's chunks capture (through the
-//! statement triggers of migration 0019, turned on per transaction by [`capture_changes`]), the
-//! profiles a task touched, and undoing one chunk of them — created profiles deleted, changed
-//! ones given back their fields, identities and app profiles — unless a later task changed them.
+//! statement triggers of migration 0019, turned on per transaction by [`capture_changes`], and
+//! [`capture_added_identities`] for identities added to existing profiles), the profiles a task
+//! touched, and undoing one chunk of them — created profiles deleted, changed ones given back
+//! their fields, identities and app profiles — unless a later task changed them.
 
 use crate::error::StoreError;
 use crate::identities::OwnedIdentity;
