@@ -26,16 +26,16 @@ pub struct OwnedIdentity<'a> {
 }
 
 /// Column arrays for `unnest`, sorted by key so that concurrent chunks lock keys in one order.
-struct Columns<'a> {
-    kinds: Vec<&'a str>,
-    normalized: Vec<&'a str>,
+pub(crate) struct Columns<'a> {
+    pub(crate) kinds: Vec<&'a str>,
+    pub(crate) normalized: Vec<&'a str>,
     values: Vec<&'a str>,
     metadata: Vec<Option<Json<&'a BTreeMap<String, MetadataValue>>>>,
-    owners: Vec<CoreProfileId>,
+    pub(crate) owners: Vec<CoreProfileId>,
 }
 
 impl<'a> Columns<'a> {
-    fn of(rows: &[OwnedIdentity<'a>]) -> Columns<'a> {
+    pub(crate) fn of(rows: &[OwnedIdentity<'a>]) -> Columns<'a> {
         let mut sorted: Vec<&OwnedIdentity<'a>> = rows.iter().collect();
         sorted.sort_by_key(|row| key_of(row));
         Columns {

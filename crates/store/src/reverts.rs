@@ -5,7 +5,7 @@
 //! their fields, identities and app profiles — unless a later task changed them.
 
 use crate::error::StoreError;
-use crate::identities::OwnedIdentity;
+use crate::identities::{Columns, OwnedIdentity};
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 use userhub_domain::CoreProfileId;
@@ -39,19 +39,17 @@ pub async fn capture_added_identities(
     if rows.is_empty() {
         return Ok(());
     }
-    let owners: Vec<CoreProfileId> = rows.iter().map(|row| row.owner).collect();
-    let kinds: Vec<&str> = rows
-        .iter()
-        .map(|row| row.identity.kind().as_str())
-        .collect();
-    let keys: Vec<&str> = rows.iter().map(|row| row.identity.normalized()).collect();
+    let c = Columns::of(rows);
     let statement = client
         .prepare_cached(include_str!(
             "../queries/reverts/capture_added_identities.sql"
         ))
         .await?;
     client
-        .query(&statement, &[&domain_id.as_i64(), &owners, &kinds, &keys])
+        .query(
+            &statement,
+            &[&domain_id.as_i64(), &c.owners, &c.kinds, &c.normalized],
+        )
         .await?;
     Ok(())
 }
